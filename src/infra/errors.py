@@ -1,0 +1,44 @@
+"""Errors the user can act on: printed as one paragraph, never as a traceback."""
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A mistake or fault the user can fix; `exit_code` is what the CLI exits with."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, exit_code: int | None = None):
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+
+class ConfigError(UserError):
+    """A stage config is invalid: names the file, the key and the fix. Exit code 2."""
+
+    exit_code = 2
+
+    def __init__(self, file: str, key: str, problem: str, fix: str = ""):
+        self.file, self.key, self.problem, self.fix = file, key, problem, fix
+        text = f"{file}: {key}: {problem}"
+        if fix:
+            text += f" Fix: {fix}"
+        super().__init__(text)
+
+
+class UsageError(UserError):
+    """Bad command-line arguments. Exit code 2."""
+
+    exit_code = 2
+
+
+class QuotaError(UserError):
+    """A generated template exceeds a CloudFormation quota. Exit code 2."""
+
+    exit_code = 2
+
+
+class DeployError(UserError):
+    """A deploy-time fault (AWS said no, a stack failed, credentials missing). Exit code 1."""
+
+    exit_code = 1
