@@ -1,0 +1,59 @@
+"""Handler code as content-addressed zip assets, built reproducibly.
+
+Same sources, same bytes, same key: entries are sorted, timestamps and permissions fixed, and
+nothing from the build machine (tests, caches, dev dependencies) goes in.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+# Zip has no timestamps before 1980; a fixed one keeps the bytes independent of mtime.
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+EXCLUDED_DIRS = {"tests", "test", "__pycache__", "node_modules", ".pytest_cache", ".hypothesis"}
+EXCLUDED_FILES = {"package-lock.json", "README.md"}
+EXCLUDED_SUFFIXES = (".pyc", ".pyo")
+
+
+@dataclass(frozen=True)
+class Asset:
+    """A zipped handler: where its source is, its bytes, and its S3 key."""
+
+    source: str
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def key(self) -> str:
+        return f"assets/{self.sha256}.zip"
+
+
+def _included(rel: Path) -> bool:
+    if any(part in EXCLUDED_DIRS or part.startswith(".") for part in rel.parts):
+        return False
+    return rel.name not in EXCLUDED_FILES and not rel.name.endswith(EXCLUDED_SUFFIXES)
+
+
+def package_files(src: Path) -> list[Path]:
+    """The files of a handler directory that the runtime needs, sorted."""
+    return sorted(p for p in src.rglob("*") if p.is_file() and _included(p.relative_to(src)))
+
+
+def build_asset(root: Path, source: str) -> Asset:
+    """Zip `root/source` reproducibly."""
+    src = root / source
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for path in package_files(src):
+            info = zipfile.ZipInfo(path.relative_to(src).as_posix(), date_time=FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # Unix, so the permission bits below are honoured
+            info.external_attr = 0o100644 << 16  # regular file, rw-r--r--
+            zf.writestr(info, path.read_bytes())
+    return Asset(source=source, data=buf.getvalue())

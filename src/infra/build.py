@@ -1,0 +1,86 @@
+"""From stage config to `out/<config>/`: templates, assets and the manifest the deployer reads."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from infra import quotas
+from infra.assets import Asset, build_asset
+from infra.config import Config, load_config
+from infra.naming import physical, stack_name, tags
+from infra.render import replace_dir, to_json
+
+STATEFUL_TYPES = ["AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::Logs::LogGroup", "AWS::S3::Bucket",
+                  "AWS::SecretsManager::Secret"]
+
+
+def generate(cfg: Config) -> dict[str, bytes]:
+    """Every file of one config's output directory, in memory (relative path -> bytes)."""
+    from templates import certificate, root  # templates import infra; keep infra importable alone
+
+    root_dir = Path(cfg.root)
+    assets: dict[str, Asset] = {}
+    for fn in cfg.functions.values():
+        if fn.source not in assets:
+            assets[fn.source] = build_asset(root_dir, fn.source)
+    kids = root.children(cfg, assets)
+    top = root.build(cfg, kids)
+    stacks = [("root.json", top)] + [(k.file, k.stack) for k in kids]
+    cert = None
+    if cfg.edge and cfg.edge.domain and not cfg.edge.certificate_arn:
+        cert = {"template": "certificate.json", "stack_name": physical(cfg, "certificate"),
+                "region": certificate.REGION, "output": "CertificateArn", "root_parameter": "CertificateArn"}
+        stacks.append(("certificate.json", certificate.build(cfg)))
+
+    files: dict[str, bytes] = {}
+    for name, stack in stacks:
+        data = stack.template.to_dict()
+        body = to_json(data).encode()
+        quotas.check(f"{cfg.name}/{name}", data, body)
+        files[name] = body
+    for asset in assets.values():
+        files[asset.key] = asset.data
+    manifest = {
+        "config": cfg.file,
+        "name": cfg.name,
+        "project": cfg.project.name,
+        "stage": cfg.project.stage,
+        "stack_name": stack_name(cfg),
+        "region": cfg.project.region,
+        "production": cfg.project.production,
+        "root_template": "root.json",
+        "templates": {k.logical_id: k.file for k in kids},
+        "assets": [{"file": a.key, "key": a.key, "source": a.source} for a in sorted(assets.values(), key=lambda a: a.source)],
+        "root_parameters": dict(sorted((name, p.properties.get("Description", ""))
+                                       for name, p in top.template.parameters.items())),
+        "certificate": cert,
+        "stateful_types": STATEFUL_TYPES,
+        "tags": tags(cfg),
+        "termination_protection": cfg.project.production,
+    }
+    files["manifest.json"] = to_json(manifest).encode()
+    return files
+
+
+def build_configs(paths: list[Path], out_root: Path) -> list[Path]:
+    """Validate and generate every config first, then write each `out_root/<name>/` atomically.
+
+    Nothing is written unless every config is valid and every template within quotas.
+    """
+    configs = [load_config(p) for p in paths]
+    names = [c.name for c in configs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        from infra.errors import UsageError
+        raise UsageError(f"two configs would both write out/{dupes[0]}/: config file names must be unique.")
+    outputs = [(cfg, generate(cfg)) for cfg in configs]
+    written = []
+    for cfg, files in outputs:
+        target = out_root / cfg.name
+        replace_dir(target, files)
+        written.append(target)
+    return written
+
+
+def build_config(config_path: Path, out_root: Path) -> Path:
+    """Validate one config and write `out_root/<config stem>/`; return that directory."""
+    return build_configs([Path(config_path)], Path(out_root))[0]

@@ -1,0 +1,1 @@
+"""Secure-default resource builders: encryption, logging, retention and access blocks built in."""

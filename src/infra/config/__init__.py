@@ -1,0 +1,44 @@
+"""Stage configs: load a TOML file into a validated, typed `Config`."""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+
+from infra.config.schema import Config
+from infra.config.typed import Loader
+from infra.config.validate import validate
+from infra.errors import ConfigError
+
+# The repository root: handler sources in configs are relative to it.
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def load_config(path: str | Path, root: Path = REPO_ROOT) -> Config:
+    """Read, type-check and cross-check one stage config; raise ConfigError naming file and key."""
+    path = Path(path)
+    shown = _shown(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(shown, "(file)", "the config file does not exist.",
+                          "check the path, or list config/ for the shipped configs.") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(shown, "(file)", f"is not UTF-8 text ({exc.reason}).", "save it as UTF-8.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(shown, "(syntax)", f"is not valid TOML: {exc}.", "fix the TOML syntax there.") from None
+    loader = Loader(shown)
+    cfg = loader.load(Config, raw)
+    cfg = dataclasses.replace(cfg, file=shown, name=path.stem, root=str(root))
+    validate(cfg, loader)
+    return cfg
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+__all__ = ["Config", "load_config"]

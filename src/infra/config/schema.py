@@ -1,0 +1,262 @@
+"""The stage config schema: one dataclass per TOML table.
+
+A stage config declares the whole system: what it contains and how each part is set. Names
+under [tables], [buckets], [functions], [api.models] become logical IDs and physical names, so
+they are a contract: renaming one replaces the resource.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from infra.config.typed import internal, spec
+
+NAME = r"[a-z][a-z0-9-]{0,30}[a-z0-9]|[a-z]"
+NAME_HINT = "use lowercase letters, digits and dashes, starting with a letter (e.g. 'data')."
+RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                  2192, 2557, 2922, 3288, 3653)
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Project:
+    name: str = spec(doc="project name, first part of every physical name", pattern=r"[a-z][a-z0-9]{0,15}",
+                     hint="use 1-16 lowercase letters and digits, starting with a letter.")
+    stage: str = spec(doc="stage (environment) name: API stage and second part of every name",
+                      pattern=r"[a-z][a-z0-9]{0,11}",
+                      hint="use 1-12 lowercase letters and digits, starting with a letter (e.g. 'dev', 'prod').")
+    region: str = spec(doc="AWS region", pattern=r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d",
+                       hint="give a region code such as 'us-west-2'.")
+    production: bool = spec(False, doc="production stage: stateful resources are retained, "
+                                       "deploys get termination protection and a stack policy")
+    managed_by: str = spec("serverless-infra", doc="value of the ManagedBy tag")
+    tags: dict[str, str] = spec(factory=dict, doc="extra tags for every taggable resource")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Network:
+    cidr: str = spec("10.0.0.0/16", doc="VPC CIDR block (a /16 to /24 IPv4 network)")
+    availability_zones: int = spec(3, min=2, max=6, doc="AZs to spread subnets over")
+    nat_gateways: int = spec(1, min=1, max=6, doc="NAT gateways: 1 for dev, one per AZ for prod")
+    subnet_prefix: int = spec(24, min=16, max=28, doc="prefix length of every subnet")
+    flow_log_retention_days: int = spec(90, choices=RETENTION_DAYS, doc="VPC flow log retention")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Key:
+    alias: str = spec("key", pattern=NAME, hint=NAME_HINT,
+                      doc="alias suffix: alias/<project>-<stage>-<alias>")
+    description: str = spec("", doc="key description")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Secret:
+    name: str = spec("app-secrets", pattern=NAME, hint=NAME_HINT, doc="secret name suffix")
+    username: str = spec("admin", doc="username stored beside the generated password")
+    password_length: int = spec(32, min=16, max=128, doc="generated password length")
+    exclude_characters: str = spec("\"@/\\", doc="characters never used in the password")
+    rotation_days: int = spec(30, min=1, max=1000, doc="rotate every N days")
+    rotation_function: str = spec(doc="name of the function under [functions] that rotates it")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Autoscaling:
+    max_multiplier: int = spec(10, min=1, max=100, doc="max capacity = base capacity x this")
+    target_utilization: int = spec(70, min=20, max=90, doc="target utilization percent")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Table:
+    partition_key: str = spec(doc="'name:S', 'name:N' or 'name:B'", pattern=r"[A-Za-z0-9_.-]+:[SNB]",
+                              hint="write 'name:TYPE' with TYPE one of S, N, B (e.g. 'id:S').")
+    sort_key: str = spec("", pattern=r"([A-Za-z0-9_.-]+:[SNB])?",
+                         hint="write 'name:TYPE' with TYPE one of S, N, B (e.g. 'timestamp:N').")
+    billing: str = spec("on-demand", choices=("on-demand", "provisioned"))
+    read_capacity: int = spec(5, min=1, max=40000, doc="base read capacity (provisioned)")
+    write_capacity: int = spec(5, min=1, max=40000, doc="base write capacity (provisioned)")
+    autoscaling: Optional[Autoscaling] = spec(None, doc="target tracking (provisioned only)")
+    stream: str = spec("", choices=("", "NEW_AND_OLD_IMAGES", "NEW_IMAGE", "OLD_IMAGE", "KEYS_ONLY"))
+    point_in_time_recovery: bool = spec(True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Bucket:
+    versioned: bool = spec(True)
+    encryption: str = spec("kms", choices=("kms", "s3"), doc="'kms' (the system key) or 's3' (SSE-S3)")
+    noncurrent_version_expiry_days: int = spec(0, min=0, max=3650, doc="0 = keep")
+    expiry_days: int = spec(0, min=0, max=3650, doc="expire current objects after N days; 0 = keep")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Access:
+    tables: dict[str, str] = spec(factory=dict, choices=("read", "write", "read-write"),
+                                  doc="table name -> 'read', 'write' or 'read-write'")
+    buckets: dict[str, str] = spec(factory=dict, choices=("read", "write", "read-write"),
+                                   doc="bucket name -> 'read', 'write' or 'read-write'")
+    secret: str = spec("", choices=("", "read", "rotate"), doc="'read' or 'rotate'")
+    key: str = spec("", choices=("", "decrypt", "encrypt-decrypt"), doc="use of the system key")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Function:
+    runtime: str = spec(doc="Lambda runtime (a current python3.x or nodejsNN.x)",
+                        pattern=r"(python3\.\d+|nodejs\d+\.x)",
+                        hint="use a current Python or Node.js runtime, e.g. 'python3.13' or 'nodejs24.x'.")
+    source: str = spec(doc="handler source directory, relative to the repository")
+    handler: str = spec(doc="handler entry point, e.g. 'app.handler'", pattern=r"[A-Za-z0-9_./-]+\.[A-Za-z_][A-Za-z0-9_]*",
+                        hint="write 'module.function', e.g. 'app.handler' or 'index.handler'.")
+    description: str = spec("")
+    memory: int = spec(256, min=128, max=10240, doc="memory in MB")
+    timeout: int = spec(30, min=1, max=900, doc="timeout in seconds")
+    reserved_concurrency: int = spec(10, min=1, max=1000)
+    retry_attempts: int = spec(2, min=0, max=2, doc="async retry attempts")
+    vpc: bool = spec(False, doc="run in the private subnets (needs [network])")
+    log_retention_days: int = spec(30, choices=RETENTION_DAYS)
+    on_failure_bucket: str = spec("", doc="bucket under [buckets] receiving failed async events")
+    access: Access = spec(factory=Access, doc="what the function may touch")
+    environment: dict[str, str] = spec(factory=dict, pattern=r"[A-Za-z_][A-Za-z0-9_]*",
+                                       hint="environment variable names are letters, digits and _.",
+                                       doc="variables; values may reference ${tables.X.name}, "
+                                           "${buckets.X.name}, ${secret.arn}, ${key.id}, ${key.arn}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cors:
+    origins: list[str] = spec(factory=lambda: ["*"])
+    methods: list[str] = spec(factory=lambda: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+    headers: list[str] = spec(factory=lambda: ["Content-Type", "X-Amz-Date", "Authorization",
+                                               "X-Api-Key", "X-Amz-Security-Token"])
+    max_age: int = spec(600, min=0, max=86400, doc="seconds browsers cache the preflight")
+
+
+@dataclass(frozen=True, kw_only=True)
+class UsagePlan:
+    rate: int = spec(1000, min=1, max=100000)
+    burst: int = spec(2000, min=1, max=200000)
+    quota: int = spec(1000000, min=1)
+    period: str = spec("MONTH", choices=("DAY", "WEEK", "MONTH"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Model:
+    required: list[str] = spec(factory=list)
+    properties: dict[str, str] = spec(factory=dict, doc="property -> JSON type",
+                                      pattern=r"[A-Za-z_][A-Za-z0-9_]*")
+    description: str = spec("")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Route:
+    method: str = spec(choices=HTTP_METHODS)
+    path: str = spec(pattern=r"/|(/([A-Za-z0-9._-]+|\{[A-Za-z_][A-Za-z0-9_]*\}))+",
+                     hint="write an absolute path such as '/users/{id}' (no trailing slash).")
+    function: str = spec(doc="function under [functions] that serves it")
+    auth: str = spec("IAM", choices=("IAM", "NONE"))
+    api_key: bool = spec(False, doc="require an API key (usage plan)")
+    model: str = spec("", doc="request model under [api.models] to validate the body")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Api:
+    name: str = spec("", doc="REST API name; default <project>-<stage>-api")
+    description: str = spec("")
+    endpoint: str = spec("REGIONAL", choices=("REGIONAL", "EDGE"))
+    logging_level: str = spec("INFO", choices=("INFO", "ERROR", "OFF"))
+    data_trace: bool = spec(False, doc="log full request/response bodies (never in production)")
+    tracing: bool = spec(True)
+    metrics: bool = spec(True)
+    access_log_retention_days: int = spec(30, choices=RETENTION_DAYS)
+    throttle_rate: int = spec(1000, min=1, max=100000)
+    throttle_burst: int = spec(2000, min=1, max=200000)
+    request_validation: bool = spec(True, doc="validate bodies and parameters")
+    cloudwatch_role: bool = spec(True, doc="create the account-level API Gateway logging role")
+    cors: Optional[Cors] = spec(None)
+    usage_plan: Optional[UsagePlan] = spec(None)
+    models: dict[str, Model] = spec(factory=dict, pattern=r"[A-Z][A-Za-z0-9]{0,63}",
+                                    hint="model names are CamelCase letters and digits, e.g. 'UserPost'.")
+    routes: list[Route] = spec(factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Firewall:
+    rate_limit: int = spec(2000, min=10, max=2000000000, doc="requests per 5 minutes per IP")
+    managed_rule_groups: list[str] = spec(
+        factory=lambda: ["AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"],
+        pattern=r"AWSManagedRules[A-Za-z0-9]+", hint="AWS managed rule group names, e.g. 'AWSManagedRulesSQLiRuleSet'.")
+    log_retention_days: int = spec(90, choices=RETENTION_DAYS)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Edge:
+    price_class: str = spec("PriceClass_100", choices=("PriceClass_100", "PriceClass_200", "PriceClass_All"))
+    domain: str = spec("", pattern=r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}|",
+                       hint="give a domain such as 'example.com'.")
+    subdomain: str = spec("api", pattern=r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+    hosted_zone_id: str = spec("", pattern=r"Z[A-Z0-9]{1,31}|", hint="a Route 53 zone id starts with 'Z'.")
+    certificate_arn: str = spec("", pattern=r"arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]+|",
+                                hint="CloudFront only accepts certificates from us-east-1: "
+                                     "arn:aws:acm:us-east-1:<account>:certificate/<id>.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Alarms:
+    api_4xx: int = spec(0, min=0, doc="4XXError sum per 5 min above which to alarm; 0 = no alarm")
+    api_5xx: int = spec(10, min=0)
+    api_latency_ms: int = spec(0, min=0)
+    function_errors: int = spec(5, min=0)
+    table_throttles: int = spec(0, min=0)
+    evaluation_periods: int = spec(2, min=1, max=100)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Monitoring:
+    topic: bool = spec(True, doc="SNS topic that every alarm notifies")
+    alarms: Alarms = spec(factory=Alarms)
+    dashboard: bool = spec(False)
+    sampling_rate: float = spec(0.0, min=0.0, max=1.0, doc="X-Ray sampling rule fixed rate; 0 = none")
+    sampling_reservoir: int = spec(1, min=0)
+    config_rule: bool = spec(False, doc="AWS Config LAMBDA_FUNCTION_SETTINGS_CHECK rule")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Parameters:
+    function_arns: bool = spec(False, doc="SSM parameter per function ARN")
+    api_url: bool = spec(False)
+    web_acl_arn: bool = spec(False)
+    prefix: str = spec("", doc="parameter path prefix; default /<project>/<stage>",
+                       pattern=r"(/[A-Za-z0-9_.-]+)*", hint="write a path such as '/catalog/prod'.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pipeline:
+    repository: str = spec(doc="GitHub 'owner/repo'", pattern=r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+",
+                           hint="write 'owner/repo'.")
+    branch: str = spec("main")
+    connection_arn: str = spec("", doc="existing CodeConnections connection; empty = create one "
+                                       "(approve it once in the console)",
+                               pattern=r"arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]+|")
+    build_image: str = spec("aws/codebuild/standard:7.0")
+    compute_type: str = spec("BUILD_GENERAL1_SMALL",
+                             choices=("BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    project: Project
+    network: Optional[Network] = spec(None)
+    key: Key = spec(factory=Key)
+    secret: Optional[Secret] = spec(None)
+    tables: dict[str, Table] = spec(factory=dict, pattern=NAME, hint=NAME_HINT)
+    buckets: dict[str, Bucket] = spec(factory=dict, pattern=NAME, hint=NAME_HINT)
+    functions: dict[str, Function] = spec(factory=dict, pattern=NAME, hint=NAME_HINT)
+    api: Optional[Api] = spec(None)
+    firewall: Optional[Firewall] = spec(None)
+    edge: Optional[Edge] = spec(None)
+    monitoring: Optional[Monitoring] = spec(None)
+    parameters: Optional[Parameters] = spec(None)
+    pipeline: Optional[Pipeline] = spec(None)
+
+    # Set by the loader, not by TOML: where the config came from and its short name.
+    file: str = internal("")
+    name: str = internal("")
+    root: str = internal("")

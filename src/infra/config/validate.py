@@ -1,0 +1,234 @@
+"""Cross-field checks: everything the types alone cannot say (references, CIDRs, lengths)."""
+from __future__ import annotations
+
+import datetime
+import importlib.util
+import ipaddress
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from infra.config.schema import Config
+from infra.config.typed import Loader
+
+JSON_TYPES = ("string", "number", "integer", "boolean", "object", "array")
+# Lambda reserves these names; setting one fails at deploy time.
+RESERVED_ENV = {"_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION",
+                "AWS_EXECUTION_ENV", "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_INITIALIZATION_TYPE",
+                "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_ACCESS_KEY",
+                "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"}
+ENV_REF = re.compile(r"\$\{([^}]*)\}")
+
+
+@lru_cache(maxsize=1)
+def runtime_lifecycle() -> dict:
+    """Lambda runtime deprecation dates, from the data cfn-lint ships (rule W2531)."""
+    spec = importlib.util.find_spec("cfnlint")
+    base = Path(next(iter(spec.submodule_search_locations)))
+    return json.loads((base / "data" / "AdditionalSpecs" / "LmbdRuntimeLifecycle.json").read_text())
+
+
+def validate(cfg: Config, ld: Loader) -> None:
+    """Raise ConfigError on the first cross-field problem, in file order."""
+    _network(cfg, ld)
+    _secret(cfg, ld)
+    _tables(cfg, ld)
+    _buckets(cfg, ld)
+    _functions(cfg, ld)
+    _api(cfg, ld)
+    _features(cfg, ld)
+
+
+def _network(cfg: Config, ld: Loader) -> None:
+    net = cfg.network
+    if not net:
+        return
+    try:
+        cidr = ipaddress.IPv4Network(net.cidr, strict=True)
+    except ValueError as exc:
+        ld.fail("network.cidr", f"'{net.cidr}' is not a valid IPv4 network ({exc}).",
+                "write a network address with its prefix, e.g. '10.0.0.0/16'.")
+    if not 16 <= cidr.prefixlen <= 24:
+        ld.fail("network.cidr", f"a /{cidr.prefixlen} VPC is not allowed.", "use a prefix from /16 to /24.")
+    if net.subnet_prefix <= cidr.prefixlen:
+        ld.fail("network.subnet_prefix", f"/{net.subnet_prefix} subnets do not fit in {net.cidr}.",
+                f"use a prefix longer than /{cidr.prefixlen}.")
+    needed = 2 * net.availability_zones
+    if 2 ** (net.subnet_prefix - cidr.prefixlen) < needed:
+        ld.fail("network.subnet_prefix", f"{net.cidr} holds fewer than the {needed} /{net.subnet_prefix} "
+                "subnets needed (public + private per AZ).", "use longer subnet prefixes or a larger VPC.")
+    if net.nat_gateways > net.availability_zones:
+        ld.fail("network.nat_gateways", f"{net.nat_gateways} NAT gateways for {net.availability_zones} AZs.",
+                "use at most one NAT gateway per availability zone.")
+
+
+def _secret(cfg: Config, ld: Loader) -> None:
+    if cfg.secret and cfg.secret.rotation_function not in cfg.functions:
+        ld.fail("secret.rotation_function", f"no function named '{cfg.secret.rotation_function}'.",
+                _known("functions", cfg.functions))
+
+
+def _key_name(spec: str) -> str:
+    return spec.split(":")[0]
+
+
+def _tables(cfg: Config, ld: Loader) -> None:
+    for name, t in cfg.tables.items():
+        key = f"tables.{name}"
+        if t.sort_key and _key_name(t.sort_key) == _key_name(t.partition_key):
+            ld.fail(f"{key}.sort_key", "is the same attribute as the partition key.",
+                    "use a different attribute name, or leave sort_key out.")
+        if t.billing == "on-demand" and t.autoscaling:
+            ld.fail(f"{key}.autoscaling", "auto scaling applies to provisioned tables only.",
+                    "remove [autoscaling] or set billing = \"provisioned\".")
+
+
+def _buckets(cfg: Config, ld: Loader) -> None:
+    for name in cfg.buckets:
+        # <project>-<stage>-<name>-<account 12>-<region> must fit S3's 63 characters.
+        length = len(f"{cfg.project.name}-{cfg.project.stage}-{name}-123456789012-{cfg.project.region}")
+        if length > 63:
+            ld.fail(f"buckets.{name}", f"the bucket name would be {length} characters (S3 allows 63).",
+                    "shorten the bucket, project or stage name.")
+
+
+def _functions(cfg: Config, ld: Loader) -> None:
+    root = Path(cfg.root)
+    for name, fn in cfg.functions.items():
+        key = f"functions.{name}"
+        _runtime(fn.runtime, f"{key}.runtime", ld)
+        if fn.vpc and not cfg.network:
+            ld.fail(f"{key}.vpc", "the function runs in the VPC but the config has no [network].",
+                    "add a [network] table or set vpc = false.")
+        src = root / fn.source
+        if not src.is_dir():
+            ld.fail(f"{key}.source", f"handler directory '{fn.source}' does not exist.",
+                    f"create it or point source at an existing directory (relative to {root}).")
+        module = fn.handler.rsplit(".", 1)[0]
+        exts = (".py",) if fn.runtime.startswith("python") else (".mjs", ".js", ".cjs")
+        if not any((src / f"{module}{ext}").is_file() for ext in exts):
+            ld.fail(f"{key}.handler", f"'{fn.handler}' needs {module}{exts[0]} in '{fn.source}', which is missing.",
+                    "fix the handler name or add the file.")
+        for table in fn.access.tables:
+            if table not in cfg.tables:
+                ld.fail(f"{key}.access.tables.{table}", f"no table named '{table}'.", _known("tables", cfg.tables))
+        for bucket in fn.access.buckets:
+            if bucket not in cfg.buckets:
+                ld.fail(f"{key}.access.buckets.{bucket}", f"no bucket named '{bucket}'.", _known("buckets", cfg.buckets))
+        if fn.access.secret and not cfg.secret:
+            ld.fail(f"{key}.access.secret", "the config has no [secret].", "add [secret] or remove this access.")
+        if fn.on_failure_bucket and fn.on_failure_bucket not in cfg.buckets:
+            ld.fail(f"{key}.on_failure_bucket", f"no bucket named '{fn.on_failure_bucket}'.",
+                    _known("buckets", cfg.buckets))
+        for var, value in fn.environment.items():
+            if var in RESERVED_ENV:
+                ld.fail(f"{key}.environment.{var}", "is reserved by the Lambda runtime.", "choose another name.")
+            for ref in ENV_REF.findall(value):
+                _env_ref(cfg, ref, f"{key}.environment.{var}", ld)
+
+
+def _runtime(runtime: str, key: str, ld: Loader) -> None:
+    life = runtime_lifecycle().get(runtime)
+    if life is None:
+        ld.fail(key, f"'{runtime}' is not a Lambda runtime.", "use e.g. 'python3.13' or 'nodejs24.x'.")
+    deprecated = life.get("deprecated")
+    if deprecated and datetime.date.fromisoformat(deprecated) <= datetime.date.today():
+        successor = life.get("successor")
+        ld.fail(key, f"'{runtime}' is deprecated since {deprecated}.",
+                f"use '{successor}'." if successor else "use a current runtime.")
+
+
+def _env_ref(cfg: Config, ref: str, key: str, ld: Loader) -> None:
+    parts = ref.split(".")
+    ok = (
+        (len(parts) == 3 and parts[0] == "tables" and parts[1] in cfg.tables and parts[2] in ("name", "arn"))
+        or (len(parts) == 3 and parts[0] == "buckets" and parts[1] in cfg.buckets and parts[2] in ("name", "arn"))
+        or (parts[0] == "secret" and cfg.secret is not None and parts[1:] == ["arn"])
+        or (parts[0] == "key" and parts[1:] in (["id"], ["arn"]))
+    )
+    if not ok:
+        ld.fail(key, f"'${{{ref}}}' does not refer to anything this config declares.",
+                "use ${tables.NAME.name|arn}, ${buckets.NAME.name|arn}, ${secret.arn}, ${key.id} or ${key.arn}.")
+
+
+def _api(cfg: Config, ld: Loader) -> None:
+    api = cfg.api
+    if not api:
+        return
+    if api.cors and len(api.cors.origins) != 1:
+        ld.fail("api.cors.origins", f"{len(api.cors.origins)} origins given; a static CORS answer names one.",
+                "give exactly one origin, or [\"*\"].")
+    if not api.routes:
+        ld.fail("api.routes", "the API has no routes.", "add at least one [[api.routes]] entry.")
+    for mname, model in api.models.items():
+        for prop, jtype in model.properties.items():
+            if jtype not in JSON_TYPES:
+                ld.fail(f"api.models.{mname}.properties.{prop}", f"'{jtype}' is not a JSON type.",
+                        f"use one of {', '.join(JSON_TYPES)}.")
+        for req in model.required:
+            if req not in model.properties:
+                ld.fail(f"api.models.{mname}.required", f"'{req}' is required but not a property.",
+                        "add it under properties or remove it from required.")
+    seen: dict[tuple[str, str], int] = {}
+    variables: dict[str, str] = {}
+    for i, route in enumerate(api.routes):
+        key = f"api.routes[{i}]"
+        if route.function not in cfg.functions:
+            ld.fail(f"{key}.function", f"no function named '{route.function}'.", _known("functions", cfg.functions))
+        if route.model and route.model not in api.models:
+            ld.fail(f"{key}.model", f"no model named '{route.model}'.", _known("api.models", api.models))
+        if route.model and route.method in ("GET", "DELETE", "HEAD"):
+            ld.fail(f"{key}.model", f"{route.method} requests have no body to validate.",
+                    "remove model from this route.")
+        if route.api_key and not api.usage_plan:
+            ld.fail(f"{key}.api_key", "an API key needs a usage plan.", "add [api.usage_plan].")
+        ident = (route.method, route.path)
+        if ident in seen:
+            ld.fail(f"{key}", f"duplicate route {route.method} {route.path} (also api.routes[{seen[ident]}]).",
+                    "remove one of them.")
+        seen[ident] = i
+        # API Gateway allows one path variable name per level under a parent.
+        segments = route.path.strip("/").split("/")
+        for depth, seg in enumerate(segments):
+            if seg.startswith("{"):
+                parent = "/".join(segments[:depth])
+                other = variables.setdefault(parent, seg)
+                if other != seg:
+                    ld.fail(f"{key}.path", f"'{seg}' conflicts with '{other}' under '/{parent}'.",
+                            "use one variable name per path level.")
+
+
+def _features(cfg: Config, ld: Loader) -> None:
+    if cfg.firewall and not cfg.api:
+        ld.fail("firewall", "a firewall protects the API, but the config has no [api].", "add [api] or remove [firewall].")
+    if cfg.edge:
+        edge = cfg.edge
+        if not cfg.api:
+            ld.fail("edge", "CloudFront fronts the API, but the config has no [api].", "add [api] or remove [edge].")
+        if edge.domain and not edge.hosted_zone_id:
+            ld.fail("edge.hosted_zone_id", f"domain '{edge.domain}' needs the Route 53 hosted zone that serves it.",
+                    "add hosted_zone_id = \"Z...\" or remove domain.")
+        if edge.hosted_zone_id and not edge.domain:
+            ld.fail("edge.domain", "hosted_zone_id is set but domain is not.", "add domain = \"example.com\".")
+        if edge.certificate_arn and not edge.domain:
+            ld.fail("edge.certificate_arn", "a certificate is only used with a custom domain.", "add domain or remove it.")
+    params = cfg.parameters
+    if params:
+        if params.api_url and not cfg.api:
+            ld.fail("parameters.api_url", "the config has no [api].", "remove it or add [api].")
+        if params.web_acl_arn and not cfg.firewall:
+            ld.fail("parameters.web_acl_arn", "the config has no [firewall].", "remove it or add [firewall].")
+    mon = cfg.monitoring
+    if mon:
+        if mon.dashboard and not cfg.api:
+            ld.fail("monitoring.dashboard", "the dashboard charts the API, but the config has no [api].",
+                    "add [api] or set dashboard = false.")
+        if (mon.alarms.api_4xx or mon.alarms.api_5xx or mon.alarms.api_latency_ms) and not cfg.api:
+            ld.fail("monitoring.alarms", "API alarms need an [api].", "set the api_* thresholds to 0 or add [api].")
+
+
+def _known(section: str, names) -> str:
+    return f"known {section}: {', '.join(sorted(names))}." if names else f"declare it under [{section}] first."

@@ -1,0 +1,109 @@
+"""Least-privilege IAM statements built with awacs, from the resources they are about.
+
+Each grant names exact actions (never a wildcard action) on exact resources. The only `*`
+resources are for actions AWS does not scope to a resource (X-Ray writes, GetRandomPassword).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from awacs import dynamodb, kms, logs, s3, secretsmanager, xray
+from awacs.aws import Action, Allow, PolicyDocument, Principal, Statement
+from troposphere import Sub
+
+VERSION = "2012-10-17"
+
+TABLE_READ = [dynamodb.BatchGetItem, dynamodb.ConditionCheckItem, dynamodb.DescribeTable,
+              dynamodb.GetItem, dynamodb.Query, dynamodb.Scan]
+TABLE_WRITE = [dynamodb.BatchWriteItem, dynamodb.DeleteItem, dynamodb.PutItem, dynamodb.UpdateItem]
+BUCKET_READ = [s3.GetObject]
+BUCKET_WRITE = [s3.PutObject, s3.DeleteObject]
+KEY_DECRYPT = [kms.Decrypt, kms.DescribeKey]
+KEY_ENCRYPT = [kms.Encrypt, kms.GenerateDataKey, kms.ReEncryptFrom, kms.ReEncryptTo]
+
+
+def suffixed(arn: Any, suffix: str) -> Sub:
+    """`arn` + a literal suffix (e.g. '/*' for a bucket's objects) as one Fn::Sub."""
+    return Sub(f"${{Arn}}{suffix}", Arn=arn)
+
+
+def document(statements: Iterable[Statement]) -> PolicyDocument:
+    """A policy document with its Version always set."""
+    return PolicyDocument(Version=VERSION, Statement=list(statements))
+
+
+def allow(actions: list[Action], resources: list[Any], sid: str = "", **kwargs: Any) -> Statement:
+    """One Allow statement; actions are sorted so output is stable."""
+    actions = sorted(actions, key=lambda a: a.JSONrepr())
+    if sid:
+        kwargs["Sid"] = sid
+    return Statement(Effect=Allow, Action=actions, Resource=resources, **kwargs)
+
+
+def assume_role(service: str) -> PolicyDocument:
+    """Trust policy letting one AWS service assume the role."""
+    return document([Statement(Effect=Allow, Action=[Action("sts", "AssumeRole")],
+                               Principal=Principal("Service", [service]))])
+
+
+def table(arn: Any, level: str, sid: str) -> Statement:
+    """Read, write or read-write on one table and its indexes."""
+    actions = (TABLE_READ if "read" in level else []) + (TABLE_WRITE if "write" in level else [])
+    return allow(actions, [arn, suffixed(arn, "/index/*")], sid)
+
+
+def table_stream(arn: Any, sid: str) -> Statement:
+    """Read one table's stream (for stream consumers)."""
+    return allow([dynamodb.DescribeStream, dynamodb.GetRecords, dynamodb.GetShardIterator,
+                  dynamodb.ListStreams], [suffixed(arn, "/stream/*")], sid)
+
+
+def bucket_objects(arn: Any, level: str, sid: str) -> list[Statement]:
+    """Object read/write in one bucket, plus ListBucket on the bucket itself for reads."""
+    actions = (BUCKET_READ if "read" in level else []) + (BUCKET_WRITE if "write" in level else [])
+    statements = [allow(actions, [suffixed(arn, "/*")], sid)]
+    if "read" in level:
+        statements.append(allow([s3.ListBucket], [arn], f"{sid}List"))
+    return statements
+
+
+def failure_destination(arn: Any, sid: str) -> Statement:
+    """What Lambda needs to write failed async events to an S3 bucket destination."""
+    return allow([s3.PutObject, s3.ListBucket], [arn, suffixed(arn, "/*")], sid)
+
+
+def secret(arn: Any, level: str, sid: str) -> list[Statement]:
+    """Read a secret, or everything a rotation function does to it."""
+    if level == "rotate":
+        return [
+            allow([secretsmanager.DescribeSecret, secretsmanager.GetSecretValue,
+                   secretsmanager.PutSecretValue, secretsmanager.UpdateSecretVersionStage], [arn], sid),
+            # GetRandomPassword acts on no resource: AWS only accepts "*" here.
+            allow([secretsmanager.GetRandomPassword], ["*"], f"{sid}Password"),
+        ]
+    return [allow([secretsmanager.DescribeSecret, secretsmanager.GetSecretValue], [arn], sid)]
+
+
+def key(arn: Any, level: str, sid: str) -> Statement:
+    """Use of a KMS key: decrypt only, or encrypt and decrypt (data keys included)."""
+    actions = KEY_DECRYPT + (KEY_ENCRYPT if level == "encrypt-decrypt" else [])
+    return allow(actions, [arn], sid)
+
+
+def log_group_write(log_group_arn: Any, sid: str) -> Statement:
+    """Write to one log group's streams; no CreateLogGroup, the stack owns the group.
+
+    Pass the group's `GetAtt Arn`, which already ends in ':*' and so covers its streams.
+    """
+    return allow([logs.CreateLogStream, logs.PutLogEvents], [log_group_arn], sid)
+
+
+def xray_write(sid: str) -> Statement:
+    """Send traces; X-Ray has no resource-level permissions for these, hence "*"."""
+    return allow([xray.PutTelemetryRecords, xray.PutTraceSegments, xray.GetSamplingRules,
+                  xray.GetSamplingTargets], ["*"], sid)
+
+
+def arn(service: str, resource: str) -> Sub:
+    """An ARN in this partition, region and account: never hard-coded."""
+    return Sub(f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{resource}")

@@ -1,0 +1,37 @@
+"""Logical IDs, physical names and tags, all derived from config names.
+
+Logical IDs are a contract: CloudFormation replaces a resource whose ID changes, so IDs come
+from config names only, never from positions, counters or content.
+"""
+from __future__ import annotations
+
+import re
+
+from infra.config.schema import Config
+
+
+def logical_id(*parts: str) -> str:
+    """CamelCase logical ID from config names: ('static-content', 'Bucket') -> 'StaticContentBucket'."""
+    words = []
+    for part in parts:
+        for word in re.split(r"[^A-Za-z0-9]+", part):
+            if word:
+                words.append(word[0].upper() + word[1:])
+    return "".join(words)
+
+
+def physical(cfg: Config, *parts: str) -> str:
+    """Physical name `<project>-<stage>-<resource>`."""
+    return "-".join([cfg.project.name, cfg.project.stage, *parts])
+
+
+def stack_name(cfg: Config) -> str:
+    """Name of the deployed root stack."""
+    return physical(cfg)
+
+
+def tags(cfg: Config) -> dict[str, str]:
+    """Tags for every taggable resource: Project, Environment, ManagedBy, plus the config's own."""
+    base = {"Project": cfg.project.name, "Environment": cfg.project.stage,
+            "ManagedBy": cfg.project.managed_by}
+    return dict(sorted({**cfg.project.tags, **base}.items()))

@@ -1,0 +1,1 @@
+"""One module per nested stack; each exposes a pure `build(cfg, ...) -> Stack`."""

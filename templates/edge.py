@@ -1,0 +1,74 @@
+"""Edge stack: CloudFront in front of the API, and the optional custom domain record."""
+from __future__ import annotations
+
+from troposphere import GetAtt, Ref, Sub, cloudfront as cf, route53
+
+from infra.config.schema import Config
+from infra.naming import physical
+from infra.stack import Stack
+
+# AWS managed policies (fixed IDs, the same in every account).
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+# Not ALL_VIEWER (seed 000's choice): forwarding the viewer's Host header makes API Gateway
+# answer 403, since the host is then CloudFront's, not the API's.
+ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+SECURITY_HEADERS = "67f7725c-6f97-4210-82d7-5512b31e9d03"
+CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"  # the hosted zone of every *.cloudfront.net alias target
+
+SKIPS = {
+    "CKV_AWS_68": "Every request is inspected by the regional web ACL on the API stage (firewall stack); "
+                  "a CloudFront-scope web ACL would have to live in us-east-1.",
+    "CKV_AWS_86": "Caching is disabled, so every request reaches the API, whose JSON access log and WAF "
+                  "log record it; legacy CloudFront logging would need an ACL-enabled bucket.",
+}
+SKIPS_DEFAULT_CERT = {
+    "CKV_AWS_174": "No custom domain in this config: CloudFront's default *.cloudfront.net certificate is "
+                   "used and its protocol floor is CloudFront's; set edge.domain to get TLSv1.2_2021.",
+}
+
+
+def fqdn(cfg: Config) -> str:
+    return f"{cfg.edge.subdomain}.{cfg.edge.domain}"
+
+
+def build(cfg: Config) -> Stack:
+    """Distribution: HTTPS redirect, all methods, caching disabled, price class from config."""
+    edge = cfg.edge
+    st = Stack(cfg, f"{physical(cfg)} edge: CloudFront distribution for the API")
+    api_domain = st.param("ApiDomain", "Domain of the API's regional endpoint")
+    st.param("ApiStageName", "Name of the API stage (the origin path)")
+    props = dict(
+        Enabled=True,
+        Comment=f"{physical(cfg)} API",
+        PriceClass=edge.price_class,
+        HttpVersion="http2and3",
+        IPV6Enabled=True,
+        Origins=[cf.Origin(
+            Id="api", DomainName=api_domain, OriginPath=Sub("/${ApiStageName}"),
+            CustomOriginConfig=cf.CustomOriginConfig(OriginProtocolPolicy="https-only",
+                                                     OriginSSLProtocols=["TLSv1.2"]))],
+        DefaultCacheBehavior=cf.DefaultCacheBehavior(
+            TargetOriginId="api", ViewerProtocolPolicy="redirect-to-https", Compress=True,
+            AllowedMethods=["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"],
+            CachedMethods=["GET", "HEAD", "OPTIONS"],
+            CachePolicyId=CACHING_DISABLED, OriginRequestPolicyId=ALL_VIEWER_EXCEPT_HOST_HEADER,
+            ResponseHeadersPolicyId=SECURITY_HEADERS),
+    )
+    skips = dict(SKIPS)
+    if edge.domain:
+        cert = st.param("CertificateArn", "ARN of the us-east-1 ACM certificate for the custom domain")
+        props["Aliases"] = [fqdn(cfg)]
+        props["ViewerCertificate"] = cf.ViewerCertificate(
+            AcmCertificateArn=cert, SslSupportMethod="sni-only", MinimumProtocolVersion="TLSv1.2_2021")
+    else:
+        skips.update(SKIPS_DEFAULT_CERT)
+    dist = st.add(cf.Distribution("Distribution", DistributionConfig=cf.DistributionConfig(**props)), skip=skips)
+    st.output("DistributionId", Ref(dist), "ID of the CloudFront distribution")
+    st.output("CloudFrontUrl", Sub("https://${Distribution.DomainName}"), "URL of the CloudFront distribution")
+    if edge.domain:
+        for kind in ("A", "AAAA"):
+            st.add(route53.RecordSetType(
+                f"ApiAlias{kind}Record", HostedZoneId=edge.hosted_zone_id, Name=f"{fqdn(cfg)}.", Type=kind,
+                AliasTarget=route53.AliasTarget(DNSName=GetAtt(dist, "DomainName"), HostedZoneId=CLOUDFRONT_ZONE_ID)))
+        st.output("CustomDomainUrl", f"https://{fqdn(cfg)}", "URL of the custom domain")
+    return st

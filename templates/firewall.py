@@ -1,0 +1,58 @@
+"""Firewall stack: regional WAFv2 web ACL (rate limit + AWS managed rules) on the API stage."""
+from __future__ import annotations
+
+from troposphere import GetAtt, Sub, ssm, wafv2
+
+from infra.builders.logs import log_group
+from infra.config.schema import Config
+from infra.naming import physical
+from infra.stack import Stack
+from templates.compute import parameter_prefix
+
+
+def _visibility(metric: str) -> wafv2.VisibilityConfig:
+    return wafv2.VisibilityConfig(SampledRequestsEnabled=True, CloudWatchMetricsEnabled=True, MetricName=metric)
+
+
+def rules(cfg: Config) -> list[wafv2.WebACLRule]:
+    """Rate limit per IP first (cheapest to evaluate), then each managed rule group in order."""
+    fw = cfg.firewall
+    out = [wafv2.WebACLRule(
+        Name="RateLimitRule", Priority=1, Action=wafv2.RuleAction(Block=wafv2.BlockAction()),
+        Statement=wafv2.Statement(RateBasedStatement=wafv2.RateBasedStatement(
+            Limit=fw.rate_limit, AggregateKeyType="IP")),
+        VisibilityConfig=_visibility("RateLimitRule"))]
+    for i, group in enumerate(fw.managed_rule_groups):
+        out.append(wafv2.WebACLRule(
+            Name=group, Priority=i + 2, OverrideAction=wafv2.OverrideAction(**{"None": {}}),
+            Statement=wafv2.Statement(ManagedRuleGroupStatement=wafv2.ManagedRuleGroupStatement(
+                VendorName="AWS", Name=group)),
+            VisibilityConfig=_visibility(group.removeprefix("AWSManagedRules"))))
+    return out
+
+
+def build(cfg: Config) -> Stack:
+    """Web ACL, its association with the API stage, and its request log."""
+    st = Stack(cfg, f"{physical(cfg)} firewall: WAF web ACL for the API")
+    stage_arn = st.param("ApiStageArn", "ARN of the API stage to protect")
+    key_arn = st.param("KeyArn", "ARN of the system KMS key (encrypts the WAF log group)")
+    acl = st.add(wafv2.WebACL(
+        "WebAcl", Name=physical(cfg, "api-waf"), Scope="REGIONAL",
+        Description=f"Protects the {physical(cfg)} API", DefaultAction=wafv2.DefaultAction(Allow=wafv2.AllowAction()),
+        Rules=rules(cfg), VisibilityConfig=_visibility(physical(cfg, "api-waf"))))
+    st.add(wafv2.WebACLAssociation("WebAclAssociation", ResourceArn=stage_arn, WebACLArn=GetAtt(acl, "Arn")))
+    # WAF only delivers to log groups whose name starts with aws-waf-logs-.
+    lg = st.add(log_group("WafLogGroup", f"aws-waf-logs-{physical(cfg)}", cfg.firewall.log_retention_days, key_arn),
+                stateful=True)
+    st.add(wafv2.LoggingConfiguration(
+        "WafLogging", ResourceArn=GetAtt(acl, "Arn"),
+        # The log group ARN without the trailing ':*' that GetAtt Arn carries.
+        LogDestinationConfigs=[Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${WafLogGroup}")],
+        # Credentials never reach the logs.
+        RedactedFields=[wafv2.LoggingConfigurationFieldToMatch(SingleHeader=wafv2.SingleHeader(Name="authorization"))]))
+    st.output("WebAclArn", GetAtt(acl, "Arn"), "ARN of the WAF web ACL")
+    st.output("WebAclId", GetAtt(acl, "Id"), "ID of the WAF web ACL")
+    if cfg.parameters and cfg.parameters.web_acl_arn:
+        st.add(ssm.Parameter("WebAclArnParameter", Name=f"{parameter_prefix(cfg)}/waf/web-acl-arn", Type="String",
+                             Value=GetAtt(acl, "Arn"), Description="ARN of the WAF web ACL"))
+    return st

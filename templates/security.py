@@ -1,0 +1,41 @@
+"""Security stack: the customer-managed KMS key, its alias, and the application secret."""
+from __future__ import annotations
+
+import json
+
+from troposphere import GetAtt, Ref
+from troposphere import kms, secretsmanager
+
+from infra.builders.keys import customer_key
+from infra.config.schema import Config
+from infra.naming import physical
+from infra.stack import Stack
+
+
+def build(cfg: Config) -> Stack:
+    """Key (rotation, alias) and, when configured, the secret encrypted with it."""
+    st = Stack(cfg, f"{physical(cfg)} security: KMS key and secrets")
+    description = cfg.key.description or f"Encrypts {physical(cfg)} data, secrets and logs"
+    alarms_topic = bool(cfg.monitoring and cfg.monitoring.topic)
+    key = st.add(customer_key("Key", description, production=cfg.project.production,
+                              alarms_topic=alarms_topic), stateful=True)
+    st.add(kms.Alias("KeyAlias", AliasName=f"alias/{physical(cfg, cfg.key.alias)}", TargetKeyId=Ref(key)))
+    st.output("KeyArn", GetAtt(key, "Arn"), "ARN of the system KMS key")
+    st.output("KeyId", Ref(key), "ID of the system KMS key")
+
+    if cfg.secret:
+        sec = cfg.secret
+        secret = st.add(secretsmanager.Secret(
+            "AppSecret",
+            Name=physical(cfg, sec.name),
+            Description=f"Application secret for {physical(cfg)}",
+            KmsKeyId=Ref(key),
+            GenerateSecretString=secretsmanager.GenerateSecretString(
+                SecretStringTemplate=json.dumps({"username": sec.username}, sort_keys=True),
+                GenerateStringKey="password",
+                PasswordLength=sec.password_length,
+                ExcludeCharacters=sec.exclude_characters,
+            ),
+        ), stateful=True)
+        st.output("SecretArn", Ref(secret), "ARN of the application secret")
+    return st
