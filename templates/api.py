@@ -83,7 +83,7 @@ class _Builder:
 def build(cfg: Config) -> Stack:
     """The REST API and everything that serves, limits and records it."""
     api = cfg.api
-    st = Stack(cfg, f"{physical(cfg)} api: REST API {api_name(cfg)}")
+    st = Stack(cfg, "api", f"{physical(cfg)} api: REST API {api_name(cfg)}")
     b = _Builder(cfg, st)
     key_arn = st.param("KeyArn", "ARN of the system KMS key (encrypts the access log group)")
     stage = cfg.project.stage

@@ -17,7 +17,7 @@ REGION = "us-east-1"
 def build(cfg: Config) -> Stack:
     """A DNS-validated certificate for `<subdomain>.<domain>`; CloudFormation writes the
     validation record into the hosted zone itself."""
-    st = Stack(cfg, f"{physical(cfg)} certificate for {fqdn(cfg)} (deploy in {REGION})")
+    st = Stack(cfg, "certificate", f"{physical(cfg)} certificate for {fqdn(cfg)} (deploy in {REGION})")
     cert = st.add(acm.Certificate(
         "Certificate", DomainName=fqdn(cfg), ValidationMethod="DNS",
         DomainValidationOptions=[acm.DomainValidationOption(DomainName=fqdn(cfg),

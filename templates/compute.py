@@ -80,7 +80,7 @@ def _statements(name: str, fn: Function, refs: _Refs, log_group_arn: Any) -> lis
 
 def build(cfg: Config, assets: dict[str, Asset]) -> Stack:
     """Functions, roles and log groups; rotation schedule when a secret is configured."""
-    st = Stack(cfg, f"{physical(cfg)} compute: Lambda functions")
+    st = Stack(cfg, "compute", f"{physical(cfg)} compute: Lambda functions")
     refs = _Refs(st)
     code_bucket = st.param("AssetBucket", "S3 bucket holding the zipped handler code")
 

@@ -14,7 +14,7 @@ ACCESS_LOG_DAYS = 90
 
 def build(cfg: Config) -> Stack:
     """Every table and bucket the config declares, encrypted with the system key."""
-    st = Stack(cfg, f"{physical(cfg)} data: tables and buckets")
+    st = Stack(cfg, "data", f"{physical(cfg)} data: tables and buckets")
     key_arn = st.param("KeyArn", "ARN of the system KMS key")
     production = cfg.project.production
 

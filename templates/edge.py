@@ -34,7 +34,7 @@ def fqdn(cfg: Config) -> str:
 def build(cfg: Config) -> Stack:
     """Distribution: HTTPS redirect, all methods, caching disabled, price class from config."""
     edge = cfg.edge
-    st = Stack(cfg, f"{physical(cfg)} edge: CloudFront distribution for the API")
+    st = Stack(cfg, "edge", f"{physical(cfg)} edge: CloudFront distribution for the API")
     api_domain = st.param("ApiDomain", "Domain of the API's regional endpoint")
     st.param("ApiStageName", "Name of the API stage (the origin path)")
     props = dict(

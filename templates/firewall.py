@@ -33,7 +33,7 @@ def rules(cfg: Config) -> list[wafv2.WebACLRule]:
 
 def build(cfg: Config) -> Stack:
     """Web ACL, its association with the API stage, and its request log."""
-    st = Stack(cfg, f"{physical(cfg)} firewall: WAF web ACL for the API")
+    st = Stack(cfg, "firewall", f"{physical(cfg)} firewall: WAF web ACL for the API")
     stage_arn = st.param("ApiStageArn", "ARN of the API stage to protect")
     key_arn = st.param("KeyArn", "ARN of the system KMS key (encrypts the WAF log group)")
     acl = st.add(wafv2.WebACL(

@@ -122,7 +122,7 @@ def _config_rule(st: Stack, cfg: Config) -> None:
 def build(cfg: Config) -> Stack:
     """Everything that watches the system, as the config asks."""
     mon = cfg.monitoring
-    st = Stack(cfg, f"{physical(cfg)} monitoring: alarms, dashboard, tracing, compliance")
+    st = Stack(cfg, "monitoring", f"{physical(cfg)} monitoring: alarms, dashboard, tracing, compliance")
     actions = [_topic(st, cfg)] if mon.topic else []
     _alarms(st, cfg, actions)
     if mon.dashboard:

@@ -22,7 +22,7 @@ def subnet_cidrs(cidr: str, prefix: int, count: int) -> list[str]:
 def build(cfg: Config) -> Stack:
     """VPC with DNS, IGW, public + private-with-egress subnets per AZ, NAT gateways, flow logs."""
     net = cfg.network
-    st = Stack(cfg, f"{physical(cfg)} network: VPC, subnets, NAT, flow logs")
+    st = Stack(cfg, "network", f"{physical(cfg)} network: VPC, subnets, NAT, flow logs")
     key_arn = st.param("KeyArn", "ARN of the system KMS key (encrypts the flow log group)")
     azs = net.availability_zones
     cidrs = subnet_cidrs(net.cidr, net.subnet_prefix, 2 * azs)

@@ -31,7 +31,7 @@ BUILDSPEC = {
 def build(cfg: Config) -> Stack:
     """Connection (or an existing one), artifact bucket, build project, pipeline, two roles."""
     pl = cfg.pipeline
-    st = Stack(cfg, f"{physical(cfg)} pipeline: CI for {pl.repository}")
+    st = Stack(cfg, "pipeline", f"{physical(cfg)} pipeline: CI for {pl.repository}")
     key_arn = st.param("KeyArn", "ARN of the system KMS key (encrypts artifacts and build logs)")
     access_logs = st.param("AccessLogsBucketName", "Bucket receiving S3 server access logs")
 

@@ -54,7 +54,7 @@ def children(cfg: Config, assets: dict[str, Asset]) -> list[Child]:
 
 def build(cfg: Config, kids: list[Child]) -> Stack:
     """Root template over `kids`; re-exports every child output under the same name."""
-    st = Stack(cfg, f"{physical(cfg)}: root of the nested stacks (generated; do not edit)")
+    st = Stack(cfg, "root", f"{physical(cfg)}: root of the nested stacks (generated; do not edit)")
     producers: dict[str, str] = {}
     for kid in kids:
         params: dict[str, Any] = {}

@@ -14,7 +14,7 @@ from infra.stack import Stack
 
 def build(cfg: Config) -> Stack:
     """Key (rotation, alias) and, when configured, the secret encrypted with it."""
-    st = Stack(cfg, f"{physical(cfg)} security: KMS key and secrets")
+    st = Stack(cfg, "security", f"{physical(cfg)} security: KMS key and secrets")
     description = cfg.key.description or f"Encrypts {physical(cfg)} data, secrets and logs"
     alarms_topic = bool(cfg.monitoring and cfg.monitoring.topic)
     key = st.add(customer_key("Key", description, production=cfg.project.production,

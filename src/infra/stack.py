@@ -11,6 +11,8 @@ from typing import Any
 from troposphere import AWSObject, Output, Parameter, Ref, Tags, Template
 
 from infra.config.schema import Config
+from infra.errors import QuotaError
+from infra.quotas import MAX_RESOURCES
 from infra.naming import tags as config_tags
 
 # Metadata key checkov reads for skips: {"checkov": {"skip": [{"id": ..., "comment": ...}]}}.
@@ -20,8 +22,9 @@ CHECKOV = "checkov"
 class Stack:
     """A template being built for one concern (network, data, api, ...)."""
 
-    def __init__(self, cfg: Config, description: str):
+    def __init__(self, cfg: Config, name: str, description: str):
         self.cfg = cfg
+        self.name = name  # the stack's file is <name>.json
         self.template = Template(Description=description)
         self.template.set_version("2010-09-09")
         self._tags = config_tags(cfg)
@@ -54,7 +57,14 @@ class Stack:
             meta = dict(getattr(resource, "Metadata", {}) or {})
             meta[CHECKOV] = {"skip": [{"id": k, "comment": v} for k, v in sorted(skip.items())]}
             resource.Metadata = meta
-        return self.template.add_resource(resource)
+        try:
+            return self.template.add_resource(resource)
+        except ValueError as exc:
+            if "Maximum number" not in str(exc):
+                raise
+            raise QuotaError(f"stack {self.cfg.name}/{self.name}.json: more than {MAX_RESOURCES} resources, "
+                             f"over CloudFormation's limit of {MAX_RESOURCES}. Split the config (fewer routes "
+                             f"or functions per stage).") from None
 
     def _tag_value(self, resource: AWSObject) -> Any:
         expected = resource.props["Tags"][0]

@@ -1,0 +1,494 @@
+#!/usr/bin/env python3
+"""Wall time and peak memory of our generator, against `cdk synth` of the CDK app it replaces.
+
+Our side: `python generate.py templates --out DIR`, run as a child process.
+CDK side: the TypeScript block of the seed (the `TapStack` + `TapApp` of the CDK app) is extracted
+into bench/cdk/build/, compiled once with tsc outside the timing, and then timed twice over:
+`node build/app.js` alone (the synthesis itself, which is what `cdk synth` runs after compiling)
+and the `npx cdk synth` command line around it.
+
+Every command runs one warm-up and then --runs timed runs, each into a fresh output folder. The
+table gives the median wall time and the largest peak RSS of the timed runs, the CDK/ours ratios
+and the issue's targets. Stdlib only; run by `make bench`.
+
+Exit status: 0 when our side worked (a missed target or a CDK side that could not run is printed,
+not failed), 1 when our side failed, 2 on bad arguments.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+REPO = Path(__file__).resolve().parent.parent
+CDK_DIR = REPO / "bench" / "cdk"
+BUILD_DIR = CDK_DIR / "build"  # git-ignored: the seed's code never enters the repository
+NODE_MODULES = CDK_DIR / "node_modules"
+NPM_STAMP = NODE_MODULES / ".bench-stamp"
+BUILD_STAMP = BUILD_DIR / ".bench-stamp"
+# In CI the repository is cloned with shared/ beside it.
+DEFAULT_SEED = REPO.parent / "shared" / "seeds" / "000_ff5e680da11cb7b7.txt"
+
+# The issue's targets for our side, and its reference measurement of `cdk synth` of this seed.
+TARGET_WALL_S = 0.35  # at most
+TARGET_PEAK_MIB = 100.0  # strictly below
+REFERENCE_CDK = "the issue measured `cdk synth` of this seed at 6.8 s wall, 460 MiB on this 2-core machine"
+
+MIN_NODE_MAJOR = 20  # aws-cdk-lib 2.276's "engines"
+
+ACCOUNT, REGION = "123456789012", "us-west-2"
+# The stack has a concrete account and region, so ec2.Vpc asks for the account's availability
+# zones through a context lookup, which would need AWS credentials and the network. Supplying the
+# answer, as a checked-in cdk.context.json does, keeps every synth offline and credential-free.
+AZ_CONTEXT = {
+    f"availability-zones:account={ACCOUNT}:region={REGION}": [f"{REGION}a", f"{REGION}b", f"{REGION}c"],
+}
+
+LOG_TAIL_CHARS = 2000
+
+
+class BenchError(Exception):
+    """A command could not be measured; the message says why."""
+
+
+# --------------------------------------------------------------------------------------------
+# Pure parts: seed extraction, statistics, formatting (covered by bench/tests/test_bench.py).
+# --------------------------------------------------------------------------------------------
+
+_FENCE = re.compile(r"^```(?:typescript|ts)[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+
+
+def extract_typescript_block(text: str) -> str:
+    """Return the seed's fenced TypeScript block that defines the CDK app.
+
+    A seed is prose around one ```typescript block; should it hold several, the one that defines
+    `TapStack` is the app. Raises ValueError when there is none.
+    """
+    blocks = _FENCE.findall(text)
+    if not blocks:
+        raise ValueError("no ```typescript fenced block found")
+    if len(blocks) == 1:
+        return blocks[0]
+    for block in blocks:
+        if "class TapStack" in block:
+            return block
+    raise ValueError(f"{len(blocks)} ```typescript blocks found and none defines class TapStack")
+
+
+def digest(*parts: bytes) -> str:
+    """SHA-256 over several byte strings, each length-prefixed so that boundaries count."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(len(part).to_bytes(8, "big"))
+        h.update(part)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One timed run: wall seconds and the child's peak resident set size (KiB, as Linux reports)."""
+
+    wall_s: float
+    maxrss_kib: int
+
+
+@dataclass
+class Measurement:
+    """The timed runs of one command (the warm-up is not among them)."""
+
+    tool: str
+    samples: list[Sample] = field(default_factory=list)
+
+    @property
+    def median_wall_s(self) -> float:
+        return statistics.median(s.wall_s for s in self.samples)
+
+    @property
+    def peak_mib(self) -> float:
+        return max(s.maxrss_kib for s in self.samples) / 1024.0
+
+    @property
+    def wall_range(self) -> tuple[float, float]:
+        walls = [s.wall_s for s in self.samples]
+        return min(walls), max(walls)
+
+
+def ratio(numerator: float, denominator: float) -> str:
+    """`numerator / denominator` as e.g. '12.3x', or 'n/a' when the denominator is not positive."""
+    if denominator <= 0:
+        return "n/a"
+    return f"{numerator / denominator:.1f}x"
+
+
+def format_table(rows: Sequence[Measurement], baseline: Measurement | None) -> str:
+    """A plain-text table: one row per measurement, ratios against `baseline` (our side)."""
+    header = ("tool", "median wall s", "min-max s", "peak MiB", "wall / ours", "peak / ours")
+    lines = [header]
+    for m in rows:
+        lo, hi = m.wall_range
+        is_base = baseline is None or m is baseline
+        lines.append((
+            m.tool,
+            f"{m.median_wall_s:.3f}",
+            f"{lo:.3f}-{hi:.3f}",
+            f"{m.peak_mib:.1f}",
+            "-" if is_base else ratio(m.median_wall_s, baseline.median_wall_s),
+            "-" if is_base else ratio(m.peak_mib, baseline.peak_mib),
+        ))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    # Left-align the tool name, right-align the numbers.
+    fmt = lambda line: "  ".join(  # noqa: E731
+        cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths))
+    )
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([fmt(lines[0]), rule, *map(fmt, lines[1:])])
+
+
+def target_lines(ours: Measurement) -> list[str]:
+    """One line per target of the issue, each marked `ok` or `MISSED`."""
+    wall_ok = ours.median_wall_s <= TARGET_WALL_S
+    peak_ok = ours.peak_mib < TARGET_PEAK_MIB
+    mark = lambda ok: "ok" if ok else "MISSED  <<<"  # noqa: E731
+    return [
+        f"target wall <= {TARGET_WALL_S:.2f} s   : {ours.median_wall_s:.3f} s   {mark(wall_ok)}",
+        f"target peak <  {TARGET_PEAK_MIB:.0f} MiB : {ours.peak_mib:.1f} MiB  {mark(peak_ok)}",
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Running and measuring child processes.
+# --------------------------------------------------------------------------------------------
+
+# A command factory gets a fresh, not yet existing output folder and returns (argv, cwd, env).
+CommandFactory = Callable[[Path], tuple[list[str], Path, dict[str, str]]]
+
+
+def tail(path: Path, chars: int = LOG_TAIL_CHARS) -> str:
+    """The last `chars` characters of a log file, for error messages."""
+    text = path.read_text(errors="replace")
+    return text[-chars:].strip()
+
+
+def run_once(argv: list[str], cwd: Path, env: dict[str, str], log_path: Path) -> Sample:
+    """Run one child to completion; return its wall time and peak RSS.
+
+    os.wait4 reaps the child itself because it is the only call that returns that one child's
+    rusage (ru_maxrss is the largest RSS of the child and of any descendant it waited for).
+    Output goes to a file rather than a pipe so that a chatty child never blocks on a full pipe.
+    """
+    with open(log_path, "wb") as log:
+        start = time.perf_counter()
+        try:
+            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT)
+        except OSError as exc:
+            raise BenchError(f"cannot start {argv[0]}: {exc}") from exc
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+    # Already reaped: tell Popen so that it never waits for the pid again.
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise BenchError(f"`{shlex.join(argv)}` exited {proc.returncode}:\n{tail(log_path)}")
+    return Sample(wall_s=wall, maxrss_kib=usage.ru_maxrss)
+
+
+def measure(tool: str, factory: CommandFactory, runs: int, workdir: Path) -> Measurement:
+    """One warm-up run (page cache, bytecode caches), then `runs` timed runs, each in a new folder."""
+    result = Measurement(tool)
+    for i in range(runs + 1):
+        run_dir = Path(tempfile.mkdtemp(prefix=f"run{i}-", dir=workdir))
+        argv, cwd, env = factory(run_dir / "out")
+        sample = run_once(argv, cwd, env, run_dir / "log.txt")
+        if i > 0:
+            result.samples.append(sample)
+        shutil.rmtree(run_dir, ignore_errors=True)  # keep /tmp small between runs
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Our side.
+# --------------------------------------------------------------------------------------------
+
+def ours_factory(python: str, override: str | None) -> CommandFactory:
+    """`python generate.py templates --out DIR` from the repository root (the contract with the CLI).
+
+    `override` (hidden option --ours-cmd) is a stand-in command line with `{out}` for the folder,
+    to try the timing code before generate.py exists; it is never committed anywhere.
+    """
+    def factory(out: Path) -> tuple[list[str], Path, dict[str, str]]:
+        if override:
+            argv = [arg.replace("{out}", str(out)) for arg in shlex.split(override)]
+        else:
+            argv = [python, "generate.py", "templates", "--out", str(out)]
+        return argv, REPO, dict(os.environ)
+    return factory
+
+
+def count_outputs(factory: CommandFactory, workdir: Path) -> int:
+    """Run our side once more, untimed, and count the files it wrote.
+
+    A generator that exits 0 yet writes nothing would meet every target, so the table says how
+    much it wrote.
+    """
+    run_dir = Path(tempfile.mkdtemp(prefix="count-", dir=workdir))
+    argv, cwd, env = factory(run_dir / "out")
+    run_once(argv, cwd, env, run_dir / "log.txt")
+    out = run_dir / "out"
+    return sum(1 for p in out.rglob("*") if p.is_file()) if out.is_dir() else 0
+
+
+# --------------------------------------------------------------------------------------------
+# CDK side: node_modules, the extracted app, the two commands.
+# --------------------------------------------------------------------------------------------
+
+def node_major(node: str) -> int:
+    """The major version of `node` (e.g. 20 for v20.20.2)."""
+    out = subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout
+    return int(out.strip().lstrip("v").split(".")[0])
+
+
+def ensure_node_modules(npm: str, notes: list[str]) -> None:
+    """`npm ci` in bench/cdk when node_modules is missing or older than package-lock.json.
+
+    The stamp inside node_modules holds the digest of package.json and the lock file, so that a
+    changed pin reinstalls and deleting node_modules removes the stamp along with it.
+    """
+    want = digest((CDK_DIR / "package.json").read_bytes(),
+                  (CDK_DIR / "package-lock.json").read_bytes())
+    if NPM_STAMP.is_file() and NPM_STAMP.read_text().strip() == want:
+        return
+    print("bench: npm ci in bench/cdk (node_modules missing or stale) ...", flush=True)
+    start = time.perf_counter()
+    proc = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                          cwd=CDK_DIR, capture_output=True, text=True)
+    took = time.perf_counter() - start
+    if proc.returncode != 0:
+        output = (proc.stdout + proc.stderr)[-LOG_TAIL_CHARS:]
+        raise BenchError(f"npm ci failed ({proc.returncode}):\n{output}")
+    NPM_STAMP.write_text(want + "\n")
+    notes.append(f"npm ci took {took:.1f} s (runs only when bench/cdk/node_modules is missing or stale)")
+
+
+def prepare_app(seed: Path, node: str, notes: list[str]) -> None:
+    """Extract the seed's TypeScript into build/app.ts and compile it to build/app.js.
+
+    tsc runs only when the source, tsconfig.json or the pinned packages changed: compiling is
+    outside what `cdk synth` itself costs once the app is built, so it is reported, not timed.
+    """
+    source = extract_typescript_block(seed.read_text())
+    BUILD_DIR.mkdir(parents=True, exist_ok=True)
+    (BUILD_DIR / "app.ts").write_text(source)
+    (BUILD_DIR / "cdk.context.json").write_text(json.dumps(AZ_CONTEXT, indent=2) + "\n")
+    want = digest(source.encode(), (CDK_DIR / "tsconfig.json").read_bytes(),
+                  (CDK_DIR / "package-lock.json").read_bytes())
+    stamp = BUILD_STAMP.read_text().strip() if BUILD_STAMP.is_file() else ""
+    if (BUILD_DIR / "app.js").is_file() and stamp == want:
+        notes.append("tsc: build/app.js is up to date (not recompiled)")
+        return
+    tsc = NODE_MODULES / "typescript" / "bin" / "tsc"
+    start = time.perf_counter()
+    proc = subprocess.run([node, str(tsc), "-p", str(CDK_DIR / "tsconfig.json")],
+                          cwd=CDK_DIR, capture_output=True, text=True)
+    took = time.perf_counter() - start
+    if proc.returncode != 0:
+        output = (proc.stdout + proc.stderr)[-LOG_TAIL_CHARS:]
+        raise BenchError(f"tsc failed ({proc.returncode}):\n{output}")
+    BUILD_STAMP.write_text(want + "\n")
+    notes.append(f"tsc compile of the seed took {took:.1f} s, once, outside the timing "
+                 "(a ts-node `cdk synth` pays it on every run)")
+
+
+def cdk_env(base: dict[str, str]) -> dict[str, str]:
+    """The environment for both CDK commands: a fixed account/region, no credentials, no phoning home.
+
+    Shared credentials and config files point at /dev/null and AWS_* variables are dropped, so a
+    run that worked proves that synth needs no credentials.
+    """
+    env = {k: v for k, v in base.items() if not k.startswith("AWS_")}
+    env.update({
+        "CDK_DEFAULT_ACCOUNT": ACCOUNT,
+        "CDK_DEFAULT_REGION": REGION,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",  # no probe of the instance metadata service
+        "CDK_DISABLE_CLI_TELEMETRY": "true",  # the CLI would otherwise post telemetry after synth
+        "CDK_DISABLE_VERSION_CHECK": "1",  # the CLI's "newer version available" check
+    })
+    return env
+
+
+def synth_factory(node: str) -> CommandFactory:
+    """`node build/app.js` with CDK_OUTDIR set: the synthesis that `cdk synth` runs after compiling.
+
+    CDK_CONTEXT_JSON is how the CLI hands context to the app, so this synthesises the same stack.
+    """
+    def factory(out: Path) -> tuple[list[str], Path, dict[str, str]]:
+        env = cdk_env(dict(os.environ))
+        env["CDK_OUTDIR"] = str(out)
+        env["CDK_CONTEXT_JSON"] = json.dumps(AZ_CONTEXT)
+        return [node, "app.js"], BUILD_DIR, env
+    return factory
+
+
+def network_isolation() -> list[str]:
+    """A command prefix that runs its command in an empty network namespace, or [] if none works.
+
+    In there any attempt of the CLI to reach the network fails at once instead of going out.
+    """
+    if not shutil.which("unshare"):
+        return []
+    for prefix in (["unshare", "--net"], ["unshare", "--map-root-user", "--net"]):
+        if subprocess.run([*prefix, "true"], capture_output=True).returncode == 0:
+            return prefix
+    return []
+
+
+def cli_factory(npx: str, node: str, isolation: list[str]) -> CommandFactory:
+    """`npx cdk synth` on the compiled app, from build/ (where cdk.context.json is).
+
+    --offline keeps npx from asking the registry, --no from installing anything, --no-notices
+    from fetching the CDK notices.
+    """
+    def factory(out: Path) -> tuple[list[str], Path, dict[str, str]]:
+        argv = [*isolation, npx, "--offline", "--no", "cdk", "synth",
+                "--app", f"{shlex.quote(node)} app.js", "--output", str(out), "--no-notices"]
+        return argv, BUILD_DIR, cdk_env(dict(os.environ))
+    return factory
+
+
+def package_versions() -> str:
+    """The pinned versions that were measured, from package-lock.json."""
+    lock = json.loads((CDK_DIR / "package-lock.json").read_text())["packages"]
+    names = ("aws-cdk-lib", "aws-cdk", "constructs", "typescript")
+    return ", ".join(f"{n} {lock[f'node_modules/{n}']['version']}"
+                     for n in names if f"node_modules/{n}" in lock)
+
+
+def prepare_cdk(seed: Path, notes: list[str]) -> tuple[str, str] | None:
+    """Check the tools, install node_modules and build the app; (node, npx), or None with a note."""
+    node, npm, npx = shutil.which("node"), shutil.which("npm"), shutil.which("npx")
+    if not (node and npm and npx):
+        notes.append("CDK side skipped: node, npm or npx is not on PATH")
+        return None
+    if not seed.is_file():
+        notes.append(f"CDK side skipped: seed not found at {seed}")
+        return None
+    try:
+        major = node_major(node)
+        if major < MIN_NODE_MAJOR:
+            notes.append(f"CDK side skipped: node {major} is older than aws-cdk-lib's {MIN_NODE_MAJOR}")
+            return None
+        ensure_node_modules(npm, notes)
+        prepare_app(seed, node, notes)
+    except (BenchError, ValueError, OSError, subprocess.SubprocessError) as exc:
+        notes.append(f"CDK side skipped: {exc}")
+        return None
+    notes.append(f"CDK versions: node {major}, {package_versions()}")
+    return node, npx
+
+
+def measure_cli(npx: str, node: str, runs: int, workdir: Path, notes: list[str]) -> Measurement | None:
+    """The `npx cdk synth` row, isolated from the network where this machine allows it.
+
+    A failure there is reported as a note: it means the CLI wanted the network (or credentials).
+    """
+    isolation = network_isolation()
+    try:
+        row = measure("npx cdk synth (CLI, offline)", cli_factory(npx, node, isolation), runs, workdir)
+    except BenchError as exc:
+        why = " in an empty network namespace, so it probably tried the network" if isolation else ""
+        notes.append(f"`npx cdk synth` skipped: it failed{why}\n{exc}")
+        return None
+    if isolation:
+        notes.append("`npx cdk synth` ran in an empty network namespace (unshare --net): "
+                     "it needed no network")
+    else:
+        notes.append("`npx cdk synth` ran without network isolation (unshare unavailable); "
+                     "its telemetry, notices and version check were switched off")
+    notes.append("peak MiB is the largest single process: the CLI's own node (~200 MiB) runs beside "
+                 "the app's, so the CLI's process tree holds more at once")
+    return row
+
+
+def measure_cdk(args: argparse.Namespace, workdir: Path, notes: list[str]) -> list[Measurement]:
+    """The CDK rows, or fewer with a note saying why; a CDK-side problem never fails the bench."""
+    tools = prepare_cdk(args.seed, notes)
+    if tools is None:
+        return []
+    node, npx = tools
+    try:
+        rows = [measure("cdk app synth (node build/app.js)", synth_factory(node), args.runs, workdir)]
+    except BenchError as exc:
+        notes.append(f"CDK side skipped: {exc}")
+        return []
+    if not args.no_cli:
+        cli = measure_cli(npx, node, args.runs, workdir, notes)
+        rows.extend([cli] if cli else [])
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# Command line.
+# --------------------------------------------------------------------------------------------
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5,
+                        help="timed runs per command, after one warm-up (default 5)")
+    parser.add_argument("--seed", type=Path, default=DEFAULT_SEED, help="seed file with the CDK app")
+    parser.add_argument("--no-cdk", action="store_true", help="measure our side only")
+    parser.add_argument("--no-cli", action="store_true", help="skip the `npx cdk synth` row")
+    # A stand-in for our command while generate.py is being written; "{out}" is the output folder.
+    parser.add_argument("--ours-cmd", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    notes: list[str] = []
+    rows: list[Measurement] = []
+    ours: Measurement | None = None
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        workdir = Path(tmp)
+        factory = ours_factory(sys.executable, args.ours_cmd)
+        try:
+            ours = measure("ours (generate.py templates)", factory, args.runs, workdir)
+            rows.append(ours)
+            notes.insert(0, f"files written by ours: {count_outputs(factory, workdir)}")
+        except BenchError as exc:
+            print(f"bench: OUR SIDE FAILED: {exc}", file=sys.stderr, flush=True)
+        if not args.no_cdk:
+            rows.extend(measure_cdk(args, workdir, notes))
+
+    print(f"\nbench: {args.runs} timed runs per command after one warm-up, {os.cpu_count()} CPUs\n")
+    if rows:
+        print(format_table(rows, ours))
+        print()
+    if ours is not None:
+        print("\n".join(target_lines(ours)))
+    print(f"reference: {REFERENCE_CDK}")
+    for note in notes:
+        print(f"note: {note}")
+    if ours is None:
+        print("bench: FAILED: our side did not run (see the error above)")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

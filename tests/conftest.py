@@ -1,0 +1,43 @@
+"""Shared fixtures: every shipped config generated once per session."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from infra.build import build_configs
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = sorted((REPO / "config").glob("*.toml"))
+
+
+@pytest.fixture(scope="session")
+def out_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("out")
+    build_configs(SHIPPED, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def generated(out_dir) -> dict[str, dict[str, dict]]:
+    """config name -> file name (without .json) -> parsed JSON."""
+    result: dict[str, dict[str, dict]] = {}
+    for cfg_dir in sorted(p for p in out_dir.iterdir() if p.is_dir()):
+        result[cfg_dir.name] = {f.stem: json.loads(f.read_text()) for f in sorted(cfg_dir.glob("*.json"))}
+    return result
+
+
+@pytest.fixture(scope="session")
+def secure(generated):
+    return generated["secure-api"]
+
+
+@pytest.fixture(scope="session")
+def secure_prod(generated):
+    return generated["secure-api-prod"]
+
+
+@pytest.fixture(scope="session")
+def catalog(generated):
+    return generated["catalog-api"]

@@ -1,0 +1,136 @@
+"""Bad input fails early: exit 2, one paragraph naming file and key, and out/ left as it was."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from infra.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+SECURE = (REPO / "config" / "secure-api.toml").read_text()
+CATALOG = (REPO / "config" / "catalog-api.toml").read_text()
+
+
+def sub(text: str, old: str, new: str, count: int = 1) -> str:
+    assert old in text, old
+    return text.replace(old, new, count)
+
+
+CASES = [
+    # (id, base, transform, key named in the message, words in the message)
+    ("unknown-key", SECURE, lambda t: sub(t, 'region = "us-west-2"', 'region = "us-west-2"\ncolour = "blue"'),
+     "project.colour", "unknown key"),
+    ("typo-suggests-key", SECURE, lambda t: sub(t, "memory = 512", "memroy = 512"),
+     "functions.api.memroy", "did you mean 'memory'"),
+    ("unknown-section", SECURE, lambda t: t + "\n[databases]\nsize = 1\n", "databases", "unknown key"),
+    ("wrong-type", SECURE, lambda t: sub(t, "memory = 512", 'memory = "512"'),
+     "functions.api.memory", "expected an integer"),
+    ("bool-is-not-int", SECURE, lambda t: sub(t, "memory = 512", "memory = true"),
+     "functions.api.memory", "expected an integer"),
+    ("bad-cidr", SECURE, lambda t: sub(t, 'cidr = "10.0.0.0/16"', 'cidr = "10.0.0.1/16"'),
+     "network.cidr", "not a valid IPv4 network"),
+    ("route-to-unknown-function", SECURE, lambda t: sub(t, 'function = "api"', 'function = "apii"'),
+     "api.routes[0].function", "no function named 'apii'"),
+    ("duplicate-route", SECURE,
+     lambda t: t + '\n[[api.routes]]\nmethod = "GET"\npath = "/api/v1"\nfunction = "api"\n',
+     "api.routes[2]", "duplicate route GET /api/v1"),
+    ("deprecated-runtime", SECURE, lambda t: sub(t, 'runtime = "python3.13"', 'runtime = "nodejs18.x"'),
+     "functions.api.runtime", "deprecated"),
+    ("unknown-runtime", SECURE, lambda t: sub(t, 'runtime = "python3.13"', 'runtime = "python3.99"'),
+     "functions.api.runtime", "not a Lambda runtime"),
+    ("capacity-zero", SECURE, lambda t: sub(t, "read_capacity = 500", "read_capacity = 0"),
+     "tables.data.read_capacity", "out of range"),
+    ("domain-without-hosted-zone", SECURE, lambda t: sub(t, 'price_class = "PriceClass_100"',
+                                                         'price_class = "PriceClass_100"\ndomain = "example.com"'),
+     "edge.hosted_zone_id", "needs the Route 53 hosted zone"),
+    ("missing-handler-directory", SECURE, lambda t: sub(t, 'source = "handlers/api"', 'source = "handlers/nope"'),
+     "functions.api.source", "does not exist"),
+    ("missing-handler-file", SECURE, lambda t: sub(t, 'handler = "app.handler"', 'handler = "main.handler"'),
+     "functions.api.handler", "main.py"),
+    ("illegal-stage-name", SECURE, lambda t: sub(t, 'stage = "dev"', 'stage = "Dev_1"'),
+     "project.stage", "not valid"),
+    ("dangling-env-reference", SECURE, lambda t: sub(t, "${tables.data.name}", "${tables.nope.name}"),
+     "functions.api.environment.TABLE_NAME", "does not refer to anything"),
+    ("reserved-env-var", SECURE, lambda t: sub(t, "TABLE_NAME = ", "AWS_REGION = "),
+     "functions.api.environment.AWS_REGION", "reserved"),
+    ("nat-more-than-azs", SECURE, lambda t: sub(t, "nat_gateways = 1 ", "nat_gateways = 4 "),
+     "network.nat_gateways", "at most one NAT gateway per availability zone"),
+    ("toml-syntax", SECURE, lambda t: sub(t, "[network]", "[network"), "(syntax)", "not valid TOML"),
+    ("missing-required", SECURE, lambda t: sub(t, 'runtime = "python3.13"\nsource = "handlers/api"',
+                                               'source = "handlers/api"'),
+     "functions.api.runtime", "is required"),
+    ("unknown-rotation-function", SECURE, lambda t: sub(t, 'rotation_function = "rotation"',
+                                                        'rotation_function = "rotator"'),
+     "secret.rotation_function", "no function named 'rotator'"),
+    ("vpc-without-network", CATALOG, lambda t: sub(t, 'runtime = "nodejs24.x"', 'runtime = "nodejs24.x"\nvpc = true'),
+     "functions.users.vpc", "has no [network]"),
+    ("model-on-get", CATALOG, lambda t: sub(t, 'path = "/users"\nfunction = "users"\n',
+                                            'path = "/users"\nfunction = "users"\nmodel = "UserPost"\n'),
+     "api.routes[0].model", "GET requests have no body"),
+    ("unknown-table-access", CATALOG, lambda t: sub(t, "tables = { users = ", "tables = { userz = "),
+     "functions.users.access.tables.userz", "no table named 'userz'"),
+    ("autoscaling-on-demand", CATALOG, lambda t: sub(t, '[tables.products]', '[tables.users.autoscaling]\n\n[tables.products]'),
+     "tables.users.autoscaling", "provisioned tables only"),
+    ("conflicting-path-variables", CATALOG,
+     lambda t: t + '\n[[api.routes]]\nmethod = "PATCH"\npath = "/users/{userId}"\nfunction = "users"\n',
+     "api.routes[8].path", "conflicts with '{id}'"),
+    ("bucket-name-too-long", CATALOG, lambda t: sub(t, "[buckets.failed-events]", "[buckets.failed-events-of-every-kind-kept]")
+     .replace('"failed-events"', '"failed-events-of-every-kind-kept"'),
+     "buckets.failed-events-of-every-kind-kept", "S3 allows 63"),
+    ("two-cors-origins", CATALOG, lambda t: sub(t, 'origins = ["*"]', 'origins = ["https://a.example", "https://b.example"]'),
+     "api.cors.origins", "exactly one origin"),
+    ("bad-access-level", CATALOG, lambda t: sub(t, 'tables = { users = "read-write" }', 'tables = { users = "admin" }'),
+     "functions.users.access.tables.users", "'admin' is not allowed"),
+]
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A scratch directory with an out/ already holding a previous generation's file."""
+    monkeypatch.chdir(tmp_path)
+    previous = tmp_path / "out" / "bad" / "root.json"
+    previous.parent.mkdir(parents=True)
+    previous.write_text("previous generation\n")
+    return tmp_path
+
+
+def snapshot(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_bad_config_exits_2_naming_file_and_key(case, workdir):
+    _, base, transform, key, words = case
+    config = workdir / "bad.toml"
+    config.write_text(transform(base))
+    before = snapshot(workdir / "out")
+    # Also a good config in the same run: nothing at all may be written.
+    result = CliRunner().invoke(main, ["templates", "--config", str(REPO / "config" / "catalog-api.toml"),
+                                       "--config", str(config), "--out", str(workdir / "out")])
+    assert result.exit_code == 2, result.output
+    message = result.output.strip()
+    assert message.startswith("Error: bad.toml: "), message
+    assert f": {key}:" in message or f": {key} " in message, message
+    assert words in message, message
+    assert "Traceback" not in message and "\n" not in message
+    assert snapshot(workdir / "out") == before
+
+
+def test_at_least_15_distinct_cases():
+    assert len({c[0] for c in CASES}) >= 15
+
+
+def test_missing_config_file(workdir):
+    result = CliRunner().invoke(main, ["templates", "--config", "nope.toml", "--out", "out"])
+    assert result.exit_code == 2
+    assert "nope.toml: (file): the config file does not exist." in result.output
+
+
+def test_every_error_says_how_to_fix(workdir):
+    for _, base, transform, _, _ in CASES:
+        (workdir / "bad.toml").write_text(transform(base))
+        result = CliRunner().invoke(main, ["templates", "--config", "bad.toml", "--out", "out"])
+        assert re.search(r"(Fix: |did you mean)", result.output), result.output

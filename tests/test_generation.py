@@ -1,0 +1,186 @@
+"""Whole-output properties: determinism, wiring, quotas, assets, nested stacks."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from infra import quotas
+from infra.assets import build_asset, package_files
+from infra.build import build_configs
+from infra.config import load_config
+from infra.errors import QuotaError
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = sorted((REPO / "config").glob("*.toml"))
+
+
+def tree(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def test_generating_twice_is_byte_identical_across_processes(tmp_path):
+    outs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"out{seed}"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run([sys.executable, "generate.py", "templates", "--out", str(out)], cwd=REPO, env=env,
+                       check=True, capture_output=True)
+        outs.append(tree(out))
+    assert outs[0] == outs[1]
+    assert len(outs[0]) >= 3 * 8
+
+
+def test_regenerating_replaces_stale_files(tmp_path):
+    out = tmp_path / "out"
+    (out / "catalog-api").mkdir(parents=True)
+    (out / "catalog-api" / "stale.json").write_text("{}")
+    build_configs([REPO / "config" / "catalog-api.toml"], out)
+    assert not (out / "catalog-api" / "stale.json").exists()
+    assert (out / "catalog-api" / "root.json").exists()
+    assert [p.name for p in out.iterdir()] == ["catalog-api"]  # no staging leftovers
+
+
+def test_only_the_stacks_a_config_needs(generated):
+    assert sorted(generated["catalog-api"]) == ["api", "compute", "data", "firewall", "manifest", "monitoring",
+                                                "root", "security"]
+    assert sorted(generated["secure-api-prod"]) == ["api", "certificate", "compute", "data", "edge", "firewall",
+                                                    "manifest", "monitoring", "network", "pipeline", "root",
+                                                    "security"]
+
+
+def test_root_wires_children_by_outputs_never_exports(generated):
+    for name, files in generated.items():
+        root = files["root"]
+        stacks = {k: v for k, v in root["Resources"].items() if v["Type"] == "AWS::CloudFormation::Stack"}
+        for lid, res in stacks.items():
+            child = files[lid.lower()]
+            assert res["Properties"]["TemplateURL"] == f"{lid.lower()}.json"
+            assert "StackName" not in res["Properties"]  # troposphere 4.11: nested stacks take no StackName
+            passed = res["Properties"].get("Parameters", {})
+            assert set(passed) == set(child.get("Parameters", {})), f"{name}/{lid}"
+            for param, value in passed.items():
+                if isinstance(value, dict) and "Fn::GetAtt" in value:
+                    assert value["Fn::GetAtt"][1] == f"Outputs.{param}"
+                    assert param in files[value["Fn::GetAtt"][0].lower()]["Outputs"]
+        text = json.dumps(files)
+        assert "Fn::ImportValue" not in text and '"Export"' not in text
+
+
+def test_arns_are_built_from_pseudo_parameters(generated):
+    text = json.dumps(generated)
+    assert "arn:aws:" not in text
+    assert "us-west-2" not in text.replace('"region": "us-west-2"', "")
+    assert "123456789012" not in text
+
+
+def test_manifest_describes_the_deployment(generated):
+    m = generated["secure-api-prod"]["manifest"]
+    assert m["stack_name"] == "tap-prod" and m["region"] == "us-west-2" and m["production"] is True
+    assert m["termination_protection"] is True
+    assert set(m["root_parameters"]) == {"AssetBucket", "CertificateArn"}
+    assert m["templates"]["Network"] == "network.json"
+    assert {a["source"] for a in m["assets"]} == {"handlers/api", "handlers/rotation"}
+    assert generated["secure-api"]["manifest"]["certificate"] is None
+
+
+def test_asset_keys_are_content_hashes_and_zips_reproducible(out_dir, generated):
+    for asset in generated["catalog-api"]["manifest"]["assets"]:
+        data = (out_dir / "catalog-api" / asset["file"]).read_bytes()
+        again = build_asset(REPO, asset["source"])
+        assert again.data == data and asset["key"] == again.key == f"assets/{again.sha256}.zip"
+        names = zipfile.ZipFile(out_dir / "catalog-api" / asset["file"]).namelist()
+        assert names == sorted(names)
+        assert not any(n.startswith(("tests/", "test/", "node_modules/")) or "__pycache__" in n or
+                       n.endswith("package-lock.json") for n in names)
+
+
+def test_asset_excludes_tests_caches_and_dev_files(tmp_path):
+    src = tmp_path / "h"
+    for rel in ("app.py", "lib/util.py", "tests/test_app.py", "__pycache__/app.cpython-311.pyc",
+                "node_modules/x/index.js", "package-lock.json", ".env"):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_text("x")
+    assert [p.relative_to(src).as_posix() for p in package_files(src)] == ["app.py", "lib/util.py"]
+    first = build_asset(tmp_path, "h")
+    os.utime(src / "app.py", (0, 0))  # mtimes must not matter
+    assert build_asset(tmp_path, "h").data == first.data
+    (src / "app.py").write_text("y")
+    assert build_asset(tmp_path, "h").key != first.key
+
+
+@pytest.mark.parametrize("what,limit", [("Resources", 500), ("Parameters", 200), ("Outputs", 200)])
+def test_quota_counts_name_the_stack(what, limit):
+    template = {what: {f"X{i}": {} for i in range(limit + 1)}}
+    with pytest.raises(QuotaError, match=rf"stack demo/api.json: {limit + 1} {what.lower()}"):
+        quotas.check("demo/api.json", template, b"{}")
+    quotas.check("demo/api.json", {what: {f"X{i}": {} for i in range(limit)}}, b"{}")
+
+
+def test_quota_body_size():
+    with pytest.raises(QuotaError, match="1,000,001 bytes"):
+        quotas.check("demo/api.json", {}, b"x" * 1_000_001)
+
+
+def test_too_many_routes_fail_before_writing(tmp_path, monkeypatch):
+    text = (REPO / "config" / "catalog-api.toml").read_text()
+    text += "".join(f'\n[[api.routes]]\nmethod = "GET"\npath = "/r{i}"\nfunction = "users"\n' for i in range(250))
+    cfg = tmp_path / "big.toml"
+    cfg.write_text(text)
+    from click.testing import CliRunner
+    from infra.cli import main
+    result = CliRunner().invoke(main, ["templates", "--config", str(cfg), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "stack big/api.json" in result.output and "over CloudFormation's limit of 500" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_user_adds_a_route_and_function_by_config_only(tmp_path):
+    text = (REPO / "config" / "catalog-api.toml").read_text()
+    text += '''
+[functions.orders]
+runtime = "python3.13"
+source = "handlers/products"
+handler = "app.handler"
+[functions.orders.access]
+tables = { products = "read" }
+
+[[api.routes]]
+method = "GET"
+path = "/orders/{id}"
+function = "orders"
+'''
+    cfg = tmp_path / "orders.toml"
+    cfg.write_text(text)
+    load_config(cfg)
+    (out,) = build_configs([cfg], tmp_path / "out")
+    compute = json.loads((out / "compute.json").read_text())
+    api = json.loads((out / "api.json").read_text())
+    assert compute["Resources"]["OrdersFunction"]["Properties"]["FunctionName"] == "catalog-prod-orders"
+    assert api["Resources"]["OrdersIdParamGetMethod"]["Properties"]["AuthorizationType"] == "AWS_IAM"
+    root = json.loads((out / "root.json").read_text())
+    assert root["Resources"]["Api"]["Properties"]["Parameters"]["OrdersFunctionArn"] == {
+        "Fn::GetAtt": ["Compute", "Outputs.OrdersFunctionArn"]}
+
+
+def test_api_deployment_changes_with_routes_only(generated, tmp_path):
+    def deployment_ids(files):
+        return [k for k, v in files["api"]["Resources"].items() if v["Type"] == "AWS::ApiGateway::Deployment"]
+    base = deployment_ids(generated["catalog-api"])
+    text = (REPO / "config" / "catalog-api.toml").read_text()
+    cfg = tmp_path / "catalog-api.toml"
+    cfg.write_text(text.replace("max_age = 3600", "max_age = 3500"))
+    (out,) = build_configs([cfg], tmp_path / "out")
+    changed = [k for k, v in json.loads((out / "api.json").read_text())["Resources"].items()
+               if v["Type"] == "AWS::ApiGateway::Deployment"]
+    assert len(base) == len(changed) == 1 and base != changed
+    cfg.write_text(text.replace('description = "Users CRUD"', 'description = "Users"'))
+    (out,) = build_configs([cfg], tmp_path / "out2")
+    same = [k for k, v in json.loads((out / "api.json").read_text())["Resources"].items()
+            if v["Type"] == "AWS::ApiGateway::Deployment"]
+    assert same == base
