@@ -4,7 +4,7 @@ from __future__ import annotations
 import ipaddress
 
 from awacs import logs as alogs
-from troposphere import GetAtt, GetAZs, Join, Ref, Select, ec2, iam
+from troposphere import GetAtt, GetAZs, Join, Ref, Select, Sub, ec2, iam
 
 from infra import grants
 from infra.builders.logs import log_group
@@ -35,7 +35,7 @@ def build(cfg: Config) -> Stack:
     st.add(ec2.Route("PublicDefaultRoute", RouteTableId=Ref(public_rt), DestinationCidrBlock="0.0.0.0/0",
                      GatewayId=Ref(igw), DependsOn=[attach.title]))
 
-    public, private, nats = [], [], []
+    public, private, nats, private_rts = [], [], [], []
     for i in range(azs):
         n = i + 1
         sub = st.add(ec2.Subnet(f"PublicSubnet{n}", VpcId=Ref(vpc), CidrBlock=cidrs[i],
@@ -61,6 +61,14 @@ def build(cfg: Config) -> Stack:
         st.add(ec2.SubnetRouteTableAssociation(f"PrivateSubnet{n}RouteTableAssociation",
                                                SubnetId=Ref(sub), RouteTableId=Ref(rt)))
         private.append(sub)
+        private_rts.append(rt)
+
+    # Gateway endpoints: table and bucket traffic stays on the AWS network, costs nothing, and
+    # does not depend on the NAT gateways.
+    for service in ("dynamodb", "s3"):
+        st.add(ec2.VPCEndpoint(f"{service.capitalize()}GatewayEndpoint", VpcId=Ref(vpc), VpcEndpointType="Gateway",
+                               ServiceName=Sub(f"com.amazonaws.${{AWS::Region}}.{service}"),
+                               RouteTableIds=[Ref(rt) for rt in private_rts]))
 
     sg = st.add(ec2.SecurityGroup(
         "LambdaSecurityGroup",

@@ -57,6 +57,10 @@ def test_vpc_three_azs_public_and_private_subnets(secure):
                                  "Description": "HTTPS to AWS APIs"}],
         "SecurityGroupIngress": ABSENT})
     has_resource_properties(net, "AWS::EC2::FlowLog", {"ResourceType": "VPC", "TrafficType": "ALL"})
+    for service in ("dynamodb", "s3"):
+        has_resource_properties(net, "AWS::EC2::VPCEndpoint", {
+            "VpcEndpointType": "Gateway", "ServiceName": {"Fn::Sub": f"com.amazonaws.${{AWS::Region}}.{service}"},
+            "RouteTableIds": [{"Ref": f"PrivateRouteTable{i}"} for i in (1, 2, 3)]})
 
 
 def test_nat_gateways_one_per_az_in_prod(secure_prod):
