@@ -69,10 +69,11 @@ def _statements(name: str, fn: Function, refs: _Refs, log_group_arn: Any) -> lis
     if fn.on_failure_bucket:
         out.append(grants.failure_destination(refs.bucket(fn.on_failure_bucket, "Arn"),
                                               logical_id(fn.on_failure_bucket, "FailedEvents")))
-    # The environment is encrypted with the key, so every function decrypts; writers to KMS-
-    # encrypted buckets, secrets and failure destinations also need data keys.
+    # The environment is encrypted with the key, so every function decrypts; writers to tables,
+    # buckets, secrets and failure destinations encrypted with it also need data keys.
     level = fn.access.key or "decrypt"
-    if fn.access.buckets or fn.on_failure_bucket or fn.access.secret == "rotate":
+    writes = any("write" in lvl for lvl in [*fn.access.tables.values(), *fn.access.buckets.values()])
+    if writes or fn.on_failure_bucket or fn.access.secret == "rotate":
         level = "encrypt-decrypt"
     out.append(grants.key(refs.key_arn(), level, "SystemKey"))
     return out

@@ -7,9 +7,7 @@ from pathlib import Path
 import pytest
 
 from infra.build import build_configs
-
-REPO = Path(__file__).resolve().parents[1]
-SHIPPED = sorted((REPO / "config").glob("*.toml"))
+from support.shipped import SHIPPED
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SHIPPED
+from support.shipped import SHIPPED
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 ASSET = re.compile(r"assets/[0-9a-f]{64}\.zip")

@@ -1,0 +1,161 @@
+"""Secure API (secure-api profile): Lambda handler ``app.handler``, runtime python3.13.
+
+Routes (API Gateway REST, Lambda proxy integration):
+
+* ``POST /api/v1``: the body must be a JSON object; it is stored as one item
+  ``{"id": uuid4, "timestamp": epoch milliseconds (N), "data": <the body>}`` and returned with
+  201. DynamoDB's own limits are checked first so that they are 400s, not faults: numbers
+  with more than 38 significant digits or outside 1e-130..1e126, object keys that are empty,
+  nesting deeper than MAX_NESTING objects/arrays, text that is not valid Unicode.
+* ``GET /api/v1?limit=``: the ``limit`` (1 to 100, default 20) most recent items, newest first:
+  ``{"items": [...], "count": n, "truncated": bool}``.
+
+Trade-off of ``GET``: the table's key is (id, timestamp), so "most recent" has no index to
+read. The handler Scans at most SCAN_MAX_ITEMS items (default 1000) and keeps the newest
+``limit`` of those. While the table holds no more than that, the answer is exact; beyond it
+the answer is the newest among the items scanned and ``truncated`` is true, and every call
+reads (and pays for) up to SCAN_MAX_ITEMS items. A table that grows should get a GSI with a
+constant (or per-day) partition key and ``timestamp`` as sort key, read with Query,
+ScanIndexForward=false and Limit.
+
+Errors: 400 validation/malformed input, 404, 405, 413 (see MAX_BODY_BYTES), 503 when DynamoDB
+still throttles after the SDK's retries, 500 otherwise; bodies are ``{"message", "requestId"}``.
+
+Environment: TABLE_NAME (required; partition key ``id`` S, sort key ``timestamp`` N),
+SCAN_MAX_ITEMS, ALLOWED_ORIGIN, MAX_BODY_BYTES, LOG_LEVEL (see apigw.py).
+
+IAM: dynamodb:PutItem, dynamodb:Scan on the table. With a customer managed key on the table,
+the role also needs that key through DynamoDB (kms:Decrypt, kms:Encrypt, kms:GenerateDataKey*,
+kms:DescribeKey with kms:ViaService dynamodb.<region>.amazonaws.com) unless the key policy
+already grants it to the account's DynamoDB users.
+"""
+from __future__ import annotations
+
+import heapq
+import os
+import time
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+import apigw
+
+# DynamoDB allows 32 levels counting the top-level attribute; ``data`` is that attribute.
+MAX_NESTING = 31
+DEFAULT_SCAN_MAX_ITEMS = 1000
+SCAN_PAGE_SIZE = 500
+# An item is at most 400 KB; refuse bodies that could not fit whatever MAX_BODY_BYTES says.
+MAX_ITEM_BODY_BYTES = 350 * 1024
+
+# Created once per container; honours AWS_ENDPOINT_URL (the emulator in tests).
+_DYNAMODB = boto3.resource(
+    "dynamodb",
+    config=Config(
+        retries={"mode": "standard", "max_attempts": 2},  # 2 retries: 3 attempts in all
+        connect_timeout=3,
+        read_timeout=10,
+    ),
+)
+
+
+def _table():
+    return _DYNAMODB.Table(os.environ["TABLE_NAME"])
+
+
+def _scan_budget() -> int:
+    try:
+        value = int(os.environ.get("SCAN_MAX_ITEMS", DEFAULT_SCAN_MAX_ITEMS))
+    except ValueError:
+        return DEFAULT_SCAN_MAX_ITEMS
+    return value if value > 0 else DEFAULT_SCAN_MAX_ITEMS
+
+
+_NUMBER_PROBLEM = ("Request body contains a number DynamoDB cannot store (at most 38 "
+                   "significant digits, magnitude from 1e-130 to 9.99e125)")
+
+
+def storage_problem(data: Any) -> str | None:
+    """Why DynamoDB would refuse ``data`` as an attribute value, or None when it would not.
+
+    Iterative, so that the depth of the input cannot exhaust the Python stack.
+    """
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)) and depth > MAX_NESTING:
+            return f"Request body is nested deeper than {MAX_NESTING} levels"
+        if isinstance(value, dict):
+            for key, child in value.items():
+                if key == "":
+                    return "Object keys must not be empty"
+                if not apigw.valid_text(key):
+                    return "Request body contains invalid Unicode text"
+                stack.append((child, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((child, depth + 1) for child in value)
+        elif isinstance(value, str):
+            if not apigw.valid_text(value):
+                return "Request body contains invalid Unicode text"
+        elif isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+            if apigw.dynamodb_number(value) is None:
+                return _NUMBER_PROBLEM
+    return None
+
+
+def storable(value: Any) -> Any:
+    """``value`` with every number as the Decimal boto3 serialises (call after the check above,
+    which bounds the depth of this recursion)."""
+    if isinstance(value, dict):
+        return {key: storable(child) for key, child in value.items()}
+    if isinstance(value, list):
+        return [storable(child) for child in value]
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        return apigw.dynamodb_number(value)
+    return value
+
+
+def create_item(request: apigw.Request) -> dict:
+    if request.body is not None and len(request.body) > MAX_ITEM_BODY_BYTES:
+        raise apigw.HttpError(413, f"Request body is larger than {MAX_ITEM_BODY_BYTES} bytes")
+    data = request.json_object()
+    problem = storage_problem(data)
+    if problem:
+        raise apigw.HttpError(400, problem)
+    item = {"id": str(uuid.uuid4()), "timestamp": int(time.time() * 1000), "data": storable(data)}
+    _table().put_item(Item=item)
+    apigw.log("INFO", "item stored", itemId=item["id"])
+    return apigw.respond(201, item)
+
+
+def _timestamp(item: dict) -> Any:
+    value = item.get("timestamp")
+    return value if isinstance(value, (int, Decimal)) else -1
+
+
+def list_items(request: apigw.Request) -> dict:
+    limit = apigw.parse_limit(request.query)
+    budget = _scan_budget()
+    table = _table()
+    newest: list[dict] = []
+    scanned = 0
+    kwargs: dict = {}
+    while True:
+        page = table.scan(Limit=min(SCAN_PAGE_SIZE, budget - scanned), **kwargs)
+        batch = page.get("Items", [])
+        scanned += page.get("ScannedCount", len(batch))
+        newest = heapq.nlargest(limit, newest + batch, key=_timestamp)
+        last = page.get("LastEvaluatedKey")
+        if not last:
+            truncated = False
+            break
+        if scanned >= budget:
+            truncated = True
+            break
+        kwargs["ExclusiveStartKey"] = last
+    return apigw.respond(200, {"items": newest, "count": len(newest), "truncated": truncated})
+
+
+handler = apigw.Router({"/api/v1": {"GET": list_items, "POST": create_item}})

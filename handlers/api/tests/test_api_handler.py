@@ -1,0 +1,242 @@
+"""Secure-api handler against DynamoDB in the moto server: every route and every error path."""
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+HANDLERS = Path(__file__).resolve().parents[2]
+
+
+def nested(levels: int, leaf="x", container=dict):
+    """``levels`` nested objects (or arrays inside a top-level object) around ``leaf``."""
+    value = leaf
+    for _ in range(levels - 1):
+        value = {"a": value} if container is dict else [value]
+    return {"a": value}
+
+
+def seed(table, timestamps):
+    ids = {}
+    for ts in timestamps:
+        item_id = str(uuid.uuid4())
+        table.put_item(Item={"id": item_id, "timestamp": ts, "data": {"n": ts}})
+        ids[ts] = item_id
+    return ids
+
+
+# --- POST /api/v1 -----------------------------------------------------------------------------
+
+
+def test_post_stores_the_body_as_an_item(call, table):
+    body = {"name": "sensor", "reading": 21.5, "tags": ["a", "b"], "meta": {"ok": True,
+                                                                         "none": None}}
+    before = int(time.time() * 1000)
+    response = call("POST", "/api/v1", body=body)
+    after = int(time.time() * 1000)
+    assert response.status == 201, response
+    item = response.json
+    assert UUID.fullmatch(item["id"]) and before <= item["timestamp"] <= after
+    assert item["data"] == body
+    stored = table.get_item(Key={"id": item["id"], "timestamp": item["timestamp"]})["Item"]
+    assert stored["data"]["reading"] == Decimal("21.5")
+    assert stored["data"]["meta"] == {"ok": True, "none": None}
+    assert isinstance(stored["timestamp"], Decimal)  # the sort key is a number (N)
+
+
+def test_post_keeps_numbers_exact(call, table):
+    body = ('{"big": 1e40, "int": 12345678901234567890123456789012345678, "small": 1.5e-100,'
+            ' "zero": -0.0, "wide": %d}' % 10**60)
+    response = call("POST", "/api/v1", body=body)
+    assert response.status == 201, response
+    stored = table.get_item(Key={"id": response.json["id"],
+                                 "timestamp": response.json["timestamp"]})["Item"]["data"]
+    assert stored["big"] == Decimal("1e40") and stored["small"] == Decimal("1.5e-100")
+    assert stored["int"] == 12345678901234567890123456789012345678
+    assert stored["wide"] == 10**60 and stored["zero"] == 0
+
+
+@pytest.mark.parametrize("body, message", [
+    ('{"n": 1e400}', "number"), ('{"n": 1e-131}', "number"), ('{"n": 1e126}', "number"),
+    ('{"n": %s}' % ("1" * 39), "number"), ('{"n": [1, {"m": 0.%s}]}' % ("1" * 39), "number"),
+    ('{"": 1}', "keys"), ('{"a": {"b": [{"": 1}]}}', "keys"),
+    ('{"a": "\\ud800"}', "Unicode"), ('{"\\udfff": 1}', "Unicode"),
+    (json.dumps(nested(32)), "nested"), (json.dumps(nested(32, container=list)), "nested"),
+    ('{"n": NaN}', "JSON"), ('{"n": Infinity}', "JSON"), ("{", "JSON"), ("[1]", "object"),
+    ('"text"', "object"), ("null", "object"), ("", "required"), ("[" * 60000, "JSON"),
+])
+def test_post_rejects_bodies_dynamodb_would_refuse(call, table, body, message):
+    response = call("POST", "/api/v1", body=body)
+    assert response.status == 400, response
+    assert message in response.json["message"]
+    assert table.scan()["Count"] == 0
+
+
+def test_post_accepts_the_deepest_nesting_dynamodb_stores(call, table):
+    for container in (dict, list):
+        response = call("POST", "/api/v1", body=nested(31, container=container))
+        assert response.status == 201, response
+    assert table.scan()["Count"] == 2
+
+
+def test_post_base64_body(call, table):
+    body = base64.b64encode(b'{"k": "v"}').decode()
+    response = call("POST", "/api/v1", body=body, base64_encoded=True)
+    assert response.status == 201 and response.json["data"] == {"k": "v"}
+    assert call("POST", "/api/v1", body="e30", base64_encoded=True).status == 400
+    assert call("POST", "/api/v1", body=base64.b64encode(b"\xc3\x28").decode(),
+                base64_encoded=True).status == 400
+
+
+def test_post_without_body_is_400(call, table):
+    assert call("POST", "/api/v1", body=None).json["message"] == "Request body is required"
+
+
+def test_post_over_the_size_limit_is_413(call, table, monkeypatch):
+    assert call("POST", "/api/v1", body={"pad": "x" * 70_000}).status == 413
+    monkeypatch.setenv("MAX_BODY_BYTES", "100")
+    assert call("POST", "/api/v1", body={"pad": "x" * 100}).status == 413
+    assert call("POST", "/api/v1", body={"pad": "x" * 50}).status == 201
+    # Raising the limit past what one DynamoDB item holds still refuses what cannot be stored.
+    monkeypatch.setenv("MAX_BODY_BYTES", str(10 * 1024 * 1024))
+    response = call("POST", "/api/v1", body={"pad": "x" * 400_000})
+    assert response.status == 413
+    assert table.scan()["Count"] == 1
+
+
+# --- GET /api/v1 ------------------------------------------------------------------------------
+
+
+def test_get_returns_the_newest_items_first(call, table):
+    ids = seed(table, [5, 1, 9, 3, 7])
+    response = call("GET", "/api/v1", query={"limit": "3"})
+    assert response.status == 200
+    assert [item["timestamp"] for item in response.json["items"]] == [9, 7, 5]
+    assert [item["id"] for item in response.json["items"]] == [ids[9], ids[7], ids[5]]
+    assert response.json["count"] == 3 and response.json["truncated"] is False
+    assert response.json["items"][0]["data"] == {"n": 9}
+
+
+def test_get_default_limit_is_20(call, table):
+    seed(table, range(30))
+    items = call("GET", "/api/v1").json["items"]
+    assert [item["timestamp"] for item in items] == list(range(29, 9, -1))
+
+
+def test_get_empty_table(call, table):
+    assert call("GET", "/api/v1").json == {"items": [], "count": 0, "truncated": False}
+
+
+def test_get_scans_every_page_within_the_budget(call, table, api, monkeypatch):
+    monkeypatch.setattr(api, "SCAN_PAGE_SIZE", 3)
+    seed(table, range(100, 111))
+    response = call("GET", "/api/v1", query={"limit": "4"})
+    assert [item["timestamp"] for item in response.json["items"]] == [110, 109, 108, 107]
+    assert response.json["truncated"] is False
+
+
+def test_get_stops_at_the_scan_budget(call, table, api, monkeypatch):
+    monkeypatch.setattr(api, "SCAN_PAGE_SIZE", 2)
+    monkeypatch.setenv("SCAN_MAX_ITEMS", "5")
+    seed(table, range(12))
+    response = call("GET", "/api/v1", query={"limit": "10"})
+    assert response.status == 200
+    assert response.json["truncated"] is True
+    assert response.json["count"] == 5  # only what was scanned can be returned
+    timestamps = [item["timestamp"] for item in response.json["items"]]
+    assert timestamps == sorted(timestamps, reverse=True)
+
+
+@pytest.mark.parametrize("budget", ["0", "-3", "many"])
+def test_bad_scan_budget_falls_back_to_the_default(call, table, monkeypatch, budget):
+    monkeypatch.setenv("SCAN_MAX_ITEMS", budget)
+    seed(table, range(3))
+    assert call("GET", "/api/v1").json["count"] == 3
+
+
+@pytest.mark.parametrize("limit", ["0", "101", "x", "", "2.0", "-5"])
+def test_get_rejects_bad_limits(call, table, limit):
+    response = call("GET", "/api/v1", query={"limit": limit})
+    assert response.status == 400 and "limit" in response.json["message"]
+
+
+def test_post_then_get(call, table):
+    created = [call("POST", "/api/v1", body={"i": i}).json for i in range(3)]
+    items = call("GET", "/api/v1").json["items"]
+    assert {item["id"] for item in items} == {item["id"] for item in created}
+
+
+# --- routing and faults -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "HEAD", "TRACE"])
+def test_unsupported_methods_are_405(call, table, method):
+    response = call(method, "/api/v1")
+    assert response.status == 405 and response.headers["Allow"] == "GET, OPTIONS, POST"
+
+
+@pytest.mark.parametrize("path", ["/api", "/api/v2", "/api/v1/extra", "/", "/products"])
+def test_unknown_paths_are_404(call, table, path):
+    assert call("GET", None, path).status == 404
+
+
+def test_preflight(call, table):
+    response = call("OPTIONS", "/api/v1")
+    assert response.status == 204
+    assert response.headers["Access-Control-Allow-Methods"] == "GET,OPTIONS,POST"
+    assert response.headers["Access-Control-Max-Age"] == "3600"
+
+
+def test_cors_origin_from_environment(call, table, monkeypatch):
+    monkeypatch.setenv("ALLOWED_ORIGIN", "https://app.example.org")
+    response = call("POST", "/api/v1", body={"a": 1})
+    assert response.headers["Access-Control-Allow-Origin"] == "https://app.example.org"
+
+
+def test_missing_table_is_a_generic_500(call, table, monkeypatch):
+    monkeypatch.setenv("TABLE_NAME", "absent")
+    for response in (call("GET", "/api/v1"), call("POST", "/api/v1", body={"a": 1})):
+        assert response.status == 500
+        assert response.json == {"message": "Internal server error", "requestId": "req-test"}
+
+
+def test_unexpected_errors_do_not_leak(call, table, api, monkeypatch, capsys):
+    def broken():
+        raise ValueError("connection string postgres://admin:pw@db")
+
+    monkeypatch.setattr(api, "_table", broken)
+    response = call("POST", "/api/v1", body={"a": 1})
+    assert response.status == 500 and "postgres" not in response.text
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert any("postgres" in entry.get("exception", "") for entry in logged)
+
+
+def test_throttling_is_503(call, table, api, monkeypatch):
+    class Throttled:
+        def put_item(self, **kwargs):
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "x"}}, "PutItem")
+
+    monkeypatch.setattr(api, "_table", Throttled)
+    assert call("POST", "/api/v1", body={"a": 1}).status == 503
+
+
+def test_logs_carry_the_request_id(call, table, capsys):
+    call("POST", "/api/v1", body={"a": 1}, request_id="abc-123")
+    entries = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [e["message"] for e in entries] == ["item stored", "request served"]
+    assert all(e["requestId"] == "abc-123" and e["level"] == "INFO" for e in entries)
+
+
+def test_shared_http_module_is_linked_not_copied():
+    # One source of truth: each handler links to handlers/shared/apigw.py; packaging follows it.
+    for name in ("api", "products"):
+        link = HANDLERS / name / "apigw.py"
+        assert link.is_symlink() and link.resolve() == (HANDLERS / "shared" / "apigw.py").resolve()
