@@ -34,3 +34,10 @@ def test_clean_output_has_no_findings(out_dir):
 def test_missing_output_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="no generated output here"):
         lint([tmp_path])
+
+
+def test_unparsable_template_is_a_finding_not_a_crash(tmp_path):
+    bad = tmp_path / "root.json"
+    bad.write_text("{ not json")
+    (finding,) = lint([bad])
+    assert finding.rule == "JSON" and "not valid JSON" in finding.message

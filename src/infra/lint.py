@@ -64,16 +64,26 @@ def _region_for(path: Path) -> str:
 
 def lint(paths: list[Path]) -> list[Finding]:
     """Quota-check and cfn-lint every template; return all findings (errors, warnings, info)."""
-    from cfnlint.api import ManualArgs, lint_file  # heavy: imported only when linting
+    from cfnlint.config import ConfigMixIn  # heavy: imported only when linting
+    from cfnlint.runner import Runner
 
     findings: list[Finding] = []
+    by_region: dict[str, list[Path]] = {}
     for file, region in templates_under(paths):
         body = file.read_bytes()
         try:
             quotas.check(str(file), json.loads(body), body)
+        except json.JSONDecodeError as exc:
+            findings.append(Finding(str(file), exc.lineno, "JSON", "error", f"not valid JSON: {exc.msg}"))
+            continue
         except QuotaError as exc:
             findings.append(Finding(str(file), 1, "QUOTA", "error", str(exc)))
-        for match in lint_file(file, ManualArgs(include_checks=["I"], ignore_checks=IGNORED, regions=[region])):
-            findings.append(Finding(str(file), match.linenumber, match.rule.id,
+        by_region.setdefault(region, []).append(file)
+    # One runner per region: cfn-lint loads its rules once for all of that region's templates.
+    for region, files in sorted(by_region.items()):
+        config = ConfigMixIn(["--template", *map(str, files)], include_checks=["I"], ignore_checks=IGNORED,
+                             regions=[region])
+        for match in Runner(config).run():
+            findings.append(Finding(match.filename or "?", match.linenumber, match.rule.id,
                                     match.rule.severity.lower(), match.message))
     return findings
