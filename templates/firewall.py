@@ -1,7 +1,7 @@
 """Firewall stack: regional WAFv2 web ACL (rate limit + AWS managed rules) on the API stage."""
 from __future__ import annotations
 
-from troposphere import GetAtt, Sub, ssm, wafv2
+from troposphere import GetAtt, Ref, Sub, ssm, wafv2
 
 from infra.builders.logs import log_group
 from infra.config.schema import Config
@@ -47,7 +47,8 @@ def build(cfg: Config) -> Stack:
     st.add(wafv2.LoggingConfiguration(
         "WafLogging", ResourceArn=GetAtt(acl, "Arn"),
         # The log group ARN without the trailing ':*' that GetAtt Arn carries.
-        LogDestinationConfigs=[Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${WafLogGroup}")],
+        LogDestinationConfigs=[Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${Name}",
+                                   Name=Ref(lg))],
         # Credentials never reach the logs.
         RedactedFields=[wafv2.LoggingConfigurationFieldToMatch(SingleHeader=wafv2.SingleHeader(Name="authorization"))]))
     st.output("WebAclArn", GetAtt(acl, "Arn"), "ARN of the WAF web ACL")

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
+from infra.config import REPO_ROOT
 from infra.errors import UserError
 
-CONFIG_DIR = Path("config")
+CONFIG_DIR = REPO_ROOT / "config"
 
 
 class _Group(click.Group):
@@ -38,7 +39,7 @@ def templates(configs: tuple[Path, ...], out_dir: Path) -> None:
 
     paths = list(configs) or sorted(CONFIG_DIR.glob("*.toml"))
     if not paths:
-        raise UserError(f"no configs in {CONFIG_DIR}/ and none given with --config.", exit_code=2)
+        raise UserError(f"no configs in {CONFIG_DIR} and none given with --config.", exit_code=2)
     for target in build_configs(paths, out_dir):
         files = sorted(p.name for p in target.glob("*.json") if p.name != "manifest.json")
         click.echo(f"{target}/: {', '.join(files)}")

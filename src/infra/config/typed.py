@@ -108,7 +108,7 @@ class Loader:
             (item_tp,) = typing.get_args(tp)[:1]
             if not isinstance(raw, list):
                 self.fail(key, f"expected {_type_name(tp)}, got {_describe(raw)}.",
-                          f"write it as [ ... ].")
+                          "write it as [ ... ].")
             items = [self.value(item_tp, v, f"{key}[{i}]", meta if not dataclasses.is_dataclass(item_tp) else {})
                      for i, v in enumerate(raw)]
             return tuple(items) if origin is tuple else items
