@@ -9,7 +9,7 @@ from infra.config import Config, load_config
 from infra.naming import physical, stack_name, tags
 from infra.render import replace_dir, to_json
 
-STATEFUL_TYPES = ["AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::Logs::LogGroup", "AWS::S3::Bucket",
+STATEFUL_TYPES = ["AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::S3::Bucket",
                   "AWS::SecretsManager::Secret"]
 
 

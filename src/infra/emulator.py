@@ -35,23 +35,24 @@ class MotoServer:
     ...     boto3.client("dynamodb", endpoint_url=server.endpoint_url, region_name="us-east-1")
     """
 
-    def __init__(self, port: int | None = None, startup_timeout: float = 30.0):
+    def __init__(self, port: int | None = None, startup_timeout: float = 30.0, log: str | None = None):
         self.port = port or free_port()
+        self._log = log  # a file for the server's output (its tracebacks), else discarded
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
         self._timeout = startup_timeout
         self._proc: subprocess.Popen | None = None
 
-    def start(self) -> "MotoServer":
-        """Start the server and wait until it answers."""
+    def command(self) -> list[str]:
+        """The server's command line; subclasses may wrap moto (e.g. to load test patches)."""
         exe = Path(sys.executable).with_name("moto_server")
         cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "moto.server"]
+        return [*cmd, "-H", "127.0.0.1", "-p", str(self.port)]
+
+    def start(self) -> "MotoServer":
+        """Start the server and wait until it answers."""
         env = {**os.environ, **FAKE_CREDENTIALS}
-        self._proc = subprocess.Popen(
-            [*cmd, "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
+        out = open(self._log, "ab") if self._log else subprocess.DEVNULL
+        self._proc = subprocess.Popen(self.command(), stdout=out, stderr=out, env=env)
         deadline = time.monotonic() + self._timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

@@ -1,50 +1,17 @@
 """Fixtures for the deploy tests: a moto server on loopback, fake credentials, a CLI runner.
 
-The emulator is moto 5.2.5 in server mode with the two CloudFormation fixes in
-`emulator_patches.py` (nested-stack outputs, outputs after ExecuteChangeSet). Nothing here talks
-to anything but 127.0.0.1.
+Helpers live in deploy_emulator.py (importing from a conftest is ambiguous: tests/ has one too).
+Nothing here talks to anything but 127.0.0.1.
 """
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import click
 import pytest
 
-from infra.emulator import FAKE_CREDENTIALS, MotoServer
-from infra.errors import UserError
-
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-
-
-class PatchedMotoServer(MotoServer):
-    """`MotoServer`, started with `emulator_patches.apply()` loaded into the server process."""
-
-    def start(self) -> "PatchedMotoServer":
-        code = (
-            "import sys; sys.path.insert(0, {here!r}); import emulator_patches; emulator_patches.apply(); "
-            "from moto.server import main; main(['-H', '127.0.0.1', '-p', {port!r}])"
-        ).format(here=str(HERE), port=str(self.port))
-        env = {**os.environ, **FAKE_CREDENTIALS}
-        self._proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL, env=env)
-        deadline = time.monotonic() + self._timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"moto server exited with code {self._proc.returncode}")
-            try:
-                with urllib.request.urlopen(f"{self.endpoint_url}/moto-api/", timeout=1):
-                    return self
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"moto server did not answer on {self.endpoint_url}")
+from deploy_emulator import PatchedMotoServer
+from infra.emulator import FAKE_CREDENTIALS
 
 
 @pytest.fixture(scope="session")
@@ -75,27 +42,10 @@ def aws_env(monkeypatch, tmp_path):
 
 
 def make_cli() -> click.Group:
-    """The project's CLI when it exists; else a stand-in group that handles errors the same way."""
-    try:
-        from infra.cli import main  # the lead's CLI
+    """The project's CLI, exactly as `python generate.py` runs it."""
+    from infra.cli import main
 
-        return main
-    except ImportError:
-        pass
-    from infra.deploy.commands import COMMANDS
-
-    class Main(click.Group):
-        def invoke(self, ctx: click.Context):
-            try:
-                return super().invoke(ctx)
-            except UserError as exc:
-                click.echo(f"Error: {exc}", err=True)
-                ctx.exit(exc.exit_code)
-
-    group = Main("generate")
-    for command in COMMANDS:
-        group.add_command(command)
-    return group
+    return main
 
 
 @pytest.fixture
@@ -115,9 +65,3 @@ def cli():
         return result
 
     return run
-
-
-def boto(endpoint: str, service: str, region: str = "us-east-1"):
-    import boto3
-
-    return boto3.client(service, region_name=region, endpoint_url=endpoint)

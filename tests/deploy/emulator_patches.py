@@ -1,7 +1,7 @@
 """CloudFormation gaps of moto 5.2.5, filled in the test emulator only.
 
 Loaded into the moto server process (never into the code under test) by `PatchedMotoServer` in
-conftest.py. The deploy code talks to this server exactly as it talks to AWS.
+deploy_emulator.py. The deploy code talks to this server exactly as it talks to AWS.
 
 Faithful fixes (documented CloudFormation behaviour, computed from moto's own state):
 1. `Fn::GetAtt [NestedStack, Outputs.Name]`: moto's nested `Stack` has no `get_cfn_attribute`, so

@@ -92,7 +92,7 @@ def not_found(stub: Stubber, method: str, name: str = STACK) -> None:
                           service_message=f"Stack with id {name} does not exist", http_status_code=400)
 
 
-def test_ui(terminal: bool = False) -> tuple[Ui, io.StringIO, io.StringIO]:
+def quiet_ui(terminal: bool = False) -> tuple[Ui, io.StringIO, io.StringIO]:
     out, err = io.StringIO(), io.StringIO()
     ui = Ui(out=Console(file=out, width=200, force_terminal=terminal, color_system=None),
             err=Console(file=err, width=200, color_system=None), assume_yes=True)

@@ -1,7 +1,7 @@
 """A small generated stage, written by hand in the generator's output format.
 
 Root + two nested stacks wired through nested-stack outputs (like the real generator does):
-- Data: a DynamoDB table (stateful) and an SSM parameter;
+- Data: a DynamoDB table and an S3 bucket (stateful) and an SSM parameter;
 - Compute: an IAM role and a Lambda function whose code is a content-hashed zip asset.
 Only resource types moto's CloudFormation implements, so it deploys on the emulator.
 """
@@ -27,6 +27,7 @@ def handler_zip(text: str) -> bytes:
 
 def write_stage(root: Path, *, name: str = "shop", stage: str = "dev", production: bool = False,
                 memory: int = 128, table_name: str | None = None, key_schema_attr: str = "id",
+                bucket_name: str | None = None,
                 handler_text: str = "def handler(e, c):\n    return {'ok': True}\n",
                 certificate: dict[str, Any] | None = None) -> Path:
     """Write the stage into root/<name>/ and return that directory."""
@@ -55,6 +56,12 @@ def write_stage(root: Path, *, name: str = "shop", stage: str = "dev", productio
                     "AttributeDefinitions": [{"AttributeName": key_schema_attr, "AttributeType": "S"}],
                     "KeySchema": [{"AttributeName": key_schema_attr, "KeyType": "HASH"}],
                 },
+            },
+            "UploadsBucket": {
+                "Type": "AWS::S3::Bucket",
+                "DeletionPolicy": policy,
+                "UpdateReplacePolicy": policy,
+                "Properties": {"BucketName": bucket_name or f"{stack}-uploads"},
             },
             "TableNameParameter": {
                 "Type": "AWS::SSM::Parameter",

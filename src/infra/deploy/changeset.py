@@ -1,0 +1,178 @@
+"""Change sets: create (with nested change sets), wait, read every level, execute, clean up.
+
+- One fixed name per purpose (`serverless-infra-deploy`, `serverless-infra-diff`): a leftover
+  from an interrupted run is found by name and deleted before the next one is created.
+- An empty change set is not a failure: CloudFormation's "didn't contain changes" (and
+  "No updates are to be performed") become `NoChanges`.
+- Change sets are addressed by ARN, never by name alone, so two stacks (the root and the
+  us-east-1 certificate stack) never collide.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra.deploy.session import aws_exceptions, error_message
+from infra.errors import DeployError
+
+PREFIX = "serverless-infra-"
+DEPLOY_NAME = PREFIX + "deploy"
+DIFF_NAME = PREFIX + "diff"
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+NO_CHANGE_MARKERS = (
+    "didn't contain changes",
+    "No updates are to be performed",
+    "submitted information didn't contain changes",
+)
+CREATE_TIMEOUT = 600.0
+
+
+class NoChanges(Exception):
+    """CloudFormation found nothing to change."""
+
+
+def is_no_changes(reason: str | None) -> bool:
+    return any(marker.lower() in (reason or "").lower() for marker in NO_CHANGE_MARKERS)
+
+
+@dataclass
+class ChangeSet:
+    arn: str
+    stack_id: str
+    stack_name: str
+    kind: str                       # CREATE or UPDATE
+    status: str = ""
+    reason: str = ""
+    execution_status: str = ""
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    executed: bool = False
+
+
+def delete_stale(cfn: Any, stack: str, name: str) -> int:
+    """Delete change sets called `name` on `stack` left by earlier runs; how many."""
+    from botocore.exceptions import ClientError
+
+    deleted = 0
+    token = None
+    while True:
+        try:
+            page = cfn.list_change_sets(StackName=stack, **({"NextToken": token} if token else {}))
+        except ClientError as exc:
+            if "does not exist" in str(exc):
+                return deleted
+            raise
+        for summary in page.get("Summaries", []):
+            # Some endpoints list every stack's change sets: check the stack as well.
+            if summary.get("StackName") not in (None, stack) and summary.get("StackId") != stack:
+                continue
+            if summary.get("ChangeSetName") != name or summary.get("ExecutionStatus") == "EXECUTE_IN_PROGRESS":
+                continue
+            try:
+                cfn.delete_change_set(ChangeSetName=summary["ChangeSetId"])
+                deleted += 1
+            except ClientError as exc:
+                if "does not exist" not in str(exc) and "not found" not in str(exc).lower():
+                    raise
+        token = page.get("NextToken")
+        if not token:
+            return deleted
+
+
+def create(cfn: Any, *, stack: str, kind: str, name: str, parameters: dict[str, str],
+           tags: dict[str, str], template_url: str | None = None, template_body: str | None = None,
+           description: str = "", timeout: float = CREATE_TIMEOUT,
+           sleep: Callable[[float], None] = time.sleep,
+           clock: Callable[[], float] = time.monotonic) -> ChangeSet:
+    """Create a change set (nested ones included) and wait until CloudFormation has computed it.
+
+    Raises NoChanges when there is nothing to do; DeployError when it cannot be created.
+    """
+    from botocore.exceptions import ClientError
+
+    args: dict[str, Any] = {
+        "StackName": stack,
+        "ChangeSetName": name,
+        "ChangeSetType": kind,
+        "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
+        "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+        "Capabilities": CAPABILITIES,
+        "IncludeNestedStacks": True,
+        "Description": description or f"{kind.lower()} of {stack} by serverless-infra",
+    }
+    if template_url:
+        args["TemplateURL"] = template_url
+    else:
+        args["TemplateBody"] = template_body
+    try:
+        answer = cfn.create_change_set(**args)
+    except ClientError as exc:
+        if is_no_changes(error_message(exc)):
+            raise NoChanges() from None
+        raise
+    cs = ChangeSet(arn=answer["Id"], stack_id=answer.get("StackId", stack), stack_name=stack, kind=kind)
+    try:
+        return wait_until_computed(cfn, cs, timeout=timeout, sleep=sleep, clock=clock)
+    except BaseException:
+        # Empty, failed or interrupted: leave nothing behind.
+        delete(cfn, cs)
+        raise
+
+
+def wait_until_computed(cfn: Any, cs: ChangeSet, *, timeout: float = CREATE_TIMEOUT,
+                        sleep: Callable[[float], None] = time.sleep,
+                        clock: Callable[[], float] = time.monotonic) -> ChangeSet:
+    deadline = clock() + timeout
+    interval = 0.2
+    while True:
+        desc = cfn.describe_change_set(ChangeSetName=cs.arn, StackName=cs.stack_id)
+        cs.status = desc.get("Status", "")
+        cs.reason = desc.get("StatusReason", "") or ""
+        cs.execution_status = desc.get("ExecutionStatus", "")
+        if cs.status == "CREATE_COMPLETE":
+            cs.changes = list(desc.get("Changes", []))
+            token = desc.get("NextToken")
+            while token:
+                more = cfn.describe_change_set(ChangeSetName=cs.arn, StackName=cs.stack_id, NextToken=token)
+                cs.changes.extend(more.get("Changes", []))
+                token = more.get("NextToken")
+            return cs
+        if cs.status == "FAILED":
+            if is_no_changes(cs.reason):
+                raise NoChanges()
+            raise DeployError(f"CloudFormation could not create the change set for {cs.stack_name}: {cs.reason}")
+        if cs.status.startswith("DELETE"):
+            raise DeployError(f"The change set for {cs.stack_name} was deleted while being created (another run?).")
+        if clock() >= deadline:
+            raise DeployError(f"CloudFormation did not finish computing the change set for {cs.stack_name} "
+                              f"within {int(timeout)} s (status {cs.status}).")
+        sleep(interval)
+        interval = min(interval * 1.5, 3.0)
+
+
+def describe_all(cfn: Any, arn: str) -> list[dict[str, Any]]:
+    """Every change of a change set, across pages."""
+    changes: list[dict[str, Any]] = []
+    token = None
+    while True:
+        page = cfn.describe_change_set(ChangeSetName=arn, **({"NextToken": token} if token else {}))
+        changes.extend(page.get("Changes", []))
+        token = page.get("NextToken")
+        if not token:
+            return changes
+
+
+def execute(cfn: Any, cs: ChangeSet, token: str) -> None:
+    cfn.execute_change_set(ChangeSetName=cs.arn, StackName=cs.stack_id, ClientRequestToken=token)
+    cs.executed = True
+
+
+def delete(cfn: Any, cs: ChangeSet) -> None:
+    """Delete a change set that was not executed (quietly if it is already gone)."""
+    if cs.executed:
+        return
+    try:
+        cfn.delete_change_set(ChangeSetName=cs.arn, StackName=cs.stack_id)
+    except aws_exceptions():
+        pass

@@ -1,0 +1,123 @@
+"""The generator's output directory, as the deployer reads it (`manifest.json` and its files).
+
+`build_and_load` runs the generator (`infra.build.build_config`) and reads what it wrote; the
+deployer never generates templates itself.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infra.errors import DeployError
+
+MANIFEST = "manifest.json"
+DEFAULT_STATEFUL_TYPES = (
+    "AWS::DynamoDB::Table",
+    "AWS::S3::Bucket",
+    "AWS::KMS::Key",
+    "AWS::SecretsManager::Secret",
+)
+
+
+@dataclass(frozen=True)
+class Asset:
+    file: Path      # absolute path of the zip
+    key: str        # S3 key the templates reference (assets/<sha256>.zip)
+    source: str     # handler directory it was built from
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """The us-east-1 certificate stack deployed before the root (custom domains)."""
+
+    template: Path
+    stack_name: str
+    region: str
+    output: str          # output of the certificate stack holding the ARN
+    root_parameter: str  # root parameter that receives it
+
+
+@dataclass(frozen=True)
+class Build:
+    """One generated stage: where its files are and how it is to be deployed."""
+
+    directory: Path
+    config: str
+    name: str
+    stack_name: str
+    region: str
+    production: bool
+    root_template: Path
+    templates: dict[str, Path]            # child logical id in the root -> template file
+    assets: tuple[Asset, ...]
+    root_parameters: dict[str, str]       # parameter the deployer supplies -> description
+    certificate: Certificate | None
+    stateful_types: tuple[str, ...]
+    tags: dict[str, str]
+    termination_protection: bool
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(cls, directory: Path) -> "Build":
+        path = directory / MANIFEST
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise DeployError(f"{path}: not found; generate the templates first.") from None
+        except ValueError as exc:
+            raise DeployError(f"{path}: not valid JSON ({exc}).") from None
+        try:
+            return cls._from_dict(directory, data)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise DeployError(f"{path}: missing or malformed entry {exc}; regenerate the templates.") from None
+
+    @classmethod
+    def _from_dict(cls, directory: Path, data: dict[str, Any]) -> "Build":
+        cert = data.get("certificate")
+        build = cls(
+            directory=directory,
+            config=data.get("config", ""),
+            name=data["name"],
+            stack_name=data["stack_name"],
+            region=data["region"],
+            production=bool(data.get("production", False)),
+            root_template=directory / data["root_template"],
+            templates={lid: directory / f for lid, f in data.get("templates", {}).items()},
+            assets=tuple(
+                Asset(file=directory / a["file"], key=a["key"], source=a.get("source", ""))
+                for a in data.get("assets", [])
+            ),
+            root_parameters=dict(data.get("root_parameters", {})),
+            certificate=Certificate(
+                template=directory / cert["template"],
+                stack_name=cert["stack_name"],
+                region=cert.get("region", "us-east-1"),
+                output=cert.get("output", "CertificateArn"),
+                root_parameter=cert.get("root_parameter", "CertificateArn"),
+            ) if cert else None,
+            stateful_types=tuple(data.get("stateful_types") or DEFAULT_STATEFUL_TYPES),
+            tags=dict(data.get("tags", {})),
+            termination_protection=bool(data.get("termination_protection", data.get("production", False))),
+            raw=data,
+        )
+        for p in [build.root_template, *build.templates.values(), *(a.file for a in build.assets)]:
+            if not p.is_file():
+                raise DeployError(f"{directory / MANIFEST}: lists {p.name}, which is not in {directory}; regenerate the templates.")
+        return build
+
+    def template(self, path: Path) -> dict[str, Any]:
+        return json.loads(path.read_text())
+
+
+def _generate(config: Path, out: Path) -> Path:
+    """Run the generator; returns the stage's output directory."""
+    from infra.build import build_config
+
+    return build_config(config, out)
+
+
+def build_and_load(config: Path, out: Path) -> Build:
+    """Generate the stage described by `config` into `out/` and read the result."""
+    return Build.load(Path(_generate(config, out)))

@@ -1,0 +1,281 @@
+"""One stack through a change set: get it ready, plan (diff), execute with live events, or discard.
+
+Used for the root stack, the us-east-1 certificate stack and the bootstrap stack alike.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from infra.deploy import changeset
+from infra.deploy.changes import Diff, LocalFallback, collect, deployed_template, value_changes
+from infra.deploy.events import EventStream, WaitTimeout, make_sink
+from infra.deploy.rootcause import RootCause, api_events_getter, explain_failure, find_root_cause
+from infra.deploy.session import Aws, aws_exceptions, error_message, is_not_implemented
+from infra.deploy.stack_state import (CREATE, FAILED_CREATE, RECREATE, REFUSE, UPDATE, WAIT,
+                                      StackInfo, decide, describe_stack)
+from infra.deploy.ui import Ui
+from infra.errors import DeployError
+
+SUCCESS = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
+EXIT_INTERRUPTED = 130
+
+
+@dataclass
+class StackSpec:
+    """What we want a stack to be."""
+
+    name: str
+    template: dict[str, Any]                  # as deployed (child URLs resolved), for comparison
+    parameters: dict[str, str]
+    tags: dict[str, str]
+    template_url: str | None = None
+    template_body: str | None = None
+    children: dict[str, Path] = field(default_factory=dict)   # for the local diff fallback
+    expected: dict[str, int] = field(default_factory=dict)    # resources per stack label (live view)
+
+
+@dataclass
+class Plan:
+    spec: StackSpec
+    info: StackInfo | None
+    kind: str = UPDATE
+    change_set: changeset.ChangeSet | None = None
+    diff: Diff | None = None
+    no_changes: bool = False
+    placeholder_note: str = ""
+
+
+class Cancelled(DeployError):
+    """The operation was cancelled (Ctrl-C or --timeout) and rolled back."""
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "no limit"
+    if seconds < 120:
+        return f"{seconds:g} s"
+    return f"{seconds / 60:g} min"
+
+
+class StackRunner:
+    def __init__(self, aws: Aws, ui: Ui, spec: StackSpec, *, change_set_name: str,
+                 timeout: float | None = None, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic):
+        self.aws, self.ui, self.spec = aws, ui, spec
+        self.cfn = aws.client("cloudformation")
+        self.change_set_name = change_set_name
+        self.timeout = timeout
+        self.sleep, self.clock = sleep, clock
+        self.fast = bool(aws.endpoint_url)
+
+    # -- readiness ------------------------------------------------------------------------------
+    def ready(self, *, recreate_failed: bool, read_only: bool) -> StackInfo | None:
+        """Bring the stack to a state a change set can be made for; its info (None: to create)."""
+        for _ in range(5):
+            info = describe_stack(self.cfn, self.spec.name)
+            decision = decide(info, recreate_failed=recreate_failed, read_only=read_only)
+            if decision.action in (CREATE, UPDATE):
+                return info
+            assert info is not None
+            if decision.action == WAIT:
+                self.ui.note(decision.message)
+                self.wait_idle(info)
+                continue
+            if decision.action == RECREATE:
+                self.ui.note(decision.message)
+                self.delete_and_wait(info, purpose="recreate")
+                continue
+            assert decision.action == REFUSE
+            message = decision.message
+            if info.status in FAILED_CREATE or info.status.endswith("_FAILED"):
+                cause = explain_failure(self.cfn, info.stack_id, info.name)
+                if cause:
+                    message += f" Root cause of the failure: {cause.sentence()}."
+            raise DeployError(message)
+        raise DeployError(f"{self.spec.name} kept changing state while we waited; run the command again.")
+
+    def _stream(self, stack_id: str) -> EventStream:
+        return EventStream(self.cfn, stack_id, self.spec.name, make_sink(self.ui, self.spec.expected),
+                           fast=self.fast, sleep=self.sleep, clock=self.clock)
+
+    def wait_idle(self, info: StackInfo) -> None:
+        stream = self._stream(info.stack_id)
+        stream.prime()
+        try:
+            with stream.sink:
+                stream.wait_until_idle(self.timeout)
+        except WaitTimeout:
+            raise DeployError(
+                f"{info.name} is still busy ({info.status}) after {format_duration(self.timeout)}; "
+                "another deploy or a rollback is running. Wait for it to finish (or raise --timeout) "
+                "and run the command again.") from None
+        except KeyboardInterrupt:
+            raise DeployError(f"Stopped waiting for {info.name} ({info.status}); nothing was changed.",
+                              exit_code=EXIT_INTERRUPTED) from None
+
+    def delete_and_wait(self, info: StackInfo, *, purpose: str) -> str:
+        """Delete a stack and follow it to the end; the final status (DELETE_COMPLETE on success)."""
+        stream = self._stream(info.stack_id)
+        stream.prime()
+        token = f"serverless-infra-{uuid.uuid4()}"
+        self.cfn.delete_stack(StackName=info.stack_id, ClientRequestToken=token)
+        try:
+            with stream.sink:
+                status = stream.wait_for_operation(self.timeout)
+        except WaitTimeout:
+            raise DeployError(f"{info.name} was not deleted within {format_duration(self.timeout)}; "
+                              "the deletion continues in CloudFormation.") from None
+        except KeyboardInterrupt:
+            raise DeployError(f"Stopped waiting: the deletion of {info.name} continues in CloudFormation.",
+                              exit_code=EXIT_INTERRUPTED) from None
+        if status != "DELETE_COMPLETE":
+            cause = find_root_cause(api_events_getter(self.cfn), info.stack_id, info.name, stream.cutoff)
+            detail = f" Root cause: {cause.sentence()}." if cause else ""
+            action = "delete it before recreating" if purpose == "recreate" else "delete it"
+            raise DeployError(f"Could not {action}: {info.name} ended in {status}.{detail}")
+        return status
+
+    # -- planning --------------------------------------------------------------------------------
+    def unchanged(self, info: StackInfo) -> bool:
+        """Template, parameters and tags all equal to what is deployed (no change set needed)."""
+        if any(info.parameters.get(k) != v for k, v in self.spec.parameters.items()):
+            return False
+        if info.tags != self.spec.tags:
+            return False
+        return deployed_template(self.cfn, info.stack_id) == self.spec.template
+
+    def plan(self, *, recreate_failed: bool = False, read_only: bool = False) -> Plan:
+        info = self.ready(recreate_failed=recreate_failed, read_only=read_only)
+        plan = Plan(self.spec, info, kind=UPDATE if info else CREATE)
+        if info is not None and self.unchanged(info):
+            plan.no_changes = True
+            return plan
+        changeset.delete_stale(self.cfn, self.spec.name, self.change_set_name)
+        try:
+            plan.change_set = changeset.create(
+                self.cfn, stack=self.spec.name, kind=plan.kind, name=self.change_set_name,
+                parameters=self.spec.parameters, tags=self.spec.tags,
+                template_url=self.spec.template_url, template_body=self.spec.template_body,
+                sleep=self.sleep, clock=self.clock)
+        except changeset.NoChanges:
+            plan.no_changes = True
+            return plan
+        except BaseException:
+            if plan.kind == CREATE:
+                self._delete_review_stack()
+            raise
+        fallback = LocalFallback(self.cfn, self.spec.name, info.stack_id if info else None, self.spec.children)
+        plan.diff = collect(self.cfn, plan.change_set.changes, self.spec.name, fallback)
+        deployed_params = {k: info.parameters.get(k) for k in self.spec.parameters} if info else {}
+        plan.diff.parameters = value_changes(deployed_params, self.spec.parameters)  # type: ignore[arg-type]
+        plan.diff.tags = value_changes(info.tags if info else {}, self.spec.tags)
+        return plan
+
+    def discard(self, plan: Plan) -> None:
+        """Remove an unexecuted change set and, for a create, the empty stack it made."""
+        if plan.change_set is None or plan.change_set.executed:
+            return
+        changeset.delete(self.cfn, plan.change_set)
+        if plan.kind == CREATE:
+            self._delete_review_stack()
+
+    def _delete_review_stack(self) -> None:
+        try:
+            info = describe_stack(self.cfn, self.spec.name)
+            if info is not None and info.status == "REVIEW_IN_PROGRESS":
+                self.cfn.delete_stack(StackName=info.stack_id)
+        except aws_exceptions():
+            pass
+
+    # -- execution -------------------------------------------------------------------------------
+    def execute(self, plan: Plan) -> StackInfo:
+        """Execute the plan's change set and follow it; the stack after success, else DeployError."""
+        cs = plan.change_set
+        assert cs is not None
+        stream = self._stream(cs.stack_id)
+        stream.prime(include_nested=plan.kind == UPDATE)
+        token = f"serverless-infra-{uuid.uuid4()}"
+        started = datetime.now()
+        with stream.sink:
+            try:
+                changeset.execute(self.cfn, cs, token)
+            except aws_exceptions() as exc:
+                self._execute_failed(plan, stream, error_message(exc))
+            try:
+                status = stream.wait_for_operation(self.timeout)
+            except (KeyboardInterrupt, WaitTimeout) as why:
+                status = self._cancel(plan, stream, why)
+        elapsed = (datetime.now() - started).total_seconds()
+        if status not in SUCCESS:
+            cause = find_root_cause(api_events_getter(self.cfn), cs.stack_id, self.spec.name, stream.cutoff)
+            raise DeployError(self._failure_text(plan, status, cause))
+        self.ui.success(f"{self.spec.name}: {status} in {elapsed:.0f} s.")
+        info = describe_stack(self.cfn, cs.stack_id)
+        assert info is not None
+        return info
+
+    def _failure_text(self, plan: Plan, status: str, cause: RootCause | None) -> str:
+        verb = "Creation" if plan.kind == CREATE else "Update"
+        text = f"{verb} of {self.spec.name} failed ({status})."
+        if cause is not None:
+            text += f" Root cause: {cause.sentence()}."
+        else:
+            text += " CloudFormation reported no failed resource; see the stack's events in the console."
+        if plan.kind == CREATE and status == "ROLLBACK_COMPLETE":
+            text += " The stack is now in ROLLBACK_COMPLETE: fix the cause and deploy again with --recreate-failed."
+        return text
+
+    def _execute_failed(self, plan: Plan, stream: EventStream, message: str) -> None:
+        """ExecuteChangeSet itself failed (AWS: bad state or token; emulators: a resource failed)."""
+        cause = None
+        try:  # best effort: show what happened and look for a failed resource
+            stream.finish()
+            cause = find_root_cause(api_events_getter(self.cfn), plan.change_set.stack_id,  # type: ignore[union-attr]
+                                    self.spec.name, stream.cutoff)
+        except aws_exceptions():
+            pass
+        text = f"CloudFormation could not execute the change set for {self.spec.name}: {message.rstrip('.')}."
+        if cause is not None:
+            text += f" Root cause: {cause.sentence()}."
+        raise DeployError(text)
+
+    def _cancel(self, plan: Plan, stream: EventStream, why: BaseException) -> str:
+        interrupted = isinstance(why, KeyboardInterrupt)
+        reason = "Interrupted (Ctrl-C)" if interrupted else f"--timeout of {format_duration(self.timeout)} reached"
+        code = EXIT_INTERRUPTED if interrupted else 1
+        name = self.spec.name
+        if plan.kind == CREATE:
+            raise DeployError(
+                f"{reason}: the creation of {name} cannot be cancelled and continues in CloudFormation "
+                "(it rolls back by itself if it fails); run destroy to remove it.", exit_code=code)
+        self.ui.warn(f"{reason}: cancelling the update of {name} (CancelUpdateStack) and waiting for the rollback.")
+        try:
+            self.cfn.cancel_update_stack(StackName=plan.change_set.stack_id)  # type: ignore[union-attr]
+        except aws_exceptions() as exc:
+            if is_not_implemented(exc):
+                raise DeployError(f"{reason}, but the endpoint does not implement CancelUpdateStack: "
+                                  f"the update of {name} continues.", exit_code=code) from None
+            # Typically: the update already finished or is already rolling back. Follow it.
+            self.ui.note(f"CancelUpdateStack: {error_message(exc)}")
+        try:
+            status = stream.wait_until_idle(None)
+        except KeyboardInterrupt:
+            raise DeployError(f"Stopped waiting: the rollback of {name} continues in CloudFormation.",
+                              exit_code=EXIT_INTERRUPTED) from None
+        if status in SUCCESS:
+            return status  # finished before the cancel could take effect
+        if status == "UPDATE_ROLLBACK_COMPLETE":
+            raise Cancelled(f"{reason}: the update of {name} was cancelled and rolled back "
+                            "(UPDATE_ROLLBACK_COMPLETE); the stack is as it was before this deploy.",
+                            exit_code=code)
+        cause = find_root_cause(api_events_getter(self.cfn), plan.change_set.stack_id, name,  # type: ignore[union-attr]
+                                stream.cutoff)
+        detail = f" Root cause: {cause.sentence()}." if cause else ""
+        raise Cancelled(f"{reason}: the update of {name} was cancelled; the stack is now {status}.{detail}",
+                        exit_code=code)

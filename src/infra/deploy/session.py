@@ -1,0 +1,251 @@
+"""boto3 sessions and clients for one target (profile, region, endpoint), and AWS errors as sentences.
+
+- Retries are botocore's *adaptive* mode (client-side rate limiting plus exponential backoff),
+  so throttling is absorbed; only throttling that outlasts every retry reaches the user.
+- Missing credentials, unknown profiles and regions, unreachable endpoints, missing buckets and
+  AWS refusals become one `DeployError` sentence: never a traceback.
+- `--endpoint-url` points every client at an emulator (the tests' moto server on loopback).
+"""
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from infra.errors import DeployError, UserError
+
+# Attempts per call, the first try included (botocore total_max_attempts). Generous against AWS; small against an emulator,
+# which never throttles and answers HTTP 500 for operations it does not implement.
+AWS_MAX_ATTEMPTS = 10
+EMULATOR_MAX_ATTEMPTS = 2
+USER_AGENT_APPID = "serverless-infra"
+
+# Region names in the shape AWS uses (us-east-1, eu-central-2, us-gov-west-1, cn-north-1, ...):
+# accepted even when this botocore release predates the region.
+REGION_SHAPE = re.compile(
+    r"^[a-z]{2}(-(gov|iso|isob|isoe|isof))?-"
+    r"(north|south|east|west|central|northeast|northwest|southeast|southwest)-\d{1,2}$"
+)
+THROTTLING_CODES = {
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+    "TooManyRequestsException", "RequestLimitExceeded", "SlowDown", "RequestThrottled",
+}
+CREDENTIAL_CODES = {
+    "ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException",
+    "SignatureDoesNotMatch", "InvalidAccessKeyId", "AuthFailure", "RequestExpired",
+    "InvalidToken", "MissingAuthenticationToken",
+}
+ACCESS_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "Forbidden"}
+NOT_IMPLEMENTED_CODES = {"NotImplemented", "NotImplementedException", "InvalidAction",
+                         "UnknownOperationException"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to deploy, as given on the command line (None = not given)."""
+
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+
+
+class Aws:
+    """A boto3 session bound to one region (other regions via `in_region`)."""
+
+    def __init__(self, target: Target, default_region: str | None = None, *, _session: Any = None):
+        import boto3
+        from botocore.exceptions import ProfileNotFound
+
+        self.target = target
+        if _session is None:
+            try:
+                _session = boto3.Session(profile_name=target.profile)
+            except ProfileNotFound:
+                raise DeployError(
+                    f"AWS profile '{target.profile}' is not configured in your AWS config or "
+                    "credentials file; pass an existing --profile or omit it."
+                ) from None
+        self.session = _session
+        region = target.region or default_region or self.session.region_name
+        if not region:
+            raise DeployError("No AWS region given: pass --region or set `region` in the stage config.")
+        self.region = check_region(self.session, region)
+        self._clients: dict[tuple[str, str], Any] = {}
+        self.unsupported: set[str] = set()
+
+    @property
+    def endpoint_url(self) -> str | None:
+        return self.target.endpoint_url
+
+    @property
+    def partition_suffix(self) -> str:
+        """DNS suffix of the region's partition (amazonaws.com, amazonaws.com.cn)."""
+        return "amazonaws.com.cn" if self.region.startswith("cn-") else "amazonaws.com"
+
+    def in_region(self, region: str) -> "Aws":
+        if region == self.region:
+            return self
+        return Aws(Target(region, self.target.profile, self.target.endpoint_url), _session=self.session)
+
+    def check_credentials(self) -> None:
+        """Fail with one sentence when no credentials can be found."""
+        creds = None
+        try:
+            creds = self.session.get_credentials()
+        except Exception as exc:  # botocore raises several types while resolving; all mean "none"
+            raise DeployError(f"Could not load AWS credentials: {exc}.") from None
+        if creds is None:
+            where = f"profile '{self.target.profile}'" if self.target.profile else "the environment"
+            raise DeployError(
+                f"No AWS credentials found in {where}: configure them (aws configure, aws sso "
+                "login, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) or pass --profile."
+            )
+
+    def client(self, service: str) -> Any:
+        key = (service, self.region)
+        if key not in self._clients:
+            from botocore.config import Config
+
+            attempts = EMULATOR_MAX_ATTEMPTS if self.endpoint_url else AWS_MAX_ATTEMPTS
+            config = Config(
+                retries={"mode": "adaptive", "total_max_attempts": attempts},
+                user_agent_appid=USER_AGENT_APPID,
+                connect_timeout=10,
+                read_timeout=60,
+            )
+            self._clients[key] = self.session.client(
+                service, region_name=self.region, endpoint_url=self.endpoint_url, config=config
+            )
+        return self._clients[key]
+
+
+def check_region(session: Any, region: str) -> str:
+    """Return `region` if AWS has (or could have) it; else one sentence naming close matches."""
+    known: set[str] = set()
+    for partition in session.get_available_partitions():
+        known.update(session.get_available_regions("cloudformation", partition_name=partition))
+    if region in known or REGION_SHAPE.match(region):
+        return region
+    import difflib
+
+    close = difflib.get_close_matches(region, sorted(known), n=3)
+    hint = f" Did you mean {' or '.join(close)}?" if close else ""
+    raise DeployError(f"Unknown AWS region '{region}'.{hint}")
+
+
+def aws_exceptions() -> tuple[type[BaseException], ...]:
+    """Everything boto3 raises for a failed call (ResponseParserError is not a BotoCoreError)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError
+
+    return (BotoCoreError, ClientError, ResponseParserError)
+
+
+def error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def error_message(exc: BaseException) -> str:
+    """The service's message for a ClientError; for an unparseable answer, what the body says."""
+    from botocore.exceptions import ClientError
+    from botocore.parsers import ResponseParserError
+
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Message") or exc)
+    if isinstance(exc, ResponseParserError):
+        return unparseable_body_message(str(exc))
+    return str(exc)
+
+
+def unparseable_body_message(text: str) -> str:
+    """Extract `Type: message` from the raw body botocore quotes when it cannot parse a response.
+
+    Emulators answer some failures with another protocol's error body (a JSON
+    `{"__type": ..., "message": ...}` to a query-protocol call) or with an HTML 500 page.
+    """
+    match = re.search(r"(b'.*'|b\".*\")\s*$", text, re.S)
+    if not match:
+        return text
+    try:
+        body = ast.literal_eval(match.group(1)).decode("utf-8", "replace")
+    except (ValueError, SyntaxError):
+        return text
+    try:
+        data = json.loads(body)
+    except ValueError:
+        if "500 Internal Server Error" in body:
+            return "the endpoint answered HTTP 500 (internal error; it may not implement this operation)"
+        return body.strip()[:300]
+    kind = str(data.get("__type") or data.get("code") or "").rsplit("#", 1)[-1]
+    message = data.get("message") or data.get("Message") or ""
+    return f"{kind}: {message}" if kind and message else (message or kind or body)
+
+
+def is_not_implemented(exc: BaseException) -> bool:
+    """True when the endpoint does not implement the operation (emulators)."""
+    from botocore.parsers import ResponseParserError
+
+    if isinstance(exc, ResponseParserError):
+        return "500 Internal Server Error" in str(exc)
+    return error_code(exc) in NOT_IMPLEMENTED_CODES
+
+
+def is_throttling(exc: BaseException) -> bool:
+    return error_code(exc) in THROTTLING_CODES
+
+
+def explain(exc: BaseException, action: str) -> DeployError:
+    """One sentence for an AWS/botocore failure while doing `action` ("creating stack X")."""
+    from botocore import exceptions as bx
+
+    if isinstance(exc, (bx.NoCredentialsError, bx.PartialCredentialsError)):
+        return DeployError(
+            f"No usable AWS credentials while {action}: configure them (aws configure, aws sso "
+            "login, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) or pass --profile."
+        )
+    if isinstance(exc, (bx.CredentialRetrievalError, bx.TokenRetrievalError)):
+        return DeployError(f"Could not load AWS credentials while {action}: {exc}.")
+    if isinstance(exc, bx.ProfileNotFound):
+        return DeployError(f"AWS profile not found while {action}: {exc}.")
+    if isinstance(exc, bx.NoRegionError):
+        return DeployError(f"No AWS region while {action}: pass --region.")
+    if isinstance(exc, (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ReadTimeoutError,
+                        bx.ConnectionClosedError, bx.SSLError)):
+        return DeployError(f"Could not reach AWS while {action}: {exc}.")
+    if isinstance(exc, bx.ParamValidationError):
+        return DeployError(f"Invalid request while {action}: {exc}.")
+    code = error_code(exc)
+    message = error_message(exc).rstrip(".")
+    if code in THROTTLING_CODES:
+        return DeployError(
+            f"AWS kept throttling the requests while {action}, even after adaptive retries "
+            f"({code}); wait a minute and run the command again."
+        )
+    if code in CREDENTIAL_CODES:
+        return DeployError(
+            f"AWS rejected the credentials while {action} ({code}: {message}); refresh them "
+            "(for SSO: aws sso login) or pass another --profile."
+        )
+    if code in ACCESS_CODES:
+        return DeployError(f"Access denied while {action}: {message}.")
+    if code in ("NoSuchBucket",):
+        return DeployError(f"The S3 bucket does not exist while {action}: {message}.")
+    if code:
+        return DeployError(f"AWS refused {action}: {code}: {message}.")
+    return DeployError(f"Unexpected answer from AWS while {action}: {message}.")
+
+
+@contextmanager
+def aws_errors(action: str) -> Iterator[None]:
+    """Turn botocore exceptions raised inside the block into a one-sentence `DeployError`."""
+    try:
+        yield
+    except UserError:
+        raise
+    except aws_exceptions() as exc:
+        raise explain(exc, action) from None

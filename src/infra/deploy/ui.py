@@ -1,0 +1,73 @@
+"""Terminal output for the deploy commands: rich when stdout is a terminal, plain lines otherwise.
+
+Progress, tables and results go to stdout; warnings go to stderr. Errors are not printed here:
+commands raise `UserError`s and the CLI prints them.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+# Wide enough that tables are not truncated in CI logs (rich would otherwise assume 80).
+NON_TERMINAL_WIDTH = 160
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(stderr=stderr, highlight=False, width=NON_TERMINAL_WIDTH)
+    return console
+
+
+class Ui:
+    """Where the deploy commands talk to the user."""
+
+    def __init__(self, out: Any = None, err: Any = None, *, assume_yes: bool = False):
+        self.out = out if out is not None else _console()
+        self.err = err if err is not None else _console(stderr=True)
+        self.assume_yes = assume_yes
+
+    @property
+    def live(self) -> bool:
+        """True when stdout is a terminal: live views instead of one line per event."""
+        return bool(self.out.is_terminal)
+
+    def say(self, text: str = "", style: str | None = None) -> None:
+        from rich.markup import escape
+
+        # soft_wrap: long URLs and console links stay on one line, copyable.
+        self.out.print(escape(text), style=style, soft_wrap=True)
+
+    def step(self, text: str) -> None:
+        """A heading for the next phase of a command."""
+        from rich.markup import escape
+
+        self.out.print(f"[bold]==> {escape(text)}[/bold]")
+
+    def note(self, text: str) -> None:
+        self.say(text, style="dim")
+
+    def success(self, text: str) -> None:
+        self.say(text, style="bold green")
+
+    def warn(self, text: str) -> None:
+        from rich.markup import escape
+
+        self.err.print(f"[bold yellow]Warning:[/bold yellow] {escape(text)}", soft_wrap=True)
+
+    def show(self, renderable: Any) -> None:
+        self.out.print(renderable)
+
+    def confirm(self, question: str) -> bool:
+        """Ask yes/no on stdin; `--yes` answers yes. No answer (closed stdin) counts as no."""
+        import click
+
+        if self.assume_yes:
+            return True
+        try:
+            return click.confirm(question, default=False)
+        except click.exceptions.Abort:
+            self.out.print()
+            return False

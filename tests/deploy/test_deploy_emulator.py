@@ -1,0 +1,232 @@
+"""The deploy commands through the CLI against the emulator, on a small hand-written stage.
+
+Fast cases around the main path: packaging, a diff that leaves nothing behind, leftovers from
+earlier runs, refusing stateful replacements, the certificate stack, errors users can act on.
+(The full system, config/catalog-api.toml, is deployed in test_deploy_catalog_e2e.py.)
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import infra.deploy.manifest as manifest
+from deploy_emulator import boto
+from stage_fixture import write_stage
+
+STACK = "shop-dev"
+
+
+@pytest.fixture
+def stage(emulator, tmp_path, monkeypatch):
+    """The fixture stage as the generator's output; `stage.params` changes what is generated."""
+
+    class Stage:
+        params: dict = {}
+        config = tmp_path / "shop.toml"
+        out = tmp_path / "out"
+        endpoint = emulator.endpoint_url
+
+        def args(self, *extra):
+            return ["--config", self.config, "--out", self.out, "--endpoint-url", self.endpoint, *extra]
+
+        def client(self, service):
+            return boto(self.endpoint, service)
+
+    s = Stage()
+    s.params = {}
+    s.config.write_text("# stands in for a stage config; the generator is replaced by stage_fixture\n")
+    monkeypatch.setattr(manifest, "_generate", lambda config, out: write_stage(out, **s.params))
+    return s
+
+
+def stacks(cfn) -> dict[str, str]:
+    return {s["StackName"]: s["StackStatus"] for s in cfn.describe_stacks()["Stacks"]}
+
+
+def change_sets(cfn, name=STACK) -> list[dict]:
+    return [c for c in cfn.list_change_sets(StackName=name).get("Summaries", []) if c.get("StackName") == name]
+
+
+def one_paragraph_error(result) -> str:
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith("Error: "), result.stderr
+    return errors[0]
+
+
+def test_package_uploads_by_content_hash_once_and_prints_a_console_link(stage, cli):
+    first = cli("package", *stage.args())
+    assert first.exit_code == 0, first.output
+    assert "Uploaded 4 object(s), 0 already present." in first.stdout
+    second = cli("package", *stage.args())
+    assert "Uploaded 0 object(s), 4 already present." in second.stdout
+
+    cfn, s3 = stage.client("cloudformation"), stage.client("s3")
+    bucket = cfn.describe_stack_resource(StackName="serverless-infra-artifacts",
+                                         LogicalResourceId="ArtifactBucket")["StackResourceDetail"]["PhysicalResourceId"]
+    assert s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    packaged = json.loads((stage.out / "shop" / "packaged" / "root.json").read_text())
+    for child in ("Data", "Compute"):
+        url = packaged["Resources"][child]["Properties"]["TemplateURL"]
+        assert url.startswith(f"https://{bucket}.s3.us-east-1.amazonaws.com/templates/")
+        assert url.split(".amazonaws.com/")[1] in keys
+    assert any(k.startswith("assets/") and k.endswith(".zip") for k in keys)
+    lines = second.stdout.splitlines()
+    root_url = next(line.split(": ", 1)[1] for line in lines if line.startswith("Template URL: "))
+    assert root_url.split(".amazonaws.com/")[1] in keys
+    link = next(line for line in lines if "/stacks/quickcreate?" in line)
+    assert link.startswith("https://us-east-1.console.aws.amazon.com/cloudformation/home?region=us-east-1#")
+    assert f"param_AssetBucket={bucket}" in link and "stackName=shop-dev" in link
+
+
+def test_package_of_a_stage_with_a_certificate_explains_the_order(stage, cli):
+    stage.params = {"certificate": {"value": "arn:aws:acm:us-east-1:123456789012:certificate/x"}}
+    result = cli("package", *stage.args())
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    first = lines.index(next(x for x in lines if x.startswith("1. Create the certificate stack shop-dev-certificate in us-east-1")))
+    assert "stackName=shop-dev-certificate" in lines[first + 1]
+    assert lines[first + 2].startswith("2. Then create shop-dev, pasting its CertificateArn output as CertificateArn")
+    assert "stackName=shop-dev&" in lines[-1] and "param_CertificateArn" not in lines[-1]
+
+
+def test_a_missing_bucket_is_one_sentence(stage, cli):
+    result = cli("package", *stage.args("--bucket", "no-such-bucket"))
+    assert "Artifact bucket 'no-such-bucket' does not exist" in one_paragraph_error(result)
+    assert result.exit_code == 1
+
+
+def test_missing_credentials_are_one_sentence(stage, cli, monkeypatch):
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key)
+    result = cli("deploy", *stage.args("--yes"))
+    assert "No AWS credentials found" in one_paragraph_error(result)
+
+
+def test_an_unknown_region_is_one_sentence(stage, cli):
+    result = cli("diff", *stage.args("--region", "mars-north-9x"))
+    assert "Unknown AWS region 'mars-north-9x'" in one_paragraph_error(result)
+
+
+def test_a_diff_of_a_new_stack_shows_every_level_and_leaves_nothing_behind(stage, cli):
+    result = cli("diff", *stage.args())
+    assert result.exit_code == 0, result.output
+    for row in ("shop-dev/Data", "ItemsTable", "shop-dev/Compute", "FunctionRole", "Add"):
+        assert row in result.stdout
+    assert "5 to add" in result.stdout
+    cfn = stage.client("cloudformation")
+    assert STACK not in stacks(cfn)          # the REVIEW_IN_PROGRESS stack is gone too
+    assert change_sets(cfn) == []
+
+
+def test_an_unconfirmed_deploy_changes_nothing(stage, cli):
+    result = cli("deploy", *stage.args(), input="n\n")
+    assert "Deploy these changes to shop-dev in us-east-1?" in result.stdout
+    assert "not confirmed (pass --yes" in one_paragraph_error(result)
+    assert STACK not in stacks(stage.client("cloudformation"))
+
+
+def test_leftovers_of_earlier_runs_are_cleaned_up(stage, cli):
+    cfn, s3 = stage.client("cloudformation"), stage.client("s3")
+    # An interrupted earlier diff: a CREATE change set never executed (REVIEW_IN_PROGRESS).
+    cfn.create_change_set(StackName=STACK, ChangeSetName="serverless-infra-deploy", ChangeSetType="CREATE",
+                          TemplateBody=json.dumps({"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}))
+    result = cli("deploy", *stage.args("--yes"))
+    assert result.exit_code == 0, result.output
+    assert "REVIEW_IN_PROGRESS" in result.stdout and "deleting it first" in result.stdout
+    # A stale change set with our fixed name on the deployed stack.
+    s3.create_bucket(Bucket="scratch")
+    s3.put_object(Bucket="scratch", Key="t.json", Body=json.dumps({"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}))
+    cfn.create_change_set(StackName=STACK, ChangeSetName="serverless-infra-deploy", ChangeSetType="UPDATE",
+                          TemplateURL="https://scratch.s3.us-east-1.amazonaws.com/t.json")
+    stage.params = {"memory": 512}
+    result = cli("deploy", *stage.args("--yes"))
+    assert result.exit_code == 0, result.output
+    assert boto(stage.endpoint, "lambda").get_function_configuration(FunctionName="shop-dev-items")["MemorySize"] == 512
+    assert all(c["ExecutionStatus"] == "EXECUTE_COMPLETE" for c in change_sets(cfn))
+
+
+def test_no_changes_from_cloudformation_is_success_without_a_change_set(stage, cli, monkeypatch):
+    assert cli("deploy", *stage.args("--yes")).exit_code == 0
+    cfn = stage.client("cloudformation")
+    before = len(change_sets(cfn))
+    generate = manifest._generate
+
+    def retagged(config, out):
+        """Same templates and parameters, one more stack tag: our local comparison sees a change."""
+        directory = generate(config, out)
+        data = json.loads((directory / "manifest.json").read_text())
+        data["tags"]["Owner"] = "team-a"
+        (directory / "manifest.json").write_text(json.dumps(data))
+        return directory
+
+    monkeypatch.setattr(manifest, "_generate", retagged)
+    # The emulator ignores tags in change sets: the one it computes "didn't contain changes".
+    result = cli("deploy", *stage.args("--yes"))
+    assert result.exit_code == 0, result.output
+    assert "shop-dev: no changes." in result.stdout and "Executing" not in result.stdout
+    assert len(change_sets(cfn)) <= before  # the empty change set was deleted (and the stale one)
+
+
+def test_replacing_a_stateful_resource_is_refused_then_allowed_with_policies_restored(stage, cli):
+    stage.params = {"production": True}
+    assert cli("deploy", *stage.args("--yes")).exit_code == 0
+    cfn = stage.client("cloudformation")
+    protected = {s: json.loads(cfn.get_stack_policy(StackName=s)["StackPolicyBody"]) for s in stacks(cfn)
+                 if s.startswith(STACK)}
+    assert len(protected) == 3 and all(p["Statement"][1]["Effect"] == "Deny" for p in protected.values())
+
+    # (A bucket: moto's CloudFormation cannot update DynamoDB tables at all.)
+    stage.params = {"production": True, "bucket_name": "shop-dev-uploads-v2"}
+    diff = cli("diff", *stage.args())
+    line = next(x for x in diff.stdout.splitlines() if "UploadsBucket" in x)
+    assert "Modify" in line and "REPLACE" in line and "stateful" in line
+    refused = cli("deploy", *stage.args("--yes"))
+    error = one_paragraph_error(refused)
+    assert "Refusing to deploy shop-dev" in error and "shop-dev/Data > UploadsBucket (AWS::S3::Bucket)" in error
+    assert "--allow-replacement" in error
+    assert [c for c in change_sets(cfn) if c["ExecutionStatus"] == "AVAILABLE"] == []
+
+    allowed = cli("deploy", *stage.args("--yes", "--allow-replacement"))
+    assert allowed.exit_code == 0, allowed.output
+    assert "lifting the stack policies" in allowed.stderr
+    assert "shop-dev-uploads-v2" in {b["Name"] for b in stage.client("s3").list_buckets()["Buckets"]}
+    after = {s: json.loads(cfn.get_stack_policy(StackName=s)["StackPolicyBody"]) for s in stacks(cfn)
+             if s.startswith(STACK)}
+    assert all(p["Statement"][1]["Effect"] == "Deny" for p in after.values())
+
+
+def test_the_certificate_stack_is_deployed_first_and_its_arn_passed_on(stage, cli, tmp_path):
+    arn = "arn:aws:acm:us-east-1:123456789012:certificate/0f0f0f0f-1111-2222-3333-444444444444"
+    stage.params = {"certificate": {"value": arn}}
+    outputs_file = tmp_path / "outputs.json"
+    result = cli("deploy", *stage.args("--yes", "--outputs-file", outputs_file))
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert out.index("Certificate stack shop-dev-certificate (us-east-1)") < out.index("Change set for shop-dev (us-east-1)")
+    cfn = stage.client("cloudformation")
+    params = {p["ParameterKey"]: p["ParameterValue"] for p in cfn.describe_stacks(StackName=STACK)["Stacks"][0]["Parameters"]}
+    assert params["CertificateArn"] == arn
+    assert boto(stage.endpoint, "ssm").get_parameter(Name="/shop-dev/certificate-arn")["Parameter"]["Value"] == arn
+    assert json.loads(outputs_file.read_text()) == {"FunctionName": "shop-dev-items", "TableName": "shop-dev-items"}
+    gone = cli("destroy", *stage.args("--yes"))
+    assert gone.exit_code == 0, gone.output
+    assert not {STACK, "shop-dev-certificate"} & set(stacks(cfn))
+
+
+def test_outputs_as_json(stage, cli):
+    assert cli("deploy", *stage.args("--yes")).exit_code == 0
+    result = cli("outputs", *stage.args("--json"))
+    assert json.loads(result.stdout) == {"FunctionName": "shop-dev-items", "TableName": "shop-dev-items"}
+
+
+def test_outputs_of_a_stack_not_deployed(stage, cli):
+    assert "Stack shop-dev does not exist in us-east-1; deploy it first." in one_paragraph_error(cli("outputs", *stage.args()))
+
+
+def test_destroy_of_nothing_is_fine(stage, cli):
+    result = cli("destroy", *stage.args("--yes"))
+    assert result.exit_code == 0 and "shop-dev does not exist in us-east-1: nothing to delete." in result.stdout

@@ -1,0 +1,462 @@
+"""Root cause, change sets and stack states on recorded CloudFormation responses (botocore Stubber).
+
+These cover what the emulator cannot produce: nested change sets, asynchronous operations,
+rollbacks, an operation already running, and cancelling an update.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infra.deploy import changeset
+from infra.deploy.changes import collect
+from infra.deploy.diff_render import render_text
+from infra.deploy.rootcause import explain_failure, find_root_cause
+from infra.deploy.runner import Cancelled, Plan, StackRunner, StackSpec
+from infra.deploy.stack_state import StackInfo
+from infra.errors import DeployError
+from recorded import (ANY, COMPUTE_ID, CS_ARN, DATA_ID, NESTED_CS_ARN, ROOT_ID, STACK, STACK_TYPE, T0,
+                      FakeAws, Sleeper, ev, nested_resources, newest_first, no_resources, not_found,
+                      quiet_ui, stack, stubbed)
+
+EMBEDDED = ("Embedded stack {} was not successfully created: The following resource(s) failed to "
+            "create: [UsersTable].")
+
+
+def failed_create_events() -> tuple[dict, dict]:
+    """A first creation that failed in the Data nested stack and rolled back (ROLLBACK_COMPLETE)."""
+    root = newest_first(
+        ev(ROOT_ID, STACK, "REVIEW_IN_PROGRESS", seconds=-60, reason="User Initiated"),
+        ev(ROOT_ID, STACK, "CREATE_IN_PROGRESS", seconds=0, reason="User Initiated"),
+        ev(ROOT_ID, "Data", "CREATE_IN_PROGRESS", seconds=1, rtype=STACK_TYPE, physical=DATA_ID),
+        ev(ROOT_ID, "Compute", "CREATE_IN_PROGRESS", seconds=1, rtype=STACK_TYPE, physical=COMPUTE_ID),
+        ev(ROOT_ID, "Data", "CREATE_FAILED", seconds=30, rtype=STACK_TYPE, physical=DATA_ID,
+           reason=EMBEDDED.format(DATA_ID)),
+        ev(ROOT_ID, "Compute", "CREATE_FAILED", seconds=31, rtype=STACK_TYPE, physical=COMPUTE_ID,
+           reason="Resource creation cancelled"),
+        ev(ROOT_ID, STACK, "ROLLBACK_IN_PROGRESS", seconds=32,
+           reason="The following resource(s) failed to create: [Data, Compute]. Rollback requested by user."),
+        ev(ROOT_ID, STACK, "ROLLBACK_COMPLETE", seconds=90),
+    )
+    data = newest_first(
+        ev(DATA_ID, "catalog-prod-Data-ABC", "CREATE_IN_PROGRESS", seconds=1, reason="User Initiated"),
+        ev(DATA_ID, "ProductsTable", "CREATE_FAILED", seconds=20, reason="Resource creation cancelled"),
+        ev(DATA_ID, "UsersTable", "CREATE_FAILED", seconds=19,
+           reason="Resource handler returned message: \"Table already exists: catalog-prod-users\""),
+        ev(DATA_ID, "catalog-prod-Data-ABC", "CREATE_FAILED", seconds=29,
+           reason="The following resource(s) failed to create: [UsersTable, ProductsTable]."),
+    )
+    return root, data
+
+
+# -- root cause -------------------------------------------------------------------------------------
+def test_root_cause_follows_the_failed_nested_stack_to_the_first_real_failure():
+    cfn, stub = stubbed()
+    root, data = failed_create_events()
+    stub.add_response("describe_stack_events", root, {"StackName": ROOT_ID})  # operation start
+    stub.add_response("describe_stack_events", root, {"StackName": ROOT_ID})
+    stub.add_response("describe_stack_events", data, {"StackName": DATA_ID})
+    cause = explain_failure(cfn, ROOT_ID, STACK)
+    stub.assert_no_pending_responses()
+    assert cause is not None
+    assert (cause.stack, cause.logical_id, cause.status) == ("catalog-prod/Data", "UsersTable", "CREATE_FAILED")
+    assert "Table already exists: catalog-prod-users" in cause.reason
+    assert "Embedded stack" not in cause.sentence()
+
+
+def getter(events: dict[str, list[dict]]):
+    return lambda stack_id, since: events.get(stack_id, [])
+
+
+def test_root_cause_prefers_a_real_reason_over_cancellations_at_the_same_level():
+    events = {ROOT_ID: [
+        ev(ROOT_ID, STACK, "UPDATE_IN_PROGRESS", seconds=0, reason="User Initiated"),
+        ev(ROOT_ID, "Topic", "UPDATE_FAILED", seconds=2, rtype="AWS::SNS::Topic", reason="Resource update cancelled"),
+        ev(ROOT_ID, "Role", "UPDATE_FAILED", seconds=3, rtype="AWS::IAM::Role",
+           reason="Resource handler returned message: \"Access denied for operation 'iam:PutRolePolicy'\""),
+    ]}
+    cause = find_root_cause(getter(events), ROOT_ID, STACK)
+    assert cause and cause.logical_id == "Role" and "Access denied" in cause.reason
+
+
+def test_root_cause_two_levels_deep():
+    inner = f"arn:aws:cloudformation:us-east-1:123456789012:stack/{STACK}-Compute-Inner/6"
+    events = {
+        ROOT_ID: [ev(ROOT_ID, "Compute", "UPDATE_FAILED", rtype=STACK_TYPE, physical=COMPUTE_ID,
+                     reason="Embedded stack x was not successfully updated")],
+        COMPUTE_ID: [ev(COMPUTE_ID, "Inner", "UPDATE_FAILED", rtype=STACK_TYPE, physical=inner,
+                        reason="Embedded stack y was not successfully updated")],
+        inner: [ev(inner, "Fn", "UPDATE_FAILED", rtype="AWS::Lambda::Function", reason="Memory must be at most 10240")],
+    }
+    cause = find_root_cause(getter(events), ROOT_ID, STACK)
+    assert cause and cause.stack == "catalog-prod/Compute/Inner" and cause.reason == "Memory must be at most 10240"
+
+
+def test_root_cause_of_a_stack_level_failure_and_of_nothing():
+    own = {ROOT_ID: [ev(ROOT_ID, STACK, "UPDATE_ROLLBACK_IN_PROGRESS"),
+                     ev(ROOT_ID, STACK, "UPDATE_FAILED", reason="Parameters: [AssetBucket] must have values")]}
+    cause = find_root_cause(getter(own), ROOT_ID, STACK)
+    assert cause and "AssetBucket" in cause.reason
+    assert find_root_cause(getter({ROOT_ID: [ev(ROOT_ID, STACK, "UPDATE_COMPLETE")]}), ROOT_ID, STACK) is None
+
+
+# -- change sets ------------------------------------------------------------------------------------
+def test_create_waits_reads_every_page_and_passes_nested_and_capabilities():
+    cfn, stub = stubbed()
+    stub.add_response("create_change_set", {"Id": CS_ARN, "StackId": ROOT_ID}, {
+        "StackName": STACK, "ChangeSetName": "serverless-infra-deploy", "ChangeSetType": "UPDATE",
+        "Parameters": [{"ParameterKey": "AssetBucket", "ParameterValue": "b"}],
+        "Tags": [{"Key": "Project", "Value": "catalog"}],
+        "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        "IncludeNestedStacks": True, "Description": ANY, "TemplateURL": "https://b.s3.us-east-1.amazonaws.com/t.json"})
+    stub.add_response("describe_change_set", {"Status": "CREATE_PENDING", "ChangeSetId": CS_ARN},
+                      {"ChangeSetName": CS_ARN, "StackName": ROOT_ID})
+    change = {"Type": "Resource", "ResourceChange": {"Action": "Modify", "LogicalResourceId": "Compute",
+                                                     "ResourceType": STACK_TYPE, "ChangeSetId": NESTED_CS_ARN}}
+    stub.add_response("describe_change_set", {"Status": "CREATE_COMPLETE", "Changes": [change], "NextToken": "p2"},
+                      {"ChangeSetName": CS_ARN, "StackName": ROOT_ID})
+    stub.add_response("describe_change_set", {"Changes": [change]},
+                      {"ChangeSetName": CS_ARN, "StackName": ROOT_ID, "NextToken": "p2"})
+    sleeper = Sleeper()
+    cs = changeset.create(cfn, stack=STACK, kind="UPDATE", name="serverless-infra-deploy",
+                          parameters={"AssetBucket": "b"}, tags={"Project": "catalog"},
+                          template_url="https://b.s3.us-east-1.amazonaws.com/t.json", sleep=sleeper)
+    stub.assert_no_pending_responses()
+    assert cs.status == "CREATE_COMPLETE" and len(cs.changes) == 2 and sleeper.calls == 1
+
+
+@pytest.mark.parametrize("reason", [
+    "The submitted information didn't contain changes. Submit different information to create a change set.",
+    "No updates are to be performed.",
+])
+def test_an_empty_change_set_is_no_changes_and_is_deleted(reason):
+    cfn, stub = stubbed()
+    stub.add_response("create_change_set", {"Id": CS_ARN, "StackId": ROOT_ID})
+    stub.add_response("describe_change_set", {"Status": "FAILED", "StatusReason": reason})
+    stub.add_response("delete_change_set", {}, {"ChangeSetName": CS_ARN, "StackName": ROOT_ID})
+    with pytest.raises(changeset.NoChanges):
+        changeset.create(cfn, stack=STACK, kind="UPDATE", name="n", parameters={}, tags={}, template_body="{}")
+    stub.assert_no_pending_responses()
+
+
+def test_a_refused_update_saying_no_updates_is_no_changes():
+    cfn, stub = stubbed()
+    stub.add_client_error("create_change_set", "ValidationError", "No updates are to be performed.")
+    with pytest.raises(changeset.NoChanges):
+        changeset.create(cfn, stack=STACK, kind="UPDATE", name="n", parameters={}, tags={}, template_body="{}")
+
+
+def test_a_failed_change_set_is_an_error_with_its_reason():
+    cfn, stub = stubbed()
+    stub.add_response("create_change_set", {"Id": CS_ARN, "StackId": ROOT_ID})
+    stub.add_response("describe_change_set", {"Status": "FAILED", "StatusReason": "Template format error: Unresolved resource dependencies [Nope]"})
+    stub.add_response("delete_change_set", {})
+    with pytest.raises(DeployError, match="Unresolved resource dependencies"):
+        changeset.create(cfn, stack=STACK, kind="UPDATE", name="n", parameters={}, tags={}, template_body="{}")
+
+
+def test_stale_change_sets_of_this_stack_and_name_are_deleted_only():
+    cfn, stub = stubbed()
+    summary = lambda name, stack_name, arn, status="CREATE_COMPLETE": {  # noqa: E731
+        "ChangeSetName": name, "StackName": stack_name, "ChangeSetId": arn, "StackId": "x",
+        "ExecutionStatus": "AVAILABLE", "Status": status}
+    stub.add_response("list_change_sets", {"Summaries": [
+        summary("serverless-infra-deploy", STACK, CS_ARN),
+        summary("serverless-infra-deploy", "other-stack", "arn:other"),
+        summary("someone-elses", STACK, "arn:mine-not"),
+    ], "NextToken": "t"}, {"StackName": STACK})
+    stub.add_response("delete_change_set", {}, {"ChangeSetName": CS_ARN})
+    stub.add_response("list_change_sets", {"Summaries": []}, {"StackName": STACK, "NextToken": "t"})
+    assert changeset.delete_stale(cfn, STACK, "serverless-infra-deploy") == 1
+    stub.assert_no_pending_responses()
+
+
+def test_nested_change_sets_are_walked_into_one_diff():
+    cfn, stub = stubbed()
+    root_changes = [{"Type": "Resource", "ResourceChange": {
+        "Action": "Modify", "LogicalResourceId": "Data", "ResourceType": STACK_TYPE, "Replacement": "False",
+        "PhysicalResourceId": DATA_ID, "ChangeSetId": NESTED_CS_ARN}}]
+    nested = {"Changes": [
+        {"Type": "Resource", "ResourceChange": {
+            "Action": "Modify", "LogicalResourceId": "UsersTable", "ResourceType": "AWS::DynamoDB::Table",
+            "Replacement": "True", "PhysicalResourceId": "catalog-prod-users",
+            "Details": [{"Target": {"Attribute": "Properties", "Name": "TableName", "RequiresRecreation": "Always"}}]}},
+        {"Type": "Resource", "ResourceChange": {
+            "Action": "Modify", "LogicalResourceId": "UsersRole", "ResourceType": "AWS::IAM::Role",
+            "Replacement": "False",
+            "Details": [{"Target": {"Attribute": "Properties", "Name": "Policies", "RequiresRecreation": "Never"}}]}},
+        {"Type": "Resource", "ResourceChange": {
+            "Action": "Add", "LogicalResourceId": "Alarm", "ResourceType": "AWS::CloudWatch::Alarm"}},
+    ]}
+    stub.add_response("describe_change_set", nested, {"ChangeSetName": NESTED_CS_ARN})
+    diff = collect(cfn, root_changes, STACK)
+    stub.assert_no_pending_responses()
+    assert [(r.stack, r.logical_id, r.action, r.replacement) for r in diff.rows] == [
+        ("catalog-prod", "Data", "Modify", "False"),
+        ("catalog-prod/Data", "UsersTable", "Modify", "True"),
+        ("catalog-prod/Data", "UsersRole", "Modify", "False"),
+        ("catalog-prod/Data", "Alarm", "Add", ""),
+    ]
+    assert [r.logical_id for r in diff.stateful_risks(["AWS::DynamoDB::Table"])] == ["UsersTable"]
+    text = render_text(diff, "Changes to update catalog-prod", ["AWS::DynamoDB::Table"])
+    assert "REPLACE" in text and "IAM" in text and "stateful" in text
+    assert "1 to add, 2 to modify (1 replaced), 0 to remove; 1 IAM change" in text
+
+
+# -- stack states -----------------------------------------------------------------------------------
+def runner_for(cfn, *, timeout=None, sleeper=None, terminal=False):
+    ui, out, err = quiet_ui(terminal)
+    sleeper = sleeper or Sleeper()
+    spec = StackSpec(name=STACK, template={}, parameters={"AssetBucket": "bucket"}, tags={"Project": "catalog"})
+    runner = StackRunner(FakeAws(cfn), ui, spec, change_set_name="serverless-infra-deploy", timeout=timeout,
+                         sleep=sleeper, clock=sleeper.clock)
+    return runner, out, err
+
+
+def test_rollback_complete_is_explained_with_its_root_cause_and_not_touched():
+    cfn, stub = stubbed()
+    root, data = failed_create_events()
+    stub.add_response("describe_stacks", stack("ROLLBACK_COMPLETE"), {"StackName": STACK})
+    stub.add_response("describe_stack_events", root)
+    stub.add_response("describe_stack_events", root)
+    stub.add_response("describe_stack_events", data)
+    runner, _, _ = runner_for(cfn)
+    with pytest.raises(DeployError) as err:
+        runner.ready(recreate_failed=False, read_only=False)
+    stub.assert_no_pending_responses()
+    text = str(err.value)
+    assert "ROLLBACK_COMPLETE" in text and "--recreate-failed" in text
+    assert "catalog-prod/Data > UsersTable" in text and "Table already exists" in text
+
+
+def test_rollback_complete_with_recreate_failed_is_deleted_then_created():
+    cfn, stub = stubbed()
+    stub.add_response("describe_stacks", stack("ROLLBACK_COMPLETE"), {"StackName": STACK})
+    stub.add_response("list_stack_resources", no_resources(), {"StackName": ROOT_ID})
+    stub.add_response("describe_stack_events", newest_first(ev(ROOT_ID, STACK, "ROLLBACK_COMPLETE")))
+    stub.add_response("delete_stack", {}, {"StackName": ROOT_ID, "ClientRequestToken": ANY})
+    stub.add_response("describe_stack_events", newest_first(
+        ev(ROOT_ID, STACK, "DELETE_IN_PROGRESS", seconds=10, reason="User Initiated"),
+        ev(ROOT_ID, STACK, "DELETE_COMPLETE", seconds=20)))
+    stub.add_response("describe_stack_events", {"StackEvents": []})
+    not_found(stub, "describe_stacks")
+    runner, out, _ = runner_for(cfn)
+    assert runner.ready(recreate_failed=True, read_only=False) is None  # -> CREATE
+    stub.assert_no_pending_responses()
+    assert "DELETE_COMPLETE" in out.getvalue()
+
+
+def test_an_update_in_progress_is_waited_for_with_its_events_shown():
+    cfn, stub = stubbed()
+    stub.add_response("describe_stacks", stack("UPDATE_IN_PROGRESS"), {"StackName": STACK})
+    stub.add_response("list_stack_resources", no_resources())
+    stub.add_response("describe_stack_events", newest_first(ev(ROOT_ID, STACK, "UPDATE_IN_PROGRESS", reason="User Initiated")))
+    stub.add_response("describe_stack_events", newest_first(
+        ev(ROOT_ID, "UsersFunction", "UPDATE_COMPLETE", seconds=5, rtype="AWS::Lambda::Function"),
+        ev(ROOT_ID, STACK, "UPDATE_COMPLETE", seconds=6)))
+    stub.add_response("describe_stacks", stack("UPDATE_COMPLETE"), {"StackName": ROOT_ID})
+    stub.add_response("list_stack_resources", no_resources())
+    stub.add_response("describe_stack_events", {"StackEvents": []})
+    stub.add_response("describe_stacks", stack("UPDATE_COMPLETE"), {"StackName": STACK})
+    runner, out, _ = runner_for(cfn)
+    info = runner.ready(recreate_failed=False, read_only=False)
+    stub.assert_no_pending_responses()
+    assert info and info.status == "UPDATE_COMPLETE"
+    assert "busy (UPDATE_IN_PROGRESS)" in out.getvalue() and "UsersFunction" in out.getvalue()
+
+
+def test_an_operation_in_progress_past_the_timeout_fails_clearly():
+    cfn, stub = stubbed()
+    stub.add_response("describe_stacks", stack("UPDATE_ROLLBACK_IN_PROGRESS"), {"StackName": STACK})
+    stub.add_response("list_stack_resources", no_resources())
+    stub.add_response("describe_stack_events", {"StackEvents": []})
+    for _ in range(4):
+        stub.add_response("describe_stack_events", {"StackEvents": []})
+        stub.add_response("describe_stacks", stack("UPDATE_ROLLBACK_IN_PROGRESS"))
+    runner, _, _ = runner_for(cfn, timeout=3.0)
+    with pytest.raises(DeployError, match=r"still busy \(UPDATE_ROLLBACK_IN_PROGRESS\) after 3 s"):
+        runner.ready(recreate_failed=False, read_only=False)
+
+
+def update_plan() -> Plan:
+    spec = StackSpec(name=STACK, template={}, parameters={}, tags={})
+    info = StackInfo(STACK, ROOT_ID, "UPDATE_COMPLETE")
+    return Plan(spec, info, kind="UPDATE",
+                change_set=changeset.ChangeSet(arn=CS_ARN, stack_id=ROOT_ID, stack_name=STACK, kind="UPDATE"))
+
+
+def execute_until_first_poll(stub):
+    stub.add_response("list_stack_resources", no_resources(), {"StackName": ROOT_ID})
+    stub.add_response("describe_stack_events", newest_first(ev(ROOT_ID, STACK, "UPDATE_COMPLETE", seconds=-100)))
+    stub.add_response("execute_change_set", {}, {"ChangeSetName": CS_ARN, "StackName": ROOT_ID, "ClientRequestToken": ANY})
+    stub.add_response("describe_stack_events", newest_first(
+        ev(ROOT_ID, STACK, "UPDATE_IN_PROGRESS", seconds=1, reason="User Initiated"),
+        ev(ROOT_ID, "UsersFunction", "UPDATE_IN_PROGRESS", seconds=2, rtype="AWS::Lambda::Function")))
+
+
+def rollback_to_completion(stub, fifth_poll=False):
+    stub.add_response("cancel_update_stack", {}, {"StackName": ROOT_ID})
+    stub.add_response("describe_stack_events", newest_first(
+        ev(ROOT_ID, STACK, "UPDATE_ROLLBACK_IN_PROGRESS", seconds=10, reason="Stack update cancelled"),
+        ev(ROOT_ID, STACK, "UPDATE_ROLLBACK_COMPLETE", seconds=20)))
+    stub.add_response("describe_stacks", stack("UPDATE_ROLLBACK_COMPLETE"), {"StackName": ROOT_ID})
+    stub.add_response("list_stack_resources", no_resources())
+    if fifth_poll:  # every fifth poll also lists the nested stacks
+        stub.add_response("list_stack_resources", no_resources())
+    stub.add_response("describe_stack_events", {"StackEvents": []})
+
+
+def test_ctrl_c_during_an_update_cancels_it_and_waits_for_the_rollback():
+    cfn, stub = stubbed()
+    execute_until_first_poll(stub)
+    rollback_to_completion(stub)
+    runner, out, err = runner_for(cfn, sleeper=Sleeper({1: KeyboardInterrupt()}))
+    with pytest.raises(Cancelled) as exc:
+        runner.execute(update_plan())
+    stub.assert_no_pending_responses()
+    assert exc.value.exit_code == 130
+    assert "cancelled and rolled back (UPDATE_ROLLBACK_COMPLETE)" in str(exc.value)
+    assert "CancelUpdateStack" in err.getvalue()
+    assert "UPDATE_ROLLBACK_COMPLETE" in out.getvalue()
+
+
+def test_timeout_during_an_update_cancels_it_too():
+    cfn, stub = stubbed()
+    execute_until_first_poll(stub)
+    stub.add_response("describe_stack_events", {"StackEvents": []})  # second and third polls, still running
+    stub.add_response("describe_stack_events", {"StackEvents": []})
+    rollback_to_completion(stub, fifth_poll=True)
+    runner, _, _ = runner_for(cfn, timeout=1.5)
+    with pytest.raises(Cancelled) as exc:
+        runner.execute(update_plan())
+    stub.assert_no_pending_responses()
+    assert exc.value.exit_code == 1 and "--timeout of 1.5 s reached" in str(exc.value)
+
+
+def test_ctrl_c_during_a_create_explains_it_cannot_be_cancelled():
+    cfn, stub = stubbed()
+    plan = update_plan()
+    plan.kind = "CREATE"
+    stub.add_response("describe_stack_events", newest_first(ev(ROOT_ID, STACK, "REVIEW_IN_PROGRESS")))
+    stub.add_response("execute_change_set", {})
+    stub.add_response("describe_stack_events", newest_first(ev(ROOT_ID, STACK, "CREATE_IN_PROGRESS", seconds=1)))
+    runner, _, _ = runner_for(cfn, sleeper=Sleeper({1: KeyboardInterrupt()}))
+    with pytest.raises(DeployError, match="cannot be cancelled and continues") as exc:
+        runner.execute(plan)
+    assert exc.value.exit_code == 130
+
+
+def test_a_failed_update_reports_the_nested_root_cause():
+    cfn, stub = stubbed()
+    stub.add_response("list_stack_resources", nested_resources(("Compute", COMPUTE_ID)), {"StackName": ROOT_ID})
+    stub.add_response("list_stack_resources", no_resources(), {"StackName": COMPUTE_ID})
+    stub.add_response("describe_stack_events", newest_first(ev(ROOT_ID, STACK, "UPDATE_COMPLETE", seconds=-100)))
+    stub.add_response("describe_stack_events", newest_first(
+        ev(COMPUTE_ID, "catalog-prod-Compute-DEF", "UPDATE_COMPLETE", seconds=-100)))
+    stub.add_response("execute_change_set", {})
+    root_events = [
+        ev(ROOT_ID, STACK, "UPDATE_IN_PROGRESS", seconds=1, reason="User Initiated"),
+        ev(ROOT_ID, "Compute", "UPDATE_FAILED", seconds=30, rtype=STACK_TYPE, physical=COMPUTE_ID,
+           reason="Embedded stack was not successfully updated. The following resource(s) failed to update: [UsersFunction]."),
+        ev(ROOT_ID, STACK, "UPDATE_ROLLBACK_IN_PROGRESS", seconds=31),
+        ev(ROOT_ID, STACK, "UPDATE_ROLLBACK_COMPLETE", seconds=60),
+    ]
+    compute_events = [
+        ev(COMPUTE_ID, "UsersFunction", "UPDATE_FAILED", seconds=20, rtype="AWS::Lambda::Function",
+           reason="Resource handler returned message: \"Value 20000 at 'memorySize' failed to satisfy constraint\""),
+    ]
+    stub.add_response("describe_stack_events", newest_first(*root_events))
+    stub.add_response("describe_stack_events", newest_first(*compute_events))
+    stub.add_response("list_stack_resources", nested_resources(("Compute", COMPUTE_ID)))  # finish()
+    stub.add_response("list_stack_resources", no_resources())
+    stub.add_response("describe_stack_events", {"StackEvents": []})
+    stub.add_response("describe_stack_events", {"StackEvents": []})
+    stub.add_response("describe_stack_events", newest_first(*root_events), {"StackName": ROOT_ID})  # root cause
+    stub.add_response("describe_stack_events", newest_first(*compute_events), {"StackName": COMPUTE_ID})
+    runner, out, _ = runner_for(cfn)
+    with pytest.raises(DeployError) as exc:
+        runner.execute(update_plan())
+    stub.assert_no_pending_responses()
+    text = str(exc.value)
+    assert text.startswith("Update of catalog-prod failed (UPDATE_ROLLBACK_COMPLETE). Root cause: catalog-prod/Compute > UsersFunction")
+    assert "memorySize" in text
+    assert "catalog-prod/Compute" in out.getvalue()
+
+
+# -- production safeguards and destroy ----------------------------------------------------------------
+def production_build(tmp_path):
+    from infra.deploy.manifest import Build
+    from stage_fixture import write_stage
+
+    return Build.load(write_stage(tmp_path, production=True))
+
+
+def test_production_gets_termination_protection_and_policies_on_every_stack(tmp_path):
+    from infra.deploy.orchestrate import protect
+    from infra.deploy.policy import protective_policy
+
+    build = production_build(tmp_path)
+    cfn, stub = stubbed()
+    stub.add_response("update_termination_protection", {"StackId": ROOT_ID},
+                      {"StackName": ROOT_ID, "EnableTerminationProtection": True})
+    stub.add_response("get_stack_policy", {}, {"StackName": ROOT_ID})
+    stub.add_response("set_stack_policy", {}, {"StackName": ROOT_ID,
+                                               "StackPolicyBody": protective_policy(build.stateful_types, root=True)})
+    stub.add_response("list_stack_resources", nested_resources(("Data", DATA_ID)), {"StackName": ROOT_ID})
+    stub.add_response("list_stack_resources", no_resources(), {"StackName": DATA_ID})
+    stub.add_response("get_stack_policy", {"StackPolicyBody": protective_policy(build.stateful_types)}, {"StackName": DATA_ID})
+    ui, out, _ = quiet_ui()
+    protect(FakeAws(cfn), ui, build, StackInfo(STACK, ROOT_ID, "CREATE_COMPLETE"))
+    stub.assert_no_pending_responses()   # the nested policy already matched: not set again
+    assert "and its 1 nested stack(s)" in out.getvalue()
+
+
+def destroy_lookups(stub, protection: bool):
+    stub.add_response("describe_stacks", stack("UPDATE_COMPLETE", protection=protection), {"StackName": "shop-dev"})
+    stub.add_response("list_stack_resources", no_resources(), {"StackName": ROOT_ID})
+    stub.add_response("get_template", {"TemplateBody": json.dumps({"Resources": {
+        "Table": {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain"},
+        "Topic": {"Type": "AWS::SNS::Topic"}}})}, {"StackName": ROOT_ID, "TemplateStage": "Original"})
+    stub.add_response("list_stack_resources", {"StackResourceSummaries": [
+        {"LogicalResourceId": "Table", "PhysicalResourceId": "shop-dev-items", "ResourceType": "AWS::DynamoDB::Table",
+         "LastUpdatedTimestamp": T0, "ResourceStatus": "UPDATE_COMPLETE"}]}, {"StackName": ROOT_ID})
+
+
+def destroy(cfn, disable_protection):
+    from infra.deploy.destroy import destroy_stack
+    from infra.deploy.orchestrate import Options
+    from infra.deploy.session import Target
+
+    ui, out, err = quiet_ui()
+    opts = Options(config=None, out=None, target=Target())  # type: ignore[arg-type]
+    kept = destroy_stack(FakeAws(cfn), ui, "shop-dev", opts, disable_protection=disable_protection)
+    return kept, out.getvalue(), err.getvalue()
+
+
+def test_destroy_lists_what_is_kept_and_refuses_a_protected_stack(tmp_path):
+    cfn, stub = stubbed()
+    destroy_lookups(stub, protection=True)
+    with pytest.raises(DeployError, match="has termination protection .* --disable-termination-protection"):
+        destroy(cfn, disable_protection=False)
+    stub.assert_no_pending_responses()   # nothing deleted
+
+
+def test_destroy_with_protection_disabled_explicitly(tmp_path):
+    cfn, stub = stubbed()
+    destroy_lookups(stub, protection=True)
+    stub.add_response("update_termination_protection", {"StackId": ROOT_ID},
+                      {"StackName": ROOT_ID, "EnableTerminationProtection": False})
+    stub.add_response("list_stack_resources", no_resources(), {"StackName": ROOT_ID})
+    stub.add_response("describe_stack_events", newest_first(ev(ROOT_ID, STACK, "UPDATE_COMPLETE")))
+    stub.add_response("delete_stack", {}, {"StackName": ROOT_ID, "ClientRequestToken": ANY})
+    stub.add_response("describe_stack_events", newest_first(
+        ev(ROOT_ID, STACK, "DELETE_IN_PROGRESS", seconds=5),
+        ev(ROOT_ID, "Table", "DELETE_SKIPPED", seconds=6, physical="shop-dev-items"),
+        ev(ROOT_ID, STACK, "DELETE_COMPLETE", seconds=9)))
+    stub.add_response("describe_stack_events", {"StackEvents": []})
+    kept, out, err = destroy(cfn, disable_protection=True)
+    stub.assert_no_pending_responses()
+    assert [(k.logical_id, k.physical_id) for k in kept] == [("Table", "shop-dev-items")]
+    assert "Kept after deletion" in out and "DELETE_SKIPPED" in out and "DELETE_COMPLETE" in out
+    assert "Turning off termination protection" in err
