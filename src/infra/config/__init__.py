@@ -27,9 +27,14 @@ def load_config(path: str | Path, root: Path = REPO_ROOT) -> Config:
         raise ConfigError(shown, "(file)", f"is not UTF-8 text ({exc.reason}).", "save it as UTF-8.") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(shown, "(syntax)", f"is not valid TOML: {exc}.", "fix the TOML syntax there.") from None
-    loader = Loader(shown)
+    return parse_config(raw, shown, path.stem, root)
+
+
+def parse_config(raw: dict, file: str, name: str, root: Path = REPO_ROOT) -> Config:
+    """Type-check and cross-check already-parsed TOML data; errors name `file`."""
+    loader = Loader(file)
     cfg = loader.load(Config, raw)
-    cfg = dataclasses.replace(cfg, file=shown, name=path.stem, root=str(root))
+    cfg = dataclasses.replace(cfg, file=file, name=name, root=str(root))
     validate(cfg, loader)
     return cfg
 
@@ -41,4 +46,4 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-__all__ = ["Config", "load_config"]
+__all__ = ["Config", "load_config", "parse_config"]

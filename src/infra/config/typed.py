@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
+import math
 import re
 import types
 import typing
@@ -123,6 +125,8 @@ class Loader:
                       meta.get("hint") or f"give {_type_name(tp)}.")
         if tp is float:
             raw = float(raw)
+            if not math.isfinite(raw):
+                self.fail(key, f"{raw} is not a finite number.", "give a number.")
         lo, hi = meta.get("min"), meta.get("max")
         if lo is not None and raw < lo or hi is not None and raw > hi:
             rng = f"from {lo} to {hi}" if lo is not None and hi is not None else (
@@ -140,8 +144,13 @@ class Loader:
         return raw
 
 
+_BARE = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def _join(key: str, name: str) -> str:
-    return f"{key}.{name}" if key else name
+    # Keys that are not bare TOML keys are shown quoted, as they would be written in TOML.
+    shown = name if _BARE.fullmatch(name) else json.dumps(name)
+    return f"{key}.{shown}" if key else shown
 
 
 def _describe(raw: Any) -> str:
