@@ -146,3 +146,15 @@ def test_cdk_environment_has_no_credentials():
     assert "AWS_ACCESS_KEY_ID" not in env and "AWS_PROFILE" not in env
     assert env["PATH"] == "/bin" and env["CDK_DEFAULT_REGION"] == "us-west-2"
     assert env["CDK_DISABLE_CLI_TELEMETRY"] == "true"
+
+
+def test_speedup_target_compares_the_same_system_with_the_cdk_cli():
+    ours = measurement("ours, every shipped config", (0.25, 32 * 1024))
+    same = measurement("ours, secure-api", (0.17, 30 * 1024))
+    cli = measurement("npx cdk synth (CLI, offline)", (3.7, 450 * 1024))
+    app = measurement("cdk app synth (node build/app.js)", (2.5, 450 * 1024))
+    lines = bench.target_lines(ours, same, [same, ours, app, cli])
+    assert lines[2] == "(for reference, vs cdk app synth (node build/app.js) alone, without the CLI: 14.7x)"
+    assert lines[3] == "target >= 20x vs npx cdk synth (CLI, offline): 21.8x  ok"
+    slow = measurement("ours, secure-api", (0.5, 30 * 1024))
+    assert bench.target_lines(ours, slow, [cli])[2].endswith("MISSED  <<<")
