@@ -184,3 +184,37 @@ def test_api_deployment_changes_with_routes_only(generated, tmp_path):
     same = [k for k, v in json.loads((out / "api.json").read_text())["Resources"].items()
             if v["Type"] == "AWS::ApiGateway::Deployment"]
     assert same == base
+
+
+def test_unwritable_output_is_one_sentence(tmp_path):
+    from click.testing import CliRunner
+    from infra.cli import main
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = CliRunner().invoke(main, ["templates", "--config", str(REPO / "config" / "catalog-api.toml"),
+                                       "--out", str(blocker / "out")])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"Error: cannot write {blocker}/out: ")
+    assert "Traceback" not in result.output
+
+
+def test_a_failure_while_writing_leaves_every_output_as_it_was(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    for name in ("catalog-api", "secure-api"):
+        (out / name).mkdir(parents=True)
+        (out / name / "root.json").write_text("previous\n")
+    before = tree(out)
+    real, calls = Path.write_bytes, []
+
+    def failing(self, data):
+        calls.append(self)
+        if len(calls) == 12:  # somewhere in the second config
+            raise OSError(28, "No space left on device", str(self))
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", failing)
+    with pytest.raises(Exception, match="No space left on device"):
+        build_configs([REPO / "config" / "catalog-api.toml", REPO / "config" / "secure-api.toml"], out)
+    monkeypatch.undo()
+    assert tree(out) == before
+    assert sorted(p.name for p in out.iterdir()) == ["catalog-api", "secure-api"]  # no staging leftovers

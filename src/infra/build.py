@@ -6,8 +6,9 @@ from pathlib import Path
 from infra import quotas
 from infra.assets import Asset, build_asset
 from infra.config import Config, load_config
+from infra.errors import UsageError, UserError
 from infra.naming import physical, stack_name, tags
-from infra.render import replace_dir, to_json
+from infra.render import replace_dirs, to_json
 
 STATEFUL_TYPES = ["AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::S3::Bucket",
                   "AWS::SecretsManager::Secret"]
@@ -70,15 +71,16 @@ def build_configs(paths: list[Path], out_root: Path) -> list[Path]:
     names = [c.name for c in configs]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        from infra.errors import UsageError
         raise UsageError(f"two configs would both write out/{dupes[0]}/: config file names must be unique.")
     outputs = [(cfg, generate(cfg)) for cfg in configs]
-    written = []
-    for cfg, files in outputs:
-        target = out_root / cfg.name
-        replace_dir(target, files)
-        written.append(target)
-    return written
+    trees = {out_root / cfg.name: files for cfg, files in outputs}
+    try:
+        replace_dirs(trees)
+    except OSError as exc:
+        where = getattr(exc, "filename", None) or out_root
+        raise UserError(f"cannot write {where}: {exc.strerror or exc}. Choose another --out directory.",
+                        exit_code=2) from None
+    return list(trees)
 
 
 def build_config(config_path: Path, out_root: Path) -> Path:

@@ -14,19 +14,28 @@ def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def replace_dir(target: Path, files: dict[str, bytes]) -> None:
-    """Write `files` (relative path -> bytes) as the new content of `target`, all at once.
+def replace_dirs(trees: dict[Path, dict[str, bytes]]) -> None:
+    """Make each target directory hold exactly its files (relative path -> bytes), all at once.
 
-    The new tree is written beside the target and swapped in by rename, so readers (and a
-    crash) see either the old directory or the new one, never a half-written mix.
+    Every new tree is first written beside its target; only when all are written are they
+    swapped in by rename. A failure while writing (disk full, permissions) leaves every target
+    as it was; readers (and a crash) see the old directory or the new one, never a mix.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    staged: list[tuple[Path, Path]] = []
     try:
-        for rel, data in sorted(files.items()):
-            path = staging / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
+        for target, files in trees.items():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+            staged.append((target, staging))
+            for rel, data in sorted(files.items()):
+                path = staging / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+    except BaseException:
+        for _, staging in staged:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
+    for target, staging in staged:
         old = None
         if target.exists():
             old = target.with_name(f".{target.name}.old-{os.getpid()}")
@@ -34,6 +43,3 @@ def replace_dir(target: Path, files: dict[str, bytes]) -> None:
         os.rename(staging, target)
         if old is not None:
             shutil.rmtree(old)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
