@@ -15,9 +15,10 @@ ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 SECURITY_HEADERS = "67f7725c-6f97-4210-82d7-5512b31e9d03"
 CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"  # the hosted zone of every *.cloudfront.net alias target
 
+SKIP_NO_FIREWALL = {
+    "CKV_AWS_68": "The config has no [firewall]: no web ACL is generated, for the API or its distribution.",
+}
 SKIPS = {
-    "CKV_AWS_68": "Every request is inspected by the regional web ACL on the API stage (firewall stack); "
-                  "a CloudFront-scope web ACL would have to live in us-east-1.",
     "CKV_AWS_86": "Caching is disabled, so every request reaches the API, whose JSON access log and WAF "
                   "log record it; legacy CloudFront logging would need an ACL-enabled bucket.",
 }
@@ -55,8 +56,13 @@ def build(cfg: Config) -> Stack:
             ResponseHeadersPolicyId=SECURITY_HEADERS),
     )
     skips = dict(SKIPS)
+    if cfg.firewall:
+        # The CLOUDFRONT-scope web ACL lives in the us-east-1 stack, like the certificate.
+        props["WebACLId"] = st.param("EdgeWebAclArn", "ARN of the CloudFront web ACL (us-east-1 stack output)")
+    else:
+        skips.update(SKIP_NO_FIREWALL)
     if edge.domain:
-        cert = st.param("CertificateArn", "ARN of the us-east-1 ACM certificate for the custom domain")
+        cert = st.param("CertificateArn", "ARN of the ACM certificate for the custom domain (us-east-1)")
         props["Aliases"] = [fqdn(cfg)]
         props["ViewerCertificate"] = cf.ViewerCertificate(
             AcmCertificateArn=cert, SslSupportMethod="sni-only", MinimumProtocolVersion="TLSv1.2_2021")

@@ -10,24 +10,36 @@ from infra.stack import Stack
 from templates.compute import parameter_prefix
 
 
-def _visibility(metric: str) -> wafv2.VisibilityConfig:
+def visibility(metric: str) -> wafv2.VisibilityConfig:
     return wafv2.VisibilityConfig(SampledRequestsEnabled=True, CloudWatchMetricsEnabled=True, MetricName=metric)
 
 
-def rules(cfg: Config) -> list[wafv2.WebACLRule]:
-    """Rate limit per IP first (cheapest to evaluate), then each managed rule group in order."""
+def rules(cfg: Config, *, behind_cloudfront: bool = False) -> list[wafv2.WebACLRule]:
+    """Rate limit per IP first (cheapest to evaluate), then each managed rule group in order.
+
+    Behind CloudFront, requests reach the API from CloudFront's edge addresses, so a per-IP
+    limit there would throttle whole edge locations. The client limit is then enforced by the
+    CloudFront web ACL (us-east-1 stack), which sees viewers' own IPs; here the rule keys on
+    X-Forwarded-For, the viewer's address as CloudFront passes it on. A direct caller can forge
+    that header, which is why the edge ACL, not this rule, is the client limit.
+    """
     fw = cfg.firewall
+    if behind_cloudfront:
+        rate = wafv2.RateBasedStatement(
+            Limit=fw.rate_limit, AggregateKeyType="FORWARDED_IP",
+            ForwardedIPConfig=wafv2.ForwardedIPConfiguration(HeaderName="X-Forwarded-For", FallbackBehavior="MATCH"))
+    else:
+        rate = wafv2.RateBasedStatement(Limit=fw.rate_limit, AggregateKeyType="IP")
     out = [wafv2.WebACLRule(
         Name="RateLimitRule", Priority=1, Action=wafv2.RuleAction(Block=wafv2.BlockAction()),
-        Statement=wafv2.Statement(RateBasedStatement=wafv2.RateBasedStatement(
-            Limit=fw.rate_limit, AggregateKeyType="IP")),
-        VisibilityConfig=_visibility("RateLimitRule"))]
+        Statement=wafv2.Statement(RateBasedStatement=rate),
+        VisibilityConfig=visibility("RateLimitRule"))]
     for i, group in enumerate(fw.managed_rule_groups):
         out.append(wafv2.WebACLRule(
             Name=group, Priority=i + 2, OverrideAction=wafv2.OverrideAction(**{"None": {}}),
             Statement=wafv2.Statement(ManagedRuleGroupStatement=wafv2.ManagedRuleGroupStatement(
                 VendorName="AWS", Name=group)),
-            VisibilityConfig=_visibility(group.removeprefix("AWSManagedRules"))))
+            VisibilityConfig=visibility(group.removeprefix("AWSManagedRules"))))
     return out
 
 
@@ -39,7 +51,7 @@ def build(cfg: Config) -> Stack:
     acl = st.add(wafv2.WebACL(
         "WebAcl", Name=physical(cfg, "api-waf"), Scope="REGIONAL",
         Description=f"Protects the {physical(cfg)} API", DefaultAction=wafv2.DefaultAction(Allow=wafv2.AllowAction()),
-        Rules=rules(cfg), VisibilityConfig=_visibility(physical(cfg, "api-waf"))))
+        Rules=rules(cfg, behind_cloudfront=cfg.edge is not None), VisibilityConfig=visibility(physical(cfg, "api-waf"))))
     st.add(wafv2.WebACLAssociation("WebAclAssociation", ResourceArn=stage_arn, WebACLArn=GetAtt(acl, "Arn")))
     # WAF only delivers to log groups whose name starts with aws-waf-logs-.
     lg = st.add(log_group("WafLogGroup", f"aws-waf-logs-{physical(cfg)}", cfg.firewall.log_retention_days, key_arn),

@@ -19,7 +19,8 @@ from templates import api, compute, data, edge, firewall, monitoring, network, p
 # Values the deployer supplies to the root: they are not produced by any child.
 ROOT_PARAMETERS = {
     "AssetBucket": "S3 bucket holding the zipped handler code (package uploads it there)",
-    "CertificateArn": "ARN of the us-east-1 ACM certificate for the custom domain (certificate stack output)",
+    "CertificateArn": "ARN of the ACM certificate for the custom domain (output of the us-east-1 stack)",
+    "EdgeWebAclArn": "ARN of the CloudFront web ACL (output of the us-east-1 stack)",
 }
 
 

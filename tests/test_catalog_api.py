@@ -128,6 +128,8 @@ def test_waf_four_rules(catalog):
     assert [r["Name"] for r in rules] == ["RateLimitRule", "AWSManagedRulesCommonRuleSet",
                                           "AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesSQLiRuleSet"]
     assert [r["Priority"] for r in rules] == [1, 2, 3, 4]
+    # No CloudFront in front: the API sees client IPs itself.
+    assert rules[0]["Statement"] == {"RateBasedStatement": {"Limit": 2000, "AggregateKeyType": "IP"}}
     has_resource_properties(catalog["firewall"], "AWS::WAFv2::WebACLAssociation", {"ResourceArn": {"Ref": "ApiStageArn"}})
 
 

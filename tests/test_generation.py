@@ -49,7 +49,7 @@ def test_regenerating_replaces_stale_files(tmp_path):
 def test_only_the_stacks_a_config_needs(generated):
     assert sorted(generated["catalog-api"]) == ["api", "compute", "data", "firewall", "manifest", "monitoring",
                                                 "root", "security"]
-    assert sorted(generated["secure-api-prod"]) == ["api", "certificate", "compute", "data", "edge", "firewall",
+    assert sorted(generated["secure-api-prod"]) == ["api", "compute", "data", "edge", "firewall", "global",
                                                     "manifest", "monitoring", "network", "pipeline", "root",
                                                     "security"]
 
@@ -83,10 +83,13 @@ def test_manifest_describes_the_deployment(generated):
     m = generated["secure-api-prod"]["manifest"]
     assert m["stack_name"] == "tap-prod" and m["region"] == "us-west-2" and m["production"] is True
     assert m["termination_protection"] is True
-    assert set(m["root_parameters"]) == {"AssetBucket", "CertificateArn"}
+    assert set(m["root_parameters"]) == {"AssetBucket", "CertificateArn", "EdgeWebAclArn"}
+    assert m["global"] == {"template": "global.json", "stack_name": "tap-prod-global", "region": "us-east-1",
+                           "outputs": {"CertificateArn": "CertificateArn", "EdgeWebAclArn": "EdgeWebAclArn"}}
     assert m["templates"]["Network"] == "network.json"
     assert {a["source"] for a in m["assets"]} == {"handlers/api", "handlers/rotation"}
-    assert generated["secure-api"]["manifest"]["certificate"] is None
+    assert generated["secure-api"]["manifest"]["global"]["outputs"] == {"EdgeWebAclArn": "EdgeWebAclArn"}
+    assert generated["catalog-api"]["manifest"]["global"] is None
 
 
 def test_asset_keys_are_content_hashes_and_zips_reproducible(out_dir, generated):

@@ -14,7 +14,7 @@ def test_templates_under_reads_regions_from_manifest(out_dir):
     found = {(p.parent.name, p.name): region for p, region in templates_under([out_dir])}
     assert found[("catalog-api", "root.json")] == "us-east-1"
     assert found[("secure-api", "network.json")] == "us-west-2"
-    assert found[("secure-api-prod", "certificate.json")] == "us-east-1"
+    assert found[("secure-api-prod", "global.json")] == "us-east-1"
 
 
 def test_parameter_mismatch_with_child_is_caught(out_dir, tmp_path):

@@ -223,11 +223,27 @@ def test_waf_rate_limit_and_common_rules_on_stage(secure):
     fw = secure["firewall"]
     acl = has_resource_properties(fw, "AWS::WAFv2::WebACL", {"Scope": "REGIONAL", "DefaultAction": {"Allow": {}}})
     rules = next(iter(acl.values()))["Properties"]["Rules"]
-    assert rules[0]["Statement"] == {"RateBasedStatement": {"Limit": 2000, "AggregateKeyType": "IP"}}
+    # Behind CloudFront the API sees edge addresses: the regional rule keys on the viewer's
+    # address as CloudFront forwards it, and the CloudFront web ACL limits real client IPs.
+    assert rules[0]["Statement"] == {"RateBasedStatement": {
+        "Limit": 2000, "AggregateKeyType": "FORWARDED_IP",
+        "ForwardedIPConfig": {"HeaderName": "X-Forwarded-For", "FallbackBehavior": "MATCH"}}}
     assert rules[0]["Action"] == {"Block": {}}
     assert [r["Name"] for r in rules[1:]] == ["AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"]
     has_resource_properties(fw, "AWS::WAFv2::WebACLAssociation", {"ResourceArn": {"Ref": "ApiStageArn"}})
     has_resource_properties(fw, "AWS::WAFv2::LoggingConfiguration", {})
+
+
+def test_cloudfront_web_acl_in_us_east_1_limits_real_client_ips(secure):
+    acl = has_resource_properties(secure["global"], "AWS::WAFv2::WebACL", {"Scope": "CLOUDFRONT"})
+    rules = next(iter(acl.values()))["Properties"]["Rules"]
+    assert rules[0]["Statement"] == {"RateBasedStatement": {"Limit": 2000, "AggregateKeyType": "IP"}}
+    assert [r["Name"] for r in rules[1:]] == ["AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"]
+    has_resource_properties(secure["global"], "AWS::WAFv2::LoggingConfiguration", {})
+    has_resource_properties(secure["global"], "AWS::KMS::Key", {"EnableKeyRotation": True})
+    has_resource_properties(secure["edge"], "AWS::CloudFront::Distribution", {"DistributionConfig": {
+        "WebACLId": {"Ref": "EdgeWebAclArn"}}})
+    assert secure["root"]["Resources"]["Edge"]["Properties"]["Parameters"]["EdgeWebAclArn"] == {"Ref": "EdgeWebAclArn"}
 
 
 def test_cloudfront_in_front_of_api(secure):
@@ -247,8 +263,8 @@ def test_cloudfront_in_front_of_api(secure):
 
 def test_custom_domain_certificate_in_us_east_1(secure_prod, out_dir):
     manifest = json.loads((out_dir / "secure-api-prod" / "manifest.json").read_text())
-    assert manifest["certificate"]["region"] == "us-east-1"
-    has_resource_properties(secure_prod["certificate"], "AWS::CertificateManager::Certificate", {
+    assert manifest["global"]["region"] == "us-east-1"
+    has_resource_properties(secure_prod["global"], "AWS::CertificateManager::Certificate", {
         "DomainName": "api.example.com", "ValidationMethod": "DNS",
         "DomainValidationOptions": [{"DomainName": "api.example.com", "HostedZoneId": "Z0123456789ABCDEFGHIJ"}]})
     # The edge stack never creates a certificate itself: it takes the us-east-1 ARN.

@@ -16,7 +16,7 @@ STATEFUL_TYPES = ["AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::S3::Bucket",
 
 def generate(cfg: Config) -> dict[str, bytes]:
     """Every file of one config's output directory, in memory (relative path -> bytes)."""
-    from templates import certificate, root  # templates import infra; keep infra importable alone
+    from templates import edge_global, root  # templates import infra; keep infra importable alone
 
     root_dir = Path(cfg.root)
     assets: dict[str, Asset] = {}
@@ -26,11 +26,14 @@ def generate(cfg: Config) -> dict[str, bytes]:
     kids = root.children(cfg, assets)
     top = root.build(cfg, kids)
     stacks = [("root.json", top)] + [(k.file, k.stack) for k in kids]
-    cert = None
-    if cfg.edge and cfg.edge.domain and not cfg.edge.certificate_arn:
-        cert = {"template": "certificate.json", "stack_name": physical(cfg, "certificate"),
-                "region": certificate.REGION, "output": "CertificateArn", "root_parameter": "CertificateArn"}
-        stacks.append(("certificate.json", certificate.build(cfg)))
+    global_stack = None
+    if edge_global.needed(cfg):
+        us_east_1 = edge_global.build(cfg)
+        stacks.append((edge_global.FILE, us_east_1))
+        # Each output of the us-east-1 stack fills the root parameter of the same name.
+        global_stack = {"template": edge_global.FILE, "stack_name": physical(cfg, "global"),
+                        "region": edge_global.REGION,
+                        "outputs": {name: name for name in sorted(us_east_1.template.outputs)}}
 
     files: dict[str, bytes] = {}
     for name, stack in stacks:
@@ -53,7 +56,7 @@ def generate(cfg: Config) -> dict[str, bytes]:
         "assets": [{"file": a.key, "key": a.key, "source": a.source} for a in sorted(assets.values(), key=lambda a: a.source)],
         "root_parameters": dict(sorted((name, p.properties.get("Description", ""))
                                        for name, p in top.template.parameters.items())),
-        "certificate": cert,
+        "global": global_stack,
         "stateful_types": STATEFUL_TYPES,
         "tags": tags(cfg),
         "termination_protection": cfg.project.production,

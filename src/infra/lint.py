@@ -48,8 +48,8 @@ def _from_manifest(manifest: Path) -> list[tuple[Path, str]]:
     base = manifest.parent
     out = [(base / m["root_template"], m["region"])]
     out += [(base / f, m["region"]) for f in sorted(m["templates"].values())]
-    if m.get("certificate"):
-        out.append((base / m["certificate"]["template"], m["certificate"]["region"]))
+    if m.get("global"):
+        out.append((base / m["global"]["template"], m["global"]["region"]))
     return out
 
 

@@ -3,6 +3,9 @@
 Root + two nested stacks wired through nested-stack outputs (like the real generator does):
 - Data: a DynamoDB table and an S3 bucket (stateful) and an SSM parameter;
 - Compute: an IAM role and a Lambda function whose code is a content-hashed zip asset.
+With `global_outputs`, also the us-east-1 global stack (global.json): SSM parameters standing in
+for the certificate and the CloudFront web ACL, one output per entry, each feeding a root parameter
+that the root writes to an SSM parameter `/<stack>/<root parameter>`.
 Only resource types moto's CloudFormation implements, so it deploys on the emulator.
 """
 from __future__ import annotations
@@ -29,8 +32,11 @@ def write_stage(root: Path, *, name: str = "shop", stage: str = "dev", productio
                 memory: int = 128, table_name: str | None = None, key_schema_attr: str = "id",
                 bucket_name: str | None = None,
                 handler_text: str = "def handler(e, c):\n    return {'ok': True}\n",
-                certificate: dict[str, Any] | None = None) -> Path:
-    """Write the stage into root/<name>/ and return that directory."""
+                global_outputs: dict[str, tuple[str, str]] | None = None) -> Path:
+    """Write the stage into root/<name>/ and return that directory.
+
+    `global_outputs`: output of the global stack -> (root parameter it fills, its value).
+    """
     out = root / name
     (out / "assets").mkdir(parents=True, exist_ok=True)
     stack = f"{name}-{stage}"
@@ -145,28 +151,26 @@ def write_stage(root: Path, *, name: str = "shop", stage: str = "dev", productio
         "templates": {"Data": "data.json", "Compute": "compute.json"},
         "assets": [{"file": asset_key, "key": asset_key, "source": "handlers/items"}],
         "root_parameters": root_parameters,
-        "certificate": None,
+        "global": None,
         "stateful_types": STATEFUL,
         "tags": tags,
         "termination_protection": production,
     }
-    if certificate:
-        cert_tpl = {
-            "AWSTemplateFormatVersion": "2010-09-09",
-            "Resources": {"Marker": {"Type": "AWS::SSM::Parameter", "Properties": {
-                "Name": f"/{stack}/certificate", "Type": "String", "Value": certificate["value"]}}},
-            "Outputs": {"CertificateArn": {"Value": certificate["value"]}},
-        }
-        (out / "certificate.json").write_text(json.dumps(cert_tpl, indent=2) + "\n")
-        root_tpl["Parameters"]["CertificateArn"] = {"Type": "String"}
-        root_tpl["Resources"]["CertificateArnParameter"] = {
-            "Type": "AWS::SSM::Parameter",
-            "Properties": {"Name": f"/{stack}/certificate-arn", "Type": "String", "Value": {"Ref": "CertificateArn"}},
-        }
-        root_parameters["CertificateArn"] = "Certificate ARN"
-        manifest["certificate"] = {"template": "certificate.json", "stack_name": f"{stack}-certificate",
-                                   "region": "us-east-1", "output": "CertificateArn",
-                                   "root_parameter": "CertificateArn"}
+    if global_outputs:
+        global_tpl: dict[str, Any] = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": {}, "Outputs": {}}
+        for output, (parameter, value) in global_outputs.items():
+            global_tpl["Resources"][f"{output}Marker"] = {"Type": "AWS::SSM::Parameter", "Properties": {
+                "Name": f"/{stack}-global/{output}", "Type": "String", "Value": value}}
+            global_tpl["Outputs"][output] = {"Value": value}
+            root_tpl["Parameters"][parameter] = {"Type": "String"}
+            root_tpl["Resources"][f"{parameter}Parameter"] = {
+                "Type": "AWS::SSM::Parameter",
+                "Properties": {"Name": f"/{stack}/{parameter}", "Type": "String", "Value": {"Ref": parameter}},
+            }
+            root_parameters[parameter] = f"{output} of the us-east-1 stack"
+        (out / "global.json").write_text(json.dumps(global_tpl, indent=2) + "\n")
+        manifest["global"] = {"template": "global.json", "stack_name": f"{stack}-global", "region": "us-east-1",
+                              "outputs": {output: parameter for output, (parameter, _) in global_outputs.items()}}
     for file, tpl in (("root.json", root_tpl), ("data.json", data_tpl), ("compute.json", compute_tpl)):
         (out / file).write_text(json.dumps(tpl, indent=2) + "\n")
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")

@@ -1,7 +1,7 @@
 """The deploy commands through the CLI against the emulator, on a small hand-written stage.
 
 Fast cases around the main path: packaging, a diff that leaves nothing behind, leftovers from
-earlier runs, refusing stateful replacements, the certificate stack, errors users can act on.
+earlier runs, refusing stateful replacements, the us-east-1 global stack, errors users can act on.
 (The full system, config/catalog-api.toml, is deployed in test_deploy_catalog_e2e.py.)
 """
 from __future__ import annotations
@@ -15,6 +15,12 @@ from deploy_emulator import boto
 from stage_fixture import write_stage
 
 STACK = "shop-dev"
+GLOBAL_STACK = "shop-dev-global"
+CERT_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0f0f0f0f-1111-2222-3333-444444444444"
+ACL_ARN = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/shop-dev-edge/55555555-6666-7777-8888-999999999999"
+# Output of the global stack -> (root parameter it fills, value). The second output's name differs
+# from its parameter's, so the mapping's direction is tested too.
+GLOBAL = {"CertificateArn": ("CertificateArn", CERT_ARN), "WebAclArn": ("EdgeWebAclArn", ACL_ARN)}
 
 
 @pytest.fixture
@@ -82,15 +88,19 @@ def test_package_uploads_by_content_hash_once_and_prints_a_console_link(stage, c
     assert f"param_AssetBucket={bucket}" in link and "stackName=shop-dev" in link
 
 
-def test_package_of_a_stage_with_a_certificate_explains_the_order(stage, cli):
-    stage.params = {"certificate": {"value": "arn:aws:acm:us-east-1:123456789012:certificate/x"}}
+def test_package_of_a_stage_with_a_global_stack_explains_the_order(stage, cli):
+    stage.params = {"global_outputs": GLOBAL}
     result = cli("package", *stage.args())
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    first = lines.index(next(x for x in lines if x.startswith("1. Create the certificate stack shop-dev-certificate in us-east-1")))
-    assert "stackName=shop-dev-certificate" in lines[first + 1]
-    assert lines[first + 2].startswith("2. Then create shop-dev, pasting its CertificateArn output as CertificateArn")
-    assert "stackName=shop-dev&" in lines[-1] and "param_CertificateArn" not in lines[-1]
+    first = lines.index(next(x for x in lines if x.startswith(
+        "1. First create the us-east-1 stack shop-dev-global (certificate and CloudFront web ACL)")))
+    assert "stackName=shop-dev-global" in lines[first + 1]
+    assert lines[first + 2].startswith("2. Then create shop-dev, pasting each output of shop-dev-global into the root parameter")
+    assert lines[first + 3:first + 5] == ["   output CertificateArn -> parameter CertificateArn",
+                                         "   output WebAclArn -> parameter EdgeWebAclArn"]
+    assert "stackName=shop-dev&" in lines[-1]
+    assert "param_CertificateArn" not in lines[-1] and "param_EdgeWebAclArn" not in lines[-1]
 
 
 def test_a_missing_bucket_is_one_sentence(stage, cli):
@@ -199,22 +209,63 @@ def test_replacing_a_stateful_resource_is_refused_then_allowed_with_policies_res
     assert all(p["Statement"][1]["Effect"] == "Deny" for p in after.values())
 
 
-def test_the_certificate_stack_is_deployed_first_and_its_arn_passed_on(stage, cli, tmp_path):
-    arn = "arn:aws:acm:us-east-1:123456789012:certificate/0f0f0f0f-1111-2222-3333-444444444444"
-    stage.params = {"certificate": {"value": arn}}
+def test_the_global_stack_is_deployed_first_and_all_its_mapped_outputs_passed_on(stage, cli, tmp_path):
+    stage.params = {"global_outputs": GLOBAL}
     outputs_file = tmp_path / "outputs.json"
     result = cli("deploy", *stage.args("--yes", "--outputs-file", outputs_file))
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert out.index("Certificate stack shop-dev-certificate (us-east-1)") < out.index("Change set for shop-dev (us-east-1)")
+    assert out.index("Global stack shop-dev-global (us-east-1; certificate and CloudFront web ACL)") \
+        < out.index("Change set for shop-dev (us-east-1)")
     cfn = stage.client("cloudformation")
     params = {p["ParameterKey"]: p["ParameterValue"] for p in cfn.describe_stacks(StackName=STACK)["Stacks"][0]["Parameters"]}
-    assert params["CertificateArn"] == arn
-    assert boto(stage.endpoint, "ssm").get_parameter(Name="/shop-dev/certificate-arn")["Parameter"]["Value"] == arn
+    assert params["CertificateArn"] == CERT_ARN and params["EdgeWebAclArn"] == ACL_ARN
+    ssm = boto(stage.endpoint, "ssm")
+    assert ssm.get_parameter(Name="/shop-dev/CertificateArn")["Parameter"]["Value"] == CERT_ARN
+    assert ssm.get_parameter(Name="/shop-dev/EdgeWebAclArn")["Parameter"]["Value"] == ACL_ARN
     assert json.loads(outputs_file.read_text()) == {"FunctionName": "shop-dev-items", "TableName": "shop-dev-items"}
     gone = cli("destroy", *stage.args("--yes"))
     assert gone.exit_code == 0, gone.output
-    assert not {STACK, "shop-dev-certificate"} & set(stacks(cfn))
+    assert gone.stdout.index("Destroy shop-dev (") < gone.stdout.index("Destroy shop-dev-global (")
+    assert not {STACK, GLOBAL_STACK} & set(stacks(cfn))
+
+
+def test_a_diff_uses_placeholders_for_outputs_the_global_stack_does_not_have_yet(stage, cli):
+    stage.params = {"global_outputs": GLOBAL}
+    new = cli("diff", *stage.args())
+    assert new.exit_code == 0, new.output
+    assert "Global stack shop-dev-global (us-east-1" in new.stdout
+    assert "shop-dev-global does not have the outputs for CertificateArn, EdgeWebAclArn yet" in new.stdout
+    assert "CertificateArnParameter" in new.stdout and "EdgeWebAclArnParameter" in new.stdout
+    cfn = stage.client("cloudformation")
+    assert not {STACK, GLOBAL_STACK} & set(stacks(cfn))   # a diff leaves nothing behind
+
+    # Deployed with the certificate only; the web ACL output comes with the next change.
+    stage.params = {"global_outputs": {"CertificateArn": GLOBAL["CertificateArn"]}}
+    assert cli("deploy", *stage.args("--yes")).exit_code == 0
+    stage.params = {"global_outputs": GLOBAL}
+    grown = cli("diff", *stage.args())
+    assert grown.exit_code == 0, grown.output
+    assert "shop-dev-global does not have the outputs for EdgeWebAclArn yet" in grown.stdout
+    assert "WebAclArnMarker" in grown.stdout
+
+
+def test_a_global_output_missing_after_the_deploy_is_one_sentence(stage, cli, monkeypatch):
+    generate = manifest._generate
+
+    def misnamed(config, out):
+        """The manifest maps an output the global template does not declare."""
+        directory = generate(config, out)
+        data = json.loads((directory / "manifest.json").read_text())
+        data["global"]["outputs"] = {"CertArn": "CertificateArn", "WebAclArn": "EdgeWebAclArn"}
+        (directory / "manifest.json").write_text(json.dumps(data))
+        return directory
+
+    stage.params = {"global_outputs": GLOBAL}
+    monkeypatch.setattr(manifest, "_generate", misnamed)
+    error = one_paragraph_error(cli("deploy", *stage.args("--yes")))
+    assert "The us-east-1 stack shop-dev-global has no output CertArn (for root parameter CertificateArn)" in error
+    assert STACK not in stacks(stage.client("cloudformation"))
 
 
 def test_outputs_as_json(stage, cli):

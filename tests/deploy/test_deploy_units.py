@@ -203,6 +203,88 @@ def test_manifest_problems_are_one_sentence(tmp_path):
         Build.load(tmp_path)
 
 
+GLOBAL = {"CertificateArn": ("CertificateArn", "arn:cert"), "WebAclArn": ("EdgeWebAclArn", "arn:acl")}
+
+
+def rewrite_manifest(directory, drop=(), **changes):
+    data = json.loads((directory / "manifest.json").read_text())
+    for key in drop:
+        data.pop(key, None)
+    data.update(changes)
+    (directory / "manifest.json").write_text(json.dumps(data))
+
+
+def test_the_global_stack_of_the_manifest(tmp_path):
+    from stage_fixture import write_stage
+
+    glob = Build.load(write_stage(tmp_path, global_outputs=GLOBAL)).global_stack
+    assert glob is not None
+    assert (glob.template.name, glob.stack_name, glob.region) == ("global.json", "shop-dev-global", "us-east-1")
+    assert glob.outputs == {"CertificateArn": "CertificateArn", "WebAclArn": "EdgeWebAclArn"}
+    assert glob.label == "the us-east-1 stack shop-dev-global (certificate and CloudFront web ACL)"
+
+
+def test_a_manifest_without_a_global_stack(tmp_path):
+    from stage_fixture import write_stage
+
+    directory = write_stage(tmp_path)
+    assert Build.load(directory).global_stack is None    # "global": null
+    rewrite_manifest(directory, drop=["global"])
+    assert Build.load(directory).global_stack is None    # neither key
+    rewrite_manifest(directory, certificate=None)
+    assert Build.load(directory).global_stack is None    # an older generator's "certificate": null
+
+
+def test_problems_with_the_global_stack_entry_are_one_sentence(tmp_path):
+    from stage_fixture import write_stage
+
+    directory = write_stage(tmp_path, global_outputs=GLOBAL)
+    entry = json.loads((directory / "manifest.json").read_text())["global"]
+    rewrite_manifest(directory, drop=["global"], certificate={"template": "global.json", "stack_name": "x"})
+    with pytest.raises(DeployError, match="has a 'certificate' entry, which the generator no longer writes"):
+        Build.load(directory)
+    rewrite_manifest(directory, drop=["certificate"], **{"global": {**entry, "outputs": {}}})
+    with pytest.raises(DeployError, match="missing or malformed entry 'global.outputs'"):
+        Build.load(directory)
+    rewrite_manifest(directory, **{"global": {**entry, "outputs": {"WebAclArn": "WebAcl"}}})
+    with pytest.raises(DeployError, match="'global' fills root parameter\\(s\\) WebAcl, which root.json does not declare"):
+        Build.load(directory)
+    rewrite_manifest(directory, **{"global": {**entry, "template": "missing.json"}})
+    with pytest.raises(DeployError, match="lists missing.json, which is not in"):
+        Build.load(directory)
+
+
+def test_root_parameters_are_the_bucket_and_every_mapped_global_output(tmp_path):
+    from infra.deploy.orchestrate import root_parameters
+    from stage_fixture import write_stage
+
+    directory = write_stage(tmp_path, global_outputs=GLOBAL)
+    build = Build.load(directory)
+    from_global = {"CertificateArn": "arn:cert", "EdgeWebAclArn": "arn:acl"}
+    assert root_parameters(build, "b", from_global) == {"AssetBucket": "b", **from_global}
+    with pytest.raises(DeployError, match="Root parameter EdgeWebAclArn needs an output of the us-east-1 stack shop-dev-global"):
+        root_parameters(build, "b", {"CertificateArn": "arn:cert"})
+    data = json.loads((directory / "manifest.json").read_text())
+    rewrite_manifest(directory, root_parameters={**data["root_parameters"], "DomainName": "d"})
+    with pytest.raises(DeployError, match="root parameter 'DomainName' is not one the deployer knows how to supply "
+                                          "\\(AssetBucket, CertificateArn, EdgeWebAclArn\\)"):
+        root_parameters(Build.load(directory), "b", from_global)
+    assert root_parameters(Build.load(write_stage(tmp_path / "plain")), "b", None) == {"AssetBucket": "b"}
+
+
+def test_the_global_template_goes_inline_and_must_fit(tmp_path):
+    from infra.deploy.orchestrate import TEMPLATE_BODY_LIMIT, global_spec
+    from stage_fixture import write_stage
+
+    build = Build.load(write_stage(tmp_path, global_outputs=GLOBAL))
+    spec = global_spec(build)
+    assert spec.name == "shop-dev-global" and spec.template_url is None
+    assert json.loads(spec.template_body or "") == spec.template and spec.parameters == {}
+    build.global_stack.template.write_text(json.dumps({"Description": "x" * TEMPLATE_BODY_LIMIT}))
+    with pytest.raises(DeployError, match="the template of the us-east-1 stack shop-dev-global .* too large to send inline"):
+        global_spec(build)
+
+
 # -- sessions and errors ----------------------------------------------------------------------------
 def test_clients_use_adaptive_retries(aws_env):
     aws = Aws(Target(region="eu-west-1"))

@@ -5,7 +5,7 @@
 - An empty change set is not a failure: CloudFormation's "didn't contain changes" (and
   "No updates are to be performed") become `NoChanges`.
 - Change sets are addressed by ARN, never by name alone, so two stacks (the root and the
-  us-east-1 certificate stack) never collide.
+  us-east-1 global stack) never collide.
 """
 from __future__ import annotations
 

@@ -3,8 +3,8 @@
 Resources with DeletionPolicy Retain (the stateful ones in production stages) outlive the stack;
 they are listed before the prompt and again at the end. A stack with termination protection is
 only deleted when the user says so explicitly (--disable-termination-protection). The root goes
-first, then the us-east-1 certificate stack (the root uses its ARN). The bootstrap bucket, shared
-by every stage of the region, is never touched.
+first, then the us-east-1 global stack (certificate and CloudFront web ACL; the root uses its
+outputs). The bootstrap bucket, shared by every stage of the region, is never touched.
 """
 from __future__ import annotations
 
@@ -105,11 +105,11 @@ def run_destroy(opts: Options, ui: Ui, *, disable_protection: bool = False) -> l
     with aws_errors(f"destroying {build.stack_name} in {aws.region}"):
         root = destroy_stack(aws, ui, build.stack_name, opts, disable_protection=disable_protection)
         kept += root or []
-    if build.certificate:
-        cert = build.certificate
-        caws = aws.in_region(cert.region)
-        with aws_errors(f"destroying {cert.stack_name} in {cert.region}"):
-            kept += destroy_stack(caws, ui, cert.stack_name, opts, disable_protection=disable_protection) or []
+    if build.global_stack:
+        glob = build.global_stack
+        gaws = aws.in_region(glob.region)
+        with aws_errors(f"destroying {glob.label}"):
+            kept += destroy_stack(gaws, ui, glob.stack_name, opts, disable_protection=disable_protection) or []
     if kept:
         show_kept(ui, kept, "Still in the account (retained)")
     return kept

@@ -28,15 +28,23 @@ class Asset:
     source: str     # handler directory it was built from
 
 
+GLOBAL_PURPOSE = "certificate and CloudFront web ACL"
+
+
 @dataclass(frozen=True)
-class Certificate:
-    """The us-east-1 certificate stack deployed before the root (custom domains)."""
+class GlobalStack:
+    """The us-east-1 stack deployed before the root: what CloudFront takes only from us-east-1
+    (the certificate of a custom domain, the CLOUDFRONT-scope WAF web ACL of an [edge])."""
 
     template: Path
     stack_name: str
     region: str
-    output: str          # output of the certificate stack holding the ARN
-    root_parameter: str  # root parameter that receives it
+    outputs: dict[str, str]  # output of the global stack -> root parameter it fills
+
+    @property
+    def label(self) -> str:
+        """For messages: the us-east-1 stack <name> (certificate and CloudFront web ACL)."""
+        return f"the {self.region} stack {self.stack_name} ({GLOBAL_PURPOSE})"
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,7 @@ class Build:
     templates: dict[str, Path]            # child logical id in the root -> template file
     assets: tuple[Asset, ...]
     root_parameters: dict[str, str]       # parameter the deployer supplies -> description
-    certificate: Certificate | None
+    global_stack: GlobalStack | None      # manifest key "global"
     stateful_types: tuple[str, ...]
     tags: dict[str, str]
     termination_protection: bool
@@ -75,7 +83,9 @@ class Build:
 
     @classmethod
     def _from_dict(cls, directory: Path, data: dict[str, Any]) -> "Build":
-        cert = data.get("certificate")
+        if data.get("certificate") and not data.get("global"):
+            raise DeployError(f"{directory / MANIFEST}: has a 'certificate' entry, which the generator no "
+                              "longer writes (it is now part of 'global'); regenerate the templates.")
         build = cls(
             directory=directory,
             config=data.get("config", ""),
@@ -90,25 +100,42 @@ class Build:
                 for a in data.get("assets", [])
             ),
             root_parameters=dict(data.get("root_parameters", {})),
-            certificate=Certificate(
-                template=directory / cert["template"],
-                stack_name=cert["stack_name"],
-                region=cert.get("region", "us-east-1"),
-                output=cert.get("output", "CertificateArn"),
-                root_parameter=cert.get("root_parameter", "CertificateArn"),
-            ) if cert else None,
+            global_stack=_global_stack(directory, data.get("global")),
             stateful_types=tuple(data.get("stateful_types") or DEFAULT_STATEFUL_TYPES),
             tags=dict(data.get("tags", {})),
             termination_protection=bool(data.get("termination_protection", data.get("production", False))),
             raw=data,
         )
-        for p in [build.root_template, *build.templates.values(), *(a.file for a in build.assets)]:
+        files = [build.root_template, *build.templates.values(), *(a.file for a in build.assets)]
+        if build.global_stack:
+            files.append(build.global_stack.template)
+            unknown = sorted(set(build.global_stack.outputs.values()) - set(build.root_parameters))
+            if unknown:
+                raise DeployError(f"{directory / MANIFEST}: 'global' fills root parameter(s) {', '.join(unknown)}, "
+                                  f"which {build.root_template.name} does not declare; regenerate the templates.")
+        for p in files:
             if not p.is_file():
                 raise DeployError(f"{directory / MANIFEST}: lists {p.name}, which is not in {directory}; regenerate the templates.")
         return build
 
     def template(self, path: Path) -> dict[str, Any]:
         return json.loads(path.read_text())
+
+
+def _global_stack(directory: Path, entry: dict[str, Any] | None) -> GlobalStack | None:
+    """The "global" entry: null (no us-east-1 stack) or its template, stack, region and outputs."""
+    if not entry:
+        return None
+    outputs = entry["outputs"]
+    if not isinstance(outputs, dict) or not outputs or not all(
+            isinstance(k, str) and k and isinstance(v, str) and v for k, v in outputs.items()):
+        raise TypeError("'global.outputs' (output of the us-east-1 stack -> root parameter)")
+    return GlobalStack(
+        template=directory / entry["template"],
+        stack_name=entry["stack_name"],
+        region=entry.get("region", "us-east-1"),
+        outputs=dict(outputs),
+    )
 
 
 def _generate(config: Path, out: Path) -> Path:

@@ -1,8 +1,9 @@
 """The package, diff, deploy and outputs commands, end to end.
 
-Order of a deploy: generate (the lead's `build_config`) -> certificate stack in us-east-1 when the
-stage has a custom domain (its ARN becomes a root parameter) -> artifact bucket (--bucket, or the
-bootstrap stack) -> package -> compare with what is deployed ("no changes" stops here) -> change
+Order of a deploy: generate (the lead's `build_config`) -> the global stack in us-east-1 when the
+stage has one (what CloudFront takes only from us-east-1: the certificate of a custom domain, the
+CLOUDFRONT-scope web ACL; each of its mapped outputs becomes a root parameter) -> artifact bucket
+(--bucket, or the bootstrap stack) -> package -> compare with what is deployed ("no changes" stops here) -> change
 set with nested change sets -> diff -> refuse stateful replacements unless allowed -> confirm ->
 execute with live events -> production safeguards -> outputs.
 """
@@ -14,7 +15,7 @@ from pathlib import Path
 from infra.deploy import bootstrap
 from infra.deploy.changeset import DEPLOY_NAME, DIFF_NAME
 from infra.deploy.diff_render import render
-from infra.deploy.manifest import Build, build_and_load
+from infra.deploy.manifest import GLOBAL_PURPOSE, Build, build_and_load
 from infra.deploy.package import Packaged, console_domain, package, quick_create_link, write_atomic
 from infra.deploy.policy import enable_termination_protection, permissive_policy, protective_policy, set_policy
 from infra.deploy.runner import CREATE, Plan, StackRunner, StackSpec
@@ -24,7 +25,7 @@ from infra.deploy.ui import Ui
 from infra.errors import DeployError
 
 TEMPLATE_BODY_LIMIT = 51_200  # bytes CloudFormation accepts inline
-PENDING_CERTIFICATE = "pending-certificate-stack"
+PENDING_GLOBAL = "pending-global-stack"  # root parameter value in a diff before the global stack exists
 
 
 @dataclass
@@ -70,18 +71,25 @@ def resolve_bucket(aws: Aws, ui: Ui, opts: Options) -> str:
 
 
 # -- parameters, specs ----------------------------------------------------------------------------
-def root_parameters(build: Build, bucket: str, certificate_arn: str | None) -> dict[str, str]:
+def root_parameters(build: Build, bucket: str, from_global: dict[str, str] | None) -> dict[str, str]:
+    """Every root parameter: AssetBucket, and those filled from the global stack's outputs
+    (`from_global`: root parameter -> value)."""
+    glob = build.global_stack
+    filled = set(glob.outputs.values()) if glob else set()
     params: dict[str, str] = {}
     for key in build.root_parameters:
         if key == "AssetBucket":
             params[key] = bucket
-        elif build.certificate and key == build.certificate.root_parameter:
-            if certificate_arn is None:
-                raise DeployError(f"Root parameter {key} needs the certificate stack's ARN, which is not available.")
-            params[key] = certificate_arn
+        elif key in filled:
+            assert glob is not None
+            value = (from_global or {}).get(key)
+            if value is None:
+                raise DeployError(f"Root parameter {key} needs an output of {glob.label}, which is not available.")
+            params[key] = value
         else:
+            known = ", ".join(["AssetBucket", *sorted(filled)])
             raise DeployError(f"{build.directory / 'manifest.json'}: root parameter '{key}' is not one the "
-                              "deployer knows how to supply (AssetBucket, the certificate ARN).")
+                              f"deployer knows how to supply ({known}).")
     return params
 
 
@@ -94,14 +102,14 @@ def root_spec(build: Build, packaged: Packaged, parameters: dict[str, str]) -> S
                      expected=expected)
 
 
-def certificate_spec(build: Build) -> StackSpec:
-    cert = build.certificate
-    assert cert is not None
-    body = cert.template.read_text()
+def global_spec(build: Build) -> StackSpec:
+    glob = build.global_stack
+    assert glob is not None
+    body = glob.template.read_text()
     if len(body.encode()) > TEMPLATE_BODY_LIMIT:
-        raise DeployError(f"{cert.template}: the certificate template is over {TEMPLATE_BODY_LIMIT} bytes, "
+        raise DeployError(f"{glob.template}: the template of {glob.label} is over {TEMPLATE_BODY_LIMIT} bytes, "
                           "too large to send inline.")
-    return StackSpec(name=cert.stack_name, template=json.loads(body), parameters={}, tags=build.tags,
+    return StackSpec(name=glob.stack_name, template=json.loads(body), parameters={}, tags=build.tags,
                      template_body=body)
 
 
@@ -216,16 +224,19 @@ def run_package(opts: Options, ui: Ui) -> Packaged:
     ui.say(f"Console-ready root template: {packaged.root_file}")
     ui.say(f"Template URL: {packaged.root_url}")
     params = root_parameters_for_console(build, bucket)
-    if build.certificate:
-        cert = build.certificate
-        ui.say(f"1. Create the certificate stack {cert.stack_name} in {cert.region} first "
-               "(it completes once its DNS validation record resolves):")
-        if cert.region == aws.region:
-            ui.say(quick_create_link(cert.region, cert.stack_name, upload_certificate_template(aws, build, bucket), {}))
+    if build.global_stack:
+        glob = build.global_stack
+        ui.say(f"1. First create {glob.label}; a certificate in it completes only once its DNS "
+               "validation record resolves:")
+        if glob.region == aws.region:
+            ui.say(quick_create_link(glob.region, glob.stack_name, upload_global_template(aws, build, bucket), {}))
         else:
-            ui.say(f"   https://{console_domain(cert.region)}/cloudformation/home?region={cert.region}#/stacks/create"
-                   f" -> Upload a template file -> {cert.template}")
-        ui.say(f"2. Then create {build.stack_name}, pasting its {cert.output} output as {cert.root_parameter}:")
+            ui.say(f"   https://{console_domain(glob.region)}/cloudformation/home?region={glob.region}#/stacks/create"
+                   f" -> Upload a template file -> {glob.template}")
+        ui.say(f"2. Then create {build.stack_name}, pasting each output of {glob.stack_name} into the root "
+               "parameter named here:")
+        for output, parameter in sorted(glob.outputs.items()):
+            ui.say(f"   output {output} -> parameter {parameter}")
     ui.say("Quick-create link (CloudFormation console; tick the IAM capability boxes, then Create stack):")
     ui.say(quick_create_link(aws.region, build.stack_name, packaged.root_url, params))
     return packaged
@@ -235,48 +246,62 @@ def root_parameters_for_console(build: Build, bucket: str) -> dict[str, str]:
     return {k: bucket for k in build.root_parameters if k == "AssetBucket"}
 
 
-def upload_certificate_template(aws: Aws, build: Build, bucket: str) -> str:
+def upload_global_template(aws: Aws, build: Build, bucket: str) -> str:
     from infra.deploy.package import sha256, s3_url
 
-    cert = build.certificate
-    assert cert is not None
-    data = cert.template.read_bytes()
+    glob = build.global_stack
+    assert glob is not None
+    data = glob.template.read_bytes()
     key = f"templates/{sha256(data)}.json"
-    with aws_errors(f"uploading the certificate template to s3://{bucket}"):
+    with aws_errors(f"uploading the template of {glob.label} to s3://{bucket}"):
         aws.client("s3").put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/json")
     return s3_url(bucket, aws.region, key, aws.partition_suffix)
 
 
-def certificate_arn(aws: Aws, ui: Ui, build: Build, opts: Options, *, execute: bool) -> str:
-    """Deploy (or, execute=False, diff) the us-east-1 certificate stack; its certificate ARN."""
-    cert = build.certificate
-    assert cert is not None
-    caws = aws.in_region(cert.region)
-    spec = certificate_spec(build)
+def global_outputs(aws: Aws, ui: Ui, build: Build, opts: Options, *, execute: bool) -> dict[str, str]:
+    """Deploy (or, execute=False, diff) the us-east-1 global stack; root parameter -> value of the
+    output mapped to it.
+
+    A diff executes nothing, so outputs the global stack does not have yet (it is new, or gains
+    one with this change) are placeholders in the root's diff.
+    """
+    glob = build.global_stack
+    assert glob is not None
+    gaws = aws.in_region(glob.region)
+    spec = global_spec(build)
     name = DEPLOY_NAME if execute else DIFF_NAME
-    runner = StackRunner(caws, ui, spec, change_set_name=name, timeout=opts.timeout)
-    with aws_errors(f"{'deploying' if execute else 'diffing'} the certificate stack {cert.stack_name} in {cert.region}"):
-        ui.step(f"Certificate stack {cert.stack_name} ({cert.region})")
+    runner = StackRunner(gaws, ui, spec, change_set_name=name, timeout=opts.timeout)
+    with aws_errors(f"{'deploying' if execute else 'diffing'} {glob.label}"):
+        ui.step(f"Global stack {glob.stack_name} ({glob.region}; {GLOBAL_PURPOSE})")
         plan = runner.plan(recreate_failed=opts.recreate_failed, read_only=not execute)
         if execute:
-            info = apply(caws, ui, build, runner, plan, opts, protected=False)
+            info: StackInfo | None = apply(gaws, ui, build, runner, plan, opts, protected=False)
         else:
             try:
-                show_plan(ui, plan, build, caws.region)
+                show_plan(ui, plan, build, gaws.region)
             finally:
                 runner.discard(plan)
-            info = describe_stack(caws.client("cloudformation"), spec.name)
-            if info is None or not info.outputs:
-                ui.note(f"{cert.stack_name} has no {cert.output} yet: the root diff uses a placeholder for {cert.root_parameter}.")
-                return PENDING_CERTIFICATE
-    value = outputs_dict(info).get(cert.output)
-    if not value:
-        raise DeployError(f"The certificate stack {cert.stack_name} has no output {cert.output}; "
-                          "regenerate the templates or check the stack in the console.")
-    return value
+            info = describe_stack(gaws.client("cloudformation"), spec.name)
+    have = outputs_dict(info) if info is not None else {}
+    values: dict[str, str] = {}
+    pending: list[str] = []
+    for output, parameter in sorted(glob.outputs.items()):
+        value = have.get(output)
+        if value:
+            values[parameter] = value
+        elif execute:
+            raise DeployError(f"The {glob.region} stack {glob.stack_name} has no output {output} (for root "
+                              f"parameter {parameter}); regenerate the templates or check the stack in the console.")
+        else:
+            values[parameter] = PENDING_GLOBAL
+            pending.append(parameter)
+    if pending:
+        ui.note(f"{glob.stack_name} does not have the outputs for {', '.join(pending)} yet: the root diff "
+                "uses a placeholder for them.")
+    return values
 
 
-def prepare_root(aws: Aws, ui: Ui, build: Build, opts: Options, certificate: str | None,
+def prepare_root(aws: Aws, ui: Ui, build: Build, opts: Options, from_global: dict[str, str] | None,
                  change_set_name: str) -> StackRunner:
     bucket = resolve_bucket(aws, ui, opts)
     with aws_errors(f"packaging {build.name} to s3://{bucket}"):
@@ -284,14 +309,14 @@ def prepare_root(aws: Aws, ui: Ui, build: Build, opts: Options, certificate: str
         packaged = package(build, aws, bucket)
         ui.note(f"{len(packaged.uploaded)} object(s) uploaded, {len(packaged.skipped)} already present; "
                 f"root template {packaged.root_url}")
-    spec = root_spec(build, packaged, root_parameters(build, bucket, certificate))
+    spec = root_spec(build, packaged, root_parameters(build, bucket, from_global))
     return StackRunner(aws, ui, spec, change_set_name=change_set_name, timeout=opts.timeout)
 
 
 def run_diff(opts: Options, ui: Ui) -> None:
     build, aws = open_stage(opts)
-    cert = certificate_arn(aws, ui, build, opts, execute=False) if build.certificate else None
-    runner = prepare_root(aws, ui, build, opts, cert, DIFF_NAME)
+    from_global = global_outputs(aws, ui, build, opts, execute=False) if build.global_stack else None
+    runner = prepare_root(aws, ui, build, opts, from_global, DIFF_NAME)
     with aws_errors(f"computing the diff of {build.stack_name} in {aws.region}"):
         ui.step(f"Change set for {build.stack_name} ({aws.region}), not executed")
         plan = runner.plan(read_only=True)
@@ -303,8 +328,8 @@ def run_diff(opts: Options, ui: Ui) -> None:
 
 def run_deploy(opts: Options, ui: Ui) -> StackInfo:
     build, aws = open_stage(opts)
-    cert = certificate_arn(aws, ui, build, opts, execute=True) if build.certificate else None
-    runner = prepare_root(aws, ui, build, opts, cert, DEPLOY_NAME)
+    from_global = global_outputs(aws, ui, build, opts, execute=True) if build.global_stack else None
+    runner = prepare_root(aws, ui, build, opts, from_global, DEPLOY_NAME)
     with aws_errors(f"deploying {build.stack_name} in {aws.region}"):
         ui.step(f"Change set for {build.stack_name} ({aws.region})")
         plan = runner.plan(recreate_failed=opts.recreate_failed)

@@ -1,6 +1,6 @@
 """One stack through a change set: get it ready, plan (diff), execute with live events, or discard.
 
-Used for the root stack, the us-east-1 certificate stack and the bootstrap stack alike.
+Used for the root stack, the us-east-1 global stack and the bootstrap stack alike.
 """
 from __future__ import annotations
 
