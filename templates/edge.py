@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from troposphere import GetAtt, Ref, Sub, cloudfront as cf, route53
 
+from infra.builders import ORIGIN_VERIFY_HEADER, origin_verify_value
 from infra.config.schema import Config
 from infra.naming import physical
 from infra.stack import Stack
@@ -38,6 +39,11 @@ def build(cfg: Config) -> Stack:
     st = Stack(cfg, "edge", f"{physical(cfg)} edge: CloudFront distribution for the API")
     api_domain = st.param("ApiDomain", "Domain of the API's regional endpoint")
     st.param("ApiStageName", "Name of the API stage (the origin path)")
+    origin_headers = {}
+    if cfg.firewall:
+        secret = st.param("OriginVerifySecretArn", "ARN of the CloudFront origin-verification secret")
+        origin_headers["OriginCustomHeaders"] = [cf.OriginCustomHeader(
+            HeaderName=ORIGIN_VERIFY_HEADER, HeaderValue=origin_verify_value(secret))]
     props = dict(
         Enabled=True,
         Comment=f"{physical(cfg)} API",
@@ -47,7 +53,7 @@ def build(cfg: Config) -> Stack:
         Origins=[cf.Origin(
             Id="api", DomainName=api_domain, OriginPath=Sub("/${ApiStageName}"),
             CustomOriginConfig=cf.CustomOriginConfig(OriginProtocolPolicy="https-only",
-                                                     OriginSSLProtocols=["TLSv1.2"]))],
+                                                     OriginSSLProtocols=["TLSv1.2"]), **origin_headers)],
         DefaultCacheBehavior=cf.DefaultCacheBehavior(
             TargetOriginId="api", ViewerProtocolPolicy="redirect-to-https", Compress=True,
             AllowedMethods=["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"],

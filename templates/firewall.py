@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from troposphere import GetAtt, Ref, Sub, ssm, wafv2
 
+from infra.builders import ORIGIN_VERIFY_HEADER, origin_verify_value
 from infra.builders.logs import log_group
 from infra.config.schema import Config
 from infra.naming import physical
@@ -43,15 +44,32 @@ def rules(cfg: Config, *, behind_cloudfront: bool = False) -> list[wafv2.WebACLR
     return out
 
 
+def require_cloudfront(secret_arn) -> wafv2.WebACLRule:
+    """Block every request without CloudFront's origin-verification header: with [edge], the
+    API's only front door is CloudFront and its web ACL."""
+    header = wafv2.ByteMatchStatement(
+        FieldToMatch=wafv2.FieldToMatch(SingleHeader=wafv2.SingleHeader(Name=ORIGIN_VERIFY_HEADER.lower())),
+        PositionalConstraint="EXACTLY", SearchString=origin_verify_value(secret_arn),
+        TextTransformations=[wafv2.TextTransformation(Priority=0, Type="NONE")])
+    return wafv2.WebACLRule(
+        Name="RequireCloudFront", Priority=0, Action=wafv2.RuleAction(Block=wafv2.BlockAction()),
+        Statement=wafv2.Statement(NotStatement=wafv2.NotStatement(Statement=wafv2.Statement(ByteMatchStatement=header))),
+        VisibilityConfig=visibility("RequireCloudFront"))
+
+
 def build(cfg: Config) -> Stack:
     """Web ACL, its association with the API stage, and its request log."""
     st = Stack(cfg, "firewall", f"{physical(cfg)} firewall: WAF web ACL for the API")
     stage_arn = st.param("ApiStageArn", "ARN of the API stage to protect")
     key_arn = st.param("KeyArn", "ARN of the system KMS key (encrypts the WAF log group)")
+    acl_rules = rules(cfg, behind_cloudfront=cfg.edge is not None)
+    if cfg.edge:
+        acl_rules.insert(0, require_cloudfront(
+            st.param("OriginVerifySecretArn", "ARN of the CloudFront origin-verification secret")))
     acl = st.add(wafv2.WebACL(
         "WebAcl", Name=physical(cfg, "api-waf"), Scope="REGIONAL",
         Description=f"Protects the {physical(cfg)} API", DefaultAction=wafv2.DefaultAction(Allow=wafv2.AllowAction()),
-        Rules=rules(cfg, behind_cloudfront=cfg.edge is not None), VisibilityConfig=visibility(physical(cfg, "api-waf"))))
+        Rules=acl_rules, VisibilityConfig=visibility(physical(cfg, "api-waf"))))
     st.add(wafv2.WebACLAssociation("WebAclAssociation", ResourceArn=stage_arn, WebACLArn=GetAtt(acl, "Arn")))
     # WAF only delivers to log groups whose name starts with aws-waf-logs-.
     lg = st.add(log_group("WafLogGroup", f"aws-waf-logs-{physical(cfg)}", cfg.firewall.log_retention_days, key_arn),

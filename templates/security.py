@@ -38,4 +38,15 @@ def build(cfg: Config) -> Stack:
             ),
         ), stateful=True)
         st.output("SecretArn", Ref(secret), "ARN of the application secret")
+
+    if cfg.edge and cfg.firewall:
+        # Shared by CloudFront (sends it as a header) and the regional web ACL (blocks requests
+        # without it), so the API cannot be called around CloudFront and its web ACL.
+        verify = st.add(secretsmanager.Secret(
+            "OriginVerifySecret", Name=physical(cfg, "origin-verify"),
+            Description=f"Header value proving a request to the {physical(cfg)} API came through CloudFront",
+            KmsKeyId=Ref(key),
+            GenerateSecretString=secretsmanager.GenerateSecretString(PasswordLength=48, ExcludePunctuation=True)),
+            stateful=True)
+        st.output("OriginVerifySecretArn", Ref(verify), "ARN of the CloudFront origin-verification secret")
     return st

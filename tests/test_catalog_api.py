@@ -128,7 +128,8 @@ def test_waf_four_rules(catalog):
     assert [r["Name"] for r in rules] == ["RateLimitRule", "AWSManagedRulesCommonRuleSet",
                                           "AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesSQLiRuleSet"]
     assert [r["Priority"] for r in rules] == [1, 2, 3, 4]
-    # No CloudFront in front: the API sees client IPs itself.
+    # No CloudFront in front: the API sees client IPs itself, and nothing requires CloudFront.
+    assert "OriginVerifySecret" not in catalog["security"]["Resources"]
     assert rules[0]["Statement"] == {"RateBasedStatement": {"Limit": 2000, "AggregateKeyType": "IP"}}
     has_resource_properties(catalog["firewall"], "AWS::WAFv2::WebACLAssociation", {"ResourceArn": {"Ref": "ApiStageArn"}})
 

@@ -225,11 +225,13 @@ def test_waf_rate_limit_and_common_rules_on_stage(secure):
     rules = next(iter(acl.values()))["Properties"]["Rules"]
     # Behind CloudFront the API sees edge addresses: the regional rule keys on the viewer's
     # address as CloudFront forwards it, and the CloudFront web ACL limits real client IPs.
-    assert rules[0]["Statement"] == {"RateBasedStatement": {
+    assert [r["Name"] for r in rules] == ["RequireCloudFront", "RateLimitRule", "AWSManagedRulesCommonRuleSet",
+                                          "AWSManagedRulesKnownBadInputsRuleSet"]
+    assert [r["Priority"] for r in rules] == [0, 1, 2, 3]
+    assert rules[1]["Statement"] == {"RateBasedStatement": {
         "Limit": 2000, "AggregateKeyType": "FORWARDED_IP",
         "ForwardedIPConfig": {"HeaderName": "X-Forwarded-For", "FallbackBehavior": "MATCH"}}}
-    assert rules[0]["Action"] == {"Block": {}}
-    assert [r["Name"] for r in rules[1:]] == ["AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"]
+    assert rules[1]["Action"] == {"Block": {}}
     has_resource_properties(fw, "AWS::WAFv2::WebACLAssociation", {"ResourceArn": {"Ref": "ApiStageArn"}})
     has_resource_properties(fw, "AWS::WAFv2::LoggingConfiguration", {})
 
@@ -244,6 +246,26 @@ def test_cloudfront_web_acl_in_us_east_1_limits_real_client_ips(secure):
     has_resource_properties(secure["edge"], "AWS::CloudFront::Distribution", {"DistributionConfig": {
         "WebACLId": {"Ref": "EdgeWebAclArn"}}})
     assert secure["root"]["Resources"]["Edge"]["Properties"]["Parameters"]["EdgeWebAclArn"] == {"Ref": "EdgeWebAclArn"}
+
+
+def test_api_answers_only_requests_through_cloudfront(secure):
+    has_resource_properties(secure["security"], "AWS::SecretsManager::Secret", {
+        "Name": "tap-dev-origin-verify", "KmsKeyId": {"Ref": "Key"},
+        "GenerateSecretString": {"PasswordLength": 48, "ExcludePunctuation": True}})
+    value = {"Fn::Sub": ["{{resolve:secretsmanager:${Arn}:SecretString}}", {"Arn": {"Ref": "OriginVerifySecretArn"}}]}
+    has_resource_properties(secure["edge"], "AWS::CloudFront::Distribution", {"DistributionConfig": {"Origins": [
+        {"OriginCustomHeaders": [{"HeaderName": "X-Origin-Verify", "HeaderValue": value}]}]}})
+    acl = secure["firewall"]["Resources"]["WebAcl"]
+    first = acl["Properties"]["Rules"][0]
+    assert first["Name"] == "RequireCloudFront" and first["Priority"] == 0 and first["Action"] == {"Block": {}}
+    assert first["Statement"] == {"NotStatement": {"Statement": {"ByteMatchStatement": {
+        "FieldToMatch": {"SingleHeader": {"Name": "x-origin-verify"}}, "PositionalConstraint": "EXACTLY",
+        "SearchString": value, "TextTransformations": [{"Priority": 0, "Type": "NONE"}]}}}}
+    # Both stacks get the secret's ARN from the security stack, which orders them after it.
+    root = secure["root"]["Resources"]
+    for stack in ("Edge", "Firewall"):
+        assert root[stack]["Properties"]["Parameters"]["OriginVerifySecretArn"] == {
+            "Fn::GetAtt": ["Security", "Outputs.OriginVerifySecretArn"]}
 
 
 def test_cloudfront_in_front_of_api(secure):
