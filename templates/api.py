@@ -10,9 +10,8 @@ from troposphere import GetAtt, Ref, Sub, apigateway as agw, awslambda, iam, ssm
 from infra import grants
 from infra.builders.logs import log_group
 from infra.config.schema import Api, Config, Route
-from infra.naming import logical_id, physical
+from infra.naming import logical_id, parameter_prefix, physical
 from infra.stack import Stack
-from templates.compute import parameter_prefix
 
 # One JSON line per request: what an operator greps for, without request bodies.
 ACCESS_LOG_FORMAT = json.dumps({

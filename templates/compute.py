@@ -10,18 +10,13 @@ from infra.assets import Asset
 from infra.builders import functions as fb
 from infra.builders.logs import log_group
 from infra.config.schema import Config, Function
-from infra.naming import logical_id, physical
+from infra.naming import logical_id, parameter_prefix, physical
 from infra.stack import Stack
 
 SKIP_DLQ = ("Invoked synchronously (API Gateway, Secrets Manager); a DLQ only catches asynchronous "
             "invocations, whose retries and failures EventInvokeConfig already handles.")
 SKIP_VPC = ("vpc = false in the config: the function only calls AWS APIs over TLS, so a VPC would add "
             "NAT cost and cold-start latency without protecting any data path.")
-
-
-def parameter_prefix(cfg: Config) -> str:
-    """Path under which SSM parameters are written."""
-    return (cfg.parameters and cfg.parameters.prefix) or f"/{cfg.project.name}/{cfg.project.stage}"
 
 
 class _Refs:

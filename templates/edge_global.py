@@ -7,15 +7,17 @@
 """
 from __future__ import annotations
 
-from troposphere import GetAtt, Ref, Sub, certificatemanager as acm, wafv2
+from troposphere import GetAtt, Ref, certificatemanager as acm, wafv2
 
 from infra.builders.keys import customer_key
+from infra.builders import waf
 from infra.builders.logs import log_group
+from infra.builders.waf import visibility
 from infra.config.schema import Config
 from infra.naming import physical
 from infra.stack import Stack
 from templates.edge import fqdn
-from templates.firewall import rules, visibility
+from templates.firewall import rules
 
 REGION = "us-east-1"
 FILE = "global.json"
@@ -50,10 +52,6 @@ def build(cfg: Config) -> Stack:
                                   production=cfg.project.production, alarms_topic=False), stateful=True)
         lg = st.add(log_group("EdgeWafLogGroup", f"aws-waf-logs-{physical(cfg)}-edge", cfg.firewall.log_retention_days,
                               GetAtt(key, "Arn")), stateful=True)
-        st.add(wafv2.LoggingConfiguration(
-            "EdgeWafLogging", ResourceArn=GetAtt(acl, "Arn"),
-            LogDestinationConfigs=[Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${Name}",
-                                       Name=Ref(lg))],
-            RedactedFields=[wafv2.LoggingConfigurationFieldToMatch(SingleHeader=wafv2.SingleHeader(Name="authorization"))]))
+        st.add(waf.logging("EdgeWafLogging", acl, lg))
         st.output("EdgeWebAclArn", GetAtt(acl, "Arn"), "ARN of the CloudFront web ACL")
     return st

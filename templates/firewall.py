@@ -1,18 +1,15 @@
 """Firewall stack: regional WAFv2 web ACL (rate limit + AWS managed rules) on the API stage."""
 from __future__ import annotations
 
-from troposphere import GetAtt, Ref, Sub, ssm, wafv2
+from troposphere import GetAtt, ssm, wafv2
 
 from infra.builders import ORIGIN_VERIFY_HEADER, origin_verify_value
+from infra.builders import waf
 from infra.builders.logs import log_group
+from infra.builders.waf import visibility
 from infra.config.schema import Config
-from infra.naming import physical
+from infra.naming import parameter_prefix, physical
 from infra.stack import Stack
-from templates.compute import parameter_prefix
-
-
-def visibility(metric: str) -> wafv2.VisibilityConfig:
-    return wafv2.VisibilityConfig(SampledRequestsEnabled=True, CloudWatchMetricsEnabled=True, MetricName=metric)
 
 
 def rules(cfg: Config, *, behind_cloudfront: bool = False) -> list[wafv2.WebACLRule]:
@@ -74,13 +71,7 @@ def build(cfg: Config) -> Stack:
     # WAF only delivers to log groups whose name starts with aws-waf-logs-.
     lg = st.add(log_group("WafLogGroup", f"aws-waf-logs-{physical(cfg)}", cfg.firewall.log_retention_days, key_arn),
                 stateful=True)
-    st.add(wafv2.LoggingConfiguration(
-        "WafLogging", ResourceArn=GetAtt(acl, "Arn"),
-        # The log group ARN without the trailing ':*' that GetAtt Arn carries.
-        LogDestinationConfigs=[Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${Name}",
-                                   Name=Ref(lg))],
-        # Credentials never reach the logs.
-        RedactedFields=[wafv2.LoggingConfigurationFieldToMatch(SingleHeader=wafv2.SingleHeader(Name="authorization"))]))
+    st.add(waf.logging("WafLogging", acl, lg))
     st.output("WebAclArn", GetAtt(acl, "Arn"), "ARN of the WAF web ACL")
     st.output("WebAclId", GetAtt(acl, "Id"), "ID of the WAF web ACL")
     if cfg.parameters and cfg.parameters.web_acl_arn:

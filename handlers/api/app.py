@@ -38,9 +38,6 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 import apigw
 
 # DynamoDB allows 32 levels counting the top-level attribute; ``data`` is that attribute.
@@ -50,19 +47,8 @@ SCAN_PAGE_SIZE = 500
 # An item is at most 400 KB; refuse bodies that could not fit whatever MAX_BODY_BYTES says.
 MAX_ITEM_BODY_BYTES = 350 * 1024
 
-# Created once per container; honours AWS_ENDPOINT_URL (the emulator in tests).
-_DYNAMODB = boto3.resource(
-    "dynamodb",
-    config=Config(
-        retries={"mode": "standard", "max_attempts": 2},  # 2 retries: 3 attempts in all
-        connect_timeout=3,
-        read_timeout=10,
-    ),
-)
-
-
 def _table():
-    return _DYNAMODB.Table(os.environ["TABLE_NAME"])
+    return apigw.table()
 
 
 def _scan_budget() -> int:

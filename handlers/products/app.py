@@ -25,14 +25,10 @@ IAM: dynamodb:Scan, dynamodb:PutItem, dynamodb:GetItem on the table.
 """
 from __future__ import annotations
 
-import os
 import re
 import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
-
-import boto3
-from botocore.config import Config
 
 import apigw
 
@@ -40,19 +36,8 @@ MAX_NAME_LENGTH = 256
 MAX_CATEGORY_LENGTH = 128
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
-# Created once per container; honours AWS_ENDPOINT_URL (the emulator in tests).
-_DYNAMODB = boto3.resource(
-    "dynamodb",
-    config=Config(
-        retries={"mode": "standard", "max_attempts": 2},  # 2 retries: 3 attempts in all
-        connect_timeout=3,
-        read_timeout=10,
-    ),
-)
-
-
 def _table():
-    return _DYNAMODB.Table(os.environ["TABLE_NAME"])
+    return apigw.table()
 
 
 def _now() -> str:

@@ -39,8 +39,20 @@ from decimal import Context, Decimal
 from typing import Any, Callable
 from urllib.parse import unquote
 
+import boto3
 from boto3.dynamodb.types import DYNAMODB_CONTEXT
+from botocore.config import Config
 from botocore.exceptions import ClientError
+
+# Created once per container (at import, i.e. during Lambda's init); honours AWS_ENDPOINT_URL
+# (the emulator in tests). 2 retries: 3 attempts in all.
+_DYNAMODB = boto3.resource("dynamodb", config=Config(
+    retries={"mode": "standard", "max_attempts": 2}, connect_timeout=3, read_timeout=10))
+
+
+def table():
+    """The DynamoDB table named by the TABLE_NAME environment variable."""
+    return _DYNAMODB.Table(os.environ["TABLE_NAME"])
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 CORS_MAX_AGE_SECONDS = 3600

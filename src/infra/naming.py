@@ -35,3 +35,8 @@ def tags(cfg: Config) -> dict[str, str]:
     base = {"Project": cfg.project.name, "Environment": cfg.project.stage,
             "ManagedBy": cfg.project.managed_by}
     return dict(sorted({**cfg.project.tags, **base}.items()))
+
+
+def parameter_prefix(cfg: Config) -> str:
+    """Path under which SSM parameters are written: [parameters] prefix, or /<project>/<stage>."""
+    return (cfg.parameters and cfg.parameters.prefix) or f"/{cfg.project.name}/{cfg.project.stage}"

@@ -344,9 +344,9 @@ def test_throttling_after_retries_is_503(call, table, products, monkeypatch):
 
 
 def test_sdk_client_is_built_once_with_retries(products):
-    config = products._DYNAMODB.meta.client.meta.config
+    config = products.apigw._DYNAMODB.meta.client.meta.config
     assert config.retries["mode"] == "standard" and config.retries["total_max_attempts"] == 3
-    assert products._DYNAMODB.meta.client.meta.endpoint_url.startswith("http://127.0.0.1:")
+    assert products.apigw._DYNAMODB.meta.client.meta.endpoint_url.startswith("http://127.0.0.1:")
 
 
 # --- logs -------------------------------------------------------------------------------------
