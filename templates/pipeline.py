@@ -58,6 +58,9 @@ def build(cfg: Config) -> Stack:
                                      grants.log_group_write(GetAtt(build_logs, "Arn"), "BuildLogs"),
                                      grants.allow([as3.GetObject, as3.GetObjectVersion, as3.PutObject], [objects],
                                                   "Artifacts"),
+                                     # CodeBuild checks the artifact bucket's owner and region.
+                                     grants.allow([as3.GetBucketAcl, as3.GetBucketLocation],
+                                                  [GetAtt(artifacts, "Arn")], "ArtifactBucket"),
                                      grants.allow([akms.Decrypt, akms.DescribeKey, akms.Encrypt, akms.GenerateDataKey],
                                                   [key_arn], "ArtifactKey"),
                                  ]))]))
