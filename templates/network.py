@@ -87,6 +87,8 @@ def build(cfg: Config) -> Stack:
         Policies=[iam.Policy(PolicyName="deliver-flow-logs", PolicyDocument=grants.document([
             grants.allow([alogs.CreateLogStream, alogs.PutLogEvents, alogs.DescribeLogStreams],
                          [GetAtt(flow_logs, "Arn")], "WriteFlowLogs"),
+            # The service looks its log group up before delivering; the lookup lists groups.
+            grants.allow([alogs.DescribeLogGroups], [grants.arn("logs", "log-group:*")], "FindFlowLogGroup"),
         ]))],
     ))
     st.add(ec2.FlowLog("VpcFlowLog", ResourceId=Ref(vpc), ResourceType="VPC", TrafficType="ALL",
