@@ -148,9 +148,13 @@ def build(cfg: Config) -> Stack:
                                    api.access_log_retention_days, key_arn), stateful=True)
     stage_deps = []
     if api.cloudwatch_role and api.logging_level != "OFF":
+        # The logging role is an account-and-region-wide setting that every stage shares: deleting
+        # one stage must not delete the role the others log through, so it is always retained.
         role = st.add(iam.Role("CloudWatchRole", AssumeRolePolicyDocument=grants.assume_role("apigateway.amazonaws.com"),
-                               ManagedPolicyArns=[Sub(PUSH_TO_LOGS)]))
-        account = st.add(agw.Account("Account", CloudWatchRoleArn=GetAtt(role, "Arn")))
+                               ManagedPolicyArns=[Sub(PUSH_TO_LOGS)], DeletionPolicy="Retain",
+                               UpdateReplacePolicy="Retain"))
+        account = st.add(agw.Account("Account", CloudWatchRoleArn=GetAtt(role, "Arn"), DeletionPolicy="Retain",
+                                     UpdateReplacePolicy="Retain"))
         stage_deps.append(account.title)
     stage_res = st.add(agw.Stage(
         "Stage", RestApiId=Ref(b.rest), StageName=stage, DeploymentId=Ref(deployment),

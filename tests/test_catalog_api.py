@@ -166,3 +166,9 @@ def test_outputs(catalog):
 def test_no_vpc_in_catalog(catalog):
     assert "network" not in catalog
     assert resource_count(catalog["compute"], "AWS::EC2::SecurityGroup") == 0
+
+
+def test_api_gateway_logging_role_outlives_the_stage(catalog):
+    # An account-wide setting shared by every stage: deleting one stage must not break the others.
+    for rtype in ("AWS::IAM::Role", "AWS::ApiGateway::Account"):
+        has_resource_properties(catalog["api"], rtype, {}, DeletionPolicy="Retain", UpdateReplacePolicy="Retain")

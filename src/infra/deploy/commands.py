@@ -122,8 +122,8 @@ def diff_cmd(**kw: Any) -> None:
 @bucket_option
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--allow-replacement", is_flag=True,
-              help="Allow replacing or removing stateful resources (tables, buckets, keys, secrets, "
-                   "log groups); in production the stack policies are lifted for this deploy.")
+              help="Allow replacing or removing stateful resources (tables, buckets, keys, secrets); "
+                   "in production the stack policies are lifted for this deploy.")
 @click.option("--recreate-failed", is_flag=True,
               help="If the stack is in ROLLBACK_COMPLETE (its creation failed), delete it and create it again.")
 @timeout_option(cancels=True)
