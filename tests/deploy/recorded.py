@@ -99,18 +99,28 @@ def quiet_ui(terminal: bool = False) -> tuple[Ui, io.StringIO, io.StringIO]:
     return ui, out, err
 
 
+def s3_stubbed() -> tuple[Any, Stubber]:
+    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x",
+                      aws_session_token="x")
+    stub = Stubber(s3)
+    stub.activate()
+    return s3, stub
+
+
 class FakeAws:
-    """What StackRunner needs from `Aws`: one stubbed client, not an emulator."""
+    """What StackRunner (and destroy) need from `Aws`: stubbed clients, not an emulator."""
 
     endpoint_url = None
     region = "us-east-1"
 
-    def __init__(self, cfn: Any):
-        self.cfn = cfn
+    def __init__(self, cfn: Any, s3: Any = None):
+        self.cfn, self.s3 = cfn, s3
         self.unsupported: set[str] = set()
 
     def client(self, service: str) -> Any:
-        assert service == "cloudformation"
+        if service == "s3" and self.s3 is not None:
+            return self.s3
+        assert service == "cloudformation", service
         return self.cfn
 
 

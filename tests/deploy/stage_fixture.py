@@ -30,12 +30,14 @@ def handler_zip(text: str) -> bytes:
 
 def write_stage(root: Path, *, name: str = "shop", stage: str = "dev", production: bool = False,
                 memory: int = 128, table_name: str | None = None, key_schema_attr: str = "id",
-                bucket_name: str | None = None,
+                bucket_name: str | None = None, versioned: bool = False,
                 handler_text: str = "def handler(e, c):\n    return {'ok': True}\n",
                 global_outputs: dict[str, tuple[str, str]] | None = None) -> Path:
     """Write the stage into root/<name>/ and return that directory.
 
     `global_outputs`: output of the global stack -> (root parameter it fills, its value).
+    `versioned`: the uploads bucket has versioning enabled (moto's CloudFormation ignores
+    VersioningConfiguration; tests turn it on with PutBucketVersioning too).
     """
     out = root / name
     (out / "assets").mkdir(parents=True, exist_ok=True)
@@ -67,7 +69,8 @@ def write_stage(root: Path, *, name: str = "shop", stage: str = "dev", productio
                 "Type": "AWS::S3::Bucket",
                 "DeletionPolicy": policy,
                 "UpdateReplacePolicy": policy,
-                "Properties": {"BucketName": bucket_name or f"{stack}-uploads"},
+                "Properties": {"BucketName": bucket_name or f"{stack}-uploads",
+                               **({"VersioningConfiguration": {"Status": "Enabled"}} if versioned else {})},
             },
             "TableNameParameter": {
                 "Type": "AWS::SSM::Parameter",

@@ -105,6 +105,7 @@ def test_catalog_api_create_noop_change_destroy_and_failure(catalog, cli, emulat
     destroyed = cli("destroy", *args, "--yes")
     assert destroyed.exit_code == 0, destroyed.output
     assert "Kept after deletion" in destroyed.stdout and "catalog-prod-users" in destroyed.stdout
+    assert "will be emptied" not in destroyed.stdout            # its buckets are retained, never emptied
     remaining = {s["StackName"] for s in cfn.describe_stacks()["Stacks"]}
     assert remaining == {"serverless-infra-artifacts"}        # the shared bootstrap stack only
     assert {"catalog-prod-users", "catalog-prod-products"} <= set(ddb.list_tables()["TableNames"])

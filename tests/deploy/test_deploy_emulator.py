@@ -281,3 +281,42 @@ def test_outputs_of_a_stack_not_deployed(stage, cli):
 def test_destroy_of_nothing_is_fine(stage, cli):
     result = cli("destroy", *stage.args("--yes"))
     assert result.exit_code == 0 and "shop-dev does not exist in us-east-1: nothing to delete." in result.stdout
+
+
+def test_destroy_empties_a_versioned_bucket_of_a_throwaway_stage_then_deletes_it(stage, cli):
+    stage.params = {"versioned": True}
+    assert cli("deploy", *stage.args("--yes")).exit_code == 0
+    s3, cfn = stage.client("s3"), stage.client("cloudformation")
+    bucket = "shop-dev-uploads"
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})  # moto's CFN ignores it
+    for body in (b"one", b"two", b"three"):
+        s3.put_object(Bucket=bucket, Key="data/item.json", Body=body)
+    s3.put_object(Bucket=bucket, Key="logs/2026-11-01-12-00-00", Body=b"access log")
+    s3.delete_object(Bucket=bucket, Key="data/item.json")                                   # a delete marker
+    listed = s3.list_object_versions(Bucket=bucket)
+    assert (len(listed["Versions"]), len(listed["DeleteMarkers"])) == (4, 1)
+    artifacts = cfn.describe_stack_resource(StackName="serverless-infra-artifacts", LogicalResourceId="ArtifactBucket")[
+        "StackResourceDetail"]["PhysicalResourceId"]
+    artifact_keys = s3.list_objects_v2(Bucket=artifacts)["KeyCount"]
+
+    result = cli("destroy", *stage.args("--yes"))
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "will be emptied and deleted: shop-dev-uploads (shop-dev/Data/UploadsBucket)" in out
+    assert out.index("will be emptied and deleted") < out.index(
+        "shop-dev-uploads: emptied, 5 object(s) removed (4 object version(s), 1 delete marker(s)).")
+    assert out.index("object(s) removed") < out.index("DELETE_IN_PROGRESS")
+    assert STACK not in stacks(cfn)
+    assert bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    assert s3.list_objects_v2(Bucket=artifacts)["KeyCount"] == artifact_keys   # the artifact bucket is untouched
+
+
+def test_destroy_of_a_production_stage_keeps_its_bucket_and_its_contents(stage, cli):
+    stage.params = {"production": True}
+    assert cli("deploy", *stage.args("--yes")).exit_code == 0
+    s3 = stage.client("s3")
+    s3.put_object(Bucket="shop-dev-uploads", Key="keep.json", Body=b"{}")
+    result = cli("destroy", *stage.args("--yes", "--disable-termination-protection"))
+    assert result.exit_code == 0, result.output
+    assert "will be emptied" not in result.stdout and "Kept after deletion" in result.stdout
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="shop-dev-uploads")["Contents"]] == ["keep.json"]

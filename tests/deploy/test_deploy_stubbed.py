@@ -18,7 +18,7 @@ from infra.deploy.stack_state import StackInfo
 from infra.errors import DeployError
 from recorded import (ANY, COMPUTE_ID, CS_ARN, DATA_ID, NESTED_CS_ARN, ROOT_ID, STACK, STACK_TYPE, T0,
                       FakeAws, Sleeper, ev, nested_resources, newest_first, no_resources, not_found,
-                      quiet_ui, stack, stubbed)
+                      quiet_ui, s3_stubbed, stack, stubbed)
 
 EMBEDDED = ("Embedded stack {} was not successfully created: The following resource(s) failed to "
             "create: [UsersTable].")
@@ -460,3 +460,277 @@ def test_destroy_with_protection_disabled_explicitly(tmp_path):
     assert [(k.logical_id, k.physical_id) for k in kept] == [("Table", "shop-dev-items")]
     assert "Kept after deletion" in out and "DELETE_SKIPPED" in out and "DELETE_COMPLETE" in out
     assert "Turning off termination protection" in err
+
+
+# -- destroy empties the buckets it deletes -------------------------------------------------------------
+BUCKET = "shop-dev-uploads"
+NOT_EMPTY = ("Resource handler returned message: \"The bucket you tried to delete is not empty. You must "
+             "delete all versions in the bucket. (Service: S3, Status Code: 409, Request ID: X)\"")
+
+
+def versions_page(versions=(), markers=(), *, next_marker=None) -> dict:
+    page = {"Versions": [{"Key": k, "VersionId": v, "IsLatest": False} for k, v in versions],
+            "DeleteMarkers": [{"Key": k, "VersionId": v, "IsLatest": True} for k, v in markers],
+            "IsTruncated": next_marker is not None}
+    if next_marker:
+        page.update(NextKeyMarker=next_marker[0], NextVersionIdMarker=next_marker[1])
+    return page
+
+
+def objects(pairs) -> list[dict]:
+    return [{"Key": k, "VersionId": v} for k, v in pairs]
+
+
+def expect_delete(s3_stub, bucket, pairs, errors=None):
+    s3_stub.add_response("delete_objects", {"Errors": errors} if errors else {},
+                         {"Bucket": bucket, "Delete": {"Objects": objects(pairs), "Quiet": True}})
+
+
+def test_every_version_and_delete_marker_is_deleted_across_pages_in_batches_of_1000():
+    from infra.deploy.buckets import empty_bucket
+
+    s3, stub = s3_stubbed()
+    page1_versions = [(f"data/{i:04}.json", f"v{i}") for i in range(800)]
+    page1_markers = [(f"data/{i:04}.json", f"m{i}") for i in range(300)]
+    page2_versions = [(f"logs/{i:04}", "null") for i in range(400)]   # written before versioning: "null"
+    stub.add_response("list_object_versions",
+                      versions_page(page1_versions, page1_markers, next_marker=("data/0299.json", "m299")),
+                      {"Bucket": BUCKET})
+    expect_delete(stub, BUCKET, page1_versions + page1_markers[:200])     # the first 1000
+    stub.add_response("list_object_versions", versions_page(page2_versions),
+                      {"Bucket": BUCKET, "KeyMarker": "data/0299.json", "VersionIdMarker": "m299"})
+    expect_delete(stub, BUCKET, page1_markers[200:] + page2_versions)      # the remaining 500
+    done = empty_bucket(s3, BUCKET)
+    stub.assert_no_pending_responses()
+    assert (done.versions, done.delete_markers, done.removed) == (1200, 300, 1500)
+    assert done.sentence() == (f"{BUCKET}: emptied, 1500 object(s) removed (1200 object version(s), "
+                               "300 delete marker(s)).")
+
+
+def test_an_empty_bucket_and_a_bucket_already_gone_are_fine():
+    from infra.deploy.buckets import empty_bucket
+
+    s3, stub = s3_stubbed()
+    stub.add_response("list_object_versions", versions_page(), {"Bucket": BUCKET})
+    stub.add_client_error("list_object_versions", "NoSuchBucket", "The specified bucket does not exist",
+                          http_status_code=404)
+    assert empty_bucket(s3, BUCKET).sentence() == f"{BUCKET}: already empty."
+    gone = empty_bucket(s3, BUCKET)
+    assert not gone.exists and "does not exist" in gone.sentence()
+    stub.assert_no_pending_responses()
+
+
+def test_keys_s3_refuses_to_delete_are_a_clear_error():
+    from infra.deploy.buckets import empty_bucket
+
+    s3, stub = s3_stubbed()
+    pairs = [(f"k{i}", f"v{i}") for i in range(5)]
+    stub.add_response("list_object_versions", versions_page(pairs), {"Bucket": BUCKET})
+    expect_delete(stub, BUCKET, pairs, errors=[
+        {"Key": f"k{i}", "VersionId": f"v{i}", "Code": "AccessDenied", "Message": "Access Denied"} for i in range(4)])
+    with pytest.raises(DeployError) as err:
+        empty_bucket(s3, BUCKET)
+    text = str(err.value)
+    assert text.startswith(f"Could not empty the S3 bucket {BUCKET}: S3 refused to delete 4 of 5 object version(s)")
+    assert "k0 (version v0): AccessDenied: Access Denied" in text and "and 1 more" in text
+
+
+def data_stack_lookups(stub, resources: dict[str, tuple[str, str]], *, bootstrap_bucket: str | None = None):
+    """describe + survey of a root with one nested stack Data holding `resources` (id -> (policy, bucket))."""
+    stub.add_response("describe_stacks", stack("UPDATE_COMPLETE"), {"StackName": "shop-dev"})
+    stub.add_response("list_stack_resources", nested_resources(("Data", DATA_ID)), {"StackName": ROOT_ID})
+    stub.add_response("list_stack_resources", no_resources(), {"StackName": DATA_ID})
+    stub.add_response("get_template", {"TemplateBody": json.dumps({"Resources": {
+        "Data": {"Type": STACK_TYPE}}})}, {"StackName": ROOT_ID, "TemplateStage": "Original"})
+    stub.add_response("list_stack_resources", nested_resources(("Data", DATA_ID)), {"StackName": ROOT_ID})
+    template = {}
+    for lid, (policy, _) in resources.items():
+        template[lid] = {"Type": "AWS::S3::Bucket", "Properties": {}}
+        if policy:
+            template[lid]["DeletionPolicy"] = policy
+    stub.add_response("get_template", {"TemplateBody": json.dumps({"Resources": template})},
+                      {"StackName": DATA_ID, "TemplateStage": "Original"})
+    stub.add_response("list_stack_resources", data_resources(resources), {"StackName": DATA_ID})
+    if bootstrap_bucket:
+        stub.add_response("describe_stack_resource", {"StackResourceDetail": {
+            "LogicalResourceId": "ArtifactBucket", "PhysicalResourceId": bootstrap_bucket, "ResourceType": "AWS::S3::Bucket",
+            "LastUpdatedTimestamp": T0, "ResourceStatus": "CREATE_COMPLETE"}},
+            {"StackName": "serverless-infra-artifacts", "LogicalResourceId": "ArtifactBucket"})
+    else:
+        not_found(stub, "describe_stack_resource", "serverless-infra-artifacts")
+
+
+def data_resources(resources: dict[str, tuple[str, str]]) -> dict:
+    return {"StackResourceSummaries": [
+        {"LogicalResourceId": lid, "PhysicalResourceId": bucket, "ResourceType": "AWS::S3::Bucket",
+         "LastUpdatedTimestamp": T0, "ResourceStatus": "UPDATE_COMPLETE"} for lid, (_, bucket) in resources.items()]}
+
+
+def delete_attempt(stub, resources, *, before: list[dict], root: list[dict], data: list[dict]):
+    """One delete_and_wait on the root with nested Data: prime, DeleteStack, one poll, finish."""
+    stub.add_response("list_stack_resources", nested_resources(("Data", DATA_ID)), {"StackName": ROOT_ID})
+    stub.add_response("list_stack_resources", data_resources(resources), {"StackName": DATA_ID})
+    stub.add_response("describe_stack_events", newest_first(*[e for e in before if e["StackId"] == ROOT_ID]),
+                      {"StackName": ROOT_ID})
+    stub.add_response("describe_stack_events", newest_first(*[e for e in before if e["StackId"] == DATA_ID]),
+                      {"StackName": DATA_ID})
+    stub.add_response("delete_stack", {}, {"StackName": ROOT_ID, "ClientRequestToken": ANY})
+    stub.add_response("describe_stack_events", newest_first(*of(ROOT_ID, before), *root), {"StackName": ROOT_ID})
+    stub.add_response("describe_stack_events", newest_first(*of(DATA_ID, before), *data), {"StackName": DATA_ID})
+
+
+def of(stack_id: str, events: list[dict]) -> list[dict]:
+    return [e for e in events if e["StackId"] == stack_id]
+
+
+def destroy_with_s3(cfn, s3):
+    from infra.deploy.destroy import destroy_stack
+    from infra.deploy.orchestrate import Options
+    from infra.deploy.session import Target
+
+    ui, out, err = quiet_ui()
+    opts = Options(config=None, out=None, target=Target())  # type: ignore[arg-type]
+    kept = destroy_stack(FakeAws(cfn, s3), ui, "shop-dev", opts, disable_protection=False)
+    return kept, out.getvalue(), err.getvalue()
+
+
+def deleted(*, at: int) -> tuple[list[dict], list[dict]]:
+    root = [ev(ROOT_ID, STACK, "DELETE_IN_PROGRESS", seconds=at, reason="User Initiated"),
+            ev(ROOT_ID, "Data", "DELETE_COMPLETE", seconds=at + 5, rtype=STACK_TYPE, physical=DATA_ID),
+            ev(ROOT_ID, STACK, "DELETE_COMPLETE", seconds=at + 6)]
+    data = [ev(DATA_ID, "catalog-prod-Data-ABC", "DELETE_IN_PROGRESS", seconds=at + 1),
+            ev(DATA_ID, "Uploads", "DELETE_COMPLETE", seconds=at + 2, rtype="AWS::S3::Bucket", physical=BUCKET),
+            ev(DATA_ID, "catalog-prod-Data-ABC", "DELETE_COMPLETE", seconds=at + 4)]
+    return root, data
+
+
+def test_destroy_empties_delete_policy_buckets_only_and_never_the_artifact_bucket():
+    resources = {"Uploads": ("Delete", BUCKET), "Logs": ("", "shop-dev-logs"),   # no policy: Delete
+                 "Archive": ("Retain", "shop-dev-archive"), "Later": ("RetainExceptOnCreate", "shop-dev-later"),
+                 "Snap": ("Snapshot", "shop-dev-snap"), "Artifacts": ("Delete", "serverless-infra-artifacts-abc")}
+    cfn, stub = stubbed()
+    s3, s3_stub = s3_stubbed()
+    data_stack_lookups(stub, resources, bootstrap_bucket="serverless-infra-artifacts-abc")
+    pairs = [("a.json", "v1"), ("a.json", "v2")]
+    s3_stub.add_response("list_object_versions", versions_page(pairs, [("a.json", "m1")]), {"Bucket": BUCKET})
+    expect_delete(s3_stub, BUCKET, pairs + [("a.json", "m1")])
+    s3_stub.add_client_error("list_object_versions", "NoSuchBucket", "The specified bucket does not exist",
+                             http_status_code=404, expected_params={"Bucket": "shop-dev-logs"})
+    root, data = deleted(at=10)
+    before = [ev(ROOT_ID, STACK, "UPDATE_COMPLETE", seconds=-100)]
+    delete_attempt(stub, resources, before=before, root=root, data=data)
+    stub.add_response("describe_stack_events", newest_first(*before, *root), {"StackName": ROOT_ID})  # finish()
+    not_found(stub, "describe_stack_events", DATA_ID)
+    kept, out, _ = destroy_with_s3(cfn, s3)
+    stub.assert_no_pending_responses()
+    s3_stub.assert_no_pending_responses()     # the retained buckets and the artifact bucket: no S3 call at all
+    assert {k.logical_id for k in kept} == {"Archive", "Later", "Snap"}
+    assert f"will be emptied and deleted: {BUCKET} (catalog-prod/Data/Uploads)" in out
+    assert "will be emptied and deleted: shop-dev-logs (catalog-prod/Data/Logs)" in out
+    assert "will be emptied and deleted: serverless-infra-artifacts" not in out
+    assert not any(f"will be emptied and deleted: shop-dev-{b}" in out for b in ("archive", "later", "snap"))
+    assert out.index("will be emptied and deleted") < out.index(f"{BUCKET}: emptied, 3 object(s) removed "
+                                                                "(2 object version(s), 1 delete marker(s)).")
+    assert "shop-dev-logs: does not exist (already deleted)" in out
+    assert "shop-dev: DELETE_COMPLETE." in out
+
+
+def test_destroy_stops_before_deleting_when_a_bucket_cannot_be_emptied():
+    resources = {"Uploads": ("Delete", BUCKET)}
+    cfn, stub = stubbed()
+    s3, s3_stub = s3_stubbed()
+    data_stack_lookups(stub, resources)
+    s3_stub.add_response("list_object_versions", versions_page([("locked", "v1")]), {"Bucket": BUCKET})
+    expect_delete(s3_stub, BUCKET, [("locked", "v1")], errors=[
+        {"Key": "locked", "VersionId": "v1", "Code": "AccessDenied", "Message": "Access Denied because object protected by object lock."}])
+    with pytest.raises(DeployError) as err:
+        destroy_with_s3(cfn, s3)
+    stub.assert_no_pending_responses()       # no DeleteStack
+    assert "locked (version v1): AccessDenied" in str(err.value)
+    assert str(err.value).endswith("shop-dev itself was not deleted.")
+
+
+def failed_delete(*, at: int) -> tuple[list[dict], list[dict]]:
+    """Root and Data events of a deletion that failed on a non-empty Uploads bucket."""
+    root = [ev(ROOT_ID, STACK, "DELETE_IN_PROGRESS", seconds=at, reason="User Initiated"),
+            ev(ROOT_ID, "Data", "DELETE_FAILED", seconds=at + 20, rtype=STACK_TYPE, physical=DATA_ID,
+               reason="Embedded stack was not successfully deleted: The following resource(s) failed to delete: [Uploads]."),
+            ev(ROOT_ID, STACK, "DELETE_FAILED", seconds=at + 21,
+               reason="The following resource(s) failed to delete: [Data].")]
+    data = [ev(DATA_ID, "catalog-prod-Data-ABC", "DELETE_IN_PROGRESS", seconds=at + 1),
+            ev(DATA_ID, "Uploads", "DELETE_FAILED", seconds=at + 10, rtype="AWS::S3::Bucket", physical=BUCKET,
+               reason=NOT_EMPTY),
+            ev(DATA_ID, "catalog-prod-Data-ABC", "DELETE_FAILED", seconds=at + 11,
+               reason="The following resource(s) failed to delete: [Uploads].")]
+    return root, data
+
+
+def after_failure(stub, resources, before, root, data):
+    """What delete_and_wait reads after a DELETE_FAILED: finish() (list, poll), then the root cause."""
+    stub.add_response("list_stack_resources", nested_resources(("Data", DATA_ID)), {"StackName": ROOT_ID})
+    stub.add_response("list_stack_resources", data_resources(resources), {"StackName": DATA_ID})
+    for _ in range(2):
+        stub.add_response("describe_stack_events", newest_first(*of(ROOT_ID, before), *root), {"StackName": ROOT_ID})
+        stub.add_response("describe_stack_events", newest_first(*of(DATA_ID, before), *data), {"StackName": DATA_ID})
+
+
+@pytest.mark.parametrize("second_succeeds", [True, False])
+def test_a_bucket_refilled_during_the_deletion_is_emptied_again_and_the_deletion_retried_once(second_succeeds):
+    resources = {"Uploads": ("Delete", BUCKET)}
+    cfn, stub = stubbed()
+    s3, s3_stub = s3_stubbed()
+    data_stack_lookups(stub, resources)
+    s3_stub.add_response("list_object_versions", versions_page([("a", "v1")]), {"Bucket": BUCKET})
+    expect_delete(s3_stub, BUCKET, [("a", "v1")])
+    # First attempt: an access log landed in the bucket meanwhile; Data, and so the root, fail.
+    before = [ev(ROOT_ID, STACK, "UPDATE_COMPLETE", seconds=-100),
+              ev(DATA_ID, "catalog-prod-Data-ABC", "UPDATE_COMPLETE", seconds=-100)]
+    root1, data1 = failed_delete(at=1)
+    delete_attempt(stub, resources, before=before, root=root1, data=data1)
+    after_failure(stub, resources, before, root1, data1)
+    # Emptied again: the late access log.
+    s3_stub.add_response("list_object_versions", versions_page([("logs/2026-11-01-12-00-05", "v9")]), {"Bucket": BUCKET})
+    expect_delete(s3_stub, BUCKET, [("logs/2026-11-01-12-00-05", "v9")])
+    # Second and last attempt.
+    before2 = before + root1 + data1
+    if second_succeeds:
+        root2, data2 = deleted(at=40)
+        delete_attempt(stub, resources, before=before2, root=root2, data=data2)
+        stub.add_response("describe_stack_events", newest_first(*of(ROOT_ID, before2), *root2), {"StackName": ROOT_ID})
+        not_found(stub, "describe_stack_events", DATA_ID)
+        kept, out, err = destroy_with_s3(cfn, s3)
+    else:
+        root2, data2 = failed_delete(at=40)
+        delete_attempt(stub, resources, before=before2, root=root2, data=data2)
+        after_failure(stub, resources, before2, root2, data2)
+        with pytest.raises(DeployError) as failed:
+            destroy_with_s3(cfn, s3)
+    stub.assert_no_pending_responses()
+    s3_stub.assert_no_pending_responses()
+    if second_succeeds:
+        assert kept == []
+        assert "shop-dev ended in DELETE_FAILED: a bucket was not empty again" in err
+        assert "retrying the deletion once" in err
+        assert out.count(f"{BUCKET}: emptied, 1 object(s) removed") == 2
+        assert out.rstrip().endswith("shop-dev: DELETE_COMPLETE.")
+    else:   # no third attempt: the existing error, with its root cause
+        text = str(failed.value)
+        assert text.startswith("Could not delete it: catalog-prod ended in DELETE_FAILED. Root cause: "
+                               "catalog-prod/Data > Uploads (AWS::S3::Bucket) DELETE_FAILED: ")
+        assert "is not empty" in text and text.endswith("deletion retried once.)")
+
+
+def test_only_a_non_empty_bucket_of_ours_makes_the_deletion_retry():
+    from infra.deploy.destroy import DoomedBucket, blocked_by_our_bucket
+    from infra.deploy.rootcause import RootCause
+
+    ours = [DoomedBucket("catalog-prod/Data", "Uploads", BUCKET)]
+    bucket = lambda stack, lid, physical, reason=NOT_EMPTY: RootCause(  # noqa: E731
+        stack, lid, "AWS::S3::Bucket", "DELETE_FAILED", reason, physical)
+    assert blocked_by_our_bucket(bucket("catalog-prod/Data", "Uploads", BUCKET), ours)
+    assert blocked_by_our_bucket(bucket("catalog-prod/Data", "Uploads", ""), ours)      # no physical id in the event
+    assert not blocked_by_our_bucket(bucket("catalog-prod/Data", "Other", "someone-elses"), ours)
+    assert not blocked_by_our_bucket(bucket("catalog-prod/Data", "Uploads", BUCKET, "Access Denied"), ours)
+    assert not blocked_by_our_bucket(RootCause("catalog-prod/Data", "Role", "AWS::IAM::Role", "DELETE_FAILED",
+                                               "is not empty"), ours)
+    assert not blocked_by_our_bucket(None, ours)

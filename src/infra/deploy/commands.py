@@ -143,7 +143,8 @@ def deploy_cmd(**kw: Any) -> None:
               help="Turn termination protection off first (production stages have it on).")
 @timeout_option
 def destroy_cmd(**kw: Any) -> None:
-    """Delete the stage's stacks (retained resources are listed and kept)."""
+    """Delete the stage's stacks (retained resources are listed and kept; buckets deleted with
+    the stack are listed and emptied first)."""
     from infra.deploy.destroy import run_destroy
 
     run_destroy(_options(kw), _ui(kw["yes"]), disable_protection=kw["disable_protection"])

@@ -1,25 +1,40 @@
-"""The destroy command: say what stays, honour termination protection, delete, wait.
+"""The destroy command: say what stays, honour termination protection, empty buckets, delete, wait.
 
 Resources with DeletionPolicy Retain (the stateful ones in production stages) outlive the stack;
 they are listed before the prompt and again at the end. A stack with termination protection is
 only deleted when the user says so explicitly (--disable-termination-protection). The root goes
 first, then the us-east-1 global stack (certificate and CloudFront web ACL; the root uses its
 outputs). The bootstrap bucket, shared by every stage of the region, is never touched.
+
+CloudFormation cannot delete a non-empty S3 bucket, so the buckets the deletion removes
+(DeletionPolicy Delete, or none: Delete is CloudFormation's default for buckets; throwaway stages)
+are listed before the prompt and, once confirmed, emptied first: every object version and delete
+marker. Server access logs can still land in them while the stack deletes; when the deletion then
+fails on one of these buckets not being empty, they are emptied again and the deletion retried once.
+Buckets with Retain, RetainExceptOnCreate or Snapshot are never touched.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
+from infra.deploy import bootstrap
+from infra.deploy.buckets import empty_bucket
 from infra.deploy.changes import deployed_template
 from infra.deploy.orchestrate import Options, open_stage
-from infra.deploy.runner import StackRunner, StackSpec
-from infra.deploy.session import Aws, aws_errors
+from infra.deploy.rootcause import RootCause
+from infra.deploy.runner import DeleteFailed, StackRunner, StackSpec
+from infra.deploy.session import Aws, aws_errors, aws_exceptions
 from infra.deploy.stack_state import StackInfo, describe_stack, nested_stacks
 from infra.deploy.ui import Ui
 from infra.errors import DeployError
 
 RETAINING_POLICIES = {"Retain", "RetainExceptOnCreate", "Snapshot"}
+BUCKET_TYPE = "AWS::S3::Bucket"
+DELETE_POLICY = "Delete"
+# How CloudFormation reports a bucket it could not delete ("The bucket you tried to delete is not empty").
+NOT_EMPTY = re.compile(r"not empty|BucketNotEmpty", re.I)
 
 
 @dataclass(frozen=True)
@@ -31,23 +46,91 @@ class Kept:
     policy: str
 
 
-def retained_resources(cfn: Any, info: StackInfo) -> tuple[list[Kept], int]:
-    """Resources the deletion keeps (and, second, how many nested stacks the tree has)."""
+@dataclass(frozen=True)
+class DoomedBucket:
+    """An S3 bucket the deletion removes, so it is emptied first."""
+
+    stack: str          # label: root/Child
+    logical_id: str
+    name: str
+
+    def where(self) -> str:
+        return f"{self.stack}/{self.logical_id}"
+
+
+@dataclass
+class Survey:
+    """What deleting a stack tree keeps and which buckets it deletes."""
+
+    kept: list[Kept] = field(default_factory=list)
+    buckets: list[DoomedBucket] = field(default_factory=list)
+    nested: int = 0
+
+
+def survey(cfn: Any, info: StackInfo) -> Survey:
+    """Walk the root and every nested stack: their deployed templates and their resources."""
     stacks = [(info.name, info.stack_id)]
     nested = nested_stacks(cfn, info.stack_id, info.name)
     stacks += [(n.label, n.physical_id) for n in nested]
-    kept: list[Kept] = []
+    found = Survey(nested=len(nested))
     for label, stack in stacks:
         template = deployed_template(cfn, stack)
-        physical: dict[str, str] = {}
+        summaries: dict[str, dict[str, Any]] = {}
         for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack):
             for res in page.get("StackResourceSummaries", []):
-                physical[res["LogicalResourceId"]] = res.get("PhysicalResourceId", "") or ""
+                summaries[res["LogicalResourceId"]] = res
         for lid, res in (template.get("Resources") or {}).items():
             policy = res.get("DeletionPolicy", "")
-            if policy in RETAINING_POLICIES and lid in physical:
-                kept.append(Kept(label, lid, res.get("Type", ""), physical[lid], policy))
-    return kept, len(nested)
+            if not isinstance(policy, str):   # not a literal: neither listed as kept nor emptied
+                policy = "?"
+            physical = (summaries.get(lid) or {}).get("PhysicalResourceId", "") or ""
+            if policy in RETAINING_POLICIES and lid in summaries:
+                found.kept.append(Kept(label, lid, res.get("Type", ""), physical, policy))
+            elif (res.get("Type") == BUCKET_TYPE and policy in ("", DELETE_POLICY) and physical
+                  and summaries[lid].get("ResourceStatus") != "DELETE_COMPLETE"):
+                found.buckets.append(DoomedBucket(label, lid, physical))
+    return found
+
+
+def retained_resources(cfn: Any, info: StackInfo) -> tuple[list[Kept], int]:
+    """Resources the deletion keeps (and, second, how many nested stacks the tree has)."""
+    found = survey(cfn, info)
+    return found.kept, found.nested
+
+
+def spare_bootstrap_bucket(cfn: Any, buckets: list[DoomedBucket]) -> list[DoomedBucket]:
+    """`buckets` without the bootstrap artifact bucket (shared by every stage; never emptied)."""
+    if not buckets:
+        return buckets
+    try:
+        artifacts = bootstrap.bucket_name(cfn)
+    except aws_exceptions():   # no bootstrap stack in this region
+        return buckets
+    return [b for b in buckets if b.name != artifacts]
+
+
+def show_buckets(ui: Ui, buckets: list[DoomedBucket]) -> None:
+    if not buckets:
+        return
+    ui.say(f"S3 buckets deleted with the stack (DeletionPolicy {DELETE_POLICY}); CloudFormation cannot delete "
+           "a non-empty bucket, so every object version and delete marker in them is deleted first:")
+    for b in buckets:
+        ui.say(f"  will be emptied and deleted: {b.name} ({b.where()})")
+
+
+def empty_buckets(aws: Aws, ui: Ui, buckets: list[DoomedBucket]) -> None:
+    s3 = aws.client("s3")
+    for b in buckets:
+        with aws_errors(f"emptying the S3 bucket {b.name} ({b.where()})"):
+            ui.say(empty_bucket(s3, b.name).sentence())
+
+
+def blocked_by_our_bucket(cause: RootCause | None, buckets: list[DoomedBucket]) -> bool:
+    """The deletion failed because one of the buckets we emptied is not empty (again)."""
+    if cause is None or cause.resource_type != BUCKET_TYPE or not NOT_EMPTY.search(cause.reason):
+        return False
+    return any(cause.physical_id == b.name or (cause.stack, cause.logical_id) == (b.stack, b.logical_id)
+               for b in buckets)
 
 
 def show_kept(ui: Ui, kept: list[Kept], title: str) -> None:
@@ -81,20 +164,47 @@ def destroy_stack(aws: Aws, ui: Ui, name: str, opts: Options, *, disable_protect
         if info is None:
             ui.say(f"{name} was deleted meanwhile.")
             return None
-    kept, nested = retained_resources(cfn, info)
+    found = survey(cfn, info)
+    kept, nested = found.kept, found.nested
+    buckets = spare_bootstrap_bucket(cfn, found.buckets)
     ui.step(f"Destroy {name} ({aws.region}, {info.status}, {nested} nested stack(s))")
     show_kept(ui, kept, "Kept after deletion")
+    show_buckets(ui, buckets)
     if info.termination_protection and not disable_protection:
         raise DeployError(
             f"{name} has termination protection (a production stage), so it was not deleted. To delete "
             "it anyway, run destroy again with --disable-termination-protection; the resources listed "
             "as kept will remain.")
-    if not ui.confirm(f"Delete {name} and its {nested} nested stack(s) in {aws.region}?"):
+    question = f"Delete {name} and its {nested} nested stack(s) in {aws.region}"
+    if buckets:
+        question += f", emptying the {len(buckets)} S3 bucket(s) listed (all their objects are lost)"
+    if not ui.confirm(question + "?"):
         raise DeployError(f"Nothing deleted: {name} was not confirmed (pass --yes to skip the prompt).")
+    if buckets:
+        ui.step(f"Emptying {len(buckets)} S3 bucket(s) of {name}")
+        try:
+            empty_buckets(aws, ui, buckets)
+        except DeployError as exc:
+            raise DeployError(f"{exc} {name} itself was not deleted.") from None
     if info.termination_protection:
         ui.warn(f"Turning off termination protection of {name} (--disable-termination-protection).")
         cfn.update_termination_protection(StackName=info.stack_id, EnableTerminationProtection=False)
-    runner.delete_and_wait(info, purpose="destroy")
+    try:
+        runner.delete_and_wait(info, purpose="destroy")
+    except DeleteFailed as failed:
+        if not blocked_by_our_bucket(failed.cause, buckets):
+            raise
+        ui.warn(f"{name} ended in {failed.status}: a bucket was not empty again (objects such as S3 access "
+                "logs arrived during the deletion). Emptying the buckets again and retrying the deletion once.")
+        ui.step(f"Emptying {len(buckets)} S3 bucket(s) of {name} again")
+        try:
+            empty_buckets(aws, ui, buckets)
+        except DeployError as exc:
+            raise DeployError(f"{exc} {name} is in {failed.status}.") from None
+        try:
+            runner.delete_and_wait(info, purpose="destroy")
+        except DeleteFailed as again:
+            raise DeployError(f"{again} (The buckets had been emptied again and the deletion retried once.)") from None
     ui.success(f"{name}: DELETE_COMPLETE.")
     return kept
 

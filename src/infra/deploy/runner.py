@@ -55,6 +55,15 @@ class Cancelled(DeployError):
     """The operation was cancelled (Ctrl-C or --timeout) and rolled back."""
 
 
+class DeleteFailed(DeployError):
+    """A stack deletion ended in another status than DELETE_COMPLETE (typically DELETE_FAILED)."""
+
+    def __init__(self, message: str, *, status: str, cause: RootCause | None):
+        super().__init__(message)
+        self.status = status
+        self.cause = cause
+
+
 def format_duration(seconds: float | None) -> str:
     if seconds is None:
         return "no limit"
@@ -138,7 +147,8 @@ class StackRunner:
             cause = find_root_cause(api_events_getter(self.cfn), info.stack_id, info.name, stream.cutoff)
             detail = f" Root cause: {cause.sentence()}." if cause else ""
             action = "delete it before recreating" if purpose == "recreate" else "delete it"
-            raise DeployError(f"Could not {action}: {info.name} ended in {status}.{detail}")
+            raise DeleteFailed(f"Could not {action}: {info.name} ended in {status}.{detail}",
+                               status=status, cause=cause)
         return status
 
     # -- planning --------------------------------------------------------------------------------
