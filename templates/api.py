@@ -84,27 +84,43 @@ def build(cfg: Config) -> Stack:
     api = cfg.api
     st = Stack(cfg, "api", f"{physical(cfg)} api: REST API {api_name(cfg)}")
     b = _Builder(cfg, st)
-    key_arn = st.param("KeyArn", "ARN of the system KMS key (encrypts the access log group)")
-    stage = cfg.project.stage
-
     b.rest = st.add(agw.RestApi(
         "RestApi", Name=api_name(cfg), Description=api.description or api_name(cfg),
         EndpointConfiguration=agw.EndpointConfiguration(Types=[api.endpoint])))
-    validator = None
-    if api.request_validation:
-        validator = st.add(agw.RequestValidator("RequestValidator", RestApiId=Ref(b.rest), Name="validate-request",
-                                                ValidateRequestBody=True, ValidateRequestParameters=True))
+    models = _models(b)
+    _routes(b, models)
+    if api.cors:
+        _cors(b)
+    stage = _stage(b, _deployment(b, models))
+    if api.usage_plan:
+        _usage_plan(cfg, st, b, stage)
+    _outputs(cfg, st, b, stage)
+    return st
+
+
+def _models(b: _Builder) -> dict[str, Any]:
+    """One JSON-schema model per [api.models] entry."""
     models = {}
-    for mname, model in api.models.items():
+    for mname, model in b.api.models.items():
         schema = {"$schema": "http://json-schema.org/draft-04/schema#", "title": mname, "type": "object",
                   "properties": {p: {"type": t} for p, t in model.properties.items()}}
         if model.required:
             schema["required"] = list(model.required)
-        models[mname] = st.add(agw.Model(f"{mname}Model", RestApiId=Ref(b.rest), Name=mname,
-                                         ContentType="application/json", Schema=schema,
-                                         Description=model.description or mname))
+        models[mname] = b.st.add(agw.Model(f"{mname}Model", RestApiId=Ref(b.rest), Name=mname,
+                                           ContentType="application/json", Schema=schema,
+                                           Description=model.description or mname))
+    return models
 
-    for route in api.routes:
+
+def _routes(b: _Builder, models: dict[str, Any]) -> None:
+    """A proxy method per route, validated when it has a model or path parameters, and the
+    permission for exactly that route to invoke its function."""
+    st, stage = b.st, b.cfg.project.stage
+    validator = None
+    if b.api.request_validation:
+        validator = st.add(agw.RequestValidator("RequestValidator", RestApiId=Ref(b.rest), Name="validate-request",
+                                                ValidateRequestBody=True, ValidateRequestParameters=True))
+    for route in b.api.routes:
         fn_arn = b.function_arn(route.function)
         props: dict[str, Any] = dict(
             RestApiId=Ref(b.rest), ResourceId=b.resource(route.path), HttpMethod=route.method,
@@ -132,19 +148,23 @@ def build(cfg: Config) -> Stack:
             SourceArn=Sub(f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:"
                           f"${{RestApi}}/{stage}/{route.method}{source if route.path != '/' else '/'}")))
 
-    if api.cors:
-        _cors(b)
 
-    # The deployment's ID hashes the API definition: any change to routes or models makes a
-    # new deployment, so the stage never keeps serving the old one.
+def _deployment(b: _Builder, models: dict[str, Any]) -> Any:
+    """A deployment whose logical ID hashes the API definition: any change to routes or models
+    makes a new deployment, so the stage never keeps serving the old one."""
     definition = json.dumps([r.to_dict() for r in [*b.resources.values(), *b.methods, *models.values()]],
                             sort_keys=True, default=str)
     digest = hashlib.sha256(definition.encode()).hexdigest()[:10].upper()
-    deployment = st.add(agw.Deployment(f"Deployment{digest}", RestApiId=Ref(b.rest),
-                                       Description=f"{api_name(cfg)} {digest}",
-                                       DependsOn=[m.title for m in b.methods]))
+    return b.st.add(agw.Deployment(f"Deployment{digest}", RestApiId=Ref(b.rest),
+                                   Description=f"{api_name(b.cfg)} {digest}",
+                                   DependsOn=[m.title for m in b.methods]))
 
-    access_logs = st.add(log_group("AccessLogGroup", f"/aws/apigateway/{api_name(cfg)}-{stage}/access",
+
+def _stage(b: _Builder, deployment: Any) -> Any:
+    """The stage: tracing, JSON access log, execution logging, metrics and throttling."""
+    api, st, stage = b.api, b.st, b.cfg.project.stage
+    key_arn = st.param("KeyArn", "ARN of the system KMS key (encrypts the access log group)")
+    access_logs = st.add(log_group("AccessLogGroup", f"/aws/apigateway/{api_name(b.cfg)}-{stage}/access",
                                    api.access_log_retention_days, key_arn), stateful=True)
     stage_deps = []
     if api.cloudwatch_role and api.logging_level != "OFF":
@@ -156,7 +176,7 @@ def build(cfg: Config) -> Stack:
         account = st.add(agw.Account("Account", CloudWatchRoleArn=GetAtt(role, "Arn"), DeletionPolicy="Retain",
                                      UpdateReplacePolicy="Retain"))
         stage_deps.append(account.title)
-    stage_res = st.add(agw.Stage(
+    return st.add(agw.Stage(
         "Stage", RestApiId=Ref(b.rest), StageName=stage, DeploymentId=Ref(deployment),
         TracingEnabled=api.tracing,
         AccessLogSetting=agw.AccessLogSetting(DestinationArn=GetAtt(access_logs, "Arn"), Format=ACCESS_LOG_FORMAT),
@@ -166,14 +186,13 @@ def build(cfg: Config) -> Stack:
             ThrottlingBurstLimit=api.throttle_burst)],
         **({"DependsOn": stage_deps} if stage_deps else {})), skip={"CKV_AWS_120": SKIP_CACHE})
 
-    if api.usage_plan:
-        _usage_plan(cfg, st, b, stage_res)
 
+def _outputs(cfg: Config, st: Stack, b: _Builder, stage: Any) -> None:
     url = Sub("https://${RestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}/")
     st.output("ApiUrl", url, "Invoke URL of the API stage")
     st.output("RestApiId", Ref(b.rest), "ID of the REST API")
     st.output("ApiName", api_name(cfg), "Name of the REST API (CloudWatch dimension)")
-    st.output("ApiStageName", Ref(stage_res), "Name of the API stage")
+    st.output("ApiStageName", Ref(stage), "Name of the API stage")
     st.output("ApiDomain", Sub("${RestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"),
               "Domain of the API's regional endpoint (CloudFront origin)")
     st.output("ApiStageArn", Sub("arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestApi}/stages/${Stage}"),
@@ -181,7 +200,6 @@ def build(cfg: Config) -> Stack:
     if cfg.parameters and cfg.parameters.api_url:
         st.add(ssm.Parameter("ApiUrlParameter", Name=f"{parameter_prefix(cfg)}/api/url", Type="String",
                              Value=url, Description="Invoke URL of the API stage"))
-    return st
 
 
 def _cors(b: _Builder) -> None:
