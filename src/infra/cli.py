@@ -1,6 +1,7 @@
 """The click command line. Thin: parse arguments, call the library, turn errors into exit codes."""
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -41,8 +42,9 @@ def templates(configs: tuple[Path, ...], out_dir: Path) -> None:
     if not paths:
         raise UserError(f"no configs in {CONFIG_DIR} and none given with --config.", exit_code=2)
     for target in build_configs(paths, out_dir):
-        files = sorted(p.name for p in target.glob("*.json") if p.name != "manifest.json")
-        click.echo(f"{target}/: {', '.join(files)}")
+        templates_ = sorted(p for p in target.glob("*.json") if p.name != "manifest.json")
+        count = sum(len(json.loads(p.read_bytes()).get("Resources", {})) for p in templates_)
+        click.echo(f"{target}/: {len(templates_)} stacks, {count} resources ({', '.join(p.stem for p in templates_)})")
 
 
 @main.command()
