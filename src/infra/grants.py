@@ -52,12 +52,6 @@ def table(arn: Any, level: str, sid: str) -> Statement:
     return allow(actions, [arn, suffixed(arn, "/index/*")], sid)
 
 
-def table_stream(arn: Any, sid: str) -> Statement:
-    """Read one table's stream (for stream consumers)."""
-    return allow([dynamodb.DescribeStream, dynamodb.GetRecords, dynamodb.GetShardIterator,
-                  dynamodb.ListStreams], [suffixed(arn, "/stream/*")], sid)
-
-
 def bucket_objects(arn: Any, level: str, sid: str) -> list[Statement]:
     """Object read/write in one bucket, plus ListBucket on the bucket itself for reads."""
     actions = (BUCKET_READ if "read" in level else []) + (BUCKET_WRITE if "write" in level else [])

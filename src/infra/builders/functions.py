@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from troposphere import GetAtt, Ref, Sub, awslambda, iam
+from troposphere import Ref, Sub, awslambda, iam
 
 from infra import grants
 from infra.config.schema import Function
@@ -79,7 +79,3 @@ def invoke_config(logical_id: str, function: awslambda.Function, retries: int, o
         props["DestinationConfig"] = awslambda.DestinationConfig(
             OnFailure=awslambda.OnFailure(Destination=on_failure_arn))
     return awslambda.EventInvokeConfig(logical_id, **props)
-
-
-def arn_of(function: awslambda.Function) -> GetAtt:
-    return GetAtt(function, "Arn")

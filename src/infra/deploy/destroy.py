@@ -92,10 +92,7 @@ def survey(cfn: Any, info: StackInfo) -> Survey:
     return found
 
 
-def retained_resources(cfn: Any, info: StackInfo) -> tuple[list[Kept], int]:
-    """Resources the deletion keeps (and, second, how many nested stacks the tree has)."""
-    found = survey(cfn, info)
-    return found.kept, found.nested
+
 
 
 def spare_bootstrap_bucket(cfn: Any, buckets: list[DoomedBucket]) -> list[DoomedBucket]:

@@ -195,10 +195,6 @@ def is_not_implemented(exc: BaseException) -> bool:
     return error_code(exc) in NOT_IMPLEMENTED_CODES
 
 
-def is_throttling(exc: BaseException) -> bool:
-    return error_code(exc) in THROTTLING_CODES
-
-
 def explain(exc: BaseException, action: str) -> DeployError:
     """One sentence for an AWS/botocore failure while doing `action` ("creating stack X")."""
     from botocore import exceptions as bx
