@@ -92,9 +92,6 @@ def survey(cfn: Any, info: StackInfo) -> Survey:
     return found
 
 
-
-
-
 def spare_bootstrap_bucket(cfn: Any, buckets: list[DoomedBucket]) -> list[DoomedBucket]:
     """`buckets` without the bootstrap artifact bucket (shared by every stage; never emptied)."""
     if not buckets:
