@@ -1,0 +1,57 @@
+"""End to end: config/secure-api.toml (throwaway dev stage with VPC, CloudFront and the us-east-1
+stack) deploys to the emulator through the real CLI and is destroyed again, buckets included.
+
+Assertions stay on what moto implements (functions, tables, buckets, VPCs, secrets, stacks);
+WAF, CloudFront and the other placeholder types of emulator_patches.py are not looked at.
+"""
+from __future__ import annotations
+
+import json
+
+from deploy_emulator import REPO, boto
+
+ROOT, GLOBAL = "tap-dev", "tap-dev-global"
+
+
+def test_secure_api_global_stack_first_then_root_then_destroy_everything(cli, emulator, tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    args = ["--config", REPO / "config" / "secure-api.toml", "--out", tmp_path / "out",
+            "--endpoint-url", emulator.endpoint_url]
+    west = {s: boto(emulator.endpoint_url, s, "us-west-2") for s in ("cloudformation", "lambda", "dynamodb", "s3", "ec2")}
+    east = boto(emulator.endpoint_url, "cloudformation", "us-east-1")
+    outputs_file = tmp_path / "outputs.json"
+
+    created = cli("deploy", *args, "--yes", "--outputs-file", outputs_file)
+    assert created.exit_code == 0, created.output
+    out = created.stdout
+    assert out.index(GLOBAL) < out.index("Change set for tap-dev (us-west-2)")  # us-east-1 first
+    assert east.describe_stacks(StackName=GLOBAL)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    edge_acl = {o["OutputKey"]: o["OutputValue"]
+                for o in east.describe_stacks(StackName=GLOBAL)["Stacks"][0]["Outputs"]}["EdgeWebAclArn"]
+    root = west["cloudformation"].describe_stacks(StackName=ROOT)["Stacks"][0]
+    assert root["StackStatus"] == "CREATE_COMPLETE"
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in root["Parameters"]}["EdgeWebAclArn"] == edge_acl
+    for name in ("tap-dev-api", "tap-dev-rotation"):
+        config = west["lambda"].get_function_configuration(FunctionName=name)
+        assert config["Runtime"] == "python3.13" and config["VpcConfig"]["SubnetIds"]
+    assert west["dynamodb"].describe_table(TableName="tap-dev-data")["Table"]["TableStatus"] == "ACTIVE"
+    assert any(v["CidrBlock"] == "10.0.0.0/16" for v in west["ec2"].describe_vpcs()["Vpcs"])
+    outputs = json.loads(outputs_file.read_text())
+    assert outputs["DataTableName"] == "tap-dev-data" and outputs["Environment"] == "dev"
+
+    again = cli("deploy", *args, "--yes")
+    assert again.exit_code == 0, again.output
+    assert "tap-dev-global: no changes." in again.stdout and "tap-dev: no changes." in again.stdout
+
+    bucket = outputs["StaticContentBucketName"]
+    west["s3"].put_object(Bucket=bucket, Key="index.html", Body=b"<h1>hi</h1>")
+    gone = cli("destroy", *args, "--yes")
+    assert gone.exit_code == 0, gone.output
+    assert "will be emptied and deleted: " + bucket in gone.stdout
+    names = {s["StackName"] for s in west["cloudformation"].list_stacks()["StackSummaries"]
+             if s["StackStatus"] != "DELETE_COMPLETE"}
+    assert ROOT not in names
+    assert GLOBAL not in {s["StackName"] for s in east.list_stacks()["StackSummaries"]
+                          if s["StackStatus"] != "DELETE_COMPLETE"}
+    assert bucket not in {b["Name"] for b in west["s3"].list_buckets()["Buckets"]}
+    assert "tap-dev-data" not in west["dynamodb"].list_tables()["TableNames"]  # dev: Delete, not Retain
