@@ -355,3 +355,15 @@ def test_importing_the_commands_does_not_import_boto3_or_rich():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={"PYTHONPATH": "src", "PATH": "/usr/bin:/bin"}, cwd=str(__import__("pathlib").Path(__file__).parents[2]))
     assert run.returncode == 0, run.stderr
+
+
+def test_the_us_east_1_stack_says_what_it_holds():
+    from pathlib import Path
+
+    from infra.deploy.manifest import GlobalStack
+
+    both = GlobalStack(Path("global.json"), "tap-prod-global", "us-east-1",
+                       {"CertificateArn": "CertificateArn", "EdgeWebAclArn": "EdgeWebAclArn"})
+    assert both.label == "the us-east-1 stack tap-prod-global (certificate and CloudFront web ACL)"
+    acl_only = GlobalStack(Path("global.json"), "tap-dev-global", "us-east-1", {"EdgeWebAclArn": "EdgeWebAclArn"})
+    assert acl_only.purpose == "CloudFront web ACL"

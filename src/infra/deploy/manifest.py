@@ -28,7 +28,8 @@ class Asset:
     source: str     # handler directory it was built from
 
 
-GLOBAL_PURPOSE = "certificate and CloudFront web ACL"
+# What each root parameter filled by the us-east-1 stack stands for, in messages.
+GLOBAL_OUTPUT_WORDS = {"CertificateArn": "certificate", "EdgeWebAclArn": "CloudFront web ACL"}
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,15 @@ class GlobalStack:
     outputs: dict[str, str]  # output of the global stack -> root parameter it fills
 
     @property
+    def purpose(self) -> str:
+        """What the stack holds, from its outputs: e.g. 'certificate and CloudFront web ACL'."""
+        words = [GLOBAL_OUTPUT_WORDS.get(param, param) for param in sorted(self.outputs.values())]
+        return " and ".join(words)
+
+    @property
     def label(self) -> str:
         """For messages: the us-east-1 stack <name> (certificate and CloudFront web ACL)."""
-        return f"the {self.region} stack {self.stack_name} ({GLOBAL_PURPOSE})"
+        return f"the {self.region} stack {self.stack_name} ({self.purpose})"
 
 
 @dataclass(frozen=True)

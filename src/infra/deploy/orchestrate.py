@@ -15,7 +15,7 @@ from pathlib import Path
 from infra.deploy import bootstrap
 from infra.deploy.changeset import DEPLOY_NAME, DIFF_NAME
 from infra.deploy.diff_render import render
-from infra.deploy.manifest import GLOBAL_PURPOSE, Build, build_and_load
+from infra.deploy.manifest import Build, build_and_load
 from infra.deploy.package import Packaged, console_domain, package, quick_create_link, write_atomic
 from infra.deploy.policy import enable_termination_protection, permissive_policy, protective_policy, set_policy
 from infra.deploy.runner import CREATE, Plan, StackRunner, StackSpec
@@ -272,7 +272,7 @@ def global_outputs(aws: Aws, ui: Ui, build: Build, opts: Options, *, execute: bo
     name = DEPLOY_NAME if execute else DIFF_NAME
     runner = StackRunner(gaws, ui, spec, change_set_name=name, timeout=opts.timeout)
     with aws_errors(f"{'deploying' if execute else 'diffing'} {glob.label}"):
-        ui.step(f"Global stack {glob.stack_name} ({glob.region}; {GLOBAL_PURPOSE})")
+        ui.step(f"Global stack {glob.stack_name} ({glob.region}; {glob.purpose})")
         plan = runner.plan(recreate_failed=opts.recreate_failed, read_only=not execute)
         if execute:
             info: StackInfo | None = apply(gaws, ui, build, runner, plan, opts, protected=False)
