@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,8 +42,19 @@ def _included(rel: Path) -> bool:
 
 
 def package_files(src: Path) -> list[Path]:
-    """The files of a handler directory that the runtime needs, sorted."""
-    return sorted(p for p in src.rglob("*") if p.is_file() and _included(p.relative_to(src)))
+    """The files of a handler directory that the runtime needs, sorted.
+
+    Excluded directories are pruned while walking, never entered: a Node.js handler's
+    node_modules (dev dependencies for its tests) holds thousands of files.
+    """
+    found = []
+    for folder, dirs, files in os.walk(src, followlinks=False):
+        dirs[:] = [d for d in dirs if d not in EXCLUDED_DIRS and not d.startswith(".")]
+        for name in files:
+            path = Path(folder, name)
+            if path.is_file() and _included(path.relative_to(src)):
+                found.append(path)
+    return sorted(found)
 
 
 def build_asset(root: Path, source: str) -> Asset:
