@@ -75,12 +75,12 @@ def build(cfg: Config) -> Stack:
     else:
         skips.update(SKIPS_DEFAULT_CERT)
     dist = st.add(cf.Distribution("Distribution", DistributionConfig=cf.DistributionConfig(**props)), skip=skips)
-    st.output("DistributionId", Ref(dist), "ID of the CloudFront distribution")
-    st.output("CloudFrontUrl", Sub("https://${Distribution.DomainName}"), "URL of the CloudFront distribution")
+    st.output("DistributionId", Ref(dist), "ID of the CloudFront distribution", export=True)
+    st.output("CloudFrontUrl", Sub("https://${Distribution.DomainName}"), "URL of the CloudFront distribution", export=True)
     if edge.domain:
         for kind in ("A", "AAAA"):
             st.add(route53.RecordSetType(
                 f"ApiAlias{kind}Record", HostedZoneId=edge.hosted_zone_id, Name=f"{fqdn(cfg)}.", Type=kind,
                 AliasTarget=route53.AliasTarget(DNSName=GetAtt(dist, "DomainName"), HostedZoneId=CLOUDFRONT_ZONE_ID)))
-        st.output("CustomDomainUrl", f"https://{fqdn(cfg)}", "URL of the custom domain")
+        st.output("CustomDomainUrl", f"https://{fqdn(cfg)}", "URL of the custom domain", export=True)
     return st

@@ -72,7 +72,7 @@ def build(cfg: Config) -> Stack:
     lg = st.add(log_group("WafLogGroup", f"aws-waf-logs-{physical(cfg)}", cfg.firewall.log_retention_days, key_arn),
                 stateful=True)
     st.add(waf.logging("WafLogging", acl, lg))
-    st.output("WebAclArn", GetAtt(acl, "Arn"), "ARN of the WAF web ACL")
+    st.output("WebAclArn", GetAtt(acl, "Arn"), "ARN of the WAF web ACL", export=True)
     st.output("WebAclId", GetAtt(acl, "Id"), "ID of the WAF web ACL")
     if cfg.parameters and cfg.parameters.web_acl_arn:
         st.add(ssm.Parameter("WebAclArnParameter", Name=f"{parameter_prefix(cfg)}/waf/web-acl-arn", Type="String",

@@ -1,4 +1,4 @@
-"""Security stack: the customer-managed KMS key, its alias, and the application secret."""
+"""Security stack: the customer-managed KMS key, its alias, the secrets, the access-log bucket."""
 from __future__ import annotations
 
 import json
@@ -6,21 +6,25 @@ import json
 from troposphere import GetAtt, Ref
 from troposphere import kms, secretsmanager
 
+from infra.builders import storage
 from infra.builders.keys import customer_key
 from infra.config.schema import Config
 from infra.naming import physical
 from infra.stack import Stack
 
+ACCESS_LOGS = "access-logs"
+ACCESS_LOG_DAYS = 90
+
 
 def build(cfg: Config) -> Stack:
     """Key (rotation, alias) and, when configured, the secret encrypted with it."""
-    st = Stack(cfg, "security", f"{physical(cfg)} security: KMS key and secrets")
+    st = Stack(cfg, "security", f"{physical(cfg)} security: KMS key, secrets, access-log bucket")
     description = cfg.key.description or f"Encrypts {physical(cfg)} data, secrets and logs"
     alarms_topic = bool(cfg.monitoring and cfg.monitoring.topic)
     key = st.add(customer_key("Key", description, production=cfg.project.production,
                               alarms_topic=alarms_topic), stateful=True)
     st.add(kms.Alias("KeyAlias", AliasName=f"alias/{physical(cfg, cfg.key.alias)}", TargetKeyId=Ref(key)))
-    st.output("KeyArn", GetAtt(key, "Arn"), "ARN of the system KMS key")
+    st.output("KeyArn", GetAtt(key, "Arn"), "ARN of the system KMS key", export=True)
     st.output("KeyId", Ref(key), "ID of the system KMS key")
 
     if cfg.secret:
@@ -37,7 +41,16 @@ def build(cfg: Config) -> Stack:
                 ExcludeCharacters=sec.exclude_characters,
             ),
         ), stateful=True)
-        st.output("SecretArn", Ref(secret), "ARN of the application secret")
+        st.output("SecretArn", Ref(secret), "ARN of the application secret", export=True)
+
+    # S3 server access logs of every bucket (data stacks, pipeline) land here; one per system.
+    if cfg.buckets or cfg.pipeline:
+        logs = st.add(storage.access_log_bucket(
+            "AccessLogsBucket", storage.bucket_name(physical(cfg, ACCESS_LOGS)), ACCESS_LOG_DAYS),
+            stateful=True,
+            skip={"CKV_AWS_18": "This is the access-log target; logging it into itself would loop."})
+        st.add(storage.tls_only_policy("AccessLogsBucketPolicy", logs, [storage.log_delivery_statement(logs)]))
+        st.output("AccessLogsBucketName", Ref(logs), "Bucket receiving S3 server access logs")
 
     if cfg.edge and cfg.firewall:
         # Shared by CloudFront (sends it as a header) and the regional web ACL (blocks requests

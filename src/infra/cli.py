@@ -34,17 +34,23 @@ def main() -> None:
               help="Stage config (TOML). Repeatable. Default: every config in config/.")
 @click.option("--out", "out_dir", default="out", show_default=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output root; each config goes to OUT/<config name>/.")
-def templates(configs: tuple[Path, ...], out_dir: Path) -> None:
+@click.option("--locked", is_flag=True,
+              help="Fail (exit 2) instead of updating a placement lock file that is missing or out of date (CI).")
+def templates(configs: tuple[Path, ...], out_dir: Path, locked: bool) -> None:
     """Generate every config into OUT/<config>/, one JSON file per stack."""
     from infra.build import build_configs
 
     paths = list(configs) or sorted(CONFIG_DIR.glob("*.toml"))
     if not paths:
         raise UserError(f"no configs in {CONFIG_DIR} and none given with --config.", exit_code=2)
-    for target in build_configs(paths, out_dir):
-        templates_ = sorted(p for p in target.glob("*.json") if p.name != "manifest.json")
-        count = sum(len(json.loads(p.read_bytes()).get("Resources", {})) for p in templates_)
-        click.echo(f"{target}/: {len(templates_)} stacks, {count} resources ({', '.join(p.stem for p in templates_)})")
+    for target in build_configs(paths, out_dir, locked=locked):
+        manifest = json.loads((target / "manifest.json").read_bytes())
+        files = [manifest["root_template"], *manifest["templates"].values()]
+        if manifest.get("global"):
+            files.append(manifest["global"]["template"])
+        count = sum(len(json.loads((target / f).read_bytes()).get("Resources", {})) for f in files)
+        click.echo(f"{target}/: {len(files)} stacks, {count} resources "
+                   f"({', '.join(sorted(f.removesuffix('.json') for f in files))})")
 
 
 @main.command()

@@ -43,3 +43,15 @@ def replace_dirs(trees: dict[Path, dict[str, bytes]]) -> None:
         os.rename(staging, target)
         if old is not None:
             shutil.rmtree(old)
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Write `path` atomically: readers see the old bytes or the new, never a partial file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -77,6 +77,9 @@ class Table:
     autoscaling: Optional[Autoscaling] = spec(None, doc="target tracking (provisioned only)")
     stream: str = spec("", choices=("", "NEW_AND_OLD_IMAGES", "NEW_IMAGE", "OLD_IMAGE", "KEYS_ONLY"))
     point_in_time_recovery: bool = spec(True)
+    group: str = spec("", pattern=NAME, hint=NAME_HINT,
+                      doc="nested stack group: bundles with the same group share the stack data-<group>; "
+                          "default: placed automatically (see the lock file)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,6 +88,9 @@ class Bucket:
     encryption: str = spec("kms", choices=("kms", "s3"), doc="'kms' (the system key) or 's3' (SSE-S3)")
     noncurrent_version_expiry_days: int = spec(0, min=0, max=3650, doc="0 = keep")
     expiry_days: int = spec(0, min=0, max=3650, doc="expire current objects after N days; 0 = keep")
+    group: str = spec("", pattern=NAME, hint=NAME_HINT,
+                      doc="nested stack group: bundles with the same group share the stack data-<group>; "
+                          "default: placed automatically (see the lock file)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,6 +124,9 @@ class Function:
                                        hint="environment variable names are letters, digits and _.",
                                        doc="variables; values may reference ${tables.X.name}, "
                                            "${buckets.X.name}, ${secret.arn}, ${key.id}, ${key.arn}")
+    group: str = spec("", pattern=NAME, hint=NAME_HINT,
+                      doc="nested stack group: bundles with the same group share the stack compute-<group>; "
+                          "default: placed automatically (see the lock file)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -175,6 +184,9 @@ class Api:
     models: dict[str, Model] = spec(factory=dict, pattern=r"[A-Z][A-Za-z0-9]{0,63}",
                                     hint="model names are CamelCase letters and digits, e.g. 'UserPost'.")
     routes: list[Route] = spec(factory=list)
+    resource_quota: int = spec(300, min=1, max=100000,
+                               doc="API Gateway resources (paths, root included) allowed in this API: "
+                                   "300 unless AWS raised this API's quota")
 
 
 @dataclass(frozen=True, kw_only=True)

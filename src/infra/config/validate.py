@@ -199,6 +199,18 @@ def _api(cfg: Config, ld: Loader) -> None:
                 if other != seg:
                     ld.fail(f"{key}.path", f"'{seg}' conflicts with '{other}' under '/{parent}'.",
                             "use one variable name per path level.")
+    _api_size(cfg, ld)
+
+
+def _api_size(cfg: Config, ld: Loader) -> None:
+    from infra.openapi import resource_paths
+
+    count = len(resource_paths(cfg.api))
+    if count > cfg.api.resource_quota:
+        ld.fail("api.routes", f"the routes need {count} API Gateway resources (every path and each of its "
+                f"prefixes, the root included); this API's quota is {cfg.api.resource_quota}.",
+                "use fewer distinct paths, or ask AWS to raise 'Resources per API' for this API and set "
+                "api.resource_quota to the new value.")
 
 
 def _features(cfg: Config, ld: Loader) -> None:
