@@ -7,12 +7,13 @@ from typing import Any
 
 from troposphere import GetAtt, Join, Ref, Sub, awslambda, cloudwatch as cw, secretsmanager, ssm
 
-from infra import grants
+from infra import grants, quotas
 from infra.assets import Asset
 from infra.builders import functions as fb
 from infra.builders.alarms import alarm
 from infra.builders.logs import log_group
 from infra.config.schema import Config, Function
+from infra.errors import ConfigError
 from infra.naming import logical_id, parameter_prefix, physical
 from infra.stack import Stack
 
@@ -89,6 +90,12 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
     lg = st.add(log_group(f"{lid}LogGroup", f"/aws/lambda/{fname}", fn.log_retention_days, refs.key_arn()),
                 stateful=True)
     role = st.add(fb.role(f"{lid}Role", _statements(name, fn, refs, GetAtt(lg, "Arn")), fn.vpc))
+    size = quotas.policy_chars(role.to_dict()["Properties"]["Policies"])
+    if size > quotas.MAX_ROLE_POLICY_CHARS:
+        raise ConfigError(cfg.file, f"functions.{name}.access",
+                          f"the function's role policy would be about {size:,} characters; IAM allows "
+                          f"{quotas.MAX_ROLE_POLICY_CHARS:,} for a role's inline policies.",
+                          "grant fewer tables and buckets, or split the function in two.")
     vpc_config = None
     if fn.vpc:
         vpc_config = awslambda.VPCConfig(

@@ -14,12 +14,18 @@ from infra.builders.alarms import PERIOD
 from infra.config.schema import Config
 from infra.errors import ConfigError
 from infra.naming import logical_id, physical
-from infra.quotas import MAX_DASHBOARD_WIDGETS
+from infra.quotas import MAX_DASHBOARD_WIDGETS, MAX_PARAMETERS
 from infra.stack import Stack
 
 
 def build(cfg: Config, compute_stacks: list[str]) -> Stack:
     """Requests, latency, 4xx and 5xx of the API; invocations per compute stack."""
+    widgets_needed = 4 + len(compute_stacks)
+    if widgets_needed > MAX_DASHBOARD_WIDGETS or len(compute_stacks) + 2 > MAX_PARAMETERS:
+        raise ConfigError(cfg.file, "monitoring.dashboard",
+                          f"the dashboard would chart {len(compute_stacks)} compute stacks in {widgets_needed} widgets; "
+                          f"CloudWatch allows {MAX_DASHBOARD_WIDGETS} widgets and one stack {MAX_PARAMETERS} parameters.",
+                          "set dashboard = false, or split the system into two configs.")
     st = Stack(cfg, "dashboard", f"{physical(cfg)} dashboard: CloudWatch dashboard of the API and functions")
     st.param("ApiName", "Name of the REST API")
     st.param("ApiStageName", "Name of the API stage")
@@ -31,10 +37,6 @@ def build(cfg: Config, compute_stacks: list[str]) -> Stack:
         var = f"{logical_id(stack)}FunctionMetrics"
         st.param(var, f"Dashboard metric rows of the functions in {stack}")
         widgets.append((f"Invocations: {stack}", f"[${{{var}}}]", "Sum"))
-    if len(widgets) > MAX_DASHBOARD_WIDGETS:
-        raise ConfigError(cfg.file, "monitoring.dashboard",
-                          f"the dashboard would have {len(widgets)} widgets; CloudWatch allows {MAX_DASHBOARD_WIDGETS}.",
-                          "set dashboard = false, or split the system into two configs.")
     parts = []
     for i, (title, metrics, stat) in enumerate(widgets):
         props = json.dumps({"title": title, "metrics": "@METRICS@", "stat": stat, "period": PERIOD,

@@ -13,7 +13,7 @@ TAGS = [{"Key": "Environment", "Value": "dev"}, {"Key": "ManagedBy", "Value": "s
 
 def test_tags_on_every_taggable_resource(secure):
     for name, tpl in secure.items():
-        if name in ("manifest",):
+        if name in ("manifest", "openapi"):
             continue
         for lid, res in tpl["Resources"].items():
             tags = res.get("Properties", {}).get("Tags")
@@ -134,7 +134,10 @@ def test_static_bucket_versioned_private_expiring_tls_only(secure):
                                            "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
         "LifecycleConfiguration": {"Rules": ArrayWith({"NoncurrentVersionExpiration": {"NoncurrentDays": 30},
                                                        "Status": "Enabled"})},
-        "LoggingConfiguration": {"DestinationBucketName": {"Ref": "AccessLogsBucket"}}})
+        "LoggingConfiguration": {"DestinationBucketName": {"Ref": "AccessLogsBucketName"}}})
+    # The access-log bucket is the security stack's, shared by every bucket of the system.
+    has_resource_properties(secure["security"], "AWS::S3::Bucket", {
+        "BucketName": {"Fn::Sub": "tap-dev-access-logs-${AWS::AccountId}-${AWS::Region}"}})
     policy = has_resource_properties(data, "AWS::S3::BucketPolicy", {"Bucket": {"Ref": "StaticContentBucket"}})
     (doc,) = [p["Properties"]["PolicyDocument"] for p in policy.values()]
     assert doc["Statement"][0] == {
@@ -191,32 +194,37 @@ def test_function_role_is_least_privilege(secure):
 
 
 def test_rest_api_stage_tracing_logging_metrics_cors(secure):
-    api = secure["api"]
-    has_resource_properties(api, "AWS::ApiGateway::Stage", {
+    has_resource_properties(secure["api-stage"], "AWS::ApiGateway::Stage", {
         "StageName": "dev", "TracingEnabled": True,
         "MethodSettings": [{"HttpMethod": "*", "ResourcePath": "/*", "LoggingLevel": "INFO", "MetricsEnabled": True,
                             "DataTraceEnabled": False, "ThrottlingRateLimit": 1000.0, "ThrottlingBurstLimit": 2000}],
         "AccessLogSetting": {"DestinationArn": {"Fn::GetAtt": ["AccessLogGroup", "Arn"]}}})
-    has_resource_properties(api, "AWS::ApiGateway::Resource", {"PathPart": "api"})
-    has_resource_properties(api, "AWS::ApiGateway::Resource", {"PathPart": "v1", "ParentId": {"Ref": "ApiResource"}})
-    for method in ("GET", "POST"):
-        has_resource_properties(api, "AWS::ApiGateway::Method", {
-            "HttpMethod": method, "ResourceId": {"Ref": "ApiV1Resource"}, "ApiKeyRequired": True,
-            "Integration": {"Type": "AWS_PROXY", "IntegrationHttpMethod": "POST"}})
-    has_resource_properties(api, "AWS::ApiGateway::Method", {
-        "HttpMethod": "OPTIONS", "AuthorizationType": "NONE", "Integration": {"Type": "MOCK", "IntegrationResponses": [{
-            "ResponseParameters": {"method.response.header.Access-Control-Allow-Origin": "'*'",
-                                   "method.response.header.Access-Control-Allow-Headers":
-                                       "'Content-Type,X-Amz-Date,Authorization,X-Api-Key'"}}]}})
-    has_resource_properties(api, "AWS::ApiGateway::GatewayResponse", {"ResponseType": "DEFAULT_5XX"})
+    paths = secure["api"]["Resources"]["RestApi"]["Properties"]["Body"]["paths"]
+    assert sorted(paths) == ["/api/v1"]
+    for method in ("get", "post"):
+        op = paths["/api/v1"][method]
+        assert op["security"] == [{"api_key": []}]  # auth = "NONE", api_key = true
+        assert op["x-amazon-apigateway-integration"]["type"] == "aws_proxy"
+        assert "tap-dev-api/invocations" in op["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+    preflight = paths["/api/v1"]["options"]
+    assert "security" not in preflight and preflight["x-amazon-apigateway-integration"]["type"] == "mock"
+    assert preflight["x-amazon-apigateway-integration"]["responses"]["default"]["responseParameters"] == {
+        "method.response.header.Access-Control-Allow-Origin": "'*'",
+        "method.response.header.Access-Control-Allow-Headers": "'Content-Type,X-Amz-Date,Authorization,X-Api-Key'",
+        "method.response.header.Access-Control-Allow-Methods": "'GET,POST,PUT,PATCH,DELETE,OPTIONS'",
+        "method.response.header.Access-Control-Max-Age": "'600'"}
+    body = secure["api"]["Resources"]["RestApi"]["Properties"]["Body"]
+    assert set(body["x-amazon-apigateway-gateway-responses"]) == {"DEFAULT_4XX", "DEFAULT_5XX"}
+    assert body["components"]["securitySchemes"]["api_key"] == {
+        "type": "apiKey", "name": "x-api-key", "in": "header", "description": "API key of the usage plan"}
 
 
 def test_usage_plan_and_key(secure):
-    api = secure["api"]
-    has_resource_properties(api, "AWS::ApiGateway::UsagePlan", {
+    stage = secure["api-stage"]
+    has_resource_properties(stage, "AWS::ApiGateway::UsagePlan", {
         "Throttle": {"RateLimit": 1000.0, "BurstLimit": 2000}, "Quota": {"Limit": 1000000, "Period": "MONTH"},
-        "ApiStages": [{"ApiId": {"Ref": "RestApi"}, "Stage": {"Ref": "Stage"}}]})
-    has_resource_properties(api, "AWS::ApiGateway::UsagePlanKey", {"KeyType": "API_KEY"})
+        "ApiStages": [{"ApiId": {"Ref": "RestApiId"}, "Stage": {"Ref": "Stage"}}]})
+    has_resource_properties(stage, "AWS::ApiGateway::UsagePlanKey", {"KeyType": "API_KEY"})
 
 
 def test_waf_rate_limit_and_common_rules_on_stage(secure):
@@ -308,15 +316,16 @@ def test_xray_sampling_rule(secure):
 
 
 def test_alarms_api_5xx_lambda_errors_table_throttles(secure):
-    mon = secure["monitoring"]
-    has_resource_properties(mon, "AWS::CloudWatch::Alarm", {
-        "MetricName": "5XXError", "Namespace": "AWS/ApiGateway", "Threshold": 10,
-        "AlarmActions": [{"Ref": "AlarmTopic"}]})
-    has_resource_properties(mon, "AWS::CloudWatch::Alarm", {
-        "MetricName": "Errors", "Namespace": "AWS/Lambda", "Threshold": 5,
-        "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": "ApiFunctionName"}}]})
-    has_resource_properties(mon, "AWS::CloudWatch::Alarm", {"Threshold": 1, "Metrics": ArrayWith(
+    topic = [{"Ref": "AlarmTopicArn"}]
+    has_resource_properties(secure["api-stage"], "AWS::CloudWatch::Alarm", {
+        "MetricName": "5XXError", "Namespace": "AWS/ApiGateway", "Threshold": 10, "AlarmActions": topic})
+    has_resource_properties(secure["compute"], "AWS::CloudWatch::Alarm", {
+        "MetricName": "Errors", "Namespace": "AWS/Lambda", "Threshold": 5, "AlarmActions": topic,
+        "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": "ApiFunction"}}]})
+    has_resource_properties(secure["data"], "AWS::CloudWatch::Alarm", {"Threshold": 1, "AlarmActions": topic,
+                                                                       "Metrics": ArrayWith(
         {"Id": "throttles", "Expression": "reads + writes"})})
+    has_resource_properties(secure["monitoring"], "AWS::SNS::Topic", {"TopicName": "tap-dev-alarms"})
 
 
 def test_pipeline_least_privilege(secure_prod):
@@ -335,9 +344,13 @@ def test_pipeline_least_privilege(secure_prod):
 
 def test_outputs(secure, secure_prod):
     outs = secure["root"]["Outputs"]
-    for name in ("ApiUrl", "CloudFrontUrl", "DataTableName", "StaticContentBucketName", "ApiFunctionName",
+    for name in ("ApiUrl", "CloudFrontUrl", "DataTableNames", "DataBucketNames", "ComputeFunctionNames",
                  "UsagePlanId"):
         assert outs[name]["Value"]["Fn::GetAtt"][1] == f"Outputs.{name}"
+    # The table, bucket and function names (seed 000's outputs) as lists, one per stack.
+    assert secure["data"]["Outputs"]["DataTableNames"]["Value"] == {"Fn::Join": [",", [{"Ref": "DataTable"}]]}
+    assert secure["compute"]["Outputs"]["ComputeFunctionNames"]["Value"] == {
+        "Fn::Join": [",", [{"Ref": "ApiFunction"}, {"Ref": "RotationFunction"}]]}
     assert "CustomDomainUrl" in secure_prod["root"]["Outputs"]
 
 

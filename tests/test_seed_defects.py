@@ -90,7 +90,8 @@ def test_origin_request_policy_does_not_forward_the_host_header(secure):
 
 def test_catalog_has_a_region_and_monitoring_references_resources(catalog, generated):
     assert generated["catalog-api"]["manifest"]["region"] == "us-east-1"
-    dims = [d for alarm in resources(catalog["monitoring"], "AWS::CloudWatch::Alarm").values()
+    dims = [d for name, files in catalog.items() if "Resources" in files
+            for alarm in resources(files, "AWS::CloudWatch::Alarm").values()
             for d in alarm["Properties"].get("Dimensions", [])]
     assert dims and all(isinstance(d["Value"], dict) and "Ref" in d["Value"] for d in dims)
-    assert "prod-user-function" not in json.dumps(catalog["monitoring"])
+    assert "prod-user-function" not in json.dumps(catalog)

@@ -11,7 +11,7 @@ from infra.config import Config, load_config
 from infra.errors import ConfigError, UsageError, UserError
 from infra.naming import physical, stack_name, tags
 from infra.placement import lock_path, read_lock, render_lock
-from infra.render import replace_dirs, replace_file, to_json
+from infra.render import compact_json, replace_dirs, replace_file, to_json_bytes
 
 STATEFUL_TYPES = ["AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::S3::Bucket",
                   "AWS::SecretsManager::Secret"]
@@ -52,9 +52,8 @@ def generate(cfg: Config, lock: dict[str, str] | None = None) -> Output:
     in_root = 0
     for name, stack in stacks:
         data = stack.template.to_dict()
-        body = to_json(data).encode()
-        quotas.check(f"{cfg.name}/{name}", data, body)
-        files[name] = body
+        quotas.check(f"{cfg.name}/{name}", data, compact_json(data))
+        files[name] = to_json_bytes(data)
         if name != edge_global.FILE:
             in_root += len(data.get("Resources", {}))
     if in_root > quotas.MAX_NESTED_OPERATION:
@@ -64,7 +63,7 @@ def generate(cfg: Config, lock: dict[str, str] | None = None) -> Output:
     for asset in assets.values():
         files[asset.key] = asset.data
     if cfg.api:
-        files["openapi.json"] = to_json(client_document(cfg)).encode()
+        files["openapi.json"] = to_json_bytes(client_document(cfg))
     manifest = {
         "config": cfg.file,
         "name": cfg.name,
@@ -84,7 +83,7 @@ def generate(cfg: Config, lock: dict[str, str] | None = None) -> Output:
         "tags": tags(cfg),
         "termination_protection": cfg.project.production,
     }
-    files["manifest.json"] = to_json(manifest).encode()
+    files["manifest.json"] = to_json_bytes(manifest)
     return Output(files, render_lock(plan.placement))
 
 

@@ -15,7 +15,7 @@ MAX_PARAMETERS = 200
 MAX_OUTPUTS = 200
 MAX_MAPPINGS = 200
 MAX_PARAMETER_VALUE = 4096      # bytes of one parameter value
-MAX_BODY_BYTES = 1_000_000      # template body uploaded to S3 (TemplateURL)
+MAX_BODY_BYTES = 1_000_000      # template body uploaded to S3 (TemplateURL), as uploaded
 MAX_DESCRIPTION = 1024
 MAX_DYNAMIC_REFERENCES = 60     # {{resolve:...}} per template
 MAX_NESTED_OPERATION = 2500     # resources one nested-stack operation may create, update or delete
@@ -36,7 +36,11 @@ ASSUMED_ARN_CHARS = 128
 
 
 def check(stack: str, template: dict, body: bytes) -> None:
-    """Raise QuotaError naming the stack if `template` exceeds a CloudFormation quota."""
+    """Raise QuotaError naming the stack if `template` exceeds a CloudFormation quota.
+
+    `body` is the template as uploaded: without whitespace (`render.compact_json`), which is
+    what `package` puts in S3 and what CloudFormation's size quota counts.
+    """
     counts = (("resources", len(template.get("Resources", {})), MAX_RESOURCES),
               ("parameters", len(template.get("Parameters", {})), MAX_PARAMETERS),
               ("outputs", len(template.get("Outputs", {})), MAX_OUTPUTS),
