@@ -23,6 +23,14 @@ Faithful fixes (documented CloudFormation behaviour, computed from moto's own st
    IntegrationHttpMethod and Uri, which a MOCK integration (CORS OPTIONS) has not (KeyError). The
    patch converts the tags and lets MOCK integrations omit what they do not use.
 
+4b. AWS::ApiGateway::RestApi `Body`: moto's CloudFormation model ignores it, so an API defined
+   by an OpenAPI document has no resources or methods (and its Deployment fails with "The REST
+   API doesn't contain any methods"). CloudFormation imports the Body (create) and puts it again
+   on update, in place ("Update requires: No interruption"); the patch does the same through
+   moto's own PutRestApi implementation (mode overwrite: the document is the whole API). moto's
+   import requires a uri and an httpMethod on every integration, which a mock integration (the
+   CORS preflight) has not; the patch gives mock integrations empty ones, as in 4.
+
 Stand-ins (what LocalStack calls "ignore unsupported resource types"):
 5. A resource type moto's CloudFormation does not implement (WAFv2, CloudWatch alarms, API
    Gateway stages and models, Config rules, bucket and topic policies, ...) is skipped by moto,
@@ -210,8 +218,44 @@ def _mock_integration(cfn_json: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# 4b. RestApi Body -------------------------------------------------------------------------------
+def _put_body(api: Any, cfn_json: dict[str, Any], account_id: str, region_name: str) -> Any:
+    from moto.apigateway.models import apigateway_backends
+
+    props = cfn_json.get("Properties", {})
+    if props.get("Body"):
+        apigateway_backends[account_id][region_name].put_rest_api(api.id, props["Body"], fail_on_warnings=False,
+                                                                 mode="overwrite")
+    return api
+
+
+def _integration_args(original: Any) -> Any:
+    def build(self: Any, integration: dict[str, Any]) -> dict[str, Any]:
+        args = original(self, integration)
+        if integration.get("type") == "mock":
+            args["uri"] = args["uri"] or ""
+            args["integration_method"] = args["integration_method"] or ""
+        return args
+    return build
+
+
+def _rest_api_created(original: Any) -> Any:
+    def create(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
+               **kwargs: Any) -> Any:
+        api = original.__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        return _put_body(api, cloudformation_json, account_id, region_name)
+    return classmethod(create)
+
+
+def _rest_api_updated(cls: Any, original_resource: Any, new_resource_name: str, cloudformation_json: Any,
+                      account_id: str, region_name: str) -> Any:
+    props = cloudformation_json.get("Properties", {})
+    original_resource.description = props.get("Description", original_resource.description)
+    return _put_body(original_resource, cloudformation_json, account_id, region_name)
+
+
 def apply() -> None:
-    from moto.apigateway.models import Method
+    from moto.apigateway.models import APIGatewayBackend, Method, RestAPI
     from moto.kms.models import Key
     from moto.ssm.models import Parameter
 
@@ -222,5 +266,8 @@ def apply() -> None:
     for name in ("create_from_cloudformation_json", "update_from_cloudformation_json"):
         setattr(Parameter, name, _with_properties(getattr(Parameter, name), _ssm_tags))
     Method.create_from_cloudformation_json = _with_properties(Method.create_from_cloudformation_json, _mock_integration)
+    RestAPI.create_from_cloudformation_json = _rest_api_created(RestAPI.create_from_cloudformation_json)
+    RestAPI.update_from_cloudformation_json = classmethod(_rest_api_updated)
+    APIGatewayBackend._build_integration_args = _integration_args(APIGatewayBackend._build_integration_args)
     parsing.resource_class_from_type = _class_from_type
     parsing.parse_and_create_resource = _create_resource_after_dependencies

@@ -20,7 +20,7 @@ import pytest
 from deploy_emulator import REPO, boto
 
 STACK = "catalog-prod"
-NESTED = {"Security", "Data", "Compute", "Api", "Firewall", "Monitoring"}
+NESTED = {"Security", "Monitoring", "Data", "Api", "Compute", "ApiStage", "Firewall", "Dashboard"}
 
 
 @pytest.fixture
@@ -71,7 +71,8 @@ def test_catalog_api_create_noop_change_destroy_and_failure(catalog, cli, emulat
     assert re.search(r"catalog-prod/Data\s+Add\s+UsersTable\s+AWS::DynamoDB::Table", out)
     assert "CREATE_COMPLETE" in out and "catalog-prod/Compute" in out   # plain event lines (not a tty)
     outputs = json.loads(outputs_file.read_text())
-    assert outputs["UsersTableName"] == "catalog-prod-users" and outputs["UsersFunctionName"] == "catalog-prod-users"
+    assert set(outputs["DataTableNames"].split(",")) == {"catalog-prod-users", "catalog-prod-products"}
+    assert set(outputs["ComputeFunctionNames"].split(",")) == {"catalog-prod-users", "catalog-prod-products"}
     policy = json.loads(cfn.get_stack_policy(StackName=STACK)["StackPolicyBody"])
     assert "AWS::DynamoDB::Table" in policy["Statement"][1]["Condition"]["StringEquals"]["ResourceType"]
     data_stack = next(r["PhysicalResourceId"] for r in cfn.list_stack_resources(StackName=STACK)["StackResourceSummaries"]
@@ -167,4 +168,4 @@ def test_generate_py_in_a_subprocess(catalog, emulator, tmp_path):
     assert "\x1b[" not in deployed.stdout                       # no live view / colour in a pipe
     assert re.search(r"^\d\d:\d\d:\d\d  catalog-prod\s+CREATE_COMPLETE", deployed.stdout, re.M)
     outputs = run("outputs", "--json")
-    assert json.loads(outputs.stdout)["ProductsTableName"] == "catalog-prod-products"
+    assert "catalog-prod-products" in json.loads(outputs.stdout)["DataTableNames"].split(",")
