@@ -55,11 +55,19 @@ def templates(configs: tuple[Path, ...], out_dir: Path, locked: bool) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-def lint(paths: tuple[Path, ...]) -> None:
-    """cfn-lint (informational rules included) and quota checks over generated output."""
+@click.option("--cache-dir", default=".cache/lint", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Where findings of unchanged templates are kept between runs.")
+@click.option("--no-cache", is_flag=True, help="Lint every template, ignoring and not writing the cache.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Parallel cfn-lint processes (default: one per core).")
+def lint(paths: tuple[Path, ...], cache_dir: Path, no_cache: bool, jobs: int | None) -> None:
+    """cfn-lint (informational rules included) and quota checks over generated output.
+
+    Templates are linted in parallel; one whose bytes, nested-stack children and cfn-lint
+    settings are unchanged since the last run is not linted again (its findings are replayed).
+    """
     from infra.lint import lint as run_lint
 
-    findings = run_lint(list(paths) or [Path("out")])
+    findings = run_lint(list(paths) or [Path("out")], cache_dir=None if no_cache else cache_dir, jobs=jobs)
     for finding in findings:
         click.echo(str(finding))
     checked = "templates under " + ", ".join(str(p) for p in (paths or [Path("out")]))
