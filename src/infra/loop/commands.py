@@ -5,9 +5,10 @@ boto3, moto and the handlers load when a command runs.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +147,7 @@ def serve_cmd(config: Path, port: int, **backing: Any) -> None:
         raise UsageError(f"{cfg.file}: the config has no [api] to serve; use `invoke` to run a function.")
     say = _stderr()
     names = sorted({r.function for r in cfg.api.routes})
-    with make_backing(cfg, say=say, **backing) as back:
+    with _stop_on_signals(), make_backing(cfg, say=say, **backing) as back:
         with functions(cfg, names, back, lambda name, line: say(f"[{name}] {line}")) as runners:
             api = LocalApi(cfg, runners, say)
             server = make_server(api, port)
@@ -161,6 +162,28 @@ def serve_cmd(config: Path, port: int, **backing: Any) -> None:
                 pass
             finally:
                 server.server_close()
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """SIGTERM (and SIGINT, which shells ignore in background jobs) end `serve` like Ctrl-C, so the
+    emulator and the Node.js processes it started are stopped too. Restored afterwards."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @click.command("generate-event")

@@ -125,10 +125,11 @@ _JSON_TYPES = {"string": str, "boolean": bool, "object": dict, "array": list, "n
 
 
 def _has_type(value: object, kind: str) -> bool:
-    # JSON Schema: booleans are not numbers; an integer is a number without a fraction.
+    # Draft-04: booleans are not numbers, and an integer is written without a fraction or an
+    # exponent (json.loads makes those floats, so 2.0 is not an integer here, as in draft-04).
     if kind in ("integer", "number"):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return False
-        return kind == "number" or isinstance(value, int) or value.is_integer()
+        return kind == "number" or isinstance(value, int)
     expected = _JSON_TYPES.get(kind)
     return expected is None or isinstance(value, expected)
