@@ -14,9 +14,7 @@ import pytest
 
 from infra.config import parse_config
 from infra.emulator import FAKE_CREDENTIALS, MotoServer
-
-REPO = Path(__file__).resolve().parents[2]
-CATALOG = REPO / "config" / "catalog-api.toml"
+from loop_support import ECHO_CONFIG, ECHO_JS, ECHO_PY
 
 
 @pytest.fixture(scope="session")
@@ -56,126 +54,6 @@ def cli():
         return CliRunner().invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
 
     return run
-
-
-@pytest.fixture(scope="session")
-def catalog_raw() -> dict:
-    return tomllib.loads(CATALOG.read_text())
-
-
-ECHO_PY = '''\
-import base64, json, os
-
-def handler(event, context):
-    if event.get("path") == "/boom":
-        raise RuntimeError("boom")
-    if event.get("path") == "/malformed":
-        return {"statusCode": "not a status"}
-    if event.get("path") == "/binary":
-        return {"statusCode": 200, "headers": {"Content-Type": "image/png"}, "isBase64Encoded": True,
-                "body": base64.b64encode(bytes(range(256))).decode()}
-    print("echo handler called")
-    seen = {"event": event, "table": os.environ.get("TABLE_NAME"), "function": context.function_name,
-            "remaining": context.get_remaining_time_in_millis()}
-    return {"statusCode": 200, "headers": {"Content-Type": "application/json"},
-            "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]}, "body": json.dumps(seen)}
-'''
-
-ECHO_JS = '''\
-export const handler = async (event, context) => {
-  console.log('node echo called');
-  return {
-    statusCode: 200,
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ event, table: process.env.TABLE_NAME, function: context.functionName,
-                           remaining: context.getRemainingTimeInMillis() }),
-  };
-};
-'''
-
-ECHO_CONFIG = '''\
-[project]
-name = "echo"
-stage = "dev"
-region = "us-east-1"
-
-[tables.items]
-partition_key = "id:S"
-
-[functions.pyecho]
-runtime = "python3.13"
-source = "echo-py"
-handler = "app.handler"
-[functions.pyecho.environment]
-TABLE_NAME = "${tables.items.name}"
-
-[functions.jsecho]
-runtime = "nodejs24.x"
-source = "echo-js"
-handler = "index.handler"
-[functions.jsecho.environment]
-TABLE_NAME = "${tables.items.arn}"
-
-[api]
-request_validation = true
-[api.cors]
-origins = ["https://app.example.com"]
-max_age = 300
-[api.usage_plan]
-
-[api.models.Thing]
-required = ["name"]
-properties = { name = "string", size = "integer", price = "number", tags = "array" }
-
-[[api.routes]]
-method = "GET"
-path = "/things/{id}"
-function = "pyecho"
-
-[[api.routes]]
-method = "GET"
-path = "/things/special"
-function = "jsecho"
-auth = "NONE"
-
-[[api.routes]]
-method = "POST"
-path = "/things"
-function = "pyecho"
-model = "Thing"
-api_key = true
-auth = "NONE"
-
-[[api.routes]]
-method = "PUT"
-path = "/upload"
-function = "pyecho"
-auth = "NONE"
-
-[[api.routes]]
-method = "GET"
-path = "/boom"
-function = "pyecho"
-auth = "NONE"
-
-[[api.routes]]
-method = "GET"
-path = "/malformed"
-function = "pyecho"
-auth = "NONE"
-
-[[api.routes]]
-method = "GET"
-path = "/binary"
-function = "pyecho"
-auth = "NONE"
-
-[[api.routes]]
-method = "GET"
-path = "/js/{name}"
-function = "jsecho"
-auth = "NONE"
-'''
 
 
 @pytest.fixture

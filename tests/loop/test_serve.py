@@ -20,7 +20,7 @@ import urllib.request
 
 import pytest
 
-from conftest import CATALOG, REPO
+from loop_support import CATALOG, REPO, SECURE
 from infra.config import load_config
 from infra.emulator import free_port
 from infra.loop.local import backing, functions

@@ -154,7 +154,8 @@ def readable(message: str) -> str:
         fields = {**prefix, "message": text} if prefix else None
         return _fields_line(fields) if fields else _one_line(text)
     for key, value in prefix.items():
-        data.setdefault(key, value)
+        if value not in data.values():  # the handler already logged this id under its own name
+            data.setdefault(key, value)
     return _fields_line(data)
 
 

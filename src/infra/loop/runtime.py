@@ -63,6 +63,7 @@ class _Function:
         self.spec = cfg.functions[name]
         self.source = Path(cfg.root) / self.spec.source
         self.lock = threading.Lock()
+        self.clock: Callable[[], float] = time.monotonic  # tests move it to time out without waiting
 
     def context_fields(self, request_id: str) -> dict[str, Any]:
         region, fname = self.cfg.project.region, physical(self.cfg, self.name)
@@ -80,7 +81,7 @@ class _Function:
         return Invocation(request_id, error={
             "errorType": "Sandbox.Timedout",
             "errorMessage": f"Task timed out after {self.spec.timeout:.2f} seconds"},
-            duration_ms=(time.monotonic() - started) * 1000)
+            duration_ms=(self.clock() - started) * 1000)
 
     def close(self) -> None:
         """Release what the runner holds (a child process); idempotent."""
@@ -89,7 +90,7 @@ class _Function:
 class LambdaContext:
     """The context object the Python runtime passes: the attributes handlers use."""
 
-    def __init__(self, fields: dict[str, Any], deadline: float):
+    def __init__(self, fields: dict[str, Any], deadline: float, clock: Callable[[], float] = time.monotonic):
         self.function_name = fields["functionName"]
         self.function_version = fields["functionVersion"]
         self.invoked_function_arn = fields["invokedFunctionArn"]
@@ -99,10 +100,10 @@ class LambdaContext:
         self.log_stream_name = fields["logStreamName"]
         self.identity = None
         self.client_context = None
-        self._deadline = deadline
+        self._deadline, self._clock = deadline, clock
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+        return max(0, int((self._deadline - self._clock()) * 1000))
 
 
 class PythonFunction(_Function):
@@ -136,9 +137,9 @@ class PythonFunction(_Function):
         with self.lock, _environment(self.env), self._isolated(), _captured(self.log):
             if self.module is None:
                 self.module = self._load()
-            started = time.monotonic()
+            started = self.clock()
             deadline = started + self.spec.timeout
-            context = LambdaContext(self.context_fields(request_id), deadline)
+            context = LambdaContext(self.context_fields(request_id), deadline, self.clock)
             try:
                 # Lambda serialises the result to JSON; a value that cannot be is an error there too.
                 result = json.loads(json.dumps(getattr(self.module, self.attr)(event, context)))
@@ -147,11 +148,11 @@ class PythonFunction(_Function):
                 self.log("".join(trace).rstrip())
                 error = {"errorType": type(exc).__name__, "errorMessage": str(exc),
                          "stackTrace": [line.rstrip() for line in trace[1:-1]]}
-                return Invocation(request_id, error=error, duration_ms=(time.monotonic() - started) * 1000)
-            if time.monotonic() > deadline:
+                return Invocation(request_id, error=error, duration_ms=(self.clock() - started) * 1000)
+            if self.clock() > deadline:
                 # Python code cannot be stopped from outside; Lambda would have, so the result is dropped.
                 return self.timed_out(request_id, started)
-            return Invocation(request_id, result=result, duration_ms=(time.monotonic() - started) * 1000)
+            return Invocation(request_id, result=result, duration_ms=(self.clock() - started) * 1000)
 
     @contextlib.contextmanager
     def _isolated(self) -> Iterator[None]:
