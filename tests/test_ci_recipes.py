@@ -67,7 +67,7 @@ def test_the_validation_would_catch_a_broken_workflow():
     workflow["jobs"]["deploy"]["runs-on"] = None
     workflow["jobs"]["check"]["steps"][0] = {"uses": 5}
     assert len(validate(workflow, "github-workflow.json")) >= 2
-    for key, value in (("pass_filenames", "no"), ("language", "cobol")):  # language: via pre-commit-hooks.json
+    for key, value in (("pass_filenames", "no"), ("stages", "commit")):  # stages: via pre-commit-hooks.json
         hooks = load_yaml(PRE_COMMIT)
         hooks["repos"][0]["hooks"][0][key] = value
         assert validate(hooks, "pre-commit-config.json"), key
