@@ -9,10 +9,11 @@ import base64
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
+import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -243,36 +244,54 @@ def test_users_node_handler_serves_crud_against_the_emulator(catalog):
     assert request(f"{base}/users/{user['id']}").status == 404
 
 
-def test_readme_newcomer_flow_serve_with_its_own_emulator_answers_curl(tmp_path):
-    """The README's three commands, second and third: `serve --emulator` and a request to it."""
+def _readme_three_commands() -> list[str]:
+    section = (REPO / "README.md").read_text().split("## Everyday loop", 1)[1]
+    block = section.split("```sh", 1)[1].split("```", 1)[0]
+    return [line.split("  #")[0].strip() for line in block.strip().splitlines()]
+
+
+def test_readme_newcomer_flow_make_serve_then_curl(tmp_path):
+    """The README's three commands: the first (make templates) is what `make test` already ran;
+    the second is run as written (on a free port), the third's request is sent as curl would."""
+    first, second, third = _readme_three_commands()
+    assert first == "make templates" and second == "make serve"
+    curl = shlex.split(third)
+    assert curl[0] == "curl"
+    method = curl[curl.index("-X") + 1]
+    header = curl[curl.index("-H") + 1]
+    body = curl[curl.index("-d") + 1]
+    url = next(word for word in curl if word.startswith("http://"))
+    assert url.startswith("http://127.0.0.1:3000/")  # make serve's default port
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in ("CONFIG", "PORT")}
     log = (tmp_path / "serve.log").open("w+")
-    proc = subprocess.Popen([sys.executable, str(REPO / "generate.py"), "serve", "--config", str(CATALOG),
-                             "--emulator", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                            env=env, cwd=REPO)
+    # Its own process group: make and the server it starts both get the SIGTERM at the end.
+    proc = subprocess.Popen([*second.split(), f"PORT={port}"], stdout=log, stderr=subprocess.STDOUT, env=env,
+                            cwd=REPO, start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while "serving" not in (tmp_path / "serve.log").read_text():
             assert proc.poll() is None, (tmp_path / "serve.log").read_text()
             assert time.monotonic() < deadline, "serve did not start"
             time.sleep(0.1)
         base = f"http://127.0.0.1:{port}"
-        created = request(f"{base}/products", "POST", '{"name":"pen","price":1.5}',
-                          {"Content-Type": "application/json"})
+        name, _, value = header.partition(":")
+        created = request(url.replace("http://127.0.0.1:3000", base), method, body, {name.strip(): value.strip()})
         assert created.status == 201, created.body
-        assert request(f"{base}/products").json()["items"][0]["name"] == "pen"
+        assert request(f"{base}/products").json()["items"] == [created.json()]
         user = request(f"{base}/users", "POST", '{"name":"Ann","email":"ann@example.com"}',
                        {"Content-Type": "application/json"})
-        assert user.status == 201, user.body
+        assert user.status == 201, user.body  # the Node.js handler too
     finally:
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=30)
+        os.killpg(proc.pid, signal.SIGTERM)  # as Ctrl-C in the terminal would, to make and serve
+        proc.wait(timeout=30)
         log.close()
     text = (tmp_path / "serve.log").read_text()
-    assert code == 0, text
     assert "IAM authorization is not enforced locally" in text
-    assert "emulator: http://127.0.0.1:" in text
+    assert "Traceback" not in text and "Aborted" not in text  # serve stopped cleanly ...
+    emulator_port = int(text.split("emulator: http://127.0.0.1:", 1)[1].split(" ", 1)[0])
+    with pytest.raises(OSError):  # ... and stopped its emulator
+        socket.create_connection(("127.0.0.1", emulator_port), timeout=2).close()
 
 
 def test_a_missing_stage_outputs_file_is_a_usage_error(cli, tmp_path):

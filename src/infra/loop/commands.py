@@ -176,9 +176,14 @@ def _stop_on_signals() -> Iterator[None]:
         return
 
     def stop(signum: int, frame: Any) -> None:
+        # Once: a second signal (make passes SIGTERM on too) must not cut the clean-up short.
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
         raise KeyboardInterrupt
 
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous: dict = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous[sig] = signal.signal(sig, stop)
     try:
         yield
     finally:
