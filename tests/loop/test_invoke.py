@@ -217,3 +217,12 @@ def test_bucket_names_are_those_the_data_stack_declares(config, generated):
         declared = data[envmod.logical_id(name, "Bucket")]["Properties"]["BucketName"]["Fn::Sub"]
         rendered = envmod.bucket_name(cfg, name, "${AWS::AccountId}").replace(cfg.project.region, "${AWS::Region}")
         assert rendered == declared
+
+
+def test_invoke_with_its_own_emulator(cli, aws_env):
+    """--emulator: a moto server started for the command, filled from the config, stopped after."""
+    event = _event(cli, "--path", "/products")
+    result = cli("invoke", "--config", CATALOG, "products", "--event", "-", "--emulator", input=json.dumps(event))
+    assert result.exit_code == 0, result.output
+    assert json.loads(json.loads(result.stdout)["body"]) == {"items": [], "cursor": None}
+    assert "emulator: http://127.0.0.1:" in result.stderr and "catalog-prod-products" in result.stderr

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from infra.config.schema import Config
+from infra.config.schema import Config, Route
 from infra.loop.auth import request_context
 
 LOCAL_ACCOUNT = "123456789012"
@@ -38,7 +38,7 @@ class HttpRequest:
 
 
 def proxy_event(cfg: Config, request: HttpRequest, resource: str, path_parameters: dict[str, str],
-                route=None, *, request_id: str | None = None, now: float | None = None) -> dict:
+                route: Route | None = None, *, request_id: str | None = None, now: float | None = None) -> dict:
     """The event API Gateway passes to the route's function for `request`."""
     stage = cfg.project.stage
     region = cfg.project.region

@@ -26,7 +26,6 @@ from infra.loop.runtime import local_function
 class Backing:
     resolve: envmod.Resolver
     extra_env: dict[str, str] = field(default_factory=dict)
-    endpoint_url: str | None = None
     summary: str = ""
 
 
@@ -78,7 +77,7 @@ def backing(cfg: Config, *, stage_outputs: Path | None = None, endpoint_url: str
 def _emulator_backing(cfg: Config, session: Any, endpoint: str, extra: dict[str, str]) -> Backing:
     resolver = envmod.EmulatorResolver(cfg, _clients(session, cfg, endpoint), endpoint)
     return Backing(resolver, {**extra, "AWS_ENDPOINT_URL": endpoint, "AWS_EC2_METADATA_DISABLED": "true"},
-                   endpoint_url=endpoint, summary=f"emulator at {endpoint}")
+                   summary=f"emulator at {endpoint}")
 
 
 def _session(cfg: Config, profile: str | None, fake: bool = False) -> tuple[Any, dict[str, str]]:

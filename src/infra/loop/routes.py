@@ -4,7 +4,9 @@ Matching: a path is split into segments and matched against the declared resourc
 each level a literal segment wins over a `{variable}` (API Gateway picks the most specific
 resource). A path that no resource matches, and a method a matched resource does not declare,
 are both answered `403 {"message":"Missing Authentication Token"}`, as API Gateway REST APIs
-do for anything outside the API's definition.
+do for anything outside the API's definition (AWS Knowledge Center, "API Gateway REST API
+endpoint Missing Authentication Token errors":
+https://repost.aws/knowledge-center/api-gateway-authentication-token-errors).
 """
 from __future__ import annotations
 
@@ -53,9 +55,6 @@ class RouteTable:
         _, resource, params = best
         route = next((r for r in self.routes if r.path == resource and r.method == method.upper()), None)
         return Match(resource, route, params)
-
-    def methods(self, resource: str) -> list[str]:
-        return sorted(r.method for r in self.routes if r.path == resource)
 
 
 def _segments(path: str) -> list[str]:
