@@ -59,7 +59,12 @@ def templates(configs: tuple[Path, ...], out_dir: Path, locked: bool) -> None:
               help="Where findings of unchanged templates are kept between runs.")
 @click.option("--no-cache", is_flag=True, help="Lint every template, ignoring and not writing the cache.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Parallel cfn-lint processes (default: one per core).")
-def lint(paths: tuple[Path, ...], cache_dir: Path, no_cache: bool, jobs: int | None) -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "sarif"]), default="text", show_default=True,
+              help="text: one line per finding; sarif: SARIF 2.1.0 (GitHub code scanning).")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the findings to this file instead of standard output.")
+def lint(paths: tuple[Path, ...], cache_dir: Path, no_cache: bool, jobs: int | None, fmt: str,
+         output: Path | None) -> None:
     """cfn-lint (informational rules included) and quota checks over generated output.
 
     Templates are linted in parallel; one whose bytes, nested-stack children and cfn-lint
@@ -68,12 +73,23 @@ def lint(paths: tuple[Path, ...], cache_dir: Path, no_cache: bool, jobs: int | N
     from infra.lint import lint as run_lint
 
     findings = run_lint(list(paths) or [Path("out")], cache_dir=None if no_cache else cache_dir, jobs=jobs)
-    for finding in findings:
-        click.echo(str(finding))
+    if fmt == "sarif":
+        from infra.sarif import render
+
+        report = render(findings)
+    else:
+        report = "".join(f"{finding}\n" for finding in findings)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(report, encoding="utf-8")
+    else:
+        click.echo(report, nl=False)
     checked = "templates under " + ", ".join(str(p) for p in (paths or [Path("out")]))
     if findings:
         raise UserError(f"{len(findings)} lint finding(s) in {checked}; the bar is zero.", exit_code=1)
-    click.echo(f"cfn-lint: 0 errors, 0 warnings, 0 informational in {checked}.")
+    # With SARIF on standard output, the summary must not end up inside the JSON.
+    click.echo(f"cfn-lint: 0 errors, 0 warnings, 0 informational in {checked}.",
+               err=fmt == "sarif" and output is None)
 
 
 def _register_deploy_commands() -> None:
@@ -85,7 +101,15 @@ def _register_deploy_commands() -> None:
         main.add_command(command)
 
 
+def _register_loop_commands() -> None:
+    from infra.loop.commands import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
 _register_deploy_commands()
+_register_loop_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
