@@ -20,7 +20,7 @@ from typing import Any
 
 from troposphere import Sub
 
-from infra.config.schema import Api, Config, Route
+from infra.config.schema import Api, Config, Model, Route
 from infra.naming import physical
 
 VALIDATOR = "validate-request"
@@ -134,17 +134,19 @@ def _preflight(api: Api, *, aws: bool) -> dict[str, Any]:
     return op
 
 
+def model_schema(name: str, model: Model) -> dict[str, Any]:
+    """A request model as a JSON schema (API Gateway validates bodies with it, draft 4)."""
+    schema: dict[str, Any] = {"title": name, "type": "object",
+                              "properties": {p: {"type": t} for p, t in model.properties.items()}}
+    if model.required:
+        schema["required"] = list(model.required)
+    if model.description:
+        schema["description"] = model.description
+    return schema
+
+
 def _schemas(api: Api) -> dict[str, Any]:
-    out = {}
-    for name, model in sorted(api.models.items()):
-        schema: dict[str, Any] = {"title": name, "type": "object",
-                                  "properties": {p: {"type": t} for p, t in model.properties.items()}}
-        if model.required:
-            schema["required"] = list(model.required)
-        if model.description:
-            schema["description"] = model.description
-        out[name] = schema
-    return out
+    return {name: model_schema(name, model) for name, model in sorted(api.models.items())}
 
 
 def _document(cfg: Config, *, aws: bool) -> dict[str, Any]:

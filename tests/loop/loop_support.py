@@ -60,7 +60,8 @@ TABLE_NAME = "${tables.items.name}"
 runtime = "nodejs24.x"
 source = "echo-js"
 handler = "index.handler"
-timeout = 1
+# Short enough to test timeouts quickly, long enough for a trivial echo on a loaded CI machine.
+timeout = 3
 [functions.jsecho.environment]
 TABLE_NAME = "${tables.items.arn}"
 

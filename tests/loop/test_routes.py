@@ -16,17 +16,15 @@ from support.shipped import SHIPPED
 @pytest.mark.parametrize("config", SHIPPED, ids=lambda p: p.stem)
 def test_cors_answer_and_models_are_those_of_the_generated_api(config, generated):
     cfg = load_config(config)
-    resources = generated[cfg.name]["api"]["Resources"]
-    options = [r for r in resources.values()
-               if r["Type"] == "AWS::ApiGateway::Method" and r["Properties"]["HttpMethod"] == "OPTIONS"]
+    body = generated[cfg.name]["api"]["Resources"]["RestApi"]["Properties"]["Body"]
+    preflights = [ops["options"] for ops in body["paths"].values() if "options" in ops]
     if cfg.api.cors:
-        assert options
-        for method in options:
-            params = method["Properties"]["Integration"]["IntegrationResponses"][0]["ResponseParameters"]
+        assert len(preflights) == len(body["paths"])
+        for op in preflights:
+            params = op["x-amazon-apigateway-integration"]["responses"]["default"]["responseParameters"]
             declared = {k.removeprefix("method.response.header."): v.strip("'") for k, v in params.items()}
             assert declared == cors_headers(cfg.api)
-    models = {r["Properties"]["Name"]: _json(r["Properties"]["Schema"]) for r in resources.values()
-              if r["Type"] == "AWS::ApiGateway::Model"}
+    models = body.get("components", {}).get("schemas", {})
     assert models == {name: model_schema(name, m) for name, m in cfg.api.models.items()}
 
 

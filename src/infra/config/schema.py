@@ -79,7 +79,7 @@ class Table:
     stream: str = spec("", choices=("", "NEW_AND_OLD_IMAGES", "NEW_IMAGE", "OLD_IMAGE", "KEYS_ONLY"),
                        doc="DynamoDB stream view type; empty = no stream")
     point_in_time_recovery: bool = spec(True, doc="continuous backups (point-in-time recovery)")
-    group: str = spec("", pattern=NAME, hint=NAME_HINT,
+    group: str = spec("", pattern=f"(?:{NAME})?", hint=NAME_HINT,
                       doc="nested stack group: bundles with the same group share the stack data-<group>; "
                           "default: placed automatically (see the lock file)")
 
@@ -90,7 +90,7 @@ class Bucket:
     encryption: str = spec("kms", choices=("kms", "s3"), doc="'kms' (the system key) or 's3' (SSE-S3)")
     noncurrent_version_expiry_days: int = spec(0, min=0, max=3650, doc="0 = keep")
     expiry_days: int = spec(0, min=0, max=3650, doc="expire current objects after N days; 0 = keep")
-    group: str = spec("", pattern=NAME, hint=NAME_HINT,
+    group: str = spec("", pattern=f"(?:{NAME})?", hint=NAME_HINT,
                       doc="nested stack group: bundles with the same group share the stack data-<group>; "
                           "default: placed automatically (see the lock file)")
 
@@ -126,7 +126,7 @@ class Function:
                                        hint="environment variable names are letters, digits and _.",
                                        doc="variables; values may reference ${tables.X.name}, "
                                            "${buckets.X.name}, ${secret.arn}, ${key.id}, ${key.arn}")
-    group: str = spec("", pattern=NAME, hint=NAME_HINT,
+    group: str = spec("", pattern=f"(?:{NAME})?", hint=NAME_HINT,
                       doc="nested stack group: bundles with the same group share the stack compute-<group>; "
                           "default: placed automatically (see the lock file)")
 

@@ -74,14 +74,10 @@ def _bind(template: list[str], segments: list[str]) -> dict[str, str] | None:
 
 
 def cors_headers(api: Api) -> dict[str, str]:
-    """What the generated OPTIONS method answers (templates/api.py), as HTTP headers."""
-    cors = api.cors
-    return {
-        "Access-Control-Allow-Origin": cors.origins[0],
-        "Access-Control-Allow-Headers": ",".join(cors.headers),
-        "Access-Control-Allow-Methods": ",".join(cors.methods),
-        "Access-Control-Max-Age": str(cors.max_age),
-    }
+    """What the generated OPTIONS method answers (infra.openapi), as HTTP headers."""
+    from infra import openapi
+
+    return {header: value.strip("'") for header, value in openapi.cors_headers(api).items()}
 
 
 def gateway_headers(api: Api) -> dict[str, str]:
@@ -90,12 +86,10 @@ def gateway_headers(api: Api) -> dict[str, str]:
 
 
 def model_schema(name: str, model: Model) -> dict:
-    """The model's JSON schema (draft-04), as the API stack declares it."""
-    schema = {"$schema": "http://json-schema.org/draft-04/schema#", "title": name, "type": "object",
-              "properties": {p: {"type": t} for p, t in model.properties.items()}}
-    if model.required:
-        schema["required"] = list(model.required)
-    return schema
+    """The model's JSON schema, exactly as the API's OpenAPI document declares it."""
+    from infra import openapi
+
+    return openapi.model_schema(name, model)
 
 
 def body_is_valid(schema: dict, body: bytes | None) -> bool:
