@@ -175,10 +175,13 @@ class Api:
     tracing: bool = spec(True)
     metrics: bool = spec(True)
     access_log_retention_days: int = spec(30, choices=RETENTION_DAYS)
+    execution_log_retention_days: int = spec(30, choices=RETENTION_DAYS,
+                                             doc="retention of the execution log group (when logging_level is not OFF)")
     throttle_rate: int = spec(1000, min=1, max=100000)
     throttle_burst: int = spec(2000, min=1, max=200000)
     request_validation: bool = spec(True, doc="validate bodies and parameters")
-    cloudwatch_role: bool = spec(True, doc="create the account-level API Gateway logging role")
+    cloudwatch_role: bool = spec(False, doc="set the region's API Gateway CloudWatch Logs role (AWS::ApiGateway::Account) "
+                                            "from this stage: one stage per account and region, or the bootstrap")
     cors: Optional[Cors] = spec(None)
     usage_plan: Optional[UsagePlan] = spec(None)
     models: dict[str, Model] = spec(factory=dict, pattern=r"[A-Z][A-Za-z0-9]{0,63}",
@@ -223,6 +226,12 @@ class Alarms:
 @dataclass(frozen=True, kw_only=True)
 class Monitoring:
     topic: bool = spec(True, doc="SNS topic that every alarm notifies")
+    emails: list[str] = spec(factory=list, pattern=r"[^@\s]+@[^@\s]+\.[^@\s]+",
+                             hint="give an email address such as 'oncall@example.org'.",
+                             doc="email addresses subscribed to the alarm topic (each confirms once)")
+    https_endpoints: list[str] = spec(factory=list, pattern=r"https://[^\s]+",
+                                      hint="give an https:// URL.",
+                                      doc="HTTPS endpoints subscribed to the alarm topic (each confirms once)")
     alarms: Alarms = spec(factory=Alarms)
     dashboard: bool = spec(False)
     sampling_rate: float = spec(0.0, min=0.0, max=1.0, doc="X-Ray sampling rule fixed rate; 0 = none")

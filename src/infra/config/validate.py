@@ -235,6 +235,10 @@ def _features(cfg: Config, ld: Loader) -> None:
             ld.fail("parameters.web_acl_arn", "the config has no [firewall].", "remove it or add [firewall].")
     mon = cfg.monitoring
     if mon:
+        for key in ("emails", "https_endpoints"):
+            if getattr(mon, key) and not mon.topic:
+                ld.fail(f"monitoring.{key}", "subscribes to the alarm topic, but topic = false.",
+                        "set topic = true or remove the subscriptions.")
         if mon.dashboard and not cfg.api:
             ld.fail("monitoring.dashboard", "the dashboard charts the API, but the config has no [api].",
                     "add [api] or set dashboard = false.")
