@@ -36,10 +36,10 @@ def validate(cfg: Config, ld: Loader) -> None:
     _network(cfg, ld)
     _secret(cfg, ld)
     _tables(cfg, ld)
-    _buckets(cfg, ld)
     _functions(cfg, ld)
     _api(cfg, ld)
     _features(cfg, ld)
+    _names(cfg, ld)
 
 
 def _network(cfg: Config, ld: Loader) -> None:
@@ -86,13 +86,12 @@ def _tables(cfg: Config, ld: Loader) -> None:
                     "remove [autoscaling] or set billing = \"provisioned\".")
 
 
-def _buckets(cfg: Config, ld: Loader) -> None:
-    for name in cfg.buckets:
-        # <project>-<stage>-<name>-<account 12>-<region> must fit S3's 63 characters.
-        length = len(f"{cfg.project.name}-{cfg.project.stage}-{name}-123456789012-{cfg.project.region}")
-        if length > 63:
-            ld.fail(f"buckets.{name}", f"the bucket name would be {length} characters (S3 allows 63).",
-                    "shorten the bucket, project or stage name.")
+def _names(cfg: Config, ld: Loader) -> None:
+    """Every generated name (buckets, functions, log groups, parameters, ...) within AWS's limits."""
+    from infra.config.names import problems
+
+    for key, problem, fix in problems(cfg):
+        ld.fail(key, problem, fix)
 
 
 def _functions(cfg: Config, ld: Loader) -> None:
