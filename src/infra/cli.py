@@ -61,8 +61,9 @@ def _print_warnings(paths: list[Path]) -> None:
     from infra.config.advice import warnings
 
     for path in paths:
-        for text in warnings(load_config(path)):
-            click.echo(f"Warning: {path}: {text}", err=True)
+        cfg = load_config(path)
+        for text in warnings(cfg):
+            click.echo(f"Warning: {cfg.file}: {text}", err=True)
 
 
 @main.command()

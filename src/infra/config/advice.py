@@ -6,6 +6,17 @@ from __future__ import annotations
 
 from infra.config.schema import Config
 
+# Names reserved for documentation and tests (RFC 2606, RFC 6761): nobody owns their DNS.
+EXAMPLE_DOMAINS = ("example.com", "example.net", "example.org")
+EXAMPLE_TLDS = ("example", "test", "invalid", "localhost")
+
+
+def placeholder_domain(domain: str) -> bool:
+    """Whether `domain` is a documentation placeholder that cannot be deployed."""
+    domain = domain.lower().rstrip(".")
+    return (any(domain == d or domain.endswith("." + d) for d in EXAMPLE_DOMAINS)
+            or domain.rsplit(".", 1)[-1] in EXAMPLE_TLDS)
+
 
 def has_alarms(cfg: Config) -> bool:
     """Whether the config generates at least one CloudWatch alarm."""
@@ -20,6 +31,9 @@ def has_alarms(cfg: Config) -> bool:
 def warnings(cfg: Config) -> list[str]:
     """One sentence per problem, naming the key that fixes it."""
     out = []
+    if cfg.edge and cfg.edge.domain and placeholder_domain(cfg.edge.domain):
+        out.append(f"edge.domain '{cfg.edge.domain}' is a reserved example domain: this config needs real "
+                   "values before it can deploy (the domain and hosted_zone_id of a Route 53 zone you own).")
     mon = cfg.monitoring
     if has_alarms(cfg):
         if not mon.topic:

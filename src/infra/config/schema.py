@@ -114,7 +114,9 @@ class Function:
     description: str = spec("")
     memory: int = spec(256, min=128, max=10240, doc="memory in MB")
     timeout: int = spec(30, min=1, max=900, doc="timeout in seconds")
-    reserved_concurrency: int = spec(10, min=1, max=1000)
+    reserved_concurrency: Optional[int] = spec(
+        None, min=1, max=1000, doc="concurrency reserved for (and capping) the function; unset by default, "
+                                   "as reserving fails in accounts with a low concurrency quota")
     retry_attempts: int = spec(2, min=0, max=2, doc="async retry attempts")
     vpc: bool = spec(False, doc="run in the private subnets (needs [network])")
     log_retention_days: int = spec(30, choices=RETENTION_DAYS)
