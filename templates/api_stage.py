@@ -74,9 +74,21 @@ def _stage(cfg: Config, st: Stack, rest: Any, deployment: Any) -> Any:
     access_logs = st.add(log_group("AccessLogGroup", f"/aws/apigateway/{api_name(cfg)}-{cfg.project.stage}/access",
                                    api.access_log_retention_days, key_arn), stateful=True)
     stage_deps = []
+    if api.logging_level != "OFF":
+        # API Gateway writes execution logs to API-Gateway-Execution-Logs_{rest-api-id}/{stage_name}
+        # and creates that group itself, unencrypted and never expiring, unless it exists ("Execution
+        # logging for REST APIs", https://docs.aws.amazon.com/apigateway/latest/developerguide/rest-api-execution-logging.html):
+        # created here first, with the key and the config's retention.
+        execution_logs = st.add(log_group(
+            "ExecutionLogGroup", Sub(f"API-Gateway-Execution-Logs_${{RestApiId}}/{cfg.project.stage}"),
+            api.execution_log_retention_days, key_arn), stateful=True)
+        stage_deps.append(execution_logs.title)
     if api.cloudwatch_role and api.logging_level != "OFF":
-        # The logging role is an account-and-region-wide setting that every stage shares: deleting
-        # one stage must not delete the role the others log through, so it is always retained.
+        # AWS::ApiGateway::Account is the account's one setting per region ("you should only have
+        # one AWS::ApiGateway::Account resource per region per account",
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-apigateway-account.html),
+        # so only the stage whose config opts in ([api] cloudwatch_role) sets it. Every stage in
+        # the region logs through it: it is retained when that stage is deleted.
         role = st.add(iam.Role("CloudWatchRole", AssumeRolePolicyDocument=grants.assume_role("apigateway.amazonaws.com"),
                                ManagedPolicyArns=[Sub(PUSH_TO_LOGS)], DeletionPolicy="Retain",
                                UpdateReplacePolicy="Retain"))

@@ -19,6 +19,12 @@ from infra.stack import Stack
 
 SKIP_DLQ = ("Invoked synchronously (API Gateway, Secrets Manager); a DLQ only catches asynchronous "
             "invocations, whose retries and failures EventInvokeConfig already handles.")
+# Lambda refuses a reservation that leaves less than the minimum unreserved concurrency (100)
+# to the rest of the account ("Configuring reserved concurrency",
+# https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html); new accounts'
+# quotas are below that, so nothing is reserved unless the config asks.
+SKIP_CONCURRENCY = ("reserved_concurrency is unset in the config: a reservation fails the deploy in accounts whose "
+                    "concurrency quota is low (new accounts); set it to cap this function.")
 SKIP_VPC = ("vpc = false in the config: the function only calls AWS APIs over TLS, so a VPC would add "
             "NAT cost and cold-start latency without protecting any data path.")
 
@@ -105,6 +111,8 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
     skip = {"CKV_AWS_116": SKIP_DLQ}
     if not fn.vpc:
         skip["CKV_AWS_117"] = SKIP_VPC
+    if fn.reserved_concurrency is None:
+        skip["CKV_AWS_115"] = SKIP_CONCURRENCY
     func = st.add(fb.function(
         lid, fname, fn, role_arn=GetAtt(role, "Arn"), code_bucket=st.param("AssetBucket", "S3 bucket holding the zipped handler code"),
         code_key=assets[fn.source].key, key_arn=refs.key_arn(), log_group=Ref(lg), environment=env,

@@ -9,11 +9,12 @@ from troposphere import Ref, Sub, config as awsconfig, sns, xray
 
 from infra.grants import allow, document
 from infra.config.schema import Config
-from infra.naming import physical
+from infra.naming import physical, tags
 from infra.stack import Stack
 
 
 def _topic(st: Stack, cfg: Config) -> Any:
+    mon = cfg.monitoring
     topic = st.add(sns.Topic("AlarmTopic", TopicName=physical(cfg, "alarms"),
                              DisplayName=f"{physical(cfg)} alarms",
                              KmsMasterKeyId=st.param("KeyArn", "ARN of the system KMS key (encrypts the topic)")))
@@ -24,6 +25,13 @@ def _topic(st: Stack, cfg: Config) -> Any:
         Statement(Sid="DenyInsecureTransport", Effect=Deny, Principal=Principal("*"), Action=[asns.Publish],
                   Resource=[Ref(topic)], Condition=Condition(Bool("aws:SecureTransport", "false"))),
     ])))
+    # Email and HTTPS subscriptions stay "pending confirmation" until the recipient follows the
+    # link SNS sends, and receive nothing before ("Subscribing to an Amazon SNS topic",
+    # https://docs.aws.amazon.com/sns/latest/dg/sns-create-subscribe-endpoint-to-topic.html).
+    for protocol, endpoints in (("email", mon.emails), ("https", mon.https_endpoints)):
+        for i, endpoint in enumerate(endpoints):
+            st.add(sns.SubscriptionResource(f"AlarmTopic{protocol.capitalize()}Subscription{i + 1}",
+                                            TopicArn=Ref(topic), Protocol=protocol, Endpoint=endpoint))
     st.output("AlarmTopicArn", Ref(topic), "ARN of the SNS topic every alarm notifies", export=True)
     return Ref(topic)
 
@@ -41,7 +49,12 @@ def _config_rule(st: Stack, cfg: Config) -> None:
         Description="Lambda functions keep the runtime, timeout and memory this config declares",
         InputParameters=params,
         Source=awsconfig.Source(Owner="AWS", SourceIdentifier="LAMBDA_FUNCTION_SETTINGS_CHECK"),
-        Scope=awsconfig.Scope(ComplianceResourceTypes=["AWS::Lambda::Function"])))
+        # Without a scope the rule judges every function in the account against this config's
+        # settings. A scope is resource types, OR a tag key and value, OR one type and one ID
+        # (AWS::Config::ConfigRule Scope, https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-config-configrule-scope.html):
+        # the Project tag every resource here carries (the managed rule itself only applies to
+        # AWS::Lambda::Function).
+        Scope=awsconfig.Scope(TagKey="Project", TagValue=tags(cfg)["Project"])))
 
 
 def needed(cfg: Config) -> bool:

@@ -108,12 +108,31 @@ def _operation(cfg: Config, route: Route, *, aws: bool) -> dict[str, Any]:
     return op
 
 
+# What a browser sends to an IAM-authorized route: SigV4's Authorization and X-Amz-Date, plus
+# X-Amz-Security-Token whenever it signs with temporary (STS/Cognito) credentials ("Create a
+# signed AWS API request", https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html).
+# A preflight that omits one makes the browser refuse the call.
+SIGV4_HEADERS = ("Authorization", "X-Amz-Date", "X-Amz-Security-Token")
+
+
+def allowed_headers(api: Api) -> list[str]:
+    """The config's CORS headers plus those its routes' auth needs (SigV4 headers for IAM
+    routes, X-Api-Key for key-protected ones), each once (header names are case-insensitive)."""
+    headers = list(api.cors.headers)
+    needed = [*(SIGV4_HEADERS if any(r.auth == "IAM" for r in api.routes) else ()),
+              *(("X-Api-Key",) if any(r.api_key for r in api.routes) else ())]
+    for header in needed:
+        if header.lower() not in {h.lower() for h in headers}:
+            headers.append(header)
+    return headers
+
+
 def cors_headers(api: Api) -> dict[str, str]:
     """The CORS answer: header -> value (as API Gateway wants it, single-quoted)."""
     cors = api.cors
     return {
         "Access-Control-Allow-Origin": f"'{cors.origins[0]}'",
-        "Access-Control-Allow-Headers": f"'{','.join(cors.headers)}'",
+        "Access-Control-Allow-Headers": f"'{','.join(allowed_headers(api))}'",
         "Access-Control-Allow-Methods": f"'{','.join(cors.methods)}'",
         "Access-Control-Max-Age": f"'{cors.max_age}'",
     }

@@ -1,4 +1,4 @@
-"""Lambda functions with secure defaults: own log group, KMS-encrypted env, X-Ray, concurrency cap."""
+"""Lambda functions with secure defaults: own log group, KMS-encrypted env, X-Ray, optional concurrency cap."""
 from __future__ import annotations
 
 import re
@@ -45,7 +45,7 @@ def role(logical_id: str, statements: list, vpc: bool) -> iam.Role:
 
 def function(logical_id: str, name: str, fn: Function, *, role_arn: Any, code_bucket: Any, code_key: str,
              key_arn: Any, log_group: Any, environment: dict[str, Any], vpc_config: Any) -> awslambda.Function:
-    """A traced, concurrency-capped function whose environment is encrypted with the system key.
+    """A traced function (concurrency-capped when the config reserves some) whose environment is encrypted with the system key.
 
     It references its own log group, so the group (with retention and encryption) exists before
     the function could create an unmanaged one.
@@ -59,12 +59,13 @@ def function(logical_id: str, name: str, fn: Function, *, role_arn: Any, code_bu
         Role=role_arn,
         MemorySize=fn.memory,
         Timeout=fn.timeout,
-        ReservedConcurrentExecutions=fn.reserved_concurrency,
         TracingConfig=awslambda.TracingConfig(Mode="Active"),
         KmsKeyArn=key_arn,
         LoggingConfig=awslambda.LoggingConfig(LogGroup=log_group),
         Architectures=["arm64"],
     )
+    if fn.reserved_concurrency is not None:
+        props["ReservedConcurrentExecutions"] = fn.reserved_concurrency
     if environment:
         props["Environment"] = awslambda.Environment(Variables=dict(sorted(environment.items())))
     if vpc_config is not None:

@@ -116,7 +116,9 @@ class Function:
     description: str = spec("", doc="function description; default its name")
     memory: int = spec(256, min=128, max=10240, doc="memory in MB")
     timeout: int = spec(30, min=1, max=900, doc="timeout in seconds")
-    reserved_concurrency: int = spec(10, min=1, max=1000, doc="reserved concurrent executions (also a cap)")
+    reserved_concurrency: Optional[int] = spec(
+        None, min=1, max=1000, doc="concurrency reserved for (and capping) the function; unset by default, "
+                                   "as reserving fails in accounts with a low concurrency quota")
     retry_attempts: int = spec(2, min=0, max=2, doc="async retry attempts")
     vpc: bool = spec(False, doc="run in the private subnets (needs [network])")
     log_retention_days: int = spec(30, choices=RETENTION_DAYS, doc="days the function's log group keeps events")
@@ -179,10 +181,13 @@ class Api:
     tracing: bool = spec(True, doc="X-Ray tracing of the stage")
     metrics: bool = spec(True, doc="detailed CloudWatch metrics per method")
     access_log_retention_days: int = spec(30, choices=RETENTION_DAYS, doc="days the JSON access log keeps events")
+    execution_log_retention_days: int = spec(30, choices=RETENTION_DAYS,
+                                             doc="retention of the execution log group (when logging_level is not OFF)")
     throttle_rate: int = spec(1000, min=1, max=100000, doc="stage steady-state requests per second")
     throttle_burst: int = spec(2000, min=1, max=200000, doc="stage burst requests")
     request_validation: bool = spec(True, doc="validate bodies and parameters")
-    cloudwatch_role: bool = spec(True, doc="create the account-level API Gateway logging role")
+    cloudwatch_role: bool = spec(False, doc="set the region's API Gateway CloudWatch Logs role (AWS::ApiGateway::Account) "
+                                            "from this stage: one stage per account and region, or the bootstrap")
     cors: Optional[Cors] = spec(None, doc="CORS preflight answers and headers; none = no CORS")
     usage_plan: Optional[UsagePlan] = spec(None, doc="usage plan (throttle and quota per API key)")
     models: dict[str, Model] = spec(factory=dict, pattern=r"[A-Z][A-Za-z0-9]{0,63}",
@@ -230,6 +235,12 @@ class Alarms:
 @dataclass(frozen=True, kw_only=True)
 class Monitoring:
     topic: bool = spec(True, doc="SNS topic that every alarm notifies")
+    emails: list[str] = spec(factory=list, pattern=r"[^@\s]+@[^@\s]+\.[^@\s]+",
+                             hint="give an email address such as 'oncall@example.org'.",
+                             doc="email addresses subscribed to the alarm topic (each confirms once)")
+    https_endpoints: list[str] = spec(factory=list, pattern=r"https://[^\s]+",
+                                      hint="give an https:// URL.",
+                                      doc="HTTPS endpoints subscribed to the alarm topic (each confirms once)")
     alarms: Alarms = spec(factory=Alarms, doc="alarm thresholds")
     dashboard: bool = spec(False, doc="CloudWatch dashboard of the API and functions")
     sampling_rate: float = spec(0.0, min=0.0, max=1.0, doc="X-Ray sampling rule fixed rate; 0 = none")

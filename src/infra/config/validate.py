@@ -36,10 +36,10 @@ def validate(cfg: Config, ld: Loader) -> None:
     _network(cfg, ld)
     _secret(cfg, ld)
     _tables(cfg, ld)
-    _buckets(cfg, ld)
     _functions(cfg, ld)
     _api(cfg, ld)
     _features(cfg, ld)
+    _names(cfg, ld)
 
 
 def _network(cfg: Config, ld: Loader) -> None:
@@ -86,13 +86,12 @@ def _tables(cfg: Config, ld: Loader) -> None:
                     "remove [autoscaling] or set billing = \"provisioned\".")
 
 
-def _buckets(cfg: Config, ld: Loader) -> None:
-    for name in cfg.buckets:
-        # <project>-<stage>-<name>-<account 12>-<region> must fit S3's 63 characters.
-        length = len(f"{cfg.project.name}-{cfg.project.stage}-{name}-123456789012-{cfg.project.region}")
-        if length > 63:
-            ld.fail(f"buckets.{name}", f"the bucket name would be {length} characters (S3 allows 63).",
-                    "shorten the bucket, project or stage name.")
+def _names(cfg: Config, ld: Loader) -> None:
+    """Every generated name (buckets, functions, log groups, parameters, ...) within AWS's limits."""
+    from infra.config.names import problems
+
+    for key, problem, fix in problems(cfg):
+        ld.fail(key, problem, fix)
 
 
 def _functions(cfg: Config, ld: Loader) -> None:
@@ -235,6 +234,10 @@ def _features(cfg: Config, ld: Loader) -> None:
             ld.fail("parameters.web_acl_arn", "the config has no [firewall].", "remove it or add [firewall].")
     mon = cfg.monitoring
     if mon:
+        for key in ("emails", "https_endpoints"):
+            if getattr(mon, key) and not mon.topic:
+                ld.fail(f"monitoring.{key}", "subscribes to the alarm topic, but topic = false.",
+                        "set topic = true or remove the subscriptions.")
         if mon.dashboard and not cfg.api:
             ld.fail("monitoring.dashboard", "the dashboard charts the API, but the config has no [api].",
                     "add [api] or set dashboard = false.")
