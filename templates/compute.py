@@ -88,7 +88,8 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
     fname = physical(cfg, name)
     lg = st.add(log_group(f"{lid}LogGroup", f"/aws/lambda/{fname}", fn.log_retention_days, refs.key_arn()),
                 stateful=True)
-    role = st.add(fb.role(f"{lid}Role", _statements(name, fn, refs, GetAtt(lg, "Arn")), fn.vpc))
+    vpc_id = st.param("VpcId", "ID of the VPC") if fn.vpc else None
+    role = st.add(fb.role(f"{lid}Role", _statements(name, fn, refs, GetAtt(lg, "Arn")), vpc_id))
     vpc_config = None
     if fn.vpc:
         vpc_config = awslambda.VPCConfig(

@@ -1,0 +1,72 @@
+"""Issue 10: security hardening, asserted on the generated templates of every shipped config."""
+from __future__ import annotations
+
+import json
+
+from support.match import actions_of, resources
+
+ENI_ACTIONS = {"ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+               "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"}
+
+
+def _roles(generated):
+    for cfg, stacks in generated.items():
+        for stack, tpl in stacks.items():
+            for lid, role in resources(tpl, "AWS::IAM::Role").items():
+                yield f"{cfg}/{stack}/{lid}", role
+
+
+def _statements(role):
+    return [st for p in role["Properties"].get("Policies", []) for st in p["PolicyDocument"]["Statement"]]
+
+
+def test_no_role_attaches_an_aws_managed_policy(generated):
+    roles = dict(_roles(generated))
+    assert roles
+    for where, role in roles.items():
+        assert "ManagedPolicyArns" not in role["Properties"], where
+
+
+def test_vpc_function_gets_exact_network_interface_statements(secure, catalog):
+    role = resources(secure["compute"], "AWS::IAM::Role")["ApiFunctionRole"]
+    assert ENI_ACTIONS <= actions_of(role)
+    by_sid = {st["Sid"]: st for st in _statements(role)}
+    create = by_sid["VpcNetworkInterfacesCreate"]
+    assert create["Action"] == ["ec2:CreateNetworkInterface"]
+    assert {r["Fn::Sub"].rsplit(":", 1)[1] for r in create["Resource"]} == {
+        "network-interface/*", "subnet/*", "security-group/*"}
+    # Only in this system's VPC: the condition names the VPC parameter of the stack.
+    vpc = create["Condition"]["ArnEquals"]["ec2:Vpc"]
+    assert vpc == [{"Fn::Sub": ["arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:vpc/${Vpc}",
+                                {"Vpc": {"Ref": "VpcId"}}]}]
+    assert "VpcId" in secure["compute"]["Parameters"]
+    manage = by_sid["VpcNetworkInterfacesManage"]
+    assert manage["Resource"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:network-interface/*"}]
+    # "*" only where EC2 has no resource-level permission.
+    assert by_sid["VpcNetworkInterfacesDescribe"] == {
+        "Sid": "VpcNetworkInterfacesDescribe", "Effect": "Allow", "Resource": ["*"],
+        "Action": ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]}
+    # Functions outside the VPC get no network rights at all.
+    for lid, other in resources(catalog["compute"], "AWS::IAM::Role").items():
+        assert not any(a.startswith("ec2:") for a in actions_of(other)), lid
+
+
+def test_apigateway_logging_role_is_inline_and_scoped(secure):
+    role = resources(secure["api-stage"], "AWS::IAM::Role")["CloudWatchRole"]
+    assert actions_of(role) == {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups",
+                                "logs:DescribeLogStreams", "logs:FilterLogEvents", "logs:PutLogEvents",
+                                "logs:GetLogEvents"}
+    for st in _statements(role):
+        for res in st["Resource"]:
+            assert res["Fn::Sub"].startswith("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:")
+    # The role is shared by every API of the account and region, so it outlives any one stack.
+    assert role["DeletionPolicy"] == "Retain"
+
+
+def test_every_policy_has_version_and_no_wildcard_action(generated):
+    for where, role in _roles(generated):
+        for policy in role["Properties"].get("Policies", []):
+            assert policy["PolicyDocument"]["Version"] == "2012-10-17", where
+            for st in policy["PolicyDocument"]["Statement"]:
+                assert "*" not in json.dumps(st["Action"]).replace(":*", ""), where
