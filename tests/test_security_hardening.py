@@ -70,3 +70,46 @@ def test_every_policy_has_version_and_no_wildcard_action(generated):
             assert policy["PolicyDocument"]["Version"] == "2012-10-17", where
             for st in policy["PolicyDocument"]["Statement"]:
                 assert "*" not in json.dumps(st["Action"]).replace(":*", ""), where
+
+
+# -- current runtimes ----------------------------------------------------------------------
+# Pinned, so the test never changes with the calendar: on this date cfn-lint's lifecycle data
+# lists python3.14 and nodejs24.x as the newest runtimes not yet deprecated.
+PINNED = __import__("datetime").date(2026, 11, 23)
+
+
+def _shipped_runtimes():
+    import re
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    found = []
+    for path in sorted((root / "config").glob("*.toml")):
+        for name, fn in tomllib.loads(path.read_text()).get("functions", {}).items():
+            found.append((f"{path.name}:functions.{name}", fn["runtime"]))
+    from bench.large_config import RUNTIMES
+
+    found += [(f"bench/large_config.py:RUNTIMES[{kind}]", rt) for kind, (rt, _, _) in RUNTIMES.items()]
+    readme = (root / "README.md").read_text()
+    found += [(f"README.md:{i}", rt) for i, rt in enumerate(re.findall(r'runtime = "([^"]+)"', readme))]
+    return found
+
+
+def test_newest_runtime_follows_cfn_lint_data():
+    from infra.config.validate import newest_runtime
+
+    assert newest_runtime("python", PINNED) == "python3.14"
+    assert newest_runtime("nodejs", PINNED) == "nodejs24.x"
+    # Versions compare as numbers (3.9 < 3.14), and deprecation is relative to the given date.
+    assert newest_runtime("python", __import__("datetime").date(2020, 1, 1)) == "python3.14"
+
+
+def test_shipped_configs_use_the_newest_runtime_of_each_family():
+    from infra.config.validate import newest_runtime
+
+    shipped = _shipped_runtimes()
+    assert {rt for _, rt in shipped} >= {"python3.14", "nodejs24.x"}
+    for where, runtime in shipped:
+        family = "python" if runtime.startswith("python") else "nodejs"
+        assert runtime == newest_runtime(family, PINNED), f"{where} uses {runtime}"

@@ -107,7 +107,7 @@ class Access:
 class Function:
     runtime: str = spec(doc="Lambda runtime (a current python3.x or nodejsNN.x)",
                         pattern=r"(python3\.\d+|nodejs\d+\.x)",
-                        hint="use a current Python or Node.js runtime, e.g. 'python3.13' or 'nodejs24.x'.")
+                        hint="use a current Python or Node.js runtime, e.g. 'python3.14' or 'nodejs24.x'.")
     source: str = spec(doc="handler source directory, relative to the repository")
     handler: str = spec(doc="handler entry point, e.g. 'app.handler'", pattern=r"[A-Za-z0-9_./-]+\.[A-Za-z_][A-Za-z0-9_]*",
                         hint="write 'module.function', e.g. 'app.handler' or 'index.handler'.")

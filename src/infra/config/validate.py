@@ -31,6 +31,28 @@ def runtime_lifecycle() -> dict:
     return json.loads((base / "data" / "AdditionalSpecs" / "LmbdRuntimeLifecycle.json").read_text())
 
 
+RUNTIME_FAMILY = re.compile(r"(python|nodejs)(\d+)(?:\.(\d+)|\.x)$")
+
+
+def newest_runtime(family: str, on: datetime.date) -> str:
+    """The newest runtime of `family` ('python' or 'nodejs') that cfn-lint's lifecycle data lists
+    as not yet deprecated on the date `on` (a parameter, so callers and tests pin it)."""
+    best: tuple[tuple[int, int], str] | None = None
+    for name, life in runtime_lifecycle().items():
+        m = RUNTIME_FAMILY.match(name)
+        if not m or m.group(1) != family:
+            continue
+        deprecated = life.get("deprecated")
+        if deprecated and datetime.date.fromisoformat(deprecated) <= on:
+            continue
+        version = (int(m.group(2)), int(m.group(3) or 0))
+        if best is None or version > best[0]:
+            best = (version, name)
+    if best is None:
+        raise ValueError(f"cfn-lint lists no current {family} runtime on {on}")
+    return best[1]
+
+
 def validate(cfg: Config, ld: Loader) -> None:
     """Raise ConfigError on the first cross-field problem, in file order."""
     _network(cfg, ld)
@@ -133,7 +155,7 @@ def _functions(cfg: Config, ld: Loader) -> None:
 def _runtime(runtime: str, key: str, ld: Loader) -> None:
     life = runtime_lifecycle().get(runtime)
     if life is None:
-        ld.fail(key, f"'{runtime}' is not a Lambda runtime.", "use e.g. 'python3.13' or 'nodejs24.x'.")
+        ld.fail(key, f"'{runtime}' is not a Lambda runtime.", "use e.g. 'python3.14' or 'nodejs24.x'.")
     deprecated = life.get("deprecated")
     if deprecated and datetime.date.fromisoformat(deprecated) <= datetime.date.today():
         successor = life.get("successor")
