@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from troposphere import GetAtt, Ref, Sub, cloudfront as cf, route53
 
-from infra.builders import ORIGIN_VERIFY_HEADER, origin_verify_value
+from infra.builders import ORIGIN_VERIFY_HEADER, origin_verify_value, storage
 from infra.config.schema import Config
 from infra.naming import physical
 from infra.stack import Stack
@@ -18,10 +18,6 @@ CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"  # the hosted zone of every *.cloudfront.n
 
 SKIP_NO_FIREWALL = {
     "CKV_AWS_68": "The config has no [firewall]: no web ACL is generated, for the API or its distribution.",
-}
-SKIPS = {
-    "CKV_AWS_86": "Caching is disabled, so every request reaches the API, whose JSON access log and WAF "
-                  "log record it; legacy CloudFront logging would need an ACL-enabled bucket.",
 }
 SKIPS_DEFAULT_CERT = {
     "CKV_AWS_174": "No custom domain in this config: CloudFront's default *.cloudfront.net certificate is "
@@ -61,7 +57,17 @@ def build(cfg: Config) -> Stack:
             CachePolicyId=CACHING_DISABLED, OriginRequestPolicyId=ALL_VIEWER_EXCEPT_HOST_HEADER,
             ResponseHeadersPolicyId=SECURITY_HEADERS),
     )
-    skips = dict(SKIPS)
+    # Standard logging (legacy) to S3, in this stack's region. Logging v2 would need its delivery
+    # source in us-east-1 (CloudFront's home region) naming the distribution, which this stack
+    # creates after the us-east-1 stack; the legacy form needs nothing outside this stack.
+    logs = st.add(storage.cloudfront_log_bucket(
+        "CloudFrontLogsBucket", storage.bucket_name(physical(cfg, "cf-logs")), edge.log_retention_days,
+        st.param("AccessLogsBucketName", "Bucket receiving S3 server access logs")), stateful=True)
+    st.add(storage.tls_only_policy("CloudFrontLogsBucketPolicy", logs))
+    props["Logging"] = cf.Logging(Bucket=GetAtt(logs, "DomainName"), IncludeCookies=False,
+                                  Prefix=f"{physical(cfg)}/")
+    st.output("CloudFrontLogsBucketName", Ref(logs), "Bucket receiving the CloudFront access logs")
+    skips: dict[str, str] = {}
     if cfg.firewall:
         # The CLOUDFRONT-scope web ACL lives in the us-east-1 stack, like the certificate.
         props["WebACLId"] = st.param("EdgeWebAclArn", "ARN of the CloudFront web ACL (us-east-1 stack output)")
@@ -74,7 +80,7 @@ def build(cfg: Config) -> Stack:
             AcmCertificateArn=cert, SslSupportMethod="sni-only", MinimumProtocolVersion="TLSv1.2_2021")
     else:
         skips.update(SKIPS_DEFAULT_CERT)
-    dist = st.add(cf.Distribution("Distribution", DistributionConfig=cf.DistributionConfig(**props)), skip=skips)
+    dist = st.add(cf.Distribution("Distribution", DistributionConfig=cf.DistributionConfig(**props)), skip=skips or None)
     st.output("DistributionId", Ref(dist), "ID of the CloudFront distribution", export=True)
     st.output("CloudFrontUrl", Sub("https://${Distribution.DomainName}"), "URL of the CloudFront distribution", export=True)
     if edge.domain:

@@ -43,8 +43,8 @@ def build(cfg: Config) -> Stack:
         ), stateful=True)
         st.output("SecretArn", Ref(secret), "ARN of the application secret", export=True)
 
-    # S3 server access logs of every bucket (data stacks, pipeline) land here; one per system.
-    if cfg.buckets or cfg.pipeline:
+    # S3 server access logs of every bucket (data stacks, pipeline, CloudFront logs) land here.
+    if cfg.buckets or cfg.pipeline or cfg.edge:
         logs = st.add(storage.access_log_bucket(
             "AccessLogsBucket", storage.bucket_name(physical(cfg, ACCESS_LOGS)), ACCESS_LOG_DAYS),
             stateful=True,

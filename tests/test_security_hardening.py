@@ -113,3 +113,46 @@ def test_shipped_configs_use_the_newest_runtime_of_each_family():
     for where, runtime in shipped:
         family = "python" if runtime.startswith("python") else "nodejs"
         assert runtime == newest_runtime(family, PINNED), f"{where} uses {runtime}"
+
+
+# -- CloudFront access logging ------------------------------------------------------------
+def test_distribution_writes_access_logs_to_an_acl_enabled_private_bucket(secure):
+    from support.match import has_resource_properties
+
+    dist = resources(secure["edge"], "AWS::CloudFront::Distribution")["Distribution"]
+    logging = dist["Properties"]["DistributionConfig"]["Logging"]
+    assert logging == {"Bucket": {"Fn::GetAtt": ["CloudFrontLogsBucket", "DomainName"]},
+                       "IncludeCookies": False, "Prefix": "tap-dev/"}
+    skips = {s["id"] for s in dist.get("Metadata", {}).get("checkov", {}).get("skip", [])}
+    assert "CKV_AWS_86" not in skips
+    has_resource_properties(secure["edge"], "AWS::S3::Bucket", {
+        # CloudFront's legacy log delivery writes through the bucket ACL.
+        "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerPreferred"}]},
+        "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                           "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+        "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+        "LoggingConfiguration": {"DestinationBucketName": {"Ref": "AccessLogsBucketName"}},
+    }, count=1)
+    has_resource_properties(secure["edge"], "AWS::S3::BucketPolicy", {"Bucket": {"Ref": "CloudFrontLogsBucket"}})
+    # The server access logs of the log bucket need the security stack's access-log bucket.
+    assert "AccessLogsBucket" in secure["security"]["Resources"]
+
+
+def test_cloudfront_log_retention_comes_from_the_config(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from infra.build import build_configs
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "config" / "secure-api.toml").read_text()
+    assert "[edge]\n" in text
+    cfg = tmp_path / "config" / "secure-api.toml"
+    cfg.parent.mkdir()
+    cfg.write_text(text.replace("[edge]\n", "[edge]\nlog_retention_days = 400\n"))
+    shutil.copy(root / "config" / "secure-api.lock.json", cfg.parent / "secure-api.lock.json")
+    build_configs([cfg], tmp_path / "out")
+    edge = json.loads((tmp_path / "out" / "secure-api" / "edge.json").read_text())
+    rules = edge["Resources"]["CloudFrontLogsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert {"Id": "expire-objects", "Status": "Enabled", "ExpirationInDays": 400} in rules
