@@ -221,7 +221,52 @@ def _api(cfg: Config, ld: Loader) -> None:
                 if other != seg:
                     ld.fail(f"{key}.path", f"'{seg}' conflicts with '{other}' under '/{parent}'.",
                             "use one variable name per path level.")
+    _auth(cfg, ld)
     _api_size(cfg, ld)
+
+
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def _auth(cfg: Config, ld: Loader) -> None:
+    """Each route's authorizer is configured; an API key alone never silently guards a write."""
+    api, auth = cfg.api, cfg.api.auth
+    for i, route in enumerate(api.routes):
+        key = f"api.routes[{i}]"
+        if route.auth == "COGNITO" and not auth.cognito:
+            ld.fail(f"{key}.auth", "COGNITO routes need a user pool.",
+                    "add [api.auth.cognito] (empty to create a pool, or user_pool_arn = \"...\").")
+        if route.auth == "JWT" and not auth.jwt:
+            ld.fail(f"{key}.auth", "JWT routes need an issuer.",
+                    "add [api.auth.jwt] with issuer, audience and function.")
+        if route.scopes and route.auth not in ("COGNITO", "JWT"):
+            ld.fail(f"{key}.scopes", f"scopes are checked on COGNITO and JWT routes, not {route.auth}.",
+                    "remove scopes or set auth = \"COGNITO\" or \"JWT\".")
+        if route.method in WRITE_METHODS and route.auth == "NONE" and route.api_key and not route.api_key_only_reason.strip():
+            ld.fail(f"{key}.api_key", f"{route.method} {route.path} is protected by an API key alone: a key identifies "
+                    "a caller's plan, it authenticates nobody.",
+                    "set auth to \"IAM\", \"COGNITO\" or \"JWT\", or write why the key suffices in api_key_only_reason.")
+        if route.api_key_only_reason and not (route.auth == "NONE" and route.api_key):
+            ld.fail(f"{key}.api_key_only_reason", "applies only to routes with auth = \"NONE\" and api_key = true.",
+                    "remove it.")
+    pool = auth.cognito
+    if pool and pool.user_pool_arn and (pool.callback_urls or pool.domain_prefix):
+        ld.fail("api.auth.cognito.user_pool_arn", "callback_urls and domain_prefix configure a created pool.",
+                "set them on the existing pool itself, or remove user_pool_arn.")
+    scoped = any(r.scopes for r in api.routes if r.auth == "COGNITO")
+    if pool and not pool.user_pool_arn and scoped and not (pool.callback_urls and pool.domain_prefix):
+        ld.fail("api.auth.cognito", "routes require scopes, which Cognito puts only in tokens from its OAuth "
+                "endpoints (the managed login domain).", "add callback_urls and domain_prefix.")
+    jwt = auth.jwt
+    if jwt:
+        if jwt.function not in cfg.functions:
+            ld.fail("api.auth.jwt.function", f"no function named '{jwt.function}'.", _known("functions", cfg.functions))
+        if not jwt.function or not cfg.functions[jwt.function].runtime.startswith("nodejs"):
+            ld.fail("api.auth.jwt.function", "the JWT authorizer is a Node.js handler.",
+                    "use a nodejsNN.x function with source = \"handlers/authorizer\".")
+        if not jwt.audience:
+            ld.fail("api.auth.jwt.audience", "is empty: tokens issued for any client would be accepted.",
+                    "list the client IDs or audiences this API accepts.")
 
 
 def _api_size(cfg: Config, ld: Loader) -> None:
