@@ -41,6 +41,7 @@ test-py: $(VENV)/.installed
 
 test-node: handlers/users/node_modules/.installed $(VENV)/.installed
 	cd handlers/users && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" node --test
+	cd handlers/authorizer && node --test
 
 ## bench: wall time and peak memory of generating every shipped config, against cdk synth
 bench: $(VENV)/.installed

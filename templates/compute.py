@@ -96,6 +96,9 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
             SubnetIds=st.param("PrivateSubnetIds", "Private subnets, comma-separated", "CommaDelimitedList"),
             SecurityGroupIds=[st.param("LambdaSecurityGroupId", "Security group of the Lambda functions")])
     env = {var: fb.resolve_env(val, refs.env) for var, val in fn.environment.items()}
+    jwt = cfg.api.auth.jwt if cfg.api else None
+    if jwt and jwt.function == name:
+        env.update(authorizer_environment(cfg))
     skip = {"CKV_AWS_116": SKIP_DLQ}
     if not fn.vpc:
         skip["CKV_AWS_117"] = SKIP_VPC
@@ -113,6 +116,13 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
             Principal="apigateway.amazonaws.com",
             SourceArn=Sub(f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:"
                           f"${{RestApiId}}/{cfg.project.stage}/*/*",
+                          RestApiId=st.param("RestApiId", "ID of the REST API"))))
+    if jwt and jwt.function == name:
+        # API Gateway invokes the JWT authorizer of this API only (any of its authorizers).
+        st.add(awslambda.Permission(
+            f"{lid}AuthorizerPermission", Action="lambda:InvokeFunction", FunctionName=GetAtt(func, "Arn"),
+            Principal="apigateway.amazonaws.com",
+            SourceArn=Sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${RestApiId}/authorizers/*",
                           RestApiId=st.param("RestApiId", "ID of the REST API"))))
     if cfg.monitoring and cfg.monitoring.alarms.function_errors:
         limit = cfg.monitoring.alarms.function_errors
@@ -134,6 +144,16 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
             RotationRules=secretsmanager.RotationRules(AutomaticallyAfterDays=cfg.secret.rotation_days),
             DependsOn=[perm.title]))
     return st
+
+
+def authorizer_environment(cfg: Config) -> dict[str, str]:
+    """What the JWT authorizer (handlers/authorizer) reads: issuer, audiences, key set, and the
+    JWT routes that require scopes (the policy it returns denies those the token lacks)."""
+    jwt = cfg.api.auth.jwt
+    scoped = [[r.method, r.path, list(r.scopes)] for r in cfg.api.routes if r.auth == "JWT" and r.scopes]
+    return {"JWT_ISSUER": jwt.issuer, "JWT_AUDIENCE": ",".join(jwt.audience),
+            "JWT_JWKS_URL": jwt.jwks_url or f"{jwt.issuer.rstrip('/')}/.well-known/jwks.json",
+            "JWT_SCOPED_ROUTES": json.dumps(scoped, separators=(",", ":"))}
 
 
 def metric_row(function_name: str) -> str:

@@ -156,3 +156,182 @@ def test_cloudfront_log_retention_comes_from_the_config(tmp_path):
     edge = json.loads((tmp_path / "out" / "secure-api" / "edge.json").read_text())
     rules = edge["Resources"]["CloudFrontLogsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     assert {"Id": "expire-objects", "Status": "Enabled", "ExpirationInDays": 400} in rules
+
+
+# -- authorization choices: COGNITO and JWT ----------------------------------------------
+def _body(stacks):
+    return stacks["api"]["Resources"]["RestApi"]["Properties"]["Body"]
+
+
+def test_secure_api_write_route_needs_a_cognito_user_and_keeps_the_api_key(secure, secure_prod):
+    body = _body(secure)
+    assert body["paths"]["/api/v1"]["post"]["security"] == [{"api_key": [], "cognito": []}]
+    assert body["paths"]["/api/v1"]["get"]["security"] == [{"api_key": []}]
+    scheme = body["components"]["securitySchemes"]["cognito"]
+    assert scheme["x-amazon-apigateway-authtype"] == "cognito_user_pools"
+    assert scheme["x-amazon-apigateway-authorizer"] == {"type": "cognito_user_pools",
+                                                        "providerARNs": [{"Ref": "UserPoolArn"}]}
+    assert "UserPoolArn" in secure["api"]["Parameters"]
+    # The root fills it from the security stack, which creates the pool with secure defaults.
+    api_stack = next(r for r in secure["root"]["Resources"].values()
+                     if r["Type"] == "AWS::CloudFormation::Stack" and "UserPoolArn" in r["Properties"].get("Parameters", {}))
+    assert api_stack["Properties"]["Parameters"]["UserPoolArn"] == {"Fn::GetAtt": ["Security", "Outputs.UserPoolArn"]}
+    pool = resources(secure["security"], "AWS::Cognito::UserPool")["UserPool"]["Properties"]
+    assert pool["AdminCreateUserConfig"] == {"AllowAdminCreateUserOnly": True}
+    assert pool["MfaConfiguration"] == "OPTIONAL" and pool["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
+    assert pool["Policies"]["PasswordPolicy"] == {
+        "MinimumLength": 14, "RequireLowercase": True, "RequireUppercase": True, "RequireNumbers": True,
+        "RequireSymbols": True, "TemporaryPasswordValidityDays": 3}
+    assert pool["UserPoolAddOns"] == {"AdvancedSecurityMode": "AUDIT"} and pool["UserPoolTier"] == "PLUS"
+    prod_pool = resources(secure_prod["security"], "AWS::Cognito::UserPool")["UserPool"]
+    assert prod_pool["Properties"]["MfaConfiguration"] == "ON"
+    assert prod_pool["Properties"]["UserPoolAddOns"] == {"AdvancedSecurityMode": "ENFORCED"}
+    assert prod_pool["Properties"]["DeletionProtection"] == "ACTIVE" and prod_pool["DeletionPolicy"] == "Retain"
+    client = resources(secure["security"], "AWS::Cognito::UserPoolClient")["UserPoolClient"]["Properties"]
+    assert client["GenerateSecret"] is False and client["PreventUserExistenceErrors"] == "ENABLED"
+    assert client["EnableTokenRevocation"] is True and "AllowedOAuthFlows" not in client
+
+
+JWT_CONFIG = '''
+[project]
+name = "shop"
+stage = "dev"
+region = "eu-west-1"
+
+[functions.api]
+runtime = "python3.14"
+source = "handlers/api"
+handler = "app.handler"
+
+[functions.authorizer]
+runtime = "nodejs24.x"
+source = "handlers/authorizer"
+handler = "index.handler"
+memory = 128
+
+[api.auth.jwt]
+issuer = "https://login.example.com/"
+audience = ["web", "mobile"]
+function = "authorizer"
+cache_seconds = 120
+
+[api.auth.cognito]
+user_pool_arn = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbC123"
+
+[[api.routes]]
+method = "GET"
+path = "/orders"
+function = "api"
+auth = "JWT"
+
+[[api.routes]]
+method = "DELETE"
+path = "/orders/{id}"
+function = "api"
+auth = "JWT"
+scopes = ["orders:admin"]
+
+[[api.routes]]
+method = "POST"
+path = "/orders"
+function = "api"
+auth = "COGNITO"
+scopes = ["https://shop.example.com/orders.write"]
+'''
+
+
+def _build(tmp_path, text, name="shop"):
+    from infra.build import build_configs
+
+    cfg = tmp_path / "config" / f"{name}.toml"
+    cfg.parent.mkdir(exist_ok=True)
+    cfg.write_text(text)
+    build_configs([cfg], tmp_path / "out")
+    out = tmp_path / "out" / name
+    return {f.stem: json.loads(f.read_text()) for f in out.glob("*.json")}
+
+
+def test_jwt_routes_use_a_cached_token_authorizer_built_from_the_function_name(tmp_path):
+    stacks = _build(tmp_path, JWT_CONFIG)
+    body = _body(stacks)
+    scheme = body["components"]["securitySchemes"]["jwt"]
+    assert scheme["x-amazon-apigateway-authtype"] == "custom"
+    auth = scheme["x-amazon-apigateway-authorizer"]
+    assert auth["type"] == "token" and auth["authorizerResultTtlInSeconds"] == 120
+    assert auth["identitySource"] == "method.request.header.Authorization"
+    assert auth["authorizerUri"] == {"Fn::Sub": (
+        "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
+        "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:shop-dev-authorizer/invocations")}
+    assert body["paths"]["/orders"]["get"]["security"] == [{"jwt": []}]
+    assert body["paths"]["/orders/{id}"]["delete"]["security"] == [{"jwt": []}]
+    # An existing pool is named by its ARN, its scopes used as written; no pool is created.
+    assert body["paths"]["/orders"]["post"]["security"] == [{"cognito": ["https://shop.example.com/orders.write"]}]
+    assert body["components"]["securitySchemes"]["cognito"]["x-amazon-apigateway-authorizer"]["providerARNs"] == [
+        "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbC123"]
+    assert not any(r["Type"].startswith("AWS::Cognito::") for s in stacks.values() for r in s.get("Resources", {}).values())
+    compute = next(s for n, s in stacks.items() if "AuthorizerFunction" in s.get("Resources", {}))
+    perm = compute["Resources"]["AuthorizerFunctionAuthorizerPermission"]["Properties"]
+    assert perm["Principal"] == "apigateway.amazonaws.com"
+    assert perm["SourceArn"]["Fn::Sub"][0].endswith(":${RestApiId}/authorizers/*")
+    env = compute["Resources"]["AuthorizerFunction"]["Properties"]["Environment"]["Variables"]
+    assert env == {"JWT_AUDIENCE": "web,mobile", "JWT_ISSUER": "https://login.example.com/",
+                   "JWT_JWKS_URL": "https://login.example.com/.well-known/jwks.json",
+                   "JWT_SCOPED_ROUTES": '[["DELETE","/orders/{id}",["orders:admin"]]]'}
+    # The authorizer serves no route, so API Gateway may only call it as an authorizer.
+    assert "AuthorizerFunctionApiPermission" not in compute["Resources"]
+    # The plain OpenAPI document names the schemes without API Gateway's extensions.
+    client = json.loads((tmp_path / "out" / "shop" / "openapi.json").read_text())
+    assert "x-amazon-apigateway" not in json.dumps(client)
+    assert set(client["components"]["securitySchemes"]) == {"cognito", "jwt"}
+    assert client["paths"]["/orders/{id}"]["delete"]["description"] == "Requires the scope(s): orders:admin."
+
+
+def test_created_pool_with_scopes_gets_resource_server_domain_and_oauth_client(tmp_path):
+    text = JWT_CONFIG.replace(
+        'user_pool_arn = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbC123"',
+        'callback_urls = ["https://shop.example.com/callback"]\ndomain_prefix = "shop-dev-login"\nmfa = "ON"\n'
+        'threat_protection = "OFF"').replace('scopes = ["https://shop.example.com/orders.write"]', 'scopes = ["write"]')
+    stacks = _build(tmp_path, text)
+    assert _body(stacks)["paths"]["/orders"]["post"]["security"] == [{"cognito": ["shop-dev-api/write"]}]
+    sec = stacks["security"]["Resources"]
+    assert sec["UserPoolResourceServer"]["Properties"]["Identifier"] == "shop-dev-api"
+    assert sec["UserPoolResourceServer"]["Properties"]["Scopes"][0]["ScopeName"] == "write"
+    assert sec["UserPoolDomain"]["Properties"]["Domain"] == "shop-dev-login"
+    client = sec["UserPoolClient"]["Properties"]
+    assert client["AllowedOAuthFlows"] == ["code"]
+    assert client["AllowedOAuthScopes"] == ["openid", "email", "shop-dev-api/write"]
+    assert "UserPoolAddOns" not in sec["UserPool"]["Properties"]  # threat protection OFF: no Plus plan
+
+
+def _error(tmp_path, text):
+    import pytest
+
+    from infra.errors import UserError
+
+    with pytest.raises(UserError) as err:
+        _build(tmp_path, text)
+    return str(err.value)
+
+
+def test_auth_config_errors_name_the_key_and_the_fix(tmp_path):
+    base = JWT_CONFIG
+    cases = {
+        # A write route protected by an API key alone needs a written reason.
+        base.replace('auth = "COGNITO"\nscopes = ["https://shop.example.com/orders.write"]',
+                     'auth = "NONE"\napi_key = true') + "\n[api.usage_plan]\n":
+            ("api.routes[2].api_key", "api_key_only_reason"),
+        base.replace('[api.auth.jwt]', '[api.auth.jwt_off]'): ("api.auth", ""),
+        base.replace('function = "authorizer"\ncache', 'function = "nope"\ncache'): ("api.auth.jwt.function", "no function named 'nope'"),
+        base.replace('audience = ["web", "mobile"]', 'audience = []'): ("api.auth.jwt.audience", "is empty"),
+        base.replace('auth = "JWT"\n\n[[api.routes]]\nmethod = "DELETE"', 'auth = "IAM"\nscopes = ["x"]\n\n[[api.routes]]\nmethod = "DELETE"'):
+            ("api.routes[0].scopes", "COGNITO and JWT"),
+        base.replace('issuer = "https://login.example.com/"', 'issuer = "http://login.example.com/"'):
+            ("api.auth.jwt.issuer", "https"),
+    }
+    for text, (key, words) in cases.items():
+        message = _error(tmp_path, text)
+        assert key in message and words in message, message
+    # With a reason, the same route is accepted.
+    ok = base.replace('auth = "COGNITO"\nscopes = ["https://shop.example.com/orders.write"]',
+                      'auth = "NONE"\napi_key = true\napi_key_only_reason = "webhook from a partner that cannot sign"')
+    _build(tmp_path, ok + "\n[api.usage_plan]\n", name="shop2")
