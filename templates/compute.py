@@ -9,6 +9,7 @@ from troposphere import GetAtt, Join, Ref, Sub, awslambda, cloudwatch as cw, sec
 
 from infra import grants
 from infra.assets import Asset
+from infra.builders import ORIGIN_VERIFY_HEADER
 from infra.builders import functions as fb
 from infra.builders.alarms import alarm
 from infra.builders.logs import log_group
@@ -55,7 +56,8 @@ class _Refs:
         return self.key_arn()
 
 
-def _statements(name: str, fn: Function, refs: _Refs, log_group_arn: Any) -> list:
+def _statements(name: str, fn: Function, refs: _Refs, log_group_arn: Any, extra: list = (),
+                writes_secret: bool = False) -> list:
     sid = logical_id(name)
     out = [grants.log_group_write(log_group_arn, f"{sid}Logs"), grants.xray_write(f"{sid}Traces")]
     for table, level in sorted(fn.access.tables.items()):
@@ -64,6 +66,7 @@ def _statements(name: str, fn: Function, refs: _Refs, log_group_arn: Any) -> lis
         out += grants.bucket_objects(refs.bucket(bucket, "Arn"), level, logical_id(bucket, "Bucket"))
     if fn.access.secret:
         out += grants.secret(refs.secret_arn(), fn.access.secret, "AppSecret")
+    out += extra
     if fn.on_failure_bucket:
         out.append(grants.failure_destination(refs.bucket(fn.on_failure_bucket, "Arn"),
                                               logical_id(fn.on_failure_bucket, "FailedEvents")))
@@ -71,7 +74,7 @@ def _statements(name: str, fn: Function, refs: _Refs, log_group_arn: Any) -> lis
     # buckets, secrets and failure destinations encrypted with it also need data keys.
     level = fn.access.key or "decrypt"
     writes = any("write" in lvl for lvl in [*fn.access.tables.values(), *fn.access.buckets.values()])
-    if writes or fn.on_failure_bucket or fn.access.secret == "rotate":
+    if writes or fn.on_failure_bucket or fn.access.secret == "rotate" or writes_secret:
         level = "encrypt-decrypt"
     out.append(grants.key(refs.key_arn(), level, "SystemKey"))
     return out
@@ -89,7 +92,14 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
     lg = st.add(log_group(f"{lid}LogGroup", f"/aws/lambda/{fname}", fn.log_retention_days, refs.key_arn()),
                 stateful=True)
     vpc_id = st.param("VpcId", "ID of the VPC") if fn.vpc else None
-    role = st.add(fb.role(f"{lid}Role", _statements(name, fn, refs, GetAtt(lg, "Arn")), vpc_id))
+    rotates_origin_verify = bool(cfg.edge and cfg.firewall and cfg.edge.origin_verify_rotation_function == name)
+    extra = []
+    if rotates_origin_verify:
+        extra = grants.origin_verify_rotation(
+            st.param("OriginVerifySecretArn", "ARN of the CloudFront origin-verification secret"),
+            physical(cfg, "api-waf"), physical(cfg, "edge-waf"), origin_verify_targets(cfg), "OriginVerifySecret")
+    role = st.add(fb.role(f"{lid}Role", _statements(name, fn, refs, GetAtt(lg, "Arn"), extra, rotates_origin_verify),
+                          vpc_id))
     vpc_config = None
     if fn.vpc:
         vpc_config = awslambda.VPCConfig(
@@ -99,6 +109,8 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
     jwt = cfg.api.auth.jwt if cfg.api else None
     if jwt and jwt.function == name:
         env.update(authorizer_environment(cfg))
+    if rotates_origin_verify:
+        env.update({"TARGETS_PARAMETER": origin_verify_targets(cfg), "HEADER_NAME": ORIGIN_VERIFY_HEADER})
     skip = {"CKV_AWS_116": SKIP_DLQ}
     if not fn.vpc:
         skip["CKV_AWS_117"] = SKIP_VPC
@@ -135,6 +147,11 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
     if cfg.parameters and cfg.parameters.function_arns:
         st.add(ssm.Parameter(f"{lid}ArnParameter", Name=f"{parameter_prefix(cfg)}/functions/{name}/arn",
                              Type="String", Value=GetAtt(func, "Arn"), Description=f"ARN of the {name} function"))
+    if rotates_origin_verify:
+        # The schedule is in the edge stack, created once the web ACL and distribution exist.
+        st.add(awslambda.Permission(
+            "OriginVerifyRotationPermission", Action="lambda:InvokeFunction", FunctionName=GetAtt(func, "Arn"),
+            Principal="secretsmanager.amazonaws.com", SourceAccount=Ref("AWS::AccountId")))
     if cfg.secret and cfg.secret.rotation_function == name:
         perm = st.add(awslambda.Permission(
             "SecretRotationPermission", Action="lambda:InvokeFunction", FunctionName=GetAtt(func, "Arn"),
@@ -144,6 +161,11 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
             RotationRules=secretsmanager.RotationRules(AutomaticallyAfterDays=cfg.secret.rotation_days),
             DependsOn=[perm.title]))
     return st
+
+
+def origin_verify_targets(cfg: Config) -> str:
+    """SSM parameter (written by the edge stack) naming the web ACL and distribution to rotate."""
+    return f"{parameter_prefix(cfg)}/edge/origin-verify-targets"
 
 
 def authorizer_environment(cfg: Config) -> dict[str, str]:

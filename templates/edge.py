@@ -1,7 +1,9 @@
 """Edge stack: CloudFront in front of the API, and the optional custom domain record."""
 from __future__ import annotations
 
-from troposphere import GetAtt, Ref, Sub, cloudfront as cf, route53
+from typing import Any
+
+from troposphere import GetAtt, Ref, Sub, cloudfront as cf, route53, secretsmanager, ssm
 
 from infra.builders import ORIGIN_VERIFY_HEADER, origin_verify_value, storage
 from infra.config.schema import Config
@@ -83,6 +85,8 @@ def build(cfg: Config) -> Stack:
     dist = st.add(cf.Distribution("Distribution", DistributionConfig=cf.DistributionConfig(**props)), skip=skips or None)
     st.output("DistributionId", Ref(dist), "ID of the CloudFront distribution", export=True)
     st.output("CloudFrontUrl", Sub("https://${Distribution.DomainName}"), "URL of the CloudFront distribution", export=True)
+    if cfg.firewall and edge.origin_verify_rotation_function:
+        _origin_verify_rotation(cfg, st, dist)
     if edge.domain:
         for kind in ("A", "AAAA"):
             st.add(route53.RecordSetType(
@@ -90,3 +94,25 @@ def build(cfg: Config) -> Stack:
                 AliasTarget=route53.AliasTarget(DNSName=GetAtt(dist, "DomainName"), HostedZoneId=CLOUDFRONT_ZONE_ID)))
         st.output("CustomDomainUrl", f"https://{fqdn(cfg)}", "URL of the custom domain", export=True)
     return st
+
+
+def _origin_verify_rotation(cfg: Config, st: Stack, dist: Any) -> None:
+    """Where the rotation function finds its targets, and the secret's rotation schedule. Both
+    live here because only this stack sees the distribution, and it is created after the
+    firewall, so a rotation never starts before the web ACL and distribution exist."""
+    from templates.compute import origin_verify_targets
+
+    targets = st.add(ssm.Parameter(
+        "OriginVerifyTargetsParameter", Name=origin_verify_targets(cfg), Type="String",
+        Description="Web ACL and distribution the origin-verify rotation updates",
+        Value=Sub('{"distributionId":"${Distribution}","webAclArn":"${WebAclArn}"}', Distribution=Ref(dist),
+                  WebAclArn=st.param("WebAclArn", "ARN of the regional WAF web ACL"))))
+    function_arn = Sub("arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
+                       + physical(cfg, cfg.edge.origin_verify_rotation_function))
+    # No rotation during a deploy: the template's dynamic references resolve to AWSCURRENT, so a
+    # deploy racing a rotation could put the old value back while the new one is being sent.
+    st.add(secretsmanager.RotationSchedule(
+        "OriginVerifyRotationSchedule", SecretId=st.param("OriginVerifySecretArn", "ARN of the CloudFront origin-verification secret"), RotationLambdaARN=function_arn,
+        RotateImmediatelyOnUpdate=False,
+        RotationRules=secretsmanager.RotationRules(AutomaticallyAfterDays=cfg.edge.origin_verify_rotation_days),
+        DependsOn=[targets.title]))

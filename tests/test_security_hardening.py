@@ -335,3 +335,47 @@ def test_auth_config_errors_name_the_key_and_the_fix(tmp_path):
     ok = base.replace('auth = "COGNITO"\nscopes = ["https://shop.example.com/orders.write"]',
                       'auth = "NONE"\napi_key = true\napi_key_only_reason = "webhook from a partner that cannot sign"')
     _build(tmp_path, ok + "\n[api.usage_plan]\n", name="shop2")
+
+
+# -- origin-verify rotation ---------------------------------------------------------------
+def test_origin_verify_secret_rotates_on_the_configured_schedule(secure_prod):
+    edge = secure_prod["edge"]["Resources"]
+    schedule = edge["OriginVerifyRotationSchedule"]["Properties"]
+    assert schedule["SecretId"] == {"Ref": "OriginVerifySecretArn"}
+    assert schedule["RotationRules"] == {"AutomaticallyAfterDays": 30}
+    assert schedule["RotateImmediatelyOnUpdate"] is False
+    assert schedule["RotationLambdaARN"] == {"Fn::Sub": (
+        "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:tap-prod-origin-verify")}
+    targets = edge["OriginVerifyTargetsParameter"]["Properties"]
+    assert targets["Name"] == "/tap/prod/edge/origin-verify-targets"
+    assert targets["Value"]["Fn::Sub"][1] == {"Distribution": {"Ref": "Distribution"}, "WebAclArn": {"Ref": "WebAclArn"}}
+    # The edge stack waits for the firewall (its WebAclArn), so no rotation precedes the web ACL.
+    assert "WebAclArn" in secure_prod["edge"]["Parameters"]
+
+    compute = secure_prod["compute"]["Resources"]
+    env = compute["OriginVerifyFunction"]["Properties"]["Environment"]["Variables"]
+    assert env == {"HEADER_NAME": "X-Origin-Verify", "TARGETS_PARAMETER": "/tap/prod/edge/origin-verify-targets"}
+    perm = compute["OriginVerifyRotationPermission"]["Properties"]
+    assert perm["Principal"] == "secretsmanager.amazonaws.com"
+    role = compute["OriginVerifyFunctionRole"]
+    by_sid = {st["Sid"]: st for st in _statements(role)}
+    assert by_sid["OriginVerifySecret"]["Resource"] == [{"Ref": "OriginVerifySecretArn"}]
+    assert by_sid["OriginVerifySecretWebAcl"]["Action"] == ["wafv2:GetWebACL", "wafv2:UpdateWebACL"]
+    assert by_sid["OriginVerifySecretWebAcl"]["Resource"][0] == {
+        "Fn::Sub": "arn:${AWS::Partition}:wafv2:${AWS::Region}:${AWS::AccountId}:regional/webacl/tap-prod-api-waf/*"}
+    assert by_sid["OriginVerifySecretTargets"]["Resource"] == [{
+        "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/tap/prod/edge/origin-verify-targets"}]
+    assert "kms:GenerateDataKey" in actions_of(role)  # it writes the secret, encrypted with the system key
+    # The app secret's rotation function gets none of this.
+    assert not any(a.startswith(("wafv2:", "cloudfront:")) for a in actions_of(compute["RotationFunctionRole"]))
+
+
+def test_origin_verify_rotation_config_errors(tmp_path):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "config" / "secure-api-prod.toml").read_text()
+    wrong = text.replace('origin_verify_rotation_function = "origin-verify"', 'origin_verify_rotation_function = "rotation"')
+    assert "app secret's rotation function" in _error(tmp_path, wrong)
+    missing = text.replace('origin_verify_rotation_function = "origin-verify"', 'origin_verify_rotation_function = "nope"')
+    assert "edge.origin_verify_rotation_function" in _error(tmp_path, missing)

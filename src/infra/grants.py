@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from awacs import dynamodb, ec2, kms, logs, s3, secretsmanager, xray
+from awacs import cloudfront, dynamodb, ec2, kms, logs, s3, secretsmanager, ssm, wafv2, xray
 from awacs.aws import Action, Allow, Condition, ArnEquals, PolicyDocument, Principal, Statement
 from troposphere import Sub
 
@@ -149,4 +149,26 @@ def apigateway_logging(sid: str) -> list[Statement]:
         allow([logs.CreateLogGroup, logs.CreateLogStream, logs.DescribeLogGroups, logs.DescribeLogStreams,
                logs.FilterLogEvents], [groups], f"{sid}Groups"),
         allow([logs.PutLogEvents, logs.GetLogEvents], [streams], f"{sid}Streams"),
+    ]
+
+
+def origin_verify_rotation(secret_arn: Any, web_acl: str, edge_web_acl: str, parameter: str, sid: str) -> list[Statement]:
+    """What the origin-verify rotation function (handlers/origin_verify) does: rotate the secret,
+    read the SSM parameter naming its targets, rewrite the regional web ACL `web_acl` and the
+    distribution's origin header."""
+    return [
+        *secret(secret_arn, "rotate", sid),
+        allow([ssm.GetParameter], [arn("ssm", f"parameter{parameter}")], f"{sid}Targets"),
+        # UpdateWebACL authorizes the web ACL and the managed rule groups it references
+        # (Service Authorization Reference, AWS WAF V2: UpdateWebACL, resource managedruleset).
+        allow([wafv2.GetWebACL, wafv2.UpdateWebACL],
+              [arn("wafv2", f"regional/webacl/{web_acl}/*"), arn("wafv2", "regional/managedruleset/*")], f"{sid}WebAcl"),
+        # The distribution's ID is only known once the edge stack exists, after this function,
+        # so the grant covers this account's distributions (CloudFront ARNs have no region).
+        allow([cloudfront.GetDistribution, cloudfront.GetDistributionConfig, cloudfront.UpdateDistribution],
+              [Sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/*")], f"{sid}Distribution"),
+        # UpdateDistribution re-submits the distribution's CLOUDFRONT-scope web ACL (us-east-1),
+        # which CloudFront checks the caller can read.
+        allow([wafv2.GetWebACL], [Sub(f"arn:${{AWS::Partition}}:wafv2:us-east-1:${{AWS::AccountId}}:global/webacl/{edge_web_acl}/*")],
+              f"{sid}EdgeWebAcl"),
     ]

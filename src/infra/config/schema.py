@@ -249,6 +249,10 @@ class Edge:
     subdomain: str = spec("api", pattern=r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
     hosted_zone_id: str = spec("", pattern=r"Z[A-Z0-9]{1,31}|", hint="a Route 53 zone id starts with 'Z'.")
     log_retention_days: int = spec(90, min=1, max=3650, doc="days CloudFront access logs are kept (S3 lifecycle)")
+    origin_verify_rotation_function: str = spec(
+        "", doc="function under [functions] (source handlers/origin_verify) rotating the origin-verification "
+                "secret shared by CloudFront and the firewall; empty = the deploy-time value is kept")
+    origin_verify_rotation_days: int = spec(30, min=1, max=365, doc="rotate the origin-verification secret every N days")
     certificate_arn: str = spec("", pattern=r"arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]+|",
                                 hint="CloudFront only accepts certificates from us-east-1: "
                                      "arn:aws:acm:us-east-1:<account>:certificate/<id>.")

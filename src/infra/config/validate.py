@@ -294,6 +294,16 @@ def _features(cfg: Config, ld: Loader) -> None:
             ld.fail("edge.domain", "hosted_zone_id is set but domain is not.", "add domain = \"example.com\".")
         if edge.certificate_arn and not edge.domain:
             ld.fail("edge.certificate_arn", "a certificate is only used with a custom domain.", "add domain or remove it.")
+        rotation = edge.origin_verify_rotation_function
+        if rotation and rotation not in cfg.functions:
+            ld.fail("edge.origin_verify_rotation_function", f"no function named '{rotation}'.",
+                    _known("functions", cfg.functions))
+        if rotation and not cfg.firewall:
+            ld.fail("edge.origin_verify_rotation_function", "there is no origin-verification secret without [firewall].",
+                    "add [firewall] or remove it.")
+        if rotation and cfg.secret and cfg.secret.rotation_function == rotation:
+            ld.fail("edge.origin_verify_rotation_function", "the app secret's rotation function cannot also rotate "
+                    "the origin-verification secret.", "declare a function with source = \"handlers/origin_verify\".")
     params = cfg.parameters
     if params:
         if params.api_url and not cfg.api:
