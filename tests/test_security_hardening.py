@@ -327,8 +327,14 @@ def test_auth_config_errors_name_the_key_and_the_fix(tmp_path):
             ("api.routes[0].scopes", "COGNITO and JWT"),
         base.replace('issuer = "https://login.example.com/"', 'issuer = "http://login.example.com/"'):
             ("api.auth.jwt.issuer", "https"),
+        base.replace('[api.auth.cognito]\nuser_pool_arn', '[api.auth.other]\nuser_pool_arn'): ("api.auth", "other"),
+        # A created pool puts custom scopes only into tokens of its OAuth endpoints.
+        base.replace('user_pool_arn = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbC123"', ''):
+            ("api.auth.cognito", "callback_urls and domain_prefix"),
+        base.replace('function = "authorizer"\ncache', 'function = "api"\ncache'): ("api.auth.jwt.function", "Node.js"),
     }
     for text, (key, words) in cases.items():
+        assert text != base
         message = _error(tmp_path, text)
         assert key in message and words in message, message
     # With a reason, the same route is accepted.
