@@ -24,8 +24,9 @@ function decodePart(part, what) {
 
 /** A key-set cache for one JWKS URL: refetched when stale or when a token names an unknown kid. */
 export class KeySet {
-  constructor(url, { fetchImpl = globalThis.fetch, now = () => Date.now() } = {}) {
+  constructor(url, { fetchImpl = globalThis.fetch, now = () => Date.now(), timeoutMs = 3000 } = {}) {
     this.url = url;
+    this.timeoutMs = timeoutMs; // a hung issuer must not hold the request until the Lambda timeout
     this.fetchImpl = fetchImpl;
     this.now = now;
     this.keys = new Map();
@@ -34,7 +35,9 @@ export class KeySet {
   }
 
   async refresh() {
-    const res = await this.fetchImpl(this.url, { headers: { accept: "application/json" } });
+    const res = await this.fetchImpl(this.url, {
+      headers: { accept: "application/json" }, signal: AbortSignal.timeout(this.timeoutMs),
+    });
     if (!res.ok) throw new Error(`JWKS ${this.url} answered ${res.status}`);
     const body = await res.json();
     const keys = new Map();

@@ -120,3 +120,16 @@ test("an unreachable JWKS is an error (500), not a 401 that hides the outage", a
   const down = makeHandler({ JWT_ISSUER: ISSUER, JWT_AUDIENCE: "web-client", JWT_JWKS_URL: "http://127.0.0.1:1/jwks" }, { now });
   await assert.rejects(down({ authorizationToken: `Bearer ${token(valid())}`, methodArn: ARN }), (err) => err.message !== "Unauthorized");
 });
+
+test("a JWKS endpoint that never answers fails after the timeout", async () => {
+  const silent = createServer(() => {}); // accepts, never responds
+  await new Promise((r) => silent.listen(0, "127.0.0.1", r));
+  try {
+    const keys = new KeySet(`http://127.0.0.1:${silent.address().port}/jwks`, { timeoutMs: 100 });
+    await assert.rejects(verifyJwt(token(valid()), { issuer: ISSUER, audience: ["web-client"], keys, now }),
+      (err) => err.name === "TimeoutError" && !(err instanceof Unauthorized));
+  } finally {
+    silent.closeAllConnections();
+    silent.close();
+  }
+});
