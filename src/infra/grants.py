@@ -117,8 +117,9 @@ def vpc_network_interfaces(vpc_id: Any, sid: str) -> list[Statement]:
         Sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:vpc/${Vpc}", Vpc=vpc_id)]))
     return [
         # CreateNetworkInterface authorizes the new interface, its subnet and its security groups
-        # (Service Authorization Reference, Amazon EC2); each accepts the ec2:Vpc condition key,
-        # so interfaces can only be created in this system's VPC.
+        # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html);
+        # each accepts the ec2:Vpc condition key, so interfaces can only be created in this
+        # system's VPC.
         allow([ec2.CreateNetworkInterface], [eni, arn("ec2", "subnet/*"), arn("ec2", "security-group/*")],
               f"{sid}Create", Condition=in_vpc),
         # Lambda deletes and re-addresses the interfaces it created; the developer guide warns that
@@ -160,7 +161,7 @@ def origin_verify_rotation(secret_arn: Any, web_acl: str, edge_web_acl: str, par
         *secret(secret_arn, "rotate", sid),
         allow([ssm.GetParameter], [arn("ssm", f"parameter{parameter}")], f"{sid}Targets"),
         # UpdateWebACL authorizes the web ACL and the managed rule groups it references
-        # (Service Authorization Reference, AWS WAF V2: UpdateWebACL, resource managedruleset).
+        # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awswafv2.html).
         allow([wafv2.GetWebACL, wafv2.UpdateWebACL],
               [arn("wafv2", f"regional/webacl/{web_acl}/*"), arn("wafv2", "regional/managedruleset/*")], f"{sid}WebAcl"),
         # The distribution's ID is only known once the edge stack exists, after this function,
