@@ -42,6 +42,7 @@ test-py: $(VENV)/.installed handlers/users/node_modules/.installed
 
 test-node: handlers/users/node_modules/.installed $(VENV)/.installed
 	cd handlers/users && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" node --test
+	cd handlers/authorizer && node --test
 
 ## schema: regenerate schema/stage-config.json (the stage config's JSON Schema, for editors)
 schema: $(VENV)/.installed

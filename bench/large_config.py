@@ -19,7 +19,7 @@ TARGET = HERE / "large-api.toml"
 
 SERVICES = 50          # each: a table and 4 functions serving 8 routes under /<service>/...
 BUCKETS = 10
-RUNTIMES = {"python": ("python3.13", "handlers/products", "app.handler"),
+RUNTIMES = {"python": ("python3.14", "handlers/products", "app.handler"),
             "node": ("nodejs24.x", "handlers/users", "index.handler")}
 
 

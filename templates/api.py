@@ -10,7 +10,7 @@ from troposphere import GetAtt, Ref, Sub, apigateway as agw
 
 from infra.config.schema import Config
 from infra.naming import physical
-from infra.openapi import api_name, definition
+from infra.openapi import USER_POOL_ARN, api_name, creates_user_pool, definition
 from infra.stack import Stack
 
 
@@ -18,6 +18,8 @@ def build(cfg: Config) -> Stack:
     """The RestApi with its OpenAPI Body."""
     api = cfg.api
     st = Stack(cfg, "api", f"{physical(cfg)} api: REST API {api_name(cfg)} (OpenAPI definition)")
+    if creates_user_pool(cfg):
+        st.param(USER_POOL_ARN, "ARN of the Cognito user pool (COGNITO routes)")
     rest = st.add(agw.RestApi(
         "RestApi", Name=api_name(cfg), Description=api.description or api_name(cfg), Body=definition(cfg),
         EndpointConfiguration=agw.EndpointConfiguration(Types=[api.endpoint]),

@@ -30,7 +30,6 @@ ACCESS_LOG_FORMAT = json.dumps({
 }, sort_keys=True)
 SKIP_CACHE = ("Responses are per-caller data from CRUD handlers; a stage cache would serve stale or "
               "another caller's data. Caching, if wanted, belongs in CloudFront.")
-PUSH_TO_LOGS = "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 
 
 def definition_digest(cfg: Config) -> str:
@@ -90,7 +89,8 @@ def _stage(cfg: Config, st: Stack, rest: Any, deployment: Any) -> Any:
         # so only the stage whose config opts in ([api] cloudwatch_role) sets it. Every stage in
         # the region logs through it: it is retained when that stage is deleted.
         role = st.add(iam.Role("CloudWatchRole", AssumeRolePolicyDocument=grants.assume_role("apigateway.amazonaws.com"),
-                               ManagedPolicyArns=[Sub(PUSH_TO_LOGS)], DeletionPolicy="Retain",
+                               Policies=[iam.Policy(PolicyName="push-to-cloudwatch-logs", PolicyDocument=grants.document(
+                                   grants.apigateway_logging("ApiGatewayLogs")))], DeletionPolicy="Retain",
                                UpdateReplacePolicy="Retain"))
         account = st.add(agw.Account("Account", CloudWatchRoleArn=GetAtt(role, "Arn"), DeletionPolicy="Retain",
                                      UpdateReplacePolicy="Retain"))

@@ -9,6 +9,7 @@ from troposphere import GetAtt, Join, Ref, Sub, awslambda, cloudwatch as cw, sec
 
 from infra import grants, quotas
 from infra.assets import Asset
+from infra.builders import ORIGIN_VERIFY_HEADER
 from infra.builders import functions as fb
 from infra.builders.alarms import alarm
 from infra.builders.logs import log_group
@@ -62,7 +63,8 @@ class _Refs:
         return self.key_arn()
 
 
-def _statements(name: str, fn: Function, refs: _Refs, log_group_arn: Any) -> list:
+def _statements(name: str, fn: Function, refs: _Refs, log_group_arn: Any, extra: list = (),
+                writes_secret: bool = False) -> list:
     sid = logical_id(name)
     out = [grants.log_group_write(log_group_arn, f"{sid}Logs"), grants.xray_write(f"{sid}Traces")]
     for table, level in sorted(fn.access.tables.items()):
@@ -71,6 +73,7 @@ def _statements(name: str, fn: Function, refs: _Refs, log_group_arn: Any) -> lis
         out += grants.bucket_objects(refs.bucket(bucket, "Arn"), level, logical_id(bucket, "Bucket"))
     if fn.access.secret:
         out += grants.secret(refs.secret_arn(), fn.access.secret, "AppSecret")
+    out += extra
     if fn.on_failure_bucket:
         out.append(grants.failure_destination(refs.bucket(fn.on_failure_bucket, "Arn"),
                                               logical_id(fn.on_failure_bucket, "FailedEvents")))
@@ -78,7 +81,7 @@ def _statements(name: str, fn: Function, refs: _Refs, log_group_arn: Any) -> lis
     # buckets, secrets and failure destinations encrypted with it also need data keys.
     level = fn.access.key or "decrypt"
     writes = any("write" in lvl for lvl in [*fn.access.tables.values(), *fn.access.buckets.values()])
-    if writes or fn.on_failure_bucket or fn.access.secret == "rotate":
+    if writes or fn.on_failure_bucket or fn.access.secret == "rotate" or writes_secret:
         level = "encrypt-decrypt"
     out.append(grants.key(refs.key_arn(), level, "SystemKey"))
     return out
@@ -95,7 +98,15 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
     fname = physical(cfg, name)
     lg = st.add(log_group(f"{lid}LogGroup", f"/aws/lambda/{fname}", fn.log_retention_days, refs.key_arn()),
                 stateful=True)
-    role = st.add(fb.role(f"{lid}Role", _statements(name, fn, refs, GetAtt(lg, "Arn")), fn.vpc))
+    vpc_id = st.param("VpcId", "ID of the VPC") if fn.vpc else None
+    rotates_origin_verify = bool(cfg.edge and cfg.firewall and cfg.edge.origin_verify_rotation_function == name)
+    extra = []
+    if rotates_origin_verify:
+        extra = grants.origin_verify_rotation(
+            st.param("OriginVerifySecretArn", "ARN of the CloudFront origin-verification secret"),
+            physical(cfg, "api-waf"), physical(cfg, "edge-waf"), origin_verify_targets(cfg), "OriginVerifySecret")
+    role = st.add(fb.role(f"{lid}Role", _statements(name, fn, refs, GetAtt(lg, "Arn"), extra, rotates_origin_verify),
+                          vpc_id))
     size = quotas.policy_chars(role.to_dict()["Properties"]["Policies"])
     if size > quotas.MAX_ROLE_POLICY_CHARS:
         raise ConfigError(cfg.file, f"functions.{name}.access",
@@ -108,6 +119,11 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
             SubnetIds=st.param("PrivateSubnetIds", "Private subnets, comma-separated", "CommaDelimitedList"),
             SecurityGroupIds=[st.param("LambdaSecurityGroupId", "Security group of the Lambda functions")])
     env = {var: fb.resolve_env(val, refs.env) for var, val in fn.environment.items()}
+    jwt = cfg.api.auth.jwt if cfg.api else None
+    if jwt and jwt.function == name:
+        env.update(authorizer_environment(cfg))
+    if rotates_origin_verify:
+        env.update({"TARGETS_PARAMETER": origin_verify_targets(cfg), "HEADER_NAME": ORIGIN_VERIFY_HEADER})
     skip = {"CKV_AWS_116": SKIP_DLQ}
     if not fn.vpc:
         skip["CKV_AWS_117"] = SKIP_VPC
@@ -128,6 +144,13 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
             SourceArn=Sub(f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:"
                           f"${{RestApiId}}/{cfg.project.stage}/*/*",
                           RestApiId=st.param("RestApiId", "ID of the REST API"))))
+    if jwt and jwt.function == name:
+        # API Gateway invokes the JWT authorizer of this API only (any of its authorizers).
+        st.add(awslambda.Permission(
+            f"{lid}AuthorizerPermission", Action="lambda:InvokeFunction", FunctionName=GetAtt(func, "Arn"),
+            Principal="apigateway.amazonaws.com",
+            SourceArn=Sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${RestApiId}/authorizers/*",
+                          RestApiId=st.param("RestApiId", "ID of the REST API"))))
     if cfg.monitoring and cfg.monitoring.alarms.function_errors:
         limit = cfg.monitoring.alarms.function_errors
         st.add(alarm(cfg, st, logical_id(name, "ErrorsAlarm"), f"{name}-errors",
@@ -139,6 +162,11 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
     if cfg.parameters and cfg.parameters.function_arns:
         st.add(ssm.Parameter(f"{lid}ArnParameter", Name=f"{parameter_prefix(cfg)}/functions/{name}/arn",
                              Type="String", Value=GetAtt(func, "Arn"), Description=f"ARN of the {name} function"))
+    if rotates_origin_verify:
+        # The schedule is in the edge stack, created once the web ACL and distribution exist.
+        st.add(awslambda.Permission(
+            "OriginVerifyRotationPermission", Action="lambda:InvokeFunction", FunctionName=GetAtt(func, "Arn"),
+            Principal="secretsmanager.amazonaws.com", SourceAccount=Ref("AWS::AccountId")))
     if cfg.secret and cfg.secret.rotation_function == name:
         perm = st.add(awslambda.Permission(
             "SecretRotationPermission", Action="lambda:InvokeFunction", FunctionName=GetAtt(func, "Arn"),
@@ -148,6 +176,21 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
             RotationRules=secretsmanager.RotationRules(AutomaticallyAfterDays=cfg.secret.rotation_days),
             DependsOn=[perm.title]))
     return st
+
+
+def origin_verify_targets(cfg: Config) -> str:
+    """SSM parameter (written by the edge stack) naming the web ACL and distribution to rotate."""
+    return f"{parameter_prefix(cfg)}/edge/origin-verify-targets"
+
+
+def authorizer_environment(cfg: Config) -> dict[str, str]:
+    """What the JWT authorizer (handlers/authorizer) reads: issuer, audiences, key set, and the
+    JWT routes that require scopes (the policy it returns denies those the token lacks)."""
+    jwt = cfg.api.auth.jwt
+    scoped = [[r.method, r.path, list(r.scopes)] for r in cfg.api.routes if r.auth == "JWT" and r.scopes]
+    return {"JWT_ISSUER": jwt.issuer, "JWT_AUDIENCE": ",".join(jwt.audience),
+            "JWT_JWKS_URL": jwt.jwks_url or f"{jwt.issuer.rstrip('/')}/.well-known/jwks.json",
+            "JWT_SCOPED_ROUTES": json.dumps(scoped, separators=(",", ":"))}
 
 
 def metric_row(function_name: str) -> str:

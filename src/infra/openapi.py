@@ -18,14 +18,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from troposphere import Sub
+from troposphere import Ref, Sub
 
 from infra.config.schema import Api, Config, Model, Route
 from infra.naming import physical
 
 VALIDATOR = "validate-request"
 # Security scheme names in the document.
-SIGV4, API_KEY = "sigv4", "api_key"
+SIGV4, API_KEY, COGNITO, JWT = "sigv4", "api_key", "cognito", "jwt"
+# The root passes the security stack's output of this name when the system creates its pool.
+USER_POOL_ARN = "UserPoolArn"
+# What a TOKEN authorizer accepts before invoking the function: a bearer token's characters.
+BEARER = r"^Bearer [-0-9A-Za-z._~+/]+=*$"
 # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-integration.html
 PROXY_URI = ("arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
              "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:%s/invocations")
@@ -72,10 +76,39 @@ def _name_operations(paths: dict[str, dict[str, Any]]) -> None:
                                    **paths[path][method]}
 
 
-def _security(route: Route) -> list[dict[str, list]]:
+def creates_user_pool(cfg: Config) -> bool:
+    """The security stack creates the Cognito user pool (COGNITO routes, no existing pool named)."""
+    pool = cfg.api.auth.cognito if cfg.api else None
+    return bool(pool and not pool.user_pool_arn and any(r.auth == "COGNITO" for r in cfg.api.routes))
+
+
+def resource_server(cfg: Config) -> str:
+    """Identifier of the created pool's resource server: the prefix of its custom scopes."""
+    return api_name(cfg)
+
+
+def route_scopes(cfg: Config, route: Route) -> list[str]:
+    """The scopes a COGNITO route's access token must carry, as they appear in the token: a
+    created pool's scopes are '<resource server>/<name>', an existing pool's are used as written."""
+    if route.auth != "COGNITO":
+        return list(route.scopes)
+    if cfg.api.auth.cognito.user_pool_arn:
+        return list(route.scopes)
+    return [f"{resource_server(cfg)}/{scope}" for scope in route.scopes]
+
+
+def _security(cfg: Config, route: Route, *, aws: bool) -> list[dict[str, list]]:
     requirement: dict[str, list] = {}
     if route.auth == "IAM":
         requirement[SIGV4] = []
+    elif route.auth == "COGNITO":
+        # With scopes, API Gateway validates an access token carrying one of them; without, any
+        # valid ID token of the pool (API Gateway developer guide, "Integrate a REST API with an
+        # Amazon Cognito user pool").
+        requirement[COGNITO] = route_scopes(cfg, route) if aws else []
+    elif route.auth == "JWT":
+        # A Lambda authorizer gets no scopes from API Gateway: the authorizer checks them itself.
+        requirement[JWT] = []
     if route.api_key:
         requirement[API_KEY] = []
     return [requirement] if requirement else []
@@ -91,9 +124,11 @@ def _operation(cfg: Config, route: Route, *, aws: bool) -> dict[str, Any]:
     if route.model:
         op["requestBody"] = {"required": True, "content": {
             "application/json": {"schema": {"$ref": f"#/components/schemas/{route.model}"}}}}
-    security = _security(route)
+    security = _security(cfg, route, aws=aws)
     if security:
         op["security"] = security
+    if route.scopes and not aws:
+        op["description"] = f"Requires the scope(s): {', '.join(route_scopes(cfg, route))}."
     if not aws:
         op["responses"] = {"default": {"description": f"Response of the {route.function} function"}}
         return op
@@ -184,6 +219,10 @@ def _document(cfg: Config, *, aws: bool) -> dict[str, Any]:
                           "description": "AWS Signature Version 4 (IAM)"}
         if aws:
             schemes[SIGV4]["x-amazon-apigateway-authtype"] = "awsSigv4"
+    if any(r.auth == "COGNITO" for r in api.routes):
+        schemes[COGNITO] = _cognito_scheme(cfg, aws=aws)
+    if any(r.auth == "JWT" for r in api.routes):
+        schemes[JWT] = _jwt_scheme(cfg, aws=aws)
     if any(r.api_key for r in api.routes):
         schemes[API_KEY] = {"type": "apiKey", "name": "x-api-key", "in": "header",
                             "description": "API key of the usage plan"}
@@ -209,6 +248,36 @@ def _document(cfg: Config, *, aws: bool) -> dict[str, Any]:
         doc["x-amazon-apigateway-gateway-responses"] = {
             kind: {"responseParameters": origin} for kind in ("DEFAULT_4XX", "DEFAULT_5XX")}
     return doc
+
+
+def _cognito_scheme(cfg: Config, *, aws: bool) -> dict[str, Any]:
+    pool = cfg.api.auth.cognito
+    scheme: dict[str, Any] = {"type": "apiKey", "name": "Authorization", "in": "header",
+                              "description": "Amazon Cognito user pool token (ID token, or access token on scoped routes)"}
+    if aws:
+        # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-authorizer.html
+        scheme["x-amazon-apigateway-authtype"] = "cognito_user_pools"
+        scheme["x-amazon-apigateway-authorizer"] = {
+            "type": "cognito_user_pools",
+            "providerARNs": [pool.user_pool_arn or Ref(USER_POOL_ARN)]}
+    return scheme
+
+
+def _jwt_scheme(cfg: Config, *, aws: bool) -> dict[str, Any]:
+    jwt = cfg.api.auth.jwt
+    scheme: dict[str, Any] = {"type": "apiKey", "name": "Authorization", "in": "header",
+                              "description": f"Bearer JWT issued by {jwt.issuer}"}
+    if aws:
+        # A TOKEN Lambda authorizer: REST APIs have no native JWT authorizer. Its URI is built from
+        # the function's fixed name, like the integrations; API Gateway caches the returned policy
+        # per token for authorizerResultTtlInSeconds (0 turns caching off).
+        scheme["x-amazon-apigateway-authtype"] = "custom"
+        scheme["x-amazon-apigateway-authorizer"] = {
+            "type": "token", "identitySource": "method.request.header.Authorization",
+            "identityValidationExpression": BEARER,
+            "authorizerUri": Sub(PROXY_URI % physical(cfg, jwt.function)),
+            "authorizerResultTtlInSeconds": jwt.cache_seconds}
+    return scheme
 
 
 def definition(cfg: Config) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from troposphere import Ref, Sub, awslambda, iam
 from infra import grants
 from infra.config.schema import Function
 
-VPC_ACCESS_POLICY = "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
 _REF = re.compile(r"\$\{([^}]*)\}")
 
 
@@ -28,19 +27,14 @@ def resolve_env(value: str, lookup: Callable[[str], Any]) -> Any:
     return Sub(text, **mapping)
 
 
-def role(logical_id: str, statements: list, vpc: bool) -> iam.Role:
-    """Execution role: the function's own grants; VPC ENI management via AWS's managed policy.
-
-    The ENI actions Lambda needs cannot be scoped to resources, so the AWS-maintained policy is
-    the narrowest correct choice.
-    """
-    props: dict[str, Any] = dict(
-        AssumeRolePolicyDocument=grants.assume_role("lambda.amazonaws.com"),
-        Policies=[iam.Policy(PolicyName="least-privilege", PolicyDocument=grants.document(statements))],
-    )
-    if vpc:
-        props["ManagedPolicyArns"] = [Sub(VPC_ACCESS_POLICY)]
-    return iam.Role(logical_id, **props)
+def role(logical_id: str, statements: list, vpc_id: Any = None) -> iam.Role:
+    """Execution role: the function's own grants and, for a VPC function (`vpc_id` given), the
+    exact network-interface statements Lambda needs; never an AWS managed policy, whose
+    content AWS may widen under us."""
+    if vpc_id is not None:
+        statements = [*statements, *grants.vpc_network_interfaces(vpc_id, "VpcNetworkInterfaces")]
+    return iam.Role(logical_id, AssumeRolePolicyDocument=grants.assume_role("lambda.amazonaws.com"),
+                    Policies=[iam.Policy(PolicyName="least-privilege", PolicyDocument=grants.document(statements))])
 
 
 def function(logical_id: str, name: str, fn: Function, *, role_arn: Any, code_bucket: Any, code_key: str,

@@ -109,7 +109,7 @@ class Access:
 class Function:
     runtime: str = spec(doc="Lambda runtime (a current python3.x or nodejsNN.x)",
                         pattern=r"(python3\.\d+|nodejs\d+\.x)",
-                        hint="use a current Python or Node.js runtime, e.g. 'python3.13' or 'nodejs24.x'.")
+                        hint="use a current Python or Node.js runtime, e.g. 'python3.14' or 'nodejs24.x'.")
     source: str = spec(doc="handler source directory, relative to the repository")
     handler: str = spec(doc="handler entry point, e.g. 'app.handler'", pattern=r"[A-Za-z0-9_./-]+\.[A-Za-z_][A-Za-z0-9_]*",
                         hint="write 'module.function', e.g. 'app.handler' or 'index.handler'.")
@@ -166,9 +166,51 @@ class Route:
     path: str = spec(doc="resource path, e.g. '/users/{id}'", pattern=r"/|(/([A-Za-z0-9._-]+|\{[A-Za-z_][A-Za-z0-9_]*\}))+",
                      hint="write an absolute path such as '/users/{id}' (no trailing slash).")
     function: str = spec(doc="function under [functions] that serves it")
-    auth: str = spec("IAM", choices=("IAM", "NONE"), doc="'IAM' (SigV4-signed callers) or 'NONE'")
-    api_key: bool = spec(False, doc="require an API key (usage plan)")
+    auth: str = spec("IAM", choices=("IAM", "NONE", "COGNITO", "JWT"),
+                     doc="'IAM' (SigV4), 'COGNITO' (user pool tokens, [api.auth.cognito]), 'JWT' (another "
+                         "OIDC issuer's tokens, [api.auth.jwt]) or 'NONE'")
+    scopes: list[str] = spec(factory=list, pattern=r"[\x21\x23-\x5b\x5d-\x7e]+",
+                             hint="a scope is printable ASCII without spaces, quotes or backslashes.",
+                             doc="OAuth scopes the caller's access token must carry (COGNITO and JWT routes)")
+    api_key: bool = spec(False, doc="require an API key (usage plan): a rate-limit token, not authentication")
+    api_key_only_reason: str = spec("", doc="why a write route with auth = 'NONE' is protected by its API key "
+                                            "alone (required for such routes)")
     model: str = spec("", doc="request model under [api.models] to validate the body")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cognito:
+    user_pool_arn: str = spec("", pattern=r"arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:\d{12}:userpool/[\w-]+_[0-9a-zA-Z]+|",
+                              hint="write arn:aws:cognito-idp:<region>:<account>:userpool/<pool id>.",
+                              doc="existing user pool; empty = create one in the security stack")
+    mfa: str = spec("OPTIONAL", choices=("OPTIONAL", "ON"), doc="MFA (TOTP) of the created pool: optional or required")
+    self_sign_up: bool = spec(False, doc="let anyone create an account (created pool); default: admins create users")
+    password_min_length: int = spec(14, min=8, max=99, doc="created pool: minimum password length")
+    threat_protection: str = spec("ENFORCED", choices=("OFF", "AUDIT", "ENFORCED"),
+                                  doc="created pool: Cognito threat protection (needs the Plus feature plan "
+                                      "unless OFF)")
+    callback_urls: list[str] = spec(factory=list, pattern=r"https://[^\s]+|http://localhost(:\d+)?(/[^\s]*)?",
+                                    hint="use https URLs (http only for localhost).",
+                                    doc="created pool: OAuth redirect URLs of the app client (needed for scopes)")
+    domain_prefix: str = spec("", pattern=r"[a-z0-9](-?[a-z0-9])*|", hint="lowercase letters, digits and dashes.",
+                              doc="created pool: prefix of the managed login domain (needed for scopes)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Jwt:
+    issuer: str = spec(pattern=r"https://[^\s]+", hint="the issuer is an https URL, the tokens' 'iss' claim.",
+                       doc="OIDC issuer: the exact 'iss' claim of accepted tokens")
+    audience: list[str] = spec(doc="accepted 'aud' (or 'client_id') values; at least one")
+    jwks_url: str = spec("", pattern=r"https://[^\s]+|", hint="an https URL.",
+                         doc="the issuer's key set; default <issuer>/.well-known/jwks.json")
+    function: str = spec(doc="function under [functions] running the JWT authorizer (handlers/authorizer)")
+    cache_seconds: int = spec(300, min=0, max=3600, doc="API Gateway caches each token's policy this long")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Auth:
+    cognito: Optional[Cognito] = spec(None, doc="user pool for auth = 'COGNITO' routes")
+    jwt: Optional[Jwt] = spec(None, doc="issuer for auth = 'JWT' routes")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -189,6 +231,7 @@ class Api:
     cloudwatch_role: bool = spec(False, doc="set the region's API Gateway CloudWatch Logs role (AWS::ApiGateway::Account) "
                                             "from this stage: one stage per account and region, or the bootstrap")
     cors: Optional[Cors] = spec(None, doc="CORS preflight answers and headers; none = no CORS")
+    auth: Auth = spec(factory=Auth, doc="user-facing authorization: Cognito user pool, JWT issuer")
     usage_plan: Optional[UsagePlan] = spec(None, doc="usage plan (throttle and quota per API key)")
     models: dict[str, Model] = spec(factory=dict, pattern=r"[A-Z][A-Za-z0-9]{0,63}",
                                     hint="model names are CamelCase letters and digits, e.g. 'UserPost'.",
@@ -217,6 +260,11 @@ class Edge:
                        hint="give a domain such as 'example.com'.")
     subdomain: str = spec("api", doc="the API is served at <subdomain>.<domain>", pattern=r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
     hosted_zone_id: str = spec("", doc="Route 53 hosted zone of domain", pattern=r"Z[A-Z0-9]{1,31}|", hint="a Route 53 zone id starts with 'Z'.")
+    log_retention_days: int = spec(90, min=1, max=3650, doc="days CloudFront access logs are kept (S3 lifecycle)")
+    origin_verify_rotation_function: str = spec(
+        "", doc="function under [functions] (source handlers/origin_verify) rotating the origin-verification "
+                "secret shared by CloudFront and the firewall; empty = the deploy-time value is kept")
+    origin_verify_rotation_days: int = spec(30, min=1, max=365, doc="rotate the origin-verification secret every N days")
     certificate_arn: str = spec("", doc="existing us-east-1 certificate; empty = issue one", pattern=r"arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]+|",
                                 hint="CloudFront only accepts certificates from us-east-1: "
                                      "arn:aws:acm:us-east-1:<account>:certificate/<id>.")
