@@ -40,3 +40,14 @@ def secure_prod(generated):
 @pytest.fixture(scope="session")
 def catalog(generated):
     return generated["catalog-api"]
+
+
+@pytest.fixture(scope="session")
+def custom_domain(tmp_path_factory) -> dict[str, dict]:
+    """config/examples/custom-domain.toml generated: the custom domain (certificate in us-east-1)
+    that no shipped config can carry without a real hosted zone."""
+    from support.shipped import REPO
+
+    out = tmp_path_factory.mktemp("example")
+    (target,) = build_configs([REPO / "config" / "examples" / "custom-domain.toml"], out, locked=True)
+    return {f.stem: json.loads(f.read_text()) for f in sorted(target.glob("*.json"))}

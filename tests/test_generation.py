@@ -85,13 +85,22 @@ def test_manifest_describes_the_deployment(generated):
     m = generated["secure-api-prod"]["manifest"]
     assert m["stack_name"] == "tap-prod" and m["region"] == "us-west-2" and m["production"] is True
     assert m["termination_protection"] is True
-    assert set(m["root_parameters"]) == {"AssetBucket", "CertificateArn", "EdgeWebAclArn"}
+    assert set(m["root_parameters"]) == {"AssetBucket", "EdgeWebAclArn"}
     assert m["global"] == {"template": "global.json", "stack_name": "tap-prod-global", "region": "us-east-1",
-                           "outputs": {"CertificateArn": "CertificateArn", "EdgeWebAclArn": "EdgeWebAclArn"}}
+                           "outputs": {"EdgeWebAclArn": "EdgeWebAclArn"}}
     assert m["templates"]["Network"] == "network.json"
-    assert {a["source"] for a in m["assets"]} == {"handlers/api", "handlers/rotation"}
+    assert {a["source"] for a in m["assets"]} == {"handlers/api", "handlers/rotation", "handlers/origin_verify"}
+    assert m["placement"] == {"buckets.static-content": "data", "functions.api": "compute",
+                              "functions.origin-verify": "compute", "functions.rotation": "compute",
+                              "tables.data": "data"}
     assert generated["secure-api"]["manifest"]["global"]["outputs"] == {"EdgeWebAclArn": "EdgeWebAclArn"}
     assert generated["catalog-api"]["manifest"]["global"] is None
+
+
+def test_manifest_of_a_custom_domain_names_the_certificate(custom_domain):
+    m = custom_domain["manifest"]
+    assert set(m["root_parameters"]) == {"AssetBucket", "CertificateArn", "EdgeWebAclArn"}
+    assert m["global"]["outputs"] == {"CertificateArn": "CertificateArn", "EdgeWebAclArn": "EdgeWebAclArn"}
 
 
 def test_asset_keys_are_content_hashes_and_zips_reproducible(out_dir, generated):

@@ -94,6 +94,7 @@ function = "pyecho"
 model = "Thing"
 api_key = true
 auth = "NONE"
+api_key_only_reason = "a local test route"
 
 [[api.routes]]
 method = "PUT"

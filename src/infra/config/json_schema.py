@@ -60,6 +60,9 @@ def _object(cls: type) -> dict:
     return out
 
 
+UNSET = " (unset by default)"
+
+
 def _field(tp: Any, fld: dataclasses.Field) -> dict:
     meta = fld.metadata
     out = _value(tp, meta)
@@ -67,6 +70,9 @@ def _field(tp: Any, fld: dataclasses.Field) -> dict:
     default = _default(fld)
     if default is not None:
         out["default"] = default
+    elif fld.default is None and out.get("type") != "object":
+        # An optional value with no default (TOML has no null): say so where editors show defaults.
+        out["description"] += UNSET
     return out
 
 
