@@ -33,7 +33,7 @@ def test_secure_api_global_stack_first_then_root_then_destroy_everything(cli, em
     assert {p["ParameterKey"]: p["ParameterValue"] for p in root["Parameters"]}["EdgeWebAclArn"] == edge_acl
     for name in ("tap-dev-api", "tap-dev-rotation"):
         config = west["lambda"].get_function_configuration(FunctionName=name)
-        assert config["Runtime"] == "python3.13" and config["VpcConfig"]["SubnetIds"]
+        assert config["Runtime"] == "python3.14" and config["VpcConfig"]["SubnetIds"]
     assert west["dynamodb"].describe_table(TableName="tap-dev-data")["Table"]["TableStatus"] == "ACTIVE"
     assert any(v["CidrBlock"] == "10.0.0.0/16" for v in west["ec2"].describe_vpcs()["Vpcs"])
     outputs = json.loads(outputs_file.read_text())
