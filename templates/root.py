@@ -130,8 +130,8 @@ def layout(cfg: Config, assets: dict[str, Asset], lock: dict[str, str]) -> Layou
 
 def build(cfg: Config, kids: list[Child]) -> Stack:
     """Root template over `kids`; re-exports the system-level outputs the children mark."""
-    st = Stack(cfg, "root", f"{physical(cfg)}: the {cfg.project.stage} stage of {cfg.project.name} in "
-                            f"{cfg.project.region}, root of {len(kids)} nested stacks. Generated from "
+    st = Stack(cfg, "root", f"{physical(cfg)}: the {cfg.project.stage} stage of {cfg.project.name}, "
+                            f"root of {len(kids)} nested stacks. Generated from "
                             f"{Path(cfg.file).name} by serverless-infra {__version__}; do not edit.")
     producers: dict[str, str] = {}
     for kid in kids:

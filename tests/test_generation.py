@@ -252,7 +252,7 @@ def test_root_tells_the_console_what_it_is_and_groups_its_parameters(generated):
 
     assert __version__ == tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
     root = generated["secure-api-prod"]["root"]
-    assert root["Description"].startswith("tap-prod: the prod stage of tap in us-west-2, root of ")
+    assert root["Description"].startswith("tap-prod: the prod stage of tap, root of ")
     assert f"Generated from secure-api-prod.toml by serverless-infra {__version__}" in root["Description"]
     ui = root["Metadata"]["AWS::CloudFormation::Interface"]
     assert ui["ParameterGroups"] == [
