@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 CKV_VENV := .venv-checkov
 OUT := out
 
-.PHONY: templates lint check test test-py test-node bench clean venv diagrams schema serve
+.PHONY: templates lint check scale test test-py test-node bench clean venv diagrams schema serve
 
 venv: $(VENV)/.installed
 
@@ -37,8 +37,15 @@ diagrams: templates
 check: templates $(CKV_VENV)/.installed
 	$(PY) -m infra.checkov_gate --checkov $(CKV_VENV)/bin/checkov $(OUT)
 
+## scale: the large benchmark config (201 functions, 400 routes): generated with its committed lock,
+## cfn-lint (informational rules included) and checkov, zero findings
+scale: $(VENV)/.installed $(CKV_VENV)/.installed
+	$(PY) generate.py templates --config bench/large-api.toml --out out-bench --locked
+	$(PY) generate.py lint out-bench
+	$(PY) -m infra.checkov_gate --checkov $(CKV_VENV)/bin/checkov out-bench
+
 ## test: the whole suite (lint, checkov, Python and Node.js tests)
-test: check test-py test-node
+test: check scale test-py test-node
 
 # The local-run tests start the Node.js handler, which needs its SDK from node_modules.
 test-py: $(VENV)/.installed handlers/users/node_modules/.installed
