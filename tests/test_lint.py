@@ -51,11 +51,16 @@ def _copy(out_dir, tmp_path, name="catalog-api"):
     return work
 
 
-def test_cached_findings_are_replayed_not_dropped(out_dir, tmp_path):
-    work = _copy(out_dir, tmp_path)
+def _break_root(work):
+    """The root stops passing a parameter its firewall child requires (an E3043 finding)."""
     root = json.loads((work / "root.json").read_text())
     del root["Resources"]["Firewall"]["Properties"]["Parameters"]["ApiStageArn"]
     (work / "root.json").write_text(json.dumps(root, indent=2))
+
+
+def test_cached_findings_are_replayed_not_dropped(out_dir, tmp_path):
+    work = _copy(out_dir, tmp_path)
+    _break_root(work)
     cache = tmp_path / "cache"
     first = lint([work], cache_dir=cache)
     assert "E3043" in {f.rule for f in first}
@@ -100,9 +105,7 @@ def test_changed_bytes_or_settings_miss_the_cache(out_dir, tmp_path, monkeypatch
 
 def test_a_corrupt_cache_entry_is_a_miss(out_dir, tmp_path):
     work = _copy(out_dir, tmp_path)
-    root = json.loads((work / "root.json").read_text())
-    del root["Resources"]["Firewall"]["Properties"]["Parameters"]["ApiStageArn"]
-    (work / "root.json").write_text(json.dumps(root, indent=2))
+    _break_root(work)
     cache = tmp_path / "cache"
     lint([work], cache_dir=cache)
     for entry in cache.iterdir():
@@ -112,8 +115,6 @@ def test_a_corrupt_cache_entry_is_a_miss(out_dir, tmp_path):
 
 def test_parallel_and_serial_lint_agree(out_dir, tmp_path):
     work = _copy(out_dir, tmp_path)
-    root = json.loads((work / "root.json").read_text())
-    del root["Resources"]["Firewall"]["Properties"]["Parameters"]["ApiStageArn"]
-    (work / "root.json").write_text(json.dumps(root, indent=2))
+    _break_root(work)
     serial = lint([work], jobs=1)
     assert serial and sorted(map(str, lint([work], jobs=2))) == sorted(map(str, serial))
