@@ -22,7 +22,7 @@ from infra.deploy.package import quick_create_link, s3_url
 from infra.deploy.policy import permissive_policy, protective_policy
 from infra.deploy.session import Aws, Target, check_region, explain, unparseable_body_message
 from infra.deploy.stack_state import CREATE, RECREATE, REFUSE, UPDATE, WAIT, StackInfo, decide
-from infra.errors import DeployError
+from infra.errors import DeployError, UsageError
 from recorded import COMPUTE_ID, ROOT_ID, STACK, ev, quiet_ui
 
 
@@ -294,13 +294,13 @@ def test_clients_use_adaptive_retries(aws_env):
 
 
 def test_unknown_region_is_one_sentence_with_a_suggestion():
-    with pytest.raises(DeployError, match=r"Unknown AWS region 'us-est-1'\. Did you mean .*us-east-1"):
+    with pytest.raises(UsageError, match=r"Unknown AWS region 'us-est-1'\. Did you mean .*us-east-1"):
         check_region(boto3.Session(), "us-est-1")
     assert check_region(boto3.Session(), "eu-central-2") == "eu-central-2"
 
 
 def test_unknown_profile_is_one_sentence(aws_env):
-    with pytest.raises(DeployError, match="AWS profile 'nope' is not configured"):
+    with pytest.raises(UsageError, match="AWS profile 'nope' is not configured"):
         Aws(Target(profile="nope", region="us-east-1"))
 
 
