@@ -23,6 +23,11 @@ Faithful fixes (documented CloudFormation behaviour, computed from moto's own st
    IntegrationHttpMethod and Uri, which a MOCK integration (CORS OPTIONS) has not (KeyError). The
    patch converts the tags and lets MOCK integrations omit what they do not use.
 
+3d. Update order: moto creates the resources an update adds before it modifies the existing ones,
+   so a new nested stack that reads an output the update adds to an existing nested stack fails
+   ("Output ... not found"). CloudFormation orders the update by dependencies; the patch modifies
+   existing resources first (moto creates an added resource on demand when a modified one refers
+   to it), then creates the remaining new ones.
 3c. Updates of types whose moto model has no update handler (DynamoDB tables, log groups, KMS keys):
    moto replaces the resource in the stack's map with None, so the stack loses it (and its Ref) on
    any property change. CloudFormation updates such resources in place; the patch keeps the
@@ -237,6 +242,48 @@ def _update_keeping_resource(logical_id: str, resource_json: dict[str, Any], res
     return original if updated is None and original is not None else updated
 
 
+# 3d. modify before add ---------------------------------------------------------------------------------
+def _update_modified_first(self: Any, template: dict[str, Any], parameters: dict[str, Any] | None = None) -> None:
+    actions = self.build_resource_diff(template, parameters)
+    last_exception: Exception | None = None
+    for tries in range(parsing.MAX_UPDATE_ATTEMPTS):   # removals as moto does them
+        for logical_name in list(actions["Remove"]):
+            try:
+                if logical_name in self._parsed_resources:
+                    self._delete_resource(self._parsed_resources[logical_name], self._resource_json_map[logical_name])
+            except Exception as exc:  # a dependency: try again in the next pass
+                last_exception = exc
+            else:
+                actions["Remove"].remove(logical_name)
+        if not actions["Remove"]:
+            break
+    if actions["Remove"] and last_exception:
+        raise last_exception
+    self._template = template
+    if parameters:
+        self.input_parameters = parameters
+    self.load_mapping()
+    self.load_parameters()
+    self.load_conditions()
+    self._resource_json_map = template["Resources"]
+    for tries in range(parsing.MAX_UPDATE_ATTEMPTS):
+        for logical_name in list(actions["Modify"]):
+            try:
+                changed = parsing.parse_and_update_resource(logical_name, self._resource_json_map[logical_name], self,
+                                                            account_id=self._account_id, region_name=self._region_name)
+            except Exception as exc:
+                last_exception = exc
+            else:
+                self._parsed_resources[logical_name] = changed
+                actions["Modify"].remove(logical_name)
+        if not actions["Modify"]:
+            break
+    if actions["Modify"] and last_exception:
+        raise last_exception
+    for logical_name in actions["Add"]:
+        _ = self[logical_name]
+
+
 # 6. IMPORT change sets -------------------------------------------------------------------------------
 IMPORTS: dict[str, list[dict[str, Any]]] = {}   # change set id -> its ResourcesToImport
 
@@ -374,6 +421,7 @@ def apply() -> None:
     parsing.resource_class_from_type = _class_from_type
     parsing.parse_and_create_resource = _create_resource_after_dependencies
     parsing.parse_and_update_resource = _update_keeping_resource
+    parsing.ResourceMap.update = _update_modified_first
     models.CloudFormationBackend.create_change_set = _create_change_set
     models.CloudFormationBackend.execute_change_set = _execute_with_import
     responses.CloudFormationResponse.create_change_set = _create_change_set_response

@@ -107,8 +107,17 @@ def _walk(old: Any, new: Any, path: str, out: list[tuple[str, str, str]], skip: 
             else:
                 _walk(old[key], new[key], sub, out, skip)
         return
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        for i, (a, b) in enumerate(zip(old, new)):
-            _walk(a, b, f"{path}[{i}]", out, skip)
+    if isinstance(old, list) and isinstance(new, list):
+        if len(old) == len(new):
+            for i, (a, b) in enumerate(zip(old, new)):
+                _walk(a, b, f"{path}[{i}]", out, skip)
+            return
+        # Items inserted or dropped: name each one that is in only one of the lists.
+        for i, item in enumerate(old):
+            if item not in new:
+                out.append((f"{path}[{i}]", shown(item, path), ABSENT))
+        for i, item in enumerate(new):
+            if item not in old:
+                out.append((f"{path}[{i}]", ABSENT, shown(item, path)))
         return
     out.append((path, shown(old, path), shown(new, path)))
