@@ -177,8 +177,11 @@ def error_message(exc: BaseException) -> str:
 
     if isinstance(exc, ClientError):
         message = str(exc.response.get("Error", {}).get("Message") or exc)
-        if looks_like_html(message):
-            return html_summary(message, error_code(exc))
+        meta = exc.response.get("ResponseMetadata", {}) or {}
+        content_type = str((meta.get("HTTPHeaders") or {}).get("content-type", ""))
+        if looks_like_html(message) or content_type.startswith("text/html"):
+            status = str(meta.get("HTTPStatusCode", "")) or error_code(exc)
+            return html_summary(message if looks_like_html(message) else "", status)
         return message
     if isinstance(exc, ResponseParserError):
         return unparseable_body_message(str(exc))
