@@ -388,6 +388,32 @@ def upload_json(aws: Aws, bucket: str, template: dict[str, Any]) -> str:
     return s3_url(bucket, aws.region, key, aws.partition_suffix)
 
 
+def root_import_template(build: Any, children: dict[str, tuple[str, str]], root_found: list[Found]
+                         ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The root's import template and its ResourcesToImport: each child stack made in step 1
+    (`children`: logical id -> (template URL, stack id)) nested with the same template and tags
+    its definition gives, plus the root's own retained resources."""
+    root_template = build.template(build.root_template)
+    resources: dict[str, Any] = {}
+    to_import: list[dict[str, Any]] = []
+    for child, (url, stack_id) in sorted(children.items()):
+        definition = (root_template["Resources"].get(child) or {}).get("Properties") or {}
+        props: dict[str, Any] = {"TemplateURL": url}
+        if definition.get("Tags"):
+            props["Tags"] = definition["Tags"]
+        # "Nest an existing stack" adds the stack resource with DeletionPolicy Retain.
+        resources[child] = {"Type": NESTED_STACK_TYPE, "DeletionPolicy": "Retain", "Properties": props}
+        to_import.append({"ResourceType": NESTED_STACK_TYPE, "LogicalResourceId": child,
+                          "ResourceIdentifier": {"StackId": stack_id}})
+    for f in root_found:
+        resources[f.candidate.logical_id] = import_resource(root_template["Resources"][f.candidate.logical_id])[0]
+        to_import.append({"ResourceType": f.candidate.resource_type, "LogicalResourceId": f.candidate.logical_id,
+                          "ResourceIdentifier": f.identifier})
+    template = {"AWSTemplateFormatVersion": "2010-09-09",
+                "Description": f"{build.stack_name}: retained resources, imported", "Resources": resources}
+    return template, to_import
+
+
 def import_root(stage: Any, ui: Ui, opts: Any, imports: Imports, bucket: str) -> StackInfo:
     """Steps 1 and 2: each child with retained resources as a standalone stack, then the root
     importing those stacks (and its own retained resources)."""
@@ -399,33 +425,17 @@ def import_root(stage: Any, ui: Ui, opts: Any, imports: Imports, bucket: str) ->
     by_child: dict[str | None, list[Found]] = {}
     for f in imports.found:
         by_child.setdefault(f.candidate.child, []).append(f)
-    resources: dict[str, Any] = {}
-    to_import: list[dict[str, Any]] = []
-    for child, found in sorted(by_child.items(), key=lambda kv: kv[0] or ""):
-        if child is None:
-            continue
-        child_template = build.template(build.templates[child])
-        reduced = import_template(child_template, [f.candidate.logical_id for f in found],
+    children: dict[str, tuple[str, str]] = {}
+    for child, found in sorted(((c, f) for c, f in by_child.items() if c is not None), key=lambda kv: kv[0]):
+        reduced = import_template(build.template(build.templates[child]), [f.candidate.logical_id for f in found],
                                   f"{build.stack_name}/{child}: retained resources, imported")
         definition = (root_template["Resources"].get(child) or {}).get("Properties") or {}
         child_tags = {t["Key"]: t["Value"] for t in definition.get("Tags") or [] if isinstance(t, dict)}
         with aws_errors(f"importing the retained resources of {build.stack_name}/{child}"):
             info = import_standalone(aws, ui, f"{build.stack_name}-{child}", reduced, found, child_tags, bucket,
                                      opts.timeout)
-            url = upload_json(aws, bucket, reduced)
-        # The nested stack's definition must match the stack being nested: same template, same tags.
-        props: dict[str, Any] = {"TemplateURL": url}
-        if definition.get("Tags"):
-            props["Tags"] = definition["Tags"]
-        resources[child] = {"Type": NESTED_STACK_TYPE, "DeletionPolicy": "Retain", "Properties": props}
-        to_import.append({"ResourceType": NESTED_STACK_TYPE, "LogicalResourceId": child,
-                          "ResourceIdentifier": {"StackId": info.stack_id}})
-    for f in by_child.get(None, []):
-        resources[f.candidate.logical_id] = import_resource(root_template["Resources"][f.candidate.logical_id])[0]
-        to_import.append({"ResourceType": f.candidate.resource_type, "LogicalResourceId": f.candidate.logical_id,
-                          "ResourceIdentifier": f.identifier})
-    template = {"AWSTemplateFormatVersion": "2010-09-09",
-                "Description": f"{build.stack_name}: retained resources, imported", "Resources": resources}
+            children[child] = (upload_json(aws, bucket, reduced), info.stack_id)
+    template, to_import = root_import_template(build, children, by_child.get(None, []))
     with aws_errors(f"importing into {build.stack_name} in {aws.region}"):
         url = upload_json(aws, bucket, template)
         spec = StackSpec(name=build.stack_name, template=template, parameters={}, tags=stage.tags, template_url=url)
