@@ -7,6 +7,7 @@ earlier runs, refusing stateful replacements, the us-east-1 global stack, errors
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -126,15 +127,83 @@ def test_an_unknown_region_is_one_sentence(stage, cli):
     assert "Unknown AWS region 'mars-north-9x'" in one_paragraph_error(result)
 
 
-def test_a_diff_of_a_new_stack_shows_every_level_and_leaves_nothing_behind(stage, cli):
+def test_a_diff_is_read_only_and_fails_the_gate_on_changes(stage, cli):
+    # A stage never deployed, in an account never bootstrapped: the plan comes from the templates.
     result = cli("diff", *stage.args())
     assert result.exit_code == 0, result.output
     for row in ("shop-dev/Data", "ItemsTable", "shop-dev/Compute", "FunctionRole", "Add"):
         assert row in result.stdout
     assert "5 to add" in result.stdout
+    assert "shop-dev does not exist yet: everything in it is new (no change set was created)." in result.stdout
+    cfn, s3 = stage.client("cloudformation"), stage.client("s3")
+    assert stacks(cfn) == {}                                      # no bootstrap stack, no REVIEW_IN_PROGRESS stack
+    assert s3.list_buckets()["Buckets"] == []                     # nothing uploaded anywhere
+    assert cli("diff", *stage.args("--fail")).exit_code == 3
+
+    # Deployed: a change set needs the templates in S3, so diff says it uses the existing bucket.
+    assert cli("deploy", *stage.args(*CI)).exit_code == 0
+    before = {s: st for s, st in stacks(cfn).items()}
+    same = cli("diff", *stage.args("--fail"))
+    assert same.exit_code == 0 and "shop-dev: no changes." in same.stdout
+    stage.params = {"memory": 512}
+    changed = cli("diff", *stage.args("--fail"))
+    assert changed.exit_code == 3 and changed.stderr == "Error: Changes found (diff --fail).\n"
+    assert "uploaded to the existing artifact bucket s3://serverless-infra-artifacts" in changed.stdout
+    assert "MemorySize: 128 -> 512" in changed.stdout
+    assert stacks(cfn) == before and change_sets(cfn) == [c for c in change_sets(cfn) if c["ExecutionStatus"] != "AVAILABLE"]
+    assert boto(stage.endpoint, "lambda").get_function_configuration(FunctionName="shop-dev-items")["MemorySize"] == 128
+
+
+def test_require_approval_any_stops_every_change_in_ci_and_force_takes_over_a_stack(stage, cli, tmp_path):
+    stage.params = {}
+    stopped = cli("deploy", *stage.args("--yes", "--require-approval", "any"))
+    assert stopped.exit_code == 1
+    assert "Not deployed: --require-approval any asks a person about every change" in one_paragraph_error(stopped)
+    assert STACK not in stacks(stage.client("cloudformation"))
+    assert cli("deploy", *stage.args(*CI)).exit_code == 0
+    assert cli("deploy", *stage.args("--yes", "--require-approval", "any")).exit_code == 0   # nothing to approve
+    twin = tmp_path / "shop-twin.toml"
+    twin.write_text(stage.config.read_text())
+    args = ["--config", twin, "--out", stage.out, "--endpoint-url", stage.endpoint]
+    assert cli("deploy", *args, *CI).exit_code == 2
+    warned = cli("diff", *args)
+    assert warned.exit_code == 0 and "was deployed from the config file shop.toml" in warned.stderr
+    taken = cli("deploy", *args, *CI, "--force")
+    assert taken.exit_code == 0, taken.output
+    assert "--force: deploy anyway" in taken.stderr
+    # (The emulator drops tag-only changes from change sets, so the tag itself stays shop.toml here.)
+    assert cli("destroy", *args, "--yes").exit_code == 2
+    assert cli("destroy", *args, "--yes", "--force").exit_code == 0
+    assert STACK not in stacks(stage.client("cloudformation"))
+
+
+def test_a_destroyed_production_stage_is_imported_or_refused_by_preflight_with_no_import(stage, cli):
+    stage.params = {"production": True}
+    assert cli("deploy", *stage.args(*CI)).exit_code == 0
+    assert cli("destroy", *stage.args("--yes", "--disable-termination-protection")).exit_code == 0
+    refused = cli("deploy", *stage.args(*CI, "--no-import"))
+    assert refused.exit_code == 1
+    assert "Table shop-dev-items (shop-dev/Data > ItemsTable) exists: it was retained by this stage" in refused.stdout
+    assert "Preflight: 1 check(s) failed (names)" in one_paragraph_error(refused)
+    checked = cli("preflight", *stage.args())
+    assert checked.exit_code == 0, checked.output
+    assert "2 retained resource(s) of this stage will be imported" in checked.stdout
+    planned = cli("diff", *stage.args("--fail"))
+    assert planned.exit_code == 3
+    assert "import shop-dev/Data > UploadsBucket (AWS::S3::Bucket) <- shop-dev-uploads" in planned.stdout
+    back = cli("deploy", *stage.args(*CI))
+    assert back.exit_code == 0, back.output
+    assert re.search(r"shop-dev/Data\s+Import\s+ItemsTable", back.stdout)
     cfn = stage.client("cloudformation")
-    assert STACK not in stacks(cfn)          # the REVIEW_IN_PROGRESS stack is gone too
-    assert change_sets(cfn) == []
+    assert cfn.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"] in ("UPDATE_COMPLETE", "IMPORT_COMPLETE")
+    assert cli("diff", *stage.args("--fail")).exit_code == 0
+
+
+def test_drift_on_an_endpoint_without_the_api_is_one_line(stage, cli):
+    assert cli("deploy", *stage.args(*CI)).exit_code == 0
+    result = cli("drift", *stage.args())
+    assert result.exit_code == 1
+    assert "DetectStackDrift" in one_paragraph_error(result) or "drift" in one_paragraph_error(result)
 
 
 def test_an_unconfirmed_deploy_changes_nothing(stage, cli):

@@ -342,10 +342,11 @@ def test_bad_durations_are_usage_errors(text):
 
 def test_every_aws_command_takes_the_target_options():
     names = {c.name: {p.name for p in c.params} for c in COMMANDS}
-    assert set(names) == {"package", "diff", "deploy", "destroy", "outputs"}
+    assert set(names) == {"package", "diff", "deploy", "destroy", "outputs", "drift", "preflight"}
     for params in names.values():
         assert {"config", "out", "region", "profile", "endpoint_url"} <= params
-    assert {"bucket", "yes", "allow_replacement", "recreate_failed", "timeout", "outputs_file"} <= names["deploy"]
+    assert {"bucket", "yes", "require_approval", "allow_removal", "recreate_failed", "timeout", "outputs_file",
+            "force", "skip_checks", "import_retained"} <= names["deploy"]
 
 
 def test_importing_the_commands_does_not_import_boto3_or_rich():
