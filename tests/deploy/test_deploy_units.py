@@ -149,6 +149,17 @@ def test_live_view_counts_resources_completing_per_stack():
     assert "Fn" in compute[-1] and "denied" in text  # in-progress names; failures printed above the table
 
 
+def test_live_view_says_when_no_resource_event_was_seen_instead_of_zero_progress():
+    ui, out, _ = quiet_ui(terminal=True)
+    with LiveSink(ui, expected={STACK: 19, f"{STACK}/Compute": 3}) as sink:
+        sink.event(STACK, ev(ROOT_ID, STACK, "CREATE_COMPLETE"))
+        sink.event(f"{STACK}/Compute", ev(COMPUTE_ID, "Role", "CREATE_COMPLETE", rtype="AWS::IAM::Role"))
+    final = out.getvalue().split("Stack progress")[-1]
+    root = next(line for line in final.splitlines() if f"{STACK} " in line and "CREATE_COMPLETE" in line)
+    assert "no resource events seen" in root and "0/19" not in final
+    assert "1/3" in next(line for line in final.splitlines() if f"{STACK}/Compute" in line)
+
+
 # -- policies ---------------------------------------------------------------------------------------
 def test_stack_policy_denies_replacing_and_deleting_stateful_types_only():
     policy = json.loads(protective_policy(["AWS::DynamoDB::Table", "AWS::S3::Bucket"]))

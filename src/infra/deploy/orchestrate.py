@@ -29,7 +29,7 @@ from infra.deploy.package import Packaged, console_domain, package, quick_create
 from infra.deploy.policy import enable_termination_protection, permissive_policy, protective_policy, set_policy
 from infra.deploy.runner import CREATE, Plan, StackRunner, StackSpec
 from infra.deploy.session import Aws, Target, aws_errors, aws_exceptions, error_message
-from infra.deploy.stack_state import UPDATABLE, StackInfo, describe_stack, nested_stacks
+from infra.deploy.stack_state import FAILED_CREATE, UPDATABLE, StackInfo, describe_stack, nested_stacks
 from infra.deploy.ui import Ui
 from infra.errors import DeployError, UsageError
 
@@ -487,6 +487,8 @@ def run_deploy(opts: Options, ui: Ui) -> StackInfo:
 
     build, aws = open_stage(opts)
     stage = read_stage(build, aws, ui, opts, action="deploy", refuse=True)
+    if opts.recreate_failed:
+        remove_failed_creates(stage, ui, opts)
     creating = stage.root is None or stage.root.status == "REVIEW_IN_PROGRESS"
     imports = find_retained(build, aws, ui) if opts.import_retained and creating else None
     preflight_before_deploy(build, aws, ui, opts, imports)
@@ -496,6 +498,25 @@ def run_deploy(opts: Options, ui: Ui) -> StackInfo:
         info = deploy_planned(stage, ui, opts)
     finish(stage, ui, opts, info)
     return info
+
+
+def remove_failed_creates(stage: Stage, ui: Ui, opts: Options) -> None:
+    """--recreate-failed: delete stacks whose first creation failed (ROLLBACK_COMPLETE) before
+    planning, so that what their creation retained is found and imported like after a destroy."""
+    targets = [(stage.aws, stage.root, "root")]
+    if stage.global_aws is not None:
+        targets.append((stage.global_aws, stage.global_info, "global"))
+    for aws, info, which in targets:
+        if info is None or info.status not in FAILED_CREATE:
+            continue
+        spec = StackSpec(name=info.name, template={}, parameters={}, tags={})
+        with aws_errors(f"deleting {info.name} ({info.status}) in {aws.region}"):
+            StackRunner(aws, ui, spec, change_set_name=DEPLOY_NAME, timeout=opts.timeout).ready(
+                recreate_failed=True, read_only=False)
+        if which == "root":
+            stage.root = None
+        else:
+            stage.global_info = None
 
 
 def plan_global(stage: Stage, ui: Ui, opts: Options) -> tuple[StackRunner, Plan]:
