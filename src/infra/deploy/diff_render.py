@@ -71,13 +71,18 @@ class ResourceChanges:
         return (row.stack, row.action, row.logical_id, row.resource_type,
                 REPLACEMENT_TEXT.get(row.replacement, row.replacement), notes_for(row, self.stateful_types))
 
+    def notes_width(self) -> int:
+        """The Notes column wraps between words, never inside one (names appear in notes too)."""
+        words = [w for row in self.diff.rows for w in self.cells(row)[-1].split()]
+        return max([NOTES_MIN, *(len(w) for w in words)])
+
     def needed_width(self) -> int:
         """Width of the table with every identifier column unbroken and a narrow Notes column."""
         widths = [len(c) for c in COLUMNS[:-1]]
         for row in self.diff.rows:
             for i, cell in enumerate(self.cells(row)[:-1]):
                 widths[i] = max(widths[i], len(cell))
-        return sum(widths) + NOTES_MIN + 2 * len(COLUMNS) + 2
+        return sum(widths) + self.notes_width() + 2 * len(COLUMNS) + 2
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
         from rich import box
@@ -97,7 +102,7 @@ class ResourceChanges:
         table = Table(title=self.title, title_justify="left", box=box.SIMPLE_HEAD, show_lines=False)
         for col in COLUMNS:
             if col == "Notes":
-                table.add_column(col, overflow="fold", min_width=NOTES_MIN)
+                table.add_column(col, overflow="fold", min_width=self.notes_width())
             else:
                 table.add_column(col, no_wrap=True, overflow="ignore")
         for row in self.diff.rows:
@@ -131,45 +136,65 @@ def _who(change: SecurityChange) -> str:
     return f"{change.stack} > {change.resource}"
 
 
+class SecurityTable:
+    """IAM statement or security group changes: a table whose cells are never broken inside a
+    value (an action, a principal, an ARN), or, when that does not fit, one block per change."""
+
+    def __init__(self, title: str, columns: tuple[str, ...], rows: list[tuple[SecurityChange, tuple[str, ...]]]):
+        self.title, self.columns, self.rows = title, columns, rows
+
+    def needed_width(self) -> int:
+        widths = [len(c) for c in ("", "Held by", *self.columns)]
+        for change, cells in self.rows:
+            for i, cell in enumerate((change.sign + "!", _who(change), *cells)):
+                widths[i] = max(widths[i], *(len(line) for line in (cell or "-").splitlines()))
+        return sum(widths) + 3 * len(widths) + 2
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich import box
+        from rich.table import Table
+        from rich.text import Text
+
+        if self.needed_width() > options.max_width:
+            yield Text(self.title, style="bold")
+            for change, cells in self.rows:
+                mark = change.sign + ("!" if change.broadening else "")
+                yield Text(f"  {mark:<3}{_who(change)}", style="red" if change.broadening else None)
+                for col, cell in zip(self.columns, cells):
+                    for i, line in enumerate((cell or "").splitlines()):
+                        yield Text(f"       {(col.lower() + ':') if i == 0 else '':<12}{line}")
+            return
+        t = Table(title=self.title, title_justify="left", box=box.SIMPLE_HEAD, show_lines=True)
+        t.add_column("", no_wrap=True)
+        t.add_column("Held by", no_wrap=True, overflow="ignore")
+        for col in self.columns:
+            t.add_column(col, no_wrap=True, overflow="ignore")
+        for change, cells in self.rows:
+            style = "red" if change.broadening else ("green" if change.sign == "-" else None)
+            t.add_row(change.sign + ("!" if change.broadening else ""), _who(change), *cells, style=style)
+        yield t
+
+
+def statement_cells(change: SecurityChange) -> tuple[str, ...]:
+    if isinstance(change.item, Statement):
+        st = change.item
+        return (st.effect, "\n".join(st.principals), ("NOT " if st.not_actions else "") + "\n".join(st.actions),
+                ("NOT " if st.not_resources else "") + "\n".join(st.resources), st.conditions)
+    return ("Allow", "", f"managed policy {change.item}", "", "")
+
+
 def security_tables(diff: Diff) -> list[Any]:
     """The IAM statement changes table and the security group changes table (when any)."""
-    from rich import box
-    from rich.table import Table
-
     parts: list[Any] = []
-    iam = [c for c in diff.security if c.kind == "iam"]
+    iam = [(c, statement_cells(c)) for c in diff.security if c.kind == "iam"]
     if iam:
-        t = Table(title="IAM statement changes ('+' added, '-' removed; '!' widens access)", title_justify="left",
-                  box=box.SIMPLE_HEAD, show_lines=True)
-        t.add_column("")
-        t.add_column("Held by", no_wrap=True, overflow="ignore")
-        for col in ("Effect", "Principal", "Action", "Resource", "Condition"):
-            t.add_column(col, overflow="fold")
-        for c in iam:
-            mark = c.sign + ("!" if c.broadening else "")
-            style = "red" if c.broadening else ("green" if c.sign == "-" else None)
-            if isinstance(c.item, Statement):
-                st = c.item
-                t.add_row(mark, _who(c), st.effect, "\n".join(st.principals),
-                          ("NOT " if st.not_actions else "") + "\n".join(st.actions),
-                          ("NOT " if st.not_resources else "") + "\n".join(st.resources), st.conditions, style=style)
-            else:
-                t.add_row(mark, _who(c), "Allow", "", f"managed policy {c.item}", "", "", style=style)
-        parts.append(t)
-    rules = [c for c in diff.security if isinstance(c.item, Rule)]
+        parts.append(SecurityTable("IAM statement changes ('+' added, '-' removed; '!' widens access)",
+                                   ("Effect", "Principal", "Action", "Resource", "Condition"), iam))
+    rules = [(c, (c.item.direction, c.item.protocol, c.item.ports, c.item.peer, c.item.description))
+             for c in diff.security if isinstance(c.item, Rule)]
     if rules:
-        t = Table(title="Security group changes ('+' added, '-' removed; '!' widens access)", title_justify="left",
-                  box=box.SIMPLE_HEAD)
-        t.add_column("")
-        t.add_column("Group", no_wrap=True, overflow="ignore")
-        for col in ("Direction", "Protocol", "Ports", "Peer", "Description"):
-            t.add_column(col, overflow="fold")
-        for c in rules:
-            rule = c.item
-            assert isinstance(rule, Rule)
-            t.add_row(c.sign + ("!" if c.broadening else ""), _who(c), rule.direction, rule.protocol, rule.ports,
-                      rule.peer, rule.description, style="red" if c.broadening else None)
-        parts.append(t)
+        parts.append(SecurityTable("Security group changes ('+' added, '-' removed; '!' widens access)",
+                                   ("Direction", "Protocol", "Ports", "Peer", "Description"), rules))
     return parts
 
 
