@@ -187,6 +187,9 @@ def test_identifiers_are_never_cut_at_80_columns():
         assert identifier in text, text
     assert "FilterPattern: ERROR -> WARN" in text
     assert "IAM statement changes" in text and "+!" in text
+    for value in ("Service:lambda.amazonaws.com", "sts:AssumeRole", "dynamodb:GetItem", "arn:aws:dynamodb:::table/t"):
+        assert value in text, text      # IAM values are never broken either
+    assert max(len(line) for line in text.splitlines()) <= 80
     assert text.strip().endswith("1 to add, 1 to modify, 0 to remove; 2 broadening permission changes")
 
 
