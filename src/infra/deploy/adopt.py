@@ -25,11 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.deploy.changes import Row
-from infra.deploy.owner import CONFIG_TAG
 from infra.deploy.session import Aws, aws_errors, error_code
 from infra.deploy.stack_state import NESTED_STACK_TYPE, StackInfo, describe_stack
 from infra.deploy.ui import Ui
-from infra.errors import DeployError
 
 RETAINING = {"Retain", "RetainExceptOnCreate"}
 # Type -> (property holding its name, identifier key of ResourcesToImport, per the type's registry

@@ -26,7 +26,7 @@ from typing import Any
 
 from infra.deploy.adopt import FINDERS, IMPORTABLE, Candidate, Context, Imports, resolve_name
 from infra.deploy.session import Aws, aws_exceptions, error_code, error_message, is_not_implemented
-from infra.deploy.stack_state import NESTED_STACK_TYPE, describe_stack
+from infra.deploy.stack_state import describe_stack
 from infra.deploy.ui import Ui
 from infra.errors import DeployError
 
