@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 CKV_VENV := .venv-checkov
 OUT := out
 
-.PHONY: templates lint check test test-py test-node bench clean venv
+.PHONY: templates lint check test test-py test-node bench clean venv schema serve
 
 venv: $(VENV)/.installed
 
@@ -36,11 +36,23 @@ check: templates $(CKV_VENV)/.installed
 ## test: the whole suite (lint, checkov, Python and Node.js tests)
 test: check test-py test-node
 
-test-py: $(VENV)/.installed
+# The local-run tests start the Node.js handler, which needs its SDK from node_modules.
+test-py: $(VENV)/.installed handlers/users/node_modules/.installed
 	$(PY) -m pytest -q
 
 test-node: handlers/users/node_modules/.installed $(VENV)/.installed
 	cd handlers/users && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" node --test
+	cd handlers/authorizer && node --test
+
+## schema: regenerate schema/stage-config.json (the stage config's JSON Schema, for editors)
+schema: $(VENV)/.installed
+	$(PY) generate.py schema
+
+## serve: the API of CONFIG on 127.0.0.1:PORT, backed by a local emulator (Ctrl-C stops both)
+CONFIG ?= config/catalog-api.toml
+PORT ?= 3000
+serve: $(VENV)/.installed handlers/users/node_modules/.installed
+	$(PY) generate.py serve --config $(CONFIG) --port $(PORT) --emulator
 
 ## bench: wall time and peak memory of generating every shipped config, against cdk synth
 bench: $(VENV)/.installed

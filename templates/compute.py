@@ -1,20 +1,31 @@
-"""Compute stack: each function with its log group, least-privilege role and async settings."""
+"""Compute stacks: each function bundled with its log group, least-privilege role, async settings,
+invoke permission and alarm; placement decides which compute stack holds which bundle."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from troposphere import GetAtt, Ref, awslambda, secretsmanager, ssm
+from troposphere import GetAtt, Join, Ref, Sub, awslambda, cloudwatch as cw, secretsmanager, ssm
 
-from infra import grants
+from infra import grants, quotas
 from infra.assets import Asset
+from infra.builders import ORIGIN_VERIFY_HEADER
 from infra.builders import functions as fb
+from infra.builders.alarms import alarm
 from infra.builders.logs import log_group
 from infra.config.schema import Config, Function
+from infra.errors import ConfigError
 from infra.naming import logical_id, parameter_prefix, physical
 from infra.stack import Stack
 
 SKIP_DLQ = ("Invoked synchronously (API Gateway, Secrets Manager); a DLQ only catches asynchronous "
             "invocations, whose retries and failures EventInvokeConfig already handles.")
+# Lambda refuses a reservation that leaves less than the minimum unreserved concurrency (100)
+# to the rest of the account ("Configuring reserved concurrency",
+# https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html); new accounts'
+# quotas are below that, so nothing is reserved unless the config asks.
+SKIP_CONCURRENCY = ("reserved_concurrency is unset in the config: a reservation fails the deploy in accounts whose "
+                    "concurrency quota is low (new accounts); set it to cap this function.")
 SKIP_VPC = ("vpc = false in the config: the function only calls AWS APIs over TLS, so a VPC would add "
             "NAT cost and cold-start latency without protecting any data path.")
 
@@ -52,7 +63,8 @@ class _Refs:
         return self.key_arn()
 
 
-def _statements(name: str, fn: Function, refs: _Refs, log_group_arn: Any) -> list:
+def _statements(name: str, fn: Function, refs: _Refs, log_group_arn: Any, extra: list = (),
+                writes_secret: bool = False) -> list:
     sid = logical_id(name)
     out = [grants.log_group_write(log_group_arn, f"{sid}Logs"), grants.xray_write(f"{sid}Traces")]
     for table, level in sorted(fn.access.tables.items()):
@@ -61,6 +73,7 @@ def _statements(name: str, fn: Function, refs: _Refs, log_group_arn: Any) -> lis
         out += grants.bucket_objects(refs.bucket(bucket, "Arn"), level, logical_id(bucket, "Bucket"))
     if fn.access.secret:
         out += grants.secret(refs.secret_arn(), fn.access.secret, "AppSecret")
+    out += extra
     if fn.on_failure_bucket:
         out.append(grants.failure_destination(refs.bucket(fn.on_failure_bucket, "Arn"),
                                               logical_id(fn.on_failure_bucket, "FailedEvents")))
@@ -68,53 +81,141 @@ def _statements(name: str, fn: Function, refs: _Refs, log_group_arn: Any) -> lis
     # buckets, secrets and failure destinations encrypted with it also need data keys.
     level = fn.access.key or "decrypt"
     writes = any("write" in lvl for lvl in [*fn.access.tables.values(), *fn.access.buckets.values()])
-    if writes or fn.on_failure_bucket or fn.access.secret == "rotate":
+    if writes or fn.on_failure_bucket or fn.access.secret == "rotate" or writes_secret:
         level = "encrypt-decrypt"
     out.append(grants.key(refs.key_arn(), level, "SystemKey"))
     return out
 
 
-def build(cfg: Config, assets: dict[str, Asset]) -> Stack:
-    """Functions, roles and log groups; rotation schedule when a secret is configured."""
-    st = Stack(cfg, "compute", f"{physical(cfg)} compute: Lambda functions")
+def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
+    """One function and everything that exists only for it: log group, role, function, async
+    settings, invoke permission for the API, error alarm, SSM parameter, and (for the rotation
+    function) the secret's rotation schedule. Placement puts the whole bundle in one stack."""
+    fn = cfg.functions[name]
+    st = Stack(cfg, f"functions.{name}", "")
     refs = _Refs(st)
-    code_bucket = st.param("AssetBucket", "S3 bucket holding the zipped handler code")
-
-    for name, fn in cfg.functions.items():
-        lid = logical_id(name, "Function")
-        fname = physical(cfg, name)
-        lg = st.add(log_group(f"{lid}LogGroup", f"/aws/lambda/{fname}", fn.log_retention_days, refs.key_arn()),
-                    stateful=True)
-        role = st.add(fb.role(f"{lid}Role", _statements(name, fn, refs, GetAtt(lg, "Arn")), fn.vpc))
-        vpc_config = None
-        if fn.vpc:
-            vpc_config = awslambda.VPCConfig(
-                SubnetIds=st.param("PrivateSubnetIds", "Private subnets, comma-separated", "CommaDelimitedList"),
-                SecurityGroupIds=[st.param("LambdaSecurityGroupId", "Security group of the Lambda functions")])
-        env = {var: fb.resolve_env(val, refs.env) for var, val in fn.environment.items()}
-        skip = {"CKV_AWS_116": SKIP_DLQ}
-        if not fn.vpc:
-            skip["CKV_AWS_117"] = SKIP_VPC
-        func = st.add(fb.function(
-            lid, fname, fn, role_arn=GetAtt(role, "Arn"), code_bucket=code_bucket,
-            code_key=assets[fn.source].key, key_arn=refs.key_arn(), log_group=Ref(lg), environment=env,
-            vpc_config=vpc_config), skip=skip)
-        on_failure = refs.bucket(fn.on_failure_bucket, "Arn") if fn.on_failure_bucket else None
-        st.add(fb.invoke_config(f"{lid}InvokeConfig", func, fn.retry_attempts, on_failure))
-        st.output(f"{lid}Arn", GetAtt(func, "Arn"), f"ARN of the {name} function")
-        st.output(f"{lid}Name", Ref(func), f"Name of the {name} function")
-        if cfg.parameters and cfg.parameters.function_arns:
-            st.add(ssm.Parameter(f"{lid}ArnParameter", Name=f"{parameter_prefix(cfg)}/functions/{name}/arn",
-                                 Type="String", Value=GetAtt(func, "Arn"),
-                                 Description=f"ARN of the {name} function"))
-
-    if cfg.secret:
-        rot = logical_id(cfg.secret.rotation_function, "Function")
+    lid = logical_id(name, "Function")
+    fname = physical(cfg, name)
+    lg = st.add(log_group(f"{lid}LogGroup", f"/aws/lambda/{fname}", fn.log_retention_days, refs.key_arn()),
+                stateful=True)
+    vpc_id = st.param("VpcId", "ID of the VPC") if fn.vpc else None
+    rotates_origin_verify = bool(cfg.edge and cfg.firewall and cfg.edge.origin_verify_rotation_function == name)
+    extra = []
+    if rotates_origin_verify:
+        extra = grants.origin_verify_rotation(
+            st.param("OriginVerifySecretArn", "ARN of the CloudFront origin-verification secret"),
+            physical(cfg, "api-waf"), physical(cfg, "edge-waf"), origin_verify_targets(cfg), "OriginVerifySecret")
+    role = st.add(fb.role(f"{lid}Role", _statements(name, fn, refs, GetAtt(lg, "Arn"), extra, rotates_origin_verify),
+                          vpc_id))
+    size = quotas.policy_chars(role.to_dict()["Properties"]["Policies"])
+    if size > quotas.MAX_ROLE_POLICY_CHARS:
+        raise ConfigError(cfg.file, f"functions.{name}.access",
+                          f"the function's role policy would be about {size:,} characters; IAM allows "
+                          f"{quotas.MAX_ROLE_POLICY_CHARS:,} for a role's inline policies.",
+                          "grant fewer tables and buckets, or split the function in two.")
+    vpc_config = None
+    if fn.vpc:
+        vpc_config = awslambda.VPCConfig(
+            SubnetIds=st.param("PrivateSubnetIds", "Private subnets, comma-separated", "CommaDelimitedList"),
+            SecurityGroupIds=[st.param("LambdaSecurityGroupId", "Security group of the Lambda functions")])
+    env = {var: fb.resolve_env(val, refs.env) for var, val in fn.environment.items()}
+    jwt = cfg.api.auth.jwt if cfg.api else None
+    if jwt and jwt.function == name:
+        env.update(authorizer_environment(cfg))
+    if rotates_origin_verify:
+        env.update({"TARGETS_PARAMETER": origin_verify_targets(cfg), "HEADER_NAME": ORIGIN_VERIFY_HEADER})
+    skip = {"CKV_AWS_116": SKIP_DLQ}
+    if not fn.vpc:
+        skip["CKV_AWS_117"] = SKIP_VPC
+    if fn.reserved_concurrency is None:
+        skip["CKV_AWS_115"] = SKIP_CONCURRENCY
+    func = st.add(fb.function(
+        lid, fname, fn, role_arn=GetAtt(role, "Arn"), code_bucket=st.param("AssetBucket", "S3 bucket holding the zipped handler code"),
+        code_key=assets[fn.source].key, key_arn=refs.key_arn(), log_group=Ref(lg), environment=env,
+        vpc_config=vpc_config), skip=skip)
+    on_failure = refs.bucket(fn.on_failure_bucket, "Arn") if fn.on_failure_bucket else None
+    st.add(fb.invoke_config(f"{lid}InvokeConfig", func, fn.retry_attempts, on_failure))
+    if cfg.api and any(r.function == name for r in cfg.api.routes):
+        # One permission per function, not per route: a function's resource policy stays small
+        # (Lambda caps it at 20 KB) however many routes it serves. Only this API's stage may invoke.
+        st.add(awslambda.Permission(
+            f"{lid}ApiPermission", Action="lambda:InvokeFunction", FunctionName=GetAtt(func, "Arn"),
+            Principal="apigateway.amazonaws.com",
+            SourceArn=Sub(f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:"
+                          f"${{RestApiId}}/{cfg.project.stage}/*/*",
+                          RestApiId=st.param("RestApiId", "ID of the REST API"))))
+    if jwt and jwt.function == name:
+        # API Gateway invokes the JWT authorizer of this API only (any of its authorizers).
+        st.add(awslambda.Permission(
+            f"{lid}AuthorizerPermission", Action="lambda:InvokeFunction", FunctionName=GetAtt(func, "Arn"),
+            Principal="apigateway.amazonaws.com",
+            SourceArn=Sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${RestApiId}/authorizers/*",
+                          RestApiId=st.param("RestApiId", "ID of the REST API"))))
+    if cfg.monitoring and cfg.monitoring.alarms.function_errors:
+        limit = cfg.monitoring.alarms.function_errors
+        st.add(alarm(cfg, st, logical_id(name, "ErrorsAlarm"), f"{name}-errors",
+                     f"{name} function errors above {limit} per 5 minutes", limit, Namespace="AWS/Lambda",
+                     MetricName="Errors", Statistic="Sum",
+                     Dimensions=[cw.MetricDimension(Name="FunctionName", Value=Ref(func))]))
+    st.output(f"{lid}Arn", GetAtt(func, "Arn"), f"ARN of the {name} function")
+    st.output(f"{lid}Name", Ref(func), f"Name of the {name} function")
+    if cfg.parameters and cfg.parameters.function_arns:
+        st.add(ssm.Parameter(f"{lid}ArnParameter", Name=f"{parameter_prefix(cfg)}/functions/{name}/arn",
+                             Type="String", Value=GetAtt(func, "Arn"), Description=f"ARN of the {name} function"))
+    if rotates_origin_verify:
+        # The schedule is in the edge stack, created once the web ACL and distribution exist.
+        st.add(awslambda.Permission(
+            "OriginVerifyRotationPermission", Action="lambda:InvokeFunction", FunctionName=GetAtt(func, "Arn"),
+            Principal="secretsmanager.amazonaws.com", SourceAccount=Ref("AWS::AccountId")))
+    if cfg.secret and cfg.secret.rotation_function == name:
         perm = st.add(awslambda.Permission(
-            "SecretRotationPermission", Action="lambda:InvokeFunction", FunctionName=GetAtt(rot, "Arn"),
+            "SecretRotationPermission", Action="lambda:InvokeFunction", FunctionName=GetAtt(func, "Arn"),
             Principal="secretsmanager.amazonaws.com", SourceAccount=Ref("AWS::AccountId")))
         st.add(secretsmanager.RotationSchedule(
-            "SecretRotationSchedule", SecretId=refs.secret_arn(), RotationLambdaARN=GetAtt(rot, "Arn"),
+            "SecretRotationSchedule", SecretId=refs.secret_arn(), RotationLambdaARN=GetAtt(func, "Arn"),
             RotationRules=secretsmanager.RotationRules(AutomaticallyAfterDays=cfg.secret.rotation_days),
             DependsOn=[perm.title]))
+    return st
+
+
+def origin_verify_targets(cfg: Config) -> str:
+    """SSM parameter (written by the edge stack) naming the web ACL and distribution to rotate."""
+    return f"{parameter_prefix(cfg)}/edge/origin-verify-targets"
+
+
+def authorizer_environment(cfg: Config) -> dict[str, str]:
+    """What the JWT authorizer (handlers/authorizer) reads: issuer, audiences, key set, and the
+    JWT routes that require scopes (the policy it returns denies those the token lacks)."""
+    jwt = cfg.api.auth.jwt
+    scoped = [[r.method, r.path, list(r.scopes)] for r in cfg.api.routes if r.auth == "JWT" and r.scopes]
+    return {"JWT_ISSUER": jwt.issuer, "JWT_AUDIENCE": ",".join(jwt.audience),
+            "JWT_JWKS_URL": jwt.jwks_url or f"{jwt.issuer.rstrip('/')}/.well-known/jwks.json",
+            "JWT_SCOPED_ROUTES": json.dumps(scoped, separators=(",", ":"))}
+
+
+def metric_row(function_name: str) -> str:
+    """The dashboard's metric entry for one function's invocations (JSON)."""
+    return json.dumps(["AWS/Lambda", "Invocations", "FunctionName", function_name], separators=(",", ":"))
+
+
+def list_bytes(cfg: Config, name: str) -> int:
+    """Bytes one function adds to its stack's list outputs (the longest: the dashboard rows)."""
+    return len(metric_row(physical(cfg, name))) + 1
+
+
+def build(cfg: Config, stack: str, names: list[str], bundles: dict[str, Stack]) -> Stack:
+    """The compute stack `stack` holding the bundles of `names` (placement chose them).
+
+    Besides each function's own outputs, it outputs its functions' names as one list (the root
+    re-exports it) and their invocation metrics as dashboard rows (the dashboard reads them).
+    """
+    lid = logical_id(stack)
+    st = Stack(cfg, stack, f"{physical(cfg)} {stack}: Lambda functions {', '.join(sorted(names))}"[:1000])
+    for name in sorted(names):
+        st.absorb(bundles[name])
+    funcs = [logical_id(name, "Function") for name in sorted(names)]
+    st.output(f"{lid}FunctionNames", Join(",", [Ref(f) for f in funcs]),
+              f"Names of the functions in {stack}, comma-separated", export=True)
+    st.output(f"{lid}FunctionMetrics", Join(",", [Sub(metric_row("${Fn}"), Fn=Ref(f)) for f in funcs]),
+              f"Dashboard metric rows of the functions in {stack}")
     return st

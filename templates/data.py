@@ -1,48 +1,80 @@
-"""Data stack: DynamoDB tables (with auto scaling) and S3 buckets (with their access-log bucket)."""
+"""Data stacks: DynamoDB tables (with auto scaling and throttle alarms) and S3 buckets.
+
+Each table and bucket is a bundle; placement decides which data stack holds it. Buckets log
+access to the access-log bucket of the security stack.
+"""
 from __future__ import annotations
 
-from troposphere import GetAtt, Ref
+from troposphere import GetAtt, Join, Ref, cloudwatch as cw
 
 from infra.builders import storage
+from infra.builders.alarms import PERIOD, alarm
 from infra.config.schema import Config
 from infra.naming import logical_id, physical
 from infra.stack import Stack
 
-ACCESS_LOGS = "access-logs"
-ACCESS_LOG_DAYS = 90
+
+def table_bundle(cfg: Config, name: str) -> Stack:
+    """One table, its auto scaling and its throttle alarm."""
+    spec = cfg.tables[name]
+    st = Stack(cfg, f"tables.{name}", "")
+    lid = logical_id(name, "Table")
+    table_name = physical(cfg, name)
+    table = st.add(storage.table(lid, table_name, spec, st.param("KeyArn", "ARN of the system KMS key"),
+                                 production=cfg.project.production), stateful=True)
+    if spec.billing == "provisioned" and spec.autoscaling:
+        for res in storage.table_autoscaling(logical_id(name), table_name, spec, lid):
+            st.add(res)
+    if cfg.monitoring and cfg.monitoring.alarms.table_throttles:
+        limit = cfg.monitoring.alarms.table_throttles
+        dims = [cw.MetricDimension(Name="TableName", Value=Ref(table))]
+        # Read and write throttles of every operation, summed (the seed watched GetItem only).
+        queries = [cw.MetricDataQuery(Id=i, ReturnData=False, MetricStat=cw.MetricStat(
+            Metric=cw.Metric(Namespace="AWS/DynamoDB", MetricName=m, Dimensions=dims), Period=PERIOD, Stat="Sum"))
+            for i, m in (("reads", "ReadThrottleEvents"), ("writes", "WriteThrottleEvents"))]
+        queries.append(cw.MetricDataQuery(Id="throttles", Expression="reads + writes", Label="Throttle events",
+                                          ReturnData=True))
+        st.add(alarm(cfg, st, logical_id(name, "ThrottlesAlarm"), f"{name}-throttles",
+                     f"{name} table throttle events above {limit}", limit, Metrics=queries))
+    st.output(f"{lid}Name", Ref(table), f"Name of the {name} table")
+    st.output(f"{lid}Arn", GetAtt(table, "Arn"), f"ARN of the {name} table")
+    if spec.stream:
+        st.output(f"{lid}StreamArn", GetAtt(table, "StreamArn"), f"Stream ARN of the {name} table")
+    return st
 
 
-def build(cfg: Config) -> Stack:
-    """Every table and bucket the config declares, encrypted with the system key."""
-    st = Stack(cfg, "data", f"{physical(cfg)} data: tables and buckets")
-    key_arn = st.param("KeyArn", "ARN of the system KMS key")
-    production = cfg.project.production
+def bucket_bundle(cfg: Config, name: str) -> Stack:
+    """One private, encrypted, TLS-only bucket that logs access to the access-log bucket."""
+    spec = cfg.buckets[name]
+    st = Stack(cfg, f"buckets.{name}", "")
+    lid = logical_id(name, "Bucket")
+    logs = st.param("AccessLogsBucketName", "Bucket receiving S3 server access logs")
+    bucket = st.add(storage.bucket(lid, storage.bucket_name(physical(cfg, name)), spec,
+                                   st.param("KeyArn", "ARN of the system KMS key"), logs, f"{name}/"), stateful=True)
+    st.add(storage.tls_only_policy(f"{lid}Policy", bucket))
+    st.output(f"{lid}Name", Ref(bucket), f"Name of the {name} bucket")
+    st.output(f"{lid}Arn", GetAtt(bucket, "Arn"), f"ARN of the {name} bucket")
+    return st
 
-    for name, spec in cfg.tables.items():
-        lid = logical_id(name, "Table")
-        table_name = physical(cfg, name)
-        table = st.add(storage.table(lid, table_name, spec, key_arn, production=production), stateful=True)
-        if spec.billing == "provisioned" and spec.autoscaling:
-            for res in storage.table_autoscaling(logical_id(name), table_name, spec, lid):
-                st.add(res)
-        st.output(f"{lid}Name", Ref(table), f"Name of the {name} table")
-        st.output(f"{lid}Arn", GetAtt(table, "Arn"), f"ARN of the {name} table")
-        if spec.stream:
-            st.output(f"{lid}StreamArn", GetAtt(table, "StreamArn"), f"Stream ARN of the {name} table")
 
-    # The access-log bucket exists whenever another bucket (here or in the pipeline) logs to it.
-    if cfg.buckets or cfg.pipeline:
-        logs = st.add(storage.access_log_bucket(
-            "AccessLogsBucket", storage.bucket_name(physical(cfg, ACCESS_LOGS)), ACCESS_LOG_DAYS),
-            stateful=True,
-            skip={"CKV_AWS_18": "This is the access-log target; logging it into itself would loop."})
-        st.add(storage.tls_only_policy("AccessLogsBucketPolicy", logs, [storage.log_delivery_statement(logs)]))
-        st.output("AccessLogsBucketName", Ref(logs), "Bucket receiving S3 server access logs")
-        for name, spec in cfg.buckets.items():
-            lid = logical_id(name, "Bucket")
-            bucket = st.add(storage.bucket(lid, storage.bucket_name(physical(cfg, name)), spec, key_arn,
-                                           Ref(logs), f"{name}/"), stateful=True)
-            st.add(storage.tls_only_policy(f"{lid}Policy", bucket))
-            st.output(f"{lid}Name", Ref(bucket), f"Name of the {name} bucket")
-            st.output(f"{lid}Arn", GetAtt(bucket, "Arn"), f"ARN of the {name} bucket")
+def list_bytes(cfg: Config, key: str) -> int:
+    """Bytes one table or bucket adds to its stack's list output of names."""
+    name = key.partition(".")[2]
+    # Bucket names add account and region: <name>-123456789012-<region>.
+    extra = len(f"-123456789012-{cfg.project.region}") if key.startswith("buckets.") else 0
+    return len(physical(cfg, name)) + extra + 1
+
+
+def build(cfg: Config, stack: str, keys: list[str], bundles: dict[str, Stack]) -> Stack:
+    """The data stack `stack` holding the bundles of `keys` ('tables.x', 'buckets.y')."""
+    lid = logical_id(stack)
+    shown = ", ".join(k.partition(".")[2] for k in sorted(keys))
+    st = Stack(cfg, stack, f"{physical(cfg)} {stack}: tables and buckets {shown}"[:1000])
+    for key in sorted(keys):
+        st.absorb(bundles[key])
+    for section, word in (("tables", "Table"), ("buckets", "Bucket")):
+        names = sorted(k.partition(".")[2] for k in keys if k.startswith(section + "."))
+        if names:
+            st.output(f"{lid}{word}Names", Join(",", [Ref(logical_id(n, word)) for n in names]),
+                      f"Names of the {section} in {stack}, comma-separated", export=True)
     return st

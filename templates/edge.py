@@ -1,9 +1,11 @@
 """Edge stack: CloudFront in front of the API, and the optional custom domain record."""
 from __future__ import annotations
 
-from troposphere import GetAtt, Ref, Sub, cloudfront as cf, route53
+from typing import Any
 
-from infra.builders import ORIGIN_VERIFY_HEADER, origin_verify_value
+from troposphere import GetAtt, Ref, Sub, cloudfront as cf, route53, secretsmanager, ssm
+
+from infra.builders import ORIGIN_VERIFY_HEADER, origin_verify_value, storage
 from infra.config.schema import Config
 from infra.naming import physical
 from infra.stack import Stack
@@ -18,10 +20,6 @@ CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"  # the hosted zone of every *.cloudfront.n
 
 SKIP_NO_FIREWALL = {
     "CKV_AWS_68": "The config has no [firewall]: no web ACL is generated, for the API or its distribution.",
-}
-SKIPS = {
-    "CKV_AWS_86": "Caching is disabled, so every request reaches the API, whose JSON access log and WAF "
-                  "log record it; legacy CloudFront logging would need an ACL-enabled bucket.",
 }
 SKIPS_DEFAULT_CERT = {
     "CKV_AWS_174": "No custom domain in this config: CloudFront's default *.cloudfront.net certificate is "
@@ -61,7 +59,17 @@ def build(cfg: Config) -> Stack:
             CachePolicyId=CACHING_DISABLED, OriginRequestPolicyId=ALL_VIEWER_EXCEPT_HOST_HEADER,
             ResponseHeadersPolicyId=SECURITY_HEADERS),
     )
-    skips = dict(SKIPS)
+    # Standard logging (legacy) to S3, in this stack's region. Logging v2 would need its delivery
+    # source in us-east-1 (CloudFront's home region) naming the distribution, which this stack
+    # creates after the us-east-1 stack; the legacy form needs nothing outside this stack.
+    logs = st.add(storage.cloudfront_log_bucket(
+        "CloudFrontLogsBucket", storage.bucket_name(physical(cfg, "cf-logs")), edge.log_retention_days,
+        st.param("AccessLogsBucketName", "Bucket receiving S3 server access logs")), stateful=True)
+    st.add(storage.tls_only_policy("CloudFrontLogsBucketPolicy", logs))
+    props["Logging"] = cf.Logging(Bucket=GetAtt(logs, "DomainName"), IncludeCookies=False,
+                                  Prefix=f"{physical(cfg)}/")
+    st.output("CloudFrontLogsBucketName", Ref(logs), "Bucket receiving the CloudFront access logs")
+    skips: dict[str, str] = {}
     if cfg.firewall:
         # The CLOUDFRONT-scope web ACL lives in the us-east-1 stack, like the certificate.
         props["WebACLId"] = st.param("EdgeWebAclArn", "ARN of the CloudFront web ACL (us-east-1 stack output)")
@@ -74,13 +82,37 @@ def build(cfg: Config) -> Stack:
             AcmCertificateArn=cert, SslSupportMethod="sni-only", MinimumProtocolVersion="TLSv1.2_2021")
     else:
         skips.update(SKIPS_DEFAULT_CERT)
-    dist = st.add(cf.Distribution("Distribution", DistributionConfig=cf.DistributionConfig(**props)), skip=skips)
-    st.output("DistributionId", Ref(dist), "ID of the CloudFront distribution")
-    st.output("CloudFrontUrl", Sub("https://${Distribution.DomainName}"), "URL of the CloudFront distribution")
+    dist = st.add(cf.Distribution("Distribution", DistributionConfig=cf.DistributionConfig(**props)), skip=skips or None)
+    st.output("DistributionId", Ref(dist), "ID of the CloudFront distribution", export=True)
+    st.output("CloudFrontUrl", Sub("https://${Distribution.DomainName}"), "URL of the CloudFront distribution", export=True)
+    if cfg.firewall and edge.origin_verify_rotation_function:
+        _origin_verify_rotation(cfg, st, dist)
     if edge.domain:
         for kind in ("A", "AAAA"):
             st.add(route53.RecordSetType(
                 f"ApiAlias{kind}Record", HostedZoneId=edge.hosted_zone_id, Name=f"{fqdn(cfg)}.", Type=kind,
                 AliasTarget=route53.AliasTarget(DNSName=GetAtt(dist, "DomainName"), HostedZoneId=CLOUDFRONT_ZONE_ID)))
-        st.output("CustomDomainUrl", f"https://{fqdn(cfg)}", "URL of the custom domain")
+        st.output("CustomDomainUrl", f"https://{fqdn(cfg)}", "URL of the custom domain", export=True)
     return st
+
+
+def _origin_verify_rotation(cfg: Config, st: Stack, dist: Any) -> None:
+    """Where the rotation function finds its targets, and the secret's rotation schedule. Both
+    live here because only this stack sees the distribution, and it is created after the
+    firewall, so a rotation never starts before the web ACL and distribution exist."""
+    from templates.compute import origin_verify_targets
+
+    targets = st.add(ssm.Parameter(
+        "OriginVerifyTargetsParameter", Name=origin_verify_targets(cfg), Type="String",
+        Description="Web ACL and distribution the origin-verify rotation updates",
+        Value=Sub('{"distributionId":"${Distribution}","webAclArn":"${WebAclArn}"}', Distribution=Ref(dist),
+                  WebAclArn=st.param("WebAclArn", "ARN of the regional WAF web ACL"))))
+    function_arn = Sub("arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
+                       + physical(cfg, cfg.edge.origin_verify_rotation_function))
+    # No rotation during a deploy: the template's dynamic references resolve to AWSCURRENT, so a
+    # deploy racing a rotation could put the old value back while the new one is being sent.
+    st.add(secretsmanager.RotationSchedule(
+        "OriginVerifyRotationSchedule", SecretId=st.param("OriginVerifySecretArn", "ARN of the CloudFront origin-verification secret"), RotationLambdaARN=function_arn,
+        RotateImmediatelyOnUpdate=False,
+        RotationRules=secretsmanager.RotationRules(AutomaticallyAfterDays=cfg.edge.origin_verify_rotation_days),
+        DependsOn=[targets.title]))

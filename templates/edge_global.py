@@ -17,7 +17,7 @@ from infra.config.schema import Config
 from infra.naming import physical
 from infra.stack import Stack
 from templates.edge import fqdn
-from templates.firewall import rules
+from templates.firewall import association_config, rules
 
 REGION = "us-east-1"
 FILE = "global.json"
@@ -46,7 +46,7 @@ def build(cfg: Config) -> Stack:
         acl = st.add(wafv2.WebACL(
             "EdgeWebAcl", Name=name, Scope="CLOUDFRONT", Description=f"Protects the {physical(cfg)} distribution",
             DefaultAction=wafv2.DefaultAction(Allow=wafv2.AllowAction()), Rules=rules(cfg),
-            VisibilityConfig=visibility(name)))
+            VisibilityConfig=visibility(name), **association_config(cfg, "CLOUDFRONT")))
         # The system key lives in the API's region; this log group needs a key of its own here.
         key = st.add(customer_key("EdgeLogKey", "Encrypts the CloudFront web ACL's logs",
                                   production=cfg.project.production, alarms_topic=False), stateful=True)

@@ -95,7 +95,7 @@ def build(cfg: Config) -> Stack:
                        LogDestinationType="cloud-watch-logs", LogGroupName=Ref(flow_logs),
                        DeliverLogsPermissionArn=GetAtt(role, "Arn")))
 
-    st.output("VpcId", Ref(vpc), "ID of the VPC")
+    st.output("VpcId", Ref(vpc), "ID of the VPC", export=True)
     st.output("PrivateSubnetIds", Join(",", [Ref(s) for s in private]), "Private subnets, comma-separated")
     st.output("LambdaSecurityGroupId", GetAtt(sg, "GroupId"), "Security group of the Lambda functions")
     return st

@@ -42,7 +42,7 @@ def build(cfg: Config) -> Stack:
         conn = st.add(codeconnections.Connection("GitHubConnection", ConnectionName=physical(cfg, "github")[:32],
                                                  ProviderType="GitHub"))
         connection = Ref(conn)
-        st.output("ConnectionArn", connection, "CodeConnections connection: approve it once in the console")
+        st.output("ConnectionArn", connection, "CodeConnections connection: approve it once in the console", export=True)
 
     artifacts = st.add(storage.bucket("ArtifactBucket", storage.bucket_name(physical(cfg, "pipeline")),
                                       Bucket(versioned=True, encryption="kms", noncurrent_version_expiry_days=30),
@@ -101,5 +101,5 @@ def build(cfg: Config) -> Stack:
                 InputArtifacts=[cp.InputArtifacts(Name="Source")],
                 OutputArtifacts=[cp.OutputArtifacts(Name="Templates")])]),
         ]))
-    st.output("PipelineName", physical(cfg, "pipeline"), "Name of the CodePipeline pipeline")
+    st.output("PipelineName", physical(cfg, "pipeline"), "Name of the CodePipeline pipeline", export=True)
     return st

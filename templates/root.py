@@ -1,20 +1,26 @@
 """The root stack: one nested stack per concern, wired by name.
 
 A child's Parameter named X is filled from the Output X of the earlier sibling that declares
-it (`GetAtt(Child, "Outputs.X")`), or from a root Parameter; never through exports.
+it (`GetAtt(Child, "Outputs.X")`), or from a root Parameter; never through exports. Functions,
+tables and buckets come in bundles that `infra.placement` spreads over as many compute and data
+stacks as their quotas need; every other concern has one stack.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
+import re
+from dataclasses import dataclass, field
+from typing import Any
 
 from troposphere import GetAtt, Ref, cloudformation
 
 from infra.assets import Asset
 from infra.config.schema import Config
-from infra.naming import physical
+from infra.errors import ConfigError
+from infra.naming import logical_id, physical
+from infra.placement import FAMILIES, Cost, place
 from infra.stack import Stack
-from templates import api, compute, data, edge, firewall, monitoring, network, pipeline, security
+from templates import (api, api_stage, compute, dashboard, data, edge, firewall, monitoring, network, pipeline,
+                       security)
 
 # Values the deployer supplies to the root: they are not produced by any child.
 ROOT_PARAMETERS = {
@@ -26,50 +32,111 @@ ROOT_PARAMETERS = {
 
 @dataclass(frozen=True)
 class Child:
-    """A nested stack: its logical ID in the root, its file in out/, and how to build it."""
+    """A nested stack: its logical ID in the root, its file in out/, how it was built, and the
+    siblings it must wait for beyond those whose outputs it reads."""
 
     logical_id: str
     file: str
     stack: Stack
+    depends_on: tuple[str, ...] = field(default=())
 
 
-def _children_plan(cfg: Config, assets: dict[str, Asset]) -> list[tuple[str, bool, Callable[[], Stack]]]:
-    # Producers before consumers: the order is the wiring order.
-    return [
-        ("Security", True, lambda: security.build(cfg)),
-        ("Network", cfg.network is not None, lambda: network.build(cfg)),
-        ("Data", bool(cfg.tables or cfg.buckets or cfg.pipeline), lambda: data.build(cfg)),
-        ("Compute", bool(cfg.functions), lambda: compute.build(cfg, assets)),
-        ("Api", cfg.api is not None, lambda: api.build(cfg)),
-        ("Firewall", cfg.firewall is not None, lambda: firewall.build(cfg)),
-        ("Edge", cfg.edge is not None, lambda: edge.build(cfg)),
-        ("Monitoring", cfg.monitoring is not None, lambda: monitoring.build(cfg)),
-        ("Pipeline", cfg.pipeline is not None, lambda: pipeline.build(cfg)),
-    ]
+@dataclass(frozen=True)
+class Layout:
+    """Every nested stack of a config, in wiring order, and where each bundle was placed."""
+
+    children: list[Child]
+    placement: dict[str, str]
 
 
-def children(cfg: Config, assets: dict[str, Asset]) -> list[Child]:
-    """The nested stacks this config needs, in dependency order."""
-    return [Child(lid, f"{lid.lower()}.json", build()) for lid, needed, build in _children_plan(cfg, assets) if needed]
+def _natural(stack: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", stack))
+
+
+def _child(stack: Stack, depends_on: tuple[str, ...] = ()) -> Child:
+    return Child(logical_id(stack.name), f"{stack.name}.json", stack, depends_on)
+
+
+def _bundles(cfg: Config, assets: dict[str, Asset]) -> tuple[dict[str, Stack], dict[str, Cost], dict[str, str]]:
+    """Every function, table and bucket bundle, its cost, and its explicit group."""
+    bundles: dict[str, Stack] = {}
+    costs: dict[str, Cost] = {}
+    groups: dict[str, str] = {}
+    for section, specs, make, size in (
+            ("functions", cfg.functions, lambda n: compute.bundle(cfg, n, assets), lambda k: compute.list_bytes(cfg, k)),
+            ("tables", cfg.tables, lambda n: data.table_bundle(cfg, n), lambda k: data.list_bytes(cfg, f"tables.{k}")),
+            ("buckets", cfg.buckets, lambda n: data.bucket_bundle(cfg, n), lambda k: data.list_bytes(cfg, f"buckets.{k}"))):
+        for name, spec in specs.items():
+            key = f"{section}.{name}"
+            st = bundles[key] = make(name)
+            t = st.template
+            costs[key] = Cost(len(t.resources), len(t.outputs), frozenset(t.parameters), size(name))
+            if spec.group:
+                groups[key] = spec.group
+    return bundles, costs, groups
+
+
+def layout(cfg: Config, assets: dict[str, Asset], lock: dict[str, str]) -> Layout:
+    """The nested stacks this config needs, in dependency order, with bundles placed."""
+    bundles, costs, groups = _bundles(cfg, assets)
+    placement = place(cfg.file, costs, groups, lock)
+    members: dict[str, list[str]] = {}
+    for key, stack in placement.items():
+        members.setdefault(stack, []).append(key)
+    stacks = {family: sorted((s for s in members if s.partition("-")[0] == family), key=_natural)
+              for family in set(FAMILIES.values())}
+
+    kids = [_child(security.build(cfg))]
+    if cfg.network:
+        kids.append(_child(network.build(cfg)))
+    if monitoring.needed(cfg):
+        kids.append(_child(monitoring.build(cfg)))
+    for stack in stacks["data"]:
+        kids.append(_child(data.build(cfg, stack, members[stack], bundles)))
+    if cfg.api:
+        kids.append(_child(api.build(cfg)))
+    computes = []
+    for stack in stacks["compute"]:
+        names = [k.partition(".")[2] for k in members[stack]]
+        computes.append(_child(compute.build(cfg, stack, names, {k.partition(".")[2]: bundles[k] for k in members[stack]})))
+    kids += computes
+    if cfg.api:
+        # The stage deploys the definition once every function and its invoke permission exist.
+        kids.append(_child(api_stage.build(cfg), tuple(c.logical_id for c in computes)))
+    if cfg.firewall:
+        kids.append(_child(firewall.build(cfg)))
+    if cfg.edge:
+        kids.append(_child(edge.build(cfg)))
+    if cfg.monitoring and cfg.monitoring.dashboard:
+        kids.append(_child(dashboard.build(cfg, stacks["compute"])))
+    if cfg.pipeline:
+        kids.append(_child(pipeline.build(cfg)))
+    return Layout(kids, placement)
 
 
 def build(cfg: Config, kids: list[Child]) -> Stack:
-    """Root template over `kids`; re-exports every child output under the same name."""
+    """Root template over `kids`; re-exports the system-level outputs the children mark."""
     st = Stack(cfg, "root", f"{physical(cfg)}: root of the nested stacks (generated; do not edit)")
     producers: dict[str, str] = {}
     for kid in kids:
         params: dict[str, Any] = {}
         for name in sorted(kid.stack.template.parameters):
             params[name] = _value_for(cfg, st, name, producers, kid.logical_id)
-        props = {"Parameters": params} if params else {}
+        props: dict[str, Any] = {"Parameters": params} if params else {}
+        if kid.depends_on:
+            props["DependsOn"] = list(kid.depends_on)
         # Explicit Delete: a child's stateful resources carry their own Retain policies, so
         # deleting the child never deletes them in production.
         res = st.add(cloudformation.Stack(kid.logical_id, TemplateURL=kid.file, DeletionPolicy="Delete",
                                           UpdateReplacePolicy="Delete", **props))
-        for out_name, out in sorted(kid.stack.template.outputs.items()):
+        for out_name in sorted(kid.stack.template.outputs):
             if out_name in producers:
-                raise ValueError(f"output {out_name} declared by both {producers[out_name]} and {kid.logical_id}")
+                raise ConfigError(cfg.file, "(names)", f"two stacks would both output {out_name} "
+                                  f"({producers[out_name]} and {kid.logical_id}): two config names map to the same "
+                                  "logical ID.", "rename one of them.")
             producers[out_name] = kid.logical_id
+        for out_name in sorted(kid.stack.exports):
+            out = kid.stack.template.outputs[out_name]
             st.output(out_name, GetAtt(res, f"Outputs.{out_name}"), out.properties.get("Description", out_name))
     st.output("Region", Ref("AWS::Region"), "Region of the deployment")
     st.output("Environment", cfg.project.stage, "Stage (environment) name")

@@ -1,26 +1,31 @@
-"""Security stack: the customer-managed KMS key, its alias, and the application secret."""
+"""Security stack: the customer-managed KMS key, its alias, the secrets, the access-log bucket."""
 from __future__ import annotations
 
 import json
 
 from troposphere import GetAtt, Ref
-from troposphere import kms, secretsmanager
+from troposphere import cognito, kms, secretsmanager
 
+from infra.builders import storage, userpool
 from infra.builders.keys import customer_key
 from infra.config.schema import Config
 from infra.naming import physical
+from infra.openapi import USER_POOL_ARN, api_name, creates_user_pool, resource_server, route_scopes
 from infra.stack import Stack
+
+ACCESS_LOGS = "access-logs"
+ACCESS_LOG_DAYS = 90
 
 
 def build(cfg: Config) -> Stack:
     """Key (rotation, alias) and, when configured, the secret encrypted with it."""
-    st = Stack(cfg, "security", f"{physical(cfg)} security: KMS key and secrets")
+    st = Stack(cfg, "security", f"{physical(cfg)} security: KMS key, secrets, access-log bucket")
     description = cfg.key.description or f"Encrypts {physical(cfg)} data, secrets and logs"
     alarms_topic = bool(cfg.monitoring and cfg.monitoring.topic)
     key = st.add(customer_key("Key", description, production=cfg.project.production,
                               alarms_topic=alarms_topic), stateful=True)
     st.add(kms.Alias("KeyAlias", AliasName=f"alias/{physical(cfg, cfg.key.alias)}", TargetKeyId=Ref(key)))
-    st.output("KeyArn", GetAtt(key, "Arn"), "ARN of the system KMS key")
+    st.output("KeyArn", GetAtt(key, "Arn"), "ARN of the system KMS key", export=True)
     st.output("KeyId", Ref(key), "ID of the system KMS key")
 
     if cfg.secret:
@@ -37,7 +42,16 @@ def build(cfg: Config) -> Stack:
                 ExcludeCharacters=sec.exclude_characters,
             ),
         ), stateful=True)
-        st.output("SecretArn", Ref(secret), "ARN of the application secret")
+        st.output("SecretArn", Ref(secret), "ARN of the application secret", export=True)
+
+    # S3 server access logs of every bucket (data stacks, pipeline, CloudFront logs) land here.
+    if cfg.buckets or cfg.pipeline or cfg.edge:
+        logs = st.add(storage.access_log_bucket(
+            "AccessLogsBucket", storage.bucket_name(physical(cfg, ACCESS_LOGS)), ACCESS_LOG_DAYS),
+            stateful=True,
+            skip={"CKV_AWS_18": "This is the access-log target; logging it into itself would loop."})
+        st.add(storage.tls_only_policy("AccessLogsBucketPolicy", logs, [storage.log_delivery_statement(logs)]))
+        st.output("AccessLogsBucketName", Ref(logs), "Bucket receiving S3 server access logs")
 
     if cfg.edge and cfg.firewall:
         # Shared by CloudFront (sends it as a header) and the regional web ACL (blocks requests
@@ -49,4 +63,28 @@ def build(cfg: Config) -> Stack:
             GenerateSecretString=secretsmanager.GenerateSecretString(PasswordLength=48, ExcludePunctuation=True)),
             stateful=True)
         st.output("OriginVerifySecretArn", Ref(verify), "ARN of the CloudFront origin-verification secret")
+    if creates_user_pool(cfg):
+        _user_pool(cfg, st)
     return st
+
+
+def _user_pool(cfg: Config, st: Stack) -> None:
+    """The Cognito user pool of COGNITO routes, its browser client and, for scoped routes, the
+    resource server defining the scopes and the managed login domain issuing them."""
+    spec = cfg.api.auth.cognito
+    pool = st.add(userpool.user_pool("UserPool", physical(cfg, "users"), spec, production=cfg.project.production),
+                  stateful=True)
+    scopes = sorted({s for r in cfg.api.routes if r.auth == "COGNITO" for s in route_scopes(cfg, r)})
+    if scopes:
+        server = st.add(cognito.UserPoolResourceServer(
+            "UserPoolResourceServer", UserPoolId=Ref(pool), Identifier=resource_server(cfg), Name=api_name(cfg),
+            Scopes=[cognito.ResourceServerScopeType(ScopeName=s.split("/", 1)[1], ScopeDescription=f"{s} on {api_name(cfg)}")
+                    for s in scopes]))
+        st.add(cognito.UserPoolDomain("UserPoolDomain", UserPoolId=Ref(pool), Domain=spec.domain_prefix))
+    client = userpool.client("UserPoolClient", physical(cfg, "web"), pool, spec, scopes)
+    if scopes:
+        client.DependsOn = [server.title]
+    st.add(client)
+    st.output(USER_POOL_ARN, GetAtt(pool, "Arn"), "ARN of the Cognito user pool", export=True)
+    st.output("UserPoolId", Ref(pool), "ID of the Cognito user pool", export=True)
+    st.output("UserPoolClientId", Ref(client), "ID of the user pool's browser app client", export=True)

@@ -20,7 +20,8 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def out_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("out")
-    build_configs(SHIPPED, out)
+    # locked: a shipped config whose committed lock file is stale fails here, never rewrites it.
+    build_configs(SHIPPED, out, locked=True)
     return out
 
 
@@ -46,3 +47,14 @@ def secure_prod(generated):
 @pytest.fixture(scope="session")
 def catalog(generated):
     return generated["catalog-api"]
+
+
+@pytest.fixture(scope="session")
+def custom_domain(tmp_path_factory) -> dict[str, dict]:
+    """config/examples/custom-domain.toml generated: the custom domain (certificate in us-east-1)
+    that no shipped config can carry without a real hosted zone."""
+    from support.shipped import REPO
+
+    out = tmp_path_factory.mktemp("example")
+    (target,) = build_configs([REPO / "config" / "examples" / "custom-domain.toml"], out, locked=True)
+    return {f.stem: json.loads(f.read_text()) for f in sorted(target.glob("*.json"))}

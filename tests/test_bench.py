@@ -154,7 +154,19 @@ def test_speedup_target_compares_the_same_system_with_the_cdk_cli():
     cli = measurement("npx cdk synth (CLI, offline)", (3.7, 450 * 1024))
     app = measurement("cdk app synth (node build/app.js)", (2.5, 450 * 1024))
     lines = bench.target_lines(ours, same, [same, ours, app, cli])
-    assert lines[2] == "(for reference, vs cdk app synth (node build/app.js) alone, without the CLI: 14.7x)"
-    assert lines[3] == "target >= 20x vs npx cdk synth (CLI, offline): 21.8x  ok"
-    slow = measurement("ours, secure-api", (0.5, 30 * 1024))
-    assert bench.target_lines(ours, slow, [cli])[2].endswith("MISSED  <<<")
+    assert lines[2] == "(for reference, secure-api alone vs cdk app synth (node build/app.js): 14.7x)"
+    assert lines[3] == "target >= 30x vs npx cdk synth (CLI, offline) (every shipped config): 14.8x  MISSED  <<<"
+    fast = measurement("ours, every shipped config", (0.1, 30 * 1024))
+    assert bench.target_lines(fast, None, [cli])[2].endswith("37.0x  ok")
+
+
+def test_scale_targets_are_marked():
+    ours = measurement("ours, every shipped config", (0.1, 32 * 1024))
+    cli = measurement("npx cdk synth (CLI, offline)", (4.0, 450 * 1024))
+    large = measurement(bench.LARGE_ROW, (0.9, 60 * 1024))
+    same = measurement(bench.LOOP_ROWS[0], (0.8, 60 * 1024))
+    route = measurement(bench.LOOP_ROWS[1], (1.2, 60 * 1024))
+    lines = bench.target_lines(ours, None, [cli, large, same, route])
+    assert lines[3] == "target large config <= 1.0 s : 0.900 s   ok"
+    assert lines[4] == "target make templates, unchanged tree <= cdk synth / 4 (1.00 s): 0.800 s  ok"
+    assert lines[5].startswith("target make templates, one new route") and lines[5].endswith("MISSED  <<<")

@@ -40,13 +40,14 @@ def test_each_function_role_basic_execution_xray_decrypt_and_only_its_table(cata
 
 def test_users_node_and_products_python_functions(catalog):
     comp = catalog["compute"]
-    common = {"TracingConfig": {"Mode": "Active"}, "ReservedConcurrentExecutions": 100, "Timeout": 30,
+    # No reserved concurrency unless the config asks (it fails in accounts with a low quota).
+    common = {"TracingConfig": {"Mode": "Active"}, "ReservedConcurrentExecutions": ABSENT, "Timeout": 30,
               "MemorySize": 256, "VpcConfig": ABSENT}
     has_resource_properties(comp, "AWS::Lambda::Function", {
         "FunctionName": "catalog-prod-users", "Runtime": "nodejs24.x", "Handler": "index.handler", **common,
         "Environment": {"Variables": {"TABLE_NAME": {"Ref": "UsersTableName"}}}})
     has_resource_properties(comp, "AWS::Lambda::Function", {
-        "FunctionName": "catalog-prod-products", "Runtime": "python3.13", "Handler": "app.handler", **common,
+        "FunctionName": "catalog-prod-products", "Runtime": "python3.14", "Handler": "app.handler", **common,
         "Environment": {"Variables": {"TABLE_NAME": {"Ref": "ProductsTableName"}}}})
     has_resource_properties(comp, "AWS::Logs::LogGroup", {"RetentionInDays": 7}, count=2)
 
@@ -61,73 +62,106 @@ def test_users_and_products_tables_retained(catalog):
 def test_config_rule_and_ssm_parameters(catalog):
     has_resource_properties(catalog["monitoring"], "AWS::Config::ConfigRule", {
         "Source": {"Owner": "AWS", "SourceIdentifier": "LAMBDA_FUNCTION_SETTINGS_CHECK"},
-        "Scope": {"ComplianceResourceTypes": ["AWS::Lambda::Function"]},
-        "InputParameters": {"runtime": "nodejs24.x,python3.13", "timeout": "30", "memorySize": "256"}})
+        "Scope": {"TagKey": "Project", "TagValue": "catalog"},
+        "InputParameters": {"runtime": "nodejs24.x,python3.14", "timeout": "30", "memorySize": "256"}})
     has_resource_properties(catalog["compute"], "AWS::SSM::Parameter", {
         "Name": "/catalog/prod/functions/users/arn", "Value": {"Fn::GetAtt": ["UsersFunction", "Arn"]}})
     has_resource_properties(catalog["compute"], "AWS::SSM::Parameter", {
         "Name": "/catalog/prod/functions/products/arn"})
-    has_resource_properties(catalog["api"], "AWS::SSM::Parameter", {"Name": "/catalog/prod/api/url"})
+    has_resource_properties(catalog["api-stage"], "AWS::SSM::Parameter", {"Name": "/catalog/prod/api/url"})
     has_resource_properties(catalog["firewall"], "AWS::SSM::Parameter", {
         "Name": "/catalog/prod/waf/web-acl-arn", "Value": {"Fn::GetAtt": ["WebAcl", "Arn"]}})
 
 
+def body(files) -> dict:
+    """The OpenAPI document of the REST API."""
+    return files["api"]["Resources"]["RestApi"]["Properties"]["Body"]
+
+
 def test_rest_api_named_regional_stage_logging_throttling_cors(catalog):
-    api = catalog["api"]
-    has_resource_properties(api, "AWS::ApiGateway::RestApi", {
-        "Name": "prod-MyAPI", "EndpointConfiguration": {"Types": ["REGIONAL"]}})
-    has_resource_properties(api, "AWS::ApiGateway::Stage", {
-        "StageName": "prod", "TracingEnabled": True,
+    has_resource_properties(catalog["api"], "AWS::ApiGateway::RestApi", {
+        "Name": "prod-MyAPI", "EndpointConfiguration": {"Types": ["REGIONAL"]},
+        "Parameters": {"endpointConfigurationTypes": "REGIONAL"}})
+    stage = catalog["api-stage"]
+    has_resource_properties(stage, "AWS::ApiGateway::Stage", {
+        "StageName": "prod", "TracingEnabled": True, "RestApiId": {"Ref": "RestApiId"},
         "MethodSettings": [{"LoggingLevel": "ERROR", "MetricsEnabled": True, "ThrottlingRateLimit": 1000.0,
                             "ThrottlingBurstLimit": 2000}],
         "AccessLogSetting": {"DestinationArn": {"Fn::GetAtt": ["AccessLogGroup", "Arn"]}}})
-    stage = next(iter(resources(api, "AWS::ApiGateway::Stage").values()))
-    fmt = json.loads(stage["Properties"]["AccessLogSetting"]["Format"])
+    res = next(iter(resources(stage, "AWS::ApiGateway::Stage").values()))
+    fmt = json.loads(res["Properties"]["AccessLogSetting"]["Format"])
     assert fmt["requestId"] == "$context.requestId" and fmt["status"] == "$context.status"
-    has_resource_properties(api, "AWS::ApiGateway::Method", {"HttpMethod": "OPTIONS", "Integration": {
-        "IntegrationResponses": [{"ResponseParameters": {"method.response.header.Access-Control-Max-Age": "'3600'"}}]}})
+    # CORS: every path answers OPTIONS itself, without auth; API Gateway's own errors carry the origin.
+    paths = body(catalog)["paths"]
+    for path, ops in paths.items():
+        preflight = ops["options"]
+        assert "security" not in preflight
+        headers = preflight["x-amazon-apigateway-integration"]["responses"]["default"]["responseParameters"]
+        assert headers["method.response.header.Access-Control-Max-Age"] == "'3600'", path
+        assert headers["method.response.header.Access-Control-Allow-Origin"] == "'*'"
+    assert body(catalog)["x-amazon-apigateway-gateway-responses"]["DEFAULT_4XX"] == {
+        "responseParameters": {"gatewayresponse.header.Access-Control-Allow-Origin": "'*'"}}
 
 
 def test_request_validation_models_and_iam_auth_on_every_route(catalog):
-    api = catalog["api"]
-    has_resource_properties(api, "AWS::ApiGateway::RequestValidator", {
-        "ValidateRequestBody": True, "ValidateRequestParameters": True})
-    schemas = {m["Properties"]["Name"]: json.loads(m["Properties"]["Schema"])
-               for m in resources(api, "AWS::ApiGateway::Model").values()}
+    doc = body(catalog)
+    assert doc["x-amazon-apigateway-request-validators"] == {
+        "validate-request": {"validateRequestBody": True, "validateRequestParameters": True}}
+    schemas = doc["components"]["schemas"]
     assert schemas["UserPost"]["required"] == ["name", "email"]
     assert schemas["UserPost"]["properties"] == {"name": {"type": "string"}, "email": {"type": "string"}}
     assert schemas["ProductPost"]["required"] == ["name", "price"]
     assert schemas["ProductPost"]["properties"] == {"name": {"type": "string"}, "price": {"type": "number"},
                                                     "category": {"type": "string"}}
-    routes = {(m["Properties"]["HttpMethod"], m["Properties"]["ResourceId"]["Ref"])
-              for m in find(api, "AWS::ApiGateway::Method", {"AuthorizationType": "AWS_IAM"}).values()}
-    assert routes == {("GET", "UsersResource"), ("POST", "UsersResource"), ("GET", "UsersIdParamResource"),
-                      ("PUT", "UsersIdParamResource"), ("DELETE", "UsersIdParamResource"),
-                      ("GET", "ProductsResource"), ("POST", "ProductsResource"), ("GET", "ProductsIdParamResource")}
-    # Every non-OPTIONS method is IAM-authorized.
-    assert not find(api, "AWS::ApiGateway::Method", {"AuthorizationType": "NONE", "HttpMethod": "GET"})
-    has_resource_properties(api, "AWS::ApiGateway::Method", {
-        "HttpMethod": "POST", "ResourceId": {"Ref": "UsersResource"},
-        "RequestModels": {"application/json": {"Ref": "UserPostModel"}},
-        "RequestValidatorId": {"Ref": "RequestValidator"}})
-    has_resource_properties(api, "AWS::ApiGateway::Method", {
-        "HttpMethod": "GET", "ResourceId": {"Ref": "UsersIdParamResource"},
-        "RequestParameters": {"method.request.path.id": True}})
+    assert doc["components"]["securitySchemes"]["sigv4"] == {
+        "type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authtype": "awsSigv4",
+        "description": "AWS Signature Version 4 (IAM)"}
+    routes = {(m.upper(), p) for p, ops in doc["paths"].items() for m, op in ops.items()
+              if op.get("security") == [{"sigv4": []}]}
+    assert routes == {("GET", "/users"), ("POST", "/users"), ("GET", "/users/{id}"), ("PUT", "/users/{id}"),
+                      ("DELETE", "/users/{id}"), ("GET", "/products"), ("POST", "/products"),
+                      ("GET", "/products/{id}")}
+    # Every method but the CORS preflight is IAM-authorized.
+    assert all(op.get("security") for ops in doc["paths"].values() for m, op in ops.items() if m != "options")
+    post = doc["paths"]["/users"]["post"]
+    assert post["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/UserPost"}
+    assert post["x-amazon-apigateway-request-validator"] == "validate-request"
+    get_one = doc["paths"]["/users/{id}"]["get"]
+    assert get_one["parameters"] == [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    assert get_one["x-amazon-apigateway-integration"] == {
+        "type": "aws_proxy", "httpMethod": "POST", "passthroughBehavior": "when_no_match",
+        "uri": {"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
+                           "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
+                           "catalog-prod-users/invocations"}}
+    # The list route validates nothing, so it names no validator.
+    assert "x-amazon-apigateway-request-validator" not in doc["paths"]["/users"]["get"]
 
 
-def test_lambda_permissions_are_per_route(catalog):
-    perms = find(catalog["api"], "AWS::Lambda::Permission", {"Principal": "apigateway.amazonaws.com"})
-    assert len(perms) == 8
-    arns = sorted(p["Properties"]["SourceArn"]["Fn::Sub"].split("${RestApi}/")[1] for p in perms.values())
-    assert "prod/GET/users/*" in arns and "prod/POST/products" in arns
+def test_one_lambda_permission_per_function(catalog):
+    perms = find(catalog["compute"], "AWS::Lambda::Permission", {"Principal": "apigateway.amazonaws.com"})
+    assert sorted(perms) == ["ProductsFunctionApiPermission", "UsersFunctionApiPermission"]
+    for perm in perms.values():
+        # Any route and method of this API's own stage, and nothing else.
+        assert perm["Properties"]["SourceArn"]["Fn::Sub"][0].endswith(":${RestApiId}/prod/*/*")
+        assert perm["Properties"]["SourceArn"]["Fn::Sub"][1] == {"RestApiId": {"Ref": "RestApiId"}}
+
+
+def test_client_openapi_document(generated):
+    doc = generated["catalog-api"]["openapi"]
+    assert doc["openapi"] == "3.0.1" and doc["info"]["title"] == "prod-MyAPI"
+    assert "x-amazon-apigateway" not in json.dumps(doc) and "Fn::" not in json.dumps(doc)
+    assert doc["paths"]["/users/{id}"]["get"]["operationId"] == "getUsersById"
+    ids = [op["operationId"] for ops in doc["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids))
 
 
 def test_waf_four_rules(catalog):
     acl = has_resource_properties(catalog["firewall"], "AWS::WAFv2::WebACL", {})
     rules = next(iter(acl.values()))["Properties"]["Rules"]
-    assert [r["Name"] for r in rules] == ["RateLimitRule", "AWSManagedRulesCommonRuleSet",
+    # The seed's four rules, plus the body size limit that replaces the common rule set's 8 KB one.
+    assert [r["Name"] for r in rules] == ["RateLimitRule", "BodySizeLimit", "AWSManagedRulesCommonRuleSet",
                                           "AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesSQLiRuleSet"]
-    assert [r["Priority"] for r in rules] == [1, 2, 3, 4]
+    assert [r["Priority"] for r in rules] == sorted(r["Priority"] for r in rules)
     # No CloudFront in front: the API sees client IPs itself, and nothing requires CloudFront.
     assert "OriginVerifySecret" not in catalog["security"]["Resources"]
     assert rules[0]["Statement"] == {"RateBasedStatement": {"Limit": 2000, "AggregateKeyType": "IP"}}
@@ -135,32 +169,40 @@ def test_waf_four_rules(catalog):
 
 
 def test_monitoring_topic_alarms_dashboard(catalog):
-    mon = catalog["monitoring"]
-    has_resource_properties(mon, "AWS::SNS::Topic", {"KmsMasterKeyId": {"Ref": "KeyArn"}})
-    dims = [{"Name": "ApiName", "Value": {"Ref": "ApiName"}}, {"Name": "Stage", "Value": {"Ref": "ApiStageName"}}]
+    has_resource_properties(catalog["monitoring"], "AWS::SNS::Topic", {"KmsMasterKeyId": {"Ref": "KeyArn"}})
+    # Each alarm lives with what it watches and notifies the topic (a parameter there).
+    dims = [{"Name": "ApiName", "Value": {"Ref": "ApiName"}}, {"Name": "Stage", "Value": {"Ref": "Stage"}}]
     for metric, threshold in (("4XXError", 10), ("5XXError", 5), ("Latency", 1000)):
-        has_resource_properties(mon, "AWS::CloudWatch::Alarm", {
+        has_resource_properties(catalog["api-stage"], "AWS::CloudWatch::Alarm", {
             "MetricName": metric, "Threshold": threshold, "Dimensions": dims,
-            "AlarmActions": [{"Ref": "AlarmTopic"}]})
-    # Function alarms reference the functions through parameters, never hard-coded names.
+            "AlarmActions": [{"Ref": "AlarmTopicArn"}]})
+    # Function alarms reference the functions themselves, never hard-coded names.
     for fn in ("Users", "Products"):
-        has_resource_properties(mon, "AWS::CloudWatch::Alarm", {
-            "MetricName": "Errors", "Threshold": 5,
-            "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": f"{fn}FunctionName"}}]})
-    dash = next(iter(resources(mon, "AWS::CloudWatch::Dashboard").values()))
-    body = json.loads(dash["Properties"]["DashboardBody"]["Fn::Sub"])
-    titles = [w["properties"]["title"] for w in body["widgets"]]
-    assert titles == ["API requests", "API latency", "API 4XX errors", "API 5XX errors", "users invocations",
-                      "products invocations"]
-    assert "prod-user-function" not in dash["Properties"]["DashboardBody"]["Fn::Sub"]
+        has_resource_properties(catalog["compute"], "AWS::CloudWatch::Alarm", {
+            "MetricName": "Errors", "Threshold": 5, "AlarmActions": [{"Ref": "AlarmTopicArn"}],
+            "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": f"{fn}Function"}}]})
+    dash = next(iter(resources(catalog["dashboard"], "AWS::CloudWatch::Dashboard").values()))
+    text = dash["Properties"]["DashboardBody"]["Fn::Sub"]
+    # The compute stack passes its functions' metric rows; substitute an example to read the body.
+    rows = '["AWS/Lambda","Invocations","FunctionName","a"],["AWS/Lambda","Invocations","FunctionName","b"]'
+    widgets = json.loads(text.replace("${ComputeFunctionMetrics}", rows))["widgets"]
+    titles = [w["properties"]["title"] for w in widgets]
+    assert titles == ["API requests", "API latency", "API 4XX errors", "API 5XX errors", "Invocations: compute"]
+    assert len(widgets[-1]["properties"]["metrics"]) == 2
+    assert "prod-user-function" not in text and "catalog-prod-users" not in text
+    metrics = catalog["compute"]["Outputs"]["ComputeFunctionMetrics"]["Value"]["Fn::Join"]
+    assert metrics[0] == "," and {"Ref": "UsersFunction"} in [m["Fn::Sub"][1]["Fn"] for m in metrics[1]]
 
 
 def test_outputs(catalog):
     outs = catalog["root"]["Outputs"]
     assert outs["Region"]["Value"] == {"Ref": "AWS::Region"}
     assert outs["Environment"]["Value"] == "prod"
-    for name in ("ApiUrl", "WebAclArn", "AlarmTopicArn", "DashboardUrl"):
+    for name in ("ApiUrl", "WebAclArn", "AlarmTopicArn", "DashboardUrl", "ComputeFunctionNames",
+                 "DataTableNames", "DataBucketNames", "KeyArn", "RestApiId"):
         assert outs[name]["Value"] == {"Fn::GetAtt": [outs[name]["Value"]["Fn::GetAtt"][0], f"Outputs.{name}"]}
+    # System-level values only: per-resource ARNs stay in the nested stacks' outputs.
+    assert "UsersFunctionArn" not in outs and "UsersTableArn" not in outs
 
 
 def test_no_vpc_in_catalog(catalog):
@@ -171,4 +213,4 @@ def test_no_vpc_in_catalog(catalog):
 def test_api_gateway_logging_role_outlives_the_stage(catalog):
     # An account-wide setting shared by every stage: deleting one stage must not break the others.
     for rtype in ("AWS::IAM::Role", "AWS::ApiGateway::Account"):
-        has_resource_properties(catalog["api"], rtype, {}, DeletionPolicy="Retain", UpdateReplacePolicy="Retain")
+        has_resource_properties(catalog["api-stage"], rtype, {}, DeletionPolicy="Retain", UpdateReplacePolicy="Retain")

@@ -47,27 +47,29 @@ def test_regenerating_replaces_stale_files(tmp_path):
 
 
 def test_only_the_stacks_a_config_needs(generated):
-    assert sorted(generated["catalog-api"]) == ["api", "compute", "data", "firewall", "manifest", "monitoring",
-                                                "root", "security"]
-    assert sorted(generated["secure-api-prod"]) == ["api", "compute", "data", "edge", "firewall", "global",
-                                                    "manifest", "monitoring", "network", "pipeline", "root",
-                                                    "security"]
+    assert sorted(generated["catalog-api"]) == ["api", "api-stage", "compute", "dashboard", "data", "firewall",
+                                                "manifest", "monitoring", "openapi", "root", "security"]
+    assert sorted(generated["secure-api-prod"]) == ["api", "api-stage", "compute", "data", "edge", "firewall",
+                                                    "global", "manifest", "monitoring", "network", "openapi",
+                                                    "pipeline", "root", "security"]
 
 
 def test_root_wires_children_by_outputs_never_exports(generated):
     for name, files in generated.items():
         root = files["root"]
         stacks = {k: v for k, v in root["Resources"].items() if v["Type"] == "AWS::CloudFormation::Stack"}
+        file_of = files["manifest"]["templates"]
+        assert set(file_of) == set(stacks)
         for lid, res in stacks.items():
-            child = files[lid.lower()]
-            assert res["Properties"]["TemplateURL"] == f"{lid.lower()}.json"
+            child = files[file_of[lid].removesuffix(".json")]
+            assert res["Properties"]["TemplateURL"] == file_of[lid]
             assert "StackName" not in res["Properties"]  # troposphere 4.11: nested stacks take no StackName
             passed = res["Properties"].get("Parameters", {})
             assert set(passed) == set(child.get("Parameters", {})), f"{name}/{lid}"
             for param, value in passed.items():
                 if isinstance(value, dict) and "Fn::GetAtt" in value:
                     assert value["Fn::GetAtt"][1] == f"Outputs.{param}"
-                    assert param in files[value["Fn::GetAtt"][0].lower()]["Outputs"]
+                    assert param in files[file_of[value["Fn::GetAtt"][0]].removesuffix(".json")]["Outputs"]
         text = json.dumps(files)
         assert "Fn::ImportValue" not in text and '"Export"' not in text
 
@@ -83,13 +85,22 @@ def test_manifest_describes_the_deployment(generated):
     m = generated["secure-api-prod"]["manifest"]
     assert m["stack_name"] == "tap-prod" and m["region"] == "us-west-2" and m["production"] is True
     assert m["termination_protection"] is True
-    assert set(m["root_parameters"]) == {"AssetBucket", "CertificateArn", "EdgeWebAclArn"}
+    assert set(m["root_parameters"]) == {"AssetBucket", "EdgeWebAclArn"}
     assert m["global"] == {"template": "global.json", "stack_name": "tap-prod-global", "region": "us-east-1",
-                           "outputs": {"CertificateArn": "CertificateArn", "EdgeWebAclArn": "EdgeWebAclArn"}}
+                           "outputs": {"EdgeWebAclArn": "EdgeWebAclArn"}}
     assert m["templates"]["Network"] == "network.json"
-    assert {a["source"] for a in m["assets"]} == {"handlers/api", "handlers/rotation"}
+    assert {a["source"] for a in m["assets"]} == {"handlers/api", "handlers/rotation", "handlers/origin_verify"}
+    assert m["placement"] == {"buckets.static-content": "data", "functions.api": "compute",
+                              "functions.origin-verify": "compute", "functions.rotation": "compute",
+                              "tables.data": "data"}
     assert generated["secure-api"]["manifest"]["global"]["outputs"] == {"EdgeWebAclArn": "EdgeWebAclArn"}
     assert generated["catalog-api"]["manifest"]["global"] is None
+
+
+def test_manifest_of_a_custom_domain_names_the_certificate(custom_domain):
+    m = custom_domain["manifest"]
+    assert set(m["root_parameters"]) == {"AssetBucket", "CertificateArn", "EdgeWebAclArn"}
+    assert m["global"]["outputs"] == {"CertificateArn": "CertificateArn", "EdgeWebAclArn": "EdgeWebAclArn"}
 
 
 def test_asset_keys_are_content_hashes_and_zips_reproducible(out_dir, generated):
@@ -130,17 +141,25 @@ def test_quota_body_size():
         quotas.check("demo/api.json", {}, b"x" * 1_000_001)
 
 
-def test_too_many_routes_fail_before_writing(tmp_path, monkeypatch):
+def test_more_paths_than_api_gateway_allows_fail_before_writing(tmp_path):
     text = (REPO / "config" / "catalog-api.toml").read_text()
-    text += "".join(f'\n[[api.routes]]\nmethod = "GET"\npath = "/r{i}"\nfunction = "users"\n' for i in range(250))
+    # The root, /users, /users/{id}, /products, /products/{id} and 296 more: 301 resources.
+    text += "".join(f'\n[[api.routes]]\nmethod = "GET"\npath = "/r{i}"\nfunction = "users"\n' for i in range(296))
     cfg = tmp_path / "big.toml"
     cfg.write_text(text)
     from click.testing import CliRunner
     from infra.cli import main
     result = CliRunner().invoke(main, ["templates", "--config", str(cfg), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2
-    assert "stack big/api.json" in result.output and "over CloudFormation's limit of 500" in result.output
-    assert not (tmp_path / "out").exists()
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output
+    assert "api.routes: the routes need 301 API Gateway resources" in result.output
+    assert "quota is 300" in result.output and "api.resource_quota" in result.output
+    assert not (tmp_path / "out").exists() and not (tmp_path / "big.lock.json").exists()
+    # An API whose quota AWS raised says so, and generates.
+    cfg.write_text(text.replace('description = "Production Serverless API"',
+                                'description = "Production Serverless API"\nresource_quota = 400'))
+    result = CliRunner().invoke(main, ["templates", "--config", str(cfg), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
 
 
 def test_user_adds_a_route_and_function_by_config_only(tmp_path):
@@ -165,26 +184,29 @@ function = "orders"
     compute = json.loads((out / "compute.json").read_text())
     api = json.loads((out / "api.json").read_text())
     assert compute["Resources"]["OrdersFunction"]["Properties"]["FunctionName"] == "catalog-prod-orders"
-    assert api["Resources"]["OrdersIdParamGetMethod"]["Properties"]["AuthorizationType"] == "AWS_IAM"
+    assert "OrdersFunctionApiPermission" in compute["Resources"]
+    operation = api["Resources"]["RestApi"]["Properties"]["Body"]["paths"]["/orders/{id}"]["get"]
+    assert operation["security"] == [{"sigv4": []}]
+    assert "catalog-prod-orders" in operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
     root = json.loads((out / "root.json").read_text())
-    assert root["Resources"]["Api"]["Properties"]["Parameters"]["OrdersFunctionArn"] == {
-        "Fn::GetAtt": ["Compute", "Outputs.OrdersFunctionArn"]}
+    assert root["Resources"]["ApiStage"]["DependsOn"] == ["Compute"]
+    assert json.loads((tmp_path / "orders.lock.json").read_text())["placement"]["functions.orders"] == "compute"
 
 
 def test_api_deployment_changes_with_routes_only(generated, tmp_path):
     def deployment_ids(files):
-        return [k for k, v in files["api"]["Resources"].items() if v["Type"] == "AWS::ApiGateway::Deployment"]
+        return [k for k, v in files["api-stage"]["Resources"].items() if v["Type"] == "AWS::ApiGateway::Deployment"]
     base = deployment_ids(generated["catalog-api"])
     text = (REPO / "config" / "catalog-api.toml").read_text()
     cfg = tmp_path / "catalog-api.toml"
     cfg.write_text(text.replace("max_age = 3600", "max_age = 3500"))
     (out,) = build_configs([cfg], tmp_path / "out")
-    changed = [k for k, v in json.loads((out / "api.json").read_text())["Resources"].items()
+    changed = [k for k, v in json.loads((out / "api-stage.json").read_text())["Resources"].items()
                if v["Type"] == "AWS::ApiGateway::Deployment"]
     assert len(base) == len(changed) == 1 and base != changed
     cfg.write_text(text.replace('description = "Users CRUD"', 'description = "Users"'))
     (out,) = build_configs([cfg], tmp_path / "out2")
-    same = [k for k, v in json.loads((out / "api.json").read_text())["Resources"].items()
+    same = [k for k, v in json.loads((out / "api-stage.json").read_text())["Resources"].items()
             if v["Type"] == "AWS::ApiGateway::Deployment"]
     assert same == base
 

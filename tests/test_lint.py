@@ -41,3 +41,79 @@ def test_unparsable_template_is_a_finding_not_a_crash(tmp_path):
     bad.write_text("{ not json")
     (finding,) = lint([bad])
     assert finding.rule == "JSON" and "not valid JSON" in finding.message
+
+
+# -- the cache never hides a finding ---------------------------------------------------------------
+
+def _copy(out_dir, tmp_path, name="catalog-api"):
+    work = tmp_path / name
+    shutil.copytree(out_dir / name, work)
+    return work
+
+
+def test_cached_findings_are_replayed_not_dropped(out_dir, tmp_path):
+    work = _copy(out_dir, tmp_path)
+    root = json.loads((work / "root.json").read_text())
+    del root["Resources"]["Firewall"]["Properties"]["Parameters"]["ApiStageArn"]
+    (work / "root.json").write_text(json.dumps(root, indent=2))
+    cache = tmp_path / "cache"
+    first = lint([work], cache_dir=cache)
+    assert "E3043" in {f.rule for f in first}
+    assert any(cache.iterdir())
+    # Second run: nothing changed, so nothing is linted again; the same findings come back.
+    import infra.lint as mod
+    calls = []
+    real = mod._run_cfn_lint
+    mod._run_cfn_lint = lambda *a, **k: calls.append(a) or real(*a, **k)
+    try:
+        assert lint([work], cache_dir=cache) == first
+    finally:
+        mod._run_cfn_lint = real
+    assert calls == []
+
+
+def test_a_changed_child_interface_relints_the_parent(out_dir, tmp_path):
+    work = _copy(out_dir, tmp_path)
+    cache = tmp_path / "cache"
+    assert lint([work], cache_dir=cache) == []
+    # The firewall template now requires a parameter the root does not pass: only the root's
+    # check (E3043) can see it, and the root's own bytes did not change.
+    fw = json.loads((work / "firewall.json").read_text())
+    fw["Parameters"]["NewRequired"] = {"Type": "String", "Description": "new"}
+    (work / "firewall.json").write_text(json.dumps(fw, indent=2))
+    found = lint([work], cache_dir=cache)
+    assert any(f.rule == "E3043" and f.file.endswith("root.json") for f in found), found
+
+
+def test_changed_bytes_or_settings_miss_the_cache(out_dir, tmp_path, monkeypatch):
+    import infra.lint as mod
+    work = _copy(out_dir, tmp_path)
+    cache = tmp_path / "cache"
+    lint([work], cache_dir=cache)
+    api = work / "api.json"
+    before = mod.cache_key(api, api.read_bytes(), json.loads(api.read_bytes()), "us-east-1")
+    assert before != mod.cache_key(api, api.read_bytes() + b" ", json.loads(api.read_bytes()), "us-east-1")
+    assert before != mod.cache_key(api, api.read_bytes(), json.loads(api.read_bytes()), "eu-west-1")
+    monkeypatch.setattr(mod, "IGNORED", ["W3002", "E3012"])
+    assert before != mod.cache_key(api, api.read_bytes(), json.loads(api.read_bytes()), "us-east-1")
+
+
+def test_a_corrupt_cache_entry_is_a_miss(out_dir, tmp_path):
+    work = _copy(out_dir, tmp_path)
+    root = json.loads((work / "root.json").read_text())
+    del root["Resources"]["Firewall"]["Properties"]["Parameters"]["ApiStageArn"]
+    (work / "root.json").write_text(json.dumps(root, indent=2))
+    cache = tmp_path / "cache"
+    lint([work], cache_dir=cache)
+    for entry in cache.iterdir():
+        entry.write_text("garbage")
+    assert "E3043" in {f.rule for f in lint([work], cache_dir=cache)}
+
+
+def test_parallel_and_serial_lint_agree(out_dir, tmp_path):
+    work = _copy(out_dir, tmp_path)
+    root = json.loads((work / "root.json").read_text())
+    del root["Resources"]["Firewall"]["Properties"]["Parameters"]["ApiStageArn"]
+    (work / "root.json").write_text(json.dumps(root, indent=2))
+    serial = lint([work], jobs=1)
+    assert serial and sorted(map(str, lint([work], jobs=2))) == sorted(map(str, serial))

@@ -13,7 +13,7 @@ TAGS = [{"Key": "Environment", "Value": "dev"}, {"Key": "ManagedBy", "Value": "s
 
 def test_tags_on_every_taggable_resource(secure):
     for name, tpl in secure.items():
-        if name in ("manifest",):
+        if name in ("manifest", "openapi"):
             continue
         for lid, res in tpl["Resources"].items():
             tags = res.get("Properties", {}).get("Tags")
@@ -134,7 +134,10 @@ def test_static_bucket_versioned_private_expiring_tls_only(secure):
                                            "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
         "LifecycleConfiguration": {"Rules": ArrayWith({"NoncurrentVersionExpiration": {"NoncurrentDays": 30},
                                                        "Status": "Enabled"})},
-        "LoggingConfiguration": {"DestinationBucketName": {"Ref": "AccessLogsBucket"}}})
+        "LoggingConfiguration": {"DestinationBucketName": {"Ref": "AccessLogsBucketName"}}})
+    # The access-log bucket is the security stack's, shared by every bucket of the system.
+    has_resource_properties(secure["security"], "AWS::S3::Bucket", {
+        "BucketName": {"Fn::Sub": "tap-dev-access-logs-${AWS::AccountId}-${AWS::Region}"}})
     policy = has_resource_properties(data, "AWS::S3::BucketPolicy", {"Bucket": {"Ref": "StaticContentBucket"}})
     (doc,) = [p["Properties"]["PolicyDocument"] for p in policy.values()]
     assert doc["Statement"][0] == {
@@ -146,8 +149,8 @@ def test_static_bucket_versioned_private_expiring_tls_only(secure):
 
 def test_function_settings(secure):
     fn = has_resource_properties(secure["compute"], "AWS::Lambda::Function", {
-        "FunctionName": "tap-dev-api", "Timeout": 30, "MemorySize": 512, "ReservedConcurrentExecutions": 100,
-        "TracingConfig": {"Mode": "Active"}, "Runtime": "python3.13", "KmsKeyArn": {"Ref": "KeyArn"},
+        "FunctionName": "tap-dev-api", "Timeout": 30, "MemorySize": 512, "ReservedConcurrentExecutions": ABSENT,
+        "TracingConfig": {"Mode": "Active"}, "Runtime": "python3.14", "KmsKeyArn": {"Ref": "KeyArn"},
         "VpcConfig": {"SubnetIds": {"Ref": "PrivateSubnetIds"},
                       "SecurityGroupIds": [{"Ref": "LambdaSecurityGroupId"}]},
         "Environment": {"Variables": {"TABLE_NAME": {"Ref": "DataTableName"},
@@ -173,16 +176,19 @@ def test_function_role_is_least_privilege(secure):
         "dynamodb:UpdateItem", "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket",
         "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
         "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom",
-        "kms:ReEncryptTo"}
-    assert api["Properties"]["ManagedPolicyArns"] == [
-        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"}]
+        "kms:ReEncryptTo",
+        # VPC network interfaces, as exact statements (no AWS managed policy)
+        "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"}
+    assert "ManagedPolicyArns" not in api["Properties"]  # exact EC2 statements instead of the managed policy
     for role in roles.values():
         for policy in role["Properties"]["Policies"]:
             assert policy["PolicyDocument"]["Version"] == "2012-10-17"
             for st in policy["PolicyDocument"]["Statement"]:
                 assert "*" not in json.dumps(st["Action"]).replace(":*", "")  # no wildcard actions
                 if st["Resource"] == ["*"]:
-                    assert all(a.startswith(("xray:", "secretsmanager:GetRandomPassword")) for a in st["Action"])
+                    assert all(a.startswith(("xray:", "secretsmanager:GetRandomPassword", "ec2:Describe"))
+                               for a in st["Action"])
     # Table access is exactly the table and its indexes.
     dyn = [st for p in api["Properties"]["Policies"] for st in p["PolicyDocument"]["Statement"]
            if st["Sid"] == "DataTable"]
@@ -191,47 +197,51 @@ def test_function_role_is_least_privilege(secure):
 
 
 def test_rest_api_stage_tracing_logging_metrics_cors(secure):
-    api = secure["api"]
-    has_resource_properties(api, "AWS::ApiGateway::Stage", {
+    has_resource_properties(secure["api-stage"], "AWS::ApiGateway::Stage", {
         "StageName": "dev", "TracingEnabled": True,
         "MethodSettings": [{"HttpMethod": "*", "ResourcePath": "/*", "LoggingLevel": "INFO", "MetricsEnabled": True,
                             "DataTraceEnabled": False, "ThrottlingRateLimit": 1000.0, "ThrottlingBurstLimit": 2000}],
         "AccessLogSetting": {"DestinationArn": {"Fn::GetAtt": ["AccessLogGroup", "Arn"]}}})
-    has_resource_properties(api, "AWS::ApiGateway::Resource", {"PathPart": "api"})
-    has_resource_properties(api, "AWS::ApiGateway::Resource", {"PathPart": "v1", "ParentId": {"Ref": "ApiResource"}})
-    for method in ("GET", "POST"):
-        has_resource_properties(api, "AWS::ApiGateway::Method", {
-            "HttpMethod": method, "ResourceId": {"Ref": "ApiV1Resource"}, "ApiKeyRequired": True,
-            "Integration": {"Type": "AWS_PROXY", "IntegrationHttpMethod": "POST"}})
-    has_resource_properties(api, "AWS::ApiGateway::Method", {
-        "HttpMethod": "OPTIONS", "AuthorizationType": "NONE", "Integration": {"Type": "MOCK", "IntegrationResponses": [{
-            "ResponseParameters": {"method.response.header.Access-Control-Allow-Origin": "'*'",
-                                   "method.response.header.Access-Control-Allow-Headers":
-                                       "'Content-Type,X-Amz-Date,Authorization,X-Api-Key'"}}]}})
-    has_resource_properties(api, "AWS::ApiGateway::GatewayResponse", {"ResponseType": "DEFAULT_5XX"})
+    paths = secure["api"]["Resources"]["RestApi"]["Properties"]["Body"]["paths"]
+    assert sorted(paths) == ["/api/v1"]
+    # GET: the API key (auth = "NONE"); POST: a Cognito sign-in, the key on top.
+    assert paths["/api/v1"]["get"]["security"] == [{"api_key": []}]
+    assert paths["/api/v1"]["post"]["security"] == [{"api_key": [], "cognito": []}]
+    for method in ("get", "post"):
+        op = paths["/api/v1"][method]
+        assert op["x-amazon-apigateway-integration"]["type"] == "aws_proxy"
+        assert "tap-dev-api/invocations" in op["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+    preflight = paths["/api/v1"]["options"]
+    assert "security" not in preflight and preflight["x-amazon-apigateway-integration"]["type"] == "mock"
+    assert preflight["x-amazon-apigateway-integration"]["responses"]["default"]["responseParameters"] == {
+        "method.response.header.Access-Control-Allow-Origin": "'*'",
+        "method.response.header.Access-Control-Allow-Headers": "'Content-Type,X-Amz-Date,Authorization,X-Api-Key'",
+        "method.response.header.Access-Control-Allow-Methods": "'GET,POST,PUT,PATCH,DELETE,OPTIONS'",
+        "method.response.header.Access-Control-Max-Age": "'600'"}
+    body = secure["api"]["Resources"]["RestApi"]["Properties"]["Body"]
+    assert set(body["x-amazon-apigateway-gateway-responses"]) == {"DEFAULT_4XX", "DEFAULT_5XX"}
+    assert body["components"]["securitySchemes"]["api_key"] == {
+        "type": "apiKey", "name": "x-api-key", "in": "header", "description": "API key of the usage plan"}
 
 
 def test_usage_plan_and_key(secure):
-    api = secure["api"]
-    has_resource_properties(api, "AWS::ApiGateway::UsagePlan", {
+    stage = secure["api-stage"]
+    has_resource_properties(stage, "AWS::ApiGateway::UsagePlan", {
         "Throttle": {"RateLimit": 1000.0, "BurstLimit": 2000}, "Quota": {"Limit": 1000000, "Period": "MONTH"},
-        "ApiStages": [{"ApiId": {"Ref": "RestApi"}, "Stage": {"Ref": "Stage"}}]})
-    has_resource_properties(api, "AWS::ApiGateway::UsagePlanKey", {"KeyType": "API_KEY"})
+        "ApiStages": [{"ApiId": {"Ref": "RestApiId"}, "Stage": {"Ref": "Stage"}}]})
+    has_resource_properties(stage, "AWS::ApiGateway::UsagePlanKey", {"KeyType": "API_KEY"})
 
 
 def test_waf_rate_limit_and_common_rules_on_stage(secure):
     fw = secure["firewall"]
     acl = has_resource_properties(fw, "AWS::WAFv2::WebACL", {"Scope": "REGIONAL", "DefaultAction": {"Allow": {}}})
     rules = next(iter(acl.values()))["Properties"]["Rules"]
-    # Behind CloudFront the API sees edge addresses: the regional rule keys on the viewer's
-    # address as CloudFront forwards it, and the CloudFront web ACL limits real client IPs.
-    assert [r["Name"] for r in rules] == ["RequireCloudFront", "RateLimitRule", "AWSManagedRulesCommonRuleSet",
+    # Behind CloudFront the API sees edge addresses and a forwarded address the client writes:
+    # no per-IP rule here; the CloudFront web ACL limits real client IPs.
+    assert [r["Name"] for r in rules] == ["RequireCloudFront", "BodySizeLimit", "AWSManagedRulesCommonRuleSet",
                                           "AWSManagedRulesKnownBadInputsRuleSet"]
-    assert [r["Priority"] for r in rules] == [0, 1, 2, 3]
-    assert rules[1]["Statement"] == {"RateBasedStatement": {
-        "Limit": 2000, "AggregateKeyType": "FORWARDED_IP",
-        "ForwardedIPConfig": {"HeaderName": "X-Forwarded-For", "FallbackBehavior": "MATCH"}}}
-    assert rules[1]["Action"] == {"Block": {}}
+    assert [r["Priority"] for r in rules] == sorted(r["Priority"] for r in rules)
+    assert "FORWARDED_IP" not in json.dumps(rules)
     has_resource_properties(fw, "AWS::WAFv2::WebACLAssociation", {"ResourceArn": {"Ref": "ApiStageArn"}})
     has_resource_properties(fw, "AWS::WAFv2::LoggingConfiguration", {})
 
@@ -240,7 +250,8 @@ def test_cloudfront_web_acl_in_us_east_1_limits_real_client_ips(secure):
     acl = has_resource_properties(secure["global"], "AWS::WAFv2::WebACL", {"Scope": "CLOUDFRONT"})
     rules = next(iter(acl.values()))["Properties"]["Rules"]
     assert rules[0]["Statement"] == {"RateBasedStatement": {"Limit": 2000, "AggregateKeyType": "IP"}}
-    assert [r["Name"] for r in rules[1:]] == ["AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"]
+    assert [r["Name"] for r in rules[1:]] == ["BodySizeLimit", "AWSManagedRulesCommonRuleSet",
+                                             "AWSManagedRulesKnownBadInputsRuleSet"]
     has_resource_properties(secure["global"], "AWS::WAFv2::LoggingConfiguration", {})
     has_resource_properties(secure["global"], "AWS::KMS::Key", {"EnableKeyRotation": True})
     has_resource_properties(secure["edge"], "AWS::CloudFront::Distribution", {"DistributionConfig": {
@@ -283,9 +294,9 @@ def test_cloudfront_in_front_of_api(secure):
     assert "Aliases" not in next(iter(dist.values()))["Properties"]["DistributionConfig"]
 
 
-def test_custom_domain_certificate_in_us_east_1(secure_prod, out_dir):
-    manifest = json.loads((out_dir / "secure-api-prod" / "manifest.json").read_text())
-    assert manifest["global"]["region"] == "us-east-1"
+def test_custom_domain_certificate_in_us_east_1(custom_domain):
+    secure_prod = custom_domain  # config/examples/custom-domain.toml: a shipped config has no placeholder zone
+    assert secure_prod["manifest"]["global"]["region"] == "us-east-1"
     has_resource_properties(secure_prod["global"], "AWS::CertificateManager::Certificate", {
         "DomainName": "api.example.com", "ValidationMethod": "DNS",
         "DomainValidationOptions": [{"DomainName": "api.example.com", "HostedZoneId": "Z0123456789ABCDEFGHIJ"}]})
@@ -308,15 +319,16 @@ def test_xray_sampling_rule(secure):
 
 
 def test_alarms_api_5xx_lambda_errors_table_throttles(secure):
-    mon = secure["monitoring"]
-    has_resource_properties(mon, "AWS::CloudWatch::Alarm", {
-        "MetricName": "5XXError", "Namespace": "AWS/ApiGateway", "Threshold": 10,
-        "AlarmActions": [{"Ref": "AlarmTopic"}]})
-    has_resource_properties(mon, "AWS::CloudWatch::Alarm", {
-        "MetricName": "Errors", "Namespace": "AWS/Lambda", "Threshold": 5,
-        "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": "ApiFunctionName"}}]})
-    has_resource_properties(mon, "AWS::CloudWatch::Alarm", {"Threshold": 1, "Metrics": ArrayWith(
+    topic = [{"Ref": "AlarmTopicArn"}]
+    has_resource_properties(secure["api-stage"], "AWS::CloudWatch::Alarm", {
+        "MetricName": "5XXError", "Namespace": "AWS/ApiGateway", "Threshold": 10, "AlarmActions": topic})
+    has_resource_properties(secure["compute"], "AWS::CloudWatch::Alarm", {
+        "MetricName": "Errors", "Namespace": "AWS/Lambda", "Threshold": 5, "AlarmActions": topic,
+        "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": "ApiFunction"}}]})
+    has_resource_properties(secure["data"], "AWS::CloudWatch::Alarm", {"Threshold": 1, "AlarmActions": topic,
+                                                                       "Metrics": ArrayWith(
         {"Id": "throttles", "Expression": "reads + writes"})})
+    has_resource_properties(secure["monitoring"], "AWS::SNS::Topic", {"TopicName": "tap-dev-alarms"})
 
 
 def test_pipeline_least_privilege(secure_prod):
@@ -335,10 +347,14 @@ def test_pipeline_least_privilege(secure_prod):
 
 def test_outputs(secure, secure_prod):
     outs = secure["root"]["Outputs"]
-    for name in ("ApiUrl", "CloudFrontUrl", "DataTableName", "StaticContentBucketName", "ApiFunctionName",
+    for name in ("ApiUrl", "CloudFrontUrl", "DataTableNames", "DataBucketNames", "ComputeFunctionNames",
                  "UsagePlanId"):
         assert outs[name]["Value"]["Fn::GetAtt"][1] == f"Outputs.{name}"
-    assert "CustomDomainUrl" in secure_prod["root"]["Outputs"]
+    # The table, bucket and function names (seed 000's outputs) as lists, one per stack.
+    assert secure["data"]["Outputs"]["DataTableNames"]["Value"] == {"Fn::Join": [",", [{"Ref": "DataTable"}]]}
+    assert secure["compute"]["Outputs"]["ComputeFunctionNames"]["Value"] == {
+        "Fn::Join": [",", [{"Ref": "ApiFunction"}, {"Ref": "RotationFunction"}]]}
+    assert "CustomDomainUrl" not in secure_prod["root"]["Outputs"]  # no placeholder domain shipped
 
 
 @pytest.mark.parametrize("stack", ["data", "security", "compute"])

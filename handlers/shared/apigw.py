@@ -212,16 +212,52 @@ def dynamodb_number(value: Any) -> Decimal | None:
     return normalized
 
 
+class Caller:
+    """Who API Gateway let through, from the proxy event's request context.
+
+    `kind` says which authorizer vouched for the caller: "cognito" (user pool token; claims are
+    the token's), "jwt" (the JWT Lambda authorizer; claims are the context it returned), "iam"
+    (SigV4; `id` is the caller's ARN) or "anonymous". `api_key_id` is set whenever the route
+    required an API key: it identifies a usage plan, never a person.
+    """
+
+    def __init__(self, kind: str, id: str | None = None, scopes: tuple[str, ...] = (),
+                 claims: dict[str, str] | None = None, api_key_id: str | None = None):
+        self.kind, self.id, self.scopes = kind, id, scopes
+        self.claims = claims or {}
+        self.api_key_id = api_key_id
+
+    @classmethod
+    def from_event(cls, event: Any) -> "Caller":
+        rc = event.get("requestContext") if isinstance(event, dict) else None
+        rc = rc if isinstance(rc, dict) else {}
+        identity = rc.get("identity") if isinstance(rc.get("identity"), dict) else {}
+        api_key_id = identity.get("apiKeyId") if isinstance(identity.get("apiKeyId"), str) else None
+        authorizer = rc.get("authorizer") if isinstance(rc.get("authorizer"), dict) else {}
+        claims = _string_map(authorizer.get("claims"))
+        if claims:
+            return cls("cognito", claims.get("sub"), tuple(claims.get("scope", "").split()), claims, api_key_id)
+        context = {k: str(v) for k, v in authorizer.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)}
+        if context.get("principalId"):
+            return cls("jwt", context.get("sub") or context["principalId"], tuple(context.get("scope", "").split()),
+                       context, api_key_id)
+        user_arn = identity.get("userArn")
+        if isinstance(user_arn, str) and user_arn:
+            return cls("iam", user_arn, (), {}, api_key_id)
+        return cls("anonymous", None, (), {}, api_key_id)
+
+
 class Request:
     """The parts of a proxy event a route needs, already checked for shape."""
 
     def __init__(self, method: str, path: str, params: dict[str, str], query: dict[str, str],
-                 body: bytes | None):
+                 body: bytes | None, caller: Caller | None = None):
         self.method = method
         self.path = path
         self.params = params
         self.query = query
         self.body = body
+        self.caller = caller or Caller("anonymous")
 
     def json(self) -> Any:
         """The body parsed as JSON; HttpError(400) when it is absent or malformed."""
@@ -360,7 +396,8 @@ class Router:
         if fn is None:
             return error(405, "Method not allowed", headers={"Allow": allow})
         request = Request(method, path or template, params,
-                          _string_map(event.get("queryStringParameters")), _body_bytes(event))
+                          _string_map(event.get("queryStringParameters")), _body_bytes(event),
+                          Caller.from_event(event))
         return fn(request)
 
 

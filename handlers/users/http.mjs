@@ -147,9 +147,36 @@ function stringMap(value) {
 }
 
 /** The parts of a proxy event a route needs, already checked for shape. */
+/**
+ * Who API Gateway let through, from the proxy event's request context: `kind` is "cognito"
+ * (user pool token claims), "jwt" (context of the JWT Lambda authorizer), "iam" (SigV4 caller
+ * ARN) or "anonymous"; `apiKeyId` identifies a usage plan's key, never a person.
+ */
+export function callerOf(event) {
+  const rc = event && typeof event === 'object' && event.requestContext && typeof event.requestContext === 'object'
+    ? event.requestContext : {};
+  const identity = rc.identity && typeof rc.identity === 'object' ? rc.identity : {};
+  const apiKeyId = typeof identity.apiKeyId === 'string' ? identity.apiKeyId : null;
+  const authorizer = rc.authorizer && typeof rc.authorizer === 'object' ? rc.authorizer : {};
+  const claims = stringMap(authorizer.claims);
+  const scopesOf = (text) => (typeof text === 'string' ? text.split(' ').filter(Boolean) : []);
+  if (Object.keys(claims).length) {
+    return { kind: 'cognito', id: claims.sub ?? null, scopes: scopesOf(claims.scope), claims, apiKeyId };
+  }
+  const context = Object.fromEntries(Object.entries(authorizer)
+    .filter(([, v]) => typeof v === 'string' || typeof v === 'number').map(([k, v]) => [k, String(v)]));
+  if (context.principalId) {
+    return { kind: 'jwt', id: context.sub || context.principalId, scopes: scopesOf(context.scope), claims: context, apiKeyId };
+  }
+  if (typeof identity.userArn === 'string' && identity.userArn) {
+    return { kind: 'iam', id: identity.userArn, scopes: [], claims: {}, apiKeyId };
+  }
+  return { kind: 'anonymous', id: null, scopes: [], claims: {}, apiKeyId };
+}
+
 export class Request {
-  constructor(method, path, params, query, body) {
-    Object.assign(this, { method, path, params, query, body });
+  constructor(method, path, params, query, body, caller = callerOf(undefined)) {
+    Object.assign(this, { method, path, params, query, body, caller });
   }
 
   /** The body parsed as JSON; HttpError(400) when it is absent or malformed. */
@@ -258,7 +285,8 @@ export function router(routes) {
     const fn = Object.hasOwn(route.methods, method) ? route.methods[method] : undefined;
     if (!fn) return error(405, 'Method not allowed', undefined, { Allow: allowed.join(', ') });
     const path = typeof event.path === 'string' ? event.path : '';
-    return fn(new Request(method, path, params, stringMap(event.queryStringParameters), bodyText(event)));
+    return fn(new Request(method, path, params, stringMap(event.queryStringParameters), bodyText(event),
+      callerOf(event)));
   }
 
   return async function handler(event, context) {

@@ -1,21 +1,33 @@
-"""From stage config to `out/<config>/`: templates, assets and the manifest the deployer reads."""
+"""From stage config to `out/<config>/`: templates, assets, the manifest the deployer reads, and
+the placement lock kept beside the config."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from infra import quotas
 from infra.assets import Asset, build_asset
 from infra.config import Config, load_config
-from infra.errors import UsageError, UserError
+from infra.errors import ConfigError, UsageError, UserError
 from infra.naming import physical, stack_name, tags
-from infra.render import replace_dirs, to_json
+from infra.placement import lock_path, read_lock, render_lock
+from infra.render import compact_json, replace_dirs, replace_file, to_json_bytes
 
 STATEFUL_TYPES = ["AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::S3::Bucket",
                   "AWS::SecretsManager::Secret"]
 
 
-def generate(cfg: Config) -> dict[str, bytes]:
-    """Every file of one config's output directory, in memory (relative path -> bytes)."""
+@dataclass(frozen=True)
+class Output:
+    """One config's generated files (relative path -> bytes) and its placement lock."""
+
+    files: dict[str, bytes]
+    lock: bytes
+
+
+def generate(cfg: Config, lock: dict[str, str] | None = None) -> Output:
+    """Every file of one config's output directory, in memory, and the updated lock."""
+    from infra.openapi import client_document
     from templates import edge_global, root  # templates import infra; keep infra importable alone
 
     root_dir = Path(cfg.root)
@@ -23,7 +35,8 @@ def generate(cfg: Config) -> dict[str, bytes]:
     for fn in cfg.functions.values():
         if fn.source not in assets:
             assets[fn.source] = build_asset(root_dir, fn.source)
-    kids = root.children(cfg, assets)
+    plan = root.layout(cfg, assets, lock or {})
+    kids = plan.children
     top = root.build(cfg, kids)
     stacks = [("root.json", top)] + [(k.file, k.stack) for k in kids]
     global_stack = None
@@ -36,13 +49,21 @@ def generate(cfg: Config) -> dict[str, bytes]:
                         "outputs": {name: name for name in sorted(us_east_1.template.outputs)}}
 
     files: dict[str, bytes] = {}
+    in_root = 0
     for name, stack in stacks:
         data = stack.template.to_dict()
-        body = to_json(data).encode()
-        quotas.check(f"{cfg.name}/{name}", data, body)
-        files[name] = body
+        quotas.check(f"{cfg.name}/{name}", data, compact_json(data))
+        files[name] = to_json_bytes(data)
+        if name != edge_global.FILE:
+            in_root += len(data.get("Resources", {}))
+    if in_root > quotas.MAX_NESTED_OPERATION:
+        raise ConfigError(cfg.file, "(system)", f"the root and its nested stacks hold {in_root} resources; one "
+                          f"CloudFormation operation on nested stacks may touch at most {quotas.MAX_NESTED_OPERATION}.",
+                          "split the system into two configs (two root stacks).")
     for asset in assets.values():
         files[asset.key] = asset.data
+    if cfg.api:
+        files["openapi.json"] = to_json_bytes(client_document(cfg))
     manifest = {
         "config": cfg.file,
         "name": cfg.name,
@@ -53,6 +74,7 @@ def generate(cfg: Config) -> dict[str, bytes]:
         "production": cfg.project.production,
         "root_template": "root.json",
         "templates": {k.logical_id: k.file for k in kids},
+        "placement": dict(sorted(plan.placement.items())),
         "assets": [{"file": a.key, "key": a.key, "source": a.source} for a in sorted(assets.values(), key=lambda a: a.source)],
         "root_parameters": dict(sorted((name, p.properties.get("Description", ""))
                                        for name, p in top.template.parameters.items())),
@@ -61,24 +83,39 @@ def generate(cfg: Config) -> dict[str, bytes]:
         "tags": tags(cfg),
         "termination_protection": cfg.project.production,
     }
-    files["manifest.json"] = to_json(manifest).encode()
-    return files
+    files["manifest.json"] = to_json_bytes(manifest)
+    return Output(files, render_lock(plan.placement))
 
 
-def build_configs(paths: list[Path], out_root: Path) -> list[Path]:
-    """Validate and generate every config first, then write each `out_root/<name>/` atomically.
+def build_configs(paths: list[Path], out_root: Path, *, locked: bool = False) -> list[Path]:
+    """Validate and generate every config first, then write each `out_root/<name>/` atomically,
+    then each config's lock file (only where it changed).
 
-    Nothing is written unless every config is valid and every template within quotas.
+    Nothing is written unless every config is valid and every template within quotas. With
+    `locked`, a lock file that is missing or would change is an error (for CI: the committed
+    lock must match the config).
     """
     configs = [load_config(p) for p in paths]
     names = [c.name for c in configs]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise UsageError(f"two configs would both write out/{dupes[0]}/: config file names must be unique.")
-    outputs = [(cfg, generate(cfg)) for cfg in configs]
-    trees = {out_root / cfg.name: files for cfg, files in outputs}
+    results = []
+    for path, cfg in zip(paths, configs):
+        lock_file = lock_path(path)
+        old = lock_file.read_bytes() if lock_file.is_file() else None
+        out = generate(cfg, read_lock(lock_file))
+        if locked and out.lock != old:
+            state = "is missing" if old is None else "is out of date"
+            raise ConfigError(str(lock_file), "placement", f"{state}: the config places resources the lock does not record.",
+                              "run `python generate.py templates` and commit the lock file.")
+        results.append((cfg, out, lock_file, old))
+    trees = {out_root / cfg.name: out.files for cfg, out, _, _ in results}
     try:
         replace_dirs(trees)
+        for _, out, lock_file, old in results:
+            if out.lock != old:
+                replace_file(lock_file, out.lock)
     except OSError as exc:
         where = getattr(exc, "filename", None) or out_root
         raise UserError(f"cannot write {where}: {exc.strerror or exc}. Choose another --out directory.",

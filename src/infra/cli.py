@@ -34,32 +34,75 @@ def main() -> None:
               help="Stage config (TOML). Repeatable. Default: every config in config/.")
 @click.option("--out", "out_dir", default="out", show_default=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output root; each config goes to OUT/<config name>/.")
-def templates(configs: tuple[Path, ...], out_dir: Path) -> None:
+@click.option("--locked", is_flag=True,
+              help="Fail (exit 2) instead of updating a placement lock file that is missing or out of date (CI).")
+def templates(configs: tuple[Path, ...], out_dir: Path, locked: bool) -> None:
     """Generate every config into OUT/<config>/, one JSON file per stack."""
     from infra.build import build_configs
 
     paths = list(configs) or sorted(CONFIG_DIR.glob("*.toml"))
     if not paths:
         raise UserError(f"no configs in {CONFIG_DIR} and none given with --config.", exit_code=2)
-    for target in build_configs(paths, out_dir):
-        templates_ = sorted(p for p in target.glob("*.json") if p.name != "manifest.json")
-        count = sum(len(json.loads(p.read_bytes()).get("Resources", {})) for p in templates_)
-        click.echo(f"{target}/: {len(templates_)} stacks, {count} resources ({', '.join(p.stem for p in templates_)})")
+    targets = build_configs(paths, out_dir, locked=locked)
+    _print_warnings(paths)
+    for target in targets:
+        manifest = json.loads((target / "manifest.json").read_bytes())
+        files = [manifest["root_template"], *manifest["templates"].values()]
+        if manifest.get("global"):
+            files.append(manifest["global"]["template"])
+        count = sum(len(json.loads((target / f).read_bytes()).get("Resources", {})) for f in files)
+        click.echo(f"{target}/: {len(files)} stacks, {count} resources "
+                   f"({', '.join(sorted(f.removesuffix('.json') for f in files))})")
+
+
+def _print_warnings(paths: list[Path]) -> None:
+    """Advice on valid configs (alarms nobody receives, ...), on stderr: generation succeeded."""
+    from infra.config import load_config
+    from infra.config.advice import warnings
+
+    for path in paths:
+        cfg = load_config(path)
+        for text in warnings(cfg):
+            click.echo(f"Warning: {cfg.file}: {text}", err=True)
 
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-def lint(paths: tuple[Path, ...]) -> None:
-    """cfn-lint (informational rules included) and quota checks over generated output."""
+@click.option("--cache-dir", default=".cache/lint", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Where findings of unchanged templates are kept between runs.")
+@click.option("--no-cache", is_flag=True, help="Lint every template, ignoring and not writing the cache.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Parallel cfn-lint processes (default: one per core).")
+@click.option("--format", "fmt", type=click.Choice(["text", "sarif"]), default="text", show_default=True,
+              help="text: one line per finding; sarif: SARIF 2.1.0 (GitHub code scanning).")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the findings to this file instead of standard output.")
+def lint(paths: tuple[Path, ...], cache_dir: Path, no_cache: bool, jobs: int | None, fmt: str,
+         output: Path | None) -> None:
+    """cfn-lint (informational rules included) and quota checks over generated output.
+
+    Templates are linted in parallel; one whose bytes, nested-stack children and cfn-lint
+    settings are unchanged since the last run is not linted again (its findings are replayed).
+    """
     from infra.lint import lint as run_lint
 
-    findings = run_lint(list(paths) or [Path("out")])
-    for finding in findings:
-        click.echo(str(finding))
+    findings = run_lint(list(paths) or [Path("out")], cache_dir=None if no_cache else cache_dir, jobs=jobs)
+    if fmt == "sarif":
+        from infra.sarif import render
+
+        report = render(findings)
+    else:
+        report = "".join(f"{finding}\n" for finding in findings)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(report, encoding="utf-8")
+    else:
+        click.echo(report, nl=False)
     checked = "templates under " + ", ".join(str(p) for p in (paths or [Path("out")]))
     if findings:
         raise UserError(f"{len(findings)} lint finding(s) in {checked}; the bar is zero.", exit_code=1)
-    click.echo(f"cfn-lint: 0 errors, 0 warnings, 0 informational in {checked}.")
+    # With SARIF on standard output, the summary must not end up inside the JSON.
+    click.echo(f"cfn-lint: 0 errors, 0 warnings, 0 informational in {checked}.",
+               err=fmt == "sarif" and output is None)
 
 
 def _register_deploy_commands() -> None:
@@ -71,7 +114,15 @@ def _register_deploy_commands() -> None:
         main.add_command(command)
 
 
+def _register_loop_commands() -> None:
+    from infra.loop.commands import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
 _register_deploy_commands()
+_register_loop_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -1,14 +1,15 @@
 """Least-privilege IAM statements built with awacs, from the resources they are about.
 
 Each grant names exact actions (never a wildcard action) on exact resources. The only `*`
-resources are for actions AWS does not scope to a resource (X-Ray writes, GetRandomPassword).
+resources are for actions AWS does not scope to a resource (X-Ray writes, GetRandomPassword,
+EC2 Describe calls).
 """
 from __future__ import annotations
 
 from typing import Any, Iterable
 
-from awacs import dynamodb, kms, logs, s3, secretsmanager, xray
-from awacs.aws import Action, Allow, PolicyDocument, Principal, Statement
+from awacs import cloudfront, dynamodb, ec2, kms, logs, s3, secretsmanager, ssm, wafv2, xray
+from awacs.aws import Action, Allow, Condition, ArnEquals, PolicyDocument, Principal, Statement
 from troposphere import Sub
 
 VERSION = "2012-10-17"
@@ -101,3 +102,74 @@ def xray_write(sid: str) -> Statement:
 def arn(service: str, resource: str) -> Sub:
     """An ARN in this partition, region and account: never hard-coded."""
     return Sub(f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{resource}")
+
+
+def vpc_network_interfaces(vpc_id: Any, sid: str) -> list[Statement]:
+    """What Lambda does with the execution role to attach a function to a VPC, instead of the
+    AWSLambdaVPCAccessExecutionRole managed policy (which grants the same actions on "*").
+
+    The actions are the ones the Lambda developer guide lists for VPC functions
+    (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html, "Execution role
+    permissions"); CreateLogGroup is left out on purpose, the stack owns the function's log group.
+    """
+    eni = arn("ec2", "network-interface/*")
+    in_vpc = Condition(ArnEquals("ec2:Vpc", [
+        Sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:vpc/${Vpc}", Vpc=vpc_id)]))
+    return [
+        # CreateNetworkInterface authorizes the new interface, its subnet and its security groups
+        # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html);
+        # each accepts the ec2:Vpc condition key, so interfaces can only be created in this
+        # system's VPC.
+        allow([ec2.CreateNetworkInterface], [eni, arn("ec2", "subnet/*"), arn("ec2", "security-group/*")],
+              f"{sid}Create", Condition=in_vpc),
+        # Lambda deletes and re-addresses the interfaces it created; the developer guide warns that
+        # DeleteNetworkInterface must cover every interface ID, so these are scoped to the
+        # interfaces of this account and region, not to IDs unknown at deploy time.
+        allow([ec2.DeleteNetworkInterface, ec2.AssignPrivateIpAddresses, ec2.UnassignPrivateIpAddresses],
+              [eni], f"{sid}Manage"),
+        # Describe* calls have no resource-level permissions: AWS only accepts "*" here (the Lambda
+        # guide: DescribeNetworkInterfaces "only works if it's allowed on all resources").
+        allow([ec2.DescribeNetworkInterfaces, ec2.DescribeSubnets], ["*"], f"{sid}Describe"),
+    ]
+
+
+def apigateway_logging(sid: str) -> list[Statement]:
+    """What API Gateway's account-level CloudWatch role needs, instead of the
+    AmazonAPIGatewayPushToCloudWatchLogs managed policy (the same seven actions on "*").
+
+    The actions are those API Gateway's logging guide lists for the role
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html). The role is
+    one setting per account and region that every REST API there logs through (execution logs to
+    API-Gateway-Execution-Logs_<api>/<stage>, access logs to whatever group each stage names), so
+    it is scoped to this account's and region's log groups and streams, not to one API's groups:
+    a narrower role would silently stop other APIs' logs.
+    """
+    groups = arn("logs", "log-group:*")
+    streams = arn("logs", "log-group:*:log-stream:*")
+    return [
+        allow([logs.CreateLogGroup, logs.CreateLogStream, logs.DescribeLogGroups, logs.DescribeLogStreams,
+               logs.FilterLogEvents], [groups], f"{sid}Groups"),
+        allow([logs.PutLogEvents, logs.GetLogEvents], [streams], f"{sid}Streams"),
+    ]
+
+
+def origin_verify_rotation(secret_arn: Any, web_acl: str, edge_web_acl: str, parameter: str, sid: str) -> list[Statement]:
+    """What the origin-verify rotation function (handlers/origin_verify) does: rotate the secret,
+    read the SSM parameter naming its targets, rewrite the regional web ACL `web_acl` and the
+    distribution's origin header."""
+    return [
+        *secret(secret_arn, "rotate", sid),
+        allow([ssm.GetParameter], [arn("ssm", f"parameter{parameter}")], f"{sid}Targets"),
+        # UpdateWebACL authorizes the web ACL and the managed rule groups it references
+        # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awswafv2.html).
+        allow([wafv2.GetWebACL, wafv2.UpdateWebACL],
+              [arn("wafv2", f"regional/webacl/{web_acl}/*"), arn("wafv2", "regional/managedruleset/*")], f"{sid}WebAcl"),
+        # The distribution's ID is only known once the edge stack exists, after this function,
+        # so the grant covers this account's distributions (CloudFront ARNs have no region).
+        allow([cloudfront.GetDistribution, cloudfront.GetDistributionConfig, cloudfront.UpdateDistribution],
+              [Sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/*")], f"{sid}Distribution"),
+        # UpdateDistribution re-submits the distribution's CLOUDFRONT-scope web ACL (us-east-1),
+        # which CloudFront checks the caller can read.
+        allow([wafv2.GetWebACL], [Sub(f"arn:${{AWS::Partition}}:wafv2:us-east-1:${{AWS::AccountId}}:global/webacl/{edge_web_acl}/*")],
+              f"{sid}EdgeWebAcl"),
+    ]

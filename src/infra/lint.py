@@ -1,12 +1,17 @@
 """cfn-lint (informational rules included) and the quota checks over generated output."""
 from __future__ import annotations
 
+import hashlib
 import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from infra import quotas
 from infra.errors import QuotaError, UsageError
+from infra.render import compact_json, replace_file
 
 # W3002: the root points at its children by local path on purpose, so that E3043 checks the
 # parameters passed to each child; `package` rewrites those paths to S3 URLs.
@@ -62,28 +67,138 @@ def _region_for(path: Path) -> str:
     return "us-east-1"
 
 
-def lint(paths: list[Path]) -> list[Finding]:
-    """Quota-check and cfn-lint every template; return all findings (errors, warnings, info)."""
-    from cfnlint.config import ConfigMixIn  # heavy: imported only when linting
-    from cfnlint.runner import Runner
+def lint(paths: list[Path], *, cache_dir: Path | None = None, jobs: int | None = None) -> list[Finding]:
+    """Quota-check and cfn-lint every template; return all findings (errors, warnings, info).
 
+    Templates are linted in parallel on every core. With `cache_dir`, a template whose bytes,
+    whose nested-stack children (E3043 reads them) and whose cfn-lint settings are all unchanged
+    since a previous run is not linted again: its recorded findings are returned instead.
+    """
     findings: list[Finding] = []
-    by_region: dict[str, list[Path]] = {}
+    todo: dict[str, list[tuple[Path, str]]] = {}  # region -> (file, cache key)
+    cached = LintCache(cache_dir) if cache_dir else None
     for file, region in templates_under(paths):
         body = file.read_bytes()
         try:
-            quotas.check(str(file), json.loads(body), body)
+            template = json.loads(body)
         except json.JSONDecodeError as exc:
             findings.append(Finding(str(file), exc.lineno, "JSON", "error", f"not valid JSON: {exc.msg}"))
             continue
+        try:
+            quotas.check(str(file), template, compact_json(template))
         except QuotaError as exc:
             findings.append(Finding(str(file), 1, "QUOTA", "error", str(exc)))
-        by_region.setdefault(region, []).append(file)
-    # One runner per region: cfn-lint loads its rules once for all of that region's templates.
-    for region, files in sorted(by_region.items()):
-        config = ConfigMixIn(["--template", *map(str, files)], include_checks=["I"], ignore_checks=IGNORED,
-                             regions=[region])
-        for match in Runner(config).run():
-            findings.append(Finding(match.filename or "?", match.linenumber, match.rule.id,
-                                    match.rule.severity.lower(), match.message))
+        key = cache_key(file, body, template, region)
+        known = cached.get(key) if cached else None
+        if known is not None:
+            findings += [Finding(str(file), *row) for row in known]
+        else:
+            todo.setdefault(region, []).append((file, key))
+    if todo:
+        results = _run_cfn_lint({region: [f for f, _ in items] for region, items in todo.items()}, jobs)
+        for region, items in sorted(todo.items()):
+            for file, key in items:
+                rows = results.pop(str(file), [])
+                findings += [Finding(str(file), *row) for row in rows]
+                if cached:
+                    cached.put(key, rows)
+        # Findings cfn-lint files under another name are reported as they are, never cached.
+        for name, rows in sorted(results.items()):
+            findings += [Finding(name, *row) for row in rows]
     return findings
+
+
+def cache_key(file: Path, body: bytes, template: dict, region: str) -> str:
+    """What a template's findings depend on: its bytes, the interface (Parameters and Outputs)
+    of the local templates its nested stacks point at (E3043 checks the parameters passed to
+    them; GetAtt reads their outputs), the region, and cfn-lint's version and our settings. Any
+    change gives another key, so a stale entry is never read; a change inside a child that
+    leaves its interface as it was does not re-lint the parent."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    for part in (f"cfn-lint {version('cfn-lint')}", f"include I; ignore {','.join(IGNORED)}", region,
+                 file.name):
+        digest.update(part.encode() + b"\0")
+    digest.update(body)
+    for lid, res in sorted(template.get("Resources", {}).items()):
+        url = res.get("Properties", {}).get("TemplateURL") if isinstance(res, dict) else None
+        if res.get("Type") == "AWS::CloudFormation::Stack" and isinstance(url, str):
+            digest.update(f"\0{lid}={url}\0".encode())
+            digest.update(_interface(file.parent / url))
+    return digest.hexdigest()
+
+
+def _interface(child: Path) -> bytes:
+    """A nested template's Parameters and Outputs, canonically; the raw bytes if it is not a
+    readable JSON object (then any change to it re-lints the parent)."""
+    try:
+        data = json.loads(child.read_bytes())
+    except (OSError, ValueError):
+        return child.read_bytes() if child.is_file() else b"(missing)"
+    if not isinstance(data, dict):
+        return child.read_bytes()
+    return compact_json({"Parameters": data.get("Parameters"), "Outputs": data.get("Outputs")})
+
+
+class LintCache:
+    """Findings per cache key, one small JSON file each (an empty list: a clean template)."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+
+    def get(self, key: str) -> list[tuple] | None:
+        try:
+            rows = json.loads((self.directory / f"{key}.json").read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(rows, list) or not all(isinstance(r, list) and len(r) == 4 for r in rows):
+            return None  # unreadable entries are misses, never "clean"
+        return [tuple(r) for r in rows]
+
+    def put(self, key: str, rows: list[tuple]) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            replace_file(self.directory / f"{key}.json", json.dumps(rows).encode())
+        except OSError:
+            pass  # a cache that cannot be written only costs time
+
+
+def _lint_files(region: str, files: list[str]) -> dict[str, list[tuple]]:
+    """cfn-lint one batch of templates of one region (in a worker process)."""
+    from cfnlint.config import ConfigMixIn
+    from cfnlint.runner import Runner
+
+    config = ConfigMixIn(["--template", *files], include_checks=["I"], ignore_checks=IGNORED, regions=[region])
+    out: dict[str, list[tuple]] = {f: [] for f in files}
+    for match in Runner(config).run():
+        row = (match.linenumber, match.rule.id, match.rule.severity.lower(), match.message)
+        out.setdefault(match.filename or "?", []).append(row)
+    return out
+
+
+def _run_cfn_lint(by_region: dict[str, list[Path]], jobs: int | None) -> dict[str, list[tuple]]:
+    """Findings per file. Batches are balanced by template size over every core; the workers are
+    forked after cfn-lint is imported, so its rules load once."""
+    import cfnlint.runner  # noqa: F401  (loaded before forking: the workers share it)
+
+    jobs = jobs or os.cpu_count() or 1
+    batches: list[tuple[str, list[str]]] = []
+    for region, files in sorted(by_region.items()):
+        n = max(1, min(jobs, len(files)))
+        buckets: list[tuple[int, list[str]]] = [(0, []) for _ in range(n)]
+        for f in sorted(files, key=lambda p: -p.stat().st_size):
+            size, names = min(buckets, key=lambda b: b[0])
+            buckets.remove((size, names))
+            buckets.append((size + f.stat().st_size, names + [str(f)]))
+        batches += [(region, names) for _, names in buckets if names]
+    results: dict[str, list[tuple]] = {}
+    if len(batches) == 1 or jobs == 1:
+        for region, names in batches:
+            results.update(_lint_files(region, names))
+        return results
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(batches)), mp_context=ctx) as pool:
+        for part in pool.map(_lint_files, *zip(*batches)):
+            results.update(part)
+    return results

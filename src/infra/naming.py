@@ -40,3 +40,18 @@ def tags(cfg: Config) -> dict[str, str]:
 def parameter_prefix(cfg: Config) -> str:
     """Path under which SSM parameters are written: [parameters] prefix, or /<project>/<stage>."""
     return (cfg.parameters and cfg.parameters.prefix) or f"/{cfg.project.name}/{cfg.project.stage}"
+
+
+def api_name(cfg: Config) -> str:
+    """Name of the REST API: [api] name, or `<project>-<stage>-api`."""
+    return cfg.api.name or physical(cfg, "api")
+
+
+def function_log_group(cfg: Config, function: str) -> str:
+    """Log group of a function: Lambda's own convention, `/aws/lambda/<function name>`."""
+    return f"/aws/lambda/{physical(cfg, function)}"
+
+
+def api_access_log_group(cfg: Config) -> str:
+    """Log group of the API stage's JSON access log."""
+    return f"/aws/apigateway/{api_name(cfg)}-{cfg.project.stage}/access"

@@ -11,8 +11,6 @@ from typing import Any
 from troposphere import AWSObject, Output, Parameter, Ref, Tags, Template
 
 from infra.config.schema import Config
-from infra.errors import QuotaError
-from infra.quotas import MAX_RESOURCES
 from infra.naming import tags as config_tags
 
 # Metadata key checkov reads for skips: {"checkov": {"skip": [{"id": ..., "comment": ...}]}}.
@@ -28,6 +26,7 @@ class Stack:
         self.template = Template(Description=description)
         self.template.set_version("2010-09-09")
         self._tags = config_tags(cfg)
+        self.exports: list[str] = []  # outputs the root re-exports (what users of the system need)
 
     # -- interface ------------------------------------------------------------------------
     def param(self, name: str, description: str, type: str = "String", **kwargs: Any) -> Ref:
@@ -36,9 +35,12 @@ class Stack:
             self.template.add_parameter(Parameter(name, Type=type, Description=description, **kwargs))
         return Ref(name)
 
-    def output(self, name: str, value: Any, description: str) -> None:
-        """Declare an Output; siblings read it as a Parameter of the same name."""
+    def output(self, name: str, value: Any, description: str, *, export: bool = False) -> None:
+        """Declare an Output; siblings read it as a Parameter of the same name. `export`: the
+        root re-exports it too (system-level values: URLs, list of names, the key, the topic)."""
         self.template.add_output(Output(name, Value=value, Description=description))
+        if export:
+            self.exports.append(name)
 
     # -- resources ------------------------------------------------------------------------
     def add(self, resource: AWSObject, *, stateful: bool = False, tag: bool = True,
@@ -57,14 +59,22 @@ class Stack:
             meta = dict(getattr(resource, "Metadata", {}) or {})
             meta[CHECKOV] = {"skip": [{"id": k, "comment": v} for k, v in sorted(skip.items())]}
             resource.Metadata = meta
-        try:
-            return self.template.add_resource(resource)
-        except ValueError as exc:
-            if "Maximum number" not in str(exc):
-                raise
-            raise QuotaError(f"stack {self.cfg.name}/{self.name}.json: more than {MAX_RESOURCES} resources, "
-                             f"over CloudFormation's limit of {MAX_RESOURCES}. Split the config (fewer routes "
-                             f"or functions per stage).") from None
+        return self.template.add_resource(resource)
+
+    def absorb(self, part: "Stack") -> None:
+        """Take over another stack's parameters, resources and outputs (a bundle placed here).
+
+        Bundles share parameters by name (KeyArn, ...); their resources and outputs are distinct.
+        """
+        t = self.template
+        for name, param in part.template.parameters.items():
+            if name not in t.parameters:
+                t.add_parameter(param)
+        for resource in part.template.resources.values():
+            t.add_resource(resource)
+        for output in part.template.outputs.values():
+            t.add_output(output)
+        self.exports += part.exports
 
     def _tag_value(self, resource: AWSObject) -> Any:
         expected = resource.props["Tags"][0]

@@ -23,17 +23,24 @@ Faithful fixes (documented CloudFormation behaviour, computed from moto's own st
    IntegrationHttpMethod and Uri, which a MOCK integration (CORS OPTIONS) has not (KeyError). The
    patch converts the tags and lets MOCK integrations omit what they do not use.
 
-3d. Update order: moto creates the resources an update adds before it modifies the existing ones,
-   so a new nested stack that reads an output the update adds to an existing nested stack fails
-   ("Output ... not found"). CloudFormation orders the update by dependencies; the patch modifies
-   existing resources first (moto creates an added resource on demand when a modified one refers
-   to it), then creates the remaining new ones.
+4b. AWS::ApiGateway::RestApi `Body`: moto's CloudFormation model ignores it, so an API defined
+   by an OpenAPI document has no resources or methods (and its Deployment fails with "The REST
+   API doesn't contain any methods"). CloudFormation imports the Body (create) and puts it again
+   on update, in place ("Update requires: No interruption"); the patch does the same through
+   moto's own PutRestApi implementation (mode overwrite: the document is the whole API). moto's
+   import requires a uri and an httpMethod on every integration, which a mock integration (the
+   CORS preflight) has not; the patch gives mock integrations empty ones, as in 4.
 3c. Updates of types whose moto model has no update handler (DynamoDB tables, log groups, KMS keys):
    moto replaces the resource in the stack's map with None, so the stack loses it (and its Ref) on
    any property change. CloudFormation updates such resources in place; the patch keeps the
    resource (with its data) in the stack. The changed properties themselves are not applied in the
    emulator, so tests never assert on them.
-6. Change sets of type IMPORT (resource import, which moto does not implement): CreateChangeSet
+3d. Update order: moto creates the resources an update adds before it modifies the existing ones,
+   so a new nested stack that reads an output the update adds to an existing nested stack fails
+   ("Output ... not found"). CloudFormation orders the update by dependencies; the patch modifies
+   existing resources first (moto creates an added resource on demand when a modified one refers
+   to it), then creates the remaining new ones.
+4c. Change sets of type IMPORT (resource import, which moto does not implement): CreateChangeSet
    with ChangeSetType IMPORT and ResourcesToImport validates what CloudFormation validates (each
    resource to import is in the template with a DeletionPolicy, the template adds nothing else, the
    resource exists) and lists the resources with the action Import; ExecuteChangeSet adopts the
@@ -231,6 +238,40 @@ def _mock_integration(cfn_json: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# 4b. RestApi Body -------------------------------------------------------------------------------
+def _put_body(api: Any, cfn_json: dict[str, Any], account_id: str, region_name: str) -> Any:
+    from moto.apigateway.models import apigateway_backends
+
+    props = cfn_json.get("Properties", {})
+    if props.get("Body"):
+        apigateway_backends[account_id][region_name].put_rest_api(api.id, props["Body"], fail_on_warnings=False,
+                                                                 mode="overwrite")
+    return api
+
+
+def _integration_args(original: Any) -> Any:
+    def build(self: Any, integration: dict[str, Any]) -> dict[str, Any]:
+        args = original(self, integration)
+        if integration.get("type") == "mock":
+            args["uri"] = args["uri"] or ""
+            args["integration_method"] = args["integration_method"] or ""
+        return args
+    return build
+
+
+def _rest_api_created(original: Any) -> Any:
+    def create(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
+               **kwargs: Any) -> Any:
+        api = original.__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        return _put_body(api, cloudformation_json, account_id, region_name)
+    return classmethod(create)
+
+
+def _rest_api_updated(cls: Any, original_resource: Any, new_resource_name: str, cloudformation_json: Any,
+                      account_id: str, region_name: str) -> Any:
+    props = cloudformation_json.get("Properties", {})
+    original_resource.description = props.get("Description", original_resource.description)
+    return _put_body(original_resource, cloudformation_json, account_id, region_name)
 # 3c. in-place update when moto has no update handler -----------------------------------------------
 _original_update_resource = parsing.parse_and_update_resource
 
@@ -284,7 +325,7 @@ def _update_modified_first(self: Any, template: dict[str, Any], parameters: dict
         _ = self[logical_name]
 
 
-# 6. IMPORT change sets -------------------------------------------------------------------------------
+# 4c. IMPORT change sets ------------------------------------------------------------------------------
 IMPORTS: dict[str, list[dict[str, Any]]] = {}   # change set id -> its ResourcesToImport
 
 
@@ -407,7 +448,7 @@ def _execute_with_import(self: models.CloudFormationBackend, change_set_name: st
 
 
 def apply() -> None:
-    from moto.apigateway.models import Method
+    from moto.apigateway.models import APIGatewayBackend, Method, RestAPI
     from moto.kms.models import Key
     from moto.ssm.models import Parameter
 
@@ -418,6 +459,9 @@ def apply() -> None:
     for name in ("create_from_cloudformation_json", "update_from_cloudformation_json"):
         setattr(Parameter, name, _with_properties(getattr(Parameter, name), _ssm_tags))
     Method.create_from_cloudformation_json = _with_properties(Method.create_from_cloudformation_json, _mock_integration)
+    RestAPI.create_from_cloudformation_json = _rest_api_created(RestAPI.create_from_cloudformation_json)
+    RestAPI.update_from_cloudformation_json = classmethod(_rest_api_updated)
+    APIGatewayBackend._build_integration_args = _integration_args(APIGatewayBackend._build_integration_args)
     parsing.resource_class_from_type = _class_from_type
     parsing.parse_and_create_resource = _create_resource_after_dependencies
     parsing.parse_and_update_resource = _update_keeping_resource

@@ -23,7 +23,7 @@ import pytest
 from deploy_emulator import REPO, boto
 
 STACK = "catalog-prod"
-NESTED = {"Security", "Data", "Compute", "Api", "Firewall", "Monitoring"}
+NESTED = {"Security", "Monitoring", "Data", "Api", "Compute", "ApiStage", "Firewall", "Dashboard"}
 CI = ("--yes", "--require-approval", "never")
 
 
@@ -89,7 +89,9 @@ def test_catalog_api_gated_reviewed_destroyed_and_recovered_with_its_data(catalo
     assert re.search(r"catalog-prod/Data\s+Add\s+UsersTable\s+AWS::DynamoDB::Table", out)
     assert "CREATE_COMPLETE" in out and "catalog-prod/Compute" in out   # plain event lines (not a tty)
     outputs = json.loads(outputs_file.read_text())
-    assert outputs["UsersTableName"] == "catalog-prod-users" and outputs["UsersFunctionName"] == "catalog-prod-users"
+    assert set(outputs["DataTableNames"].split(",")) == {"catalog-prod-users", "catalog-prod-products"}
+    assert set(outputs["ComputeFunctionNames"].split(",")) == {"catalog-prod-users", "catalog-prod-products"}
+    assert outputs["UsersTableName"] == "catalog-prod-users"      # a nested stack's output, flattened
     root = cfn.describe_stacks(StackName=STACK)["Stacks"][0]
     assert {t["Key"]: t["Value"] for t in root["Tags"]}["serverless-infra:config"] == "catalog-api.toml"
     policy = json.loads(cfn.get_stack_policy(StackName=STACK)["StackPolicyBody"])
@@ -226,4 +228,4 @@ def test_generate_py_in_a_subprocess(catalog, emulator, tmp_path):
     assert "\x1b[" not in deployed.stdout                       # no live view / colour in a pipe
     assert re.search(r"^\d\d:\d\d:\d\d  catalog-prod\s+CREATE_COMPLETE", deployed.stdout, re.M)
     outputs = run("outputs", "--json")
-    assert json.loads(outputs.stdout)["ProductsTableName"] == "catalog-prod-products"
+    assert "catalog-prod-products" in json.loads(outputs.stdout)["DataTableNames"].split(",")

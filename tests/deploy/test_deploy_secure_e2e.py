@@ -47,17 +47,17 @@ def test_secure_api_global_stack_first_then_root_then_destroy_everything(cli, em
     assert {p["ParameterKey"]: p["ParameterValue"] for p in root["Parameters"]}["EdgeWebAclArn"] == edge_acl
     for name in ("tap-dev-api", "tap-dev-rotation"):
         config = west["lambda"].get_function_configuration(FunctionName=name)
-        assert config["Runtime"] == "python3.13" and config["VpcConfig"]["SubnetIds"]
+        assert config["Runtime"] == "python3.14" and config["VpcConfig"]["SubnetIds"]
     assert west["dynamodb"].describe_table(TableName="tap-dev-data")["Table"]["TableStatus"] == "ACTIVE"
     assert any(v["CidrBlock"] == "10.0.0.0/16" for v in west["ec2"].describe_vpcs()["Vpcs"])
     outputs = json.loads(outputs_file.read_text())
-    assert outputs["DataTableName"] == "tap-dev-data" and outputs["Environment"] == "dev"
+    assert outputs["DataTableNames"] == "tap-dev-data" and outputs["Environment"] == "dev"
 
     again = cli("deploy", *args, *CI)
     assert again.exit_code == 0, again.output
     assert "tap-dev-global: no changes." in again.stdout and "tap-dev: no changes." in again.stdout
 
-    bucket = outputs["StaticContentBucketName"]
+    (bucket,) = outputs["DataBucketNames"].split(",")
     west["s3"].put_object(Bucket=bucket, Key="index.html", Body=b"<h1>hi</h1>")
     gone = cli("destroy", *args, "--yes")
     assert gone.exit_code == 0, gone.output

@@ -1,4 +1,4 @@
-"""Lambda functions with secure defaults: own log group, KMS-encrypted env, X-Ray, concurrency cap."""
+"""Lambda functions with secure defaults: own log group, KMS-encrypted env, X-Ray, optional concurrency cap."""
 from __future__ import annotations
 
 import re
@@ -9,7 +9,6 @@ from troposphere import Ref, Sub, awslambda, iam
 from infra import grants
 from infra.config.schema import Function
 
-VPC_ACCESS_POLICY = "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
 _REF = re.compile(r"\$\{([^}]*)\}")
 
 
@@ -28,24 +27,19 @@ def resolve_env(value: str, lookup: Callable[[str], Any]) -> Any:
     return Sub(text, **mapping)
 
 
-def role(logical_id: str, statements: list, vpc: bool) -> iam.Role:
-    """Execution role: the function's own grants; VPC ENI management via AWS's managed policy.
-
-    The ENI actions Lambda needs cannot be scoped to resources, so the AWS-maintained policy is
-    the narrowest correct choice.
-    """
-    props: dict[str, Any] = dict(
-        AssumeRolePolicyDocument=grants.assume_role("lambda.amazonaws.com"),
-        Policies=[iam.Policy(PolicyName="least-privilege", PolicyDocument=grants.document(statements))],
-    )
-    if vpc:
-        props["ManagedPolicyArns"] = [Sub(VPC_ACCESS_POLICY)]
-    return iam.Role(logical_id, **props)
+def role(logical_id: str, statements: list, vpc_id: Any = None) -> iam.Role:
+    """Execution role: the function's own grants and, for a VPC function (`vpc_id` given), the
+    exact network-interface statements Lambda needs; never an AWS managed policy, whose
+    content AWS may widen under us."""
+    if vpc_id is not None:
+        statements = [*statements, *grants.vpc_network_interfaces(vpc_id, "VpcNetworkInterfaces")]
+    return iam.Role(logical_id, AssumeRolePolicyDocument=grants.assume_role("lambda.amazonaws.com"),
+                    Policies=[iam.Policy(PolicyName="least-privilege", PolicyDocument=grants.document(statements))])
 
 
 def function(logical_id: str, name: str, fn: Function, *, role_arn: Any, code_bucket: Any, code_key: str,
              key_arn: Any, log_group: Any, environment: dict[str, Any], vpc_config: Any) -> awslambda.Function:
-    """A traced, concurrency-capped function whose environment is encrypted with the system key.
+    """A traced function (concurrency-capped when the config reserves some) whose environment is encrypted with the system key.
 
     It references its own log group, so the group (with retention and encryption) exists before
     the function could create an unmanaged one.
@@ -59,12 +53,13 @@ def function(logical_id: str, name: str, fn: Function, *, role_arn: Any, code_bu
         Role=role_arn,
         MemorySize=fn.memory,
         Timeout=fn.timeout,
-        ReservedConcurrentExecutions=fn.reserved_concurrency,
         TracingConfig=awslambda.TracingConfig(Mode="Active"),
         KmsKeyArn=key_arn,
         LoggingConfig=awslambda.LoggingConfig(LogGroup=log_group),
         Architectures=["arm64"],
     )
+    if fn.reserved_concurrency is not None:
+        props["ReservedConcurrentExecutions"] = fn.reserved_concurrency
     if environment:
         props["Environment"] = awslambda.Environment(Variables=dict(sorted(environment.items())))
     if vpc_config is not None:

@@ -142,6 +142,31 @@ def access_log_bucket(logical_id: str, name: Any, retention_days: int) -> s3.Buc
     )
 
 
+def cloudfront_log_bucket(logical_id: str, name: Any, retention_days: int, log_bucket: Any) -> s3.Bucket:
+    """Target of a distribution's standard (legacy) access logs.
+
+    CloudFront writes these logs through the bucket ACL (it grants its awslogsdelivery account
+    FULL_CONTROL when logging is enabled), so ACLs must stay enabled: BucketOwnerPreferred, not
+    BucketOwnerEnforced, makes the bucket owner own every delivered object
+    (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/standard-logging-legacy-s3.html,
+    "Permissions"). SSE-S3: CloudFront cannot write to a bucket encrypted with the AWS managed
+    aws/s3 KMS key, and SSE-S3 needs no key policy for the log delivery service.
+    """
+    return s3.Bucket(
+        logical_id,
+        BucketName=name,
+        BucketEncryption=s3.BucketEncryption(ServerSideEncryptionConfiguration=[
+            s3.ServerSideEncryptionRule(ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(
+                SSEAlgorithm="AES256"))]),
+        # Public ACLs stay blocked: the only ACL grant is to CloudFront's log delivery account.
+        PublicAccessBlockConfiguration=block_all(),
+        OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerPreferred")]),
+        VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
+        LifecycleConfiguration=_lifecycle(retention_days, 1),
+        LoggingConfiguration=s3.LoggingConfiguration(DestinationBucketName=log_bucket, LogFilePrefix="cloudfront-logs/"),
+    )
+
+
 def tls_only_policy(logical_id: str, bucket: s3.Bucket, extra: list[Statement] = ()) -> s3.BucketPolicy:
     """Deny every request that does not use TLS, for the bucket and its objects."""
     arn = GetAtt(bucket, "Arn")

@@ -69,22 +69,30 @@ class Autoscaling:
 class Table:
     partition_key: str = spec(doc="'name:S', 'name:N' or 'name:B'", pattern=r"[A-Za-z0-9_.-]+:[SNB]",
                               hint="write 'name:TYPE' with TYPE one of S, N, B (e.g. 'id:S').")
-    sort_key: str = spec("", pattern=r"([A-Za-z0-9_.-]+:[SNB])?",
+    sort_key: str = spec("", doc="sort key 'name:TYPE' (TYPE S, N or B); empty = none", pattern=r"([A-Za-z0-9_.-]+:[SNB])?",
                          hint="write 'name:TYPE' with TYPE one of S, N, B (e.g. 'timestamp:N').")
-    billing: str = spec("on-demand", choices=("on-demand", "provisioned"))
+    billing: str = spec("on-demand", choices=("on-demand", "provisioned"),
+                        doc="'on-demand' (pay per request) or 'provisioned' (read/write capacity)")
     read_capacity: int = spec(5, min=1, max=40000, doc="base read capacity (provisioned)")
     write_capacity: int = spec(5, min=1, max=40000, doc="base write capacity (provisioned)")
     autoscaling: Optional[Autoscaling] = spec(None, doc="target tracking (provisioned only)")
-    stream: str = spec("", choices=("", "NEW_AND_OLD_IMAGES", "NEW_IMAGE", "OLD_IMAGE", "KEYS_ONLY"))
-    point_in_time_recovery: bool = spec(True)
+    stream: str = spec("", choices=("", "NEW_AND_OLD_IMAGES", "NEW_IMAGE", "OLD_IMAGE", "KEYS_ONLY"),
+                       doc="DynamoDB stream view type; empty = no stream")
+    point_in_time_recovery: bool = spec(True, doc="continuous backups (point-in-time recovery)")
+    group: str = spec("", pattern=f"(?:{NAME})?", hint=NAME_HINT,
+                      doc="nested stack group: bundles with the same group share the stack data-<group>; "
+                          "default: placed automatically (see the lock file)")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Bucket:
-    versioned: bool = spec(True)
+    versioned: bool = spec(True, doc="keep every version of every object")
     encryption: str = spec("kms", choices=("kms", "s3"), doc="'kms' (the system key) or 's3' (SSE-S3)")
     noncurrent_version_expiry_days: int = spec(0, min=0, max=3650, doc="0 = keep")
     expiry_days: int = spec(0, min=0, max=3650, doc="expire current objects after N days; 0 = keep")
+    group: str = spec("", pattern=f"(?:{NAME})?", hint=NAME_HINT,
+                      doc="nested stack group: bundles with the same group share the stack data-<group>; "
+                          "default: placed automatically (see the lock file)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,80 +109,137 @@ class Access:
 class Function:
     runtime: str = spec(doc="Lambda runtime (a current python3.x or nodejsNN.x)",
                         pattern=r"(python3\.\d+|nodejs\d+\.x)",
-                        hint="use a current Python or Node.js runtime, e.g. 'python3.13' or 'nodejs24.x'.")
+                        hint="use a current Python or Node.js runtime, e.g. 'python3.14' or 'nodejs24.x'.")
     source: str = spec(doc="handler source directory, relative to the repository")
     handler: str = spec(doc="handler entry point, e.g. 'app.handler'", pattern=r"[A-Za-z0-9_./-]+\.[A-Za-z_][A-Za-z0-9_]*",
                         hint="write 'module.function', e.g. 'app.handler' or 'index.handler'.")
-    description: str = spec("")
+    description: str = spec("", doc="function description; default its name")
     memory: int = spec(256, min=128, max=10240, doc="memory in MB")
     timeout: int = spec(30, min=1, max=900, doc="timeout in seconds")
-    reserved_concurrency: int = spec(10, min=1, max=1000)
+    reserved_concurrency: Optional[int] = spec(
+        None, min=1, max=1000, doc="concurrency reserved for (and capping) the function; unset by default, "
+                                   "as reserving fails in accounts with a low concurrency quota")
     retry_attempts: int = spec(2, min=0, max=2, doc="async retry attempts")
     vpc: bool = spec(False, doc="run in the private subnets (needs [network])")
-    log_retention_days: int = spec(30, choices=RETENTION_DAYS)
+    log_retention_days: int = spec(30, choices=RETENTION_DAYS, doc="days the function's log group keeps events")
     on_failure_bucket: str = spec("", doc="bucket under [buckets] receiving failed async events")
     access: Access = spec(factory=Access, doc="what the function may touch")
     environment: dict[str, str] = spec(factory=dict, pattern=r"[A-Za-z_][A-Za-z0-9_]*",
                                        hint="environment variable names are letters, digits and _.",
                                        doc="variables; values may reference ${tables.X.name}, "
                                            "${buckets.X.name}, ${secret.arn}, ${key.id}, ${key.arn}")
+    group: str = spec("", pattern=f"(?:{NAME})?", hint=NAME_HINT,
+                      doc="nested stack group: bundles with the same group share the stack compute-<group>; "
+                          "default: placed automatically (see the lock file)")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Cors:
-    origins: list[str] = spec(factory=lambda: ["*"])
-    methods: list[str] = spec(factory=lambda: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+    origins: list[str] = spec(factory=lambda: ["*"], doc="allowed origin: exactly one, or [\"*\"]")
+    methods: list[str] = spec(factory=lambda: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+                              doc="methods the preflight answer allows")
     headers: list[str] = spec(factory=lambda: ["Content-Type", "X-Amz-Date", "Authorization",
-                                               "X-Api-Key", "X-Amz-Security-Token"])
+                                               "X-Api-Key", "X-Amz-Security-Token"],
+                              doc="request headers the preflight answer allows")
     max_age: int = spec(600, min=0, max=86400, doc="seconds browsers cache the preflight")
 
 
 @dataclass(frozen=True, kw_only=True)
 class UsagePlan:
-    rate: int = spec(1000, min=1, max=100000)
-    burst: int = spec(2000, min=1, max=200000)
-    quota: int = spec(1000000, min=1)
-    period: str = spec("MONTH", choices=("DAY", "WEEK", "MONTH"))
+    rate: int = spec(1000, min=1, max=100000, doc="steady requests per second per key")
+    burst: int = spec(2000, min=1, max=200000, doc="burst requests per key")
+    quota: int = spec(1000000, min=1, doc="requests per key per period")
+    period: str = spec("MONTH", choices=("DAY", "WEEK", "MONTH"), doc="quota period")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Model:
-    required: list[str] = spec(factory=list)
+    required: list[str] = spec(factory=list, doc="properties a request body must have")
     properties: dict[str, str] = spec(factory=dict, doc="property -> JSON type",
                                       pattern=r"[A-Za-z_][A-Za-z0-9_]*")
-    description: str = spec("")
+    description: str = spec("", doc="model description; default its name")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Route:
-    method: str = spec(choices=HTTP_METHODS)
-    path: str = spec(pattern=r"/|(/([A-Za-z0-9._-]+|\{[A-Za-z_][A-Za-z0-9_]*\}))+",
+    method: str = spec(choices=HTTP_METHODS, doc="HTTP method")
+    path: str = spec(doc="resource path, e.g. '/users/{id}'", pattern=r"/|(/([A-Za-z0-9._-]+|\{[A-Za-z_][A-Za-z0-9_]*\}))+",
                      hint="write an absolute path such as '/users/{id}' (no trailing slash).")
     function: str = spec(doc="function under [functions] that serves it")
-    auth: str = spec("IAM", choices=("IAM", "NONE"))
-    api_key: bool = spec(False, doc="require an API key (usage plan)")
+    auth: str = spec("IAM", choices=("IAM", "NONE", "COGNITO", "JWT"),
+                     doc="'IAM' (SigV4), 'COGNITO' (user pool tokens, [api.auth.cognito]), 'JWT' (another "
+                         "OIDC issuer's tokens, [api.auth.jwt]) or 'NONE'")
+    scopes: list[str] = spec(factory=list, pattern=r"[\x21\x23-\x5b\x5d-\x7e]+",
+                             hint="a scope is printable ASCII without spaces, quotes or backslashes.",
+                             doc="OAuth scopes the caller's access token must carry (COGNITO and JWT routes)")
+    api_key: bool = spec(False, doc="require an API key (usage plan): a rate-limit token, not authentication")
+    api_key_only_reason: str = spec("", doc="why a write route with auth = 'NONE' is protected by its API key "
+                                            "alone (required for such routes)")
     model: str = spec("", doc="request model under [api.models] to validate the body")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cognito:
+    user_pool_arn: str = spec("", pattern=r"arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:\d{12}:userpool/[\w-]+_[0-9a-zA-Z]+|",
+                              hint="write arn:aws:cognito-idp:<region>:<account>:userpool/<pool id>.",
+                              doc="existing user pool; empty = create one in the security stack")
+    mfa: str = spec("OPTIONAL", choices=("OPTIONAL", "ON"), doc="MFA (TOTP) of the created pool: optional or required")
+    self_sign_up: bool = spec(False, doc="let anyone create an account (created pool); default: admins create users")
+    password_min_length: int = spec(14, min=8, max=99, doc="created pool: minimum password length")
+    threat_protection: str = spec("ENFORCED", choices=("OFF", "AUDIT", "ENFORCED"),
+                                  doc="created pool: Cognito threat protection (needs the Plus feature plan "
+                                      "unless OFF)")
+    callback_urls: list[str] = spec(factory=list, pattern=r"https://[^\s]+|http://localhost(:\d+)?(/[^\s]*)?",
+                                    hint="use https URLs (http only for localhost).",
+                                    doc="created pool: OAuth redirect URLs of the app client (needed for scopes)")
+    domain_prefix: str = spec("", pattern=r"[a-z0-9](-?[a-z0-9])*|", hint="lowercase letters, digits and dashes.",
+                              doc="created pool: prefix of the managed login domain (needed for scopes)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Jwt:
+    issuer: str = spec(pattern=r"https://[^\s]+", hint="the issuer is an https URL, the tokens' 'iss' claim.",
+                       doc="OIDC issuer: the exact 'iss' claim of accepted tokens")
+    audience: list[str] = spec(doc="accepted 'aud' (or 'client_id') values; at least one")
+    jwks_url: str = spec("", pattern=r"https://[^\s]+|", hint="an https URL.",
+                         doc="the issuer's key set; default <issuer>/.well-known/jwks.json")
+    function: str = spec(doc="function under [functions] running the JWT authorizer (handlers/authorizer)")
+    cache_seconds: int = spec(300, min=0, max=3600, doc="API Gateway caches each token's policy this long")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Auth:
+    cognito: Optional[Cognito] = spec(None, doc="user pool for auth = 'COGNITO' routes")
+    jwt: Optional[Jwt] = spec(None, doc="issuer for auth = 'JWT' routes")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Api:
     name: str = spec("", doc="REST API name; default <project>-<stage>-api")
-    description: str = spec("")
-    endpoint: str = spec("REGIONAL", choices=("REGIONAL", "EDGE"))
-    logging_level: str = spec("INFO", choices=("INFO", "ERROR", "OFF"))
+    description: str = spec("", doc="REST API description; default its name")
+    endpoint: str = spec("REGIONAL", choices=("REGIONAL", "EDGE"), doc="API endpoint type")
+    logging_level: str = spec("INFO", choices=("INFO", "ERROR", "OFF"), doc="execution log level")
     data_trace: bool = spec(False, doc="log full request/response bodies (never in production)")
-    tracing: bool = spec(True)
-    metrics: bool = spec(True)
-    access_log_retention_days: int = spec(30, choices=RETENTION_DAYS)
-    throttle_rate: int = spec(1000, min=1, max=100000)
-    throttle_burst: int = spec(2000, min=1, max=200000)
+    tracing: bool = spec(True, doc="X-Ray tracing of the stage")
+    metrics: bool = spec(True, doc="detailed CloudWatch metrics per method")
+    access_log_retention_days: int = spec(30, choices=RETENTION_DAYS, doc="days the JSON access log keeps events")
+    execution_log_retention_days: int = spec(30, choices=RETENTION_DAYS,
+                                             doc="retention of the execution log group (when logging_level is not OFF)")
+    throttle_rate: int = spec(1000, min=1, max=100000, doc="stage steady-state requests per second")
+    throttle_burst: int = spec(2000, min=1, max=200000, doc="stage burst requests")
     request_validation: bool = spec(True, doc="validate bodies and parameters")
-    cloudwatch_role: bool = spec(True, doc="create the account-level API Gateway logging role")
-    cors: Optional[Cors] = spec(None)
-    usage_plan: Optional[UsagePlan] = spec(None)
+    cloudwatch_role: bool = spec(False, doc="set the region's API Gateway CloudWatch Logs role (AWS::ApiGateway::Account) "
+                                            "from this stage: one stage per account and region, or the bootstrap")
+    cors: Optional[Cors] = spec(None, doc="CORS preflight answers and headers; none = no CORS")
+    auth: Auth = spec(factory=Auth, doc="user-facing authorization: Cognito user pool, JWT issuer")
+    usage_plan: Optional[UsagePlan] = spec(None, doc="usage plan (throttle and quota per API key)")
     models: dict[str, Model] = spec(factory=dict, pattern=r"[A-Z][A-Za-z0-9]{0,63}",
-                                    hint="model names are CamelCase letters and digits, e.g. 'UserPost'.")
-    routes: list[Route] = spec(factory=list)
+                                    hint="model names are CamelCase letters and digits, e.g. 'UserPost'.",
+                                    doc="request body models (JSON schema) by name")
+    routes: list[Route] = spec(factory=list, doc="[[api.routes]]: method, path and function of each route")
+    resource_quota: int = spec(300, min=1, max=100000,
+                               doc="API Gateway resources (paths, root included) allowed in this API: "
+                                   "300 unless AWS raised this API's quota")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -182,18 +247,25 @@ class Firewall:
     rate_limit: int = spec(2000, min=10, max=2000000000, doc="requests per 5 minutes per IP")
     managed_rule_groups: list[str] = spec(
         factory=lambda: ["AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"],
-        pattern=r"AWSManagedRules[A-Za-z0-9]+", hint="AWS managed rule group names, e.g. 'AWSManagedRulesSQLiRuleSet'.")
-    log_retention_days: int = spec(90, choices=RETENTION_DAYS)
+        pattern=r"AWSManagedRules[A-Za-z0-9]+", hint="AWS managed rule group names, e.g. 'AWSManagedRulesSQLiRuleSet'.",
+        doc="AWS managed rule groups, in priority order")
+    log_retention_days: int = spec(90, choices=RETENTION_DAYS, doc="days the WAF log keeps requests")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Edge:
-    price_class: str = spec("PriceClass_100", choices=("PriceClass_100", "PriceClass_200", "PriceClass_All"))
-    domain: str = spec("", pattern=r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}|",
+    price_class: str = spec("PriceClass_100", choices=("PriceClass_100", "PriceClass_200", "PriceClass_All"),
+                            doc="CloudFront price class (edge locations used)")
+    domain: str = spec("", doc="custom domain (needs hosted_zone_id); empty = CloudFront's own", pattern=r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}|",
                        hint="give a domain such as 'example.com'.")
-    subdomain: str = spec("api", pattern=r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
-    hosted_zone_id: str = spec("", pattern=r"Z[A-Z0-9]{1,31}|", hint="a Route 53 zone id starts with 'Z'.")
-    certificate_arn: str = spec("", pattern=r"arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]+|",
+    subdomain: str = spec("api", doc="the API is served at <subdomain>.<domain>", pattern=r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+    hosted_zone_id: str = spec("", doc="Route 53 hosted zone of domain", pattern=r"Z[A-Z0-9]{1,31}|", hint="a Route 53 zone id starts with 'Z'.")
+    log_retention_days: int = spec(90, min=1, max=3650, doc="days CloudFront access logs are kept (S3 lifecycle)")
+    origin_verify_rotation_function: str = spec(
+        "", doc="function under [functions] (source handlers/origin_verify) rotating the origin-verification "
+                "secret shared by CloudFront and the firewall; empty = the deploy-time value is kept")
+    origin_verify_rotation_days: int = spec(30, min=1, max=365, doc="rotate the origin-verification secret every N days")
+    certificate_arn: str = spec("", doc="existing us-east-1 certificate; empty = issue one", pattern=r"arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]+|",
                                 hint="CloudFront only accepts certificates from us-east-1: "
                                      "arn:aws:acm:us-east-1:<account>:certificate/<id>.")
 
@@ -201,28 +273,34 @@ class Edge:
 @dataclass(frozen=True, kw_only=True)
 class Alarms:
     api_4xx: int = spec(0, min=0, doc="4XXError sum per 5 min above which to alarm; 0 = no alarm")
-    api_5xx: int = spec(10, min=0)
-    api_latency_ms: int = spec(0, min=0)
-    function_errors: int = spec(5, min=0)
-    table_throttles: int = spec(0, min=0)
-    evaluation_periods: int = spec(2, min=1, max=100)
+    api_5xx: int = spec(10, min=0, doc="5XXError sum per 5 min above which to alarm; 0 = no alarm")
+    api_latency_ms: int = spec(0, min=0, doc="average latency (ms) above which to alarm; 0 = no alarm")
+    function_errors: int = spec(5, min=0, doc="errors per function per 5 min above which to alarm; 0 = no alarm")
+    table_throttles: int = spec(0, min=0, doc="throttled table requests per 5 min above which to alarm; 0 = no alarm")
+    evaluation_periods: int = spec(2, min=1, max=100, doc="5-minute periods over the threshold before alarming")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Monitoring:
     topic: bool = spec(True, doc="SNS topic that every alarm notifies")
-    alarms: Alarms = spec(factory=Alarms)
-    dashboard: bool = spec(False)
+    emails: list[str] = spec(factory=list, pattern=r"[^@\s]+@[^@\s]+\.[^@\s]+",
+                             hint="give an email address such as 'oncall@example.org'.",
+                             doc="email addresses subscribed to the alarm topic (each confirms once)")
+    https_endpoints: list[str] = spec(factory=list, pattern=r"https://[^\s]+",
+                                      hint="give an https:// URL.",
+                                      doc="HTTPS endpoints subscribed to the alarm topic (each confirms once)")
+    alarms: Alarms = spec(factory=Alarms, doc="alarm thresholds")
+    dashboard: bool = spec(False, doc="CloudWatch dashboard of the API and functions")
     sampling_rate: float = spec(0.0, min=0.0, max=1.0, doc="X-Ray sampling rule fixed rate; 0 = none")
-    sampling_reservoir: int = spec(1, min=0)
+    sampling_reservoir: int = spec(1, min=0, doc="X-Ray traces per second before the fixed rate applies")
     config_rule: bool = spec(False, doc="AWS Config LAMBDA_FUNCTION_SETTINGS_CHECK rule")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Parameters:
     function_arns: bool = spec(False, doc="SSM parameter per function ARN")
-    api_url: bool = spec(False)
-    web_acl_arn: bool = spec(False)
+    api_url: bool = spec(False, doc="SSM parameter holding the API URL")
+    web_acl_arn: bool = spec(False, doc="SSM parameter holding the web ACL ARN")
     prefix: str = spec("", doc="parameter path prefix; default /<project>/<stage>",
                        pattern=r"(/[A-Za-z0-9_.-]+)*", hint="write a path such as '/catalog/prod'.")
 
@@ -231,30 +309,31 @@ class Parameters:
 class Pipeline:
     repository: str = spec(doc="GitHub 'owner/repo'", pattern=r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+",
                            hint="write 'owner/repo'.")
-    branch: str = spec("main")
+    branch: str = spec("main", doc="branch that triggers the pipeline")
     connection_arn: str = spec("", doc="existing CodeConnections connection; empty = create one "
                                        "(approve it once in the console)",
                                pattern=r"arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]+|")
-    build_image: str = spec("aws/codebuild/standard:7.0")
+    build_image: str = spec("aws/codebuild/standard:7.0", doc="CodeBuild image")
     compute_type: str = spec("BUILD_GENERAL1_SMALL",
-                             choices=("BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"))
+                             choices=("BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"),
+                             doc="CodeBuild compute type")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Config:
-    project: Project
-    network: Optional[Network] = spec(None)
-    key: Key = spec(factory=Key)
-    secret: Optional[Secret] = spec(None)
-    tables: dict[str, Table] = spec(factory=dict, pattern=NAME, hint=NAME_HINT)
-    buckets: dict[str, Bucket] = spec(factory=dict, pattern=NAME, hint=NAME_HINT)
-    functions: dict[str, Function] = spec(factory=dict, pattern=NAME, hint=NAME_HINT)
-    api: Optional[Api] = spec(None)
-    firewall: Optional[Firewall] = spec(None)
-    edge: Optional[Edge] = spec(None)
-    monitoring: Optional[Monitoring] = spec(None)
-    parameters: Optional[Parameters] = spec(None)
-    pipeline: Optional[Pipeline] = spec(None)
+    project: Project = spec(doc="project, stage and region: the names everything derives from")
+    network: Optional[Network] = spec(None, doc="VPC with public and private subnets; none = no VPC")
+    key: Key = spec(factory=Key, doc="the system's customer-managed KMS key")
+    secret: Optional[Secret] = spec(None, doc="Secrets Manager secret with a generated, rotated password")
+    tables: dict[str, Table] = spec(factory=dict, pattern=NAME, hint=NAME_HINT, doc="DynamoDB tables by name")
+    buckets: dict[str, Bucket] = spec(factory=dict, pattern=NAME, hint=NAME_HINT, doc="S3 buckets by name")
+    functions: dict[str, Function] = spec(factory=dict, pattern=NAME, hint=NAME_HINT, doc="Lambda functions by name")
+    api: Optional[Api] = spec(None, doc="REST API (API Gateway) and its routes")
+    firewall: Optional[Firewall] = spec(None, doc="WAF web ACL in front of the API")
+    edge: Optional[Edge] = spec(None, doc="CloudFront distribution in front of the API")
+    monitoring: Optional[Monitoring] = spec(None, doc="alarms, alarm topic, dashboard, X-Ray sampling, Config rule")
+    parameters: Optional[Parameters] = spec(None, doc="SSM parameters publishing the stage's ARNs and URL")
+    pipeline: Optional[Pipeline] = spec(None, doc="CI/CD: CodeConnections source, CodeBuild, CodePipeline")
 
     # Set by the loader, not by TOML: where the config came from and its short name.
     file: str = internal("")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import json
 import math
 import re
@@ -55,6 +56,14 @@ def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
+@functools.lru_cache(maxsize=None)
+def _shape(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field]]:
+    """Type hints and loadable fields of a dataclass, computed once per class (a large config
+    loads hundreds of tables of the same few classes)."""
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    return typing.get_type_hints(cls), fields
+
+
 class Loader:
     """Converts raw TOML data into dataclass instances for one config file."""
 
@@ -69,8 +78,7 @@ class Loader:
         if not isinstance(data, dict):
             self.fail(key, f"expected a table, got {type(data).__name__}.",
                       f"write it as [{key}] with keys below it.")
-        hints = typing.get_type_hints(cls)
-        fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+        hints, fields = _shape(cls)
         for name in data:
             if name not in fields:
                 close = difflib.get_close_matches(name, fields, n=1)

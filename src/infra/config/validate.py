@@ -31,6 +31,28 @@ def runtime_lifecycle() -> dict:
     return json.loads((base / "data" / "AdditionalSpecs" / "LmbdRuntimeLifecycle.json").read_text())
 
 
+RUNTIME_FAMILY = re.compile(r"(python|nodejs)(\d+)(?:\.(\d+)|\.x)$")
+
+
+def newest_runtime(family: str, on: datetime.date) -> str:
+    """The newest runtime of `family` ('python' or 'nodejs') that cfn-lint's lifecycle data lists
+    as not yet deprecated on the date `on` (a parameter, so callers and tests pin it)."""
+    best: tuple[tuple[int, int], str] | None = None
+    for name, life in runtime_lifecycle().items():
+        m = RUNTIME_FAMILY.match(name)
+        if not m or m.group(1) != family:
+            continue
+        deprecated = life.get("deprecated")
+        if deprecated and datetime.date.fromisoformat(deprecated) <= on:
+            continue
+        version = (int(m.group(2)), int(m.group(3) or 0))
+        if best is None or version > best[0]:
+            best = (version, name)
+    if best is None:
+        raise ValueError(f"cfn-lint lists no current {family} runtime on {on}")
+    return best[1]
+
+
 def validate(cfg: Config, ld: Loader, today: datetime.date) -> None:
     """Raise ConfigError on the first cross-field problem, in file order.
 
@@ -38,10 +60,10 @@ def validate(cfg: Config, ld: Loader, today: datetime.date) -> None:
     _network(cfg, ld)
     _secret(cfg, ld)
     _tables(cfg, ld)
-    _buckets(cfg, ld)
     _functions(cfg, ld, today)
     _api(cfg, ld)
     _features(cfg, ld)
+    _names(cfg, ld)
 
 
 def _network(cfg: Config, ld: Loader) -> None:
@@ -88,13 +110,12 @@ def _tables(cfg: Config, ld: Loader) -> None:
                     "remove [autoscaling] or set billing = \"provisioned\".")
 
 
-def _buckets(cfg: Config, ld: Loader) -> None:
-    for name in cfg.buckets:
-        # <project>-<stage>-<name>-<account 12>-<region> must fit S3's 63 characters.
-        length = len(f"{cfg.project.name}-{cfg.project.stage}-{name}-123456789012-{cfg.project.region}")
-        if length > 63:
-            ld.fail(f"buckets.{name}", f"the bucket name would be {length} characters (S3 allows 63).",
-                    "shorten the bucket, project or stage name.")
+def _names(cfg: Config, ld: Loader) -> None:
+    """Every generated name (buckets, functions, log groups, parameters, ...) within AWS's limits."""
+    from infra.config.names import problems
+
+    for key, problem, fix in problems(cfg):
+        ld.fail(key, problem, fix)
 
 
 def _functions(cfg: Config, ld: Loader, today: datetime.date) -> None:
@@ -135,7 +156,7 @@ def _functions(cfg: Config, ld: Loader, today: datetime.date) -> None:
 def _runtime(runtime: str, key: str, ld: Loader, today: datetime.date) -> None:
     life = runtime_lifecycle().get(runtime)
     if life is None:
-        ld.fail(key, f"'{runtime}' is not a Lambda runtime.", "use e.g. 'python3.13' or 'nodejs24.x'.")
+        ld.fail(key, f"'{runtime}' is not a Lambda runtime.", "use e.g. 'python3.14' or 'nodejs24.x'.")
     deprecated = life.get("deprecated")
     if deprecated and datetime.date.fromisoformat(deprecated) <= today:
         successor = life.get("successor")
@@ -201,6 +222,63 @@ def _api(cfg: Config, ld: Loader) -> None:
                 if other != seg:
                     ld.fail(f"{key}.path", f"'{seg}' conflicts with '{other}' under '/{parent}'.",
                             "use one variable name per path level.")
+    _auth(cfg, ld)
+    _api_size(cfg, ld)
+
+
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def _auth(cfg: Config, ld: Loader) -> None:
+    """Each route's authorizer is configured; an API key alone never silently guards a write."""
+    api, auth = cfg.api, cfg.api.auth
+    for i, route in enumerate(api.routes):
+        key = f"api.routes[{i}]"
+        if route.auth == "COGNITO" and not auth.cognito:
+            ld.fail(f"{key}.auth", "COGNITO routes need a user pool.",
+                    "add [api.auth.cognito] (empty to create a pool, or user_pool_arn = \"...\").")
+        if route.auth == "JWT" and not auth.jwt:
+            ld.fail(f"{key}.auth", "JWT routes need an issuer.",
+                    "add [api.auth.jwt] with issuer, audience and function.")
+        if route.scopes and route.auth not in ("COGNITO", "JWT"):
+            ld.fail(f"{key}.scopes", f"scopes are checked on COGNITO and JWT routes, not {route.auth}.",
+                    "remove scopes or set auth = \"COGNITO\" or \"JWT\".")
+        if route.method in WRITE_METHODS and route.auth == "NONE" and route.api_key and not route.api_key_only_reason.strip():
+            ld.fail(f"{key}.api_key", f"{route.method} {route.path} is protected by an API key alone: a key identifies "
+                    "a caller's plan, it authenticates nobody.",
+                    "set auth to \"IAM\", \"COGNITO\" or \"JWT\", or write why the key suffices in api_key_only_reason.")
+        if route.api_key_only_reason and not (route.auth == "NONE" and route.api_key):
+            ld.fail(f"{key}.api_key_only_reason", "applies only to routes with auth = \"NONE\" and api_key = true.",
+                    "remove it.")
+    pool = auth.cognito
+    if pool and pool.user_pool_arn and (pool.callback_urls or pool.domain_prefix):
+        ld.fail("api.auth.cognito.user_pool_arn", "callback_urls and domain_prefix configure a created pool.",
+                "set them on the existing pool itself, or remove user_pool_arn.")
+    scoped = any(r.scopes for r in api.routes if r.auth == "COGNITO")
+    if pool and not pool.user_pool_arn and scoped and not (pool.callback_urls and pool.domain_prefix):
+        ld.fail("api.auth.cognito", "routes require scopes, which Cognito puts only in tokens from its OAuth "
+                "endpoints (the managed login domain).", "add callback_urls and domain_prefix.")
+    jwt = auth.jwt
+    if jwt:
+        if jwt.function not in cfg.functions:
+            ld.fail("api.auth.jwt.function", f"no function named '{jwt.function}'.", _known("functions", cfg.functions))
+        if not jwt.function or not cfg.functions[jwt.function].runtime.startswith("nodejs"):
+            ld.fail("api.auth.jwt.function", "the JWT authorizer is a Node.js handler.",
+                    "use a nodejsNN.x function with source = \"handlers/authorizer\".")
+        if not jwt.audience:
+            ld.fail("api.auth.jwt.audience", "is empty: tokens issued for any client would be accepted.",
+                    "list the client IDs or audiences this API accepts.")
+
+
+def _api_size(cfg: Config, ld: Loader) -> None:
+    from infra.openapi import resource_paths
+
+    count = len(resource_paths(cfg.api))
+    if count > cfg.api.resource_quota:
+        ld.fail("api.routes", f"the routes need {count} API Gateway resources (every path and each of its "
+                f"prefixes, the root included); this API's quota is {cfg.api.resource_quota}.",
+                "use fewer distinct paths, or ask AWS to raise 'Resources per API' for this API and set "
+                "api.resource_quota to the new value.")
 
 
 def _features(cfg: Config, ld: Loader) -> None:
@@ -217,6 +295,16 @@ def _features(cfg: Config, ld: Loader) -> None:
             ld.fail("edge.domain", "hosted_zone_id is set but domain is not.", "add domain = \"example.com\".")
         if edge.certificate_arn and not edge.domain:
             ld.fail("edge.certificate_arn", "a certificate is only used with a custom domain.", "add domain or remove it.")
+        rotation = edge.origin_verify_rotation_function
+        if rotation and rotation not in cfg.functions:
+            ld.fail("edge.origin_verify_rotation_function", f"no function named '{rotation}'.",
+                    _known("functions", cfg.functions))
+        if rotation and not cfg.firewall:
+            ld.fail("edge.origin_verify_rotation_function", "there is no origin-verification secret without [firewall].",
+                    "add [firewall] or remove it.")
+        if rotation and cfg.secret and cfg.secret.rotation_function == rotation:
+            ld.fail("edge.origin_verify_rotation_function", "the app secret's rotation function cannot also rotate "
+                    "the origin-verification secret.", "declare a function with source = \"handlers/origin_verify\".")
     params = cfg.parameters
     if params:
         if params.api_url and not cfg.api:
@@ -225,6 +313,10 @@ def _features(cfg: Config, ld: Loader) -> None:
             ld.fail("parameters.web_acl_arn", "the config has no [firewall].", "remove it or add [firewall].")
     mon = cfg.monitoring
     if mon:
+        for key in ("emails", "https_endpoints"):
+            if getattr(mon, key) and not mon.topic:
+                ld.fail(f"monitoring.{key}", "subscribes to the alarm topic, but topic = false.",
+                        "set topic = true or remove the subscriptions.")
         if mon.dashboard and not cfg.api:
             ld.fail("monitoring.dashboard", "the dashboard charts the API, but the config has no [api].",
                     "add [api] or set dashboard = false.")

@@ -20,6 +20,7 @@ stops half way is resumed by the next one: stacks step 1 made are found by name 
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -146,11 +147,45 @@ def import_template(template: dict[str, Any], logical_ids: list[str], descriptio
 
 
 # -- finding --------------------------------------------------------------------------------------
+PREFETCH_FROM = 5   # names of one kind above which existence is listed in one pass, not asked one by one
+
+
 @dataclass
 class Context:
     aws: Aws
     stack_names: tuple[str, ...]      # this stage's stacks: root (and its nested ones' prefix), global
     tags: dict[str, str]              # this stage's Project/Environment tags
+    existing: dict[str, set[str] | None] = field(default_factory=dict)   # listed names, by type and prefix
+
+    def prefetch(self, candidates: list[Candidate]) -> None:
+        """List tables and log groups once when many are to be looked up (a large stage has
+        hundreds of log groups): then only the names that exist are described."""
+        tables = [c.name for c in candidates if c.resource_type == "AWS::DynamoDB::Table"]
+        if len(tables) > PREFETCH_FROM and "tables" not in self.existing:
+            ddb = self.aws.client("dynamodb")
+            self.existing["tables"] = {t for page in ddb.get_paginator("list_tables").paginate()
+                                       for t in page.get("TableNames", [])}
+        groups: dict[str, list[str]] = {}
+        for c in candidates:
+            if c.resource_type == "AWS::Logs::LogGroup":
+                groups.setdefault(c.name.rsplit("/", 1)[0], []).append(c.name)
+        logs = self.aws.client("logs")
+        for names in groups.values():
+            prefix = os.path.commonprefix(names)
+            if len(names) > PREFETCH_FROM and prefix and f"logs:{prefix}" not in self.existing:
+                self.existing[f"logs:{prefix}"] = {
+                    g["logGroupName"] for page in logs.get_paginator("describe_log_groups").paginate(
+                        logGroupNamePrefix=prefix) for g in page.get("logGroups", [])}
+
+    def absent(self, kind: str, name: str) -> bool:
+        """True when a listing made by `prefetch` shows `name` does not exist."""
+        if kind == "tables" and self.existing.get("tables") is not None:
+            return name not in self.existing["tables"]  # type: ignore[operator]
+        if kind == "logs":
+            for key, names in self.existing.items():
+                if key.startswith("logs:") and name.startswith(key[5:]) and names is not None:
+                    return name not in names
+        return False
 
     def owner(self, tags: dict[str, str]) -> str | None:
         """None when `tags` mark the resource as this stage's; else who it belongs to."""
@@ -170,6 +205,8 @@ def _tags(pairs: list[dict[str, Any]] | None, key: str = "Key", value: str = "Va
 
 
 def find_table(ctx: Context, c: Candidate) -> tuple[dict[str, str], str | None] | None:
+    if ctx.absent("tables", c.name):
+        return None
     ddb = ctx.aws.client("dynamodb")
     try:
         table = ddb.describe_table(TableName=c.name)["Table"]
@@ -202,6 +239,8 @@ def find_bucket(ctx: Context, c: Candidate) -> tuple[dict[str, str], str | None]
 
 
 def find_log_group(ctx: Context, c: Candidate) -> tuple[dict[str, str], str | None] | None:
+    if ctx.absent("logs", c.name):
+        return None
     logs = ctx.aws.client("logs")
     groups = logs.describe_log_groups(logGroupNamePrefix=c.name).get("logGroups", [])
     if not any(g.get("logGroupName") == c.name for g in groups):
@@ -296,9 +335,13 @@ def find_retained(build: Any, aws: Aws, ui: Ui) -> Imports:
         if describe_stack(gaws.client("cloudformation"), build.global_stack.stack_name) is None:
             stacks.append((gaws, build.template(build.global_stack.template), build.global_stack.stack_name,
                            None, True))
+    contexts: dict[str, Context] = {}
     for where, template, label, child, is_global in stacks:
-        ctx = Context(where, names, build.tags)
-        for c in candidates(template, label, child, account, where.region):
+        ctx = contexts.setdefault(where.region, Context(where, names, build.tags))
+        found_here = candidates(template, label, child, account, where.region)
+        with aws_errors(f"listing the retained resources of {label}"):
+            ctx.prefetch(found_here)
+        for c in found_here:
             with aws_errors(f"looking for the retained {c.resource_type} {c.name or c.logical_id}"):
                 answer = FINDERS[c.resource_type](ctx, c)
             if answer is None:

@@ -21,6 +21,7 @@ from urllib.parse import quote, urlencode
 from infra.deploy.manifest import Build
 from infra.deploy.session import Aws, error_code
 from infra.errors import DeployError
+from infra.render import compact_json
 
 PACKAGED_DIR = "packaged"
 NESTED_STACK_TYPE = "AWS::CloudFormation::Stack"
@@ -137,7 +138,9 @@ def package(build: Build, aws: Aws, bucket: str, *, assets: bool = True) -> Pack
     for asset in build.assets if assets else ():
         upload(s3, bucket, asset.key, asset.file.read_bytes(), "application/zip", result)
     for lid, path in sorted(build.templates.items()):
-        data = path.read_bytes()
+        # Uploaded without whitespace: CloudFormation's 1 MB template quota counts these bytes,
+        # and the generator's quota check measures exactly this form.
+        data = compact_json(json.loads(path.read_bytes()))
         key = f"templates/{sha256(data)}.json"
         upload(s3, bucket, key, data, "application/json", result)
         result.child_urls[lid] = url(key)

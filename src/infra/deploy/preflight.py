@@ -105,16 +105,24 @@ class Preflight:
         names = (self.build.stack_name,) + ((self.build.global_stack.stack_name,) if self.build.global_stack else ())
         imported = {(f.candidate.label, f.candidate.logical_id) for f in (self.imports.all() if self.imports else [])}
         checked, problems = 0, []
+        todo: list[tuple[Stack, Candidate]] = []
         for stack, lid, res in self.resources(*(t for t, (prop, _) in IMPORTABLE.items() if prop)):
             if lid in stack.deployed:
                 continue
             name = resolve_name((res.get("Properties") or {}).get(IMPORTABLE[res["Type"]][0]), account,
                                 stack.aws.region)
-            if not name:
-                continue
+            if name:
+                todo.append((stack, Candidate(stack.label, stack.child, lid, res["Type"], name)))
+        contexts: dict[str, Context] = {}
+        for stack, candidate in todo:
+            contexts.setdefault(stack.aws.region, Context(stack.aws, names, self.build.tags))
+        for region, ctx in contexts.items():
+            ctx.prefetch([c for s, c in todo if s.aws.region == region])
+        for stack, candidate in todo:
+            lid, res = candidate.logical_id, {"Type": candidate.resource_type}
+            name = candidate.name
             checked += 1
-            candidate = Candidate(stack.label, stack.child, lid, res["Type"], name)
-            answer = FINDERS[res["Type"]](Context(stack.aws, names, self.build.tags), candidate)
+            answer = FINDERS[res["Type"]](contexts[stack.aws.region], candidate)
             if answer is None or (stack.label, lid) in imported:
                 continue
             _, owner = answer

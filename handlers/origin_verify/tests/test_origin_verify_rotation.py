@@ -1,0 +1,150 @@
+"""Origin-verify rotation against the moto server: Secrets Manager, the regional web ACL, the
+CloudFront distribution and the SSM parameter naming them, through the four steps."""
+from __future__ import annotations
+
+import json
+import uuid
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+NO_SUCH_LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:not-deployed-here"
+ORIGINAL = "original-origin-verify-value-0123456789abcdefghij"
+HEADER = "X-Origin-Verify"
+PARAMETER = "/tap/dev/edge/origin-verify-targets"
+
+
+def _match(value):
+    return {"ByteMatchStatement": {"FieldToMatch": {"SingleHeader": {"Name": HEADER.lower()}},
+                                   "PositionalConstraint": "EXACTLY", "SearchString": value.encode(),
+                                   "TextTransformations": [{"Priority": 0, "Type": "NONE"}]}}
+
+
+def _visibility(name):
+    return {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": name}
+
+
+@pytest.fixture
+def system(rotation, aws_env, monkeypatch):
+    """A deployed edge as the stacks leave it: secret, web ACL rule, distribution, parameter."""
+    aws_env.reset()
+    clients = {s: boto3.client(s, endpoint_url=aws_env.endpoint_url)
+               for s in ("secretsmanager", "wafv2", "cloudfront", "ssm")}
+    secret = clients["secretsmanager"].create_secret(Name="tap-dev-origin-verify", SecretString=ORIGINAL)["ARN"]
+    acl = clients["wafv2"].create_web_acl(
+        Name="tap-dev-api-waf", Scope="REGIONAL", DefaultAction={"Allow": {}}, VisibilityConfig=_visibility("acl"),
+        Rules=[{"Name": "RequireCloudFront", "Priority": 0, "Action": {"Block": {}},
+                "Statement": {"NotStatement": {"Statement": _match(ORIGINAL)}},
+                "VisibilityConfig": _visibility("RequireCloudFront")},
+               {"Name": "AWSManagedRulesCommonRuleSet", "Priority": 2, "OverrideAction": {"None": {}},
+                "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": "AWSManagedRulesCommonRuleSet"}},
+                "VisibilityConfig": _visibility("Common")}])["Summary"]
+    dist = clients["cloudfront"].create_distribution(DistributionConfig={
+        "CallerReference": str(uuid.uuid4()), "Comment": "tap-dev API", "Enabled": True,
+        "Origins": {"Quantity": 1, "Items": [{
+            "Id": "api", "DomainName": "abc123.execute-api.us-east-1.amazonaws.com", "OriginPath": "/dev",
+            "CustomHeaders": {"Quantity": 1, "Items": [{"HeaderName": HEADER, "HeaderValue": ORIGINAL}]},
+            "CustomOriginConfig": {"HTTPPort": 80, "HTTPSPort": 443, "OriginProtocolPolicy": "https-only"}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "api", "ViewerProtocolPolicy": "redirect-to-https",
+                                 "CachePolicyId": "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"}})["Distribution"]
+    clients["ssm"].put_parameter(Name=PARAMETER, Type="String",
+                                 Value=json.dumps({"webAclArn": acl["ARN"], "distributionId": dist["Id"]}))
+    monkeypatch.setenv("TARGETS_PARAMETER", PARAMETER)
+    monkeypatch.setenv("DEPLOY_WAIT_SECONDS", "0")
+    return {"secret": secret, "acl": acl, "distribution": dist["Id"], **clients}
+
+
+def start_rotation(system) -> str:
+    """The state Secrets Manager leaves before invoking the function (see handlers/rotation's
+    tests: the emulator records it, then fails to invoke the unknown function)."""
+    token = str(uuid.uuid4())
+    with pytest.raises(ClientError):
+        system["secretsmanager"].rotate_secret(SecretId=system["secret"], ClientRequestToken=token,
+                                               RotationLambdaARN=NO_SUCH_LAMBDA,
+                                               RotationRules={"AutomaticallyAfterDays": 30})
+    return token
+
+
+def step(rotation, system, token, name):
+    rotation.handler({"SecretId": system["secret"], "ClientRequestToken": token, "Step": name}, None)
+
+
+def accepted(rotation, system):
+    acl = system["wafv2"].get_web_acl(Name=system["acl"]["Name"], Scope="REGIONAL", Id=system["acl"]["Id"])["WebACL"]
+    rule = next(r for r in acl["Rules"] if r["Name"] == "RequireCloudFront")
+    return rotation.accepted_values(rule), [r["Name"] for r in acl["Rules"]]
+
+
+def sent(system):
+    config = system["cloudfront"].get_distribution_config(Id=system["distribution"])["DistributionConfig"]
+    return [h["HeaderValue"] for o in config["Origins"]["Items"] for h in o["CustomHeaders"]["Items"]]
+
+
+def value(system, **version):
+    return system["secretsmanager"].get_secret_value(SecretId=system["secret"], **version)["SecretString"]
+
+
+def test_four_steps_keep_two_values_valid_until_every_edge_sends_the_new_one(rotation, system):
+    token = start_rotation(system)
+
+    step(rotation, system, token, "createSecret")
+    new = value(system, VersionId=token, VersionStage="AWSPENDING")
+    assert new != ORIGINAL and len(new) == 48 and new.isalnum()
+    assert accepted(rotation, system)[0] == [ORIGINAL] and sent(system) == [ORIGINAL]  # nothing changed yet
+
+    step(rotation, system, token, "setSecret")
+    # The dual-value window: the web ACL lets both through, CloudFront already sends the new one.
+    values, rules = accepted(rotation, system)
+    assert values == [ORIGINAL, new]
+    assert rules == ["RequireCloudFront", "AWSManagedRulesCommonRuleSet"]  # the other rules are kept
+    assert sent(system) == [new]
+    assert value(system, VersionStage="AWSCURRENT") == ORIGINAL
+
+    step(rotation, system, token, "testSecret")
+    step(rotation, system, token, "finishSecret")
+    assert value(system, VersionStage="AWSCURRENT") == new
+    assert accepted(rotation, system)[0] == [new]  # the old value is retired
+    assert sent(system) == [new]
+    stages = system["secretsmanager"].describe_secret(SecretId=system["secret"])["VersionIdsToStages"]
+    assert stages[token] == ["AWSCURRENT"]
+
+
+def test_steps_are_idempotent_when_secrets_manager_retries_them(rotation, system):
+    token = start_rotation(system)
+    for name in ("createSecret", "createSecret", "setSecret", "setSecret"):
+        step(rotation, system, token, name)
+    new = value(system, VersionId=token, VersionStage="AWSPENDING")
+    assert accepted(rotation, system)[0] == [ORIGINAL, new] and sent(system) == [new]
+    for name in ("testSecret", "finishSecret"):
+        step(rotation, system, token, name)
+    step(rotation, system, token, "finishSecret")  # retried after success: still one value
+    assert accepted(rotation, system)[0] == [new]
+
+
+def test_test_step_fails_while_cloudfront_still_sends_the_old_value(rotation, system):
+    token = start_rotation(system)
+    step(rotation, system, token, "createSecret")
+    rotation.set_accepted([ORIGINAL, value(system, VersionId=token, VersionStage="AWSPENDING")])
+    with pytest.raises(rotation.RotationError, match="does not send the pending value"):
+        step(rotation, system, token, "testSecret")
+    # Nothing was retired: the current value is still accepted.
+    assert ORIGINAL in accepted(rotation, system)[0]
+
+
+def test_refuses_what_secrets_manager_would_never_send(rotation, system):
+    with pytest.raises(rotation.RotationError, match="not enabled"):
+        step(rotation, system, str(uuid.uuid4()), "createSecret")
+    token = start_rotation(system)
+    with pytest.raises(rotation.RotationError, match="Unknown step"):
+        step(rotation, system, token, "dropSecret")
+    with pytest.raises(rotation.RotationError, match="not a version"):
+        step(rotation, system, str(uuid.uuid4()), "setSecret")
+
+
+def test_bad_targets_parameter_is_a_clear_failure(rotation, system, monkeypatch):
+    system["ssm"].put_parameter(Name=PARAMETER, Type="String", Value="{}", Overwrite=True)
+    token = start_rotation(system)
+    step(rotation, system, token, "createSecret")
+    with pytest.raises(rotation.RotationError, match="does not hold"):
+        step(rotation, system, token, "setSecret")

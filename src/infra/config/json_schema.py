@@ -1,0 +1,148 @@
+"""The stage config as a JSON Schema (draft-07), generated from the dataclasses that load it.
+
+One source of truth: `schema.py` declares every key with `spec(...)` (doc, min, max, choices,
+pattern, default); this module walks those dataclasses the way `typed.Loader` does and writes
+the same constraints in JSON Schema words, so editors (taplo / Even Better TOML, through the
+`#:schema` directive on a config's first line) check and document a config as it is typed.
+
+What the schema cannot say stays with the loader: cross-field checks (references between
+functions, tables and buckets, CIDR arithmetic, deprecated runtimes) live in `validate.py`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from typing import Any
+
+from infra.config.schema import Config
+from infra.config.typed import _unwrap_optional
+
+DIALECT = "http://json-schema.org/draft-07/schema#"
+# Where the schema is checked in, relative to the repository root, and how a config in config/
+# refers to it (taplo resolves the directive relative to the config file).
+SCHEMA_PATH = "schema/stage-config.json"
+DIRECTIVE = "#:schema ../schema/stage-config.json"
+_SCALARS = {str: "string", int: "integer", float: "number", bool: "boolean"}
+
+
+def stage_config_schema() -> dict:
+    """The JSON Schema of a stage config file."""
+    root = _object(Config)
+    return {
+        "$schema": DIALECT,
+        "title": "serverless-infra stage config",
+        "description": "A stage config (config/*.toml): what the system contains and how each part is "
+                       "set. Generated from src/infra/config/schema.py by `python generate.py schema`; "
+                       "cross-references (functions, tables, buckets, models) are checked by the loader.",
+        **root,
+    }
+
+
+def render(schema: dict | None = None) -> str:
+    """The schema as the checked-in file holds it: sorted keys, two-space indent, final newline."""
+    return json.dumps(schema or stage_config_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _object(cls: type) -> dict:
+    """A closed object: the loader refuses unknown keys, so `additionalProperties` is false."""
+    hints = typing.get_type_hints(cls)
+    props, required = {}, []
+    for fld in dataclasses.fields(cls):
+        if fld.metadata.get("internal"):
+            continue
+        props[fld.name] = _field(hints[fld.name], fld)
+        if fld.default is dataclasses.MISSING and fld.default_factory is dataclasses.MISSING:
+            required.append(fld.name)
+    out: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
+    if required:
+        out["required"] = required
+    return out
+
+
+UNSET = " (unset by default)"
+
+
+def _field(tp: Any, fld: dataclasses.Field) -> dict:
+    meta = fld.metadata
+    out = _value(tp, meta)
+    out["description"] = _description(tp, meta)
+    default = _default(fld)
+    if default is not None:
+        out["default"] = default
+    elif fld.default is None and out.get("type") != "object":
+        # An optional value with no default (TOML has no null): say so where editors show defaults.
+        out["description"] += UNSET
+    return out
+
+
+def _value(tp: Any, meta: typing.Mapping) -> dict:
+    """The schema of one value of type `tp`, with the constraints the loader applies to it."""
+    tp, _ = _unwrap_optional(tp)  # optional = may be left out; TOML has no null
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return _object(tp)
+    if origin is dict:
+        _, val_tp = typing.get_args(tp)
+        out: dict[str, Any] = {"type": "object"}
+        if meta.get("pattern"):  # on a table, the pattern constrains the names (keys)
+            out["propertyNames"] = {"pattern": _anchored(meta["pattern"])}
+        out["additionalProperties"] = _value(val_tp, {m: meta.get(m) for m in ("choices", "min", "max")})
+        return out
+    if origin in (list, tuple):
+        (item_tp,) = typing.get_args(tp)[:1]
+        return {"type": "array", "items": _value(item_tp, {} if dataclasses.is_dataclass(item_tp) else meta)}
+    out = {"type": _SCALARS[tp]}
+    if meta.get("min") is not None:
+        out["minimum"] = meta["min"]
+    if meta.get("max") is not None:
+        out["maximum"] = meta["max"]
+    if meta.get("choices"):
+        out["enum"] = list(meta["choices"])
+    if meta.get("pattern") and tp is str:
+        out["pattern"] = _anchored(meta["pattern"])
+    return out
+
+
+def _anchored(pattern: str) -> str:
+    # The loader uses re.fullmatch; a JSON Schema pattern matches anywhere unless anchored.
+    return f"^(?:{pattern})$"
+
+
+def _description(tp: Any, meta: typing.Mapping) -> str:
+    """The field's doc, plus what its range says. A field without a doc still gets a sentence
+    from its constraints, so an editor's hover never comes up empty."""
+    doc = meta.get("doc") or ""
+    choices = [c for c in meta.get("choices") or () if c != ""]
+    if not doc and choices:
+        doc = "one of " + ", ".join(json.dumps(c) for c in choices)
+    if not doc and meta.get("hint"):
+        doc = meta["hint"]
+    if not doc:
+        base, _ = _unwrap_optional(tp)
+        doc = "a table" if dataclasses.is_dataclass(base) else f"a {_SCALARS.get(base, 'value')}"
+    lo, hi = meta.get("min"), meta.get("max")
+    if lo is not None or hi is not None:
+        doc += "; " + (f"from {lo} to {hi}" if lo is not None and hi is not None else (
+            f"at least {lo}" if lo is not None else f"at most {hi}"))
+    return doc[0].upper() + doc[1:]
+
+
+def _default(fld: dataclasses.Field) -> Any:
+    if fld.default_factory is not dataclasses.MISSING:
+        value = fld.default_factory()
+    elif fld.default is not dataclasses.MISSING:
+        value = fld.default
+    else:
+        return None
+    return _plain(value)
+
+
+def _plain(value: Any) -> Any:
+    """A default as TOML would write it: tables as objects, unset optional tables left out."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if not f.metadata.get("internal") and getattr(value, f.name) is not None}
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value

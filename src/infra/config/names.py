@@ -1,0 +1,138 @@
+"""Every physical name the templates give, checked against the AWS limits at config load.
+
+CloudFormation accepts any string for a name; AWS rejects a bucket of 64 characters or a log
+group with a space at deploy time, after the stacks before it were created. So each generated
+name is computed here from the config (with a 12-digit account and a 10-character API id
+standing in for the values known only at deploy time) and checked for length and characters,
+and a failure names the config key that makes it too long.
+
+Not checked because we set no name: IAM roles (CloudFormation generates a name within IAM's
+64 characters) and nested stacks (named by CloudFormation after the root stack).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterator
+
+from infra.config.schema import Config
+
+ACCOUNT = "123456789012"   # account IDs are always 12 digits
+REST_API_ID = "a1b2c3d4e5"  # REST API IDs are 10 characters
+# Templates name these the same way (templates/security.py ACCESS_LOGS, templates/pipeline.py).
+ACCESS_LOG_BUCKET, PIPELINE_BUCKET = "access-logs", "pipeline"
+
+
+@dataclass(frozen=True)
+class Limit:
+    what: str
+    service: str
+    max_len: int
+    pattern: str
+    source: str  # the AWS documentation page stating the limit
+
+
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html: 3-63 characters,
+# lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit.
+BUCKET = Limit("S3 bucket", "S3", 63, r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
+               "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html")
+# https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html: a function name is at most 64 characters.
+FUNCTION = Limit("Lambda function", "Lambda", 64, r"[a-zA-Z0-9_-]+",
+                 "https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html")
+# https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html: 1-512
+# characters of a-z, A-Z, 0-9, '_', '-', '/', '.', '#'.
+LOG_GROUP = Limit("CloudWatch log group", "CloudWatch Logs", 512, r"[\.\-_/#A-Za-z0-9]+",
+                  "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html")
+# https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-su-create.html: at most
+# 1011 characters, at most 15 levels, letters, digits and _.-/, not beginning with aws or ssm.
+PARAMETER = Limit("SSM parameter", "Parameter Store", 1011, r"(?i)(?!/?(aws|ssm))(/[A-Za-z0-9_.-]+){1,15}",
+                  "https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-su-create.html")
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html: 1-255 characters.
+ALARM = Limit("CloudWatch alarm", "CloudWatch", 255, r".+",
+              "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html")
+# https://docs.aws.amazon.com/waf/latest/APIReference/API_CreateWebACL.html: 1-128 characters of \w and -.
+WEB_ACL = Limit("WAF web ACL", "WAF", 128, r"[\w-]+", "https://docs.aws.amazon.com/waf/latest/APIReference/API_CreateWebACL.html")
+# https://docs.aws.amazon.com/acm/latest/APIReference/API_RequestCertificate.html: the first domain
+# name of a certificate is at most 64 characters.
+CERT_DOMAIN = Limit("ACM certificate domain", "ACM", 64, r"[a-z0-9.-]+",
+                    "https://docs.aws.amazon.com/acm/latest/APIReference/API_RequestCertificate.html")
+# https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_PipelineDeclaration.html: at most 100.
+PIPELINE = Limit("CodePipeline pipeline", "CodePipeline", 100, r"[A-Za-z0-9.@\-_]+",
+                 "https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_PipelineDeclaration.html")
+
+
+@dataclass(frozen=True)
+class Name:
+    key: str       # the config key to change when the name does not fit
+    name: str
+    limit: Limit
+
+
+def _physical(cfg: Config, *parts: str) -> str:
+    return "-".join([cfg.project.name, cfg.project.stage, *parts])
+
+
+def generated(cfg: Config) -> Iterator[Name]:
+    """Every checked name the config's templates will carry (deploy-time values stood in)."""
+    region, p = cfg.project.region, _physical(cfg)
+    for name in cfg.buckets:
+        yield Name(f"buckets.{name}", f"{_physical(cfg, name)}-{ACCOUNT}-{region}", BUCKET)
+    if cfg.buckets or cfg.pipeline:
+        yield Name("project.name", f"{_physical(cfg, ACCESS_LOG_BUCKET)}-{ACCOUNT}-{region}", BUCKET)
+    for name, fn in cfg.functions.items():
+        yield Name(f"functions.{name}", _physical(cfg, name), FUNCTION)
+        yield Name(f"functions.{name}", f"/aws/lambda/{_physical(cfg, name)}", LOG_GROUP)
+        if cfg.monitoring and cfg.monitoring.alarms.function_errors:
+            yield Name(f"functions.{name}", _physical(cfg, f"{name}-errors"), ALARM)
+    if cfg.monitoring and cfg.monitoring.alarms.table_throttles:
+        for name in cfg.tables:
+            yield Name(f"tables.{name}", _physical(cfg, f"{name}-throttles"), ALARM)
+    if cfg.api:
+        api_name = cfg.api.name or _physical(cfg, "api")
+        yield Name("api.name", f"/aws/apigateway/{api_name}-{cfg.project.stage}/access", LOG_GROUP)
+        if cfg.api.logging_level != "OFF":
+            yield Name("project.stage", f"API-Gateway-Execution-Logs_{REST_API_ID}/{cfg.project.stage}", LOG_GROUP)
+    if cfg.network:
+        yield Name("project.name", f"/vpc/{p}/flow-logs", LOG_GROUP)
+    if cfg.firewall:
+        yield Name("project.name", _physical(cfg, "api-waf"), WEB_ACL)
+        yield Name("project.name", f"aws-waf-logs-{p}", LOG_GROUP)
+        if cfg.edge:
+            yield Name("project.name", _physical(cfg, "edge-waf"), WEB_ACL)
+            yield Name("project.name", f"aws-waf-logs-{p}-edge", LOG_GROUP)
+    if cfg.edge and cfg.edge.domain and not cfg.edge.certificate_arn:
+        yield Name("edge.domain", f"{cfg.edge.subdomain}.{cfg.edge.domain}", CERT_DOMAIN)
+    if cfg.pipeline:
+        yield Name("project.name", f"{_physical(cfg, PIPELINE_BUCKET)}-{ACCOUNT}-{region}", BUCKET)
+        yield Name("project.name", _physical(cfg, "pipeline"), PIPELINE)
+        yield Name("project.name", f"/aws/codebuild/{_physical(cfg, 'build')}", LOG_GROUP)
+    params = cfg.parameters
+    if params:
+        prefix = params.prefix or f"/{cfg.project.name}/{cfg.project.stage}"
+        key = "parameters.prefix"
+        if params.function_arns:
+            for name in cfg.functions:
+                yield Name(key, f"{prefix}/functions/{name}/arn", PARAMETER)
+        if params.api_url:
+            yield Name(key, f"{prefix}/api/url", PARAMETER)
+        if params.web_acl_arn:
+            yield Name(key, f"{prefix}/waf/web-acl-arn", PARAMETER)
+
+
+def problems(cfg: Config) -> Iterator[tuple[str, str, str]]:
+    """(key, what is wrong, how to fix it) for each generated name AWS would reject."""
+    for n in generated(cfg):
+        lim = n.limit
+        if len(n.name) > lim.max_len:
+            yield (n.key, f"the {lim.what} name '{n.name}' would be {len(n.name)} characters ({lim.service} allows "
+                          f"{lim.max_len}: {lim.source}).", _shorten(cfg, n.key))
+        elif not re.fullmatch(lim.pattern, n.name):
+            yield (n.key, f"the {lim.what} name '{n.name}' is not valid there ({lim.source}).",
+                   f"change {n.key} so the name matches {lim.pattern}.")
+
+
+def _shorten(cfg: Config, key: str) -> str:
+    if key.startswith("project."):
+        return (f"shorten project.name ('{cfg.project.name}') or project.stage ('{cfg.project.stage}'); "
+                "they begin every generated name.")
+    return f"shorten {key}, or project.name / project.stage, which begin every generated name."

@@ -1,0 +1,316 @@
+"""Run a config's function locally: Python in this process, Node.js in a `node` child process.
+
+Both behave like one warm Lambda execution environment: the handler module is imported once
+(with the function's environment, as Lambda's init does) and then serves invocations one at a
+time. Each Python function gets its own fresh import of its module and of the modules beside it
+(handlers/products/apigw.py and handlers/api/apigw.py are different modules here, as they are in
+two zips). What the handler prints is its log: it goes to `log`, never into the result.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from infra.config.schema import Config
+from infra.errors import UserError
+from infra.naming import function_log_group, physical
+
+RUNNER = Path(__file__).with_name("node_runner.mjs")
+Log = Callable[[str], None]
+
+
+@dataclass
+class Invocation:
+    """One invocation's outcome: `result` (the JSON value returned) or `error` (Lambda's error
+    object: errorType, errorMessage, stackTrace)."""
+
+    request_id: str
+    result: Any = None
+    error: dict | None = None
+    duration_ms: float = 0.0
+
+
+class FunctionInitError(UserError):
+    """The handler module could not be loaded (Lambda's Runtime.ImportModuleError and kin)."""
+
+
+def local_function(cfg: Config, name: str, env: dict[str, str], log: Log) -> "PythonFunction | NodeFunction":
+    """The local runner for function `name`, by runtime."""
+    runtime = cfg.functions[name].runtime
+    cls = PythonFunction if runtime.startswith("python") else NodeFunction
+    return cls(cfg, name, env, log)
+
+
+class _Function:
+    def __init__(self, cfg: Config, name: str, env: dict[str, str], log: Log):
+        self.cfg, self.name, self.env, self.log = cfg, name, env, log
+        self.spec = cfg.functions[name]
+        self.source = Path(cfg.root) / self.spec.source
+        self.lock = threading.Lock()
+        self.clock: Callable[[], float] = time.monotonic  # tests move it to time out without waiting
+
+    def context_fields(self, request_id: str) -> dict[str, Any]:
+        region, fname = self.cfg.project.region, physical(self.cfg, self.name)
+        return {
+            "functionName": fname,
+            "functionVersion": "$LATEST",
+            "invokedFunctionArn": f"arn:aws:lambda:{region}:123456789012:function:{fname}",
+            "memoryLimitInMB": str(self.spec.memory),
+            "awsRequestId": request_id,
+            "logGroupName": function_log_group(self.cfg, self.name),
+            "logStreamName": "local",
+        }
+
+    def timed_out(self, request_id: str, started: float) -> Invocation:
+        return Invocation(request_id, error={
+            "errorType": "Sandbox.Timedout",
+            "errorMessage": f"Task timed out after {self.spec.timeout:.2f} seconds"},
+            duration_ms=(self.clock() - started) * 1000)
+
+    def close(self) -> None:
+        """Release what the runner holds (a child process); idempotent."""
+
+
+class LambdaContext:
+    """The context object the Python runtime passes: the attributes handlers use."""
+
+    def __init__(self, fields: dict[str, Any], deadline: float, clock: Callable[[], float] = time.monotonic):
+        self.function_name = fields["functionName"]
+        self.function_version = fields["functionVersion"]
+        self.invoked_function_arn = fields["invokedFunctionArn"]
+        self.memory_limit_in_mb = int(fields["memoryLimitInMB"])
+        self.aws_request_id = fields["awsRequestId"]
+        self.log_group_name = fields["logGroupName"]
+        self.log_stream_name = fields["logStreamName"]
+        self.identity = None
+        self.client_context = None
+        self._deadline, self._clock = deadline, clock
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - self._clock()) * 1000))
+
+
+class PythonFunction(_Function):
+    """A Python handler imported into this process, with its own copy of its sibling modules."""
+
+    def __init__(self, cfg: Config, name: str, env: dict[str, str], log: Log):
+        super().__init__(cfg, name, env, log)
+        self.module_name, _, self.attr = self.spec.handler.rpartition(".")
+        self.own: dict[str, ModuleType] = {}  # the modules of its directory, as it imported them
+        self.module: ModuleType | None = None
+
+    def _load(self) -> ModuleType:
+        file = self.source / f"{self.module_name.replace('.', '/')}.py"
+        unique = f"_local_{self.name.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
+        spec = importlib.util.spec_from_file_location(unique, file)
+        if spec is None or not file.is_file():
+            raise FunctionInitError(f"function {self.name}: {file} is missing (handler {self.spec.handler}).")
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:  # noqa: BLE001 - any import-time failure is the handler's init error
+            raise FunctionInitError(f"function {self.name}: importing {file.name} failed "
+                                    f"({type(exc).__name__}: {exc}).") from None
+        if not callable(getattr(module, self.attr, None)):
+            raise FunctionInitError(f"function {self.name}: {file.name} has no function '{self.attr}' "
+                                    f"(handler {self.spec.handler}).")
+        return module
+
+    def invoke(self, event: Any, request_id: str | None = None) -> Invocation:
+        request_id = request_id or str(uuid.uuid4())
+        with self.lock, _environment(self.env), self._isolated(), _captured(self.log):
+            if self.module is None:
+                self.module = self._load()
+            started = self.clock()
+            deadline = started + self.spec.timeout
+            context = LambdaContext(self.context_fields(request_id), deadline, self.clock)
+            try:
+                # Lambda serialises the result to JSON; a value that cannot be is an error there too.
+                result = json.loads(json.dumps(getattr(self.module, self.attr)(event, context)))
+            except Exception as exc:  # noqa: BLE001 - the handler's failure is the invocation's error
+                trace = traceback.format_exception(type(exc), exc, exc.__traceback__)
+                self.log("".join(trace).rstrip())
+                error = {"errorType": type(exc).__name__, "errorMessage": str(exc),
+                         "stackTrace": [line.rstrip() for line in trace[1:-1]]}
+                return Invocation(request_id, error=error, duration_ms=(self.clock() - started) * 1000)
+            if self.clock() > deadline:
+                # Python code cannot be stopped from outside; Lambda would have, so the result is dropped.
+                return self.timed_out(request_id, started)
+            return Invocation(request_id, result=result, duration_ms=(self.clock() - started) * 1000)
+
+    @contextlib.contextmanager
+    def _isolated(self) -> Iterator[None]:
+        """The function's directory first on sys.path and its own sibling modules in sys.modules,
+        for the duration of an import or an invocation; whatever was there before comes back."""
+        directory = str(self.source)
+        stems = {p.stem for p in self.source.glob("*.py")} | {
+            p.name for p in self.source.iterdir() if (p / "__init__.py").is_file()}
+        saved = {s: sys.modules.pop(s) for s in stems if s in sys.modules}
+        sys.modules.update(self.own)
+        sys.path.insert(0, directory)
+        try:
+            yield
+        finally:
+            sys.path.remove(directory)
+            for stem in stems:
+                module = sys.modules.pop(stem, None)
+                if module is not None:
+                    self.own[stem] = module
+            sys.modules.update(saved)
+
+
+@contextlib.contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    """os.environ with `env` applied, restored afterwards (the process has one environment)."""
+    before = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+class _LineLog(io.TextIOBase):
+    def __init__(self, log: Log):
+        self.log, self.pending = log, ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            self.log(line)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending:
+            self.log(self.pending)
+            self.pending = ""
+
+
+@contextlib.contextmanager
+def _captured(log: Log) -> Iterator[None]:
+    """The handler's prints (stdout and stderr) become log lines."""
+    sink = _LineLog(log)
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        try:
+            yield
+        finally:
+            sink.flush()
+
+
+class NodeFunction(_Function):
+    """A Node.js handler run by node_runner.mjs in a `node` child process, kept warm."""
+
+    def __init__(self, cfg: Config, name: str, env: dict[str, str], log: Log):
+        super().__init__(cfg, name, env, log)
+        self.proc: subprocess.Popen | None = None
+        self.answers: queue.Queue = queue.Queue()
+
+    def _start(self) -> None:
+        node = shutil.which("node")
+        if node is None:
+            raise FunctionInitError(f"function {self.name} ({self.spec.runtime}) needs Node.js: install "
+                                    "Node.js 20 or later and put `node` on PATH.")
+        self.answers = queue.Queue()
+        self.proc = subprocess.Popen(
+            [node, str(RUNNER), str(self.source), self.spec.handler], cwd=self.source,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            # The local Node.js may be older than the runtime; the SDK's nag about it is noise here.
+            env={"AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED": "true", **os.environ, **self.env}, text=True, encoding="utf-8", bufsize=1)
+        threading.Thread(target=self._pump, args=(self.proc.stdout, self.answers.put), daemon=True).start()
+        threading.Thread(target=self._pump, args=(self.proc.stderr, self.log), daemon=True).start()
+        first = self._next(timeout=max(10.0, float(self.spec.timeout)))
+        if first is None or "initError" in first:
+            err = (first or {}).get("initError", {})
+            self.close()
+            hint = ""
+            if "Cannot find package '@aws-sdk" in err.get("errorMessage", ""):
+                hint = (" The Lambda runtime provides the AWS SDK; locally it comes from the handler's "
+                        f"devDependencies: run `npm ci` in {self.spec.source}.")
+            message = err.get("errorMessage", "the runner did not start")
+            raise FunctionInitError(f"function {self.name}: loading {self.spec.handler} failed "
+                                    f"({err.get('errorType', 'Error')}: {message}).{hint}")
+
+    @staticmethod
+    def _pump(stream, sink) -> None:
+        for line in stream:
+            sink(line.rstrip("\n"))
+
+    def _next(self, timeout: float) -> dict | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            try:
+                line = self.answers.get(timeout=min(remaining, 0.5))
+            except queue.Empty:
+                if self.proc is None or self.proc.poll() is not None:
+                    return None
+                continue
+            try:
+                return json.loads(line)
+            except ValueError:
+                self.log(line)  # not protocol: printed before the runner took stdout over
+
+    def invoke(self, event: Any, request_id: str | None = None) -> Invocation:
+        request_id = request_id or str(uuid.uuid4())
+        with self.lock:
+            if self.proc is None or self.proc.poll() is not None:
+                self._start()
+            started = time.monotonic()
+            fields = {**self.context_fields(request_id), "timeoutMs": self.spec.timeout * 1000}
+            try:
+                self.proc.stdin.write(json.dumps({"event": event, "context": fields}) + "\n")
+                self.proc.stdin.flush()
+            except OSError:
+                self.close()
+                return Invocation(request_id, error={"errorType": "Runtime.ExitError",
+                                                     "errorMessage": "the Node.js process exited"})
+            answer = self._next(timeout=self.spec.timeout)
+            elapsed = (time.monotonic() - started) * 1000
+            if answer is None:
+                exited = self.proc.poll() is not None
+                self.close()  # as Lambda does, a timed-out or crashed environment is not reused
+                if exited:
+                    return Invocation(request_id, error={"errorType": "Runtime.ExitError",
+                                                         "errorMessage": "the Node.js process exited"},
+                                      duration_ms=elapsed)
+                return self.timed_out(request_id, started)
+            if "error" in answer:
+                return Invocation(request_id, error=answer["error"], duration_ms=elapsed)
+            return Invocation(request_id, result=answer.get("result"), duration_ms=elapsed)
+
+    def close(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.close()

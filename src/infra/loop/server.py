@@ -1,0 +1,148 @@
+"""`serve`: the config's API on 127.0.0.1, answering as API Gateway's Lambda proxy integration.
+
+`LocalApi.handle` is the gateway (routing, CORS preflight, request validation, proxy event,
+proxy response); `make_server` puts it behind the standard library's HTTP server. Invocations
+run one at a time: in-process Python handlers share this process's environment variables.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+from infra.config.schema import Config
+from infra.errors import UserError
+from infra.loop import auth
+from infra.loop.events import BadProxyResponse, HttpRequest, HttpResponse, http_response, proxy_event
+from infra.loop.routes import (INVALID_BODY, MISSING_TOKEN, RouteTable, body_is_valid, cors_headers,
+                               gateway_headers, model_schema)
+
+INTERNAL_ERROR = {"message": "Internal server error"}
+MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
+
+
+class LocalApi:
+    """The API of one config, served by local functions (name -> runner with `invoke(event)`)."""
+
+    def __init__(self, cfg: Config, functions: dict, log: Callable[[str], None],
+                 clock: Callable[[], float] = time.time):
+        self.cfg, self.api, self.functions, self.log, self.clock = cfg, cfg.api, functions, log, clock
+        self.routes = RouteTable(cfg)
+        self.schemas = {name: model_schema(name, m) for name, m in self.api.models.items()}
+        self.lock = threading.Lock()
+
+    def route_lines(self) -> list[str]:
+        """One line per route for the start-up banner, with what is not enforced locally."""
+        lines = []
+        for r in self.routes.routes:
+            notes = auth.warnings(r)
+            lines.append(f"{r.method:<7} {r.path:<28} -> {r.function}"
+                         + (f"   WARNING: {'; '.join(notes)}" if notes else ""))
+        return lines
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        started = time.monotonic()
+        response, target = self._answer(request)
+        self.log(f'{request.source_ip} "{request.method} {request.path}" {response.status} '
+                 f"{(time.monotonic() - started) * 1000:.0f}ms{target}")
+        return response
+
+    def _answer(self, request: HttpRequest) -> tuple[HttpResponse, str]:
+        match = self.routes.match(request.method, request.path)
+        if request.method == "OPTIONS" and self.api.cors and match is not None:
+            # The generated OPTIONS method: a MOCK integration answering 204 with the CORS headers.
+            return HttpResponse(204, [*cors_headers(self.api).items(), ("Content-Type", "application/json")],
+                                b""), ""
+        if match is None or match.route is None:
+            return self._gateway(403, MISSING_TOKEN, "MissingAuthenticationTokenException"), ""
+        route = match.route
+        if self.api.request_validation and route.model and not body_is_valid(self.schemas[route.model], request.body):
+            return self._gateway(400, INVALID_BODY, "BadRequestException"), f" (invalid {route.model} body)"
+        event = proxy_event(self.cfg, request, match.resource, match.path_parameters, route, now=self.clock())
+        request_id = event["requestContext"]["requestId"]
+        target = f" -> {route.function} ({request_id})"
+        with self.lock:
+            try:
+                outcome = self.functions[route.function].invoke(event)
+            except UserError as exc:  # the handler could not even be loaded
+                self.log(f"{route.function}: {exc}")
+                return self._gateway(502, INTERNAL_ERROR, "InternalServerErrorException"), target
+        if outcome.error is not None:
+            self.log(f"{route.function}: {outcome.error.get('errorType')}: {outcome.error.get('errorMessage')}")
+            return self._gateway(502, INTERNAL_ERROR, "InternalServerErrorException"), target
+        try:
+            response = http_response(outcome.result)
+        except BadProxyResponse as exc:
+            self.log(f"{route.function}: malformed Lambda proxy response: {exc}")
+            return self._gateway(502, INTERNAL_ERROR, "InternalServerErrorException"), target
+        response.headers.append(("x-amzn-RequestId", request_id))
+        return response, target
+
+    def _gateway(self, status: int, payload: dict, error_type: str) -> HttpResponse:
+        """An answer API Gateway makes itself (its gateway responses carry the CORS origin)."""
+        headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", error_type),
+                   *gateway_headers(self.api).items()]
+        return HttpResponse(status, headers, json.dumps(payload).encode())
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    api: LocalApi  # set on the subclass make_server creates
+
+    def _serve(self) -> None:
+        parts = urlsplit(self.path)
+        body = self._body()
+        if body is None:
+            return
+        request = HttpRequest(method=self.command, path=parts.path or "/", headers=list(self.headers.items()),
+                              query=parse_qsl(parts.query, keep_blank_values=True), body=body,
+                              source_ip=self.client_address[0])
+        response = self.api.handle(request)
+        self.send_response(response.status)
+        for key, value in response.headers:
+            if key.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    def _body(self) -> bytes | None:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while True:
+                try:
+                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                except ValueError:
+                    self.send_error(400, "Malformed chunked body")
+                    return None
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self.send_error(413, "Request entity too large")
+            return None
+        return self.rfile.read(length) if length else b""
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the stdlib's signature
+        pass  # LocalApi.handle logs one line per request
+
+
+def make_server(api: LocalApi, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
+    """An HTTP server for `api` on host:port (port 0: any free port); not started."""
+    handler = type("LocalApiHandler", (_Handler,), {"api": api})
+    try:
+        server = ThreadingHTTPServer((host, port), handler)
+    except OSError as exc:
+        raise UserError(f"cannot listen on {host}:{port} ({exc.strerror}); pass another --port.") from None
+    server.daemon_threads = True
+    return server

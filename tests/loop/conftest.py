@@ -1,0 +1,73 @@
+"""Fixtures for the everyday-loop tests: one moto server on loopback, fake credentials, a CLI runner,
+and configs with echo handlers that return the event they received.
+
+Nothing here talks to anything but 127.0.0.1.
+"""
+from __future__ import annotations
+
+import os
+import textwrap
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from infra.config import parse_config
+from infra.emulator import FAKE_CREDENTIALS, MotoServer
+from loop_support import ECHO_CONFIG, ECHO_JS, ECHO_PY
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture
+def aws_env(monkeypatch, tmp_path):
+    """Fake credentials only: no profile files, no instance metadata, no endpoint from the shell."""
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            monkeypatch.delenv(key, raising=False)
+    for key, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+
+
+@pytest.fixture
+def emulator(moto_server, aws_env):
+    """A clean emulator for one test."""
+    moto_server.reset()
+    return moto_server
+
+
+@pytest.fixture
+def cli():
+    """Run the CLI in-process: cli("invoke", "--config", ...) -> click Result (stdout and stderr apart)."""
+    from click.testing import CliRunner
+
+    from infra.cli import main
+
+    def run(*args, input: str | None = None):
+        return CliRunner().invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture
+def echo_project(tmp_path) -> Path:
+    """A directory with an echo config (config.toml) and its two echo handlers."""
+    (tmp_path / "echo-py").mkdir()
+    (tmp_path / "echo-py" / "app.py").write_text(ECHO_PY)
+    (tmp_path / "echo-js").mkdir()
+    (tmp_path / "echo-js" / "index.mjs").write_text(ECHO_JS)
+    (tmp_path / "config.toml").write_text(textwrap.dedent(ECHO_CONFIG))
+    return tmp_path
+
+
+@pytest.fixture
+def echo_config(echo_project):
+    return parse_config(tomllib.loads((echo_project / "config.toml").read_text()), "config.toml", "echo",
+                        root=echo_project)

@@ -1,0 +1,229 @@
+"""`invoke` and `generate-event`: a handler run locally with the environment the config gives it."""
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from loop_support import CATALOG, REPO, SECURE
+from infra.config import load_config
+from infra.errors import UsageError
+from infra.loop import env as envmod
+from infra.loop.local import backing, function_environment, functions
+from infra.loop.provision import provision
+from support.shipped import SHIPPED
+
+
+def _provisioned(endpoint: str, config=CATALOG):
+    cfg = load_config(config)
+    provision(cfg, lambda s: boto3.client(s, region_name=cfg.project.region, endpoint_url=endpoint))
+    return cfg
+
+
+def _event(cli, *args) -> dict:
+    result = cli("generate-event", "--config", CATALOG, *args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_generate_event_prints_a_proxy_event_for_a_route(cli):
+    event = _event(cli, "--method", "PUT", "--path", "/users/42?x=1", "--query", "x=2&y=",
+                   "--body", '{"name":"a"}', "--header", "X-Test: yes")
+    assert event["resource"] == "/users/{id}" and event["path"] == "/users/42" and event["httpMethod"] == "PUT"
+    assert event["pathParameters"] == {"id": "42"}
+    assert event["multiValueQueryStringParameters"] == {"x": ["1", "2"], "y": [""]}
+    assert event["queryStringParameters"] == {"x": "2", "y": ""}
+    assert event["headers"] == {"X-Test": "yes", "Content-Type": "application/json"}
+    assert event["body"] == '{"name":"a"}' and event["isBase64Encoded"] is False
+    ctx = event["requestContext"]
+    assert ctx["stage"] == "prod" and ctx["resourcePath"] == "/users/{id}" and ctx["httpMethod"] == "PUT"
+    assert ctx["path"] == "/prod/users/42" and ctx["requestId"]
+    assert isinstance(ctx["requestTimeEpoch"], int)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--method", "PATCH", "--path", "/users/1"), "matches no route"),
+    (("--path", "/nowhere"), "matches no route"),
+    (("--path", "/users", "--header", "no colon"), "is not 'Name: value'"),
+])
+def test_generate_event_refuses_what_is_not_a_route(cli, args, message):
+    result = cli("generate-event", "--config", CATALOG, *args)
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_invoke_runs_the_python_handler_against_the_emulator(cli, emulator, tmp_path):
+    _provisioned(emulator.endpoint_url)
+    event = _event(cli, "--method", "POST", "--path", "/products", "--body", '{"name": "pen", "price": 2}')
+    (tmp_path / "event.json").write_text(json.dumps(event))
+    result = cli("invoke", "--config", CATALOG, "products", "--event", tmp_path / "event.json",
+                 "--endpoint-url", emulator.endpoint_url)
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)  # only the result is on stdout; the logs are on stderr
+    assert answer["statusCode"] == 201
+    product = json.loads(answer["body"])
+    assert product["name"] == "pen" and product["price"] == 2
+    assert '"message": "product created"' in result.stderr
+    stored = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=emulator.endpoint_url).get_item(
+        TableName="catalog-prod-products", Key={"id": {"S": product["id"]}})
+    assert stored["Item"]["name"] == {"S": "pen"}
+
+
+def test_invoke_runs_the_node_handler_with_an_event_on_stdin(cli, emulator):
+    _provisioned(emulator.endpoint_url)
+    event = _event(cli, "--method", "POST", "--path", "/users", "--body", '{"name": "Ann", "email": "a@example.com"}')
+    result = cli("invoke", "--config", CATALOG, "users", "--event", "-", "--endpoint-url", emulator.endpoint_url,
+                 input=json.dumps(event))
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["statusCode"] == 201
+    user = json.loads(answer["body"])
+    stored = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=emulator.endpoint_url).get_item(
+        TableName="catalog-prod-users", Key={"id": {"S": user["id"]}})
+    assert stored["Item"]["email"] == {"S": "a@example.com"}
+    assert '"message":"user created"' in result.stderr
+
+
+def test_each_python_function_gets_its_own_fresh_modules(echo_config, emulator):
+    """Two functions whose directories both hold app.py run side by side without sharing it."""
+    with backing(echo_config, endpoint_url=emulator.endpoint_url) as back:
+        provision(echo_config, lambda s: boto3.client(s, region_name="us-east-1", endpoint_url=emulator.endpoint_url))
+        cfg = load_config(CATALOG)
+        provision(cfg, lambda s: boto3.client(s, region_name="us-east-1", endpoint_url=emulator.endpoint_url))
+        with backing(cfg, endpoint_url=emulator.endpoint_url) as catalog_back, \
+                functions(cfg, ["products"], catalog_back, lambda *_: None) as catalog_runners, \
+                functions(echo_config, ["pyecho"], back, lambda *_: None) as echo_runners:
+            echo = echo_runners["pyecho"].invoke({"path": "/x"})
+            products = catalog_runners["products"].invoke({"httpMethod": "GET", "path": "/products",
+                                                           "resource": "/products"})
+            again = echo_runners["pyecho"].invoke({"path": "/y"})
+    assert json.loads(echo.result["body"])["table"] == "echo-dev-items"
+    assert products.result["statusCode"] == 200, products
+    assert json.loads(again.result["body"])["event"] == {"path": "/y"}
+    assert catalog_runners["products"].module is not echo_runners["pyecho"].module
+
+
+def test_a_failing_handler_prints_lambdas_error_object_and_exits_1(cli, echo_config, emulator):
+    with backing(echo_config, endpoint_url=emulator.endpoint_url) as back:
+        provision(echo_config, lambda s: boto3.client(s, region_name="us-east-1", endpoint_url=emulator.endpoint_url))
+        with functions(echo_config, ["pyecho"], back, lambda *_: None) as runners:
+            outcome = runners["pyecho"].invoke({"path": "/boom"})
+    assert outcome.result is None
+    assert outcome.error["errorType"] == "RuntimeError" and outcome.error["errorMessage"] == "boom"
+    assert any("raise RuntimeError" in line for line in outcome.error["stackTrace"])
+
+
+def test_python_timeout_drops_the_result_as_lambda_would(echo_config, emulator):
+    with backing(echo_config, endpoint_url=emulator.endpoint_url) as back:
+        provision(echo_config, lambda s: boto3.client(s, region_name="us-east-1", endpoint_url=emulator.endpoint_url))
+        with functions(echo_config, ["pyecho"], back, lambda *_: None) as runners:
+            runner = runners["pyecho"]
+            ticks = iter([100.0, 100.0])  # start, then the handler's remaining-time call
+            runner.clock = lambda: next(ticks, 131.0)  # ... and it "returns" 31 s in, of 30
+            outcome = runner.invoke({"path": "/x"})
+    assert outcome.result is None
+    assert outcome.error == {"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 30.00 seconds"}
+
+
+def test_node_errors_and_timeouts_are_lambdas_and_the_environment_is_replaced(echo_config, emulator):
+    with backing(echo_config, endpoint_url=emulator.endpoint_url) as back:
+        provision(echo_config, lambda s: boto3.client(s, region_name="us-east-1", endpoint_url=emulator.endpoint_url))
+        with functions(echo_config, ["jsecho"], back, lambda *_: None) as runners:
+            runner = runners["jsecho"]
+            failed = runner.invoke({"path": "/throw"})
+            first_process = runner.proc.pid
+            timed_out = runner.invoke({"path": "/sleep"})  # the function's timeout is 3 s
+            assert runner.proc is None  # a timed-out environment is not reused
+            after = runner.invoke({"path": "/ok"})
+            assert runner.proc.pid != first_process
+    assert failed.error["errorType"] == "TypeError" and failed.error["errorMessage"] == "bad thing"
+    assert timed_out.error == {"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 3.00 seconds"}
+    assert after.result["statusCode"] == 200
+
+
+def test_invoke_with_an_unknown_function_or_bad_event_is_a_usage_error(cli, tmp_path):
+    result = cli("invoke", "--config", CATALOG, "orders")
+    assert result.exit_code == 2 and "no function named 'orders'" in result.output
+    (tmp_path / "bad.json").write_text("{not json")
+    result = cli("invoke", "--config", CATALOG, "products", "--event", tmp_path / "bad.json")
+    assert result.exit_code == 2 and "is not JSON" in result.output
+
+
+def test_references_without_a_backing_name_the_options(cli):
+    result = cli("invoke", "--config", CATALOG, "products")
+    assert result.exit_code == 2
+    assert "--stage-outputs" in result.output and "--emulator" in result.output
+
+
+def test_stage_outputs_resolve_every_reference(cli, tmp_path):
+    cfg = load_config(SECURE)
+    outputs = {"DataTableName": "tap-dev-data", "StaticContentBucketName": "tap-dev-static-content-1-us-west-2",
+               "SecretArn": "arn:aws:secretsmanager:us-west-2:1:secret:tap-dev-app-secrets-AbCdEf", "KeyId": "k-1"}
+    (tmp_path / "outputs.json").write_text(json.dumps(outputs))
+    with backing(cfg, stage_outputs=tmp_path / "outputs.json", profile="dev") as back:
+        env = function_environment(cfg, "api", back)
+    assert env["TABLE_NAME"] == "tap-dev-data" and env["BUCKET_NAME"] == outputs["StaticContentBucketName"]
+    assert env["SECRET_ARN"] == outputs["SecretArn"] and env["KMS_KEY_ID"] == "k-1"
+    assert env["AWS_PROFILE"] == "dev" and env["AWS_REGION"] == "us-west-2"
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == "tap-dev-api" and env["_HANDLER"] == "app.handler"
+    del outputs["KeyId"]
+    (tmp_path / "outputs.json").write_text(json.dumps(outputs))
+    with backing(cfg, stage_outputs=tmp_path / "outputs.json") as back, pytest.raises(UsageError, match="'KeyId'"):
+        function_environment(cfg, "api", back)
+
+
+def test_emulator_resolves_every_kind_of_reference(emulator):
+    cfg = _provisioned(emulator.endpoint_url, SECURE)
+    with backing(cfg, endpoint_url=emulator.endpoint_url) as back:
+        env = function_environment(cfg, "api", back)
+    assert env["TABLE_NAME"] == "tap-dev-data"
+    assert env["BUCKET_NAME"] == "tap-dev-static-content-123456789012-us-west-2"
+    assert env["SECRET_ARN"].startswith("arn:aws:secretsmanager:us-west-2:123456789012:secret:tap-dev-app-secrets")
+    kms = boto3.client("kms", region_name="us-west-2", endpoint_url=emulator.endpoint_url)
+    assert env["KMS_KEY_ID"] == kms.describe_key(KeyId="alias/tap-dev-kms-key")["KeyMetadata"]["KeyId"]
+    assert env["AWS_ENDPOINT_URL"] == emulator.endpoint_url
+
+
+def test_a_reference_missing_from_the_emulator_says_how_to_fix_it(emulator):
+    cfg = load_config(SECURE)  # nothing provisioned
+    with backing(cfg, endpoint_url=emulator.endpoint_url) as back, pytest.raises(UsageError, match="--emulator"):
+        function_environment(cfg, "api", back)
+
+
+def test_backing_options_exclude_each_other(tmp_path):
+    cfg = load_config(CATALOG)
+    with pytest.raises(UsageError, match="exclude each other"):
+        with backing(cfg, stage_outputs=tmp_path / "x.json", emulator=True):
+            pass
+
+
+@pytest.mark.parametrize("config", SHIPPED, ids=lambda p: p.stem)
+def test_output_names_are_outputs_of_the_generated_stacks(config, generated):
+    """Every reference a shipped config's functions make resolves to an output of a stack."""
+    cfg = load_config(config)
+    # Per-resource values are outputs of the nested stack holding the resource (`outputs` lists them all).
+    outputs = {name for files in generated[cfg.name].values() for name in files.get("Outputs", {})}
+    refs = envmod.references(cfg, list(cfg.functions))
+    assert refs, "the shipped configs reference their resources"
+    for ref in refs:
+        assert envmod.output_name(ref) in outputs, ref
+
+
+@pytest.mark.parametrize("config", SHIPPED, ids=lambda p: p.stem)
+def test_bucket_names_are_those_the_data_stack_declares(config, generated):
+    cfg = load_config(config)
+    data = generated[cfg.name].get("data", {}).get("Resources", {})
+    for name in cfg.buckets:
+        declared = data[envmod.logical_id(name, "Bucket")]["Properties"]["BucketName"]["Fn::Sub"]
+        rendered = envmod.bucket_name(cfg, name, "${AWS::AccountId}").replace(cfg.project.region, "${AWS::Region}")
+        assert rendered == declared
+
+
+def test_invoke_with_its_own_emulator(cli, aws_env):
+    """--emulator: a moto server started for the command, filled from the config, stopped after."""
+    event = _event(cli, "--path", "/products")
+    result = cli("invoke", "--config", CATALOG, "products", "--event", "-", "--emulator", input=json.dumps(event))
+    assert result.exit_code == 0, result.output
+    assert json.loads(json.loads(result.stdout)["body"]) == {"items": [], "cursor": None}
+    assert "emulator: http://127.0.0.1:" in result.stderr and "catalog-prod-products" in result.stderr

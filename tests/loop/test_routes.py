@@ -1,0 +1,77 @@
+"""The local gateway's routing, CORS answer, models and auth modes, checked against the generated API."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infra.config import load_config
+from infra.config.schema import Route
+from infra.loop import auth
+from infra.loop.routes import RouteTable, body_is_valid, cors_headers, model_schema
+from loop_support import CATALOG, SECURE
+from support.shipped import SHIPPED
+
+
+@pytest.mark.parametrize("config", SHIPPED, ids=lambda p: p.stem)
+def test_cors_answer_and_models_are_those_of_the_generated_api(config, generated):
+    cfg = load_config(config)
+    body = generated[cfg.name]["api"]["Resources"]["RestApi"]["Properties"]["Body"]
+    preflights = [ops["options"] for ops in body["paths"].values() if "options" in ops]
+    if cfg.api.cors:
+        assert len(preflights) == len(body["paths"])
+        for op in preflights:
+            params = op["x-amazon-apigateway-integration"]["responses"]["default"]["responseParameters"]
+            declared = {k.removeprefix("method.response.header."): v.strip("'") for k, v in params.items()}
+            assert declared == cors_headers(cfg.api)
+    models = body.get("components", {}).get("schemas", {})
+    assert models == {name: model_schema(name, m) for name, m in cfg.api.models.items()}
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def test_matching_prefers_literal_segments_and_reports_undeclared_methods():
+    table = RouteTable(load_config(CATALOG))
+    match = table.match("GET", "/users/42")
+    assert (match.resource, match.route.method, match.path_parameters) == ("/users/{id}", "GET", {"id": "42"})
+    assert table.match("PATCH", "/users/42").route is None  # resource known, method not
+    assert table.match("GET", "/users/42/orders") is None
+    assert table.match("GET", "/products/").resource == "/products"  # a trailing slash is the same resource
+
+
+@pytest.mark.parametrize("body, valid", [
+    (b'{"name": "a", "price": 1}', True), (b'{"name": "a", "price": 1, "category": "c", "extra": [1]}', True),
+    (b'{"name": "a"}', False), (b'{"name": "a", "price": true}', False), (b'{"name": null, "price": 1}', False),
+    (b'{"name": "a", "price": 1, "category": 5}', False), (b"", False), (b"[1]", False), (b"\xff", False),
+])
+def test_product_model_validation(body, valid):
+    cfg = load_config(CATALOG)
+    assert body_is_valid(model_schema("ProductPost", cfg.api.models["ProductPost"]), body) is valid
+
+
+def test_auth_modes_are_rows_a_new_mode_only_adds_one(monkeypatch):
+    secure = load_config(SECURE)
+    keyed = secure.api.routes[0]
+    assert [m.name for m in auth.modes(keyed)] == ["API_KEY"]
+    assert auth.request_context(keyed, {"x-api-key": "abc"}) == {"identity": {"apiKey": "abc"}}
+    signed = Route(method="GET", path="/x", function="f", auth="IAM")
+    header = "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20240101/us-east-1/execute-api/aws4_request, SignedHeaders=host"
+    assert auth.request_context(signed, {"authorization": header}) == {"identity": {"accessKey": "AKIAEXAMPLE"}}
+
+    cognito = Route(method="GET", path="/x", function="f", auth="COGNITO")
+    assert auth.warnings(cognito) == ["auth 'COGNITO' has no local mode and is not enforced"]
+    row = auth.AuthMode("COGNITO", lambda r: r.auth == "COGNITO", "Cognito tokens are not verified locally",
+                        lambda headers: {"authorizer": {"claims": {"sub": "local"}}})
+    monkeypatch.setattr(auth, "MODES", (*auth.MODES, row))
+    assert auth.warnings(cognito) == ["Cognito tokens are not verified locally"]
+    assert auth.request_context(cognito, {}) == {"authorizer": {"claims": {"sub": "local"}}}
+
+
+def test_generated_event_body_round_trips(cli):
+    result = cli("generate-event", "--config", CATALOG, "--method", "POST", "--path", "/products",
+                 "--body", json.dumps({"name": "pen", "price": 1}))
+    event = json.loads(result.stdout)
+    assert json.loads(event["body"]) == {"name": "pen", "price": 1}
+    assert event["requestContext"]["identity"]["sourceIp"] == "127.0.0.1"
