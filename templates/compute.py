@@ -18,8 +18,6 @@ from infra.errors import ConfigError
 from infra.naming import logical_id, parameter_prefix, physical
 from infra.stack import Stack
 
-SKIP_DLQ = ("Invoked synchronously (API Gateway, Secrets Manager); a DLQ only catches asynchronous "
-            "invocations, whose retries and failures EventInvokeConfig already handles.")
 # Lambda refuses a reservation that leaves less than the minimum unreserved concurrency (100)
 # to the rest of the account ("Configuring reserved concurrency",
 # https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html); new accounts'
@@ -46,6 +44,9 @@ class _Refs:
 
     def key_arn(self) -> Ref:
         return self.st.param("KeyArn", "ARN of the system KMS key")
+
+    def dead_letter_queue(self) -> Ref:
+        return self.st.param("FailedInvocationsQueueArn", "ARN of the SQS queue keeping failed asynchronous events")
 
     def secret_arn(self) -> Ref:
         return self.st.param("SecretArn", "ARN of the application secret")
@@ -74,6 +75,7 @@ def _statements(name: str, fn: Function, refs: _Refs, log_group_arn: Any, extra:
     if fn.access.secret:
         out += grants.secret(refs.secret_arn(), fn.access.secret, "AppSecret")
     out += extra
+    out += grants.dead_letters(refs.dead_letter_queue(), refs.key_arn(), "DeadLetters")
     if fn.on_failure_bucket:
         out.append(grants.failure_destination(refs.bucket(fn.on_failure_bucket, "Arn"),
                                               logical_id(fn.on_failure_bucket, "FailedEvents")))
@@ -124,7 +126,7 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
         env.update(authorizer_environment(cfg))
     if rotates_origin_verify:
         env.update({"TARGETS_PARAMETER": origin_verify_targets(cfg), "HEADER_NAME": ORIGIN_VERIFY_HEADER})
-    skip = {"CKV_AWS_116": SKIP_DLQ}
+    skip = {}
     if not fn.vpc:
         skip["CKV_AWS_117"] = SKIP_VPC
     if fn.reserved_concurrency is None:
@@ -132,7 +134,7 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
     func = st.add(fb.function(
         lid, fname, fn, role_arn=GetAtt(role, "Arn"), code_bucket=st.param("AssetBucket", "S3 bucket holding the zipped handler code"),
         code_key=assets[fn.source].key, key_arn=refs.key_arn(), log_group=Ref(lg), environment=env,
-        vpc_config=vpc_config), skip=skip)
+        vpc_config=vpc_config, dead_letter_arn=refs.dead_letter_queue()), skip=skip)
     on_failure = refs.bucket(fn.on_failure_bucket, "Arn") if fn.on_failure_bucket else None
     st.add(fb.invoke_config(f"{lid}InvokeConfig", func, fn.retry_attempts, on_failure))
     if cfg.api and any(r.function == name for r in cfg.api.routes):

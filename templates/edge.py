@@ -6,6 +6,7 @@ from typing import Any
 from troposphere import GetAtt, Ref, Sub, cloudfront as cf, route53, secretsmanager, ssm
 
 from infra.builders import ORIGIN_VERIFY_HEADER, origin_verify_value, storage
+from infra.config import names
 from infra.config.schema import Config
 from infra.naming import physical
 from infra.stack import Stack
@@ -63,7 +64,7 @@ def build(cfg: Config) -> Stack:
     # source in us-east-1 (CloudFront's home region) naming the distribution, which this stack
     # creates after the us-east-1 stack; the legacy form needs nothing outside this stack.
     logs = st.add(storage.cloudfront_log_bucket(
-        "CloudFrontLogsBucket", storage.bucket_name(physical(cfg, "cf-logs")), edge.log_retention_days,
+        "CloudFrontLogsBucket", storage.bucket_name(physical(cfg, names.CLOUDFRONT_LOG_BUCKET)), edge.log_retention_days,
         st.param("AccessLogsBucketName", "Bucket receiving S3 server access logs")), stateful=True)
     st.add(storage.tls_only_policy("CloudFrontLogsBucketPolicy", logs))
     props["Logging"] = cf.Logging(Bucket=GetAtt(logs, "DomainName"), IncludeCookies=False,

@@ -4,16 +4,19 @@ from __future__ import annotations
 import json
 
 from troposphere import GetAtt, Ref
-from troposphere import cognito, kms, secretsmanager
+from awacs import sqs as asqs
+from awacs.aws import Bool, Condition, Deny, Principal, Statement
+from troposphere import cognito, kms, secretsmanager, sqs
 
 from infra.builders import storage, userpool
 from infra.builders.keys import customer_key
+from infra.grants import document
+from infra.config import names
 from infra.config.schema import Config
 from infra.naming import physical
 from infra.openapi import USER_POOL_ARN, api_name, creates_user_pool, resource_server, route_scopes
 from infra.stack import Stack
 
-ACCESS_LOGS = "access-logs"
 ACCESS_LOG_DAYS = 90
 
 
@@ -47,11 +50,21 @@ def build(cfg: Config) -> Stack:
     # S3 server access logs of every bucket (data stacks, pipeline, CloudFront logs) land here.
     if cfg.buckets or cfg.pipeline or cfg.edge:
         logs = st.add(storage.access_log_bucket(
-            "AccessLogsBucket", storage.bucket_name(physical(cfg, ACCESS_LOGS)), ACCESS_LOG_DAYS),
+            "AccessLogsBucket", storage.bucket_name(physical(cfg, names.ACCESS_LOG_BUCKET)), ACCESS_LOG_DAYS),
             stateful=True,
             skip={"CKV_AWS_18": "This is the access-log target; logging it into itself would loop."})
         st.add(storage.tls_only_policy("AccessLogsBucketPolicy", logs, [storage.log_delivery_statement(logs)]))
         st.output("AccessLogsBucketName", Ref(logs), "Bucket receiving S3 server access logs")
+
+    if cfg.functions:
+        # Failed asynchronous invocations of every function (after their retries) land here,
+        # encrypted with the key, for 14 days (SQS's longest retention).
+        queue = st.add(sqs.Queue("FailedInvocationsQueue", QueueName=physical(cfg, names.DEAD_LETTER_QUEUE),
+                                 KmsMasterKeyId=Ref(key), MessageRetentionPeriod=14 * 24 * 3600), stateful=True)
+        st.add(sqs.QueuePolicy("FailedInvocationsQueuePolicy", Queues=[Ref(queue)], PolicyDocument=document([
+            Statement(Sid="DenyInsecureTransport", Effect=Deny, Principal=Principal("*"), Action=[asqs.Action("*")],
+                      Resource=[GetAtt(queue, "Arn")], Condition=Condition(Bool("aws:SecureTransport", "false")))])))
+        st.output("FailedInvocationsQueueArn", GetAtt(queue, "Arn"), "ARN of the SQS queue keeping failed asynchronous events")
 
     if cfg.edge and cfg.firewall:
         # Shared by CloudFront (sends it as a header) and the regional web ACL (blocks requests

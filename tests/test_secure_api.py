@@ -179,7 +179,9 @@ def test_function_role_is_least_privilege(secure):
         "kms:ReEncryptTo",
         # VPC network interfaces, as exact statements (no AWS managed policy)
         "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeNetworkInterfaces",
-        "ec2:DescribeSubnets", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"}
+        "ec2:DescribeSubnets", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
+        # failed asynchronous events to the dead-letter queue
+        "sqs:SendMessage"}
     assert "ManagedPolicyArns" not in api["Properties"]  # exact EC2 statements instead of the managed policy
     for role in roles.values():
         for policy in role["Properties"]["Policies"]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from support.match import actions_of, resources
+from support.match import actions_of, has_resource_properties, resources
 
 ENI_ACTIONS = {"ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
                "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"}
@@ -385,3 +385,24 @@ def test_origin_verify_rotation_config_errors(tmp_path):
     assert "app secret's rotation function" in _error(tmp_path, wrong)
     missing = text.replace('origin_verify_rotation_function = "origin-verify"', 'origin_verify_rotation_function = "nope"')
     assert "edge.origin_verify_rotation_function" in _error(tmp_path, missing)
+
+
+def test_failed_asynchronous_events_go_to_an_encrypted_dead_letter_queue(generated):
+    for config, files in generated.items():
+        queue = has_resource_properties(files["security"], "AWS::SQS::Queue", {
+            "QueueName": f"{files['manifest']['project']}-{files['manifest']['stage']}-failed-invocations",
+            "KmsMasterKeyId": {"Ref": "Key"}, "MessageRetentionPeriod": 1209600})
+        assert next(iter(queue.values()))["DeletionPolicy"] in ("Retain", "Delete")
+        has_resource_properties(files["security"], "AWS::SQS::QueuePolicy", {"PolicyDocument": {"Statement": [
+            {"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}})
+        for stack in (f for f in files if f.startswith("compute")):
+            for lid, fn in files[stack]["Resources"].items():
+                if fn["Type"] != "AWS::Lambda::Function":
+                    continue
+                assert fn["Properties"]["DeadLetterConfig"] == {"TargetArn": {"Ref": "FailedInvocationsQueueArn"}}
+                role = files[stack]["Resources"][fn["Properties"]["Role"]["Fn::GetAtt"][0]]
+                sts = [st for p in role["Properties"]["Policies"] for st in p["PolicyDocument"]["Statement"]]
+                assert {"Sid": "DeadLetters", "Effect": "Allow", "Action": ["sqs:SendMessage"],
+                        "Resource": [{"Ref": "FailedInvocationsQueueArn"}]} in sts, (config, lid)
+                # No skip of checkov's DLQ check is needed any more.
+                assert "CKV_AWS_116" not in json.dumps(fn.get("Metadata", {}))

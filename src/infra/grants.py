@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from awacs import cloudfront, dynamodb, ec2, kms, logs, s3, secretsmanager, ssm, wafv2, xray
+from awacs import cloudfront, dynamodb, ec2, kms, logs, s3, secretsmanager, sqs, ssm, wafv2, xray
 from awacs.aws import Action, Allow, Condition, ArnEquals, PolicyDocument, Principal, Statement
 from troposphere import Sub
 
@@ -65,6 +65,17 @@ def bucket_objects(arn: Any, level: str, sid: str) -> list[Statement]:
 def failure_destination(arn: Any, sid: str) -> Statement:
     """What Lambda needs to write failed async events to an S3 bucket destination."""
     return allow([s3.PutObject, s3.ListBucket], [arn, suffixed(arn, "/*")], sid)
+
+
+def dead_letters(queue_arn: Any, key_arn: Any, sid: str) -> list[Statement]:
+    """What Lambda needs, through the function's role, to send failed asynchronous events to an
+    SQS dead-letter queue encrypted with a customer key: SendMessage on the queue, and a data
+    key from the key (SQS encrypts each message with it).
+    https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html#invocation-dlq
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html
+    """
+    return [allow([sqs.SendMessage], [queue_arn], sid),
+            allow([kms.GenerateDataKey, kms.Decrypt], [key_arn], f"{sid}Key")]
 
 
 def secret(arn: Any, level: str, sid: str) -> list[Statement]:

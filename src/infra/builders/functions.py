@@ -38,7 +38,8 @@ def role(logical_id: str, statements: list, vpc_id: Any = None) -> iam.Role:
 
 
 def function(logical_id: str, name: str, fn: Function, *, role_arn: Any, code_bucket: Any, code_key: str,
-             key_arn: Any, log_group: Any, environment: dict[str, Any], vpc_config: Any) -> awslambda.Function:
+             key_arn: Any, log_group: Any, environment: dict[str, Any], vpc_config: Any,
+             dead_letter_arn: Any = None) -> awslambda.Function:
     """A traced function (concurrency-capped when the config reserves some) whose environment is encrypted with the system key.
 
     It references its own log group, so the group (with retention and encryption) exists before
@@ -64,6 +65,9 @@ def function(logical_id: str, name: str, fn: Function, *, role_arn: Any, code_bu
         props["Environment"] = awslambda.Environment(Variables=dict(sorted(environment.items())))
     if vpc_config is not None:
         props["VpcConfig"] = vpc_config
+    if dead_letter_arn is not None:
+        # Asynchronous events that fail every retry are kept, not dropped.
+        props["DeadLetterConfig"] = awslambda.DeadLetterConfig(TargetArn=dead_letter_arn)
     return awslambda.Function(logical_id, **props)
 
 

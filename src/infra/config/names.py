@@ -19,8 +19,9 @@ from infra.config.schema import Config
 
 ACCOUNT = "123456789012"   # account IDs are always 12 digits
 REST_API_ID = "a1b2c3d4e5"  # REST API IDs are 10 characters
-# Templates name these the same way (templates/security.py ACCESS_LOGS, templates/pipeline.py).
-ACCESS_LOG_BUCKET, PIPELINE_BUCKET = "access-logs", "pipeline"
+# Templates name these the same way (templates/security.py, templates/edge.py, templates/pipeline.py).
+ACCESS_LOG_BUCKET, PIPELINE_BUCKET, CLOUDFRONT_LOG_BUCKET = "access-logs", "pipeline", "cf-logs"
+DEAD_LETTER_QUEUE = "failed-invocations"
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,10 @@ WEB_ACL = Limit("WAF web ACL", "WAF", 128, r"[\w-]+", "https://docs.aws.amazon.c
 # name of a certificate is at most 64 characters.
 CERT_DOMAIN = Limit("ACM certificate domain", "ACM", 64, r"[a-z0-9.-]+",
                     "https://docs.aws.amazon.com/acm/latest/APIReference/API_RequestCertificate.html")
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html: up to 80
+# characters of letters, digits, hyphens and underscores.
+QUEUE = Limit("SQS queue", "SQS", 80, r"[A-Za-z0-9_-]+",
+              "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html")
 # https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_PipelineDeclaration.html: at most 100.
 PIPELINE = Limit("CodePipeline pipeline", "CodePipeline", 100, r"[A-Za-z0-9.@\-_]+",
                  "https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_PipelineDeclaration.html")
@@ -77,8 +82,12 @@ def generated(cfg: Config) -> Iterator[Name]:
     region, p = cfg.project.region, _physical(cfg)
     for name in cfg.buckets:
         yield Name(f"buckets.{name}", f"{_physical(cfg, name)}-{ACCOUNT}-{region}", BUCKET)
-    if cfg.buckets or cfg.pipeline:
+    if cfg.buckets or cfg.pipeline or cfg.edge:
         yield Name("project.name", f"{_physical(cfg, ACCESS_LOG_BUCKET)}-{ACCOUNT}-{region}", BUCKET)
+    if cfg.edge:
+        yield Name("project.name", f"{_physical(cfg, CLOUDFRONT_LOG_BUCKET)}-{ACCOUNT}-{region}", BUCKET)
+    if cfg.functions:
+        yield Name("project.name", _physical(cfg, DEAD_LETTER_QUEUE), QUEUE)
     for name, fn in cfg.functions.items():
         yield Name(f"functions.{name}", _physical(cfg, name), FUNCTION)
         yield Name(f"functions.{name}", f"/aws/lambda/{_physical(cfg, name)}", LOG_GROUP)
