@@ -44,8 +44,8 @@ Faithful fixes (documented CloudFormation behaviour, computed from moto's own st
    with ChangeSetType IMPORT and ResourcesToImport validates what CloudFormation validates (each
    resource to import is in the template with a DeletionPolicy, the template adds nothing else, the
    resource exists) and lists the resources with the action Import; ExecuteChangeSet adopts the
-   existing objects (tables, buckets, log groups, keys, secrets, and whole stacks for nested-stack
-   import) into the stack without creating or changing them, and ends in IMPORT_COMPLETE. As in
+   existing objects (tables, buckets, log groups, keys, secrets, queues, and whole stacks for
+   nested-stack import) into the stack without creating or changing them, and ends in IMPORT_COMPLETE. As in
    CloudFormation, the next update of the stack applies the template's properties to them.
 
 Stand-ins (what LocalStack calls "ignore unsupported resource types"):
@@ -352,6 +352,10 @@ def _existing(resource: dict[str, Any], backend: models.CloudFormationBackend) -
         found = logs_backends[account][region].groups.get(ident.get("LogGroupName", ""))
     elif rtype == "AWS::KMS::Key":
         found = kms_backends[account][region].keys.get(ident.get("KeyId", ""))
+    elif rtype == "AWS::SQS::Queue":
+        from moto.sqs.models import sqs_backends
+
+        found = sqs_backends[account][region].queues.get(ident.get("QueueUrl", "").rstrip("/").rsplit("/", 1)[-1])
     elif rtype == "AWS::SecretsManager::Secret":
         store = secretsmanager_backends[account][region]
         secret_id = ident.get("Id", "")

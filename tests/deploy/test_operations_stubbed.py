@@ -21,6 +21,8 @@ from infra.deploy.preflight import Preflight
 from recorded import ACCOUNT, DATA_ID, ROOT_ID, STACK, T0, quiet_ui
 from stage_fixture import write_stage
 
+CFN_LOGICAL, CFN_STACK = adopt.CFN_LOGICAL_TAG, adopt.CFN_STACK_TAG
+
 
 class StubbedAws:
     """What the deploy code needs from `Aws`, with one stubbed client per service and region."""
@@ -369,3 +371,32 @@ def test_a_secret_scheduled_for_deletion_is_not_imported_and_says_how_to_restore
 def test_only_this_stages_resources_are_adopted(tags, owner):
     ctx = adopt.Context(StubbedAws(), ("catalog-prod",), {"Project": "catalog", "Environment": "prod", "ManagedBy": "x"})
     assert ctx.owner(tags) == owner
+
+
+def test_a_retained_user_pool_is_found_by_the_tags_cloudformation_left_on_it():
+    aws = StubbedAws()
+    idp = aws.stub("cognito-idp")
+    idp.add_response("list_user_pools", {"UserPools": [{"Id": "us-east-1_other"}, {"Id": "us-east-1_ours"}]},
+                     {"MaxResults": 60})
+    idp.add_response("describe_user_pool", {"UserPool": {"Id": "us-east-1_other", "CreationDate": T0, "UserPoolTags": {
+        CFN_LOGICAL: "UserPool", CFN_STACK: "shop-prod-Security-AB"}}}, {"UserPoolId": "us-east-1_other"})
+    idp.add_response("describe_user_pool", {"UserPool": {"Id": "us-east-1_ours", "CreationDate": T0, "UserPoolTags": {
+        CFN_LOGICAL: "UserPool", CFN_STACK: "tap-prod-Security-1X2Y"}}}, {"UserPoolId": "us-east-1_ours"})
+    ctx = adopt.Context(aws, ("tap-prod",), {"Project": "tap", "Environment": "prod"})
+    found = adopt.find_user_pool(ctx, adopt.Candidate("tap-prod/Security", "Security", "UserPool",
+                                                      "AWS::Cognito::UserPool", ""))
+    aws.assert_done()
+    assert found == ({"UserPoolId": "us-east-1_ours"}, None)
+
+
+def test_a_retained_queue_is_found_by_name_and_owned_by_its_tags():
+    aws = StubbedAws()
+    sqs = aws.stub("sqs")
+    url = f"https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/tap-prod-failed-invocations"
+    sqs.add_response("get_queue_url", {"QueueUrl": url}, {"QueueName": "tap-prod-failed-invocations"})
+    sqs.add_response("list_queue_tags", {"Tags": {"Project": "tap", "Environment": "prod"}}, {"QueueUrl": url})
+    ctx = adopt.Context(aws, ("tap-prod",), {"Project": "tap", "Environment": "prod"})
+    found = adopt.find_queue(ctx, adopt.Candidate("tap-prod/Security", "Security", "Queue", "AWS::SQS::Queue",
+                                                  "tap-prod-failed-invocations"))
+    aws.assert_done()
+    assert found == ({"QueueUrl": url}, None)

@@ -1,6 +1,6 @@
 """Adopting the resources a stage retained: a destroyed production stage deploys again with its data.
 
-A production stage retains its tables, buckets, key, secrets and log groups (DeletionPolicy
+A production stage retains its tables, buckets, key, secrets, queues and log groups (DeletionPolicy
 Retain). After `destroy` (or a first create that failed and was deleted), they still exist, and a
 new create fails on their names. `deploy` finds them (by name, or for a KMS key by the tags
 CloudFormation put on it) and imports them with CloudFormation change sets of type IMPORT. Nothing
@@ -32,13 +32,16 @@ from infra.deploy.ui import Ui
 
 RETAINING = {"Retain", "RetainExceptOnCreate"}
 # Type -> (property holding its name, identifier key of ResourcesToImport, per the type's registry
-# schema primaryIdentifier). The KMS key has no name: it is found by CloudFormation's own tags.
+# schema primaryIdentifier). A KMS key and a Cognito user pool have no unique name: they are found by
+# the tags CloudFormation put on them.
 IMPORTABLE: dict[str, tuple[str, str]] = {
     "AWS::DynamoDB::Table": ("TableName", "TableName"),
     "AWS::S3::Bucket": ("BucketName", "BucketName"),
     "AWS::Logs::LogGroup": ("LogGroupName", "LogGroupName"),
     "AWS::SecretsManager::Secret": ("Name", "Id"),
+    "AWS::SQS::Queue": ("QueueName", "QueueUrl"),
     "AWS::KMS::Key": ("", "KeyId"),
+    "AWS::Cognito::UserPool": ("", "UserPoolId"),
 }
 # Tags CloudFormation puts on the resources it creates (and that stay on retained ones).
 CFN_STACK_TAG = "aws:cloudformation:stack-name"
@@ -263,6 +266,17 @@ def find_secret(ctx: Context, c: Candidate) -> tuple[dict[str, str], str | None]
     return {"Id": secret["ARN"]}, ctx.owner(_tags(secret.get("Tags")))
 
 
+def find_queue(ctx: Context, c: Candidate) -> tuple[dict[str, str], str | None] | None:
+    sqs = ctx.aws.client("sqs")
+    try:
+        url = sqs.get_queue_url(QueueName=c.name)["QueueUrl"]
+    except Exception as exc:
+        if error_code(exc) in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+            return None
+        raise
+    return {"QueueUrl": url}, ctx.owner(sqs.list_queue_tags(QueueUrl=url).get("Tags") or {})
+
+
 def find_key(ctx: Context, c: Candidate) -> tuple[dict[str, str], str | None] | None:
     """The newest enabled key CloudFormation tagged with this logical id in one of this stage's stacks."""
     kms = ctx.aws.client("kms")
@@ -287,6 +301,22 @@ def find_key(ctx: Context, c: Candidate) -> tuple[dict[str, str], str | None] | 
     return ({"KeyId": best[1]}, None) if best else None
 
 
+def find_user_pool(ctx: Context, c: Candidate) -> tuple[dict[str, str], str | None] | None:
+    """The newest user pool CloudFormation tagged with this logical id in one of this stage's stacks
+    (its users are the data a redeployed stage must keep)."""
+    idp = ctx.aws.client("cognito-idp")
+    best: tuple[Any, str] | None = None
+    for page in idp.get_paginator("list_user_pools").paginate(MaxResults=60):
+        for summary in page.get("UserPools", []):
+            pool = idp.describe_user_pool(UserPoolId=summary["Id"])["UserPool"]
+            tags = pool.get("UserPoolTags") or {}
+            if tags.get(CFN_LOGICAL_TAG) != c.logical_id or not _in_stack(tags.get(CFN_STACK_TAG, ""), c):
+                continue
+            if best is None or pool.get("CreationDate") > best[0]:
+                best = (pool.get("CreationDate"), summary["Id"])
+    return ({"UserPoolId": best[1]}, None) if best else None
+
+
 def _in_stack(stack: str, c: Candidate) -> bool:
     """Whether CloudFormation's stack-name tag names the stack the candidate lives in."""
     if c.child is None:
@@ -300,7 +330,9 @@ FINDERS = {
     "AWS::S3::Bucket": find_bucket,
     "AWS::Logs::LogGroup": find_log_group,
     "AWS::SecretsManager::Secret": find_secret,
+    "AWS::SQS::Queue": find_queue,
     "AWS::KMS::Key": find_key,
+    "AWS::Cognito::UserPool": find_user_pool,
 }
 
 
