@@ -199,6 +199,16 @@ def test_a_destroyed_production_stage_is_imported_or_refused_by_preflight_with_n
     assert cli("diff", *stage.args("--fail")).exit_code == 0
 
 
+def test_another_region_than_the_configs_is_said_out_loud(stage, cli):
+    result = cli("deploy", *stage.args(*CI, "--region", "eu-west-1"))
+    assert result.exit_code == 0, result.output
+    assert ("--region eu-west-1: working on shop-dev in eu-west-1, not in the config's region us-east-1"
+            in " ".join(result.stderr.split()))
+    assert "Deploy" not in result.stderr and "Changes to create shop-dev (eu-west-1)" in result.stdout
+    assert boto(stage.endpoint, "cloudformation", "eu-west-1").describe_stacks(StackName=STACK)["Stacks"]
+    assert STACK not in stacks(stage.client("cloudformation"))      # nothing in the config's region
+
+
 def test_drift_on_an_endpoint_without_the_api_is_one_line(stage, cli):
     assert cli("deploy", *stage.args(*CI)).exit_code == 0
     result = cli("drift", *stage.args())

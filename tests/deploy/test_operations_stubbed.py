@@ -127,7 +127,7 @@ def test_the_drift_command_walks_the_whole_tree(tmp_path, monkeypatch):
          "LastUpdatedTimestamp": T0, "ResourceStatus": "UPDATE_COMPLETE"}]}, {"StackName": ROOT_ID})
     cfn.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": DATA_ID})
     drift_answers(cfn)
-    monkeypatch.setattr(orchestrate, "open_stage", lambda opts: (build, aws))
+    monkeypatch.setattr(orchestrate, "open_stage", lambda opts, ui=None: (build, aws))
     ui, out, _ = quiet_ui()
     drifted = run_drift(Options(config=Path("c"), out=Path("o"), target=Target()), ui, sleep=lambda s: None)
     aws.assert_done()

@@ -81,7 +81,7 @@ def aws_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--out", "out", default="out", show_default=True,
                      type=click.Path(file_okay=False, path_type=Path),
                      help="Where the templates are generated."),
-        click.option("--region", help="AWS region; must be the config's [project] region (default: that region)."),
+        click.option("--region", help="AWS region (default: the config's [project] region; another one is warned about)."),
         click.option("--profile", help="AWS named profile (default: the standard credential chain)."),
         click.option("--endpoint-url", type=EndpointUrl(),
                      help="Send every AWS call to this endpoint (a local emulator)."),

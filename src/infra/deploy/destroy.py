@@ -206,7 +206,7 @@ def destroy_stack(aws: Aws, ui: Ui, name: str, opts: Options, *, disable_protect
 def run_destroy(opts: Options, ui: Ui, *, disable_protection: bool = False) -> list[Kept]:
     from infra.deploy.orchestrate import read_stage
 
-    build, aws = open_stage(opts)
+    build, aws = open_stage(opts, ui)
     read_stage(build, aws, ui, opts, action="destroy", refuse=True)   # another config's stacks: refused
     kept: list[Kept] = []
     with aws_errors(f"destroying {build.stack_name} in {aws.region}"):

@@ -106,7 +106,7 @@ def run_drift(opts: Any, ui: Ui, *, sleep: Callable[[float], None] = time.sleep)
     """The drift command; True when anything drifted."""
     from infra.deploy.orchestrate import open_stage
 
-    build, aws = open_stage(opts)
+    build, aws = open_stage(opts, ui)
     timeout = opts.timeout or DEFAULT_TIMEOUT
     with aws_errors(f"detecting drift on {build.stack_name} in {aws.region}"):
         cfn = aws.client("cloudformation")

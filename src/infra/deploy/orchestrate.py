@@ -31,7 +31,7 @@ from infra.deploy.runner import CREATE, Plan, StackRunner, StackSpec
 from infra.deploy.session import Aws, Target, aws_errors, aws_exceptions, error_message
 from infra.deploy.stack_state import FAILED_CREATE, UPDATABLE, StackInfo, describe_stack, nested_stacks
 from infra.deploy.ui import Ui
-from infra.errors import DeployError, UsageError
+from infra.errors import DeployError
 
 TEMPLATE_BODY_LIMIT = 51_200  # bytes CloudFormation accepts inline
 PENDING_GLOBAL = "pending-global-stack"  # root parameter value in a plan before the global stack has it
@@ -55,14 +55,17 @@ class Options:
     fail: bool = False
 
 
-def open_stage(opts: Options) -> tuple[Build, Aws]:
-    """Generate the stage and bind to its account and region (credentials and endpoint checked)."""
+def open_stage(opts: Options, ui: Ui | None = None) -> tuple[Build, Aws]:
+    """Generate the stage and bind to its account and region (credentials and endpoint checked).
+
+    `--region` other than the config's is allowed (a copy of the stage in another region: the
+    templates name no region) but never silently: every command says which region it works in.
+    """
     build = build_and_load(opts.config, opts.out)
     aws = Aws(opts.target, default_region=build.region)
-    if opts.target.region and aws.region != build.region:
-        raise UsageError(
-            f"--region {aws.region} is not the region of {build.stack_name}: {opts.config} deploys it to "
-            f"{build.region} ([project] region). Omit --region, or change the config's region to move the stage.")
+    if opts.target.region and aws.region != build.region and ui is not None:
+        ui.warn(f"--region {aws.region}: working on {build.stack_name} in {aws.region}, not in the config's "
+                f"region {build.region} ([project] region of {opts.config}). Omit --region to use the config's.")
     aws.check_credentials()
     aws.account_id()
     return build, aws
@@ -300,7 +303,7 @@ def apply(aws: Aws, ui: Ui, build: Build, runner: StackRunner, plan: Plan, *, pr
 
 # -- commands -----------------------------------------------------------------------------------------
 def run_package(opts: Options, ui: Ui) -> Packaged:
-    build, aws = open_stage(opts)
+    build, aws = open_stage(opts, ui)
     bucket = resolve_bucket(aws, ui, opts)
     with aws_errors(f"packaging {build.name} to s3://{bucket}"):
         ui.step(f"Packaging {build.name} to s3://{bucket} ({aws.region})")
@@ -413,7 +416,7 @@ def run_diff(opts: Options, ui: Ui) -> bool:
     """Show what a deploy would change; True when anything would."""
     from infra.deploy.adopt import find_retained, show_imports
 
-    build, aws = open_stage(opts)
+    build, aws = open_stage(opts, ui)
     stage = read_stage(build, aws, ui, opts, action="diff", refuse=False)
     plans: list[Plan] = []
     try:
@@ -485,7 +488,7 @@ def run_deploy(opts: Options, ui: Ui) -> StackInfo:
     from infra.deploy.adopt import deploy_with_imports, find_retained
     from infra.deploy.preflight import preflight_before_deploy
 
-    build, aws = open_stage(opts)
+    build, aws = open_stage(opts, ui)
     stage = read_stage(build, aws, ui, opts, action="deploy", refuse=True)
     if opts.recreate_failed:
         remove_failed_creates(stage, ui, opts)

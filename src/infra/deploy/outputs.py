@@ -61,7 +61,7 @@ def run_outputs(opts: Any, ui: Ui, *, key: str | None = None, as_json: bool = Fa
                 root_only: bool = False) -> dict[str, str]:
     from infra.deploy.orchestrate import open_stage, write_outputs
 
-    build, aws = open_stage(opts)
+    build, aws = open_stage(opts, ui)
     with aws_errors(f"reading the outputs of {build.stack_name} in {aws.region}"):
         info = describe_stack(aws.client("cloudformation"), build.stack_name)
         if info is None:

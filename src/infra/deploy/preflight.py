@@ -329,7 +329,7 @@ def run_preflight(opts: Any, ui: Ui) -> list[Result]:
     from infra.deploy.orchestrate import open_stage, read_stage
     from infra.deploy.session import aws_errors
 
-    build, aws = open_stage(opts)
+    build, aws = open_stage(opts, ui)
     stage = read_stage(build, aws, ui, opts, action="check", refuse=False)
     imports = None
     if opts.import_retained and (stage.root is None or stage.root.status == "REVIEW_IN_PROGRESS"):
