@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 CKV_VENV := .venv-checkov
 OUT := out
 
-.PHONY: templates lint check test test-py test-node bench clean venv schema serve
+.PHONY: templates lint check test test-py test-node bench clean venv diagrams schema serve
 
 venv: $(VENV)/.installed
 
@@ -28,6 +28,10 @@ handlers/users/node_modules/.installed: handlers/users/package.json handlers/use
 templates: $(VENV)/.installed
 	$(PY) generate.py templates --out $(OUT)
 	$(PY) generate.py lint $(OUT)
+
+## diagrams: refresh the README's diagram of each shipped config (from out/<config>/diagram.md)
+diagrams: templates
+	$(PY) -c "from pathlib import Path; from infra.diagram import update_readme; print('updated:', update_readme(Path('README.md'), Path('$(OUT)')) or 'nothing')"
 
 ## check: checkov over out/ (zero failed checks), prints the number of skips
 check: templates $(CKV_VENV)/.installed

@@ -11,7 +11,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from pathlib import Path
+
 from troposphere import GetAtt, Ref, cloudformation
+
+from infra import __version__
 
 from infra.assets import Asset
 from infra.config.schema import Config
@@ -27,6 +31,16 @@ ROOT_PARAMETERS = {
     "AssetBucket": "S3 bucket holding the zipped handler code (package uploads it there)",
     "CertificateArn": "ARN of the ACM certificate for the custom domain (output of the us-east-1 stack)",
     "EdgeWebAclArn": "ARN of the CloudFront web ACL (output of the us-east-1 stack)",
+}
+# How the console's create-stack page shows them (AWS::CloudFormation::Interface).
+PARAMETER_GROUPS = [
+    ("Code", ["AssetBucket"]),
+    ("From the us-east-1 stack (deploy it first; its outputs have these names)", ["CertificateArn", "EdgeWebAclArn"]),
+]
+PARAMETER_LABELS = {
+    "AssetBucket": "Artifact bucket with the handler code",
+    "CertificateArn": "Certificate of the custom domain (us-east-1)",
+    "EdgeWebAclArn": "CloudFront web ACL (us-east-1)",
 }
 
 
@@ -116,7 +130,9 @@ def layout(cfg: Config, assets: dict[str, Asset], lock: dict[str, str]) -> Layou
 
 def build(cfg: Config, kids: list[Child]) -> Stack:
     """Root template over `kids`; re-exports the system-level outputs the children mark."""
-    st = Stack(cfg, "root", f"{physical(cfg)}: root of the nested stacks (generated; do not edit)")
+    st = Stack(cfg, "root", f"{physical(cfg)}: the {cfg.project.stage} stage of {cfg.project.name}, "
+                            f"root of {len(kids)} nested stacks. Generated from "
+                            f"{Path(cfg.file).name} by serverless-infra {__version__}; do not edit.")
     producers: dict[str, str] = {}
     for kid in kids:
         params: dict[str, Any] = {}
@@ -138,9 +154,22 @@ def build(cfg: Config, kids: list[Child]) -> Stack:
         for out_name in sorted(kid.stack.exports):
             out = kid.stack.template.outputs[out_name]
             st.output(out_name, GetAtt(res, f"Outputs.{out_name}"), out.properties.get("Description", out_name))
+    _interface(st)
     st.output("Region", Ref("AWS::Region"), "Region of the deployment")
     st.output("Environment", cfg.project.stage, "Stage (environment) name")
     return st
+
+
+def _interface(st: Stack) -> None:
+    """Parameter groups and plain labels for the console, for the parameters this root has."""
+    declared = st.template.parameters
+    groups = [{"Label": {"default": label}, "Parameters": [p for p in params if p in declared]}
+              for label, params in PARAMETER_GROUPS if any(p in declared for p in params)]
+    if groups:
+        st.template.set_metadata({"AWS::CloudFormation::Interface": {
+            "ParameterGroups": groups,
+            "ParameterLabels": {p: {"default": PARAMETER_LABELS[p]} for p in sorted(declared)},
+        }})
 
 
 def _value_for(cfg: Config, st: Stack, name: str, producers: dict[str, str], consumer: str) -> Any:

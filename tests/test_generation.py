@@ -243,3 +243,23 @@ def test_a_failure_while_writing_leaves_every_output_as_it_was(tmp_path, monkeyp
     monkeypatch.undo()
     assert tree(out) == before
     assert sorted(p.name for p in out.iterdir()) == ["catalog-api", "secure-api"]  # no staging leftovers
+
+
+def test_root_tells_the_console_what_it_is_and_groups_its_parameters(generated):
+    import tomllib
+
+    from infra import __version__
+
+    assert __version__ == tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    root = generated["secure-api-prod"]["root"]
+    assert root["Description"].startswith("tap-prod: the prod stage of tap, root of ")
+    assert f"Generated from secure-api-prod.toml by serverless-infra {__version__}" in root["Description"]
+    ui = root["Metadata"]["AWS::CloudFormation::Interface"]
+    assert ui["ParameterGroups"] == [
+        {"Label": {"default": "Code"}, "Parameters": ["AssetBucket"]},
+        {"Label": {"default": "From the us-east-1 stack (deploy it first; its outputs have these names)"},
+         "Parameters": ["EdgeWebAclArn"]}]
+    assert set(ui["ParameterLabels"]) == set(root["Parameters"])
+    # catalog-api has no us-east-1 stack: only the code bucket.
+    assert generated["catalog-api"]["root"]["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"] == [
+        {"Label": {"default": "Code"}, "Parameters": ["AssetBucket"]}]

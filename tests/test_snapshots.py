@@ -1,4 +1,5 @@
-"""Snapshot tests: the generated JSON of every shipped config, reviewed as a diff on every change.
+"""Snapshot tests: the generated JSON (and diagram) of every shipped config, reviewed as a diff on
+every change.
 
 Asset keys are masked so that editing a handler does not churn every snapshot (their
 content-addressing is tested in test_generation.py). Refresh after an intended change with
@@ -24,15 +25,16 @@ def masked(text: str) -> str:
 
 @pytest.mark.parametrize("config", [c.stem for c in SHIPPED])
 def test_snapshot(config, out_dir):
-    produced = {f.name: masked(f.read_text()) for f in sorted((out_dir / config).glob("*.json"))}
+    produced = {f.name: masked(f.read_text()) for f in sorted((out_dir / config).iterdir())
+                if f.suffix in (".json", ".md")}
     folder = SNAPSHOTS / config
     if os.environ.get("UPDATE_SNAPSHOTS"):
         folder.mkdir(parents=True, exist_ok=True)
-        for old in folder.glob("*.json"):
+        for old in [*folder.glob("*.json"), *folder.glob("*.md")]:
             old.unlink()
         for name, text in produced.items():
             (folder / name).write_text(text)
-    stored = {f.name: f.read_text() for f in sorted(folder.glob("*.json"))}
+    stored = {f.name: f.read_text() for f in sorted([*folder.glob("*.json"), *folder.glob("*.md")])}
     assert sorted(stored) == sorted(produced), "stacks added or removed: refresh with UPDATE_SNAPSHOTS=1"
     for name in produced:
         assert produced[name] == stored[name], f"{config}/{name} differs from its snapshot"

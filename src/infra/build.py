@@ -27,6 +27,7 @@ class Output:
 
 def generate(cfg: Config, lock: dict[str, str] | None = None) -> Output:
     """Every file of one config's output directory, in memory, and the updated lock."""
+    from infra.diagram import markdown
     from infra.openapi import client_document
     from templates import edge_global, root  # templates import infra; keep infra importable alone
 
@@ -64,6 +65,7 @@ def generate(cfg: Config, lock: dict[str, str] | None = None) -> Output:
         files[asset.key] = asset.data
     if cfg.api:
         files["openapi.json"] = to_json_bytes(client_document(cfg))
+    files["diagram.md"] = markdown(cfg, plan.placement).encode()
     manifest = {
         "config": cfg.file,
         "name": cfg.name,
