@@ -2,12 +2,19 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from infra.build import build_configs
+from support.dates import PINNED_TODAY
 from support.shipped import SHIPPED
+
+
+def pytest_configure(config):
+    # No test depends on the day it runs (support/dates.py); subprocesses inherit the variable.
+    os.environ["SERVERLESS_INFRA_TODAY"] = PINNED_TODAY.isoformat()
 
 
 @pytest.fixture(scope="session")

@@ -45,7 +45,9 @@ def test_handlers_use_only_what_the_runtimes_ship(out_dir):
 
 def test_runtimes_are_current(generated):
     import datetime
-    today = datetime.date.today()
+
+    from support.dates import PINNED_TODAY
+    today = PINNED_TODAY
     for files in generated.values():
         for fn in resources(files.get("compute", {}), "AWS::Lambda::Function").values():
             life = runtime_lifecycle()[fn["Properties"]["Runtime"]]

@@ -30,6 +30,23 @@ Faithful fixes (documented CloudFormation behaviour, computed from moto's own st
    moto's own PutRestApi implementation (mode overwrite: the document is the whole API). moto's
    import requires a uri and an httpMethod on every integration, which a mock integration (the
    CORS preflight) has not; the patch gives mock integrations empty ones, as in 4.
+3c. Updates of types whose moto model has no update handler (DynamoDB tables, log groups, KMS keys):
+   moto replaces the resource in the stack's map with None, so the stack loses it (and its Ref) on
+   any property change. CloudFormation updates such resources in place; the patch keeps the
+   resource (with its data) in the stack. The changed properties themselves are not applied in the
+   emulator, so tests never assert on them.
+3d. Update order: moto creates the resources an update adds before it modifies the existing ones,
+   so a new nested stack that reads an output the update adds to an existing nested stack fails
+   ("Output ... not found"). CloudFormation orders the update by dependencies; the patch modifies
+   existing resources first (moto creates an added resource on demand when a modified one refers
+   to it), then creates the remaining new ones.
+4c. Change sets of type IMPORT (resource import, which moto does not implement): CreateChangeSet
+   with ChangeSetType IMPORT and ResourcesToImport validates what CloudFormation validates (each
+   resource to import is in the template with a DeletionPolicy, the template adds nothing else, the
+   resource exists) and lists the resources with the action Import; ExecuteChangeSet adopts the
+   existing objects (tables, buckets, log groups, keys, secrets, queues, and whole stacks for
+   nested-stack import) into the stack without creating or changing them, and ends in IMPORT_COMPLETE. As in
+   CloudFormation, the next update of the stack applies the template's properties to them.
 
 Stand-ins (what LocalStack calls "ignore unsupported resource types"):
 5. A resource type moto's CloudFormation does not implement (WAFv2, CloudWatch alarms, API
@@ -45,7 +62,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from moto.cloudformation import models, parsing
+from moto.cloudformation import models, parsing, responses
 from moto.cloudformation.exceptions import ValidationError
 from moto.core.common_models import CloudFormationModel
 
@@ -137,6 +154,9 @@ def _ssm_tags(cfn_json: dict[str, Any]) -> dict[str, Any]:
     if isinstance(tags, dict):
         out["Properties"]["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
     return out
+
+
+_original_create_change_set_response = responses.CloudFormationResponse.create_change_set
 
 
 # 5. placeholders for unsupported types ---------------------------------------------------------
@@ -252,6 +272,183 @@ def _rest_api_updated(cls: Any, original_resource: Any, new_resource_name: str, 
     props = cloudformation_json.get("Properties", {})
     original_resource.description = props.get("Description", original_resource.description)
     return _put_body(original_resource, cloudformation_json, account_id, region_name)
+# 3c. in-place update when moto has no update handler -----------------------------------------------
+_original_update_resource = parsing.parse_and_update_resource
+
+
+def _update_keeping_resource(logical_id: str, resource_json: dict[str, Any], resources_map: Any,
+                             account_id: str, region_name: str) -> Any:
+    original = resources_map._parsed_resources.get(logical_id)
+    updated = _original_update_resource(logical_id, resource_json, resources_map, account_id, region_name)
+    return original if updated is None and original is not None else updated
+
+
+# 3d. modify before add ---------------------------------------------------------------------------------
+def _update_modified_first(self: Any, template: dict[str, Any], parameters: dict[str, Any] | None = None) -> None:
+    actions = self.build_resource_diff(template, parameters)
+    last_exception: Exception | None = None
+    for tries in range(parsing.MAX_UPDATE_ATTEMPTS):   # removals as moto does them
+        for logical_name in list(actions["Remove"]):
+            try:
+                if logical_name in self._parsed_resources:
+                    self._delete_resource(self._parsed_resources[logical_name], self._resource_json_map[logical_name])
+            except Exception as exc:  # a dependency: try again in the next pass
+                last_exception = exc
+            else:
+                actions["Remove"].remove(logical_name)
+        if not actions["Remove"]:
+            break
+    if actions["Remove"] and last_exception:
+        raise last_exception
+    self._template = template
+    if parameters:
+        self.input_parameters = parameters
+    self.load_mapping()
+    self.load_parameters()
+    self.load_conditions()
+    self._resource_json_map = template["Resources"]
+    for tries in range(parsing.MAX_UPDATE_ATTEMPTS):
+        for logical_name in list(actions["Modify"]):
+            try:
+                changed = parsing.parse_and_update_resource(logical_name, self._resource_json_map[logical_name], self,
+                                                            account_id=self._account_id, region_name=self._region_name)
+            except Exception as exc:
+                last_exception = exc
+            else:
+                self._parsed_resources[logical_name] = changed
+                actions["Modify"].remove(logical_name)
+        if not actions["Modify"]:
+            break
+    if actions["Modify"] and last_exception:
+        raise last_exception
+    for logical_name in actions["Add"]:
+        _ = self[logical_name]
+
+
+# 4c. IMPORT change sets ------------------------------------------------------------------------------
+IMPORTS: dict[str, list[dict[str, Any]]] = {}   # change set id -> its ResourcesToImport
+
+
+def _existing(resource: dict[str, Any], backend: models.CloudFormationBackend) -> Any:
+    """The moto object a ResourcesToImport entry names, or a ValidationError as CloudFormation gives."""
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.kms.models import kms_backends
+    from moto.logs.models import logs_backends
+    from moto.s3.models import s3_backends
+    from moto.secretsmanager.models import secretsmanager_backends
+    from moto.utilities.utils import get_partition
+
+    rtype = resource["ResourceType"]
+    ident = resource.get("ResourceIdentifier") or {}
+    account, region = backend.account_id, backend.region_name
+    found: Any = None
+    if rtype == "AWS::CloudFormation::Stack":
+        found = backend.stacks.get(ident.get("StackId", ""))
+    elif rtype == "AWS::DynamoDB::Table":
+        found = dynamodb_backends[account][region].tables.get(ident.get("TableName", ""))
+    elif rtype == "AWS::S3::Bucket":
+        found = s3_backends[account][get_partition(region)].buckets.get(ident.get("BucketName", ""))
+    elif rtype == "AWS::Logs::LogGroup":
+        found = logs_backends[account][region].groups.get(ident.get("LogGroupName", ""))
+    elif rtype == "AWS::KMS::Key":
+        found = kms_backends[account][region].keys.get(ident.get("KeyId", ""))
+    elif rtype == "AWS::SQS::Queue":
+        from moto.sqs.models import sqs_backends
+
+        found = sqs_backends[account][region].queues.get(ident.get("QueueUrl", "").rstrip("/").rsplit("/", 1)[-1])
+    elif rtype == "AWS::SecretsManager::Secret":
+        store = secretsmanager_backends[account][region]
+        secret_id = ident.get("Id", "")
+        if store._is_valid_identifier(secret_id):
+            found = Placeholder(secret_id, rtype, account, region)
+    else:
+        raise ValidationError(resource.get("LogicalResourceId", ""),
+                              message=f"ResourceType {rtype} is not supported for import by this emulator patch")
+    if found is None:
+        raise ValidationError(resource.get("LogicalResourceId", ""),
+                              message=f"Resource {resource.get('LogicalResourceId')} of type {rtype} with identifier "
+                                      f"{ident} does not exist")
+    return found
+
+
+_original_backend_create_change_set = models.CloudFormationBackend.create_change_set
+
+
+def _create_change_set(self: models.CloudFormationBackend, stack_name: str, change_set_name: str, template: str,
+                       parameters: dict[str, str], description: str, change_set_type: str,
+                       *args: Any, **kwargs: Any) -> tuple[str, str]:
+    if change_set_type != "IMPORT":
+        return _original_backend_create_change_set(self, stack_name, change_set_name, template, parameters,
+                                                   description, change_set_type, *args, **kwargs)
+    resources = kwargs.pop("resources_to_import", None) or []
+    body = models.Stack.parse_template(template)
+    in_template = body.get("Resources") or {}
+    live = next((s for s in self.stacks.values() if s.name == stack_name and s.status != "REVIEW_IN_PROGRESS"), None)
+    existing = set(live.resource_map._resource_json_map) if live else set()
+    wanted = {r["LogicalResourceId"] for r in resources}
+    for r in resources:
+        lid = r["LogicalResourceId"]
+        if lid not in in_template:
+            raise ValidationError(stack_name, message=f"Resource {lid} to import is not in the template")
+        if "DeletionPolicy" not in in_template[lid]:
+            raise ValidationError(stack_name, message=f"Resource {lid} to import must have a DeletionPolicy")
+        if in_template[lid].get("Type") != r["ResourceType"]:
+            raise ValidationError(stack_name, message=f"Resource {lid} is not of type {r['ResourceType']}")
+        _existing(r, self)
+    extra = set(in_template) - wanted - existing
+    if extra:
+        raise ValidationError(stack_name, message="As part of the import operation, you cannot create new resources: "
+                                                  + ", ".join(sorted(extra)))
+    kind = "UPDATE" if live else "CREATE"
+    change_set_id, stack_id = _original_backend_create_change_set(
+        self, stack_name, change_set_name, template, parameters, description, kind, *args, **kwargs)
+    change_set = self.change_sets[change_set_id]
+    change_set.change_set_type = "IMPORT"
+    change_set.changes = [models.Change("Import", r["LogicalResourceId"], r["ResourceType"]) for r in resources]
+    change_set.status, change_set.execution_status, change_set.status_reason = "CREATE_COMPLETE", "AVAILABLE", None
+    IMPORTS[change_set_id] = resources
+    return change_set_id, stack_id
+
+
+def _create_change_set_response(self: Any) -> Any:
+    if self._get_param("ChangeSetType") != "IMPORT":
+        return _original_create_change_set_response(self)
+    backend = self.cloudformation_backend
+    original = backend.create_change_set
+    resources = self._get_param("ResourcesToImport", [])
+    backend.create_change_set = lambda **kw: original(**kw, resources_to_import=resources)  # type: ignore[method-assign]
+    try:
+        return _original_create_change_set_response(self)
+    finally:
+        del backend.create_change_set
+
+
+def _execute_with_import(self: models.CloudFormationBackend, change_set_name: str, stack_name: str | None = None) -> None:
+    change_set = self.change_sets.get(change_set_name) or next(
+        (c for c in self.change_sets.values() if c.change_set_name == change_set_name), None)
+    if change_set is None or change_set.change_set_type != "IMPORT":
+        return _execute_change_set(self, change_set_name=change_set_name, stack_name=stack_name)
+    stack = self.stacks[change_set.stack_id]
+    stack._add_stack_event("IMPORT_IN_PROGRESS", resource_status_reason="User Initiated")
+    body = change_set.template_dict
+    resource_map = stack.resource_map
+    resource_map._template = body
+    resource_map._resource_json_map = body.get("Resources") or {}
+    resource_map.input_parameters = change_set.parameters
+    resource_map.load_mapping()
+    resource_map.load_parameters()
+    resource_map.load_conditions()
+    for r in IMPORTS.pop(change_set.change_set_id, []):
+        found = _existing(r, self)
+        found.logical_resource_id = r["LogicalResourceId"]
+        found.cf_resource_type = r["ResourceType"]
+        resource_map._parsed_resources[r["LogicalResourceId"]] = found
+    stack.template = change_set.template
+    stack._parse_template()
+    stack.output_map = stack._create_output_map()
+    stack.status = "IMPORT_COMPLETE"
+    stack._add_stack_event("IMPORT_COMPLETE")
+    change_set.execution_status = "EXECUTE_COMPLETE"
 
 
 def apply() -> None:
@@ -271,3 +468,8 @@ def apply() -> None:
     APIGatewayBackend._build_integration_args = _integration_args(APIGatewayBackend._build_integration_args)
     parsing.resource_class_from_type = _class_from_type
     parsing.parse_and_create_resource = _create_resource_after_dependencies
+    parsing.parse_and_update_resource = _update_keeping_resource
+    parsing.ResourceMap.update = _update_modified_first
+    models.CloudFormationBackend.create_change_set = _create_change_set
+    models.CloudFormationBackend.execute_change_set = _execute_with_import
+    responses.CloudFormationResponse.create_change_set = _create_change_set_response

@@ -63,6 +63,7 @@ def write_stage(root: Path, *, name: str = "shop", stage: str = "dev", productio
                     "BillingMode": "PAY_PER_REQUEST",
                     "AttributeDefinitions": [{"AttributeName": key_schema_attr, "AttributeType": "S"}],
                     "KeySchema": [{"AttributeName": key_schema_attr, "KeyType": "HASH"}],
+                    "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
                 },
             },
             "UploadsBucket": {
@@ -70,6 +71,7 @@ def write_stage(root: Path, *, name: str = "shop", stage: str = "dev", productio
                 "DeletionPolicy": policy,
                 "UpdateReplacePolicy": policy,
                 "Properties": {"BucketName": bucket_name or f"{stack}-uploads",
+                               "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
                                **({"VersioningConfiguration": {"Status": "Enabled"}} if versioned else {})},
             },
             "TableNameParameter": {

@@ -1,9 +1,12 @@
 """End to end: the real CLI deploys config/catalog-api.toml to the emulator and back.
 
-One story, in order: create (every nested stack completes; functions and tables exist) -> deploy
-again ("no changes", exit 0, no change set) -> change a config value (diff shows a Modify, then
-deploy it) -> destroy (only retained resources remain) -> deploy again, which fails on the
-retained resources (root cause printed, non-zero exit).
+One story, in order: preflight stops a deploy the account is not ready for -> a CI deploy that
+widens permissions is stopped -> create (every nested stack completes; functions and tables exist)
+-> deploy again ("no changes") and `diff --fail` exits 0 -> change a config value and an IAM grant
+(the diff shows 256 -> 512 and the IAM table; `diff --fail` exits 3; CI is stopped, then allowed)
+-> destroy (only retained resources remain, with their data) -> deploy again, which imports the
+retained resources (the table keeps its item) -> a second config file for the same stack is
+refused.
 
 The emulator is moto with the gaps in emulator_patches.py filled. Resource types moto does not
 implement (WAF, alarms, API stages, ...) are inert placeholders there, so every assertion on
@@ -21,6 +24,7 @@ from deploy_emulator import REPO, boto
 
 STACK = "catalog-prod"
 NESTED = {"Security", "Monitoring", "Data", "Api", "Compute", "ApiStage", "Firewall", "Dashboard"}
+CI = ("--yes", "--require-approval", "never")
 
 
 @pytest.fixture
@@ -46,15 +50,31 @@ def our_change_sets(cfn) -> list[dict]:
     return [c for c in cfn.list_change_sets(StackName=STACK).get("Summaries", []) if c.get("StackName") == STACK]
 
 
-def test_catalog_api_create_noop_change_destroy_and_failure(catalog, cli, emulator, tmp_path):
+def test_catalog_api_gated_reviewed_destroyed_and_recovered_with_its_data(catalog, cli, emulator, tmp_path):
     args = ["--config", catalog, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url]
     cfn = boto(emulator.endpoint_url, "cloudformation")
     lam = boto(emulator.endpoint_url, "lambda")
     ddb = boto(emulator.endpoint_url, "dynamodb")
     outputs_file = tmp_path / "outputs.json"
 
-    # 1. Create.
-    created = cli("deploy", *args, "--yes", "--outputs-file", outputs_file)
+    # 0. Preflight: the stage declares an AWS Config rule, and the account has no recorder yet.
+    missing = cli("deploy", *args, *CI)
+    assert missing.exit_code == 1
+    assert re.search(r"^FAIL\s+config-recorder\s+the Config rule\(s\) LambdaSettingsRule need", missing.stdout, re.M)
+    assert "Preflight: 1 check(s) failed (config-recorder)" in one_error(missing)
+    assert stacks(cfn) == set()                                     # stopped before any change set
+    boto(emulator.endpoint_url, "config").put_configuration_recorder(ConfigurationRecorder={
+        "name": "default", "roleARN": "arn:aws:iam::123456789012:role/config"})
+
+    # 1. CI without --require-approval never: a first deploy grants permissions, so it stops.
+    gated = cli("deploy", *args, "--yes")
+    assert gated.exit_code == 1
+    assert "Not deployed: it widens access" in one_error(gated) and "--require-approval never" in one_error(gated)
+    assert "IAM statement changes" in gated.stdout
+    assert STACK not in stacks(cfn) and our_change_sets_anywhere(cfn) == []
+
+    # 2. Create.
+    created = cli("deploy", *args, *CI, "--outputs-file", outputs_file)
     assert created.exit_code == 0, created.output
     statuses = tree(cfn)
     assert set(statuses) == {STACK, *NESTED}
@@ -62,8 +82,6 @@ def test_catalog_api_create_noop_change_destroy_and_failure(catalog, cli, emulat
     for name in ("catalog-prod-users", "catalog-prod-products"):
         assert lam.get_function(FunctionName=name)["Configuration"]["FunctionName"] == name
         assert ddb.describe_table(TableName=name)["Table"]["TableStatus"] == "ACTIVE"
-    assert lam.get_function_configuration(FunctionName="catalog-prod-users")["Runtime"].startswith("nodejs")
-    assert lam.get_function_configuration(FunctionName="catalog-prod-products")["Runtime"].startswith("python")
     out = created.stdout
     assert "Changes to create catalog-prod (us-east-1)" in out
     for label in NESTED:                                  # nested resources in the one diff table
@@ -73,53 +91,94 @@ def test_catalog_api_create_noop_change_destroy_and_failure(catalog, cli, emulat
     outputs = json.loads(outputs_file.read_text())
     assert set(outputs["DataTableNames"].split(",")) == {"catalog-prod-users", "catalog-prod-products"}
     assert set(outputs["ComputeFunctionNames"].split(",")) == {"catalog-prod-users", "catalog-prod-products"}
+    assert outputs["UsersTableName"] == "catalog-prod-users"      # a nested stack's output, flattened
+    root = cfn.describe_stacks(StackName=STACK)["Stacks"][0]
+    assert {t["Key"]: t["Value"] for t in root["Tags"]}["serverless-infra:config"] == "catalog-api.toml"
     policy = json.loads(cfn.get_stack_policy(StackName=STACK)["StackPolicyBody"])
     assert "AWS::DynamoDB::Table" in policy["Statement"][1]["Condition"]["StringEquals"]["ResourceType"]
-    data_stack = next(r["PhysicalResourceId"] for r in cfn.list_stack_resources(StackName=STACK)["StackResourceSummaries"]
-                      if r["LogicalResourceId"] == "Data")
-    assert json.loads(cfn.get_stack_policy(StackName=data_stack)["StackPolicyBody"])["Statement"][1]["Effect"] == "Deny"
 
-    # 2. Deploy again: nothing changed.
-    change_sets_before = len(our_change_sets(cfn))
-    again = cli("deploy", *args, "--yes")
+    # 3. Nothing changed: deploy is a no-op, diff --fail passes.
+    again = cli("deploy", *args, *CI)
     assert again.exit_code == 0, again.output
     assert "catalog-prod: no changes." in again.stdout and "Executing" not in again.stdout
-    assert len(our_change_sets(cfn)) <= change_sets_before   # none created (the old one cleaned)
+    assert cli("diff", *args, "--fail").exit_code == 0
 
-    # 3. Change a config value: the users function's memory.
+    # 4. A change: more memory for users, and read access to the products table (wider IAM).
     text = catalog.read_text()
     users = text.index("[functions.users]")
-    catalog.write_text(text[:users] + text[users:].replace("memory = 256", "memory = 512", 1))
-    diff = cli("diff", *args)
-    assert diff.exit_code == 0, diff.output
-    row = next(line for line in diff.stdout.splitlines() if "UsersFunction " in line or line.rstrip().endswith("UsersFunction"))
-    assert "catalog-prod/Compute" in row and "Modify" in row and "MemorySize" in row
-    assert re.search(r"catalog-prod\s+Modify\s+Compute\s+AWS::CloudFormation::Stack", diff.stdout)
+    catalog.write_text(text[:users] + text[users:].replace("memory = 256", "memory = 512", 1).replace(
+        'tables = { users = "read-write" }', 'tables = { users = "read-write", products = "read" }', 1))
+    diff = cli("diff", *args, "--fail")
+    assert diff.exit_code == 3, diff.output
+    assert "Error: Changes found (diff --fail)." in diff.stderr
+    assert re.search(r"^\s+MemorySize: 256 -> 512$", diff.stdout, re.M)
+    assert "IAM statement changes" in diff.stdout
+    iam = [line for line in diff.stdout.splitlines() if line.lstrip().startswith("+!")]
+    assert len(iam) == 1 and "catalog-prod/Compute > UsersFunctionRole" in iam[0], diff.stdout
+    assert "!Ref ProductsTableArn" in iam[0] and "dynamodb:GetItem" in diff.stdout
     assert [c for c in our_change_sets(cfn) if c["ExecutionStatus"] == "AVAILABLE"] == []   # diff deletes it
+    stopped = cli("deploy", *args, "--yes")
+    assert stopped.exit_code == 1 and "widens access" in one_error(stopped)
     assert lam.get_function_configuration(FunctionName="catalog-prod-users")["MemorySize"] == 256
-    updated = cli("deploy", *args, "--yes")
+    updated = cli("deploy", *args, *CI)
     assert updated.exit_code == 0, updated.output
     assert "UPDATE_COMPLETE" in updated.stdout
     assert lam.get_function_configuration(FunctionName="catalog-prod-users")["MemorySize"] == 512
+    assert cli("diff", *args, "--fail").exit_code == 0
 
-    # 4. Destroy: production keeps its stateful resources, and says so.
-    destroyed = cli("destroy", *args, "--yes")
+    # 5. Destroy: production keeps its stateful resources, with their data.
+    ddb.put_item(TableName="catalog-prod-users", Item={"id": {"S": "u-1"}, "name": {"S": "Ada"}})
+    destroyed = cli("destroy", *args, "--yes", "--disable-termination-protection")
     assert destroyed.exit_code == 0, destroyed.output
     assert "Kept after deletion" in destroyed.stdout and "catalog-prod-users" in destroyed.stdout
     assert "will be emptied" not in destroyed.stdout            # its buckets are retained, never emptied
-    remaining = {s["StackName"] for s in cfn.describe_stacks()["Stacks"]}
-    assert remaining == {"serverless-infra-artifacts"}        # the shared bootstrap stack only
-    assert {"catalog-prod-users", "catalog-prod-products"} <= set(ddb.list_tables()["TableNames"])
+    assert stacks(cfn) == {"serverless-infra-artifacts"}        # the shared bootstrap stack only
     assert not [f for f in lam.list_functions()["Functions"] if f["FunctionName"].startswith("catalog-prod")]
 
-    # 5. A forced failure: deploying again collides with what was retained.
-    failed = cli("deploy", *args, "--yes")
-    assert failed.exit_code == 1
-    assert "Traceback" not in failed.output
-    errors = [line for line in failed.stderr.splitlines() if line.strip()]
-    assert len(errors) == 1, failed.stderr
-    assert errors[0].startswith("Error: CloudFormation could not execute the change set for catalog-prod: ")
-    assert re.search(r"already exists|not available", errors[0]), errors[0]
+    # 6. Deploy again: the retained resources are imported, nothing is recreated or emptied.
+    back = cli("deploy", *args, *CI)
+    assert back.exit_code == 0, back.output
+    assert re.search(r"import catalog-prod/Data > UsersTable \(AWS::DynamoDB::Table\) <- catalog-prod-users", back.stdout)
+    assert "Importing" in back.stdout and "IMPORT_COMPLETE" in back.stdout
+    assert set(tree(cfn).values()) <= {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
+    assert ddb.get_item(TableName="catalog-prod-users", Key={"id": {"S": "u-1"}})["Item"]["name"] == {"S": "Ada"}
+    users_table = next(r for r in cfn.list_stack_resources(StackName=data_stack(cfn))["StackResourceSummaries"]
+                       if r["LogicalResourceId"] == "UsersTable")
+    assert users_table["PhysicalResourceId"] == "catalog-prod-users"
+    value = cli("outputs", *args, "UsersTableName")
+    assert value.exit_code == 0 and value.stdout == "catalog-prod-users\n"
+    assert cli("diff", *args, "--fail").exit_code == 0
+
+    # 7. Another config file with the same project and stage drives the same stack: refused.
+    twin = tmp_path / "catalog-copy.toml"
+    twin.write_text(catalog.read_text())
+    refused = cli("deploy", "--config", twin, *args[2:], *CI)
+    assert refused.exit_code == 2
+    assert "catalog-prod was deployed from the config file catalog-api.toml" in one_error(refused)
+    assert "--force" in one_error(refused)
+
+
+def data_stack(cfn) -> str:
+    return next(r["PhysicalResourceId"] for r in cfn.list_stack_resources(StackName=STACK)["StackResourceSummaries"]
+                if r["LogicalResourceId"] == "Data")
+
+
+def stacks(cfn) -> set[str]:
+    return {s["StackName"] for s in cfn.describe_stacks()["Stacks"] if s["StackStatus"] != "DELETE_COMPLETE"}
+
+
+def our_change_sets_anywhere(cfn) -> list:
+    try:
+        return our_change_sets(cfn)
+    except Exception:   # no such stack: no change set either
+        return []
+
+
+def one_error(result) -> str:
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
 
 
 def test_catalog_api_package_for_the_console(catalog, cli, emulator, tmp_path):
@@ -140,7 +199,8 @@ def test_catalog_api_package_for_the_console(catalog, cli, emulator, tmp_path):
                                Tags=[{"Key": k, "Value": v} for k, v in
                                      {"Project": "catalog", "Environment": "prod", "ManagedBy": "serverless-infra"}.items()])
     cfn.execute_change_set(ChangeSetName=cs["Id"])
-    deployed = cli("deploy", "--config", catalog, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url, "--yes")
+    deployed = cli("deploy", "--config", catalog, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url,
+                   *CI, "--skip-check", "config-recorder")
     assert deployed.exit_code == 0, deployed.output
     assert "catalog-prod: no changes." in deployed.stdout
 
@@ -163,7 +223,7 @@ def test_generate_py_in_a_subprocess(catalog, emulator, tmp_path):
     missing = run("outputs")
     assert missing.returncode == 1 and missing.stderr.strip() == \
         "Error: Stack catalog-prod does not exist in us-east-1; deploy it first."
-    deployed = run("deploy", "--yes")
+    deployed = run("deploy", *CI, "--skip-check", "all")
     assert deployed.returncode == 0, deployed.stderr
     assert "\x1b[" not in deployed.stdout                       # no live view / colour in a pipe
     assert re.search(r"^\d\d:\d\d:\d\d  catalog-prod\s+CREATE_COMPLETE", deployed.stdout, re.M)

@@ -7,6 +7,7 @@ earlier runs, refusing stateful replacements, the us-east-1 global stack, errors
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -21,6 +22,11 @@ ACL_ARN = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/shop-dev-edge/5555
 # Output of the global stack -> (root parameter it fills, value). The second output's name differs
 # from its parameter's, so the mapping's direction is tested too.
 GLOBAL = {"CertificateArn": ("CertificateArn", CERT_ARN), "WebAclArn": ("EdgeWebAclArn", ACL_ARN)}
+# Root and nested outputs, flattened by name (the root re-exports TableName and FunctionName).
+FLAT_OUTPUTS = {"FunctionName": "shop-dev-items", "TableName": "shop-dev-items",
+                "TableArn": "arn:aws:dynamodb:us-east-1:123456789012:table/shop-dev-items"}
+# A pipeline: no prompt, and nothing needs a person (--require-approval never).
+CI = ("--yes", "--require-approval", "never")
 
 
 @pytest.fixture
@@ -112,7 +118,7 @@ def test_a_missing_bucket_is_one_sentence(stage, cli):
 def test_missing_credentials_are_one_sentence(stage, cli, monkeypatch):
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(key)
-    result = cli("deploy", *stage.args("--yes"))
+    result = cli("deploy", *stage.args(*CI))
     assert "No AWS credentials found" in one_paragraph_error(result)
 
 
@@ -121,20 +127,98 @@ def test_an_unknown_region_is_one_sentence(stage, cli):
     assert "Unknown AWS region 'mars-north-9x'" in one_paragraph_error(result)
 
 
-def test_a_diff_of_a_new_stack_shows_every_level_and_leaves_nothing_behind(stage, cli):
+def test_a_diff_is_read_only_and_fails_the_gate_on_changes(stage, cli):
+    # A stage never deployed, in an account never bootstrapped: the plan comes from the templates.
     result = cli("diff", *stage.args())
     assert result.exit_code == 0, result.output
     for row in ("shop-dev/Data", "ItemsTable", "shop-dev/Compute", "FunctionRole", "Add"):
         assert row in result.stdout
     assert "5 to add" in result.stdout
+    assert "shop-dev does not exist yet: everything in it is new (no change set was created)." in result.stdout
+    cfn, s3 = stage.client("cloudformation"), stage.client("s3")
+    assert stacks(cfn) == {}                                      # no bootstrap stack, no REVIEW_IN_PROGRESS stack
+    assert s3.list_buckets()["Buckets"] == []                     # nothing uploaded anywhere
+    assert cli("diff", *stage.args("--fail")).exit_code == 3
+
+    # Deployed: a change set needs the templates in S3, so diff says it uses the existing bucket.
+    assert cli("deploy", *stage.args(*CI)).exit_code == 0
+    before = {s: st for s, st in stacks(cfn).items()}
+    same = cli("diff", *stage.args("--fail"))
+    assert same.exit_code == 0 and "shop-dev: no changes." in same.stdout
+    stage.params = {"memory": 512}
+    changed = cli("diff", *stage.args("--fail"))
+    assert changed.exit_code == 3 and changed.stderr == "Error: Changes found (diff --fail).\n"
+    assert "uploaded to the existing artifact bucket s3://serverless-infra-artifacts" in changed.stdout
+    assert "MemorySize: 128 -> 512" in changed.stdout
+    assert stacks(cfn) == before and change_sets(cfn) == [c for c in change_sets(cfn) if c["ExecutionStatus"] != "AVAILABLE"]
+    assert boto(stage.endpoint, "lambda").get_function_configuration(FunctionName="shop-dev-items")["MemorySize"] == 128
+
+
+def test_require_approval_any_stops_every_change_in_ci_and_force_takes_over_a_stack(stage, cli, tmp_path):
+    stage.params = {}
+    stopped = cli("deploy", *stage.args("--yes", "--require-approval", "any"))
+    assert stopped.exit_code == 1
+    assert "Not deployed: --require-approval any asks a person about every change" in one_paragraph_error(stopped)
+    assert STACK not in stacks(stage.client("cloudformation"))
+    assert cli("deploy", *stage.args(*CI)).exit_code == 0
+    assert cli("deploy", *stage.args("--yes", "--require-approval", "any")).exit_code == 0   # nothing to approve
+    twin = tmp_path / "shop-twin.toml"
+    twin.write_text(stage.config.read_text())
+    args = ["--config", twin, "--out", stage.out, "--endpoint-url", stage.endpoint]
+    assert cli("deploy", *args, *CI).exit_code == 2
+    warned = cli("diff", *args)
+    assert warned.exit_code == 0 and "was deployed from the config file shop.toml" in warned.stderr
+    taken = cli("deploy", *args, *CI, "--force")
+    assert taken.exit_code == 0, taken.output
+    assert "--force: deploy anyway" in taken.stderr
+    # (The emulator drops tag-only changes from change sets, so the tag itself stays shop.toml here.)
+    assert cli("destroy", *args, "--yes").exit_code == 2
+    assert cli("destroy", *args, "--yes", "--force").exit_code == 0
+    assert STACK not in stacks(stage.client("cloudformation"))
+
+
+def test_a_destroyed_production_stage_is_imported_or_refused_by_preflight_with_no_import(stage, cli):
+    stage.params = {"production": True}
+    assert cli("deploy", *stage.args(*CI)).exit_code == 0
+    assert cli("destroy", *stage.args("--yes", "--disable-termination-protection")).exit_code == 0
+    refused = cli("deploy", *stage.args(*CI, "--no-import"))
+    assert refused.exit_code == 1
+    assert "Table shop-dev-items (shop-dev/Data > ItemsTable) exists: it was retained by this stage" in refused.stdout
+    assert "Preflight: 1 check(s) failed (names)" in one_paragraph_error(refused)
+    checked = cli("preflight", *stage.args())
+    assert checked.exit_code == 0, checked.output
+    assert "2 retained resource(s) of this stage will be imported" in checked.stdout
+    planned = cli("diff", *stage.args("--fail"))
+    assert planned.exit_code == 3
+    assert "import shop-dev/Data > UploadsBucket (AWS::S3::Bucket) <- shop-dev-uploads" in planned.stdout
+    back = cli("deploy", *stage.args(*CI))
+    assert back.exit_code == 0, back.output
+    assert re.search(r"shop-dev/Data\s+Import\s+ItemsTable", back.stdout)
     cfn = stage.client("cloudformation")
-    assert STACK not in stacks(cfn)          # the REVIEW_IN_PROGRESS stack is gone too
-    assert change_sets(cfn) == []
+    assert cfn.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"] in ("UPDATE_COMPLETE", "IMPORT_COMPLETE")
+    assert cli("diff", *stage.args("--fail")).exit_code == 0
+
+
+def test_another_region_than_the_configs_is_said_out_loud(stage, cli):
+    result = cli("deploy", *stage.args(*CI, "--region", "eu-west-1"))
+    assert result.exit_code == 0, result.output
+    assert ("--region eu-west-1: working on shop-dev in eu-west-1, not in the config's region us-east-1"
+            in " ".join(result.stderr.split()))
+    assert "Deploy" not in result.stderr and "Changes to create shop-dev (eu-west-1)" in result.stdout
+    assert boto(stage.endpoint, "cloudformation", "eu-west-1").describe_stacks(StackName=STACK)["Stacks"]
+    assert STACK not in stacks(stage.client("cloudformation"))      # nothing in the config's region
+
+
+def test_drift_on_an_endpoint_without_the_api_is_one_line(stage, cli):
+    assert cli("deploy", *stage.args(*CI)).exit_code == 0
+    result = cli("drift", *stage.args())
+    assert result.exit_code == 1
+    assert "DetectStackDrift" in one_paragraph_error(result) or "drift" in one_paragraph_error(result)
 
 
 def test_an_unconfirmed_deploy_changes_nothing(stage, cli):
     result = cli("deploy", *stage.args(), input="n\n")
-    assert "Deploy these changes to shop-dev in us-east-1?" in result.stdout
+    assert "Deploy these changes to shop-dev (us-east-1)? [y/N]" in result.stdout
     assert "not confirmed (pass --yes" in one_paragraph_error(result)
     assert STACK not in stacks(stage.client("cloudformation"))
 
@@ -144,7 +228,7 @@ def test_leftovers_of_earlier_runs_are_cleaned_up(stage, cli):
     # An interrupted earlier diff: a CREATE change set never executed (REVIEW_IN_PROGRESS).
     cfn.create_change_set(StackName=STACK, ChangeSetName="serverless-infra-deploy", ChangeSetType="CREATE",
                           TemplateBody=json.dumps({"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}))
-    result = cli("deploy", *stage.args("--yes"))
+    result = cli("deploy", *stage.args(*CI))
     assert result.exit_code == 0, result.output
     assert "REVIEW_IN_PROGRESS" in result.stdout and "deleting it first" in result.stdout
     # A stale change set with our fixed name on the deployed stack.
@@ -153,14 +237,14 @@ def test_leftovers_of_earlier_runs_are_cleaned_up(stage, cli):
     cfn.create_change_set(StackName=STACK, ChangeSetName="serverless-infra-deploy", ChangeSetType="UPDATE",
                           TemplateURL="https://scratch.s3.us-east-1.amazonaws.com/t.json")
     stage.params = {"memory": 512}
-    result = cli("deploy", *stage.args("--yes"))
+    result = cli("deploy", *stage.args(*CI))
     assert result.exit_code == 0, result.output
     assert boto(stage.endpoint, "lambda").get_function_configuration(FunctionName="shop-dev-items")["MemorySize"] == 512
     assert all(c["ExecutionStatus"] == "EXECUTE_COMPLETE" for c in change_sets(cfn))
 
 
 def test_no_changes_from_cloudformation_is_success_without_a_change_set(stage, cli, monkeypatch):
-    assert cli("deploy", *stage.args("--yes")).exit_code == 0
+    assert cli("deploy", *stage.args(*CI)).exit_code == 0
     cfn = stage.client("cloudformation")
     before = len(change_sets(cfn))
     generate = manifest._generate
@@ -175,32 +259,43 @@ def test_no_changes_from_cloudformation_is_success_without_a_change_set(stage, c
 
     monkeypatch.setattr(manifest, "_generate", retagged)
     # The emulator ignores tags in change sets: the one it computes "didn't contain changes".
-    result = cli("deploy", *stage.args("--yes"))
+    result = cli("deploy", *stage.args(*CI))
     assert result.exit_code == 0, result.output
     assert "shop-dev: no changes." in result.stdout and "Executing" not in result.stdout
     assert len(change_sets(cfn)) <= before  # the empty change set was deleted (and the stale one)
 
 
-def test_replacing_a_stateful_resource_is_refused_then_allowed_with_policies_restored(stage, cli):
+def test_replacing_a_fixed_name_is_refused_honestly_and_a_renamed_bucket_needs_allow_removal(stage, cli):
     stage.params = {"production": True}
-    assert cli("deploy", *stage.args("--yes")).exit_code == 0
+    assert cli("deploy", *stage.args(*CI)).exit_code == 0
     cfn = stage.client("cloudformation")
     protected = {s: json.loads(cfn.get_stack_policy(StackName=s)["StackPolicyBody"]) for s in stacks(cfn)
                  if s.startswith(STACK)}
     assert len(protected) == 3 and all(p["Statement"][1]["Effect"] == "Deny" for p in protected.values())
 
-    # (A bucket: moto's CloudFormation cannot update DynamoDB tables at all.)
-    stage.params = {"production": True, "bucket_name": "shop-dev-uploads-v2"}
+    # A new key schema under the same TableName: CloudFormation cannot replace a custom-named resource.
+    stage.params = {"production": True, "key_schema_attr": "pk"}
     diff = cli("diff", *stage.args())
-    line = next(x for x in diff.stdout.splitlines() if "UploadsBucket" in x)
-    assert "Modify" in line and "REPLACE" in line and "stateful" in line
-    refused = cli("deploy", *stage.args("--yes"))
+    line = next(x for x in diff.stdout.splitlines() if "ItemsTable" in x and "Modify" in x)
+    assert "REPLACE" in line and "stateful" in line
+    for flags in ((), ("--allow-removal",)):
+        error = one_paragraph_error(cli("deploy", *stage.args(*CI, *flags)))
+        assert "Refusing to deploy shop-dev" in error and "which CloudFormation cannot do" in error
+        assert "shop-dev/Data > ItemsTable (AWS::DynamoDB::Table named shop-dev-items, changing" in error
+        assert "rename the resource in the config" in error and "deploy imports the retained resources" in error
+    replaced = cli("deploy", *stage.args(*CI, "--allow-replacement"))
+    assert replaced.exit_code == 2 and "--allow-replacement is gone" in one_paragraph_error(replaced)
+
+    # A bucket under a new name: possible (a new, empty bucket; the old one is retained), so it needs --allow-removal.
+    stage.params = {"production": True, "bucket_name": "shop-dev-uploads-v2"}
+    refused = cli("deploy", *stage.args(*CI))
     error = one_paragraph_error(refused)
-    assert "Refusing to deploy shop-dev" in error and "shop-dev/Data > UploadsBucket (AWS::S3::Bucket)" in error
-    assert "--allow-replacement" in error
+    assert refused.exit_code == 1
+    assert "removes or replaces stateful resources: shop-dev/Data > UploadsBucket (AWS::S3::Bucket, replaced)" in error
+    assert "--allow-removal" in error
     assert [c for c in change_sets(cfn) if c["ExecutionStatus"] == "AVAILABLE"] == []
 
-    allowed = cli("deploy", *stage.args("--yes", "--allow-replacement"))
+    allowed = cli("deploy", *stage.args(*CI, "--allow-removal"))
     assert allowed.exit_code == 0, allowed.output
     assert "lifting the stack policies" in allowed.stderr
     assert "shop-dev-uploads-v2" in {b["Name"] for b in stage.client("s3").list_buckets()["Buckets"]}
@@ -212,7 +307,7 @@ def test_replacing_a_stateful_resource_is_refused_then_allowed_with_policies_res
 def test_the_global_stack_is_deployed_first_and_all_its_mapped_outputs_passed_on(stage, cli, tmp_path):
     stage.params = {"global_outputs": GLOBAL}
     outputs_file = tmp_path / "outputs.json"
-    result = cli("deploy", *stage.args("--yes", "--outputs-file", outputs_file))
+    result = cli("deploy", *stage.args(*CI, "--outputs-file", outputs_file))
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert out.index("Global stack shop-dev-global (us-east-1; certificate and CloudFront web ACL)") \
@@ -223,7 +318,7 @@ def test_the_global_stack_is_deployed_first_and_all_its_mapped_outputs_passed_on
     ssm = boto(stage.endpoint, "ssm")
     assert ssm.get_parameter(Name="/shop-dev/CertificateArn")["Parameter"]["Value"] == CERT_ARN
     assert ssm.get_parameter(Name="/shop-dev/EdgeWebAclArn")["Parameter"]["Value"] == ACL_ARN
-    assert json.loads(outputs_file.read_text()) == {"FunctionName": "shop-dev-items", "TableName": "shop-dev-items"}
+    assert json.loads(outputs_file.read_text()) == FLAT_OUTPUTS
     gone = cli("destroy", *stage.args("--yes"))
     assert gone.exit_code == 0, gone.output
     assert gone.stdout.index("Destroy shop-dev (") < gone.stdout.index("Destroy shop-dev-global (")
@@ -242,7 +337,7 @@ def test_a_diff_uses_placeholders_for_outputs_the_global_stack_does_not_have_yet
 
     # Deployed with the certificate only; the web ACL output comes with the next change.
     stage.params = {"global_outputs": {"CertificateArn": GLOBAL["CertificateArn"]}}
-    assert cli("deploy", *stage.args("--yes")).exit_code == 0
+    assert cli("deploy", *stage.args(*CI)).exit_code == 0
     stage.params = {"global_outputs": GLOBAL}
     grown = cli("diff", *stage.args())
     assert grown.exit_code == 0, grown.output
@@ -263,15 +358,15 @@ def test_a_global_output_missing_after_the_deploy_is_one_sentence(stage, cli, mo
 
     stage.params = {"global_outputs": GLOBAL}
     monkeypatch.setattr(manifest, "_generate", misnamed)
-    error = one_paragraph_error(cli("deploy", *stage.args("--yes")))
+    error = one_paragraph_error(cli("deploy", *stage.args(*CI)))
     assert "The us-east-1 stack shop-dev-global has no output CertArn (for root parameter CertificateArn)" in error
     assert STACK not in stacks(stage.client("cloudformation"))
 
 
 def test_outputs_as_json(stage, cli):
-    assert cli("deploy", *stage.args("--yes")).exit_code == 0
+    assert cli("deploy", *stage.args(*CI)).exit_code == 0
     result = cli("outputs", *stage.args("--json"))
-    assert json.loads(result.stdout) == {"FunctionName": "shop-dev-items", "TableName": "shop-dev-items"}
+    assert json.loads(result.stdout) == FLAT_OUTPUTS
 
 
 def test_outputs_of_a_stack_not_deployed(stage, cli):
@@ -285,7 +380,7 @@ def test_destroy_of_nothing_is_fine(stage, cli):
 
 def test_destroy_empties_a_versioned_bucket_of_a_throwaway_stage_then_deletes_it(stage, cli):
     stage.params = {"versioned": True}
-    assert cli("deploy", *stage.args("--yes")).exit_code == 0
+    assert cli("deploy", *stage.args(*CI)).exit_code == 0
     s3, cfn = stage.client("s3"), stage.client("cloudformation")
     bucket = "shop-dev-uploads"
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})  # moto's CFN ignores it
@@ -313,7 +408,7 @@ def test_destroy_empties_a_versioned_bucket_of_a_throwaway_stage_then_deletes_it
 
 def test_destroy_of_a_production_stage_keeps_its_bucket_and_its_contents(stage, cli):
     stage.params = {"production": True}
-    assert cli("deploy", *stage.args("--yes")).exit_code == 0
+    assert cli("deploy", *stage.args(*CI)).exit_code == 0
     s3 = stage.client("s3")
     s3.put_object(Bucket="shop-dev-uploads", Key="keep.json", Body=b"{}")
     result = cli("destroy", *stage.args("--yes", "--disable-termination-protection"))

@@ -27,7 +27,7 @@ def test_large_config_create_noop_destroy(large, cli, emulator, tmp_path):
     region = "eu-west-1"
     cfn = boto(emulator.endpoint_url, "cloudformation", region)
 
-    created = cli("deploy", *args, "--yes")
+    created = cli("deploy", *args, "--yes", "--require-approval", "never")
     assert created.exit_code == 0, created.output[-3000:]
     manifest = json.loads((tmp_path / "out" / "large-api" / "manifest.json").read_text())
     nested = {r["LogicalResourceId"]: r["PhysicalResourceId"]
@@ -49,7 +49,7 @@ def test_large_config_create_noop_destroy(large, cli, emulator, tmp_path):
              for r in page["items"]}
     assert len(paths) == 251 and "/svc07/items/{id}/history" in paths
 
-    again = cli("deploy", *args, "--yes")
+    again = cli("deploy", *args, "--yes", "--require-approval", "never")
     assert again.exit_code == 0, again.output[-3000:]
     assert "large-bench: no changes." in again.stdout
 

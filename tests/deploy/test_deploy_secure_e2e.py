@@ -11,6 +11,7 @@ import json
 from deploy_emulator import REPO, boto
 
 ROOT, GLOBAL = "tap-dev", "tap-dev-global"
+CI = ("--yes", "--require-approval", "never")
 
 
 def test_secure_api_global_stack_first_then_root_then_destroy_everything(cli, emulator, tmp_path, monkeypatch):
@@ -21,10 +22,23 @@ def test_secure_api_global_stack_first_then_root_then_destroy_everything(cli, em
     east = boto(emulator.endpoint_url, "cloudformation", "us-east-1")
     outputs_file = tmp_path / "outputs.json"
 
-    created = cli("deploy", *args, "--yes", "--outputs-file", outputs_file)
+    # One plan, one question: both stacks' diffs come first; answering no leaves nothing anywhere.
+    declined = cli("deploy", *args, input="n\n")
+    assert declined.exit_code == 1
+    out = declined.stdout
+    assert out.count("[y/N]") == 1
+    question = out.index("[y/N]")
+    assert out.index(f"Changes to create {GLOBAL} (us-east-1)") < out.index(f"Changes to create {ROOT} (us-west-2)") < question
+    assert f"Deploy these changes to {GLOBAL} (us-east-1) and {ROOT} (us-west-2)?" in out
+    assert "Nothing deployed" in declined.stderr
+    assert not [s for s in east.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"]
+    assert not [s for s in west["cloudformation"].list_stacks()["StackSummaries"]
+                if s["StackStatus"] != "DELETE_COMPLETE" and s["StackName"] != "serverless-infra-artifacts"]
+
+    created = cli("deploy", *args, *CI, "--outputs-file", outputs_file)
     assert created.exit_code == 0, created.output
     out = created.stdout
-    assert out.index(GLOBAL) < out.index("Change set for tap-dev (us-west-2)")  # us-east-1 first
+    assert out.index(f"Executing the change set on {GLOBAL}\n") < out.index(f"Executing the change set on {ROOT}\n")
     assert east.describe_stacks(StackName=GLOBAL)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
     edge_acl = {o["OutputKey"]: o["OutputValue"]
                 for o in east.describe_stacks(StackName=GLOBAL)["Stacks"][0]["Outputs"]}["EdgeWebAclArn"]
@@ -39,7 +53,7 @@ def test_secure_api_global_stack_first_then_root_then_destroy_everything(cli, em
     outputs = json.loads(outputs_file.read_text())
     assert outputs["DataTableNames"] == "tap-dev-data" and outputs["Environment"] == "dev"
 
-    again = cli("deploy", *args, "--yes")
+    again = cli("deploy", *args, *CI)
     assert again.exit_code == 0, again.output
     assert "tap-dev-global: no changes." in again.stdout and "tap-dev: no changes." in again.stdout
 

@@ -22,7 +22,7 @@ from infra.deploy.package import quick_create_link, s3_url
 from infra.deploy.policy import permissive_policy, protective_policy
 from infra.deploy.session import Aws, Target, check_region, explain, unparseable_body_message
 from infra.deploy.stack_state import CREATE, RECREATE, REFUSE, UPDATE, WAIT, StackInfo, decide
-from infra.errors import DeployError
+from infra.errors import DeployError, UsageError
 from recorded import COMPUTE_ID, ROOT_ID, STACK, ev, quiet_ui
 
 
@@ -147,6 +147,17 @@ def test_live_view_counts_resources_completing_per_stack():
     compute = [line for line in text.splitlines() if f"{STACK}/Compute" in line and "1/3" in line]
     assert compute, text
     assert "Fn" in compute[-1] and "denied" in text  # in-progress names; failures printed above the table
+
+
+def test_live_view_says_when_no_resource_event_was_seen_instead_of_zero_progress():
+    ui, out, _ = quiet_ui(terminal=True)
+    with LiveSink(ui, expected={STACK: 19, f"{STACK}/Compute": 3}) as sink:
+        sink.event(STACK, ev(ROOT_ID, STACK, "CREATE_COMPLETE"))
+        sink.event(f"{STACK}/Compute", ev(COMPUTE_ID, "Role", "CREATE_COMPLETE", rtype="AWS::IAM::Role"))
+    final = out.getvalue().split("Stack progress")[-1]
+    root = next(line for line in final.splitlines() if f"{STACK} " in line and "CREATE_COMPLETE" in line)
+    assert "no resource events seen" in root and "0/19" not in final
+    assert "1/3" in next(line for line in final.splitlines() if f"{STACK}/Compute" in line)
 
 
 # -- policies ---------------------------------------------------------------------------------------
@@ -294,13 +305,13 @@ def test_clients_use_adaptive_retries(aws_env):
 
 
 def test_unknown_region_is_one_sentence_with_a_suggestion():
-    with pytest.raises(DeployError, match=r"Unknown AWS region 'us-est-1'\. Did you mean .*us-east-1"):
+    with pytest.raises(UsageError, match=r"Unknown AWS region 'us-est-1'\. Did you mean .*us-east-1"):
         check_region(boto3.Session(), "us-est-1")
     assert check_region(boto3.Session(), "eu-central-2") == "eu-central-2"
 
 
 def test_unknown_profile_is_one_sentence(aws_env):
-    with pytest.raises(DeployError, match="AWS profile 'nope' is not configured"):
+    with pytest.raises(UsageError, match="AWS profile 'nope' is not configured"):
         Aws(Target(profile="nope", region="us-east-1"))
 
 
@@ -342,10 +353,11 @@ def test_bad_durations_are_usage_errors(text):
 
 def test_every_aws_command_takes_the_target_options():
     names = {c.name: {p.name for p in c.params} for c in COMMANDS}
-    assert set(names) == {"package", "diff", "deploy", "destroy", "outputs"}
+    assert set(names) == {"package", "diff", "deploy", "destroy", "outputs", "drift", "preflight"}
     for params in names.values():
         assert {"config", "out", "region", "profile", "endpoint_url"} <= params
-    assert {"bucket", "yes", "allow_replacement", "recreate_failed", "timeout", "outputs_file"} <= names["deploy"]
+    assert {"bucket", "yes", "require_approval", "allow_removal", "recreate_failed", "timeout", "outputs_file",
+            "force", "skip_checks", "import_retained"} <= names["deploy"]
 
 
 def test_importing_the_commands_does_not_import_boto3_or_rich():

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import os
 import tomllib
 from pathlib import Path
 
@@ -12,10 +14,21 @@ from infra.errors import ConfigError
 
 # The repository root: handler sources in configs are relative to it.
 REPO_ROOT = Path(__file__).resolve().parents[3]
+# ISO date that stands in for today where configs are checked against dates (runtime deprecation):
+# the test suite pins it, so no test depends on the day it runs.
+TODAY_ENV = "SERVERLESS_INFRA_TODAY"
 
 
-def load_config(path: str | Path, root: Path = REPO_ROOT) -> Config:
-    """Read, type-check and cross-check one stage config; raise ConfigError naming file and key."""
+def config_today() -> datetime.date:
+    """The date configs are validated against: $SERVERLESS_INFRA_TODAY when set, else today."""
+    pinned = os.environ.get(TODAY_ENV)
+    return datetime.date.fromisoformat(pinned) if pinned else datetime.date.today()
+
+
+def load_config(path: str | Path, root: Path = REPO_ROOT, *, today: datetime.date | None = None) -> Config:
+    """Read, type-check and cross-check one stage config; raise ConfigError naming file and key.
+
+    `today` (default: `config_today()`) decides which Lambda runtimes count as deprecated."""
     path = Path(path)
     shown = _shown(path)
     try:
@@ -27,15 +40,16 @@ def load_config(path: str | Path, root: Path = REPO_ROOT) -> Config:
         raise ConfigError(shown, "(file)", f"is not UTF-8 text ({exc.reason}).", "save it as UTF-8.") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(shown, "(syntax)", f"is not valid TOML: {exc}.", "fix the TOML syntax there.") from None
-    return parse_config(raw, shown, path.stem, root)
+    return parse_config(raw, shown, path.stem, root, today=today)
 
 
-def parse_config(raw: dict, file: str, name: str, root: Path = REPO_ROOT) -> Config:
+def parse_config(raw: dict, file: str, name: str, root: Path = REPO_ROOT, *,
+                 today: datetime.date | None = None) -> Config:
     """Type-check and cross-check already-parsed TOML data; errors name `file`."""
     loader = Loader(file)
     cfg = loader.load(Config, raw)
     cfg = dataclasses.replace(cfg, file=file, name=name, root=str(root))
-    validate(cfg, loader)
+    validate(cfg, loader, today or config_today())
     return cfg
 
 
@@ -46,4 +60,4 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-__all__ = ["Config", "load_config", "parse_config"]
+__all__ = ["Config", "config_today", "load_config", "parse_config"]

@@ -53,12 +53,14 @@ def newest_runtime(family: str, on: datetime.date) -> str:
     return best[1]
 
 
-def validate(cfg: Config, ld: Loader) -> None:
-    """Raise ConfigError on the first cross-field problem, in file order."""
+def validate(cfg: Config, ld: Loader, today: datetime.date) -> None:
+    """Raise ConfigError on the first cross-field problem, in file order.
+
+    `today` decides which runtimes are deprecated (an input, so tests can pin it)."""
     _network(cfg, ld)
     _secret(cfg, ld)
     _tables(cfg, ld)
-    _functions(cfg, ld)
+    _functions(cfg, ld, today)
     _api(cfg, ld)
     _features(cfg, ld)
     _names(cfg, ld)
@@ -116,11 +118,11 @@ def _names(cfg: Config, ld: Loader) -> None:
         ld.fail(key, problem, fix)
 
 
-def _functions(cfg: Config, ld: Loader) -> None:
+def _functions(cfg: Config, ld: Loader, today: datetime.date) -> None:
     root = Path(cfg.root)
     for name, fn in cfg.functions.items():
         key = f"functions.{name}"
-        _runtime(fn.runtime, f"{key}.runtime", ld)
+        _runtime(fn.runtime, f"{key}.runtime", ld, today)
         if fn.vpc and not cfg.network:
             ld.fail(f"{key}.vpc", "the function runs in the VPC but the config has no [network].",
                     "add a [network] table or set vpc = false.")
@@ -151,12 +153,12 @@ def _functions(cfg: Config, ld: Loader) -> None:
                 _env_ref(cfg, ref, f"{key}.environment.{var}", ld)
 
 
-def _runtime(runtime: str, key: str, ld: Loader) -> None:
+def _runtime(runtime: str, key: str, ld: Loader, today: datetime.date) -> None:
     life = runtime_lifecycle().get(runtime)
     if life is None:
         ld.fail(key, f"'{runtime}' is not a Lambda runtime.", "use e.g. 'python3.14' or 'nodejs24.x'.")
     deprecated = life.get("deprecated")
-    if deprecated and datetime.date.fromisoformat(deprecated) <= datetime.date.today():
+    if deprecated and datetime.date.fromisoformat(deprecated) <= today:
         successor = life.get("successor")
         ld.fail(key, f"'{runtime}' is deprecated since {deprecated}.",
                 f"use '{successor}'." if successor else "use a current runtime.")

@@ -1,4 +1,5 @@
-"""Deploy side: package, diff, deploy, destroy and read outputs of the generated nested stacks.
+"""Deploy side: package, diff, preflight, deploy (with import of retained resources), outputs, drift
+and destroy of the generated nested stacks.
 
 Everything AWS-facing goes through boto3 change sets. Importing this package (or
 `infra.deploy.commands`) does not import boto3 or rich; the commands import them when they run,

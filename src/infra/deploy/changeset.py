@@ -20,6 +20,7 @@ from infra.errors import DeployError
 PREFIX = "serverless-infra-"
 DEPLOY_NAME = PREFIX + "deploy"
 DIFF_NAME = PREFIX + "diff"
+IMPORT_NAME = PREFIX + "import"
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 NO_CHANGE_MARKERS = (
     "didn't contain changes",
@@ -84,9 +85,11 @@ def create(cfn: Any, *, stack: str, kind: str, name: str, parameters: dict[str, 
            tags: dict[str, str], template_url: str | None = None, template_body: str | None = None,
            description: str = "", timeout: float = CREATE_TIMEOUT,
            sleep: Callable[[float], None] = time.sleep,
-           clock: Callable[[], float] = time.monotonic) -> ChangeSet:
+           clock: Callable[[], float] = time.monotonic,
+           resources_to_import: list[dict[str, Any]] | None = None) -> ChangeSet:
     """Create a change set (nested ones included) and wait until CloudFormation has computed it.
 
+    `kind` IMPORT takes `resources_to_import` (ResourceType, LogicalResourceId, ResourceIdentifier).
     Raises NoChanges when there is nothing to do; DeployError when it cannot be created.
     """
     from botocore.exceptions import ClientError
@@ -98,9 +101,12 @@ def create(cfn: Any, *, stack: str, kind: str, name: str, parameters: dict[str, 
         "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
         "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())],
         "Capabilities": CAPABILITIES,
-        "IncludeNestedStacks": True,
         "Description": description or f"{kind.lower()} of {stack} by serverless-infra",
     }
+    if kind == "IMPORT":
+        args["ResourcesToImport"] = resources_to_import or []
+    else:
+        args["IncludeNestedStacks"] = True
     if template_url:
         args["TemplateURL"] = template_url
     else:

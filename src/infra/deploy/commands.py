@@ -1,41 +1,75 @@
-"""Click commands: package, diff, deploy, destroy, outputs.
+"""Click commands: package, diff, deploy, destroy, outputs, drift, preflight.
 
 The CLI adds them with `for c in COMMANDS: main.add_command(c)`. Only click is imported here;
 boto3, rich and the rest load when a command runs. Commands raise `UserError`s; the CLI prints
-them as one paragraph and exits with their code.
+them as one line and exits with their code:
+
+  0 success or nothing to change, 1 failure, 2 bad config or arguments,
+  3 changes found (`diff --fail`, `drift --fail`), 130 interrupted.
+
+`AwsCommand` holds every command to that: click's own usage errors (a bad option value, a missing
+file) become one-line `UsageError`s (exit 2), and anything unexpected that escapes a command
+(a botocore error outside a known call, an OS error) becomes one sentence, never a traceback.
 """
 from __future__ import annotations
 
-import re
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*$")
+from infra.deploy.args import Duration, EndpointUrl, WritableFile
+from infra.errors import DeployError, UsageError, UserError
+
+__all__ = ["COMMANDS", "Duration"]
+
+APPROVAL_LEVELS = ("never", "broadening", "any")
+PREFLIGHT_CHECKS = ("names", "hosted-zone", "certificate", "config-recorder", "connection", "concurrency")
+EXIT_INTERRUPTED = 130
+DEBUG_ENV = "SERVERLESS_INFRA_DEBUG"  # set to 1 to let unexpected errors raise with their traceback
 
 
-class Duration(click.ParamType):
-    """A duration: 90s, 15m, 1h, 1h30m; a bare number is minutes. Value in seconds."""
+class AwsCommand(click.Command):
+    """A command whose every failure is one line and a documented exit code."""
 
-    name = "DURATION"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> float:
-        if isinstance(value, (int, float)):
-            return float(value)
-        text = str(value).strip().lower()
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
         try:
-            seconds = float(text) * 60
-        except ValueError:
-            match = DURATION.match(text)
-            if not text or not match or not any(match.groups()):
-                self.fail(f"'{value}' is not a duration (examples: 90s, 15m, 1h, 1h30m; a bare number is minutes).", param, ctx)
-            h, m, s = (float(g) if g else 0.0 for g in match.groups())
-            seconds = h * 3600 + m * 60 + s
-        if seconds <= 0:
-            self.fail("the timeout must be positive.", param, ctx)
-        return seconds
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            # "Invalid value for '--timeout': ..." as one line, exit 2 (click would print usage lines too).
+            raise UsageError(" ".join(exc.format_message().split()) + f" (see: {self.name} --help)") from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (UserError, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            raise UserError(f"Interrupted: {self.name} stopped.", exit_code=EXIT_INTERRUPTED) from None
+        except Exception as exc:  # the safety net: one sentence, never a traceback
+            if os.environ.get(DEBUG_ENV):
+                raise
+            raise unexpected(exc, self.name or "command") from None
+
+
+def unexpected(exc: Exception, command: str) -> UserError:
+    """One sentence for an exception no command turned into a `UserError` itself."""
+    import sys
+
+    if "botocore" in sys.modules:
+        from infra.deploy.session import aws_exceptions, explain
+
+        if isinstance(exc, aws_exceptions()):
+            return explain(exc, f"running {command}")
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        return DeployError(f"{command} failed on the file system{where}: {exc.strerror or exc}.")
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return DeployError(f"{command} failed unexpectedly ({type(exc).__name__}: {text[:300]}); "
+                       f"run again with {DEBUG_ENV}=1 to see where.")
 
 
 def aws_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -47,9 +81,10 @@ def aws_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--out", "out", default="out", show_default=True,
                      type=click.Path(file_okay=False, path_type=Path),
                      help="Where the templates are generated."),
-        click.option("--region", help="AWS region (default: the config's region)."),
+        click.option("--region", help="AWS region (default: the config's [project] region; another one is warned about)."),
         click.option("--profile", help="AWS named profile (default: the standard credential chain)."),
-        click.option("--endpoint-url", help="Send every AWS call to this endpoint (a local emulator)."),
+        click.option("--endpoint-url", type=EndpointUrl(),
+                     help="Send every AWS call to this endpoint (a local emulator)."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -58,7 +93,7 @@ def aws_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def bucket_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--bucket", help="Artifact bucket (same region). Default: the bootstrap stack's bucket, "
-                                         "created when missing.")(fn)
+                                         "created when missing (diff only reads it).")(fn)
 
 
 def timeout_option(fn: Callable[..., Any] | None = None, *, cancels: bool = False) -> Any:
@@ -72,6 +107,18 @@ def timeout_option(fn: Callable[..., Any] | None = None, *, cancels: bool = Fals
     return decorate(fn) if fn is not None else decorate
 
 
+def force_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option("--force", is_flag=True,
+                        help=f"{what} even if the stack was deployed from another config file "
+                             "(its serverless-infra:config tag).")
+
+
+def skip_check_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--skip-check", "skip_checks", multiple=True,
+                        type=click.Choice([*PREFLIGHT_CHECKS, "all"]),
+                        help="Skip one preflight check (repeatable); 'all' skips them all.")(fn)
+
+
 def _options(kw: dict[str, Any]) -> Any:
     from infra.deploy.orchestrate import Options
     from infra.deploy.session import Target
@@ -80,9 +127,14 @@ def _options(kw: dict[str, Any]) -> Any:
         config=kw["config"], out=kw["out"],
         target=Target(kw.get("region"), kw.get("profile"), kw.get("endpoint_url")),
         bucket=kw.get("bucket"), yes=bool(kw.get("yes")),
-        allow_replacement=bool(kw.get("allow_replacement")),
+        allow_removal=bool(kw.get("allow_removal")),
         recreate_failed=bool(kw.get("recreate_failed")),
         timeout=kw.get("timeout"), outputs_file=kw.get("outputs_file"),
+        require_approval=kw.get("require_approval") or "broadening",
+        force=bool(kw.get("force")),
+        skip_checks=tuple(kw.get("skip_checks") or ()),
+        import_retained=kw.get("import_retained", True),
+        fail=bool(kw.get("fail")),
     )
 
 
@@ -92,7 +144,15 @@ def _ui(yes: bool = False) -> Any:
     return Ui(assume_yes=yes)
 
 
-@click.command("package")
+def _removed_allow_replacement(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        raise UsageError(
+            "--allow-replacement is gone: CloudFormation cannot replace a table, bucket or secret that has a "
+            "fixed name. Rename it in the config (a new one is created beside it; pass --allow-removal to "
+            "drop the old one from the stack), or destroy and deploy again to import the retained one.")
+
+
+@click.command("package", cls=AwsCommand)
 @aws_options
 @bucket_option
 def package_cmd(**kw: Any) -> None:
@@ -106,41 +166,60 @@ def package_cmd(**kw: Any) -> None:
     run_package(_options(kw), _ui())
 
 
-@click.command("diff")
+@click.command("diff", cls=AwsCommand)
 @aws_options
 @bucket_option
 @timeout_option
+@click.option("--fail", is_flag=True, help="Exit 3 when anything would change (for CI gates).")
 def diff_cmd(**kw: Any) -> None:
-    """Show what a deploy would change (a change set, nested ones included, never executed)."""
+    """Show what a deploy would change, read-only: nothing is created, nothing executed.
+
+    Uploads templates only to an artifact bucket that already exists (and says so); a change set is
+    created and deleted again for a stack that exists; a stage not deployed yet is shown from the
+    templates (everything new).
+    """
     from infra.deploy.orchestrate import run_diff
 
-    run_diff(_options(kw), _ui())
+    changed = run_diff(_options(kw), _ui())
+    if changed and kw["fail"]:
+        raise UserError("Changes found (diff --fail).", exit_code=3)
 
 
-@click.command("deploy")
+@click.command("deploy", cls=AwsCommand)
 @aws_options
 @bucket_option
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--allow-replacement", is_flag=True,
-              help="Allow replacing or removing stateful resources (tables, buckets, keys, secrets); "
-                   "in production the stack policies are lifted for this deploy.")
+@click.option("--yes", is_flag=True, help="Do not ask; changes --require-approval covers still stop the deploy.")
+@click.option("--require-approval", type=click.Choice(APPROVAL_LEVELS), default="broadening", show_default=True,
+              help="What needs a person's yes: nothing (never), changes that widen IAM permissions or security "
+                   "group rules (broadening), or every change (any). With --yes, such changes stop the deploy (exit 1).")
+@click.option("--allow-removal", is_flag=True,
+              help="Allow removing stateful resources (tables, buckets, keys, secrets) dropped or renamed in the "
+                   "config; retained ones stay in the account. In production the stack policies are lifted for "
+                   "this deploy.")
+@click.option("--allow-replacement", is_flag=True, hidden=True, expose_value=False, callback=_removed_allow_replacement)
 @click.option("--recreate-failed", is_flag=True,
               help="If the stack is in ROLLBACK_COMPLETE (its creation failed), delete it and create it again.")
+@click.option("--import/--no-import", "import_retained", default=True, show_default=True,
+              help="Import resources this stage retained (a destroyed production stage) instead of failing on "
+                   "their names.")
+@skip_check_option
+@force_option("Deploy")
 @timeout_option(cancels=True)
-@click.option("--outputs-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the stack outputs to this JSON file.")
+@click.option("--outputs-file", type=WritableFile(),
+              help="Also write every output (root and nested, flattened by name) to this JSON file.")
 def deploy_cmd(**kw: Any) -> None:
-    """Package, diff, confirm, execute with live events, print outputs."""
+    """Package, preflight, plan, show the diff, confirm once, deploy with live events, print outputs."""
     from infra.deploy.orchestrate import run_deploy
 
     run_deploy(_options(kw), _ui(kw["yes"]))
 
 
-@click.command("destroy")
+@click.command("destroy", cls=AwsCommand)
 @aws_options
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--disable-termination-protection", "disable_protection", is_flag=True,
               help="Turn termination protection off first (production stages have it on).")
+@force_option("Destroy")
 @timeout_option
 def destroy_cmd(**kw: Any) -> None:
     """Delete the stage's stacks (retained resources are listed and kept; buckets deleted with
@@ -150,16 +229,45 @@ def destroy_cmd(**kw: Any) -> None:
     run_destroy(_options(kw), _ui(kw["yes"]), disable_protection=kw["disable_protection"])
 
 
-@click.command("outputs")
+@click.command("outputs", cls=AwsCommand)
 @aws_options
-@click.option("--json", "as_json", is_flag=True, help="Print the outputs as a JSON object.")
-@click.option("--outputs-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the outputs to this JSON file.")
+@click.argument("key", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the outputs as one flat JSON object (name -> value).")
+@click.option("--root-only", is_flag=True, help="Only the root stack's outputs (default: root and every nested stack).")
+@click.option("--outputs-file", type=WritableFile(), help="Also write the outputs to this JSON file.")
 def outputs_cmd(**kw: Any) -> None:
-    """Print the root stack's outputs."""
-    from infra.deploy.orchestrate import run_outputs
+    """Print the stage's outputs: root and nested stacks, flattened by name.
 
-    run_outputs(_options(kw), _ui(), as_json=kw["as_json"])
+    A terminal gets a table; a pipe gets plain `Name<TAB>Value` lines; `outputs KEY` prints just
+    that value.
+    """
+    from infra.deploy.outputs import run_outputs
+
+    run_outputs(_options(kw), _ui(), key=kw["key"], as_json=kw["as_json"], root_only=kw["root_only"])
 
 
-COMMANDS = [package_cmd, diff_cmd, deploy_cmd, destroy_cmd, outputs_cmd]
+@click.command("drift", cls=AwsCommand)
+@aws_options
+@timeout_option
+@click.option("--fail", is_flag=True, help="Exit 3 when any stack or resource has drifted.")
+def drift_cmd(**kw: Any) -> None:
+    """Detect drift on the root, every nested stack and the us-east-1 stack; print what differs."""
+    from infra.deploy.drift import run_drift
+
+    drifted = run_drift(_options(kw), _ui())
+    if drifted and kw["fail"]:
+        raise UserError("Drift found (drift --fail).", exit_code=3)
+
+
+@click.command("preflight", cls=AwsCommand)
+@aws_options
+@skip_check_option
+def preflight_cmd(**kw: Any) -> None:
+    """Check what a deploy needs outside its templates (names free, zone, certificate, Config
+    recorder, GitHub connection, concurrency); exit 1 when a check fails."""
+    from infra.deploy.preflight import run_preflight
+
+    run_preflight(_options(kw), _ui())
+
+
+COMMANDS = [package_cmd, diff_cmd, deploy_cmd, destroy_cmd, outputs_cmd, drift_cmd, preflight_cmd]

@@ -204,7 +204,10 @@ def destroy_stack(aws: Aws, ui: Ui, name: str, opts: Options, *, disable_protect
 
 
 def run_destroy(opts: Options, ui: Ui, *, disable_protection: bool = False) -> list[Kept]:
-    build, aws = open_stage(opts)
+    from infra.deploy.orchestrate import read_stage
+
+    build, aws = open_stage(opts, ui)
+    read_stage(build, aws, ui, opts, action="destroy", refuse=True)   # another config's stacks: refused
     kept: list[Kept] = []
     with aws_errors(f"destroying {build.stack_name} in {aws.region}"):
         root = destroy_stack(aws, ui, build.stack_name, opts, disable_protection=disable_protection)

@@ -117,7 +117,9 @@ class LiveSink:
             total = self.expected.get(label) or len(statuses)
             style = "red" if "FAILED" in state["status"] or "ROLLBACK" in state["status"] else (
                 "green" if state["status"].endswith("_COMPLETE") else "")
-            table.add_row(label, state["status"] or "…", f"{done}/{max(total, done)}",
+            # No resource event at all is not progress: say so rather than "0/19".
+            progress = f"{done}/{max(total, done)}" if statuses else "no resource events seen"
+            table.add_row(label, state["status"] or "…", progress,
                           ", ".join(busy[:3]) + (" …" if len(busy) > 3 else ""),
                           str(failed) if failed else "", state["last"], style=style)
         return table

@@ -126,13 +126,16 @@ def packaged_root(build: Build, child_urls: dict[str, str]) -> dict[str, Any]:
     return root
 
 
-def package(build: Build, aws: Aws, bucket: str) -> Packaged:
-    """Upload what `build` needs to `bucket` and write the console-ready root template."""
+def package(build: Build, aws: Aws, bucket: str, *, assets: bool = True) -> Packaged:
+    """Upload what `build` needs to `bucket` and write the console-ready root template.
+
+    `assets=False` (diff): templates only; a change set reads templates, never the handler code.
+    """
     s3 = aws.client("s3")
     check_bucket(s3, bucket, aws.region)
     url = lambda key: s3_url(bucket, aws.region, key, aws.partition_suffix)  # noqa: E731
     result = Packaged(bucket, aws.region, Path(), "", "", {}, {})
-    for asset in build.assets:
+    for asset in build.assets if assets else ():
         upload(s3, bucket, asset.key, asset.file.read_bytes(), "application/zip", result)
     for lid, path in sorted(build.templates.items()):
         # Uploaded without whitespace: CloudFormation's 1 MB template quota counts these bytes,

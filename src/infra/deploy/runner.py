@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from infra.deploy import changeset
-from infra.deploy.changes import Diff, LocalFallback, collect, deployed_template, value_changes
+from infra.deploy.changes import (Diff, LocalFallback, Templates, collect, deployed_template, enrich, local_plan,
+                                  value_changes)
 from infra.deploy.events import EventStream, WaitTimeout, make_sink
 from infra.deploy.rootcause import RootCause, api_events_getter, explain_failure, find_root_cause
 from infra.deploy.session import Aws, aws_exceptions, error_message, is_not_implemented
@@ -23,6 +24,7 @@ from infra.deploy.ui import Ui
 from infra.errors import DeployError
 
 SUCCESS = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
+IMPORT = "IMPORT"
 EXIT_INTERRUPTED = 130
 
 
@@ -37,6 +39,7 @@ class StackSpec:
     template_url: str | None = None
     template_body: str | None = None
     children: dict[str, Path] = field(default_factory=dict)   # for the local diff fallback
+    secret_parameters: frozenset[str] = frozenset()          # NoEcho parameters: values never shown
     expected: dict[str, int] = field(default_factory=dict)    # resources per stack label (live view)
 
 
@@ -180,11 +183,55 @@ class StackRunner:
             if plan.kind == CREATE:
                 self._delete_review_stack()
             raise
-        fallback = LocalFallback(self.cfn, self.spec.name, info.stack_id if info else None, self.spec.children)
-        plan.diff = collect(self.cfn, plan.change_set.changes, self.spec.name, fallback)
+        templates = self.templates(info)
+        plan.diff = collect(self.cfn, plan.change_set.changes, self.spec.name, LocalFallback(templates))
+        self._describe(plan, templates)
+        return plan
+
+    def templates(self, info: StackInfo | None) -> Templates:
+        return Templates(self.cfn, self.spec.name, info.stack_id if info else None, self.spec.template,
+                         self.spec.children)
+
+    def _describe(self, plan: Plan, templates: Templates) -> None:
+        """Values, outputs, IAM and security group changes, parameters and tags of a planned diff."""
+        assert plan.diff is not None
+        info = plan.info
+        enrich(plan.diff, templates)
         deployed_params = {k: info.parameters.get(k) for k in self.spec.parameters} if info else {}
-        plan.diff.parameters = value_changes(deployed_params, self.spec.parameters)  # type: ignore[arg-type]
+        plan.diff.parameters = value_changes(deployed_params, self.spec.parameters,  # type: ignore[arg-type]
+                                             secret=self.spec.secret_parameters)
         plan.diff.tags = value_changes(info.tags if info else {}, self.spec.tags)
+
+    def plan_locally(self) -> Plan:
+        """A plan from templates alone (no change set, nothing written): what `diff` shows for a
+        stack that does not exist yet, or when there is no artifact bucket to create a change set."""
+        info = describe_stack(self.cfn, self.spec.name)
+        if info is not None and info.status == "REVIEW_IN_PROGRESS":
+            info = None   # holds nothing (a change set never executed)
+        plan = Plan(self.spec, info, kind=UPDATE if info else CREATE)
+        templates = self.templates(info)
+        plan.diff = local_plan(templates)
+        plan.diff.notes.append(f"{self.spec.name}: computed from the templates (no change set was created).")
+        self._describe(plan, templates)
+        plan.no_changes = plan.diff.empty
+        return plan
+
+    def plan_import(self, resources: list[dict[str, Any]]) -> Plan:
+        """An IMPORT change set that adopts existing resources into the stack (creating the stack
+        when it does not exist); nothing else may change in the same operation."""
+        info = self.ready(recreate_failed=False, read_only=False)
+        plan = Plan(self.spec, info, kind=IMPORT)
+        changeset.delete_stale(self.cfn, self.spec.name, self.change_set_name)
+        try:
+            plan.change_set = changeset.create(
+                self.cfn, stack=self.spec.name, kind=IMPORT, name=self.change_set_name,
+                parameters=self.spec.parameters, tags=self.spec.tags, template_url=self.spec.template_url,
+                template_body=self.spec.template_body, sleep=self.sleep, clock=self.clock,
+                resources_to_import=resources)
+        except BaseException:
+            if info is None:
+                self._delete_review_stack()
+            raise
         return plan
 
     def discard(self, plan: Plan) -> None:
@@ -192,7 +239,7 @@ class StackRunner:
         if plan.change_set is None or plan.change_set.executed:
             return
         changeset.delete(self.cfn, plan.change_set)
-        if plan.kind == CREATE:
+        if plan.kind == CREATE or (plan.kind == IMPORT and plan.info is None):
             self._delete_review_stack()
 
     def _delete_review_stack(self) -> None:
@@ -231,7 +278,7 @@ class StackRunner:
         return info
 
     def _failure_text(self, plan: Plan, status: str, cause: RootCause | None) -> str:
-        verb = "Creation" if plan.kind == CREATE else "Update"
+        verb = {CREATE: "Creation", IMPORT: "Import"}.get(plan.kind, "Update")
         text = f"{verb} of {self.spec.name} failed ({status})."
         if cause is not None:
             text += f" Root cause: {cause.sentence()}."
@@ -260,9 +307,9 @@ class StackRunner:
         reason = "Interrupted (Ctrl-C)" if interrupted else f"--timeout of {format_duration(self.timeout)} reached"
         code = EXIT_INTERRUPTED if interrupted else 1
         name = self.spec.name
-        if plan.kind == CREATE:
+        if plan.kind in (CREATE, IMPORT):
             raise DeployError(
-                f"{reason}: the creation of {name} cannot be cancelled and continues in CloudFormation "
+                f"{reason}: the {'creation' if plan.kind == CREATE else 'import'} of {name} cannot be cancelled and continues in CloudFormation "
                 "(it rolls back by itself if it fails); run destroy to remove it.", exit_code=code)
         self.ui.warn(f"{reason}: cancelling the update of {name} (CancelUpdateStack) and waiting for the rollback.")
         try:

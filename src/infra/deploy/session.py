@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from infra.errors import DeployError, UserError
+from infra.errors import DeployError, UsageError, UserError
 
 # Attempts per call, the first try included (botocore total_max_attempts). Generous against AWS; small against an emulator,
 # which never throttles and answers HTTP 500 for operations it does not implement.
@@ -65,17 +65,18 @@ class Aws:
             try:
                 _session = boto3.Session(profile_name=target.profile)
             except ProfileNotFound:
-                raise DeployError(
+                raise UsageError(
                     f"AWS profile '{target.profile}' is not configured in your AWS config or "
                     "credentials file; pass an existing --profile or omit it."
                 ) from None
         self.session = _session
         region = target.region or default_region or self.session.region_name
         if not region:
-            raise DeployError("No AWS region given: pass --region or set `region` in the stage config.")
+            raise UsageError("No AWS region given: pass --region or set `region` in the stage config.")
         self.region = check_region(self.session, region)
         self._clients: dict[tuple[str, str], Any] = {}
         self.unsupported: set[str] = set()
+        self._account: str | None = None
 
     @property
     def endpoint_url(self) -> str | None:
@@ -89,7 +90,26 @@ class Aws:
     def in_region(self, region: str) -> "Aws":
         if region == self.region:
             return self
-        return Aws(Target(region, self.target.profile, self.target.endpoint_url), _session=self.session)
+        other = Aws(Target(region, self.target.profile, self.target.endpoint_url), _session=self.session)
+        other._account = self._account
+        return other
+
+    def account_id(self) -> str:
+        """The account the credentials belong to (STS GetCallerIdentity, asked once).
+
+        The first call of every AWS command: it proves the credentials work and that the endpoint
+        answers like AWS (a web server's HTML page is one sentence here, not a parser error later).
+        """
+        if self._account is None:
+            where = f"the endpoint {self.endpoint_url}" if self.endpoint_url else "AWS"
+            with aws_errors(f"checking the AWS credentials against {where}"):
+                answer = self.client("sts").get_caller_identity()
+            account = answer.get("Account") if isinstance(answer, dict) else None
+            if not account:
+                raise DeployError(f"Unexpected answer from {where}: STS GetCallerIdentity named no account; "
+                                  "check --endpoint-url.")
+            self._account = str(account)
+        return self._account
 
     def check_credentials(self) -> None:
         """Fail with one sentence when no credentials can be found."""
@@ -134,7 +154,7 @@ def check_region(session: Any, region: str) -> str:
 
     close = difflib.get_close_matches(region, sorted(known), n=3)
     hint = f" Did you mean {' or '.join(close)}?" if close else ""
-    raise DeployError(f"Unknown AWS region '{region}'.{hint}")
+    raise UsageError(f"Unknown AWS region '{region}'.{hint}")
 
 
 def aws_exceptions() -> tuple[type[BaseException], ...]:
@@ -156,10 +176,34 @@ def error_message(exc: BaseException) -> str:
     from botocore.parsers import ResponseParserError
 
     if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Message") or exc)
+        message = str(exc.response.get("Error", {}).get("Message") or exc)
+        meta = exc.response.get("ResponseMetadata", {}) or {}
+        content_type = str((meta.get("HTTPHeaders") or {}).get("content-type", ""))
+        if looks_like_html(message) or content_type.startswith("text/html"):
+            status = str(meta.get("HTTPStatusCode", "")) or error_code(exc)
+            return html_summary(message if looks_like_html(message) else "", status)
+        return message
     if isinstance(exc, ResponseParserError):
         return unparseable_body_message(str(exc))
     return str(exc)
+
+
+HTML_START = re.compile(r"^\s*(<!doctype html|<html|<head|<body)", re.I)
+
+
+def looks_like_html(text: str) -> bool:
+    return bool(HTML_START.match(text or ""))
+
+
+def html_summary(body: str, status: str = "") -> str:
+    """One sentence for an HTML page where an AWS API answer was expected (a proxy, a web server)."""
+    found = re.search(r"<title>(.*?)</title>", body, re.S | re.I) or re.search(r"<h1>(.*?)</h1>", body, re.S | re.I)
+    title = re.sub(r"\s+", " ", found.group(1)).strip() if found else ""
+    detail = re.search(r"Message:\s*([^<]*)<", body)
+    words = ", ".join(x for x in (f"HTTP {status}" if status.isdigit() else "", title,
+                                   detail.group(1).strip() if detail else "") if x)
+    return ("the endpoint answered with an HTML page" + (f" ({words[:200]})" if words else "")
+            + ", not an AWS API response; check --endpoint-url")
 
 
 def unparseable_body_message(text: str) -> str:
@@ -178,8 +222,12 @@ def unparseable_body_message(text: str) -> str:
     try:
         data = json.loads(body)
     except ValueError:
+        if looks_like_html(body) and "500 Internal Server Error" not in body:
+            return html_summary(body)
         if "500 Internal Server Error" in body:
             return "the endpoint answered HTTP 500 (internal error; it may not implement this operation)"
+        return body.strip()[:300]
+    if not isinstance(data, dict):
         return body.strip()[:300]
     kind = str(data.get("__type") or data.get("code") or "").rsplit("#", 1)[-1]
     message = data.get("message") or data.get("Message") or ""
@@ -192,6 +240,8 @@ def is_not_implemented(exc: BaseException) -> bool:
 
     if isinstance(exc, ResponseParserError):
         return "500 Internal Server Error" in str(exc)
+    if error_code(exc) in ("404", "501"):   # an emulator without the route: an HTML "not found" page
+        return looks_like_html(str(getattr(exc, "response", {}).get("Error", {}).get("Message", "")))
     return error_code(exc) in NOT_IMPLEMENTED_CODES
 
 
@@ -217,6 +267,8 @@ def explain(exc: BaseException, action: str) -> DeployError:
         return DeployError(f"Invalid request while {action}: {exc}.")
     code = error_code(exc)
     message = error_message(exc).rstrip(".")
+    if "answered with an HTML page" in message:
+        return DeployError(f"Unexpected answer while {action}: {message}.")
     if code in THROTTLING_CODES:
         return DeployError(
             f"AWS kept throttling the requests while {action}, even after adaptive retries "

@@ -124,8 +124,8 @@ def decide(info: StackInfo | None, *, recreate_failed: bool, read_only: bool = F
         if recreate_failed and not read_only:
             return Decision(RECREATE, explain + " Deleting it (--recreate-failed).")
         how = ("Run deploy with --recreate-failed to delete it and create it again"
-               + (" (resources kept by DeletionPolicy Retain stay, and may need to be removed or "
-                  "imported before the create can succeed)." if status == "ROLLBACK_COMPLETE" else "."))
+               + (" (resources its creation retained stay in the account, and the deploy imports them)."
+                  if status == "ROLLBACK_COMPLETE" else "."))
         return Decision(REFUSE, f"{explain} {how}")
     if status == "UPDATE_ROLLBACK_FAILED":
         return Decision(REFUSE, (

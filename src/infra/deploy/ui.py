@@ -40,6 +40,11 @@ class Ui:
         # soft_wrap: long URLs and console links stay on one line, copyable.
         self.out.print(escape(text), style=style, soft_wrap=True)
 
+    def raw(self, text: str) -> None:
+        """`text` and a newline exactly as given: no markup, no wrapping, tabs kept (for scripts)."""
+        self.out.file.write(text + "\n")
+        self.out.file.flush()
+
     def step(self, text: str) -> None:
         """A heading for the next phase of a command."""
         from rich.markup import escape

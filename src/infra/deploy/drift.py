@@ -1,0 +1,130 @@
+"""The drift command: what was changed outside CloudFormation, in every stack of the stage.
+
+DetectStackDrift on a root does not look into its nested stacks ("CloudFormation doesn't detect
+drift on any nested stacks belonging to that stack; perform DetectStackDrift directly on the
+nested stack": https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DetectStackDrift.html),
+so detection is started on the root, on every nested stack and on the us-east-1 stack, then each
+is waited for. Drifted resources are listed with each property difference: the path, the value
+the template expects and the actual one (secrets never shown, long values shortened).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra.deploy.session import aws_errors
+from infra.deploy.stack_state import describe_stack, nested_stacks
+from infra.deploy.ui import Ui
+from infra.deploy.values import shown
+from infra.errors import DeployError
+
+DEFAULT_TIMEOUT = 900.0
+DRIFTED_STATUSES = ["MODIFIED", "DELETED"]
+
+
+@dataclass
+class StackDrift:
+    label: str
+    stack_id: str
+    status: str = ""                 # IN_SYNC, DRIFTED, UNKNOWN, NOT_CHECKED
+    detection: str = ""              # DETECTION_COMPLETE, DETECTION_FAILED
+    reason: str = ""
+    resources: list[dict[str, Any]] = field(default_factory=list)   # StackResourceDrifts that drifted
+
+
+def start(cfn: Any, stack_id: str) -> str:
+    return cfn.detect_stack_drift(StackName=stack_id)["StackDriftDetectionId"]
+
+
+def wait(cfn: Any, detection_id: str, *, timeout: float, sleep: Callable[[float], None],
+         clock: Callable[[], float]) -> dict[str, Any]:
+    deadline = clock() + timeout
+    interval = 1.0
+    while True:
+        answer = cfn.describe_stack_drift_detection_status(StackDriftDetectionId=detection_id)
+        if answer.get("DetectionStatus") != "DETECTION_IN_PROGRESS":
+            return answer
+        if clock() >= deadline:
+            raise DeployError(f"Drift detection did not finish within {int(timeout)} s; run drift again later.")
+        sleep(interval)
+        interval = min(interval * 1.5, 5.0)
+
+
+def drifted_resources(cfn: Any, stack_id: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    token = None
+    while True:
+        page = cfn.describe_stack_resource_drifts(StackName=stack_id, StackResourceDriftStatusFilters=DRIFTED_STATUSES,
+                                                  **({"NextToken": token} if token else {}))
+        found.extend(page.get("StackResourceDrifts", []))
+        token = page.get("NextToken")
+        if not token:
+            return found
+
+
+def detect_tree(cfn: Any, stacks: list[tuple[str, str]], *, timeout: float = DEFAULT_TIMEOUT,
+                sleep: Callable[[float], None] = time.sleep,
+                clock: Callable[[], float] = time.monotonic) -> list[StackDrift]:
+    """Start detection on every (label, stack id), then collect each result."""
+    started = [(StackDrift(label, stack_id), start(cfn, stack_id)) for label, stack_id in stacks]
+    for drift, detection_id in started:
+        answer = wait(cfn, detection_id, timeout=timeout, sleep=sleep, clock=clock)
+        drift.status = answer.get("StackDriftStatus", "") or ""
+        drift.detection = answer.get("DetectionStatus", "") or ""
+        drift.reason = answer.get("DetectionStatusReason", "") or ""
+        if drift.status == "DRIFTED":
+            drift.resources = drifted_resources(cfn, drift.stack_id)
+    return [d for d, _ in started]
+
+
+def show(ui: Ui, drifts: list[StackDrift]) -> bool:
+    """Print every stack's status and each drifted resource's differences; True when anything drifted."""
+    drifted = False
+    for d in drifts:
+        count = f": {len(d.resources)} resource(s) changed outside CloudFormation" if d.resources else ""
+        ui.say(f"{d.label}: {d.status or 'UNKNOWN'}{count}",
+               style="bold red" if d.status == "DRIFTED" else "green" if d.status == "IN_SYNC" else None)
+        if d.detection == "DETECTION_FAILED" and d.reason:
+            ui.note(f"  not every resource could be checked: {d.reason}")
+        for res in d.resources:
+            drifted = True
+            ui.say(f"  {res.get('StackResourceDriftStatus', '')} {d.label} > {res.get('LogicalResourceId', '')} "
+                   f"({res.get('ResourceType', '')}, {res.get('PhysicalResourceId', '')})", style="bold")
+            if res.get("StackResourceDriftStatus") == "DELETED":
+                ui.say("      deleted outside CloudFormation")
+            for diff in res.get("PropertyDifferences") or []:
+                path = str(diff.get("PropertyPath", "")).strip("/").replace("/", ".")
+                ui.say(f"      {path}: expected {shown(diff.get('ExpectedValue'), path)} -> actual "
+                       f"{shown(diff.get('ActualValue'), path)} ({diff.get('DifferenceType', '')})")
+        drifted = drifted or d.status == "DRIFTED"
+    return drifted
+
+
+def run_drift(opts: Any, ui: Ui, *, sleep: Callable[[float], None] = time.sleep) -> bool:
+    """The drift command; True when anything drifted."""
+    from infra.deploy.orchestrate import open_stage
+
+    build, aws = open_stage(opts, ui)
+    timeout = opts.timeout or DEFAULT_TIMEOUT
+    with aws_errors(f"detecting drift on {build.stack_name} in {aws.region}"):
+        cfn = aws.client("cloudformation")
+        root = describe_stack(cfn, build.stack_name)
+        if root is None:
+            raise DeployError(f"Stack {build.stack_name} does not exist in {aws.region}; deploy it first.")
+        ui.step(f"Drift of {build.stack_name} and its nested stacks ({aws.region})")
+        tree = [(root.name, root.stack_id)] + [(n.label, n.physical_id) for n in nested_stacks(cfn, root.stack_id, root.name)]
+        drifted = show(ui, detect_tree(cfn, tree, timeout=timeout, sleep=sleep))
+    if build.global_stack:
+        glob = build.global_stack
+        gaws = aws.in_region(glob.region)
+        with aws_errors(f"detecting drift on {glob.label}"):
+            gcfn = gaws.client("cloudformation")
+            info = describe_stack(gcfn, glob.stack_name)
+            if info is not None:
+                ui.step(f"Drift of {glob.stack_name} ({glob.region})")
+                drifted = show(ui, detect_tree(gcfn, [(info.name, info.stack_id)], timeout=timeout, sleep=sleep)) or drifted
+    ui.say("Drift found." if drifted else "No drift: every stack matches its template.",
+           style="bold red" if drifted else "bold green")
+    return drifted

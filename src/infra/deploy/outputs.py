@@ -1,0 +1,84 @@
+"""The stage's outputs, flattened: the root's and every nested stack's, by name.
+
+Output names are unique across the whole system, so one flat map name -> value serves people
+(`outputs`), scripts (`outputs KEY`, plain `Name<TAB>Value` lines when piped) and other commands
+(`--json`, `--outputs-file`: one flat JSON object). Where a name appears twice (a root output
+re-exporting a nested one), the root's value is kept; two different values for one name are
+warned about and the first one (root, then nested stacks depth first) is kept.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from infra.deploy.session import Aws, aws_errors
+from infra.deploy.stack_state import StackInfo, describe_stack, nested_stacks
+from infra.deploy.ui import Ui
+from infra.errors import DeployError
+
+
+def outputs_of(info: StackInfo | None) -> dict[str, str]:
+    if info is None:
+        return {}
+    return {o["OutputKey"]: str(o.get("OutputValue", "")) for o in sorted(info.outputs, key=lambda o: o["OutputKey"])}
+
+
+def read_outputs(aws: Aws, ui: Ui, info: StackInfo, *, root_only: bool = False) -> dict[str, str]:
+    """Root outputs, then (unless `root_only`) every nested stack's, flattened by name."""
+    flat = outputs_of(info)
+    if not root_only:
+        cfn = aws.client("cloudformation")
+        for nested in nested_stacks(cfn, info.stack_id, info.name):
+            for name, value in outputs_of(describe_stack(cfn, nested.physical_id)).items():
+                if name not in flat:
+                    flat[name] = value
+                elif flat[name] != value:
+                    ui.warn(f"Output {name} of {nested.label} ({value}) differs from the one already read "
+                            f"({flat[name]}); keeping the first.")
+    return dict(sorted(flat.items()))
+
+
+def show_outputs(ui: Ui, outputs: dict[str, str], *, title: str) -> None:
+    """A table on a terminal; plain `Name<TAB>Value` lines anywhere else (never wrapped)."""
+    if not outputs:
+        ui.say(f"{title}: none.")
+        return
+    if not ui.live:
+        for name, value in outputs.items():
+            ui.raw(f"{name}\t{value}")
+        return
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    table.add_column("Output", no_wrap=True)
+    table.add_column("Value", overflow="fold")
+    for name, value in outputs.items():
+        table.add_row(name, value)
+    ui.show(table)
+
+
+def run_outputs(opts: Any, ui: Ui, *, key: str | None = None, as_json: bool = False,
+                root_only: bool = False) -> dict[str, str]:
+    from infra.deploy.orchestrate import open_stage, write_outputs
+
+    build, aws = open_stage(opts, ui)
+    with aws_errors(f"reading the outputs of {build.stack_name} in {aws.region}"):
+        info = describe_stack(aws.client("cloudformation"), build.stack_name)
+        if info is None:
+            raise DeployError(f"Stack {build.stack_name} does not exist in {aws.region}; deploy it first.")
+        outputs = read_outputs(aws, ui, info, root_only=root_only)
+    if opts.outputs_file:
+        write_outputs(opts.outputs_file, outputs)
+    if key is not None:
+        if key not in outputs:
+            import difflib
+
+            close = difflib.get_close_matches(key, list(outputs), n=3)
+            hint = f" Did you mean {' or '.join(close)}?" if close else f" It has: {', '.join(outputs) or 'none'}."
+            raise DeployError(f"{build.stack_name} has no output {key}.{hint}")
+        ui.raw(outputs[key])
+    elif as_json:
+        ui.raw(json.dumps(outputs, indent=2, sort_keys=True))
+    else:
+        show_outputs(ui, outputs, title=f"Outputs of {info.name}")
+    return outputs

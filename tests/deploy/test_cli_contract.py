@@ -1,0 +1,256 @@
+"""The command line holds to its word.
+
+1. Every bad argument, path or endpoint answer is one line on stderr (`Error: ...`), never a
+   traceback, with the documented exit code (2 bad config or arguments, 1 failure).
+2. Every flag of every AWS command reaches the code that acts on it: each one is given through
+   the real CLI and the value the command receives is checked, and a flag without such a case
+   fails the completeness test (an audit once removed --timeout and --recreate-failed between the
+   CLI and the deploy options, and no test noticed).
+"""
+from __future__ import annotations
+
+import http.server
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+import infra.deploy.manifest as manifest
+from infra.deploy.commands import COMMANDS
+from infra.emulator import free_port
+from stage_fixture import write_stage
+
+COMMAND_NAMES = [c.name for c in COMMANDS]
+
+
+@pytest.fixture
+def stage(aws_env, tmp_path, monkeypatch):
+    """The hand-written fixture stage instead of the generator; no emulator needed."""
+    config = tmp_path / "shop.toml"
+    config.write_text("# stands in for a stage config\n")
+    monkeypatch.setattr(manifest, "_generate", lambda c, out: write_stage(out))
+    return config
+
+
+@pytest.fixture(scope="module")
+def html_server():
+    """A web server on loopback that answers every request with an HTML error page (not AWS)."""
+
+    class Html(http.server.BaseHTTPRequestHandler):
+        def answer(self) -> None:
+            body = b"<!DOCTYPE html><html><head><title>Welcome to nginx</title></head><body>hi</body></html>"
+            self.send_response(404)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_HEAD = answer
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Html)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def read_only_dir(tmp_path: Path) -> Path:
+    """A directory this process cannot write to (root writes anywhere but in /proc/sys)."""
+    if os.geteuid() == 0:
+        return Path("/proc/sys")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    return locked
+
+
+def one_line_error(result) -> str:
+    """The single `Error: ...` line of a failed command; no traceback anywhere."""
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    return lines[0]
+
+
+# -- 1. bad arguments ---------------------------------------------------------------------------------
+BAD_ARGUMENTS = [
+    # (case, arguments after --config/--out, exit code, part of the one-line error)
+    ("endpoint is not a URL", ["diff", "--endpoint-url", "notaurl"], 2, "'notaurl' is not an http:// or https:// URL"),
+    ("endpoint port is not a number", ["deploy", "--endpoint-url", "http://127.0.0.1:notaport"], 2,
+     "'http://127.0.0.1:notaport' is not a valid URL"),
+    ("endpoint port out of range", ["outputs", "--endpoint-url", "http://127.0.0.1:99999"], 2, "is not a valid URL"),
+    ("endpoint without a host", ["drift", "--endpoint-url", "http://:80"], 2, "names no host"),
+    ("unknown region", ["diff", "--region", "nonsense"], 2, "Unknown AWS region 'nonsense'"),
+    ("unknown profile", ["deploy", "--profile", "nosuch"], 2, "AWS profile 'nosuch' is not configured"),
+    ("outputs file under a file", ["deploy", "--outputs-file", "{file}/outputs.json"], 2, "is a file, so"),
+    ("outputs file is a directory", ["outputs", "--outputs-file", "{dir}"], 2, "is a directory; choose another path"),
+    ("outputs file in a read-only directory", ["deploy", "--outputs-file", "{read_only}/x/outputs.json"], 2,
+     "is not writable"),
+    ("timeout is not a duration", ["deploy", "--timeout", "soon"], 2, "'soon' is not a duration"),
+    ("approval level unknown", ["deploy", "--require-approval", "sometimes"], 2, "'sometimes' is not one of"),
+    ("check name unknown", ["preflight", "--skip-check", "dns"], 2, "'dns' is not one of"),
+    ("removed flag", ["deploy", "--allow-replacement"], 2, "--allow-replacement is gone"),
+    ("unknown option", ["drift", "--frobnicate"], 2, "No such option '--frobnicate'"),
+    ("extra argument", ["diff", "surplus"], 2, "unexpected extra argument"),
+    ("a web server, not AWS", ["diff", "--endpoint-url", "{html}"], 1, "answered with an HTML page"),
+    ("nothing listening", ["deploy", "--endpoint-url", "http://127.0.0.1:{closed}"], 1, "Could not reach AWS"),
+]
+
+
+@pytest.mark.parametrize("case, args, code, text", BAD_ARGUMENTS, ids=[c[0] for c in BAD_ARGUMENTS])
+def test_every_bad_argument_is_one_line_and_its_exit_code(case, args, code, text, stage, cli, tmp_path, html_server):
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "a-dir").mkdir()
+    values = {"file": tmp_path / "a-file", "dir": tmp_path / "a-dir", "read_only": read_only_dir(tmp_path),
+              "html": html_server, "closed": free_port()}
+    filled = [a.format(**values) for a in args]
+    result = cli(filled[0], "--config", stage, "--out", tmp_path / "out", *filled[1:])
+    assert result.exit_code == code, result.output
+    assert text in one_line_error(result)
+
+
+@pytest.mark.parametrize("command", COMMAND_NAMES)
+def test_every_command_refuses_a_bad_endpoint_and_a_missing_config_the_same_way(command, stage, cli, tmp_path):
+    bad = cli(command, "--config", stage, "--endpoint-url", "notaurl")
+    assert bad.exit_code == 2 and "--endpoint-url" in one_line_error(bad)
+    missing = cli(command, "--config", tmp_path / "nope.toml")
+    assert missing.exit_code == 2 and "does not exist" in one_line_error(missing)
+
+
+def test_an_invalid_config_is_exit_2_and_names_the_key(cli, aws_env, tmp_path):
+    config = tmp_path / "broken.toml"
+    config.write_text('[project]\nname = "shop"\nstage = "dev"\nregion = "us-east-1"\ncolour = "red"\n')
+    result = cli("deploy", "--config", config, "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert "project.colour: unknown key" in one_line_error(result)
+
+
+def test_the_outputs_file_is_checked_before_anything_is_deployed(stage, cli, tmp_path, emulator):
+    (tmp_path / "a-file").write_text("x")
+    result = cli("deploy", "--config", stage, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url,
+                 "--yes", "--require-approval", "never", "--outputs-file", tmp_path / "a-file" / "o.json")
+    assert result.exit_code == 2 and "a-file is a file" in one_line_error(result)
+    assert result.stdout == ""                                  # not even generated or packaged
+    from deploy_emulator import boto
+
+    assert boto(emulator.endpoint_url, "cloudformation").describe_stacks()["Stacks"] == []
+
+
+def test_an_unknown_output_key_is_one_line(stage, cli, tmp_path, emulator):
+    args = ["--config", stage, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url]
+    assert cli("deploy", *args, "--yes", "--require-approval", "never").exit_code == 0
+    result = cli("outputs", *args, "TableNme")
+    assert result.exit_code == 1
+    assert one_line_error(result) == "Error: shop-dev has no output TableNme. Did you mean TableName or TableArn?"
+
+
+# -- 2. every flag reaches the command ------------------------------------------------------------------
+# command -> [(arguments, where the value lands, expected)]; where: an Options field, "ui.yes",
+# "target.<field>", or a keyword the command passes on (key, as_json, root_only, disable_protection).
+TARGET = [(["--region", "us-east-1"], "target.region", "us-east-1"),
+          (["--profile", "p"], "target.profile", "p"),
+          (["--endpoint-url", "http://127.0.0.1:4566"], "target.endpoint_url", "http://127.0.0.1:4566"),
+          (["--out", "elsewhere"], "out", Path("elsewhere"))]
+WIRING: dict[str, list[tuple[list[str], str, object]]] = {
+    "package": [(["--bucket", "b"], "bucket", "b")],
+    "diff": [(["--bucket", "b"], "bucket", "b"), (["--timeout", "90s"], "timeout", 90.0), (["--fail"], "fail", True)],
+    "deploy": [
+        (["--bucket", "b"], "bucket", "b"), (["--yes"], "yes", True), (["--yes"], "ui.yes", True),
+        (["--require-approval", "any"], "require_approval", "any"), ([], "require_approval", "broadening"),
+        (["--allow-removal"], "allow_removal", True), (["--recreate-failed"], "recreate_failed", True),
+        (["--no-import"], "import_retained", False), (["--import"], "import_retained", True),
+        (["--skip-check", "names", "--skip-check", "concurrency"], "skip_checks", ("names", "concurrency")),
+        (["--force"], "force", True), (["--timeout", "15m"], "timeout", 900.0),
+        (["--outputs-file", "o.json"], "outputs_file", Path("o.json")),
+    ],
+    "destroy": [(["--yes"], "ui.yes", True), (["--disable-termination-protection"], "disable_protection", True),
+                (["--force"], "force", True), (["--timeout", "1h"], "timeout", 3600.0)],
+    "outputs": [(["ApiUrl"], "key", "ApiUrl"), (["--json"], "as_json", True), (["--root-only"], "root_only", True),
+                (["--outputs-file", "o.json"], "outputs_file", Path("o.json"))],
+    "drift": [(["--timeout", "2m"], "timeout", 120.0), (["--fail"], "fail", True)],
+    "preflight": [(["--skip-check", "all"], "skip_checks", ("all",))],
+}
+RUNNERS = {  # command -> (module, function it calls)
+    "package": ("infra.deploy.orchestrate", "run_package"), "diff": ("infra.deploy.orchestrate", "run_diff"),
+    "deploy": ("infra.deploy.orchestrate", "run_deploy"), "destroy": ("infra.deploy.destroy", "run_destroy"),
+    "outputs": ("infra.deploy.outputs", "run_outputs"), "drift": ("infra.deploy.drift", "run_drift"),
+    "preflight": ("infra.deploy.preflight", "run_preflight"),
+}
+CASES = [(cmd, args, where, expected) for cmd, cases in WIRING.items() for args, where, expected in cases + TARGET]
+
+
+def invoke_captured(cli, monkeypatch, command: str, args: list[str], config: Path, returns=False):
+    import importlib
+
+    seen: dict = {}
+
+    def capture(opts, ui, **kw):
+        seen.update(opts=opts, ui=ui, **kw)
+        return returns
+
+    module, name = RUNNERS[command]
+    monkeypatch.setattr(importlib.import_module(module), name, capture)
+    result = cli(command, "--config", config, *args)
+    return result, seen
+
+
+@pytest.mark.parametrize("command, args, where, expected", CASES,
+                         ids=[f"{c}:{' '.join(a) or 'default'}:{w}" for c, a, w, _ in CASES])
+def test_every_flag_reaches_the_command(command, args, where, expected, cli, monkeypatch, tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text("")
+    result, seen = invoke_captured(cli, monkeypatch, command, args, config)
+    assert result.exit_code == 0, result.output
+    if where == "ui.yes":
+        value = seen["ui"].assume_yes
+    elif where.startswith("target."):
+        value = getattr(seen["opts"].target, where.split(".", 1)[1])
+    elif where in seen:
+        value = seen[where]
+    else:
+        value = getattr(seen["opts"], where)
+    assert value == expected
+
+
+def test_every_flag_of_every_command_has_a_wiring_case():
+    covered = {cmd: {a for args, _, _ in cases + TARGET for a in args if a.startswith("--")} for cmd, cases in WIRING.items()}
+    for command in COMMANDS:
+        flags = {o for p in command.params if not getattr(p, "hidden", False) for o in p.opts + p.secondary_opts
+                 if o.startswith("--")} - {"--config", "--help"}
+        missing = flags - covered[command.name]
+        assert not missing, f"{command.name}: flags without a test through the CLI: {sorted(missing)}"
+        arguments = [p.name for p in command.params if p.param_type_name == "argument"]
+        for name in arguments:
+            assert any(w == name for _, w, _ in WIRING[command.name]), (command.name, name)
+
+
+@pytest.mark.parametrize("command", ["diff", "drift"])
+def test_fail_turns_found_changes_into_exit_3(command, cli, monkeypatch, tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text("")
+    found, _ = invoke_captured(cli, monkeypatch, command, ["--fail"], config, returns=True)
+    assert found.exit_code == 3 and one_line_error(found).endswith("found (" + command + " --fail).")
+    quiet, _ = invoke_captured(cli, monkeypatch, command, [], config, returns=True)
+    assert quiet.exit_code == 0
+    clean, _ = invoke_captured(cli, monkeypatch, command, ["--fail"], config, returns=False)
+    assert clean.exit_code == 0
+
+
+def test_generate_py_itself_prints_one_line_for_a_bad_endpoint(stage, tmp_path):
+    """The script users run, as a process: exit 2 and one line, whatever the endpoint string."""
+    import subprocess
+    import sys
+
+    from deploy_emulator import REPO
+
+    run = subprocess.run([sys.executable, "generate.py", "deploy", "--config", str(REPO / "config" / "catalog-api.toml"),
+                          "--endpoint-url", "http://127.0.0.1:notaport"], cwd=REPO, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and run.stderr.startswith("Error: Invalid value for '--endpoint-url'")
+    assert "Traceback" not in run.stderr + run.stdout
