@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ from urllib.parse import quote, urlencode
 from infra.deploy.manifest import Build
 from infra.deploy.session import Aws, error_code
 from infra.errors import DeployError
-from infra.render import compact_json
+from infra.render import compact_json, replace_file
 
 PACKAGED_DIR = "packaged"
 NESTED_STACK_TYPE = "AWS::CloudFormation::Stack"
@@ -96,15 +94,9 @@ def upload(s3: Any, bucket: str, key: str, data: bytes, content_type: str, resul
 
 
 def write_atomic(path: Path, data: bytes) -> None:
+    """Write `path` (creating its folder) so that readers see the old bytes or the new."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_file(path, data)
 
 
 def packaged_root(build: Build, child_urls: dict[str, str]) -> dict[str, Any]:
