@@ -16,6 +16,7 @@ from infra.builders.logs import log_group
 from infra.config.schema import Config, Function
 from infra.errors import ConfigError
 from infra.naming import logical_id, parameter_prefix, physical
+from infra.render import plain
 from infra.stack import Stack
 
 # Lambda refuses a reservation that leaves less than the minimum unreserved concurrency (100)
@@ -109,7 +110,7 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
             physical(cfg, "api-waf"), physical(cfg, "edge-waf"), origin_verify_targets(cfg), "OriginVerifySecret")
     role = st.add(fb.role(f"{lid}Role", _statements(name, fn, refs, GetAtt(lg, "Arn"), extra, rotates_origin_verify),
                           vpc_id))
-    size = quotas.policy_chars(role.to_dict()["Properties"]["Policies"])
+    size = quotas.policy_chars(plain(role.properties["Policies"]))
     if size > quotas.MAX_ROLE_POLICY_CHARS:
         raise ConfigError(cfg.file, f"functions.{name}.access",
                           f"the function's role policy would be about {size:,} characters; IAM allows "

@@ -263,3 +263,19 @@ def test_root_tells_the_console_what_it_is_and_groups_its_parameters(generated):
     # catalog-api has no us-east-1 stack: only the code bucket.
     assert generated["catalog-api"]["root"]["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"] == [
         {"Label": {"default": "Code"}, "Parameters": ["AssetBucket"]}]
+
+
+def test_one_pass_encoding_equals_troposphere_to_dict():
+    from infra.build import generate
+    from infra.render import template_dict
+    from templates import edge_global, root
+
+    for path in [*SHIPPED, REPO / "config" / "examples" / "custom-domain.toml"]:
+        cfg = load_config(path)
+        plan = root.layout(cfg, {fn.source: build_asset(REPO, fn.source) for fn in cfg.functions.values()}, {})
+        stacks = [root.build(cfg, plan.children), *(k.stack for k in plan.children)]
+        if edge_global.needed(cfg):
+            stacks.append(edge_global.build(cfg))
+        for st in stacks:
+            assert template_dict(st.template) == st.template.to_dict(), (path.name, st.name)
+        assert generate(cfg).files["root.json"]  # and generation uses it

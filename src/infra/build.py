@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from infra import quotas
 from infra.assets import Asset, build_asset
@@ -11,7 +12,7 @@ from infra.config import Config, load_config
 from infra.errors import ConfigError, UsageError, UserError
 from infra.naming import physical, stack_name, tags
 from infra.placement import lock_path, read_lock, render_lock
-from infra.render import compact_json, replace_dirs, replace_file, to_json_bytes
+from infra.render import compact_json, replace_dirs, replace_file, template_dict, to_json_bytes
 
 STATEFUL_TYPES = ["AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::S3::Bucket",
                   "AWS::SecretsManager::Secret"]
@@ -19,10 +20,13 @@ STATEFUL_TYPES = ["AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::S3::Bucket",
 
 @dataclass(frozen=True)
 class Output:
-    """One config's generated files (relative path -> bytes) and its placement lock."""
+    """One config's generated files (relative path -> bytes), its placement lock, and how many
+    stacks and resources it holds (for the summary line)."""
 
     files: dict[str, bytes]
     lock: bytes
+    stacks: tuple[str, ...] = ()
+    resources: int = 0
 
 
 def generate(cfg: Config, lock: dict[str, str] | None = None) -> Output:
@@ -50,11 +54,12 @@ def generate(cfg: Config, lock: dict[str, str] | None = None) -> Output:
                         "outputs": {name: name for name in sorted(us_east_1.template.outputs)}}
 
     files: dict[str, bytes] = {}
-    in_root = 0
+    in_root = total = 0
     for name, stack in stacks:
-        data = stack.template.to_dict()
+        data = template_dict(stack.template)
         quotas.check(f"{cfg.name}/{name}", data, compact_json(data))
         files[name] = to_json_bytes(data)
+        total += len(data.get("Resources", {}))
         if name != edge_global.FILE:
             in_root += len(data.get("Resources", {}))
     if in_root > quotas.MAX_NESTED_OPERATION:
@@ -86,10 +91,12 @@ def generate(cfg: Config, lock: dict[str, str] | None = None) -> Output:
         "termination_protection": cfg.project.production,
     }
     files["manifest.json"] = to_json_bytes(manifest)
-    return Output(files, render_lock(plan.placement))
+    return Output(files, render_lock(plan.placement), tuple(sorted(n.removesuffix(".json") for n, _ in stacks)),
+                  total)
 
 
-def build_configs(paths: list[Path], out_root: Path, *, locked: bool = False) -> list[Path]:
+def build_configs(paths: list[Path], out_root: Path, *, locked: bool = False,
+                  on_built: Callable[[Config, Output, Path], None] | None = None) -> list[Path]:
     """Validate and generate every config first, then write each `out_root/<name>/` atomically,
     then each config's lock file (only where it changed).
 
@@ -122,6 +129,9 @@ def build_configs(paths: list[Path], out_root: Path, *, locked: bool = False) ->
         where = getattr(exc, "filename", None) or out_root
         raise UserError(f"cannot write {where}: {exc.strerror or exc}. Choose another --out directory.",
                         exit_code=2) from None
+    if on_built:
+        for cfg, out, _, _ in results:
+            on_built(cfg, out, out_root / cfg.name)
     return list(trees)
 
 

@@ -43,27 +43,16 @@ def templates(configs: tuple[Path, ...], out_dir: Path, locked: bool) -> None:
     paths = list(configs) or sorted(CONFIG_DIR.glob("*.toml"))
     if not paths:
         raise UserError(f"no configs in {CONFIG_DIR} and none given with --config.", exit_code=2)
-    targets = build_configs(paths, out_dir, locked=locked)
-    _print_warnings(paths)
-    for target in targets:
-        manifest = json.loads((target / "manifest.json").read_bytes())
-        files = [manifest["root_template"], *manifest["templates"].values()]
-        if manifest.get("global"):
-            files.append(manifest["global"]["template"])
-        count = sum(len(json.loads((target / f).read_bytes()).get("Resources", {})) for f in files)
-        click.echo(f"{target}/: {len(files)} stacks, {count} resources "
-                   f"({', '.join(sorted(f.removesuffix('.json') for f in files))})")
+    build_configs(paths, out_dir, locked=locked, on_built=_summary)
 
 
-def _print_warnings(paths: list[Path]) -> None:
-    """Advice on valid configs (alarms nobody receives, ...), on stderr: generation succeeded."""
-    from infra.config import load_config
+def _summary(cfg, out, target: Path) -> None:
+    """Advice on a valid config (alarms nobody receives, ...) on stderr, then what was written."""
     from infra.config.advice import warnings
 
-    for path in paths:
-        cfg = load_config(path)
-        for text in warnings(cfg):
-            click.echo(f"Warning: {cfg.file}: {text}", err=True)
+    for text in warnings(cfg):
+        click.echo(f"Warning: {cfg.file}: {text}", err=True)
+    click.echo(f"{target}/: {len(out.stacks)} stacks, {out.resources} resources ({', '.join(out.stacks)})")
 
 
 @main.command()
