@@ -5,6 +5,7 @@ import orjson
 import os
 import shutil
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,13 @@ def replace_file(path: Path, data: bytes) -> None:
         raise
 
 
+@lru_cache(maxsize=1)
+def _troposphere_bases() -> tuple[type, type]:
+    from troposphere import AWSHelperFn, BaseAWSObject  # imported on first use: lint needs no troposphere
+
+    return AWSHelperFn, BaseAWSObject
+
+
 def plain(obj: Any) -> Any:
     """A troposphere object (or anything holding some) as plain JSON data, walked once.
 
@@ -76,8 +84,6 @@ def plain(obj: Any) -> Any:
     nesting walks its subtree once more), which dominates generating a large system. This walks
     each value once, with the same validation and the same result (tested against to_dict()).
     """
-    from troposphere import AWSHelperFn, BaseAWSObject
-
     kind = type(obj)
     if kind is str or kind is int or kind is bool or kind is float or obj is None:
         return obj
@@ -85,7 +91,8 @@ def plain(obj: Any) -> Any:
         return {k: plain(v) for k, v in obj.items()}
     if kind is list or kind is tuple:
         return [plain(v) for v in obj]
-    if isinstance(obj, BaseAWSObject):
+    helper_fn, aws_object = _troposphere_bases()
+    if isinstance(obj, aws_object):
         if obj.do_validation:
             obj._validate_props()
             obj.validate()
@@ -94,7 +101,7 @@ def plain(obj: Any) -> Any:
         if hasattr(obj, "resource_type"):
             return {k: plain(v) for k, v in obj.resource.items() if k != "Properties"}
         return {}
-    if isinstance(obj, AWSHelperFn):  # Ref, Sub, Tags, ...: small, and some encode specially
+    if isinstance(obj, helper_fn):  # Ref, Sub, Tags, ...: small, and some encode specially
         return plain(obj.to_dict())
     if isinstance(obj, dict):
         return {k: plain(v) for k, v in obj.items()}
