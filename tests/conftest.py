@@ -58,3 +58,22 @@ def custom_domain(tmp_path_factory) -> dict[str, dict]:
     out = tmp_path_factory.mktemp("example")
     (target,) = build_configs([REPO / "config" / "examples" / "custom-domain.toml"], out, locked=True)
     return {f.stem: json.loads(f.read_text()) for f in sorted(target.glob("*.json"))}
+
+
+@pytest.fixture
+def aws_env(monkeypatch, tmp_path):
+    """Fake credentials only: no profile files, no instance metadata, no endpoint or region from
+    the shell; wide terminal output (tables are not wrapped)."""
+    import os
+
+    from infra.emulator import FAKE_CREDENTIALS
+
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            monkeypatch.delenv(key, raising=False)
+    for key, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("COLUMNS", "200")

@@ -5,13 +5,11 @@ Nothing here talks to anything but 127.0.0.1.
 """
 from __future__ import annotations
 
-import os
 
 import click
 import pytest
 
 from deploy_emulator import PatchedMotoServer
-from infra.emulator import FAKE_CREDENTIALS
 
 
 @pytest.fixture(scope="session")
@@ -25,20 +23,6 @@ def emulator(moto_server, aws_env):
     """A clean emulator for one test."""
     moto_server.reset()
     yield moto_server
-
-
-@pytest.fixture
-def aws_env(monkeypatch, tmp_path):
-    """Fake credentials only; no profile files, no instance metadata, no real region default."""
-    for key in list(os.environ):
-        if key.startswith("AWS_"):
-            monkeypatch.delenv(key, raising=False)
-    for key, value in FAKE_CREDENTIALS.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("COLUMNS", "200")
 
 
 def make_cli() -> click.Group:

@@ -5,7 +5,6 @@ Nothing here talks to anything but 127.0.0.1.
 """
 from __future__ import annotations
 
-import os
 import textwrap
 import tomllib
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from infra.config import parse_config
-from infra.emulator import FAKE_CREDENTIALS, MotoServer
+from infra.emulator import MotoServer
 from loop_support import ECHO_CONFIG, ECHO_JS, ECHO_PY
 
 
@@ -21,19 +20,6 @@ from loop_support import ECHO_CONFIG, ECHO_JS, ECHO_PY
 def moto_server():
     with MotoServer() as server:
         yield server
-
-
-@pytest.fixture
-def aws_env(monkeypatch, tmp_path):
-    """Fake credentials only: no profile files, no instance metadata, no endpoint from the shell."""
-    for key in list(os.environ):
-        if key.startswith("AWS_"):
-            monkeypatch.delenv(key, raising=False)
-    for key, value in FAKE_CREDENTIALS.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
 
 
 @pytest.fixture
