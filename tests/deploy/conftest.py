@@ -5,7 +5,6 @@ Nothing here talks to anything but 127.0.0.1.
 """
 from __future__ import annotations
 
-
 import click
 import pytest
 
