@@ -60,13 +60,28 @@ def test_auth_modes_are_rows_a_new_mode_only_adds_one(monkeypatch):
     header = "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20240101/us-east-1/execute-api/aws4_request, SignedHeaders=host"
     assert auth.request_context(signed, {"authorization": header}) == {"identity": {"accessKey": "AKIAEXAMPLE"}}
 
+    # COGNITO and JWT: announced, and the Bearer token's claims passed on unverified, in the shape
+    # each authorizer gives them (user pool claims; the JWT authorizer's context).
+    import base64
+
+    def token(claims: dict) -> str:
+        part = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).decode().rstrip("=")  # noqa: E731
+        return f"Bearer {part({'alg': 'none'})}.{part(claims)}.sig"
+
     cognito = Route(method="GET", path="/x", function="f", auth="COGNITO")
-    assert auth.warnings(cognito) == ["auth 'COGNITO' has no local mode and is not enforced"]
-    row = auth.AuthMode("COGNITO", lambda r: r.auth == "COGNITO", "Cognito tokens are not verified locally",
-                        lambda headers: {"authorizer": {"claims": {"sub": "local"}}})
-    monkeypatch.setattr(auth, "MODES", (*auth.MODES, row))
-    assert auth.warnings(cognito) == ["Cognito tokens are not verified locally"]
-    assert auth.request_context(cognito, {}) == {"authorizer": {"claims": {"sub": "local"}}}
+    assert auth.warnings(cognito) == [
+        "Cognito tokens are not verified locally (a Bearer token's claims are passed on unverified)"]
+    bearer = {"authorization": token({"sub": "u1", "scope": "app/write", "exp": 5, "admin": True})}
+    assert auth.request_context(cognito, bearer) == {
+        "authorizer": {"claims": {"sub": "u1", "scope": "app/write", "exp": "5"}}}
+    jwt = Route(method="GET", path="/x", function="f", auth="JWT")
+    assert auth.request_context(jwt, bearer)["authorizer"]["principalId"] == "u1"
+    assert auth.request_context(jwt, {"authorization": "Bearer not-a-jwt"}) == {}
+    # A mode the table does not know is announced as not enforced.
+    unknown = Route.__new__(Route)
+    object.__setattr__(unknown, "auth", "SOMETHING")
+    object.__setattr__(unknown, "api_key", False)
+    assert auth.warnings(unknown) == ["auth 'SOMETHING' has no local mode and is not enforced"]
 
 
 def test_generated_event_body_round_trips(cli):

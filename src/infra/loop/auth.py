@@ -4,7 +4,7 @@ Nothing is enforced locally (there is no IAM, no usage plan and no identity prov
 laptop): every mode a route uses is accepted, announced with a warning when the server starts,
 and the request context gets what the mode can honestly tell from the request (an IAM caller's
 access key id from the unverified SigV4 `Authorization` header, the `x-api-key` value). A new
-mode ("COGNITO", "JWT") is one more row in `MODES`.
+mode is one more row in `MODES`.
 """
 from __future__ import annotations
 
@@ -38,11 +38,53 @@ def _api_key_identity(headers: Headers) -> dict[str, dict]:
     return {"identity": {"apiKey": key}} if key else {}
 
 
+def _bearer_claims(headers: Headers) -> dict[str, str]:
+    """The payload of the request's `Authorization: Bearer <JWT>` token, NOT verified (there is
+    no issuer to ask locally); string and number claims only, as API Gateway passes them."""
+    import base64
+    import json
+
+    value = headers.get("authorization", "")
+    token = value.split(" ", 1)[1] if value.lower().startswith("bearer ") else value
+    parts = token.split(".")
+    if len(parts) != 3:
+        return {}
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    if not isinstance(payload, dict):
+        return {}
+    return {k: str(v) for k, v in payload.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)}
+
+
+def _cognito_identity(headers: Headers) -> dict[str, dict]:
+    claims = _bearer_claims(headers)
+    return {"authorizer": {"claims": claims}} if claims else {}
+
+
+def _jwt_identity(headers: Headers) -> dict[str, dict]:
+    """What handlers/authorizer returns as its context, from the unverified token."""
+    claims = _bearer_claims(headers)
+    if not claims:
+        return {}
+    return {"authorizer": {"principalId": claims.get("sub", "unknown"), "sub": claims.get("sub", ""),
+                           "iss": claims.get("iss", ""), "scope": claims.get("scope", ""),
+                           "email": claims.get("email", ""),
+                           "client_id": claims.get("client_id", claims.get("azp", ""))}}
+
+
 MODES: tuple[AuthMode, ...] = (
     AuthMode("IAM", lambda r: r.auth == "IAM",
              "IAM authorization is not enforced locally (requests are not SigV4-verified)", _iam_identity),
     AuthMode("API_KEY", lambda r: r.api_key,
              "the API key is not checked locally (any or no x-api-key header is accepted)", _api_key_identity),
+    AuthMode("COGNITO", lambda r: r.auth == "COGNITO",
+             "Cognito tokens are not verified locally (a Bearer token's claims are passed on unverified)",
+             _cognito_identity),
+    AuthMode("JWT", lambda r: r.auth == "JWT",
+             "JWT tokens are not verified locally (a Bearer token's claims are passed on as the authorizer's "
+             "context, unverified)", _jwt_identity),
 )
 _UNAUTHENTICATED = ("NONE",)
 
