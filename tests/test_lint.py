@@ -118,3 +118,18 @@ def test_parallel_and_serial_lint_agree(out_dir, tmp_path):
     _break_root(work)
     serial = lint([work], jobs=1)
     assert serial and sorted(map(str, lint([work], jobs=2))) == sorted(map(str, serial))
+
+
+def test_plain_cfn_lint_with_the_repositorys_settings_is_clean(out_dir, tmp_path):
+    """CI systems run a bare `cfn-lint` on out/; .cfnlintrc must select templates only
+    (not manifest.json or openapi.json) and keep the same rules as `generate.py lint`."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    shutil.copytree(out_dir, tmp_path / "out")
+    shutil.copy(repo / ".cfnlintrc", tmp_path / ".cfnlintrc")
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    proc = subprocess.run([str(cfn_lint)], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
