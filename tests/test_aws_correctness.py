@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -20,7 +19,7 @@ from infra.config import parse_config
 from infra.config.advice import placeholder_domain, warnings
 from infra.config.names import generated as generated_names, problems
 from infra.errors import ConfigError
-from support.match import ABSENT, ArrayWith, has_resource_properties, resources
+from support.match import ABSENT, has_resource_properties, resources
 from support.shipped import REPO, SHIPPED
 
 SECRET_HEADERS = {"x-origin-verify", "x-api-key", "authorization", "cookie"}

@@ -1,7 +1,6 @@
 """The click command line. Thin: parse arguments, call the library, turn errors into exit codes."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 

@@ -179,7 +179,7 @@ def _lint_files(region: str, files: list[str]) -> dict[str, list[tuple]]:
 
 def _run_cfn_lint(by_region: dict[str, list[Path]], jobs: int | None) -> dict[str, list[tuple]]:
     """Findings per file. Batches are balanced by template size over every core; the workers are
-    forked after cfn-lint is imported, so its rules load once."""
+    forked after cfn-lint is imported, so none of them imports it again."""
     import cfnlint.runner  # noqa: F401  (loaded before forking: the workers share it)
 
     jobs = jobs or os.cpu_count() or 1

@@ -6,7 +6,7 @@ import json
 import boto3
 import pytest
 
-from loop_support import CATALOG, REPO, SECURE
+from loop_support import CATALOG, SECURE
 from infra.config import load_config
 from infra.errors import UsageError
 from infra.loop import env as envmod

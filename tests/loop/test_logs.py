@@ -42,7 +42,7 @@ def test_logs_merges_every_group_in_time_order_one_readable_line_each(cli, cw, e
     now = int(time.time() * 1000)
     t = now - 60_000
     put(cw, USERS,
-        (t + 10, f"START RequestId: 11111111-aaaa Version: $LATEST\n"),
+        (t + 10, "START RequestId: 11111111-aaaa Version: $LATEST\n"),
         (t + 30, f"{iso(t + 30)}\t11111111-aaaa\tINFO\t" + json.dumps(
             {"timestamp": iso(t + 30), "level": "INFO", "message": "user created", "requestId": "api-req-1",
              "lambdaRequestId": "11111111-aaaa", "userId": "u1"}) + "\n"))

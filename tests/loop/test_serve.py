@@ -21,7 +21,7 @@ import urllib.request
 
 import pytest
 
-from loop_support import CATALOG, REPO, SECURE
+from loop_support import CATALOG, REPO
 from infra.config import load_config
 from infra.emulator import free_port
 from infra.loop.local import backing, functions
