@@ -37,19 +37,15 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-import traceback
-from datetime import datetime, timezone
 from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+
+from secret_rotation import RotationError, log, pending_exists, run_step
 
 DEFAULT_EXCLUDE_CHARACTERS = '"@/\\'
 DEFAULT_PASSWORD_LENGTH = 32
-STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
-_LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 
 # Created once per container; honours AWS_ENDPOINT_URL (the emulator in tests).
 _SECRETS = boto3.client(
@@ -61,24 +57,6 @@ _SECRETS = boto3.client(
     ),
 )
 
-
-class RotationError(Exception):
-    """The rotation cannot proceed; Secrets Manager marks it as failed."""
-
-
-def log(level: str, message: str, **fields: Any) -> None:
-    """One JSON log line on stdout."""
-    threshold = _LEVELS.get(os.environ.get("LOG_LEVEL", "INFO").upper(), _LEVELS["INFO"])
-    if _LEVELS[level] < threshold:
-        return
-    record = {
-        "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-        "level": level,
-        "message": message,
-        **fields,
-    }
-    sys.stdout.write(json.dumps(record, default=str) + "\n")
-    sys.stdout.flush()
 
 
 def _password_length() -> int:
@@ -104,13 +82,7 @@ def _secret_object(text: str | None, what: str) -> dict:
 
 
 def _pending_exists(secret_id: str, token: str) -> bool:
-    try:
-        _SECRETS.get_secret_value(SecretId=secret_id, VersionId=token, VersionStage="AWSPENDING")
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-            return False
-        raise
-    return True
+    return pending_exists(_SECRETS, secret_id, token)
 
 
 def create_secret(secret_id: str, token: str) -> None:
@@ -188,30 +160,4 @@ _STEP_FUNCTIONS = {
 
 def handler(event: Any, context: Any) -> None:
     """Run one rotation step; raise (so that the rotation fails) when it cannot be done."""
-    if not isinstance(event, dict):
-        raise RotationError("The event is not an object")
-    secret_id, token, step = (event.get(k) for k in ("SecretId", "ClientRequestToken", "Step"))
-    if not all(isinstance(v, str) and v for v in (secret_id, token, step)):
-        raise RotationError("The event needs SecretId, ClientRequestToken and Step")
-    if step not in _STEP_FUNCTIONS:
-        raise RotationError(f"Unknown step {step!r}; expected one of {', '.join(STEPS)}")
-    fields = {"secretId": secret_id, "step": step, "version": token,
-              "lambdaRequestId": getattr(context, "aws_request_id", None)}
-    try:
-        metadata = _SECRETS.describe_secret(SecretId=secret_id)
-        if not metadata.get("RotationEnabled"):
-            raise RotationError("Rotation is not enabled on the secret")
-        stages = metadata.get("VersionIdsToStages", {})
-        if token not in stages:
-            raise RotationError("The token is not a version of the secret")
-        if "AWSCURRENT" in stages[token]:
-            log("INFO", "Version is already AWSCURRENT; nothing to do", **fields)
-            return
-        if "AWSPENDING" not in stages[token]:
-            raise RotationError("The version is not AWSPENDING")
-        _STEP_FUNCTIONS[step](secret_id, token)
-    except Exception as err:
-        log("ERROR", "Rotation step failed", error=type(err).__name__, detail=str(err),
-            exception=traceback.format_exc(), **fields)
-        raise
-    log("INFO", "Rotation step done", **fields)
+    run_step(event, context, _SECRETS, _STEP_FUNCTIONS)
