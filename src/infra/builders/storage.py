@@ -127,19 +127,24 @@ def block_all() -> s3.PublicAccessBlockConfiguration:
                                              IgnorePublicAcls=True, RestrictPublicBuckets=True)
 
 
-def access_log_bucket(logical_id: str, name: Any, retention_days: int) -> s3.Bucket:
-    """Target of S3 server access logs. SSE-S3 because S3 log delivery cannot use SSE-KMS."""
-    return s3.Bucket(
-        logical_id,
+def _log_target(name: Any, retention_days: int, ownership: str) -> dict[str, Any]:
+    """A bucket that receives logs from an AWS service: SSE-S3 (log delivery cannot use the
+    system key), private, versioned, emptied of logs after `retention_days`."""
+    return dict(
         BucketName=name,
         BucketEncryption=s3.BucketEncryption(ServerSideEncryptionConfiguration=[
             s3.ServerSideEncryptionRule(ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(
                 SSEAlgorithm="AES256"))]),
         PublicAccessBlockConfiguration=block_all(),
-        OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
+        OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership=ownership)]),
         VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
         LifecycleConfiguration=_lifecycle(retention_days, 1),
     )
+
+
+def access_log_bucket(logical_id: str, name: Any, retention_days: int) -> s3.Bucket:
+    """Target of S3 server access logs. SSE-S3 because S3 log delivery cannot use SSE-KMS."""
+    return s3.Bucket(logical_id, **_log_target(name, retention_days, "BucketOwnerEnforced"))
 
 
 def cloudfront_log_bucket(logical_id: str, name: Any, retention_days: int, log_bucket: Any) -> s3.Bucket:
@@ -150,21 +155,12 @@ def cloudfront_log_bucket(logical_id: str, name: Any, retention_days: int, log_b
     BucketOwnerEnforced, makes the bucket owner own every delivered object
     (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/standard-logging-legacy-s3.html,
     "Permissions"). SSE-S3: CloudFront cannot write to a bucket encrypted with the AWS managed
-    aws/s3 KMS key, and SSE-S3 needs no key policy for the log delivery service.
+    aws/s3 KMS key, and SSE-S3 needs no key policy for the log delivery service. Public ACLs
+    stay blocked: the only ACL grant is to CloudFront's log delivery account.
     """
-    return s3.Bucket(
-        logical_id,
-        BucketName=name,
-        BucketEncryption=s3.BucketEncryption(ServerSideEncryptionConfiguration=[
-            s3.ServerSideEncryptionRule(ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(
-                SSEAlgorithm="AES256"))]),
-        # Public ACLs stay blocked: the only ACL grant is to CloudFront's log delivery account.
-        PublicAccessBlockConfiguration=block_all(),
-        OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerPreferred")]),
-        VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
-        LifecycleConfiguration=_lifecycle(retention_days, 1),
-        LoggingConfiguration=s3.LoggingConfiguration(DestinationBucketName=log_bucket, LogFilePrefix="cloudfront-logs/"),
-    )
+    return s3.Bucket(logical_id, **_log_target(name, retention_days, "BucketOwnerPreferred"),
+                     LoggingConfiguration=s3.LoggingConfiguration(DestinationBucketName=log_bucket,
+                                                                  LogFilePrefix="cloudfront-logs/"))
 
 
 def tls_only_policy(logical_id: str, bucket: s3.Bucket, extra: list[Statement] = ()) -> s3.BucketPolicy:
