@@ -443,11 +443,7 @@ def import_standalone(aws: Aws, ui: Ui, name: str, template: dict[str, Any], fou
     resources = [{"ResourceType": f.candidate.resource_type, "LogicalResourceId": f.candidate.logical_id,
                   "ResourceIdentifier": f.identifier} for f in found]
     ui.step(f"Importing {len(found)} retained resource(s) into {name} ({aws.region})")
-    plan = runner.plan_import(resources)
-    try:
-        return runner.execute(plan)
-    finally:
-        runner.discard(plan)
+    return runner.run_import(resources)
 
 
 def upload_json(aws: Aws, bucket: str, template: dict[str, Any]) -> str:
@@ -514,11 +510,7 @@ def import_root(stage: Any, ui: Ui, opts: Any, imports: Imports, bucket: str) ->
         spec = StackSpec(name=build.stack_name, template=template, parameters={}, tags=stage.tags, template_url=url)
         runner = StackRunner(aws, ui, spec, change_set_name=IMPORT_NAME, timeout=opts.timeout)
         ui.step(f"Importing {len(to_import)} stack(s) and resource(s) into {build.stack_name} ({aws.region})")
-        plan = runner.plan_import(to_import)
-        try:
-            return runner.execute(plan)
-        finally:
-            runner.discard(plan)
+        return runner.run_import(to_import)
 
 
 def local_import_plans(stage: Any, ui: Ui, imports: Imports) -> list[Any]:

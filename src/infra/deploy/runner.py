@@ -234,6 +234,14 @@ class StackRunner:
             raise
         return plan
 
+    def run_import(self, resources: list[dict[str, Any]]) -> StackInfo:
+        """Plan and execute an IMPORT of `resources`; the change set never outlives the call."""
+        plan = self.plan_import(resources)
+        try:
+            return self.execute(plan)
+        finally:
+            self.discard(plan)
+
     def discard(self, plan: Plan) -> None:
         """Remove an unexecuted change set and, for a create, the empty stack it made."""
         if plan.change_set is None or plan.change_set.executed:
