@@ -83,15 +83,16 @@ def build(cfg: Config) -> Stack:
 
 def user_pool(cfg: Config) -> cognito.UserPool:
     """The Cognito user pool this stack creates for COGNITO routes (see `creates_user_pool`)."""
-    return userpool.user_pool("UserPool", physical(cfg, "users"), cfg.api.auth.cognito,
-                              production=cfg.project.production)
+    spec = cfg.api.auth.cognito if cfg.api else None
+    assert spec is not None, "only for a config that creates its user pool"
+    return userpool.user_pool("UserPool", physical(cfg, "users"), spec, production=cfg.project.production)
 
 
 def _user_pool(cfg: Config, st: Stack) -> None:
     """The Cognito user pool of COGNITO routes, its browser client and, for scoped routes, the
     resource server defining the scopes and the managed login domain issuing them."""
-    spec = cfg.api.auth.cognito
     pool = st.add(user_pool(cfg), stateful=True)
+    spec = cfg.api.auth.cognito
     scopes = sorted({s for r in cfg.api.routes if r.auth == "COGNITO" for s in route_scopes(cfg, r)})
     if scopes:
         server = st.add(cognito.UserPoolResourceServer(

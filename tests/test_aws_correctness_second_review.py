@@ -9,6 +9,8 @@ import json
 import tomllib
 
 import pytest
+from support.match import resources
+from support.shipped import REPO
 from troposphere import encode_to_dict
 
 from infra import grants
@@ -16,8 +18,6 @@ from infra.build import generate
 from infra.config import parse_config
 from infra.config.schema import Jwt
 from infra.openapi import definition
-from support.match import resources
-from support.shipped import REPO
 from templates.api_stage import definition_digest
 
 README = (REPO / "README.md").read_text()
@@ -135,10 +135,9 @@ def test_a_system_without_a_created_pool_keeps_its_deployment_id(catalog):
 def test_the_logging_role_cannot_create_the_welcome_log_group(secure):
     role = secure["api-stage"]["Resources"]["CloudWatchRole"]
     denies = [st for st in statements(role) if st["Effect"] == "Deny"]
-    assert denies == [{
-        "Sid": "ApiGatewayLogsNoWelcomeGroup", "Effect": "Deny", "Action": ["logs:CreateLogGroup"],
-        "Resource": [{"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/apigateway/welcome"},
-                     {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/apigateway/welcome:*"}]}]
+    welcome = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/apigateway/welcome"
+    assert denies == [{"Sid": "ApiGatewayLogsNoWelcomeGroup", "Effect": "Deny", "Action": ["logs:CreateLogGroup"],
+                       "Resource": [{"Fn::Sub": welcome}, {"Fn::Sub": f"{welcome}:*"}]}]
     # Execution log groups of every API in the region can still be created.
     allows = [st for st in statements(role) if st["Effect"] == "Allow" and "logs:CreateLogGroup" in st["Action"]]
     assert allows and allows[0]["Resource"] == [

@@ -5,10 +5,10 @@ from __future__ import annotations
 import tomllib
 
 import pytest
+from support.shipped import REPO
 
 from infra.config import parse_config
 from infra.errors import ConfigError
-from support.shipped import REPO
 
 TEXT = (REPO / "config" / "secure-api.toml").read_text()
 

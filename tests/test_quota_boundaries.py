@@ -6,13 +6,12 @@ import json
 import tomllib
 
 import pytest
+from support.shipped import REPO
 
 from infra import quotas
 from infra.build import generate
 from infra.config import parse_config
 from infra.errors import ConfigError, QuotaError
-from support.shipped import REPO
-
 
 # -- dynamic references: 60 per template ------------------------------------------------------------
 

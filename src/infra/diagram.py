@@ -90,7 +90,7 @@ def render(cfg: Config, placement: dict[str, str]) -> str:
         if fn.on_failure_bucket:
             edges.append(f"  {fid} -.->|failed events| {_id('bucket', fn.on_failure_bucket)}")
         edges.append(f"  {fid} -.-> {key}")
-        if queue and fn.dead_letter_queue:
+        if queue and cfg.functions[name].dead_letter_queue:
             edges.append(f"  {fid} -.->|async failures| {queue}")
     for name in sorted(cfg.tables):
         node(placement.get(f"tables.{name}", "data"), _id("table", name), f"table {name}", "db")
