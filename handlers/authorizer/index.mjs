@@ -1,7 +1,7 @@
 // API Gateway REQUEST authorizer for auth = "JWT" routes. The generated stack sets:
 //   JWT_ISSUER    the exact `iss` of accepted tokens
 //   JWT_AUDIENCE  accepted audiences (client IDs), comma-separated
-//   JWT_JWKS_URL  the issuer's key set (a Cognito issuer's is always its pool's own)
+//   JWT_JWKS_URL  the issuer's key set
 //   JWT_SCOPED_ROUTES  JSON [[METHOD, "/path/{var}", [scopes...]], ...]: routes needing scopes
 // API Gateway caches the returned policy per token, method and resource path (see policy.mjs).
 // Answers: a policy (Allow, or Deny for a missing scope), "Unauthorized" (401) for any token

@@ -77,16 +77,19 @@ function checkGenericAccessToken({ payload }, audience) {
  * e.g. one trusting a loopback server's certificate, with shorter timeouts.
  */
 export function makeVerifier({ issuer, audience, jwksUrl }, { fetcher = new SimpleFetcher() } = {}) {
-  const jwksCache = new SimpleJwksCache({ fetcher });
   const cognito = COGNITO_ISSUER.exec(issuer);
   if (cognito) {
     // Cognito: the library checks token_use ("access": ID tokens carry no scopes and must not
-    // pass) and client_id; its JWKS is the pool's own.
+    // pass) and client_id. It derives the pool's JWKS URL itself (for the regional and the
+    // global issuer name); the configured one is what is fetched for either.
+    const jwksCache = new SimpleJwksCache({ fetcher: { fetch: (uri, ...rest) => fetcher.fetch(
+      uri.endsWith(`/${cognito[2]}/.well-known/jwks.json`) ? jwksUrl : uri, ...rest) } });
     return CognitoJwtVerifier.create({
       userPoolId: cognito[2], tokenUse: "access", clientId: audience, graceSeconds: GRACE_SECONDS,
       customJwtCheck: (args) => { checkKey(args); checkExpiry(args); },
     }, { jwksCache });
   }
+  const jwksCache = new SimpleJwksCache({ fetcher });
   return JwtVerifier.create({
     issuer, jwksUri: jwksUrl, audience: null, graceSeconds: GRACE_SECONDS, // audience: checked below
     customJwtCheck: (args) => { checkKey(args); checkExpiry(args); checkGenericAccessToken(args, audience); },

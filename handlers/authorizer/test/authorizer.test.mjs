@@ -123,15 +123,15 @@ test("an access token without aud is matched by client_id; token_use 'access' pa
 test("a Cognito issuer: aws-jwt-verify's Cognito checks (access tokens only, client_id)", async () => {
   const pool = "https://cognito-idp.us-west-2.amazonaws.com/us-west-2_AbC123";
   const fetched = [];
-  // The pool's JWKS URL is fixed by the library; this fetcher serves it from the loopback issuer.
   const inner = new SimpleFetcher({ defaultRequestOptions: issuer.fetchOptions });
-  const fetcher = { fetch: (uri) => { fetched.push(uri); return inner.fetch(issuer.url); } };
+  const fetcher = { fetch: (uri, ...rest) => { fetched.push(uri); return inner.fetch(uri, ...rest); } };
+  // JWT_JWKS_URL (the loopback issuer here) is what is fetched for the pool's key set.
   const h = handler({ JWT_ISSUER: pool, JWT_AUDIENCE: "client-a" }, fetcher);
   const claims = (extra) => ({ iss: pool, sub: "u", exp: SECONDS() + 300, client_id: "client-a", token_use: "access",
     scope: "items/write", ...extra });
   const out = await h(request(token(claims())));
   assert.equal(out.context.client_id, "client-a");
-  assert.deepEqual(fetched, [`${pool}/.well-known/jwks.json`]);
+  assert.deepEqual(fetched, [issuer.url]);
   for (const [why, c] of Object.entries({
     "ID token": claims({ token_use: "id", aud: "client-a", client_id: undefined }),
     "garbage token_use": claims({ token_use: "refresh" }),
