@@ -16,7 +16,7 @@ What it does for a handler:
   and JSON parsing (400 for anything malformed; JSON floats become ``Decimal`` and
   NaN/Infinity are refused);
 * text fields (``text_field``): trimmed, length in characters (code points), no control or
-  bidirectional-override characters, not only invisible ones (400 naming the field);
+  bidirectional control characters, not only invisible ones (400 naming the field);
 * JSON responses with CORS headers; error bodies are ``{"message", "requestId"}`` (plus
   ``errors`` for validation failures) and never carry exception text or stack traces;
 * faults: throttling by AWS after the SDK's own retries is a 503, anything else unexpected a
@@ -30,7 +30,7 @@ What it does for a handler:
 Environment:
   ALLOWED_ORIGIN   Access-Control-Allow-Origin value (default ``*``)
   MAX_BODY_BYTES   largest accepted request body in bytes, after base64 decoding (default 65536)
-  LOG_LEVEL        DEBUG, INFO (default), WARNING or ERROR (read when the module is imported)
+  LOG_LEVEL        DEBUG, INFO (default), WARNING or ERROR (read at each invocation)
 """
 from __future__ import annotations
 
@@ -452,7 +452,7 @@ class Router:
             else:
                 logger.exception("AWS request failed", extra={"awsErrorCode": code})
                 response = error(500, "Internal server error")
-        except Exception:  # noqa: BLE001 - the last line of defence: log it, answer generically
+        except Exception:  # the last line of defence: log it, answer generically
             logger.exception("Unhandled error")
             response = error(500, "Internal server error")
         log("INFO", "request served", method=method, path=path, status=response["statusCode"],
