@@ -20,8 +20,12 @@ $(CKV_VENV)/.installed: requirements-checkov.txt
 	$(CKV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
-handlers/users/node_modules/.installed: handlers/users/package.json handlers/users/package-lock.json
-	cd handlers/users && npm ci --no-audit --no-fund --loglevel=error
+# Each Node.js handler's node_modules, installed from its lockfile; the stamp is redone when
+# package.json or package-lock.json changes, so no test relies on another having run npm ci.
+NODE_HANDLERS := users authorizer
+NODE_MODULES := $(NODE_HANDLERS:%=handlers/%/node_modules/.installed)
+handlers/%/node_modules/.installed: handlers/%/package.json handlers/%/package-lock.json
+	cd handlers/$* && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 ## templates: generate every config in config/ into out/ and lint it
@@ -51,7 +55,7 @@ test: check scale test-py test-node
 test-py: $(VENV)/.installed handlers/users/node_modules/.installed
 	$(PY) -m pytest -q
 
-test-node: handlers/users/node_modules/.installed $(VENV)/.installed
+test-node: $(NODE_MODULES) $(VENV)/.installed
 	cd handlers/users && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" node --test
 	cd handlers/authorizer && node --test
 

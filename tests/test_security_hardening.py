@@ -257,8 +257,11 @@ def test_jwt_routes_use_a_cached_token_authorizer_built_from_the_function_name(t
     scheme = body["components"]["securitySchemes"]["jwt"]
     assert scheme["x-amazon-apigateway-authtype"] == "custom"
     auth = scheme["x-amazon-apigateway-authorizer"]
-    assert auth["type"] == "token" and auth["authorizerResultTtlInSeconds"] == 120
-    assert auth["identitySource"] == "method.request.header.Authorization"
+    assert auth["type"] == "request" and auth["authorizerResultTtlInSeconds"] == 120
+    # Cached per token AND route: a policy computed for one route is never served to another
+    # (IAM's `*` spans `/`, so a per-token policy could not deny a route without its subroutes).
+    assert auth["identitySource"] == (
+        "method.request.header.Authorization, context.httpMethod, context.resourcePath")
     assert auth["authorizerUri"] == {"Fn::Sub": (
         "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
         "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:shop-dev-authorizer/invocations")}

@@ -28,8 +28,6 @@ VALIDATOR = "validate-request"
 SIGV4, API_KEY, COGNITO, JWT = "sigv4", "api_key", "cognito", "jwt"
 # The root passes the security stack's output of this name when the system creates its pool.
 USER_POOL_ARN = "UserPoolArn"
-# What a TOKEN authorizer accepts before invoking the function: a bearer token's characters.
-BEARER = r"^Bearer [-0-9A-Za-z._~+/]+=*$"
 # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-integration.html
 PROXY_URI = ("arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
              "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:%s/invocations")
@@ -268,13 +266,17 @@ def _jwt_scheme(cfg: Config, *, aws: bool) -> dict[str, Any]:
     scheme: dict[str, Any] = {"type": "apiKey", "name": "Authorization", "in": "header",
                               "description": f"Bearer JWT issued by {jwt.issuer}"}
     if aws:
-        # A TOKEN Lambda authorizer: REST APIs have no native JWT authorizer. Its URI is built from
-        # the function's fixed name, like the integrations; API Gateway caches the returned policy
-        # per token for authorizerResultTtlInSeconds (0 turns caching off).
+        # A REQUEST Lambda authorizer: REST APIs have no native JWT authorizer. Its URI is built
+        # from the function's fixed name, like the integrations. API Gateway caches the returned
+        # policy for authorizerResultTtlInSeconds (0 turns caching off) under the identity
+        # sources: keyed by token alone (a TOKEN authorizer), a policy would be reused for every
+        # route, and IAM's `*` spans `/`, so a Deny of a scoped `/items/{id}` would also deny an
+        # unscoped `/items/{id}/tags`. Keyed by method and resource path too, each policy serves
+        # only the route it was computed for (handlers/authorizer/policy.mjs).
         scheme["x-amazon-apigateway-authtype"] = "custom"
         scheme["x-amazon-apigateway-authorizer"] = {
-            "type": "token", "identitySource": "method.request.header.Authorization",
-            "identityValidationExpression": BEARER,
+            "type": "request",
+            "identitySource": "method.request.header.Authorization, context.httpMethod, context.resourcePath",
             "authorizerUri": Sub(PROXY_URI % physical(cfg, jwt.function)),
             "authorizerResultTtlInSeconds": jwt.cache_seconds}
     return scheme

@@ -212,8 +212,8 @@ class Jwt:
                          doc="the issuer's key set; default <issuer>/.well-known/jwks.json")
     function: str = spec(doc="function under [functions] running the JWT authorizer (handlers/authorizer)")
     cache_seconds: int = spec(300, min=0, max=3600,
-                              doc="API Gateway caches each token's answer this long, whatever the token's exp: "
-                                  "a token stays accepted up to this long after it expires or is revoked; "
+                              doc="API Gateway caches the answer for each token and route this long, "
+                                  "whatever the token's exp: a token stays accepted up to this long after it expires or is revoked; "
                                   "0 = no cache")
 
 
