@@ -30,6 +30,8 @@ from infra.stack import Stack
 
 APPLICATION_OUTPUT = "ReleaseApplicationName"
 ROLLBACK_EVENTS = ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]
+# Function properties no version snapshots: changing them publishes nothing new.
+FUNCTION_LEVEL = {"Tags", "ReservedConcurrentExecutions"}
 
 
 def application_name(cfg: Config) -> str:
@@ -54,9 +56,9 @@ def deployment_group_name(cfg: Config, name: str) -> str:
 
 def version_digest(func: awslambda.Function, extra: Any = None) -> str:
     """Hash of everything a Lambda version snapshots: the function's properties as generated
-    (code key = content hash, runtime, memory, environment, ...), tags aside (they are not part of
-    a version), plus `extra` (what parameters stand for, e.g. the network a VPC function joins)."""
-    props = {k: v for k, v in plain(func.properties).items() if k != "Tags"}
+    (code key = content hash, runtime, memory, environment, ...), except those of the function as
+    a whole, plus `extra` (what parameters stand for, e.g. the network a VPC function joins)."""
+    props = {k: v for k, v in plain(func.properties).items() if k not in FUNCTION_LEVEL}
     text = json.dumps({"function": props, "extra": extra}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:10].upper()
 
@@ -85,7 +87,7 @@ def add(st: Stack, cfg: Config, name: str, func: awslambda.Function, errors_alar
     config_name: Any = strat.codedeploy_config
     if strat.custom:
         config_name = Ref(st.add(_custom_config(f"{lid}ReleaseConfig", strat)))
-    hooks = [physical(cfg, h) for h in (strat.before_traffic, strat.after_traffic) if h]
+    hooks = sorted({physical(cfg, h) for h in (strat.before_traffic, strat.after_traffic) if h})
     alarms = alarm_names(cfg, name)
     role = st.add(iam.Role(
         f"{lid}ReleaseRole", AssumeRolePolicyDocument=grants.assume_role("codedeploy.amazonaws.com"),

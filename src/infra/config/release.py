@@ -90,12 +90,12 @@ def strategy(cfg: Config, name: str) -> Strategy:
     rel = cfg.functions[name].release
     if rel is None:
         gradual = cfg.project.production and not never_gradual(cfg, name)
-        return _resolved(traffic.PRODUCTION_DEFAULT if gradual else traffic.ALL_AT_ONCE)
-    return _resolved(rel.traffic, rel.percent, rel.interval_minutes, rel.before_traffic, rel.after_traffic,
+        return resolved(traffic.PRODUCTION_DEFAULT if gradual else traffic.ALL_AT_ONCE)
+    return resolved(rel.traffic, rel.percent, rel.interval_minutes, rel.before_traffic, rel.after_traffic,
                      rel.provisioned_concurrency)
 
 
-def _resolved(value: str, percent: int = 0, interval: int = 0, before: str = "", after: str = "",
+def resolved(value: str, percent: int = 0, interval: int = 0, before: str = "", after: str = "",
               concurrency: int = 0) -> Strategy:
     preset = traffic.PRESETS.get(value)
     if preset is not None:
