@@ -168,7 +168,8 @@ def test_the_release_role_has_exact_statements_and_no_managed_policy(generated, 
             continue
         props = role["Properties"]
         assert "ManagedPolicyArns" not in props
-        assert props["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": ["codedeploy.amazonaws.com"]}
+        trust = props["AssumeRolePolicyDocument"]["Statement"][0]
+        assert trust["Principal"] == {"Service": ["codedeploy.amazonaws.com"]}
         statements = props["Policies"][0]["PolicyDocument"]["Statement"]
         actions = sorted(a for s in statements for a in s["Action"])
         assert actions == ["cloudwatch:DescribeAlarms", "lambda:GetAlias", "lambda:UpdateAlias"]
@@ -238,7 +239,8 @@ def test_a_code_change_publishes_a_new_version_and_the_alias_moves_to_it(project
     policy = after["Resources"]["OrdersFunctionAlias"]["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
     assert policy == {"ApplicationName": {"Ref": "ReleaseApplicationName"},
                       "DeploymentGroupName": {"Ref": "OrdersFunctionDeploymentGroup"}}
-    assert after["Resources"]["OrdersFunctionDeploymentGroup"]["Properties"]["DeploymentGroupName"] == "shop-prod-orders"
+    group = after["Resources"]["OrdersFunctionDeploymentGroup"]["Properties"]
+    assert group["DeploymentGroupName"] == "shop-prod-orders"
     # Nothing else about the release changes with the code.
     same = {lid for lid in before["Resources"] if lid != old} & {lid for lid in after["Resources"] if lid != new}
     assert all(before["Resources"][lid] == after["Resources"][lid] for lid in same
@@ -339,7 +341,8 @@ def test_hooks_and_provisioned_concurrency(project):
     report = next(s for s in hook if s["Action"] == ["codedeploy:PutLifecycleEventHookExecutionStatus"])
     assert report["Resource"] == ["*"]
     invoke = next(s for s in hook if s["Action"] == ["lambda:InvokeFunction"])
-    assert [r["Fn::Sub"].split(":function:")[1] for r in invoke["Resource"]] == ["shop-prod-orders", "shop-prod-orders:*"]
+    targets = [r["Fn::Sub"].split(":function:")[1] for r in invoke["Resource"]]
+    assert targets == ["shop-prod-orders", "shop-prod-orders:*"]
     env = tpl["Resources"]["SmokeFunction"]["Properties"]["Environment"]["Variables"]
     assert env["RELEASE_TARGETS"] == "shop-prod-orders"
     assert "SmokeFunctionAlias" not in tpl["Resources"]
@@ -368,7 +371,8 @@ def test_a_development_stage_can_opt_in_and_production_can_opt_out(project):
     ('traffic = "canary-10-percent-5-minute"', "functions.orders.release.traffic",
      "did you mean 'canary-10-percent-5-minutes'?"),
     ('trafic = "all-at-once"', "functions.orders.release.trafic", "did you mean 'traffic'?"),
-    ('traffic = "canary"\ninterval_minutes = 5', "functions.orders.release.percent", "custom traffic 'canary' needs percent"),
+    ('traffic = "canary"\ninterval_minutes = 5', "functions.orders.release.percent",
+     "custom traffic 'canary' needs percent"),
     ('traffic = "linear"\npercent = 10', "functions.orders.release.interval_minutes", "needs interval_minutes"),
     ('traffic = "canary-10-percent-5-minutes"\npercent = 20', "functions.orders.release.percent",
      "applies to custom traffic"),
@@ -404,7 +408,7 @@ access = { secret = "rotate" }
         load(rotation + '\n[functions.rotate.release]\ntraffic = "canary-10-percent-5-minutes"\n', project)
     with pytest.raises(ConfigError, match=r"functions.smoke.release.traffic: 'smoke' is a release hook of 'orders'"):
         load(HOOKED + '\n[functions.smoke.release]\ntraffic = "linear-10-percent-every-1-minute"\n', project)
-    with pytest.raises(ConfigError, match=r"provisioned_concurrency: 5 is more than the function's reserved_concurrency"):
+    with pytest.raises(ConfigError, match=r"provisioned_concurrency: 5 is more than the function's reserved"):
         load(HOOKED.replace("memory = 256", "memory = 256\nreserved_concurrency = 1").replace(
             "provisioned_concurrency = 2", "provisioned_concurrency = 5"), project)
 
@@ -460,7 +464,8 @@ def test_the_large_config_released_gradually_still_fits_every_quota(tmp_path):
     cfg = tmp_path / "large-prod.toml"
     cfg.write_text(text)
     (target,) = build_configs([cfg], tmp_path / "out")
-    tpls = {p.name: json.loads(p.read_text()) for p in target.glob("*.json") if p.name not in ("manifest.json", "openapi.json")}
+    tpls = {p.name: json.loads(p.read_text()) for p in target.glob("*.json")
+            if p.name not in ("manifest.json", "openapi.json")}
     releases = json.loads((target / "manifest.json").read_text())["releases"]
     assert len(releases) == 200                  # every service function (not the rotation function)
     total = 0

@@ -65,7 +65,8 @@ def target(dep_id: str, weight: float, *, traffic_started_minutes_ago: float | N
 
 
 NOW = T0 + timedelta(minutes=5)
-ALARM_REASON = "Threshold Crossed: 2 datapoints [9.0 (01/11/26 12:04:00), 7.0 (01/11/26 11:59:00)] were greater than the threshold (5.0)."
+ALARM_REASON = ("Threshold Crossed: 2 datapoints [9.0 (01/11/26 12:04:00), 7.0 (01/11/26 11:59:00)] were greater "
+                "than the threshold (5.0).")
 FIRED = {"AlarmHistoryItems": [{
     "AlarmName": "catalog-prod-users-errors", "AlarmType": "MetricAlarm", "Timestamp": T0 + timedelta(minutes=6),
     "HistoryItemType": "StateUpdate", "HistorySummary": "Alarm updated from OK to ALARM",
@@ -95,7 +96,8 @@ def expect_rolled_back(cd: Stubber, cw: Stubber) -> None:
     cd.add_response("get_deployment_target", target(DEPLOYMENT, 0.0, traffic_started_minutes_ago=None),
                     {"deploymentId": DEPLOYMENT, "targetId": TARGET})
     for alarm in USERS["alarms"]:
-        cw.add_response("describe_alarm_history", FIRED if alarm.endswith("users-errors") else {"AlarmHistoryItems": []},
+        history = FIRED if alarm.endswith("users-errors") else {"AlarmHistoryItems": []}
+        cw.add_response("describe_alarm_history", history,
                         {"AlarmName": alarm, "HistoryItemType": "StateUpdate", "StartDate": T0, "EndDate": ANY,
                          "ScanBy": "TimestampAscending"})
     cd.add_response("get_deployment", deployment(ROLLBACK, "Succeeded", creator="autoRollback"),
@@ -174,8 +176,8 @@ def test_the_watch_follows_a_release_and_names_the_alarm_that_rolled_it_back():
     expect_in_progress(cd_stub)
     lines: list[str] = []
     clock = Sleeper()
-    watch = release.ReleaseWatch(cd, cw, lines.append, [r for r in release.releases_of(MANIFEST) if r.function == "users"],
-                                 T0, every=10.0, clock=clock.clock, now=lambda: NOW)
+    users = [r for r in release.releases_of(MANIFEST) if r.function == "users"]
+    watch = release.ReleaseWatch(cd, cw, lines.append, users, T0, every=10.0, clock=clock.clock, now=lambda: NOW)
     watch.poll()
     watch.poll()                       # within 10 s: no call
     assert lines == ["Release of users: 10% of traffic on version 4, about 13 minutes until all of it."]
@@ -227,7 +229,8 @@ def test_a_rolled_back_release_fails_the_deploy_naming_the_alarm():
     stub.add_response("describe_stack_events", newest_first(ev(ROOT_ID, STACK, "UPDATE_COMPLETE", seconds=-100)))
     stub.add_response("describe_stack_events", newest_first(
         ev(COMPUTE_ID, "catalog-prod-Compute-DEF", "UPDATE_COMPLETE", seconds=-100)))
-    stub.add_response("execute_change_set", {}, {"ChangeSetName": CS_ARN, "StackName": ROOT_ID, "ClientRequestToken": ANY})
+    stub.add_response("execute_change_set", {},
+                      {"ChangeSetName": CS_ARN, "StackName": ROOT_ID, "ClientRequestToken": ANY})
     # CloudFormation hands the alias to CodeDeploy; the release is stopped by the users errors
     # alarm; the alias update fails and the stack rolls back.
     reason = ("Deployment d-ABCDEFGH1 failed: The deployment was stopped because alarm(s) were activated. "

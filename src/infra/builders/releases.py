@@ -82,8 +82,7 @@ def add(st: Stack, cfg: Config, name: str, func: awslambda.Function, errors_alar
     # when code and configuration are unchanged) must not delete the version the alias serves,
     # and a rolled-back release needs its previous version.
     version = st.add(awslambda.Version(
-        f"{lid}Version{digest}", FunctionName=Ref(func), Description=f"{fname} {digest}",
-        DeletionPolicy="Retain", UpdateReplacePolicy="Retain"))
+        f"{lid}Version{digest}", FunctionName=Ref(func), DeletionPolicy="Retain", UpdateReplacePolicy="Retain"))
     config_name: Any = strat.codedeploy_config
     if strat.custom:
         config_name = Ref(st.add(_custom_config(f"{lid}ReleaseConfig", strat)))
@@ -96,7 +95,8 @@ def add(st: Stack, cfg: Config, name: str, func: awslambda.Function, errors_alar
     group_props: dict[str, Any] = dict(
         ApplicationName=st.param(APPLICATION_OUTPUT, "CodeDeploy application releasing the functions gradually"),
         DeploymentGroupName=deployment_group_name(cfg, name), DeploymentConfigName=config_name,
-        DeploymentStyle=codedeploy.DeploymentStyle(DeploymentType="BLUE_GREEN", DeploymentOption="WITH_TRAFFIC_CONTROL"),
+        DeploymentStyle=codedeploy.DeploymentStyle(DeploymentType="BLUE_GREEN",
+                                                   DeploymentOption="WITH_TRAFFIC_CONTROL"),
         ServiceRoleArn=GetAtt(role, "Arn"),
         AutoRollbackConfiguration=codedeploy.AutoRollbackConfiguration(Enabled=True, Events=ROLLBACK_EVENTS))
     if alarms:

@@ -129,6 +129,8 @@ def alarm_kinds(cfg: Config, name: str) -> list[str]:
     a = mon.alarms
     kinds = ["function_errors"] if a.function_errors else []
     api = cfg.api
-    if api and (any(r.function == name for r in api.routes) or (api.auth.jwt is not None and api.auth.jwt.function == name)):
+    serves = api and (any(r.function == name for r in api.routes)
+                      or (api.auth.jwt is not None and api.auth.jwt.function == name))
+    if serves:
         kinds += [k for k in ("api_5xx", "api_latency_ms") if getattr(a, k)]
     return kinds
