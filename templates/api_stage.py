@@ -12,7 +12,7 @@ from typing import Any
 from troposphere import GetAtt, Ref, Sub, apigateway as agw, cloudwatch as cw, encode_to_dict, iam, ssm
 
 from infra import grants
-from infra.builders.alarms import alarm
+from infra.builders.alarms import API_ALARMS, alarm
 from infra.builders.logs import log_group
 from infra.config.schema import Config
 from infra.naming import parameter_prefix, physical
@@ -134,10 +134,8 @@ def _alarms(cfg: Config, st: Stack, stage: Any) -> None:
     a = cfg.monitoring.alarms
     dims = [cw.MetricDimension(Name="ApiName", Value=st.param("ApiName", "Name of the REST API")),
             cw.MetricDimension(Name="Stage", Value=Ref(stage))]
-    for threshold, metric, stat, lid, name, what in (
-            (a.api_4xx, "4XXError", "Sum", "Api4xxAlarm", "api-4xx-errors", "API 4xx responses"),
-            (a.api_5xx, "5XXError", "Sum", "Api5xxAlarm", "api-5xx-errors", "API 5xx responses"),
-            (a.api_latency_ms, "Latency", "Average", "ApiLatencyAlarm", "api-latency", "API average latency (ms)")):
+    for key, (metric, stat, lid, name, what) in API_ALARMS.items():
+        threshold = getattr(a, key)
         if threshold:
             st.add(alarm(cfg, st, lid, name, f"{what} above {threshold} per 5 minutes", threshold,
                          Namespace="AWS/ApiGateway", MetricName=metric, Statistic=stat, Dimensions=dims))

@@ -11,9 +11,11 @@ from infra import grants, quotas
 from infra.assets import Asset
 from infra.builders import ORIGIN_VERIFY_HEADER
 from infra.builders import functions as fb
-from infra.builders.alarms import alarm
+from infra.builders import releases
+from infra.builders.alarms import alarm, function_errors_name
 from infra.builders.logs import log_group
 from infra.config.names import CLOUDFRONT_LOG_BUCKET
+from infra.config.release import ALIAS, releases_gradually
 from infra.config.schema import Config, Function
 from infra.errors import ConfigError
 from infra.naming import logical_id, parameter_prefix, physical
@@ -111,9 +113,9 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
                 stateful=True)
     vpc_id = st.param("VpcId", "ID of the VPC") if fn.vpc else None
     rotates_origin_verify = bool(cfg.edge and cfg.firewall and cfg.edge.origin_verify_rotation_function == name)
-    extra = []
+    extra = releases.hook_statements(cfg, name)
     if rotates_origin_verify:
-        extra = grants.origin_verify_rotation(
+        extra += grants.origin_verify_rotation(
             st.param("OriginVerifySecretArn", "ARN of the CloudFront origin-verification secret"),
             physical(cfg, "api-waf"), physical(cfg, "edge-waf"), origin_verify_targets(cfg),
             physical(cfg, CLOUDFRONT_LOG_BUCKET), "OriginVerifySecret")
@@ -136,6 +138,7 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
         env.update(authorizer_environment(cfg))
     if rotates_origin_verify:
         env.update({"TARGETS_PARAMETER": origin_verify_targets(cfg), "HEADER_NAME": ORIGIN_VERIFY_HEADER})
+    env.update(releases.hook_environment(cfg, name))
     skip = {}
     if not fn.vpc:
         skip["CKV_AWS_117"] = SKIP_VPC
@@ -150,13 +153,31 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
     if cfg.monitoring and cfg.monitoring.config_rule:
         # The Config rule judging this function's timeout and memory finds it by this tag.
         func.Tags = func.Tags + Tags(**{SETTINGS_RULE_TAG: settings_rule_name(cfg, fn)})
+    errors_alarm = None
+    if cfg.monitoring and cfg.monitoring.alarms.function_errors:
+        limit = cfg.monitoring.alarms.function_errors
+        errors_alarm = st.add(alarm(cfg, st, logical_id(name, "ErrorsAlarm"), function_errors_name(name),
+                                    f"{name} function errors above {limit} per 5 minutes", limit, Namespace="AWS/Lambda",
+                                    MetricName="Errors", Statistic="Sum",
+                                    Dimensions=[cw.MetricDimension(Name="FunctionName", Value=Ref(func))]))
+    # Callers target the function itself, or its alias `live` when CodeDeploy releases it
+    # gradually: API integrations (openapi.py), invoke permissions, async settings, the SSM ARN.
+    target: Any = GetAtt(func, "Arn")
+    alias = None
+    if releases_gradually(cfg, name):
+        alias = releases.add(st, cfg, name, func, errors_alarm)
+        target = Ref(alias)
     on_failure = refs.bucket(fn.on_failure_bucket, "Arn") if fn.on_failure_bucket else None
-    st.add(fb.invoke_config(f"{lid}InvokeConfig", func, fn.retry_attempts, on_failure))
+    invoke_config = fb.invoke_config(f"{lid}InvokeConfig", func, fn.retry_attempts, on_failure)
+    if alias is not None:
+        invoke_config.Qualifier = ALIAS
+        invoke_config.DependsOn = [alias.title]
+    st.add(invoke_config)
     if cfg.api and any(r.function == name for r in cfg.api.routes):
         # One permission per function, not per route: a function's resource policy stays small
         # (Lambda caps it at 20 KB) however many routes it serves. Only this API's stage may invoke.
         st.add(awslambda.Permission(
-            f"{lid}ApiPermission", Action="lambda:InvokeFunction", FunctionName=GetAtt(func, "Arn"),
+            f"{lid}ApiPermission", Action="lambda:InvokeFunction", FunctionName=target,
             Principal="apigateway.amazonaws.com",
             SourceArn=Sub(f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:"
                           f"${{RestApiId}}/{cfg.project.stage}/*/*",
@@ -164,21 +185,16 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
     if jwt and jwt.function == name:
         # API Gateway invokes the JWT authorizer of this API only (any of its authorizers).
         st.add(awslambda.Permission(
-            f"{lid}AuthorizerPermission", Action="lambda:InvokeFunction", FunctionName=GetAtt(func, "Arn"),
+            f"{lid}AuthorizerPermission", Action="lambda:InvokeFunction", FunctionName=target,
             Principal="apigateway.amazonaws.com",
             SourceArn=Sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${RestApiId}/authorizers/*",
                           RestApiId=st.param("RestApiId", "ID of the REST API"))))
-    if cfg.monitoring and cfg.monitoring.alarms.function_errors:
-        limit = cfg.monitoring.alarms.function_errors
-        st.add(alarm(cfg, st, logical_id(name, "ErrorsAlarm"), f"{name}-errors",
-                     f"{name} function errors above {limit} per 5 minutes", limit, Namespace="AWS/Lambda",
-                     MetricName="Errors", Statistic="Sum",
-                     Dimensions=[cw.MetricDimension(Name="FunctionName", Value=Ref(func))]))
     st.output(f"{lid}Arn", GetAtt(func, "Arn"), f"ARN of the {name} function")
     st.output(f"{lid}Name", Ref(func), f"Name of the {name} function")
     if cfg.parameters and cfg.parameters.function_arns:
         st.add(ssm.Parameter(f"{lid}ArnParameter", Name=f"{parameter_prefix(cfg)}/functions/{name}/arn",
-                             Type="String", Value=GetAtt(func, "Arn"), Description=f"ARN of the {name} function"))
+                             Type="String", Value=target,
+                             Description=f"ARN of the {name} function" + (f" (its alias {ALIAS})" if alias else "")))
     if rotates_origin_verify:
         # The schedule is in the edge stack, created once the web ACL and distribution exist.
         st.add(awslambda.Permission(

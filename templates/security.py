@@ -1,4 +1,5 @@
-"""Security stack: the customer-managed KMS key, its alias, the secrets, the access-log bucket."""
+"""Security stack: the customer-managed KMS key, its alias, the secrets, the access-log bucket, and what
+every function shares (dead-letter queue, CodeDeploy application)."""
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ from awacs import sqs as asqs
 from awacs.aws import Bool, Condition, Deny, Principal, Statement
 from troposphere import cognito, kms, secretsmanager, sqs
 
-from infra.builders import storage, userpool
+from infra.builders import releases, storage, userpool
 from infra.builders.keys import customer_key
 from infra.grants import document
 from infra.config import names
@@ -78,6 +79,7 @@ def build(cfg: Config) -> Stack:
         st.output("OriginVerifySecretArn", Ref(verify), "ARN of the CloudFront origin-verification secret")
     if creates_user_pool(cfg):
         _user_pool(cfg, st)
+    releases.application(cfg, st)
     return st
 
 

@@ -64,8 +64,9 @@ def test_config_rule_and_ssm_parameters(catalog):
         "Source": {"Owner": "AWS", "SourceIdentifier": "LAMBDA_FUNCTION_SETTINGS_CHECK"},
         "Scope": {"TagKey": "LambdaSettingsRule", "TagValue": "catalog-prod-lambda-settings-30s-256mb"},
         "InputParameters": {"runtime": "nodejs24.x,python3.14", "timeout": "30", "memorySize": "256"}})
+    # Production releases gradually: the published ARN is the alias callers must use (see test_releases.py).
     has_resource_properties(catalog["compute"], "AWS::SSM::Parameter", {
-        "Name": "/catalog/prod/functions/users/arn", "Value": {"Fn::GetAtt": ["UsersFunction", "Arn"]}})
+        "Name": "/catalog/prod/functions/users/arn", "Value": {"Ref": "UsersFunctionAlias"}})
     has_resource_properties(catalog["compute"], "AWS::SSM::Parameter", {
         "Name": "/catalog/prod/functions/products/arn"})
     has_resource_properties(catalog["api-stage"], "AWS::SSM::Parameter", {"Name": "/catalog/prod/api/url"})
@@ -132,7 +133,7 @@ def test_request_validation_models_and_iam_auth_on_every_route(catalog):
         "type": "aws_proxy", "httpMethod": "POST", "passthroughBehavior": "when_no_match",
         "uri": {"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
                            "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
-                           "catalog-prod-users/invocations"}}
+                           "catalog-prod-users:live/invocations"}}
     # The list route validates nothing, so it names no validator.
     assert "x-amazon-apigateway-request-validator" not in doc["paths"]["/users"]["get"]
 

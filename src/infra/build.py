@@ -8,6 +8,7 @@ from typing import Callable
 
 from infra import quotas
 from infra.assets import Asset, build_asset
+from infra.builders.releases import manifest as release_manifest
 from infra.config import Config, load_config
 from infra.errors import ConfigError, UsageError, UserError
 from infra.naming import physical, stack_name, tags
@@ -90,6 +91,9 @@ def generate(cfg: Config, lock: dict[str, str] | None = None) -> Output:
         "tags": tags(cfg),
         "termination_protection": cfg.project.production,
     }
+    releases = release_manifest(cfg)
+    if releases:
+        manifest["releases"] = releases
     files["manifest.json"] = to_json_bytes(manifest)
     return Output(files, render_lock(plan.placement), tuple(sorted(n.removesuffix(".json") for n, _ in stacks)),
                   total)

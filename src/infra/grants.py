@@ -2,13 +2,14 @@
 
 Each grant names exact actions (never a wildcard action) on exact resources. The only `*`
 resources are for actions AWS does not scope to a resource (X-Ray writes, GetRandomPassword,
-EC2 Describe calls).
+EC2 Describe calls, a release hook's status report).
 """
 from __future__ import annotations
 
 from typing import Any, Iterable
 
-from awacs import cloudfront, dynamodb, ec2, kms, logs, s3, secretsmanager, sqs, ssm, wafv2, xray
+from awacs import (awslambda, cloudfront, cloudwatch, codedeploy, dynamodb, ec2, kms, logs, s3, secretsmanager, sqs,
+                   ssm, wafv2, xray)
 from awacs.aws import Action, Allow, Condition, ArnEquals, Deny, PolicyDocument, Principal, Statement
 from troposphere import Sub
 
@@ -204,3 +205,42 @@ def origin_verify_rotation(secret_arn: Any, web_acl: str, edge_web_acl: str, par
         allow([s3.GetBucketAcl, s3.PutBucketAcl],
               [Sub(f"arn:${{AWS::Partition}}:s3:::{log_bucket}-${{AWS::AccountId}}-${{AWS::Region}}")], f"{sid}LogBucketAcl"),
     ]
+
+
+def release_traffic(function: str, alias: str, alarms: list[str], hooks: list[str], provisioned: bool,
+                    sid: str) -> list[Statement]:
+    """What CodeDeploy does, through a deployment group's service role, to release one function,
+    instead of the AWSCodeDeployRoleForLambda managed policy (the same actions on "*", hooks named
+    CodeDeployHook_*, and S3 and SNS access a Lambda release without AppSpec file or triggers
+    never uses; https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSCodeDeployRoleForLambda.html).
+
+    `function` and `hooks` are function names, `alarms` alarm names: all fixed names, so the
+    statements need no reference to the alias or the alarms (which would be circular)."""
+    fn = arn("lambda", f"function:{function}")
+    # Lambda authorizes alias actions on the function's or the alias's ARN; both name this function only.
+    out = [allow([awslambda.GetAlias, awslambda.UpdateAlias], [fn, arn("lambda", f"function:{function}:{alias}")], sid)]
+    if provisioned:
+        # CodeDeploy waits for the new version's provisioned concurrency before it moves traffic.
+        out.append(allow([awslambda.GetProvisionedConcurrencyConfig], [arn("lambda", f"function:{function}:*")],
+                         f"{sid}Concurrency"))
+    if alarms:
+        # DescribeAlarms is authorized per alarm (resource type "alarm" in
+        # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html).
+        out.append(allow([cloudwatch.DescribeAlarms], [arn("cloudwatch", f"alarm:{a}") for a in alarms], f"{sid}Alarms"))
+    if hooks:
+        out.append(allow([awslambda.InvokeFunction], [arn("lambda", f"function:{h}") for h in hooks], f"{sid}Hooks"))
+    return out
+
+
+def release_hook(targets: list[str], sid: str) -> list[Statement]:
+    """What a before- or after-traffic hook does: call the versions of the functions it tests
+    (the version being released is the newest), and report Succeeded or Failed to CodeDeploy.
+
+    PutLifecycleEventHookExecutionStatus has no resource-level permissions (no resource type in
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscodedeploy.html):
+    AWS only accepts "*" for it; the call needs the deployment's ID and the hook execution's ID,
+    which only CodeDeploy's invocation of the hook carries."""
+    functions = [arn("lambda", f"function:{t}") for t in targets]
+    versions = [arn("lambda", f"function:{t}:*") for t in targets]
+    return [allow([codedeploy.PutLifecycleEventHookExecutionStatus], ["*"], sid),
+            allow([awslambda.InvokeFunction], [*functions, *versions], f"{sid}Targets")]

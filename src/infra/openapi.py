@@ -10,8 +10,8 @@ forces stacks to split. Two renderings of the same operations:
 - `client_document(cfg)`: `out/<config>/openapi.json`, plain OpenAPI for documentation and client
   generators, without extensions or intrinsics.
 
-Integration URIs name each function by its ARN, built from the function's fixed name, so the
-API needs no parameter per function (200 functions would exhaust the 200-parameter quota);
+Integration URIs name each function by its ARN, built from the function's fixed name (with the
+alias `live` for a function CodeDeploy releases gradually), so the API needs no parameter per function (200 functions would exhaust the 200-parameter quota);
 the stage is deployed only after every function exists (the root orders the stacks).
 """
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 
 from troposphere import Ref, Sub
 
+from infra.config.release import ALIAS, releases_gradually
 from infra.config.schema import Api, Config, Model, Route
 from infra.naming import physical
 
@@ -31,6 +32,13 @@ USER_POOL_ARN = "UserPoolArn"
 # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-integration.html
 PROXY_URI = ("arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
              "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:%s/invocations")
+
+
+def invoked_name(cfg: Config, function: str) -> str:
+    """What API Gateway invokes for `function`: its name, or `name:live` (its alias) when
+    CodeDeploy releases it gradually, so that traffic follows the alias's weights."""
+    name = physical(cfg, function)
+    return f"{name}:{ALIAS}" if releases_gradually(cfg, function) else name
 
 
 def api_name(cfg: Config) -> str:
@@ -136,7 +144,7 @@ def _operation(cfg: Config, route: Route, *, aws: bool) -> dict[str, Any]:
         op["x-amazon-apigateway-request-validator"] = VALIDATOR
     op["x-amazon-apigateway-integration"] = {
         "type": "aws_proxy", "httpMethod": "POST", "passthroughBehavior": "when_no_match",
-        "uri": Sub(PROXY_URI % physical(cfg, route.function)),
+        "uri": Sub(PROXY_URI % invoked_name(cfg, route.function)),
     }
     return op
 
@@ -277,7 +285,7 @@ def _jwt_scheme(cfg: Config, *, aws: bool) -> dict[str, Any]:
         scheme["x-amazon-apigateway-authorizer"] = {
             "type": "request",
             "identitySource": "method.request.header.Authorization, context.httpMethod, context.resourcePath",
-            "authorizerUri": Sub(PROXY_URI % physical(cfg, jwt.function)),
+            "authorizerUri": Sub(PROXY_URI % invoked_name(cfg, jwt.function)),
             "authorizerResultTtlInSeconds": jwt.cache_seconds}
     return scheme
 

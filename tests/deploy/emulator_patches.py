@@ -48,9 +48,21 @@ Faithful fixes (documented CloudFormation behaviour, computed from moto's own st
    nested-stack import) into the stack without creating or changing them, and ends in IMPORT_COMPLETE. As in
    CloudFormation, the next update of the stack applies the template's properties to them.
 
+4d. Lambda versions and aliases (gradual releases): moto's AWS::Lambda::Version publishes a version
+   but has no Ref (CloudFormation gives the version's ARN) nor `GetAtt Version` (its number), and
+   moto has no AWS::Lambda::Alias model at all, while its Lambda API implements aliases. The patch
+   gives versions their Ref and attributes, and creates, updates and deletes aliases through moto's
+   own CreateAlias/UpdateAlias/DeleteAlias (Ref: the alias ARN), so invoke permissions on the alias
+   and the alias's version are real. Not emulated: `UpdatePolicy: CodeDeployLambdaAliasUpdate`
+   (moto's CloudFormation ignores update policies), so an emulated alias moves to a new version at
+   once, as CloudFormation does for an alias without that policy; the CodeDeploy application,
+   deployment groups and deployment configurations are placeholders (5). The release's live view
+   and rollback are tested on recorded CodeDeploy answers instead (tests/deploy/test_releases_stubbed.py).
+
 Stand-ins (what LocalStack calls "ignore unsupported resource types"):
 5. A resource type moto's CloudFormation does not implement (WAFv2, CloudWatch alarms, API
-   Gateway stages and models, Config rules, bucket and topic policies, ...) is skipped by moto,
+   Gateway stages and models, Config rules, bucket and topic policies, CodeDeploy applications,
+   deployment groups and deployment configurations, ...) is skipped by moto,
    and any Ref/GetAtt to it then fails the whole stack. The patch records such a resource as an
    inert placeholder: its Ref is a generated name, `GetAtt X.Arn` an ARN built from the type and
    that name, any other attribute the name. Nothing is created in any service, so tests must
@@ -219,10 +231,108 @@ class Placeholder(CloudFormationModel):
         return True
 
 
+# 4d. Lambda versions and aliases ------------------------------------------------------------------
+class LambdaVersion(CloudFormationModel):
+    """AWS::Lambda::Version: PublishVersion through moto; Ref the version ARN, GetAtt Version its number."""
+
+    __module__ = "moto.cloudformation.test_lambda_version"
+
+    def __init__(self, arn: str, version: str):
+        self.arn, self.version = arn, version
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::Version"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("Version", "FunctionArn")
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.arn
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        return self.version if attribute_name == "Version" else self.arn.rsplit(":", 1)[0]
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[override]
+                                        account_id: str, region_name: str, **kwargs: Any) -> "LambdaVersion":
+        from moto.awslambda.models import lambda_backends
+
+        fn = lambda_backends[account_id][region_name].publish_version(cloudformation_json["Properties"]["FunctionName"])
+        return cls(fn.function_arn, str(fn.version))
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[override]
+                                        account_id: str, region_name: str) -> None:
+        return None  # the generated versions are retained (DeletionPolicy Retain)
+
+
+class LambdaAlias(CloudFormationModel):
+    """AWS::Lambda::Alias through moto's own alias API; Ref is the alias ARN."""
+
+    __module__ = "moto.cloudformation.test_lambda_alias"
+
+    def __init__(self, arn: str, name: str, function: str):
+        self.arn, self.name, self.function = arn, name, function
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::Alias"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "AliasArn"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.arn
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        return self.arn
+
+    @staticmethod
+    def _backend(account_id: str, region_name: str) -> Any:
+        from moto.awslambda.models import lambda_backends
+
+        return lambda_backends[account_id][region_name]
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[override]
+                                        account_id: str, region_name: str, **kwargs: Any) -> "LambdaAlias":
+        props = cloudformation_json["Properties"]
+        backend = cls._backend(account_id, region_name)
+        function = backend.get_function(props["FunctionName"]).function_name
+        alias = backend.create_alias(props["Name"], function, str(props["FunctionVersion"]),
+                                     props.get("Description", ""), None)
+        return cls(alias.arn, props["Name"], function)
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,  # type: ignore[override]
+                                        cloudformation_json: Any, account_id: str, region_name: str) -> "LambdaAlias":
+        props = cloudformation_json["Properties"]
+        cls._backend(account_id, region_name).update_alias(
+            original_resource.name, original_resource.function, str(props["FunctionVersion"]),
+            props.get("Description", ""), None)
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[override]
+                                        account_id: str, region_name: str) -> None:
+        return None  # see delete(): moto calls it with the parsed resource
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        self._backend(account_id, region_name).delete_alias(self.name, self.function)
+
+
+LAMBDA_MODELS = {"AWS::Lambda::Version": LambdaVersion, "AWS::Lambda::Alias": LambdaAlias}
 _original_class_from_type = parsing.resource_class_from_type
 
 
 def _class_from_type(resource_type: str) -> Any:
+    if resource_type in LAMBDA_MODELS:
+        return LAMBDA_MODELS[resource_type]
     cls = _original_class_from_type(resource_type)
     if cls is None and resource_type not in parsing.NULL_MODELS:
         return Placeholder

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from infra.config import traffic
 from infra.config.typed import internal, spec
 
 NAME = r"[a-z][a-z0-9-]{0,30}[a-z0-9]|[a-z]"
@@ -106,6 +107,25 @@ class Access:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Release:
+    traffic: str = spec(choices=traffic.CHOICES,
+                        doc="how a new version reaches traffic through CodeDeploy: 'all-at-once', "
+                            "'canary-10-percent-5|10|15|30-minutes', 'linear-10-percent-every-1-minute', "
+                            "'linear-10-percent-every-2|3|10-minutes', or a custom 'canary' / 'linear' "
+                            "(with percent and interval_minutes)")
+    percent: int = spec(0, min=0, max=99, doc="custom 'canary' / 'linear': percent of traffic moved first "
+                                              "(canary) or at every step (linear)")
+    interval_minutes: int = spec(0, min=0, max=1440, doc="custom 'canary' / 'linear': minutes before the rest "
+                                                         "moves (canary) or between steps (linear)")
+    before_traffic: str = spec("", doc="function under [functions] CodeDeploy runs before any traffic moves "
+                                       "(a smoke test); it reports Succeeded or Failed, and Failed rolls back")
+    after_traffic: str = spec("", doc="function under [functions] CodeDeploy runs once all traffic has moved")
+    provisioned_concurrency: int = spec(0, min=0, max=1000,
+                                        doc="provisioned concurrency on the function's alias (each new version "
+                                            "is warmed before it takes traffic); 0 = none")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Function:
     runtime: str = spec(doc="Lambda runtime (a current python3.x or nodejsNN.x)",
                         pattern=r"(python3\.\d+|nodejs\d+\.x)",
@@ -131,6 +151,9 @@ class Function:
     group: str = spec("", pattern=f"(?:{NAME})?", hint=NAME_HINT,
                       doc="nested stack group: bundles with the same group share the stack compute-<group>; "
                           "default: placed automatically (see the lock file)")
+    release: Optional[Release] = spec(None, doc="how new versions reach traffic (CodeDeploy, alias 'live'); default: "
+                                                f"'{traffic.PRODUCTION_DEFAULT}' in production stages, all at once "
+                                                "(CloudFormation updates the function in place) elsewhere")
 
     @property
     def dead_letter_queue(self) -> bool:

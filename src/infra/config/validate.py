@@ -9,6 +9,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from infra.config import release, traffic
 from infra.config.schema import Config
 from infra.config.typed import Loader
 
@@ -63,6 +64,7 @@ def validate(cfg: Config, ld: Loader, today: datetime.date) -> None:
     _functions(cfg, ld, today)
     _api(cfg, ld)
     _features(cfg, ld)
+    _releases(cfg, ld)
     _names(cfg, ld)
 
 
@@ -322,6 +324,56 @@ def _features(cfg: Config, ld: Loader) -> None:
                     "add [api] or set dashboard = false.")
         if (mon.alarms.api_4xx or mon.alarms.api_5xx or mon.alarms.api_latency_ms) and not cfg.api:
             ld.fail("monitoring.alarms", "API alarms need an [api].", "set the api_* thresholds to 0 or add [api].")
+
+
+def _releases(cfg: Config, ld: Loader) -> None:
+    """[functions.X.release]: custom traffic complete, hooks that exist, no release where nothing
+    could shift (rotation functions, hooks), provisioned concurrency on an alias that exists."""
+    for name, fn in cfg.functions.items():
+        rel = fn.release
+        if rel is None:
+            continue
+        key = f"functions.{name}.release"
+        if rel.traffic in traffic.CUSTOM:
+            for field in ("percent", "interval_minutes"):
+                if not getattr(rel, field):
+                    ld.fail(f"{key}.{field}", f"custom traffic '{rel.traffic}' needs {field}.",
+                            f"set {field} (percent 1-99, interval_minutes 1-1440), or use a named traffic such "
+                            f"as '{traffic.PRODUCTION_DEFAULT}'.")
+        else:
+            for field in ("percent", "interval_minutes"):
+                if getattr(rel, field):
+                    ld.fail(f"{key}.{field}", f"applies to custom traffic ('canary' or 'linear'), not '{rel.traffic}'.",
+                            f"remove {field}, or set traffic = \"canary\" or \"linear\".")
+        for field in ("before_traffic", "after_traffic"):
+            hook = getattr(rel, field)
+            if not hook:
+                continue
+            if hook not in cfg.functions:
+                ld.fail(f"{key}.{field}", f"no function named '{hook}'.", _known("functions", cfg.functions))
+            if hook == name:
+                ld.fail(f"{key}.{field}", "a function cannot be its own release hook.",
+                        "declare a separate function that tests this one.")
+            hook_rel = cfg.functions[hook].release
+            if hook_rel is not None and hook_rel.traffic != traffic.ALL_AT_ONCE:
+                ld.fail(f"functions.{hook}.release.traffic", f"'{hook}' is a release hook of '{name}'; CodeDeploy "
+                        "invokes hooks by name, so a hook has no traffic to shift.", "remove its [release].")
+            if hook_rel is not None and (hook_rel.before_traffic or hook_rel.after_traffic):
+                ld.fail(f"functions.{hook}.release", f"'{hook}' is a release hook of '{name}' and has hooks itself.",
+                        "remove the hooks of the hook function.")
+        why = release.never_gradual(cfg, name)
+        strat = release.strategy(cfg, name)
+        if why and strat.gradual:
+            ld.fail(key, f"'{name}' cannot release gradually: {why}.", "remove its [release] (it releases all at once).")
+        if rel.provisioned_concurrency and not strat.gradual:
+            ld.fail(f"{key}.provisioned_concurrency", "provisioned concurrency is set on the function's alias, which "
+                    "only functions released through CodeDeploy have.",
+                    "use a canary or linear traffic, or remove provisioned_concurrency.")
+        if rel.provisioned_concurrency and fn.reserved_concurrency is not None \
+                and rel.provisioned_concurrency > fn.reserved_concurrency:
+            ld.fail(f"{key}.provisioned_concurrency", f"{rel.provisioned_concurrency} is more than the function's "
+                    f"reserved_concurrency ({fn.reserved_concurrency}); Lambda refuses that.",
+                    "lower it, or raise reserved_concurrency.")
 
 
 def _known(section: str, names) -> str:

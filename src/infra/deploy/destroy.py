@@ -32,6 +32,9 @@ from infra.errors import DeployError
 
 RETAINING_POLICIES = {"Retain", "RetainExceptOnCreate", "Snapshot"}
 BUCKET_TYPE = "AWS::S3::Bucket"
+# Retained resources that the deletion removes anyway with what holds them: a Lambda version
+# (retained so that a release never deletes the one its alias serves) goes with its function.
+GONE_WITH_PARENT = {"AWS::Lambda::Version"}
 DELETE_POLICY = "Delete"
 # How CloudFormation reports a bucket it could not delete ("The bucket you tried to delete is not empty").
 NOT_EMPTY = re.compile(r"not empty|BucketNotEmpty", re.I)
@@ -84,7 +87,7 @@ def survey(cfn: Any, info: StackInfo) -> Survey:
             if not isinstance(policy, str):   # not a literal: neither listed as kept nor emptied
                 policy = "?"
             physical = (summaries.get(lid) or {}).get("PhysicalResourceId", "") or ""
-            if policy in RETAINING_POLICIES and lid in summaries:
+            if policy in RETAINING_POLICIES and lid in summaries and res.get("Type") not in GONE_WITH_PARENT:
                 found.kept.append(Kept(label, lid, res.get("Type", ""), physical, policy))
             elif (res.get("Type") == BUCKET_TYPE and policy in ("", DELETE_POLICY) and physical
                   and summaries[lid].get("ResourceStatus") != "DELETE_COMPLETE"):

@@ -143,8 +143,9 @@ class EventStream:
 
     def __init__(self, cfn: Any, stack_id: str, label: str, sink: PlainSink | LiveSink, *,
                  fast: bool = False, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, on_poll: Callable[[], None] | None = None):
         self.cfn = cfn
+        self.on_poll = on_poll  # called after every poll: views of what stack events do not show (releases)
         self.root = Watch(label, stack_id)
         self.watches: dict[str, Watch] = {stack_id: self.root}
         self.sink = sink
@@ -198,6 +199,8 @@ class EventStream:
         for label, ev in fresh:
             self.sink.event(label, ev)
         self.events.extend(fresh)
+        if self.on_poll is not None:
+            self.on_poll()
         return fresh
 
     def _new_events(self, watch: Watch) -> list[dict[str, Any]]:

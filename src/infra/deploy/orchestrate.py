@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.deploy import bootstrap
+from infra.deploy import bootstrap, release
 from infra.deploy.changeset import DEPLOY_NAME, DIFF_NAME
 from infra.deploy.diff_render import render
 from infra.deploy.manifest import Build, build_and_load
@@ -146,7 +146,8 @@ def root_spec(build: Build, packaged: Packaged, parameters: dict[str, str], tags
         expected[f"{build.stack_name}/{lid}"] = len(build.template(path).get("Resources", {}))
     return StackSpec(name=build.stack_name, template=packaged.root_template, parameters=parameters,
                      tags=tags, template_url=packaged.root_url, children=dict(build.templates),
-                     expected=expected, secret_parameters=secret_parameters(packaged.root_template))
+                     expected=expected, secret_parameters=secret_parameters(packaged.root_template),
+                     releases=dict(build.raw.get("releases") or {}))
 
 
 def local_root_spec(build: Build, parameters: dict[str, str], tags: dict[str, str]) -> StackSpec:
@@ -176,6 +177,8 @@ def show_plan(ui: Ui, plan: Plan, build: Build, region: str) -> None:
         return
     verb = "create" if plan.kind == CREATE else "update"
     ui.show(render(plan.diff, f"Changes to {verb} {plan.spec.name} ({region})", build.stateful_types))
+    for line in release.plan_lines(plan.diff.rows, release.releases_of(build.raw)):
+        ui.say(line, style="bold")
 
 
 def changed(plan: Plan) -> bool:

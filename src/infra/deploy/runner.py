@@ -8,11 +8,11 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from infra.deploy import changeset
+from infra.deploy import changeset, release
 from infra.deploy.changes import (Diff, LocalFallback, Templates, collect, deployed_template, enrich, local_plan,
                                   value_changes)
 from infra.deploy.events import EventStream, WaitTimeout, make_sink
@@ -41,6 +41,7 @@ class StackSpec:
     children: dict[str, Path] = field(default_factory=dict)   # for the local diff fallback
     secret_parameters: frozenset[str] = frozenset()          # NoEcho parameters: values never shown
     expected: dict[str, int] = field(default_factory=dict)    # resources per stack label (live view)
+    releases: dict[str, Any] = field(default_factory=dict)    # manifest.json "releases" (gradual functions)
 
 
 @dataclass
@@ -112,9 +113,9 @@ class StackRunner:
             raise DeployError(message)
         raise DeployError(f"{self.spec.name} kept changing state while we waited; run the command again.")
 
-    def _stream(self, stack_id: str) -> EventStream:
+    def _stream(self, stack_id: str, on_poll: Callable[[], None] | None = None) -> EventStream:
         return EventStream(self.cfn, stack_id, self.spec.name, make_sink(self.ui, self.spec.expected),
-                           fast=self.fast, sleep=self.sleep, clock=self.clock)
+                           fast=self.fast, sleep=self.sleep, clock=self.clock, on_poll=on_poll)
 
     def wait_idle(self, info: StackInfo) -> None:
         stream = self._stream(info.stack_id)
@@ -263,7 +264,9 @@ class StackRunner:
         """Execute the plan's change set and follow it; the stack after success, else DeployError."""
         cs = plan.change_set
         assert cs is not None
-        stream = self._stream(cs.stack_id)
+        releases = release.watch(self.aws, self.ui.say, self.spec.releases, plan.diff.rows if plan.diff else [],
+                                 datetime.now(timezone.utc), fast=self.fast, clock=self.clock)
+        stream = self._stream(cs.stack_id, releases.poll if releases else None)
         stream.prime(include_nested=plan.kind == UPDATE)
         token = f"serverless-infra-{uuid.uuid4()}"
         started = datetime.now()
@@ -279,16 +282,18 @@ class StackRunner:
         elapsed = (datetime.now() - started).total_seconds()
         if status not in SUCCESS:
             cause = find_root_cause(api_events_getter(self.cfn), cs.stack_id, self.spec.name, stream.cutoff)
-            raise DeployError(self._failure_text(plan, status, cause))
+            raise DeployError(self._failure_text(plan, status, cause, release.failure_text(releases)))
         self.ui.success(f"{self.spec.name}: {status} in {elapsed:.0f} s.")
         info = describe_stack(self.cfn, cs.stack_id)
         assert info is not None
         return info
 
-    def _failure_text(self, plan: Plan, status: str, cause: RootCause | None) -> str:
+    def _failure_text(self, plan: Plan, status: str, cause: RootCause | None, released: str = "") -> str:
         verb = {CREATE: "Creation", IMPORT: "Import"}.get(plan.kind, "Update")
         text = f"{verb} of {self.spec.name} failed ({status})."
-        if cause is not None:
+        if released:  # a release CodeDeploy rolled back: the alarm that fired says more than the alias event
+            text += f" Root cause: {released}"
+        elif cause is not None:
             text += f" Root cause: {cause.sentence()}."
         else:
             text += " CloudFormation reported no failed resource; see the stack's events in the console."
