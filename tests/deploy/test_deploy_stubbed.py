@@ -10,7 +10,7 @@ import json
 import pytest
 
 from infra.deploy import changeset
-from infra.deploy.changes import collect
+from infra.deploy.changeset import collect
 from infra.deploy.diff_render import render_text
 from infra.deploy.rootcause import explain_failure, find_root_cause
 from infra.deploy.runner import Cancelled, Plan, StackRunner, StackSpec
@@ -393,7 +393,7 @@ def production_build(tmp_path):
 
 
 def test_production_gets_termination_protection_and_policies_on_every_stack(tmp_path):
-    from infra.deploy.orchestrate import protect
+    from infra.deploy.policy import protect
     from infra.deploy.policy import protective_policy
 
     build = production_build(tmp_path)
@@ -425,7 +425,7 @@ def destroy_lookups(stub, protection: bool):
 
 def destroy(cfn, disable_protection):
     from infra.deploy.destroy import destroy_stack
-    from infra.deploy.orchestrate import Options
+    from infra.deploy.stage import Options
     from infra.deploy.session import Target
 
     ui, out, err = quiet_ui()
@@ -585,7 +585,7 @@ def of(stack_id: str, events: list[dict]) -> list[dict]:
 
 def destroy_with_s3(cfn, s3):
     from infra.deploy.destroy import destroy_stack
-    from infra.deploy.orchestrate import Options
+    from infra.deploy.stage import Options
     from infra.deploy.session import Target
 
     ui, out, err = quiet_ui()

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from infra.deploy.changes import Diff, Row
-from infra.deploy.security import Rule, SecurityChange, Statement
+from infra.deploy.resource_diff import Diff, Row
+from infra.deploy.access_diff import Rule, SecurityChange, Statement
 
 ACTION_STYLE = {"Add": "green", "Modify": "yellow", "Remove": "red", "Import": "cyan", "Dynamic": "magenta"}
 REPLACEMENT_TEXT = {"True": "REPLACE", "Conditional": "REPLACE (conditional)", "False": "no", "?": "?", "": "-"}

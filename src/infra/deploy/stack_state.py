@@ -7,7 +7,8 @@ The peers' classic traps, handled here:
   a stack; we explain why (with the original root cause) and delete + recreate it only when asked
   (`--recreate-failed`).
 - *_IN_PROGRESS: another operation is running; we wait for it (bounded by `--timeout`) or fail.
-- UPDATE_ROLLBACK_FAILED / DELETE_FAILED: need a human; we say what to run.
+- UPDATE_ROLLBACK_FAILED: `recover` continues the rollback; DELETE_FAILED needs a human: we say
+  what to run.
 """
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-NESTED_STACK_TYPE = "AWS::CloudFormation::Stack"
+from infra.resource_types import NESTED_STACK
+
+NESTED_STACK_TYPE = NESTED_STACK
+STUCK = "UPDATE_ROLLBACK_FAILED"
 
 CREATE, UPDATE, RECREATE, WAIT, REFUSE = "CREATE", "UPDATE", "RECREATE", "WAIT", "REFUSE"
 UPDATABLE = {
@@ -38,6 +42,11 @@ class StackInfo:
     tags: dict[str, str] = field(default_factory=dict)
     outputs: list[dict[str, Any]] = field(default_factory=list)
     last_updated: datetime | None = None
+
+    @property
+    def output_values(self) -> dict[str, str]:
+        """The stack's outputs by name, sorted."""
+        return {o["OutputKey"]: str(o.get("OutputValue", "")) for o in sorted(self.outputs, key=lambda o: o["OutputKey"])}
 
     @property
     def busy(self) -> bool:
@@ -127,14 +136,15 @@ def decide(info: StackInfo | None, *, recreate_failed: bool, read_only: bool = F
                + (" (resources its creation retained stay in the account, and the deploy imports them)."
                   if status == "ROLLBACK_COMPLETE" else "."))
         return Decision(REFUSE, f"{explain} {how}")
-    if status == "UPDATE_ROLLBACK_FAILED":
+    if status == STUCK:
         return Decision(REFUSE, (
-            f"{name} is in UPDATE_ROLLBACK_FAILED: an update failed and so did its rollback. Fix the "
-            "cause, then continue the rollback (aws cloudformation continue-update-rollback "
-            f"--stack-name {name}, skipping resources that cannot roll back with "
-            "--resources-to-skip) and deploy again."))
+            f"{name} is in {STUCK}: an update failed and so did its rollback. Run recover (it shows the "
+            "cause, skips the resources that cannot roll back, and continues the rollback), then deploy "
+            "again."))
     if status == "IMPORT_ROLLBACK_FAILED":
-        return Decision(REFUSE, f"{name} is in IMPORT_ROLLBACK_FAILED: fix the cause and roll the import back in the CloudFormation console before deploying.")
+        return Decision(REFUSE, f"{name} is in IMPORT_ROLLBACK_FAILED: fix the cause and roll the import back in "
+                                "the CloudFormation console before deploying.")
     if status == "DELETE_FAILED":
-        return Decision(REFUSE, f"{name} is in DELETE_FAILED: a delete did not finish. Run destroy again (after removing what blocked it) before deploying.")
+        return Decision(REFUSE, f"{name} is in DELETE_FAILED: a delete did not finish. Run destroy again (after "
+                                "removing what blocked it) before deploying.")
     return Decision(REFUSE, f"{name} is in {status}, which this tool does not know how to deploy over.")
