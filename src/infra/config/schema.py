@@ -228,8 +228,8 @@ class Api:
     throttle_rate: int = spec(1000, min=1, max=100000, doc="stage steady-state requests per second")
     throttle_burst: int = spec(2000, min=1, max=200000, doc="stage burst requests")
     request_validation: bool = spec(True, doc="validate bodies and parameters")
-    cloudwatch_role: bool = spec(False, doc="set the region's API Gateway CloudWatch Logs role (AWS::ApiGateway::Account) "
-                                            "from this stage: one stage per account and region, or the bootstrap")
+    cloudwatch_role: bool = spec(False, doc="deprecated, no effect: the deployer's bootstrap stack owns API Gateway's "
+                                            "CloudWatch Logs role once per account and region")
     cors: Optional[Cors] = spec(None, doc="CORS preflight answers and headers; none = no CORS")
     auth: Auth = spec(factory=Auth, doc="user-facing authorization: Cognito user pool, JWT issuer")
     usage_plan: Optional[UsagePlan] = spec(None, doc="usage plan (throttle and quota per API key)")
