@@ -328,7 +328,8 @@ def test_auth_config_errors_name_the_key_and_the_fix(tmp_path):
         base.replace('[api.auth.jwt]', '[api.auth.jwt_off]'): ("api.auth", ""),
         base.replace('function = "authorizer"\ncache', 'function = "nope"\ncache'): ("api.auth.jwt.function", "no function named 'nope'"),
         base.replace('audience = ["web", "mobile"]', 'audience = []'): ("api.auth.jwt.audience", "is empty"),
-        base.replace('auth = "JWT"\n\n[[api.routes]]\nmethod = "DELETE"', 'auth = "IAM"\nscopes = ["x"]\n\n[[api.routes]]\nmethod = "DELETE"'):
+        base.replace('auth = "JWT"\n\n[[api.routes]]\nmethod = "DELETE"',
+                     'auth = "IAM"\nscopes = ["x"]\n\n[[api.routes]]\nmethod = "DELETE"'):
             ("api.routes[0].scopes", "COGNITO and JWT"),
         base.replace('issuer = "https://login.example.com/"', 'issuer = "http://login.example.com/"'):
             ("api.auth.jwt.issuer", "https"),

@@ -348,7 +348,7 @@ def _update_keeping_resource(logical_id: str, resource_json: dict[str, Any], res
 def _update_modified_first(self: Any, template: dict[str, Any], parameters: dict[str, Any] | None = None) -> None:
     actions = self.build_resource_diff(template, parameters)
     last_exception: Exception | None = None
-    for tries in range(parsing.MAX_UPDATE_ATTEMPTS):   # removals as moto does them
+    for _ in range(parsing.MAX_UPDATE_ATTEMPTS):   # removals as moto does them
         for logical_name in list(actions["Remove"]):
             try:
                 if logical_name in self._parsed_resources:
@@ -368,7 +368,7 @@ def _update_modified_first(self: Any, template: dict[str, Any], parameters: dict
     self.load_parameters()
     self.load_conditions()
     self._resource_json_map = template["Resources"]
-    for tries in range(parsing.MAX_UPDATE_ATTEMPTS):
+    for _ in range(parsing.MAX_UPDATE_ATTEMPTS):
         for logical_name in list(actions["Modify"]):
             try:
                 changed = parsing.parse_and_update_resource(logical_name, self._resource_json_map[logical_name], self,

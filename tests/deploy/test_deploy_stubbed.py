@@ -150,10 +150,36 @@ def test_a_refused_update_saying_no_updates_is_no_changes():
 def test_a_failed_change_set_is_an_error_with_its_reason():
     cfn, stub = stubbed()
     stub.add_response("create_change_set", {"Id": CS_ARN, "StackId": ROOT_ID})
-    stub.add_response("describe_change_set", {"Status": "FAILED", "StatusReason": "Template format error: Unresolved resource dependencies [Nope]"})
+    stub.add_response("describe_change_set", {"Status": "FAILED",
+                                              "StatusReason": "Template format error: Unresolved resource dependencies [Nope]"})
+    stub.add_client_error("describe_events", "ValidationError", "not available here")   # best effort: skipped
     stub.add_response("delete_change_set", {})
-    with pytest.raises(DeployError, match="Unresolved resource dependencies"):
+    with pytest.raises(DeployError, match="Unresolved resource dependencies") as failed:
         changeset.create(cfn, stack=STACK, kind="UPDATE", name="n", parameters={}, tags={}, template_body="{}")
+    stub.assert_no_pending_responses()
+    assert "Pre-deployment validation" not in str(failed.value)
+
+
+def test_cloudformations_pre_deployment_validation_is_shown_with_a_failed_change_set():
+    """FAIL-mode validations (property syntax, name conflicts) fail the change set; DescribeEvents says
+    which resource, where, and why (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/validate-stack-deployments.html)."""
+    cfn, stub = stubbed()
+    stub.add_response("create_change_set", {"Id": CS_ARN, "StackId": ROOT_ID})
+    stub.add_response("describe_change_set", {"Status": "FAILED", "StatusReason": "Validation failed."})
+    stub.add_response("describe_events", {"OperationEvents": [
+        {"EventId": "e1", "StackId": ROOT_ID, "LogicalResourceId": "UploadsBucket", "EventType": "VALIDATION_ERROR",
+         "ValidationName": "NAME_CONFLICT_VALIDATION", "ValidationStatus": "FAILED", "ValidationFailureMode": "FAIL",
+         "ValidationPath": "/Resources/UploadsBucket/Properties/BucketName",
+         "ValidationStatusReason": "Resource of type AWS::S3::Bucket with identifier shop-dev-uploads already exists."},
+    ]}, {"ChangeSetName": CS_ARN, "StackName": ROOT_ID, "Filters": {"FailedEvents": True}})
+    stub.add_response("delete_change_set", {})
+    with pytest.raises(DeployError) as failed:
+        changeset.create(cfn, stack=STACK, kind="UPDATE", name="n", parameters={}, tags={}, template_body="{}")
+    stub.assert_no_pending_responses()
+    assert str(failed.value) == (
+        f"CloudFormation could not create the change set for {STACK}: Validation failed. Pre-deployment validation: "
+        "UploadsBucket (/Resources/UploadsBucket/Properties/BucketName): Resource of type AWS::S3::Bucket with "
+        "identifier shop-dev-uploads already exists.")
 
 
 def test_stale_change_sets_of_this_stack_and_name_are_deleted_only():

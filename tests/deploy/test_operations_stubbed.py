@@ -217,7 +217,7 @@ def test_every_preflight_check_fails_clearly_when_the_account_is_not_ready(tmp_p
     assert ("reserve 100 concurrent executions (0 reserved now), which leaves 50 unreserved; Lambda keeps at least 100"
             in results["concurrency"].message)
     ui, out, _ = quiet_ui()
-    from infra.deploy.preflight import failure, report
+    from infra.deploy.checks import failure, report
 
     failed = report(ui, list(results.values()))
     assert len(out.getvalue().splitlines()) == 8          # a heading and one line per check

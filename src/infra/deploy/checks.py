@@ -27,9 +27,11 @@ from infra.deploy.bootstrap import logs_api_gateway
 from infra.deploy.importing import Candidate, Imports, resolve_name
 from infra.deploy.manifest import Build
 from infra.deploy.retained import FINDERS, Context
-from infra.deploy.session import Aws, aws_exceptions, error_code, error_message, is_not_implemented
-from infra.deploy.stack_state import describe_stack
+from infra.deploy.session import Aws, aws_errors, aws_exceptions, error_code, error_message, is_not_implemented
+from infra.deploy.stacks import describe_stack
 from infra.deploy.steps import Bootstrap, DeployPlan
+from infra.deploy.ui import Ui
+from infra.errors import DeployError
 from infra.resource_types import facts, importable_types
 
 UNRESERVED_MINIMUM = 100
@@ -128,6 +130,36 @@ def check(name: str, summary: str) -> Callable[[Callable[[Preflight], Result]], 
         CHECKS[name] = Check(name, summary, fn)
         return fn
     return register
+
+
+def report(ui: Ui, results: list[Result]) -> list[Result]:
+    """Print one line per check; the failed ones."""
+    ui.step("Preflight")
+    for r in results:
+        style = {"FAIL": "bold red", "warn": "yellow", "ok": "green"}.get(r.status)
+        ui.say(r.line(), style=style)
+    return [r for r in results if r.status == "FAIL"]
+
+
+def failure(failed: list[Result], *, deploying: bool) -> DeployError:
+    names = ", ".join(r.check for r in failed)
+    tail = " Nothing was deployed." if deploying else ""
+    return DeployError(f"Preflight: {len(failed)} check(s) failed ({names}): fix what the lines above say, or skip a "
+                       f"check with --skip-check NAME.{tail}")
+
+
+def check_plan(build: Build, aws: Aws, ui: Ui, skip: tuple[str, ...], imports: Imports | None,
+               plan: DeployPlan | None, *, deploying: bool) -> list[Result]:
+    """Run every check not skipped against the plan; a failed one is an error."""
+    if deploying and SKIP_ALL in skip:
+        ui.note("Preflight skipped (--skip-check all).")
+        return []
+    with aws_errors(f"running the preflight checks of {build.stack_name}"):
+        results = run_checks(Preflight(build, aws, imports, plan), skip)
+    failed = report(ui, results)
+    if failed:
+        raise failure(failed, deploying=deploying)
+    return results
 
 
 def run_checks(preflight: Preflight, skip: tuple[str, ...] = ()) -> list[Result]:

@@ -9,10 +9,10 @@ exists, else from the templates), refusing what CloudFormation cannot do or need
 from __future__ import annotations
 
 from infra.deploy.changeset import DEPLOY_NAME
+from infra.deploy.checks import check_plan
 from infra.deploy.execution import Run
 from infra.deploy.executor import approve, execute, preview
 from infra.deploy.planner import PlanOptions, plan_deploy
-from infra.deploy.preflight import check_plan
 from infra.deploy.runner import StackRunner, StackSpec
 from infra.deploy.session import aws_errors
 from infra.deploy.stack_state import FAILED_CREATE, StackInfo

@@ -25,7 +25,8 @@ from infra.deploy.resource_diff import deployed_template
 from infra.deploy.rootcause import RootCause
 from infra.deploy.runner import DeleteFailed, StackRunner, StackSpec
 from infra.deploy.session import Aws, aws_errors, aws_exceptions
-from infra.deploy.stack_state import StackInfo, describe_stack, nested_stacks
+from infra.deploy.stack_state import StackInfo
+from infra.deploy.stacks import describe_stack, nested_stacks
 from infra.deploy.stage import Options, open_stage, read_stage
 from infra.deploy.ui import Ui
 from infra.errors import DeployError

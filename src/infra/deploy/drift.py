@@ -16,7 +16,7 @@ from typing import Any
 
 from infra.deploy.property_diff import shown
 from infra.deploy.session import aws_errors
-from infra.deploy.stack_state import describe_stack, nested_stacks
+from infra.deploy.stacks import describe_stack, nested_stacks
 from infra.deploy.stage import Options, open_stage
 from infra.deploy.ui import Ui
 from infra.errors import DeployError

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from infra.deploy.stack_state import NESTED_STACK_TYPE, describe_stack, nested_stacks
+from infra.deploy.rootcause import stack_events
+from infra.deploy.stack_state import NESTED_STACK_TYPE
+from infra.deploy.stacks import describe_stack, nested_stacks
 from infra.deploy.ui import Ui
 
 DONE_STATUSES = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE", "IMPORT_COMPLETE",
@@ -204,26 +206,17 @@ class EventStream:
         from botocore.exceptions import ClientError
 
         new: list[dict[str, Any]] = []
-        token = None
-        while True:
-            kwargs = {"StackName": watch.stack_id, **({"NextToken": token} if token else {})}
-            try:
-                page = self.cfn.describe_stack_events(**kwargs)
-            except ClientError as exc:
-                if "does not exist" in str(exc):
-                    return []
-                raise
-            for ev in page.get("StackEvents", []):
+        try:
+            for ev in stack_events(self.cfn, watch.stack_id):
                 ts = ev.get("Timestamp")
                 if ev["EventId"] in watch.seen or (
                         self.cutoff is not None and isinstance(ts, datetime) and ts < self.cutoff):
-                    token = None
-                    break
+                    break     # newest first: everything further down was shown already
                 new.append(ev)
-            else:
-                token = page.get("NextToken")
-            if not token:
-                break
+        except ClientError as exc:
+            if "does not exist" in str(exc):
+                return []
+            raise
         watch.seen.update(e["EventId"] for e in new)
         return list(reversed(new))
 

@@ -15,7 +15,8 @@ from infra.deploy.importing import root_import_template
 from infra.deploy.package import upload_template
 from infra.deploy.runner import StackRunner, StackSpec
 from infra.deploy.session import Aws, aws_errors
-from infra.deploy.stack_state import StackInfo, describe_stack
+from infra.deploy.stack_state import StackInfo
+from infra.deploy.stacks import describe_stack
 from infra.deploy.steps import ImportRoot, ImportStack
 from infra.deploy.ui import Ui
 

@@ -110,8 +110,8 @@ def plan_refactor(build: Build, state: StageState, config: str) -> tuple[Refacto
     templates = {lid: copy.deepcopy(child.template) for lid, child in state.children.items()}
     generated = {lid: build.template(path) for lid, path in build.templates.items()}
     resource_moves: list[ResourceMove] = []
-    for (source, destination), keys in sorted(pairs.items()):
-        resource_moves += _move_pair(config, keys, source, destination, templates, generated.get(destination, {}))
+    for (source, destination), moved_keys in sorted(pairs.items()):
+        resource_moves += _move_pair(config, moved_keys, source, destination, templates, generated.get(destination, {}))
     if not resource_moves:
         return None, record       # already where the templates put them (a refactor ran, the lock was not written)
     involved = sorted({m.source for m in resource_moves} | {m.destination for m in resource_moves})

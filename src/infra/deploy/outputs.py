@@ -15,7 +15,8 @@ from pathlib import Path
 from infra.deploy.package import write_atomic
 from infra.deploy.session import Aws, aws_errors
 from infra.deploy.stage import Options, open_stage
-from infra.deploy.stack_state import StackInfo, describe_stack, nested_stacks
+from infra.deploy.stack_state import StackInfo
+from infra.deploy.stacks import describe_stack, nested_stacks
 from infra.deploy.ui import Ui
 from infra.errors import DeployError
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from infra.deploy.manifest import Build
 from infra.deploy.session import Aws, aws_exceptions, error_message, is_not_implemented
-from infra.deploy.stack_state import StackInfo, nested_stacks
+from infra.deploy.stack_state import StackInfo
+from infra.deploy.stacks import nested_stacks
 from infra.deploy.ui import Ui
 from infra.resource_types import NESTED_STACK
 

@@ -24,7 +24,8 @@ from typing import Any
 from infra.deploy.rootcause import api_events_getter, explain_failure, is_own_event
 from infra.deploy.runner import StackRunner, StackSpec
 from infra.deploy.session import Aws, aws_errors
-from infra.deploy.stack_state import STUCK, StackInfo, describe_stack, nested_stacks
+from infra.deploy.stack_state import STUCK, StackInfo
+from infra.deploy.stacks import describe_stack, nested_stacks
 from infra.deploy.stage import Options, open_stage, read_stage
 from infra.deploy.ui import Ui
 from infra.errors import DeployError, UsageError

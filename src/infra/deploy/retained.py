@@ -19,7 +19,7 @@ from typing import Any
 from infra.deploy.importing import Candidate, Found, Imports, candidates, import_resource
 from infra.deploy.manifest import Build
 from infra.deploy.session import Aws, aws_errors, aws_exceptions, error_code
-from infra.deploy.stack_state import describe_stack
+from infra.deploy.stacks import describe_stack
 from infra.deploy.ui import Ui
 
 # Tags CloudFormation puts on the resources it creates (and that stay on retained ones).

@@ -19,8 +19,8 @@ from infra.deploy.resource_diff import (Diff, LocalFallback, Templates, deployed
 from infra.deploy.events import EventStream, WaitTimeout, make_sink
 from infra.deploy.rootcause import RootCause, api_events_getter, explain_failure, find_root_cause
 from infra.deploy.session import Aws, aws_exceptions, error_message, is_not_implemented
-from infra.deploy.stack_state import (CREATE, FAILED_CREATE, RECREATE, REFUSE, UPDATE, WAIT,
-                                      StackInfo, decide, describe_stack)
+from infra.deploy.stack_state import CREATE, FAILED_CREATE, RECREATE, REFUSE, UPDATE, WAIT, StackInfo, decide
+from infra.deploy.stacks import describe_stack
 from infra.deploy.ui import Ui
 from infra.errors import DeployError
 

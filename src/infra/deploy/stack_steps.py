@@ -16,7 +16,8 @@ from infra.deploy.review import approve, changed, check_replacements, same_chang
 from infra.deploy.runner import Plan, StackRunner
 from infra.deploy.session import aws_errors, aws_exceptions, error_message
 from infra.deploy.specs import bootstrap_spec, global_spec, local_root_spec, root_parameters, root_spec
-from infra.deploy.stack_state import StackInfo, describe_stack
+from infra.deploy.stack_state import StackInfo
+from infra.deploy.stacks import describe_stack
 from infra.deploy.state import global_values
 from infra.deploy.execution import Reviewed, Run
 from infra.deploy.steps import (Bootstrap, DeployGlobal, DeployRoot, Outputs, Package, Protect, RecordPlacement,

@@ -16,7 +16,8 @@ from infra.deploy.resource_diff import deployed_template
 from infra.deploy.retained import find_retained
 from infra.deploy.session import Aws, Target, aws_errors
 from infra.deploy.specs import stack_tags
-from infra.deploy.stack_state import UPDATABLE, StackInfo, describe_stack, nested_stacks
+from infra.deploy.stack_state import UPDATABLE, StackInfo
+from infra.deploy.stacks import describe_stack, nested_stacks
 from infra.deploy.state import BootstrapState, DeployedChild, StageState
 from infra.deploy.ui import Ui
 from infra.placement import lock_path, read_lock
