@@ -12,10 +12,13 @@ from __future__ import annotations
 import io
 from collections import Counter
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infra.deploy.resource_diff import Diff, Row
 from infra.deploy.access_diff import Rule, SecurityChange, Statement
+
+if TYPE_CHECKING:   # rich loads only when a diff is shown
+    from rich.console import Group
 
 ACTION_STYLE = {"Add": "green", "Modify": "yellow", "Remove": "red", "Import": "cyan", "Dynamic": "magenta"}
 REPLACEMENT_TEXT = {"True": "REPLACE", "Conditional": "REPLACE (conditional)", "False": "no", "?": "?", "": "-"}
@@ -200,7 +203,7 @@ def security_tables(diff: Diff) -> list[Any]:
     return parts
 
 
-def render(diff: Diff, title: str, stateful_types: Collection[str] = ()) -> Any:
+def render(diff: Diff, title: str, stateful_types: Collection[str] = ()) -> Group:
     """A rich renderable for the whole diff."""
     from rich import box
     from rich.console import Group

@@ -14,12 +14,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infra.deploy.rootcause import stack_events
 from infra.deploy.stack_state import NESTED_STACK_TYPE
 from infra.deploy.stacks import describe_stack, nested_stacks
 from infra.deploy.ui import Ui
+
+if TYPE_CHECKING:   # rich loads only when a command shows something
+    from rich.table import Table
 
 DONE_STATUSES = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE", "IMPORT_COMPLETE",
                  "DELETE_SKIPPED", "UPDATE_ROLLBACK_COMPLETE", "ROLLBACK_COMPLETE"}
@@ -105,7 +108,7 @@ class LiveSink:
         if self._live is not None:
             self._live.update(self.render())
 
-    def render(self) -> Any:
+    def render(self) -> Table:
         from rich.table import Table
 
         table = Table(title="Stack progress", title_justify="left", expand=False)
@@ -265,6 +268,6 @@ class EventStream:
         self.interval = min(self.interval * 1.5, self.max_interval)
 
 
-def _sort_key(ev: dict[str, Any]) -> Any:
+def _sort_key(ev: dict[str, Any]) -> float:
     ts = ev.get("Timestamp")
     return ts.timestamp() if isinstance(ts, datetime) else 0.0

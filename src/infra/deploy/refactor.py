@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from infra.deploy.session import aws_exceptions, error_message
-from infra.deploy.steps import Refactor, StackDefinition
+from infra.deploy.steps import Refactor
 from infra.deploy.ui import Ui
 from infra.errors import DeployError
 
@@ -97,7 +97,3 @@ def actions(cfn: Any, refactor_id: str) -> list[str]:
             lines.append(" ".join(x for x in (action.get("Action", ""), action.get("Entity", ""), where,
                                               action.get("Description", "")) if x))
     return lines
-
-
-def definitions_by_name(step: Refactor) -> dict[str, StackDefinition]:
-    return {s.stack_name: s for s in step.stacks}
