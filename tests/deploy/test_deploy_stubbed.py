@@ -6,6 +6,7 @@ rollbacks, an operation already running, and cancelling an update.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -455,7 +456,7 @@ def destroy(cfn, disable_protection):
     from infra.deploy.session import Target
 
     ui, out, err = quiet_ui()
-    opts = Options(config=None, out=None, target=Target())  # type: ignore[arg-type]
+    opts = Options(config=Path("c.toml"), out=Path("out"), target=Target())
     kept = destroy_stack(FakeAws(cfn), ui, "shop-dev", opts, disable_protection=disable_protection)
     return kept, out.getvalue(), err.getvalue()
 
@@ -615,7 +616,7 @@ def destroy_with_s3(cfn, s3):
     from infra.deploy.session import Target
 
     ui, out, err = quiet_ui()
-    opts = Options(config=None, out=None, target=Target())  # type: ignore[arg-type]
+    opts = Options(config=Path("c.toml"), out=Path("out"), target=Target())
     kept = destroy_stack(FakeAws(cfn, s3), ui, "shop-dev", opts, disable_protection=False)
     return kept, out.getvalue(), err.getvalue()
 

@@ -127,7 +127,7 @@ def refactor_run(build: Build, state: StageState, steps: tuple) -> tuple[Run, St
     aws = StubbedAws()
     ui, _, _ = quiet_ui()
     ui.assume_yes = True
-    stage = Stage(build, aws, Options(config=Path("shop.toml"), out=Path("out"), bucket="artifacts"), state)  # type: ignore[arg-type]
+    stage = Stage(build, aws, Options(config=Path("shop.toml"), out=Path("out"), bucket="artifacts"), state)
     return Run(stage, ui, DeployPlan(STACK, "us-east-1", steps)), aws
 
 

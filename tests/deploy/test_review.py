@@ -215,7 +215,7 @@ def approve(level, yes, broadening, answer="n\n"):
     ui, out, _ = quiet_ui()
     ui.assume_yes = yes
     asked = []
-    ui.confirm = lambda question: asked.append(question) or answer.startswith("y")  # type: ignore[method-assign]
+    ui.confirm = lambda question: asked.append(question) or answer.startswith("y")  # a person who answers
     try:
         decide(ui, level, [planned(broadening)], {STACK: "us-east-1"})
         return "deployed", asked
