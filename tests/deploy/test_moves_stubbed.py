@@ -220,3 +220,27 @@ def test_a_stage_created_by_this_deploy_records_its_placement_after_the_deploy(m
     kinds = [type(s).__name__ for s in plan]
     assert "Refactor" not in kinds
     assert kinds.index("RecordPlacement") > kinds.index("DeployRoot")       # nothing to move: created in place
+
+
+def test_templates_put_a_regrouped_function_in_its_new_stack_and_keep_the_lock_as_deployed(tmp_path, monkeypatch):
+    """Through the real generator: a `group` on a deployed function moves it in the templates (and the
+    manifest and diagram), while the committed lock still says where it is deployed, so
+    `templates --locked` passes until a deploy has moved it."""
+    from deploy_emulator import REPO
+
+    from infra.build import build_configs
+
+    monkeypatch.chdir(REPO)
+    config = tmp_path / "catalog-api.toml"
+    text = (REPO / "config" / "catalog-api.toml").read_text()
+    config.write_text(text.replace("[functions.users]\n", '[functions.users]\ngroup = "people"\n', 1))
+    lock = tmp_path / "catalog-api.lock.json"
+    lock.write_bytes((REPO / "config" / "catalog-api.lock.json").read_bytes())
+    before = lock.read_bytes()
+    [out] = build_configs([config], tmp_path / "out", locked=True)
+    assert lock.read_bytes() == before                                  # still where it is deployed
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["placement"]["functions.users"] == "compute-people"
+    assert "ComputePeople" in manifest["templates"]
+    assert "UsersFunction" in json.loads((out / "compute-people.json").read_text())["Resources"]
+    assert "UsersFunction" not in json.loads((out / "compute.json").read_text())["Resources"]
