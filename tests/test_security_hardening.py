@@ -54,9 +54,9 @@ def test_vpc_function_gets_exact_network_interface_statements(secure, catalog):
 
 def test_apigateway_logging_role_is_inline_and_scoped():
     # Owned by the deployer's bootstrap stack, once per account and region (no stage template has it).
-    from infra.deploy import bootstrap
+    from infra.deploy import bootstrap, bootstrap_template
 
-    template = json.loads(bootstrap.template())
+    template = json.loads(bootstrap_template.template())
     role = resources(template, "AWS::IAM::Role")[bootstrap.ROLE_ID]
     assert actions_of(role) == {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups",
                                 "logs:DescribeLogStreams", "logs:FilterLogEvents", "logs:PutLogEvents",

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError, NoCredentialsError
 from botocore.parsers import ResponseParserError
 from rich.console import Console
 
-from infra.deploy import bootstrap
+from infra.deploy import bootstrap_template as bootstrap
 from infra.deploy.resource_diff import Diff, Row, diff_templates, value_changes
 from infra.deploy.commands import COMMANDS, Duration
 from infra.deploy.diff_render import render_text, summary

@@ -11,14 +11,14 @@
   must be set in account settings to enable logging"), and a stage that set it would leave every
   other stage of the region pointing at a deleted role when it is destroyed. Owned here, once, and
   retained like the bucket. `preflight` checks it (GetAccount).
+
+Its template is built in `infra.deploy.bootstrap_template` (troposphere and awacs load only when
+it is needed); this module holds what the plan and the checks read about the stack.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
-
-from infra import grants
 
 STACK_NAME = "serverless-infra-artifacts"
 BUCKET_ID = "ArtifactBucket"
@@ -27,81 +27,6 @@ ACCOUNT_ID = "ApiGatewayAccount"
 ROLE_OUTPUT = "ApiGatewayCloudWatchRoleArn"
 NONCURRENT_DAYS = 30
 STAGE_TYPE = "AWS::ApiGateway::Stage"
-
-
-def template() -> str:
-    """The bootstrap template (troposphere), deterministic JSON."""
-    from awacs.aws import Bool, Condition, Deny, PolicyDocument, Principal, Statement
-    from awacs.s3 import ARN as S3_ARN
-    from awacs.s3 import Action as S3Action
-    from troposphere import GetAtt, Output, Ref, Sub, Tags, Template, s3
-
-    t = Template(Description="serverless-infra artifact bucket: handler zips and templates, stored by content hash.")
-    t.set_version("2010-09-09")
-    bucket = t.add_resource(s3.Bucket(
-        BUCKET_ID,
-        BucketEncryption=s3.BucketEncryption(ServerSideEncryptionConfiguration=[
-            s3.ServerSideEncryptionRule(
-                ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256"),
-            ),
-        ]),
-        VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
-        PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
-            BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True,
-        ),
-        OwnershipControls=s3.OwnershipControls(Rules=[
-            s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced"),
-        ]),
-        LifecycleConfiguration=s3.LifecycleConfiguration(Rules=[
-            s3.LifecycleRule(
-                Id="ExpireOldVersions",
-                Status="Enabled",
-                NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=NONCURRENT_DAYS),
-                AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=1),
-            ),
-        ]),
-        Tags=Tags(ManagedBy="serverless-infra", Purpose="artifacts"),
-        DeletionPolicy="Retain",
-        UpdateReplacePolicy="Retain",
-    ))
-    policy = PolicyDocument(Version="2012-10-17", Statement=[
-        Statement(
-            Sid="DenyInsecureTransport",
-            Effect=Deny,
-            Principal=Principal("*"),
-            Action=[S3Action("*")],
-            Resource=[S3_ARN("${%s}" % BUCKET_ID), S3_ARN("${%s}/*" % BUCKET_ID)],
-            Condition=Condition(Bool({"aws:SecureTransport": "false"})),
-        ),
-    ])
-    doc = json.loads(policy.to_json())
-    for st in doc["Statement"]:
-        st["Resource"] = [Sub(r.replace("arn:aws:", "arn:${AWS::Partition}:")).to_dict() for r in st["Resource"]]
-    t.add_resource(s3.BucketPolicy("ArtifactBucketPolicy", Bucket=Ref(bucket), PolicyDocument=doc))
-    t.add_output(Output("BucketName", Value=Ref(bucket), Description="Artifact bucket name"))
-    t.add_output(Output("BucketArn", Value=GetAtt(bucket, "Arn"), Description="Artifact bucket ARN"))
-    _api_gateway_account(t)
-    return t.to_json(indent=2, sort_keys=True) + "\n"
-
-
-def _api_gateway_account(t: Any) -> None:
-    """API Gateway's CloudWatch Logs role for the account and region (scoped as grants explains)."""
-    from troposphere import GetAtt, Output, Tags, apigateway, iam
-
-    role = t.add_resource(iam.Role(
-        ROLE_ID,
-        Description="API Gateway pushes execution and access logs of every REST API in this region with it",
-        AssumeRolePolicyDocument=grants.assume_role("apigateway.amazonaws.com"),
-        Policies=[iam.Policy(PolicyName="push-to-cloudwatch-logs",
-                             PolicyDocument=grants.document(grants.apigateway_logging("ApiGatewayLogs")))],
-        Tags=Tags(ManagedBy="serverless-infra", Purpose="api-gateway-logging"),
-        DeletionPolicy="Retain",
-        UpdateReplacePolicy="Retain",
-    ))
-    t.add_resource(apigateway.Account(ACCOUNT_ID, CloudWatchRoleArn=GetAtt(role, "Arn"),
-                                      DeletionPolicy="Retain", UpdateReplacePolicy="Retain"))
-    t.add_output(Output(ROLE_OUTPUT, Value=GetAtt(role, "Arn"),
-                        Description="API Gateway's CloudWatch Logs role for this account and region"))
 
 
 def logs_api_gateway(templates: Iterable[dict[str, Any]]) -> bool:

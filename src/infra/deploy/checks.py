@@ -19,13 +19,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infra.deploy.bootstrap import ACCOUNT_ID as BOOTSTRAP_ACCOUNT
 from infra.deploy.bootstrap import ROLE_OUTPUT, STACK_NAME as BOOTSTRAP_STACK
 from infra.deploy.bootstrap import logs_api_gateway
 from infra.deploy.importing import Candidate, Imports, resolve_name
-from infra.deploy.manifest import Build
 from infra.deploy.retained import FINDERS, Context
 from infra.deploy.session import Aws, aws_errors, aws_exceptions, error_code, error_message, is_not_implemented
 from infra.deploy.stacks import describe_stack
@@ -33,6 +32,9 @@ from infra.deploy.steps import Bootstrap, DeployPlan
 from infra.deploy.ui import Ui
 from infra.errors import DeployError
 from infra.resource_types import facts, importable_types
+
+if TYPE_CHECKING:   # the generated build is read, never imported at start-up (the CLI lists the checks)
+    from infra.deploy.manifest import Build
 
 UNRESERVED_MINIMUM = 100
 CONNECTION_TYPES = {"AWS::CodeConnections::Connection", "AWS::CodeStarConnections::Connection"}

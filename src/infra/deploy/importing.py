@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.deploy.manifest import Build
 from infra.deploy.resource_diff import Row
 from infra.resource_types import KEEPS_RESOURCE, NESTED_STACK, facts, required_properties
+
+if TYPE_CHECKING:   # the generated build is read, never imported at start-up (the CLI lists the checks)
+    from infra.deploy.manifest import Build
 
 PSEUDO = re.compile(r"\$\{(AWS::[A-Za-z]+)\}")
 SUB_VARIABLE = re.compile(r"\$\{(?!!)([^}]+)\}")

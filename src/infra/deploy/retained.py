@@ -14,13 +14,15 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infra.deploy.importing import Candidate, Found, Imports, candidates, import_resource
-from infra.deploy.manifest import Build
 from infra.deploy.session import Aws, aws_errors, aws_exceptions, error_code
 from infra.deploy.stacks import describe_stack
 from infra.deploy.ui import Ui
+
+if TYPE_CHECKING:   # the generated build is read, never imported at start-up (the CLI lists the checks)
+    from infra.deploy.manifest import Build
 
 # Tags CloudFormation puts on the resources it creates (and that stay on retained ones).
 CFN_STACK_TAG = "aws:cloudformation:stack-name"

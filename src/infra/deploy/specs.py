@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from infra.deploy.bootstrap import STACK_NAME as BOOTSTRAP_STACK
-from infra.deploy.bootstrap import template as bootstrap_template
+from infra.deploy.bootstrap_template import template as bootstrap_template
 from infra.deploy.manifest import MANIFEST, Build
 from infra.deploy.owner import CONFIG_TAG
 from infra.deploy.package import Packaged

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.deploy import bootstrap
+from infra.deploy import bootstrap, bootstrap_template
 from infra.deploy.manifest import Build, build_and_load
 from infra.deploy.moves import pending
 from infra.deploy.owner import check_owner, config_identity
@@ -110,7 +110,7 @@ def read_artifacts(stage: Stage) -> None:
         info = describe_stack(cfn, bootstrap.STACK_NAME)
         if info is not None and info.status != "REVIEW_IN_PROGRESS":
             ready = info.status in UPDATABLE
-            current = ready and deployed_template(cfn, info.stack_id) == json.loads(bootstrap.template())
+            current = ready and deployed_template(cfn, info.stack_id) == json.loads(bootstrap_template.template())
             state.bootstrap = BootstrapState(exists=True, current=current, status=info.status,
                                              bucket=bootstrap.bucket_name(cfn) if ready else None)
     with aws_errors(f"looking for the artifact bucket in {aws.region}"):
