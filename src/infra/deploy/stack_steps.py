@@ -32,6 +32,7 @@ PLACEHOLDER_BUCKET = "(artifact bucket)"
 def preview_bootstrap(run: Run, step: Bootstrap) -> None:
     run.other_changes.append(step.describe())
     runner = StackRunner(run.aws, run.ui, bootstrap_spec(), change_set_name=run.change_set_name)
+    run.ui.step(f"Bootstrap stack {step.stack_name} ({run.aws.region}), from its template")
     with aws_errors(f"planning the bootstrap stack {step.stack_name} in {run.aws.region}"):
         plan = runner.plan_locally()
     run.review(step.stack_name, Reviewed(runner, plan, run.aws.region, local=True))
