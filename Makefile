@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 CKV_VENV := .venv-checkov
 OUT := out
 
-.PHONY: templates lint check scale test test-py test-node bench clean venv diagrams schema serve
+.PHONY: templates lint check scale test test-py test-node check-code bench clean venv diagrams schema serve
 
 venv: $(VENV)/.installed
 
@@ -48,8 +48,14 @@ scale: $(VENV)/.installed $(CKV_VENV)/.installed
 	$(PY) generate.py lint out-bench
 	$(PY) -m infra.checkov_gate --checkov $(CKV_VENV)/bin/checkov out-bench
 
-## test: the whole suite (lint, checkov, Python and Node.js tests)
-test: check scale test-py test-node
+## test: the whole suite (code checks, lint, checkov, Python and Node.js tests)
+test: check-code check scale test-py test-node
+
+## check-code: ruff, mypy and the import layers (import-linter), as configured in pyproject.toml
+check-code: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # The local-run tests start the Node.js handler, which needs its SDK from node_modules.
 test-py: $(VENV)/.installed handlers/users/node_modules/.installed

@@ -9,9 +9,8 @@ import hashlib
 import json
 from typing import Any
 
-from troposphere import GetAtt, Ref, Sub, apigateway as agw, cloudwatch as cw, encode_to_dict, iam, ssm
+from troposphere import GetAtt, Ref, Sub, apigateway as agw, cloudwatch as cw, encode_to_dict, ssm
 
-from infra import grants
 from infra.builders.alarms import API_ALARMS, alarm
 from infra.builders.logs import log_group
 from infra.config.schema import Config
@@ -81,6 +80,8 @@ def _stage(cfg: Config, st: Stack, rest: Any, deployment: Any) -> Any:
     key_arn = st.param("KeyArn", "ARN of the system KMS key (encrypts the access log group)")
     access_logs = st.add(log_group("AccessLogGroup", f"/aws/apigateway/{api_name(cfg)}-{cfg.project.stage}/access",
                                    api.access_log_retention_days, key_arn), stateful=True)
+    # API Gateway's CloudWatch Logs role is an account-and-region setting: the deployer's bootstrap
+    # stack owns it (infra.deploy.bootstrap), not a stage, so destroying one stage never breaks the others.
     stage_deps = []
     if api.logging_level != "OFF":
         # API Gateway writes execution logs to API-Gateway-Execution-Logs_{rest-api-id}/{stage_name}
@@ -91,19 +92,6 @@ def _stage(cfg: Config, st: Stack, rest: Any, deployment: Any) -> Any:
             "ExecutionLogGroup", Sub(f"API-Gateway-Execution-Logs_${{RestApiId}}/{cfg.project.stage}"),
             api.execution_log_retention_days, key_arn), stateful=True)
         stage_deps.append(execution_logs.title)
-    if api.cloudwatch_role and api.logging_level != "OFF":
-        # AWS::ApiGateway::Account is the account's one setting per region ("you should only have
-        # one AWS::ApiGateway::Account resource per region per account",
-        # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-apigateway-account.html),
-        # so only the stage whose config opts in ([api] cloudwatch_role) sets it. Every stage in
-        # the region logs through it: it is retained when that stage is deleted.
-        role = st.add(iam.Role("CloudWatchRole", AssumeRolePolicyDocument=grants.assume_role("apigateway.amazonaws.com"),
-                               Policies=[iam.Policy(PolicyName="push-to-cloudwatch-logs", PolicyDocument=grants.document(
-                                   grants.apigateway_logging("ApiGatewayLogs")))], DeletionPolicy="Retain",
-                               UpdateReplacePolicy="Retain"))
-        account = st.add(agw.Account("Account", CloudWatchRoleArn=GetAtt(role, "Arn"), DeletionPolicy="Retain",
-                                     UpdateReplacePolicy="Retain"))
-        stage_deps.append(account.title)
     return st.add(agw.Stage(
         "Stage", RestApiId=rest, StageName=cfg.project.stage, DeploymentId=Ref(deployment),
         TracingEnabled=api.tracing,

@@ -3,6 +3,7 @@ invoke permission and alarm; placement decides which compute stack holds which b
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from troposphere import GetAtt, Join, Ref, Sub, Tags, awslambda, cloudwatch as cw, secretsmanager, ssm
@@ -74,7 +75,7 @@ class _Refs:
         return self.key_arn()
 
 
-def _statements(name: str, fn: Function, refs: _Refs, log_group_arn: Any, extra: list = (),
+def _statements(name: str, fn: Function, refs: _Refs, log_group_arn: Any, extra: Sequence[Any] = (),
                 writes_secret: bool = False) -> list:
     sid = logical_id(name)
     out = [grants.log_group_write(log_group_arn, f"{sid}Logs"), grants.xray_write(f"{sid}Traces")]

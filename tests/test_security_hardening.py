@@ -52,15 +52,20 @@ def test_vpc_function_gets_exact_network_interface_statements(secure, catalog):
         assert not any(a.startswith("ec2:") for a in actions_of(other)), lid
 
 
-def test_apigateway_logging_role_is_inline_and_scoped(secure):
-    role = resources(secure["api-stage"], "AWS::IAM::Role")["CloudWatchRole"]
+def test_apigateway_logging_role_is_inline_and_scoped():
+    # Owned by the deployer's bootstrap stack, once per account and region (no stage template has it).
+    from infra.deploy import bootstrap, bootstrap_template
+
+    template = json.loads(bootstrap_template.template())
+    role = resources(template, "AWS::IAM::Role")[bootstrap.ROLE_ID]
     assert actions_of(role) == {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups",
                                 "logs:DescribeLogStreams", "logs:FilterLogEvents", "logs:PutLogEvents",
                                 "logs:GetLogEvents"}
     for st in _statements(role):
         for res in st["Resource"]:
             assert res["Fn::Sub"].startswith("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:")
-    # The role is shared by every API of the account and region, so it outlives any one stack.
+    assert not role["Properties"].get("ManagedPolicyArns")
+    # The role is shared by every API of the account and region, so it outlives the bootstrap stack too.
     assert role["DeletionPolicy"] == "Retain"
 
 
@@ -326,7 +331,8 @@ def test_auth_config_errors_name_the_key_and_the_fix(tmp_path):
         base.replace('[api.auth.jwt]', '[api.auth.jwt_off]'): ("api.auth", ""),
         base.replace('function = "authorizer"\ncache', 'function = "nope"\ncache'): ("api.auth.jwt.function", "no function named 'nope'"),
         base.replace('audience = ["web", "mobile"]', 'audience = []'): ("api.auth.jwt.audience", "is empty"),
-        base.replace('auth = "JWT"\n\n[[api.routes]]\nmethod = "DELETE"', 'auth = "IAM"\nscopes = ["x"]\n\n[[api.routes]]\nmethod = "DELETE"'):
+        base.replace('auth = "JWT"\n\n[[api.routes]]\nmethod = "DELETE"',
+                     'auth = "IAM"\nscopes = ["x"]\n\n[[api.routes]]\nmethod = "DELETE"'):
             ("api.routes[0].scopes", "COGNITO and JWT"),
         base.replace('issuer = "https://login.example.com/"', 'issuer = "http://login.example.com/"'):
             ("api.auth.jwt.issuer", "https"),

@@ -14,9 +14,9 @@ from infra.errors import ConfigError, UsageError, UserError
 from infra.naming import physical, stack_name, tags
 from infra.placement import lock_path, read_lock, render_lock
 from infra.render import compact_json, replace_dirs, replace_file, template_dict, to_json_bytes
+from infra.resource_types import stateful_types
 
-STATEFUL_TYPES = ["AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::S3::Bucket",
-                  "AWS::SecretsManager::Secret"]
+STATEFUL_TYPES = stateful_types()
 
 
 @dataclass(frozen=True)

@@ -76,9 +76,9 @@ def render(cfg: Config, placement: dict[str, str]) -> str:
             methods = sorted({m for ms in paths[path].values() for m in ms})
             pid = node("api", _id("path", path), f"{' '.join(methods)} {path}")
             edges.append(f"  {api} --> {pid}")
-            for fn, fn_methods in sorted(paths[path].items()):
+            for target, fn_methods in sorted(paths[path].items()):
                 label = "" if len(paths[path]) == 1 else f"|{' '.join(sorted(fn_methods))}|"
-                edges.append(f"  {pid} -->{label} {_id('fn', fn)}")
+                edges.append(f"  {pid} -->{label} {_id('fn', target)}")
     for name, fn in sorted(cfg.functions.items()):
         fid = node(placement.get(f"functions.{name}", "compute"), _id("fn", name), f"λ {name} ({fn.runtime})")
         for table, level in sorted(fn.access.tables.items()):

@@ -6,7 +6,8 @@ EC2 Describe calls, a release hook's status report).
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from awacs import (awslambda, cloudfront, cloudwatch, codedeploy, dynamodb, ec2, kms, logs, s3, secretsmanager, sqs,
                    ssm, wafv2, xray)
@@ -36,7 +37,7 @@ def document(statements: Iterable[Statement]) -> PolicyDocument:
     return PolicyDocument(Version=VERSION, Statement=list(statements))
 
 
-def allow(actions: list[Action], resources: list[Any], sid: str = "", **kwargs: Any) -> Statement:
+def allow(actions: Sequence[Action], resources: list[Any], sid: str = "", **kwargs: Any) -> Statement:
     """One Allow statement; actions are sorted so output is stable."""
     actions = sorted(actions, key=lambda a: a.JSONrepr())
     if sid:

@@ -71,7 +71,7 @@ def replace_file(path: Path, data: bytes) -> None:
 
 
 @lru_cache(maxsize=1)
-def _troposphere_bases() -> tuple[type, type]:
+def _troposphere_bases() -> tuple[Any, Any]:
     from troposphere import AWSHelperFn, BaseAWSObject  # imported on first use: lint needs no troposphere
 
     return AWSHelperFn, BaseAWSObject

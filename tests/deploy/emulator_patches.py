@@ -59,6 +59,13 @@ Faithful fixes (documented CloudFormation behaviour, computed from moto's own st
    deployment groups and deployment configurations are placeholders (5). The release's live view
    and rollback are tested on recorded CodeDeploy answers instead (tests/deploy/test_releases_stubbed.py).
 
+4e. AWS::ApiGateway::Account (API Gateway's CloudWatch Logs role, an account-and-region setting the
+   bootstrap stack owns): moto's CloudFormation has no model for it, and a stand-in (5.) would leave
+   moto's own GetAccount without the role. CloudFormation sets the account's cloudwatchRoleArn on
+   create and update and leaves it on delete (https://docs.aws.amazon.com/AWSCloudFormation/latest/
+   TemplateReference/aws-resource-apigateway-account.html); the patch does the same through moto's
+   own UpdateAccount state.
+
 Stand-ins (what LocalStack calls "ignore unsupported resource types"):
 5. A resource type moto's CloudFormation does not implement (WAFv2, CloudWatch alarms, API
    Gateway stages and models, Config rules, bucket and topic policies, CodeDeploy applications,
@@ -327,12 +334,68 @@ class LambdaAlias(CloudFormationModel):
 
 
 LAMBDA_MODELS = {"AWS::Lambda::Version": LambdaVersion, "AWS::Lambda::Alias": LambdaAlias}
+
+
+# 4e. API Gateway's account setting ---------------------------------------------------------------
+class ApiGatewayAccount(CloudFormationModel):
+    """AWS::ApiGateway::Account: sets moto's account-and-region cloudwatchRoleArn, as CloudFormation does."""
+
+    # moto's model metaclass files models by service, read from the module path.
+    __module__ = "moto.apigateway.test_account"
+
+    def __init__(self, account_id: str, region_name: str):
+        self.account_id, self.region_name = account_id, region_name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApiGateway::Account"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return f"{self.account_id}-apigateway-account"
+
+    @classmethod
+    def _set(cls, cloudformation_json: Any, account_id: str, region_name: str) -> ApiGatewayAccount:
+        from moto.apigateway.models import apigateway_backends
+
+        role = (cloudformation_json.get("Properties") or {}).get("CloudWatchRoleArn")
+        if role:
+            apigateway_backends[account_id][region_name].update_account(
+                [{"op": "replace", "path": "/cloudwatchRoleArn", "value": role}])
+        return cls(account_id, region_name)
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[override]
+                                        account_id: str, region_name: str, **kwargs: Any) -> ApiGatewayAccount:
+        return cls._set(cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,  # type: ignore[override]
+                                        cloudformation_json: Any, account_id: str,
+                                        region_name: str) -> ApiGatewayAccount:
+        return cls._set(cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[override]
+                                        account_id: str, region_name: str) -> None:
+        return None   # CloudFormation leaves the account setting as it is
+
+    def is_created(self) -> bool:
+        return True
+
+
 _original_class_from_type = parsing.resource_class_from_type
 
 
 def _class_from_type(resource_type: str) -> Any:
     if resource_type in LAMBDA_MODELS:
         return LAMBDA_MODELS[resource_type]
+    if resource_type == ApiGatewayAccount.cloudformation_type():
+        return ApiGatewayAccount
     cls = _original_class_from_type(resource_type)
     if cls is None and resource_type not in parsing.NULL_MODELS:
         return Placeholder
@@ -397,7 +460,7 @@ def _update_keeping_resource(logical_id: str, resource_json: dict[str, Any], res
 def _update_modified_first(self: Any, template: dict[str, Any], parameters: dict[str, Any] | None = None) -> None:
     actions = self.build_resource_diff(template, parameters)
     last_exception: Exception | None = None
-    for tries in range(parsing.MAX_UPDATE_ATTEMPTS):   # removals as moto does them
+    for _ in range(parsing.MAX_UPDATE_ATTEMPTS):   # removals as moto does them
         for logical_name in list(actions["Remove"]):
             try:
                 if logical_name in self._parsed_resources:
@@ -417,7 +480,7 @@ def _update_modified_first(self: Any, template: dict[str, Any], parameters: dict
     self.load_parameters()
     self.load_conditions()
     self._resource_json_map = template["Resources"]
-    for tries in range(parsing.MAX_UPDATE_ATTEMPTS):
+    for _ in range(parsing.MAX_UPDATE_ATTEMPTS):
         for logical_name in list(actions["Modify"]):
             try:
                 changed = parsing.parse_and_update_resource(logical_name, self._resource_json_map[logical_name], self,

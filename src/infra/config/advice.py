@@ -35,6 +35,10 @@ def warnings(cfg: Config) -> list[str]:
     if cfg.edge and cfg.edge.domain and placeholder_domain(cfg.edge.domain):
         out.append(f"edge.domain '{cfg.edge.domain}' is a reserved example domain: this config needs real "
                    "values before it can deploy (the domain and hosted_zone_id of a Route 53 zone you own).")
+    if cfg.api and cfg.api.cloudwatch_role:
+        out.append("api.cloudwatch_role is deprecated and has no effect: the bootstrap stack (serverless-infra-"
+                   "artifacts, made by deploy and package) owns API Gateway's CloudWatch Logs role once per account "
+                   "and region; remove the key.")
     mon = cfg.monitoring
     if has_alarms(cfg):
         if not mon.topic:

@@ -261,8 +261,8 @@ class Api:
     throttle_rate: int = spec(1000, min=1, max=100000, doc="stage steady-state requests per second")
     throttle_burst: int = spec(2000, min=1, max=200000, doc="stage burst requests")
     request_validation: bool = spec(True, doc="validate bodies and parameters")
-    cloudwatch_role: bool = spec(False, doc="set the region's API Gateway CloudWatch Logs role (AWS::ApiGateway::Account) "
-                                            "from this stage: one stage per account and region, or the bootstrap")
+    cloudwatch_role: bool = spec(False, doc="deprecated, no effect: the deployer's bootstrap stack owns API Gateway's "
+                                            "CloudWatch Logs role once per account and region")
     cors: Optional[Cors] = spec(None, doc="CORS preflight answers and headers; none = no CORS")
     auth: Auth = spec(factory=Auth, doc="user-facing authorization: Cognito user pool, JWT issuer")
     usage_plan: Optional[UsagePlan] = spec(None, doc="usage plan (throttle and quota per API key)")
@@ -289,16 +289,20 @@ class Firewall:
 class Edge:
     price_class: str = spec("PriceClass_100", choices=("PriceClass_100", "PriceClass_200", "PriceClass_All"),
                             doc="CloudFront price class (edge locations used)")
-    domain: str = spec("", doc="custom domain (needs hosted_zone_id); empty = CloudFront's own", pattern=r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}|",
+    domain: str = spec("", doc="custom domain (needs hosted_zone_id); empty = CloudFront's own",
+                       pattern=r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}|",
                        hint="give a domain such as 'example.com'.")
-    subdomain: str = spec("api", doc="the API is served at <subdomain>.<domain>", pattern=r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
-    hosted_zone_id: str = spec("", doc="Route 53 hosted zone of domain", pattern=r"Z[A-Z0-9]{1,31}|", hint="a Route 53 zone id starts with 'Z'.")
+    subdomain: str = spec("api", doc="the API is served at <subdomain>.<domain>",
+                          pattern=r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+    hosted_zone_id: str = spec("", doc="Route 53 hosted zone of domain", pattern=r"Z[A-Z0-9]{1,31}|",
+                               hint="a Route 53 zone id starts with 'Z'.")
     log_retention_days: int = spec(90, min=1, max=3650, doc="days CloudFront access logs are kept (S3 lifecycle)")
     origin_verify_rotation_function: str = spec(
         "", doc="function under [functions] (source handlers/origin_verify) rotating the origin-verification "
                 "secret shared by CloudFront and the firewall; empty = the deploy-time value is kept")
     origin_verify_rotation_days: int = spec(30, min=1, max=365, doc="rotate the origin-verification secret every N days")
-    certificate_arn: str = spec("", doc="existing us-east-1 certificate; empty = issue one", pattern=r"arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]+|",
+    certificate_arn: str = spec("", doc="existing us-east-1 certificate; empty = issue one",
+                                pattern=r"arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]+|",
                                 hint="CloudFront only accepts certificates from us-east-1: "
                                      "arn:aws:acm:us-east-1:<account>:certificate/<id>.")
 

@@ -108,7 +108,7 @@ class Loader:
         """Convert one value to `tp` and check its constraints."""
         tp, _ = _unwrap_optional(tp)
         origin = typing.get_origin(tp)
-        if dataclasses.is_dataclass(tp):
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
             return self.load(tp, raw, key)
         if origin is dict:
             key_tp, val_tp = typing.get_args(tp)

@@ -1,4 +1,4 @@
-"""Click commands: package, diff, deploy, destroy, outputs, drift, preflight.
+"""Click commands: package, diff, deploy, destroy, outputs, drift, preflight, recover.
 
 The CLI adds them with `for c in COMMANDS: main.add_command(c)`. Only click is imported here;
 boto3, rich and the rest load when a command runs. Commands raise `UserError`s; the CLI prints
@@ -21,12 +21,13 @@ from typing import Any
 import click
 
 from infra.deploy.args import Duration, EndpointUrl, WritableFile
+from infra.deploy.checks import check_names
 from infra.errors import DeployError, UsageError, UserError
 
 __all__ = ["COMMANDS", "Duration"]
 
 APPROVAL_LEVELS = ("never", "broadening", "any")
-PREFLIGHT_CHECKS = ("names", "hosted-zone", "certificate", "config-recorder", "connection", "concurrency")
+PREFLIGHT_CHECKS = check_names()  # the registry in infra.deploy.checks
 EXIT_INTERRUPTED = 130
 DEBUG_ENV = "SERVERLESS_INFRA_DEBUG"  # set to 1 to let unexpected errors raise with their traceback
 
@@ -120,8 +121,8 @@ def skip_check_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _options(kw: dict[str, Any]) -> Any:
-    from infra.deploy.orchestrate import Options
     from infra.deploy.session import Target
+    from infra.deploy.stage import Options
 
     return Options(
         config=kw["config"], out=kw["out"],
@@ -161,7 +162,7 @@ def package_cmd(**kw: Any) -> None:
     Writes the console-ready root template to <out>/<config>/packaged/root.json and prints its S3 URL
     and a CloudFormation console quick-create link.
     """
-    from infra.deploy.orchestrate import run_package
+    from infra.deploy.console import run_package
 
     run_package(_options(kw), _ui())
 
@@ -178,7 +179,7 @@ def diff_cmd(**kw: Any) -> None:
     created and deleted again for a stack that exists; a stage not deployed yet is shown from the
     templates (everything new).
     """
-    from infra.deploy.orchestrate import run_diff
+    from infra.deploy.diff import run_diff
 
     changed = run_diff(_options(kw), _ui())
     if changed and kw["fail"]:
@@ -209,7 +210,7 @@ def diff_cmd(**kw: Any) -> None:
               help="Also write every output (root and nested, flattened by name) to this JSON file.")
 def deploy_cmd(**kw: Any) -> None:
     """Package, preflight, plan, show the diff, confirm once, deploy with live events, print outputs."""
-    from infra.deploy.orchestrate import run_deploy
+    from infra.deploy.deploy import run_deploy
 
     run_deploy(_options(kw), _ui(kw["yes"]))
 
@@ -264,10 +265,24 @@ def drift_cmd(**kw: Any) -> None:
 @skip_check_option
 def preflight_cmd(**kw: Any) -> None:
     """Check what a deploy needs outside its templates (names free, zone, certificate, Config
-    recorder, GitHub connection, concurrency); exit 1 when a check fails."""
+    recorder, GitHub connection, concurrency, API Gateway's logging role); exit 1 when a check fails."""
     from infra.deploy.preflight import run_preflight
 
     run_preflight(_options(kw), _ui())
 
 
-COMMANDS = [package_cmd, diff_cmd, deploy_cmd, destroy_cmd, outputs_cmd, drift_cmd, preflight_cmd]
+@click.command("recover", cls=AwsCommand)
+@aws_options
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@force_option("Recover")
+@timeout_option
+def recover_cmd(**kw: Any) -> None:
+    """Continue the rollback of a stage stuck in UPDATE_ROLLBACK_FAILED: show the root cause, skip
+    the resources that cannot roll back, confirm once, wait, report. A stage that is not stuck is
+    refused (exit 2)."""
+    from infra.deploy.recover import run_recover
+
+    run_recover(_options(kw), _ui(kw["yes"]))
+
+
+COMMANDS = [package_cmd, diff_cmd, deploy_cmd, destroy_cmd, outputs_cmd, drift_cmd, preflight_cmd, recover_cmd]

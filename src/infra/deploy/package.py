@@ -20,9 +20,10 @@ from infra.deploy.manifest import Build
 from infra.deploy.session import Aws, error_code
 from infra.errors import DeployError
 from infra.render import compact_json, replace_file
+from infra.resource_types import NESTED_STACK
 
 PACKAGED_DIR = "packaged"
-NESTED_STACK_TYPE = "AWS::CloudFormation::Stack"
+NESTED_STACK_TYPE = NESTED_STACK
 
 
 @dataclass
@@ -145,6 +146,22 @@ def package(build: Build, aws: Aws, bucket: str, *, assets: bool = True) -> Pack
     write_atomic(result.root_file, data)
     upload(s3, bucket, result.root_key, data, "application/json", result)
     return result
+
+
+def upload_template(aws: Aws, bucket: str, template: dict[str, Any]) -> str:
+    """Upload a template (import, refactor) under its content hash; its URL."""
+    body = (json.dumps(template, indent=2, sort_keys=True) + "\n").encode()
+    key = f"templates/{sha256(body)}.json"
+    aws.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    return s3_url(bucket, aws.region, key, aws.partition_suffix)
+
+
+def upload_file(aws: Aws, bucket: str, path: Path) -> str:
+    """Upload a generated template file as it is, under its content hash; its URL."""
+    data = path.read_bytes()
+    key = f"templates/{sha256(data)}.json"
+    aws.client("s3").put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/json")
+    return s3_url(bucket, aws.region, key, aws.partition_suffix)
 
 
 def console_domain(region: str) -> str:

@@ -6,13 +6,16 @@ commands raise `UserError`s and the CLI prints them.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:   # rich loads only when a command prints
+    from rich.console import Console
 
 # Wide enough that tables are not truncated in CI logs (rich would otherwise assume 80).
 NON_TERMINAL_WIDTH = 160
 
 
-def _console(stderr: bool = False) -> Any:
+def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
     console = Console(stderr=stderr, highlight=False)

@@ -11,6 +11,7 @@ or none, when no function that runs references anything.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,7 +132,7 @@ def functions(cfg: Config, names: list[str], back: Backing, log: Callable[[str, 
                 environment = function_environment(cfg, name, back)
             except (BotoCoreError, ClientError) as exc:
                 raise UsageError(f"resolving the environment of function {name}: {exc}.") from None
-            runners[name] = local_function(cfg, name, environment, lambda line, n=name: log(n, line))
+            runners[name] = local_function(cfg, name, environment, functools.partial(log, name))
         yield runners
     finally:
         for runner in runners.values():

@@ -239,7 +239,8 @@ class NodeFunction(_Function):
             [node, str(RUNNER), str(self.source), self.spec.handler], cwd=self.source,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             # The local Node.js may be older than the runtime; the SDK's nag about it is noise here.
-            env={"AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED": "true", **os.environ, **self.env}, text=True, encoding="utf-8", bufsize=1)
+            env={"AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED": "true", **os.environ, **self.env},
+            text=True, encoding="utf-8", bufsize=1)
         threading.Thread(target=self._pump, args=(self.proc.stdout, self.answers.put), daemon=True).start()
         threading.Thread(target=self._pump, args=(self.proc.stderr, self.log), daemon=True).start()
         first = self._next(timeout=max(10.0, float(self.spec.timeout)))
