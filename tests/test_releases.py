@@ -71,7 +71,7 @@ def test_production_configs_release_their_api_functions_gradually(generated, con
     assert tpls["manifest"]["production"] is True
     groups = of_type(tpls, "AWS::CodeDeploy::DeploymentGroup")
     assert groups, config
-    for (stack, lid), group in groups.items():
+    for (_stack, _lid), group in groups.items():
         props = group["Properties"]
         assert props["DeploymentConfigName"] == "CodeDeployDefault.LambdaCanary10Percent15Minutes"
         assert props["DeploymentStyle"] == {"DeploymentType": "BLUE_GREEN", "DeploymentOption": "WITH_TRAFFIC_CONTROL"}
@@ -113,11 +113,11 @@ def test_every_integration_permission_and_async_setting_targets_the_alias(genera
     for (stack, lid), perm in of_type(tpls, "AWS::Lambda::Permission").items():
         if perm["Properties"]["Principal"] == "apigateway.amazonaws.com":
             assert perm["Properties"]["FunctionName"]["Ref"] in aliases, (stack, lid)
-    for (stack, lid), conf in of_type(tpls, "AWS::Lambda::EventInvokeConfig").items():
+    for (_stack, lid), conf in of_type(tpls, "AWS::Lambda::EventInvokeConfig").items():
         alias = lid.removesuffix("InvokeConfig") + "Alias"
         if alias in aliases:
             assert conf["Properties"]["Qualifier"] == ALIAS and conf["DependsOn"] == [alias], lid
-    for (stack, lid), param in of_type(tpls, "AWS::SSM::Parameter").items():
+    for (_stack, lid), param in of_type(tpls, "AWS::SSM::Parameter").items():
         if lid.endswith("FunctionArnParameter") and lid.replace("ArnParameter", "Alias") in aliases:
             assert param["Properties"]["Value"] == {"Ref": lid.replace("ArnParameter", "Alias")}
 
@@ -144,7 +144,7 @@ def test_each_deployment_groups_alarms_are_alarms_that_exist(generated, config):
 def test_the_alias_update_policy_names_the_application_and_the_group(generated, config):
     tpls = generated[config]
     root = tpls["root"]["Resources"]
-    for (stack, lid), alias in of_type(tpls, "AWS::Lambda::Alias").items():
+    for (stack, _lid), alias in of_type(tpls, "AWS::Lambda::Alias").items():
         policy = alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
         assert policy["ApplicationName"] == {"Ref": "ReleaseApplicationName"}
         group = tpls[stack]["Resources"][policy["DeploymentGroupName"]["Ref"]]
@@ -163,7 +163,7 @@ def test_the_alias_update_policy_names_the_application_and_the_group(generated, 
 @pytest.mark.parametrize("config", PRODUCTION)
 def test_the_release_role_has_exact_statements_and_no_managed_policy(generated, config):
     tpls = generated[config]
-    for (stack, lid), role in of_type(tpls, "AWS::IAM::Role").items():
+    for (_stack, lid), role in of_type(tpls, "AWS::IAM::Role").items():
         if not lid.endswith("ReleaseRole"):
             continue
         props = role["Properties"]

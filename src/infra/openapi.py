@@ -11,8 +11,9 @@ forces stacks to split. Two renderings of the same operations:
   generators, without extensions or intrinsics.
 
 Integration URIs name each function by its ARN, built from the function's fixed name (with the
-alias `live` for a function CodeDeploy releases gradually), so the API needs no parameter per function (200 functions would exhaust the 200-parameter quota);
-the stage is deployed only after every function exists (the root orders the stacks).
+alias `live` for a function CodeDeploy releases gradually), so the API needs no parameter per
+function (200 functions would exhaust the 200-parameter quota); the stage is deployed only after
+every function exists (the root orders the stacks).
 """
 from __future__ import annotations
 
