@@ -12,7 +12,6 @@ on every function, cached or not.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -114,9 +113,6 @@ def _plain(run: _Run, source: str) -> tuple[Asset, int]:
     return run.plain[source]
 
 
-def _inputs(recipe: Recipe) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in recipe.inputs}
-
 
 def _rel(run: _Run, path: Path) -> str:
     try:
@@ -127,16 +123,20 @@ def _rel(run: _Run, path: Path) -> str:
 
 # -- Python -----------------------------------------------------------------------------------
 
-def _deps(run: _Run, recipe: Recipe, runtime: str, architecture: str, what: str) -> tuple[str, Path]:
+def _deps_key(recipe: Recipe, runtime: str, architecture: str) -> str:
+    return key(kind=recipe.kind, runtime=runtime, architecture=architecture, tools={"uv": uv_version()},
+               inputs=recipe.digests(), hashed=recipe.hashed)
+
+
+def _deps(run: _Run, recipe: Recipe, runtime: str, architecture: str, what: str) -> Path:
     """Dependencies installed for Lambda (cached by lockfile, runtime, architecture and uv)."""
-    deps_key = key(kind=recipe.kind, runtime=runtime, architecture=architecture, tools={"uv": uv_version()},
-                   inputs=_inputs(recipe), hashed=recipe.hashed)
+    deps_key = _deps_key(recipe, runtime, architecture)
 
     def install(tree: Path, scratch: Path) -> None:
         run.progress(f"{what}: installing {_rel(run, recipe.lockfile)} for {runtime} {architecture}")
         python.install_for_lambda(recipe, runtime, architecture, tree, scratch, what)
 
-    return deps_key, run.cache.tree("deps", deps_key, install)
+    return run.cache.tree("deps", deps_key, install)
 
 
 def dependency_entries(tree: Path, prefix: str = "") -> list[tuple[str, Path]]:
@@ -175,15 +175,14 @@ def _sizes(entries: list[tuple[str, Path]], prefix: str = "") -> tuple[int, tupl
 def _python(run: _Run, recipe: Recipe, runtime: str, architecture: str, what: str) -> Code:
     src = recipe.source
     code = source_entries(src)
-    deps_key = key(kind=recipe.kind, runtime=runtime, architecture=architecture, tools={"uv": uv_version()},
-                   inputs=_inputs(recipe), hashed=recipe.hashed)
+    deps_key = _deps_key(recipe, runtime, architecture)
     zip_key = key(deps=deps_key, source=digest_files(code), mode="bundled")
     source = _rel(run, src)
     hit = run.cache.zip(zip_key)
     if hit is not None:
         data, meta = hit
         return Code(Asset(source, data), unzipped=meta["unzipped"], packages=_packages(meta))
-    _, tree = _deps(run, recipe, runtime, architecture, what)
+    tree = _deps(run, recipe, runtime, architecture, what)
     deps = dependency_entries(tree)
     clash = sorted({n for n, _ in code} & {n for n, _ in deps})
     if clash:
@@ -202,15 +201,14 @@ def _layer(run: _Run, recipe: Recipe, runtime: str, architecture: str, what: str
     lid = logical_id(_rel(run, recipe.source), runtime, architecture, "Deps", "Layer")
     if lid in run.layers:
         return run.layers[lid]
-    deps_key = key(kind=recipe.kind, runtime=runtime, architecture=architecture, tools={"uv": uv_version()},
-                   inputs=_inputs(recipe), hashed=recipe.hashed)
+    deps_key = _deps_key(recipe, runtime, architecture)
     zip_key = key(deps=deps_key, mode="layer")
     hit = run.cache.zip(zip_key)
     if hit is not None:
         data, meta = hit
         unzipped, packages = meta["unzipped"], _packages(meta)
     else:
-        _, tree = _deps(run, recipe, runtime, architecture, what)
+        tree = _deps(run, recipe, runtime, architecture, what)
         deps = dependency_entries(tree, LAYER_PREFIX)
         data = zip_entries(deps, executable=lambda _: True)
         unzipped, packages = _sizes(deps, LAYER_PREFIX)
@@ -234,7 +232,7 @@ def _node(run: _Run, name: str, recipe: Recipe, what: str) -> Code:
     code = source_entries(src)
     zip_key = key(kind="npm", runtime=fn.runtime, architecture=fn.architecture, handler=fn.handler,
                   source_map=fn.source_map, tools={"npm": npm_version(), "esbuild": esbuild_version()},
-                  inputs=_inputs(recipe), source=digest_files(code))
+                  inputs=recipe.digests(), source=digest_files(code))
     source = _rel(run, src)
     hit = run.cache.zip(zip_key)
     if hit is not None:

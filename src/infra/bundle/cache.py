@@ -46,7 +46,7 @@ class Cache:
         self.root = root
 
     @classmethod
-    def at(cls, repo_root: Path) -> "Cache":
+    def at(cls, repo_root: Path) -> Cache:
         return cls(Path(os.environ.get(CACHE_ENV) or repo_root / ".cache" / "build"))
 
     # -- finished zips ----------------------------------------------------------------------

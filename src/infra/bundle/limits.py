@@ -26,7 +26,7 @@ def largest(packages: tuple[tuple[str, int], ...]) -> str:
     return ", ".join(f"{name} {mb(size)}" for name, size in packages[:SHOWN]) or "none"
 
 
-def check(file: str, key: str, code: "Code") -> None:
+def check(file: str, key: str, code: Code) -> None:
     """ConfigError (exit 2) naming the function and its largest packages when over a limit."""
     zips = [("its code", code.asset, code.packages)]
     if code.layer:

@@ -8,6 +8,7 @@ is. Reads files only (the config validation calls it), imports nothing of the co
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import tomllib
@@ -43,6 +44,10 @@ class Recipe:
     def inputs(self) -> tuple[Path, ...]:
         """The files whose bytes decide what is installed."""
         return tuple(dict.fromkeys((self.manifest, self.lockfile)))
+
+    def digests(self) -> dict[str, str]:
+        """sha256 of each input file, by file name (part of every cache key)."""
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in self.inputs}
 
     @property
     def pins_aws_sdk(self) -> bool:

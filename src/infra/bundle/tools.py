@@ -128,7 +128,8 @@ def run(argv: list[str], *, what: str, cwd: Path | None = None, env: dict[str, s
 
     `network`: the tool reads a package index, so a connection failure is said as such."""
     try:
-        proc = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        proc = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              check=False)
     except OSError as exc:
         raise BuildError(f"{what}: cannot run {argv[0]} ({exc.strerror or exc}).") from None
     if proc.returncode != 0:
