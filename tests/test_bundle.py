@@ -14,6 +14,7 @@ import pytest
 from infra.assets import Asset
 from infra.bundle import build as bundle_build
 from infra.bundle import python as bpython
+from infra.bundle import tools as btools
 from infra.bundle.build import Code, Layer, build_code, dependency_entries
 from infra.bundle.cache import Cache
 from infra.bundle.limits import MAX_UNZIPPED, MAX_ZIPPED
@@ -182,7 +183,7 @@ def fake_install(calls: list):
 def fake(monkeypatch):
     calls: list = []
     monkeypatch.setattr(bpython, "install_for_lambda", fake_install(calls))
-    monkeypatch.setattr(bundle_build, "uv_version", lambda: "0.13.8")
+    monkeypatch.setattr(btools, "uv_version", lambda: "0.13.8")
     return calls
 
 
@@ -236,7 +237,7 @@ def test_a_corrupt_cache_entry_is_rebuilt_never_shipped(project, fake):
 def test_a_new_tool_version_rebuilds(project, fake, monkeypatch):
     cache = Cache(project / "cache")
     build_code(load(project, PY_FN), cache=cache)
-    monkeypatch.setattr(bundle_build, "uv_version", lambda: "0.14.0")
+    monkeypatch.setattr(btools, "uv_version", lambda: "0.14.0")
     build_code(load(project, PY_FN), cache=cache)
     assert len(fake) == 2
 

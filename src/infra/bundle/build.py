@@ -18,14 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.assets import Asset, build_asset, source_entries, zip_entries
-from infra.bundle import limits, node, python
+from infra.bundle import limits
 from infra.bundle.cache import Cache, digest_files, key
 from infra.bundle.recipe import Recipe, RecipeError, detect
-from infra.bundle.tools import BuildError, esbuild_version, npm_version, uv_version
 from infra.config.schema import Config
 from infra.errors import ConfigError
 from infra.naming import logical_id
 
+# The installers (bundle.python, bundle.node, bundle.tools) load only when a function declares
+# dependencies: generating a config without any costs nothing more than before.
 Progress = Callable[[str], None]
 # Installer bookkeeping that differs between installers, machines or runs, and programs whose
 # first line names this machine's interpreter: never part of a function's code.
@@ -124,7 +125,9 @@ def _rel(run: _Run, path: Path) -> str:
 # -- Python -----------------------------------------------------------------------------------
 
 def _deps_key(recipe: Recipe, runtime: str, architecture: str) -> str:
-    return key(kind=recipe.kind, runtime=runtime, architecture=architecture, tools={"uv": uv_version()},
+    from infra.bundle import tools
+
+    return key(kind=recipe.kind, runtime=runtime, architecture=architecture, tools={"uv": tools.uv_version()},
                inputs=recipe.digests(), hashed=recipe.hashed)
 
 
@@ -133,6 +136,8 @@ def _deps(run: _Run, recipe: Recipe, runtime: str, architecture: str, what: str)
     deps_key = _deps_key(recipe, runtime, architecture)
 
     def install(tree: Path, scratch: Path) -> None:
+        from infra.bundle import python
+
         run.progress(f"{what}: installing {_rel(run, recipe.lockfile)} for {runtime} {architecture}")
         python.install_for_lambda(recipe, runtime, architecture, tree, scratch, what)
 
@@ -213,8 +218,10 @@ def _layer(run: _Run, recipe: Recipe, runtime: str, architecture: str, what: str
         data = zip_entries(deps, executable=lambda _: True)
         unzipped, packages = _sizes(deps, LAYER_PREFIX)
         run.cache.put_zip(zip_key, data, {"unzipped": unzipped, "packages": packages})
+    from infra.bundle.python import python_version
+
     slug = "-".join(part for part in _rel(run, recipe.source).replace("_", "-").split("/") if part).lower()
-    name = f"deps-{slug}-py{python.python_version(runtime).replace('.', '')}-{architecture.replace('_', '')}"
+    name = f"deps-{slug}-py{python_version(runtime).replace('.', '')}-{architecture.replace('_', '')}"
     layer = Layer(lid, name, Asset(lockfile, data), runtime, architecture, lockfile, unzipped, packages)
     run.layers[lid] = layer
     return layer
@@ -227,6 +234,9 @@ def _packages(meta: dict) -> tuple[tuple[str, int], ...]:
 # -- Node.js ----------------------------------------------------------------------------------
 
 def _node(run: _Run, name: str, recipe: Recipe, what: str) -> Code:
+    from infra.bundle import node
+    from infra.bundle.tools import BuildError, esbuild_version, npm_version
+
     fn = run.cfg.functions[name]
     src = recipe.source
     code = source_entries(src)
