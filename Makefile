@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 CKV_VENV := .venv-checkov
 OUT := out
 
-.PHONY: templates lint check scale test test-py test-node bench clean venv diagrams schema serve
+.PHONY: templates lint check scale test test-py test-node bench clean venv diagrams schema serve tools
 
 venv: $(VENV)/.installed
 
@@ -23,6 +23,11 @@ $(CKV_VENV)/.installed: requirements-checkov.txt
 handlers/users/node_modules/.installed: handlers/users/package.json handlers/users/package-lock.json
 	cd handlers/users && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+## tools: install the pinned bundler (esbuild, from src/infra/bundle/esbuild/package-lock.json) into
+## .cache/tools/; builds do this themselves on first use
+tools: $(VENV)/.installed
+	$(PY) -c "from infra.bundle.tools import esbuild_binary, esbuild_version; esbuild_binary(); print('esbuild', esbuild_version())"
 
 ## templates: generate every config in config/ into out/ and lint it
 templates: $(VENV)/.installed

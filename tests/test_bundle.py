@@ -290,7 +290,7 @@ def test_over_lambdas_unzipped_limit_names_the_function_and_its_largest_packages
         build_code(load(project, PY_FN), cache=Cache(project / "cache"))
     message = str(over.value)
     assert over.value.exit_code == 2 and over.value.key == "functions.f"
-    assert "250.0 MB unzipped" in message and "numpy 200.0 MB" in message
+    assert "unzipped, its code take 250.0 MB" in message and "numpy 200.0 MB" in message
 
 
 def test_over_the_zipped_limit_and_a_layer_counts_toward_the_unzipped_one():
@@ -301,7 +301,7 @@ def test_over_the_zipped_limit_and_a_layer_counts_toward_the_unzipped_one():
         check("demo.toml", "functions.f", Code(big, unzipped=1, packages=(("boto3", 40 * 1024 * 1024),)))
     layer = Layer("L", "deps", Asset("f/requirements.txt", b"z"), "python3.14", "x86_64", "f/requirements.txt",
                   MAX_UNZIPPED - 10, (("torch", MAX_UNZIPPED - 10),))
-    with pytest.raises(ConfigError, match=r"its code and layer unzip to .*Largest packages: torch"):
+    with pytest.raises(ConfigError, match=r"unzipped, its code and its layer take .*Largest packages: torch"):
         check("demo.toml", "functions.f", Code(Asset("f", b"z"), layer=layer, unzipped=11))
     check("demo.toml", "functions.f", Code(Asset("f", b"z"), layer=layer, unzipped=10))  # exactly at the limit
 

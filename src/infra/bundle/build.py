@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.assets import Asset, build_asset, source_entries, zip_entries
+from infra.assets import Asset, source_entries, zip_entries
 from infra.bundle import limits
 from infra.bundle.cache import Cache, digest_files, key
 from infra.bundle.recipe import Recipe, RecipeError, detect
@@ -64,7 +64,7 @@ class _Run:
     cache: Cache
     progress: Progress
     plain: dict[str, tuple[Asset, int]] = field(default_factory=dict)
-    done: dict[str, Code] = field(default_factory=dict)
+    done: dict[tuple, Code] = field(default_factory=dict)  # functions that build the same zip share it
     layers: dict[str, Layer] = field(default_factory=dict)
 
 
@@ -98,21 +98,25 @@ def _function(run: _Run, name: str) -> Code:
         asset, size = _plain(run, fn.source)
         return Code(asset, unzipped=size)
     what = f"functions.{name} ({fn.source})"
-    if recipe.kind == "npm":
-        return _node(run, name, recipe, what)
-    if fn.layer:
-        asset, size = _plain(run, fn.source)
-        return Code(asset, layer=_layer(run, recipe, fn.runtime, fn.architecture, what), unzipped=size)
-    return _python(run, recipe, fn.runtime, fn.architecture, what)
+    same = (fn.source, fn.runtime, fn.architecture, fn.layer, fn.handler if recipe.kind == "npm" else "",
+            fn.source_map)
+    if same not in run.done:
+        if recipe.kind == "npm":
+            run.done[same] = _node(run, name, recipe, what)
+        elif fn.layer:
+            asset, size = _plain(run, fn.source)
+            run.done[same] = Code(asset, layer=_layer(run, recipe, fn.runtime, fn.architecture, what), unzipped=size)
+        else:
+            run.done[same] = _python(run, recipe, fn.source, fn.runtime, fn.architecture, what)
+    return run.done[same]
 
 
 def _plain(run: _Run, source: str) -> tuple[Asset, int]:
     if source not in run.plain:
-        src = Path(run.cfg.root) / source
-        size = sum(path.stat().st_size for _, path in source_entries(src))
-        run.plain[source] = (build_asset(Path(run.cfg.root), source), size)
+        entries = source_entries(Path(run.cfg.root) / source)
+        # the bytes build_asset writes, from one walk of the folder
+        run.plain[source] = (Asset(source, zip_entries(entries)), sum(path.stat().st_size for _, path in entries))
     return run.plain[source]
-
 
 
 def _rel(run: _Run, path: Path) -> str:
@@ -177,12 +181,10 @@ def _sizes(entries: list[tuple[str, Path]], prefix: str = "") -> tuple[int, tupl
     return total, tuple(sorted(per.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def _python(run: _Run, recipe: Recipe, runtime: str, architecture: str, what: str) -> Code:
-    src = recipe.source
-    code = source_entries(src)
+def _python(run: _Run, recipe: Recipe, source: str, runtime: str, architecture: str, what: str) -> Code:
+    code = source_entries(recipe.source)
     deps_key = _deps_key(recipe, runtime, architecture)
     zip_key = key(deps=deps_key, source=digest_files(code), mode="bundled")
-    source = _rel(run, src)
     hit = run.cache.zip(zip_key)
     if hit is not None:
         data, meta = hit
@@ -238,12 +240,11 @@ def _node(run: _Run, name: str, recipe: Recipe, what: str) -> Code:
     from infra.bundle.tools import BuildError, esbuild_version, npm_version
 
     fn = run.cfg.functions[name]
-    src = recipe.source
-    code = source_entries(src)
+    source = fn.source
+    code = source_entries(recipe.source)
     zip_key = key(kind="npm", runtime=fn.runtime, architecture=fn.architecture, handler=fn.handler,
                   source_map=fn.source_map, tools={"npm": npm_version(), "esbuild": esbuild_version()},
                   inputs=recipe.digests(), source=digest_files(code))
-    source = _rel(run, src)
     hit = run.cache.zip(zip_key)
     if hit is not None:
         data, meta = hit

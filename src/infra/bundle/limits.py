@@ -40,7 +40,7 @@ def check(file: str, key: str, code: Code) -> None:
     if total > MAX_UNZIPPED:
         packages = tuple(sorted([*code.packages, *(code.layer.packages if code.layer else ())],
                                 key=lambda kv: (-kv[1], kv[0])))
-        raise ConfigError(file, key, f"its code{' and layer' if code.layer else ''} unzip to {mb(total)}; Lambda "
-                          f"allows at most {mb(MAX_UNZIPPED)} unzipped, layers included. Largest packages: "
+        raise ConfigError(file, key, f"unzipped, its code{' and its layer' if code.layer else ''} take {mb(total)}; "
+                          f"Lambda allows at most {mb(MAX_UNZIPPED)} unzipped, layers included. Largest packages: "
                           f"{largest(packages)}.",
                           "drop or replace the largest dependencies (or move them to a container image).")

@@ -15,7 +15,7 @@ from infra.bundle.recipe import Recipe
 from infra.bundle.tools import BuildError, ToolFailed, run, uv_binary
 
 # Amazon Linux 2023, the OS of python3.12 and later, has glibc 2.34.
-# https://docs.aws.amazon.com/linux/al2023/ug/compare-with-al2.html
+# ("Improved toolchain: gcc, binutils, and glibc", https://docs.aws.amazon.com/linux/al2023/ug/glibc-gcc-and-binutils.html)
 LAMBDA_GLIBC_MINOR = 34
 # Lambda's architecture name -> the machine name in wheel tags.
 MACHINE = {"x86_64": "x86_64", "arm64": "aarch64"}
