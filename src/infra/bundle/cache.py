@@ -83,8 +83,13 @@ class Cache:
             (work / "scratch").mkdir()
             install(work / "tree", work / "scratch")
             (work / "tree" / ".complete").write_text(k)
-            shutil.rmtree(final, ignore_errors=True)
-            os.replace(work / "tree", final)
+            if not (final / ".complete").is_file():  # else another build finished it meanwhile: keep that
+                shutil.rmtree(final, ignore_errors=True)  # a crashed build's leftovers
+                try:
+                    os.rename(work / "tree", final)
+                except OSError:
+                    if not (final / ".complete").is_file():
+                        raise
         finally:
             shutil.rmtree(work, ignore_errors=True)
         return final

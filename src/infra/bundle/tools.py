@@ -105,8 +105,13 @@ def esbuild_binary() -> str:
         run([npm_binary(), "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=work,
             what=f"installing esbuild {esbuild_version()} (npm ci)", network=True)
         (work / ".complete").write_text(esbuild_version())
-        shutil.rmtree(home, ignore_errors=True)
-        os.replace(work, home)
+        if not (home / ".complete").is_file():  # else another process installed it meanwhile
+            shutil.rmtree(home, ignore_errors=True)
+            try:
+                os.rename(work, home)
+            except OSError:
+                if not (home / ".complete").is_file():
+                    raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return str(binary)

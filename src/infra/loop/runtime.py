@@ -139,6 +139,7 @@ class PythonFunction(_Function):
         self.own: dict[str, ModuleType] = {}  # the modules of its directory, as it imported them
         self.module: ModuleType | None = None
         self.dependencies = python_dependencies(cfg, name)  # installed for this machine, or None
+        self.dependency_names = _top_level_names(self.dependencies) if self.dependencies else set()
 
     def _load(self) -> ModuleType:
         file = self.source / f"{self.module_name.replace('.', '/')}.py"
@@ -187,8 +188,7 @@ class PythonFunction(_Function):
         folders = [self.source, *([self.dependencies] if self.dependencies else [])]
         stems = {p.stem for p in self.source.glob("*.py")} | {
             p.name for p in self.source.iterdir() if (p / "__init__.py").is_file()}
-        if self.dependencies:
-            stems |= _top_level_names(self.dependencies)
+        stems |= self.dependency_names
         ours = [m for m in sys.modules if m.partition(".")[0] in stems]
         saved = {m: sys.modules.pop(m) for m in ours}
         sys.modules.update(self.own)
