@@ -176,3 +176,14 @@ def test_an_unreachable_index_is_one_line_never_a_traceback(tmp_path, kind):
     errors = [line for line in proc.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "the package index cannot be reached" in errors[0], proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "out").exists()
+
+
+def test_the_example_stage_with_dependencies_and_a_layer_is_lint_clean(tmp_path):
+    from infra.build import build_configs
+    from infra.lint import lint
+
+    config = tmp_path / "deps.toml"   # a copy: generating writes the lock file beside the config
+    shutil.copy(CONFIG, config)
+    (out,) = build_configs([config], tmp_path / "out")
+    assert {p.name for p in out.glob("*.json")} >= {"root.json", "layers.json", "compute.json"}
+    assert lint([out]) == []
