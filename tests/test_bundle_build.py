@@ -187,3 +187,15 @@ def test_the_example_stage_with_dependencies_and_a_layer_is_lint_clean(tmp_path)
     (out,) = build_configs([config], tmp_path / "out")
     assert {p.name for p in out.glob("*.json")} >= {"root.json", "layers.json", "compute.json"}
     assert lint([out]) == []
+
+
+def test_a_lockfile_out_of_step_with_package_json_is_the_users_to_fix(tmp_path):
+    manifest = json.loads((FIXTURES / "node-zod" / "package.json").read_text())
+    manifest["dependencies"]["nanoid"] = "5.0.0"   # declared, never locked
+    cfg = project(tmp_path, {"f/index.mjs": (FIXTURES / "node-zod" / "index.mjs").read_text(),
+                             "f/package.json": json.dumps(manifest),
+                             "f/package-lock.json": (FIXTURES / "node-zod" / "package-lock.json").read_text()},
+                  '[functions.f]\nruntime = "nodejs24.x"\nsource = "f"\nhandler = "index.handler"\n')
+    with pytest.raises(UserError) as failed:
+        build_code(cfg, cache=Cache(tmp_path / "cache"))
+    assert failed.value.exit_code == 2 and "package.json and package-lock.json disagree" in str(failed.value)

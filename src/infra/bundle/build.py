@@ -255,7 +255,7 @@ def _node(run: _Run, name: str, recipe: Recipe, what: str) -> Code:
         try:
             entries, packages = node.bundle(recipe, code, fn.handler, fn.runtime, fn.source_map, staging, what)
         except FileNotFoundError as exc:
-            raise BuildError(f"{what}: {exc}", exit_code=2) from None
+            raise BuildError(f"{what}: a file of the function is missing ({exc}).", exit_code=2) from None
         data = zip_entries(entries)
         unzipped = sum(path.stat().st_size for _, path in entries)
     meta_packages = tuple(packages)

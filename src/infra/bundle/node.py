@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 from infra.bundle.recipe import Recipe
-from infra.bundle.tools import esbuild_binary, npm_binary, run
+from infra.bundle.tools import BuildError, ToolFailed, esbuild_binary, npm_binary, run
 
 # In an ESM bundle, CommonJS dependencies that call require() (for Node.js built-ins) need one.
 ESM_REQUIRE_BANNER = ("import { createRequire as __bundleCreateRequire } from 'node:module'; "
@@ -52,8 +52,15 @@ def output_format(source: Path, module: Path) -> str:
 def npm_ci(folder: Path, what: str, *, dev: bool) -> None:
     """Install `folder`'s locked dependencies into `folder`/node_modules; install scripts never run."""
     omit = [] if dev else ["--omit=dev"]
-    run([npm_binary(), "ci", *omit, "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=folder, what=f"{what}: npm ci", network=True)
+    try:
+        run([npm_binary(), "ci", *omit, "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=folder, what=f"{what}: npm ci", network=True)
+    except ToolFailed as exc:
+        if "in sync" in exc.output:
+            raise BuildError(f"{what}: package.json and package-lock.json disagree, so npm ci refuses to install. "
+                             "Fix: run `npm install` in the function's folder and commit package-lock.json.",
+                             exit_code=2) from None
+        raise
 
 
 def bundle(recipe: Recipe, files: list[tuple[str, Path]], handler: str, runtime: str, source_map: bool,
