@@ -65,6 +65,7 @@ class _Run:
     progress: Progress
     plain: dict[str, tuple[Asset, int]] = field(default_factory=dict)
     done: dict[tuple, Code] = field(default_factory=dict)  # functions that build the same zip share it
+    recipes: dict[tuple[str, bool], Recipe | None] = field(default_factory=dict)  # by source and language
     layers: dict[str, Layer] = field(default_factory=dict)
 
 
@@ -89,11 +90,13 @@ def assets(codes: dict[str, Code]) -> list[Asset]:
 
 def _function(run: _Run, name: str) -> Code:
     cfg, fn = run.cfg, run.cfg.functions[name]
-    src = Path(cfg.root) / fn.source
-    try:
-        recipe = detect(src, fn.runtime)
-    except RecipeError as exc:
-        raise ConfigError(cfg.file, f"functions.{name}.source", f"{fn.source}: {exc.problem}", exc.fix) from None
+    language = (fn.source, fn.runtime.startswith("python"))
+    if language not in run.recipes:
+        try:
+            run.recipes[language] = detect(Path(cfg.root) / fn.source, fn.runtime)
+        except RecipeError as exc:
+            raise ConfigError(cfg.file, f"functions.{name}.source", f"{fn.source}: {exc.problem}", exc.fix) from None
+    recipe = run.recipes[language]
     if recipe is None:
         asset, size = _plain(run, fn.source)
         return Code(asset, unzipped=size)
