@@ -137,22 +137,40 @@ def test_architecture_defaults_to_x86_64_and_is_checked_like_every_key(project):
 
 @pytest.mark.parametrize("functions, key, words", [
     (JS_FN + "layer = true\n", "functions.j.layer", "applies to Python functions"),
-    (PY_FN.replace('"f"', '"plain"', 1).replace("[functions.plain]", "[functions.f]") + "layer = true\n",
-     "functions.f.layer", "declares no dependencies"),
     (PY_FN + "source_map = true\n", "functions.f.source_map", "Node.js functions with dependencies"),
 ])
-def test_options_that_do_not_fit_the_function_are_refused(project, functions, key, words):
+def test_options_for_the_other_language_are_refused_when_the_config_loads(project, functions, key, words):
     with pytest.raises(ConfigError) as bad:
         load(project, functions)
     assert bad.value.key == key and words in str(bad.value)
 
 
-def test_a_declaration_that_cannot_be_built_fails_validation_naming_the_key(project):
-    (project / "j" / "package-lock.json").unlink()
+PLAIN_FN = '[functions.p]\nruntime = "python3.14"\nsource = "plain"\nhandler = "app.handler"\n'
+PLAIN_JS = '[functions.q]\nruntime = "nodejs24.x"\nsource = "j"\nhandler = "index.handler"\n'
+
+
+@pytest.mark.parametrize("functions, key, words", [
+    (PLAIN_FN + "layer = true\n", "functions.p.layer", "declares no dependencies"),
+    (PLAIN_JS + "source_map = true\n", "functions.q.source_map", "declares no dependencies"),
+])
+def test_options_for_dependencies_need_some(project, functions, key, words):
+    (project / "j" / "package.json").write_text(json.dumps({"devDependencies": {"zod": "4.6.7"}}))
     with pytest.raises(ConfigError) as bad:
-        load(project, JS_FN)
+        build_code(load(project, functions), cache=Cache(project / "cache"))
+    assert bad.value.exit_code == 2 and bad.value.key == key and words in str(bad.value)
+
+
+def test_a_declaration_that_cannot_be_built_stops_generation_naming_the_key(project, tmp_path):
+    from infra.build import build_configs
+
+    (project / "j" / "package-lock.json").unlink()
+    config = project / "demo.toml"
+    config.write_text('[project]\nname = "demo"\nstage = "dev"\nregion = "us-east-1"\n'
+                      + JS_FN.replace('source = "j"', f'source = "{project / "j"}"'))
+    with pytest.raises(ConfigError) as bad:
+        build_configs([config], tmp_path / "out")
     assert bad.value.key == "functions.j.source" and "package-lock.json" in str(bad.value)
-    assert "npm install" in bad.value.fix
+    assert "npm install" in bad.value.fix and not (tmp_path / "out").exists()
 
 
 # -- the build, with a fake installer --------------------------------------------------------

@@ -97,6 +97,14 @@ def _function(run: _Run, name: str) -> Code:
         except RecipeError as exc:
             raise ConfigError(cfg.file, f"functions.{name}.source", f"{fn.source}: {exc.problem}", exc.fix) from None
     recipe = run.recipes[language]
+    if recipe is None and fn.layer:
+        raise ConfigError(cfg.file, f"functions.{name}.layer", f"'{fn.source}' declares no dependencies "
+                          "(requirements.txt, or pyproject.toml with uv.lock), so there is nothing to put in a layer.",
+                          "declare them, or remove layer.")
+    if recipe is None and fn.source_map:
+        raise ConfigError(cfg.file, f"functions.{name}.source_map", f"'{fn.source}' declares no dependencies "
+                          "(package.json with package-lock.json), so nothing is bundled and there is no source map.",
+                          "remove source_map.")
     if recipe is None:
         asset, size = _plain(run, fn.source)
         return Code(asset, unzipped=size)

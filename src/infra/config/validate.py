@@ -120,7 +120,6 @@ def _names(cfg: Config, ld: Loader) -> None:
 
 def _functions(cfg: Config, ld: Loader, today: datetime.date) -> None:
     root = Path(cfg.root)
-    recipes: dict[tuple[Path, bool], object] = {}  # one read per source folder and language
     for name, fn in cfg.functions.items():
         key = f"functions.{name}"
         _runtime(fn.runtime, f"{key}.runtime", ld, today)
@@ -136,7 +135,7 @@ def _functions(cfg: Config, ld: Loader, today: datetime.date) -> None:
         if not any((src / f"{module}{ext}").is_file() for ext in exts):
             ld.fail(f"{key}.handler", f"'{fn.handler}' needs {module}{exts[0]} in '{fn.source}', which is missing.",
                     "fix the handler name or add the file.")
-        _dependencies(fn, key, src, ld, recipes)
+        _dependencies(fn, key, ld)
         for table in fn.access.tables:
             if table not in cfg.tables:
                 ld.fail(f"{key}.access.tables.{table}", f"no table named '{table}'.", _known("tables", cfg.tables))
@@ -155,28 +154,16 @@ def _functions(cfg: Config, ld: Loader, today: datetime.date) -> None:
                 _env_ref(cfg, ref, f"{key}.environment.{var}", ld)
 
 
-def _dependencies(fn: Function, key: str, src: Path, ld: Loader, recipes: dict) -> None:
-    """The source folder's dependency declaration can be built, and the options fit it."""
-    from infra.bundle.recipe import RecipeError, detect
-
+def _dependencies(fn: Function, key: str, ld: Loader) -> None:
+    """The dependency options fit the function's language. (Whether its source folder declares
+    dependencies, and declares them buildably, is checked where they are built: infra.bundle.)"""
     python = fn.runtime.startswith("python")
-    if (src, python) not in recipes:
-        try:
-            recipes[src, python] = detect(src, fn.runtime)
-        except RecipeError as exc:
-            recipes[src, python] = exc
-    recipe = recipes[src, python]
-    if isinstance(recipe, RecipeError):
-        ld.fail(f"{key}.source", f"{fn.source}: {recipe.problem}", recipe.fix)
     if fn.layer and not python:
         ld.fail(f"{key}.layer", "applies to Python functions: a Node.js function's dependencies are bundled "
                 "into one tree-shaken file with its code.", "remove layer.")
-    if fn.layer and recipe is None:
-        ld.fail(f"{key}.layer", f"'{fn.source}' declares no dependencies (requirements.txt, or pyproject.toml "
-                "with uv.lock), so there is nothing to put in a layer.", "declare them, or remove layer.")
-    if fn.source_map and (python or recipe is None):
+    if fn.source_map and python:
         ld.fail(f"{key}.source_map", "applies to Node.js functions with dependencies (bundled by esbuild); "
-                "other functions ship their sources as they are.", "remove source_map.")
+                "Python functions ship their sources as they are.", "remove source_map.")
 
 
 def _runtime(runtime: str, key: str, ld: Loader, today: datetime.date) -> None:
