@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 CKV_VENV := .venv-checkov
 OUT := out
 
-.PHONY: templates lint check scale test test-py test-node check-code bench clean venv diagrams schema serve
+.PHONY: templates lint check scale test test-py test-node check-code bench clean venv diagrams schema serve tools
 
 venv: $(VENV)/.installed
 
@@ -27,6 +27,11 @@ NODE_MODULES := $(NODE_HANDLERS:%=handlers/%/node_modules/.installed)
 handlers/%/node_modules/.installed: handlers/%/package.json handlers/%/package-lock.json
 	cd handlers/$* && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+## tools: install the pinned bundler (esbuild, from src/infra/bundle/esbuild/package-lock.json) into
+## .cache/tools/; builds do this themselves on first use
+tools: $(VENV)/.installed
+	$(PY) -c "from infra.bundle.tools import esbuild_binary, esbuild_version; esbuild_binary(); print('esbuild', esbuild_version())"
 
 ## templates: generate every config in config/ into out/ and lint it
 templates: $(VENV)/.installed

@@ -9,7 +9,7 @@ from typing import Any
 from troposphere import GetAtt, Join, Ref, Sub, Tags, awslambda, cloudwatch as cw, secretsmanager, ssm
 
 from infra import grants, quotas
-from infra.assets import Asset
+from infra.bundle.build import Code
 from infra.builders import ORIGIN_VERIFY_HEADER
 from infra.builders import functions as fb
 from infra.builders import releases
@@ -101,7 +101,7 @@ def _statements(name: str, fn: Function, refs: _Refs, log_group_arn: Any, extra:
     return out
 
 
-def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
+def bundle(cfg: Config, name: str, codes: dict[str, Code]) -> Stack:
     """One function and everything that exists only for it: log group, role, function, async
     settings, invoke permission for the API, error alarm, SSM parameter, and (for the rotation
     function) the secret's rotation schedule. Placement puts the whole bundle in one stack."""
@@ -140,6 +140,15 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
     if rotates_origin_verify:
         env.update({"TARGETS_PARAMETER": origin_verify_targets(cfg), "HEADER_NAME": ORIGIN_VERIFY_HEADER})
     env.update(releases.hook_environment(cfg, name))
+    if fn.source_map:
+        # Node.js reads the bundle's source map only when asked to.
+        env["NODE_OPTIONS"] = " ".join(filter(None, [str(env.get("NODE_OPTIONS", "")), "--enable-source-maps"]))
+    code = codes[name]
+    layers = None
+    if code.layer:
+        layer = code.layer
+        layers = [st.param(f"{layer.logical_id}Arn", f"ARN of the layer with the dependencies of {layer.lockfile} "
+                                                    f"({layer.runtime}, {layer.architecture})")]
     skip = {}
     if not fn.vpc:
         skip["CKV_AWS_117"] = SKIP_VPC
@@ -149,8 +158,9 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
         skip["CKV_AWS_116"] = SKIP_DLQ
     func = st.add(fb.function(
         lid, fname, fn, role_arn=GetAtt(role, "Arn"), code_bucket=st.param("AssetBucket", "S3 bucket holding the zipped handler code"),
-        code_key=assets[fn.source].key, key_arn=refs.key_arn(), log_group=Ref(lg), environment=env,
-        vpc_config=vpc_config, dead_letter_arn=refs.dead_letter_queue() if fn.dead_letter_queue else None), skip=skip)
+        code_key=code.asset.key, key_arn=refs.key_arn(), log_group=Ref(lg), environment=env,
+        vpc_config=vpc_config, dead_letter_arn=refs.dead_letter_queue() if fn.dead_letter_queue else None,
+        layers=layers), skip=skip)
     if cfg.monitoring and cfg.monitoring.config_rule:
         # The Config rule judging this function's timeout and memory finds it by this tag.
         func.Tags = func.Tags + Tags(**{SETTINGS_RULE_TAG: settings_rule_name(cfg, fn)})
@@ -166,7 +176,8 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
     target: Any = GetAtt(func, "Arn")
     alias = None
     if releases_gradually(cfg, name):
-        alias = releases.add(st, cfg, name, func, errors_alarm)
+        # The layer is a parameter here: its content hash goes into the version's hash.
+        alias = releases.add(st, cfg, name, func, errors_alarm, layer_key=code.layer.asset.key if code.layer else None)
         target = Ref(alias)
     on_failure = refs.bucket(fn.on_failure_bucket, "Arn") if fn.on_failure_bucket else None
     invoke_config = fb.invoke_config(f"{lid}InvokeConfig", func, fn.retry_attempts, on_failure)

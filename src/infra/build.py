@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Callable
 
 from infra import quotas
-from infra.assets import Asset, build_asset
 from infra.builders.releases import manifest as release_manifest
+from infra.bundle.build import Progress, assets as code_assets, build_code
 from infra.config import Config, load_config
 from infra.errors import ConfigError, UsageError, UserError
 from infra.naming import physical, stack_name, tags
@@ -30,18 +30,17 @@ class Output:
     resources: int = 0
 
 
-def generate(cfg: Config, lock: dict[str, str] | None = None) -> Output:
-    """Every file of one config's output directory, in memory, and the updated lock."""
+def generate(cfg: Config, lock: dict[str, str] | None = None, progress: Progress = lambda _: None) -> Output:
+    """Every file of one config's output directory, in memory, and the updated lock.
+
+    `progress` hears about each function whose dependencies are installed or bundled (cache misses)."""
     from infra.diagram import markdown
     from infra.openapi import client_document
     from templates import edge_global, root  # templates import infra; keep infra importable alone
 
-    root_dir = Path(cfg.root)
-    assets: dict[str, Asset] = {}
-    for fn in cfg.functions.values():
-        if fn.source not in assets:
-            assets[fn.source] = build_asset(root_dir, fn.source)
-    plan = root.layout(cfg, assets, lock or {})
+    codes = build_code(cfg, progress)
+    assets = code_assets(codes)
+    plan = root.layout(cfg, codes, lock or {})
     kids = plan.children
     top = root.build(cfg, kids)
     stacks = [("root.json", top)] + [(k.file, k.stack) for k in kids]
@@ -67,7 +66,7 @@ def generate(cfg: Config, lock: dict[str, str] | None = None) -> Output:
         raise ConfigError(cfg.file, "(system)", f"the root and its nested stacks hold {in_root} resources; one "
                           f"CloudFormation operation on nested stacks may touch at most {quotas.MAX_NESTED_OPERATION}.",
                           "split the system into two configs (two root stacks).")
-    for asset in assets.values():
+    for asset in assets:
         files[asset.key] = asset.data
     if cfg.api:
         files["openapi.json"] = to_json_bytes(client_document(cfg))
@@ -83,7 +82,7 @@ def generate(cfg: Config, lock: dict[str, str] | None = None) -> Output:
         "root_template": "root.json",
         "templates": {k.logical_id: k.file for k in kids},
         "placement": dict(sorted(plan.placement.items())),
-        "assets": [{"file": a.key, "key": a.key, "source": a.source} for a in sorted(assets.values(), key=lambda a: a.source)],
+        "assets": [{"file": a.key, "key": a.key, "source": a.source} for a in assets],
         "root_parameters": dict(sorted((name, p.properties.get("Description", ""))
                                        for name, p in top.template.parameters.items())),
         "global": global_stack,
@@ -100,7 +99,8 @@ def generate(cfg: Config, lock: dict[str, str] | None = None) -> Output:
 
 
 def build_configs(paths: list[Path], out_root: Path, *, locked: bool = False,
-                  on_built: Callable[[Config, Output, Path], None] | None = None) -> list[Path]:
+                  on_built: Callable[[Config, Output, Path], None] | None = None,
+                  progress: Progress = lambda _: None) -> list[Path]:
     """Validate and generate every config first, then write each `out_root/<name>/` atomically,
     then each config's lock file (only where it changed).
 
@@ -117,7 +117,7 @@ def build_configs(paths: list[Path], out_root: Path, *, locked: bool = False,
     for path, cfg in zip(paths, configs):
         lock_file = lock_path(path)
         old = lock_file.read_bytes() if lock_file.is_file() else None
-        out = generate(cfg, read_lock(lock_file))
+        out = generate(cfg, read_lock(lock_file), progress)
         if locked and out.lock != old:
             state = "is missing" if old is None else "is out of date"
             raise ConfigError(str(lock_file), "placement", f"{state}: the config places resources the lock does not record.",

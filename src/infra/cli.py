@@ -42,7 +42,7 @@ def templates(configs: tuple[Path, ...], out_dir: Path, locked: bool) -> None:
     paths = list(configs) or sorted(CONFIG_DIR.glob("*.toml"))
     if not paths:
         raise UserError(f"no configs in {CONFIG_DIR} and none given with --config.", exit_code=2)
-    build_configs(paths, out_dir, locked=locked, on_built=_summary)
+    build_configs(paths, out_dir, locked=locked, on_built=_summary, progress=lambda line: click.echo(line, err=True))
 
 
 def _summary(cfg, out, target: Path) -> None:

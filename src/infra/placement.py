@@ -37,6 +37,11 @@ BUDGET = 0.75
 # Section of the config -> family of stacks its bundles go to.
 FAMILIES = {"functions": "compute", "tables": "data", "buckets": "data"}
 _DEFAULT = re.compile(r"(compute|data)(-(\d+))?")
+# Shared dependency layers (functions' `layer = true`) live in one stack of their own, wired
+# before every compute stack, so that a function in any compute stack can use any layer. A layer
+# version has no fixed name to collide on (each version is new), so moving one is harmless and
+# the lock file does not record layers.
+LAYERS_STACK = "layers"
 
 
 @dataclass(frozen=True)
@@ -214,3 +219,8 @@ def place(file: str, costs: dict[str, Cost], groups: dict[str, str], lock: dict[
             raise ConfigError(file, where, f"stack {stack}.json would hold {len(load.members)} bundles with {problem}.",
                               f"{hint}; or move deployed ones to a group of their own (deploy moves them).")
     return Placement(placement, moves)
+
+
+def layer_stack() -> str:
+    """The stack holding every shared dependency layer."""
+    return LAYERS_STACK

@@ -66,6 +66,13 @@ Faithful fixes (documented CloudFormation behaviour, computed from moto's own st
    TemplateReference/aws-resource-apigateway-account.html); the patch does the same through moto's
    own UpdateAccount state.
 
+4f. Lambda properties moto's CloudFormation models drop: AWS::Lambda::Function `Architectures` and
+   `Layers` (moto's CreateFunction API honours both), AWS::Lambda::LayerVersion `LayerName` (moto
+   names the layer after the logical ID) and `CompatibleArchitectures`. CloudFormation passes them
+   to Lambda; the patch does too, through moto's own CreateFunction/PublishLayerVersion state. And a
+   LayerVersion's Ref is its version ARN ("Ref returns the ARN of the layer version",
+   AWS::Lambda::LayerVersion return values); moto's model has no physical ID, so Ref gave the object.
+
 Stand-ins (what LocalStack calls "ignore unsupported resource types"):
 5. A resource type moto's CloudFormation does not implement (WAFv2, CloudWatch alarms, API
    Gateway stages and models, Config rules, bucket and topic policies, CodeDeploy applications,
@@ -624,8 +631,48 @@ def _execute_with_import(self: models.CloudFormationBackend, change_set_name: st
     change_set.execution_status = "EXECUTE_COMPLETE"
 
 
+# 4f. Lambda architectures and layers -----------------------------------------------------------
+def _function_created(original: Any) -> Any:
+    def create(cls: Any, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+               **kwargs: Any) -> Any:
+        fn = original.__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        _function_properties(fn, cloudformation_json["Properties"])
+        return fn
+
+    return classmethod(create)
+
+
+def _function_updated(original: Any) -> Any:
+    def update(cls: Any, original_resource: Any, *args: Any, **kwargs: Any) -> Any:
+        fn = original.__func__(cls, original_resource, *args, **kwargs)
+        cloudformation_json = kwargs.get("cloudformation_json") or next(
+            a for a in args if isinstance(a, dict) and "Properties" in a)
+        _function_properties(fn, cloudformation_json["Properties"])
+        return fn
+
+    return classmethod(update)
+
+
+def _function_properties(fn: Any, properties: dict[str, Any]) -> None:
+    fn.architectures = list(properties.get("Architectures") or ["x86_64"])
+    fn.layers = fn._get_layers_data(list(properties.get("Layers") or []))
+
+
+def _layer_version_created(cls: Any, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+                           region_name: str, **kwargs: Any) -> Any:
+    from moto.awslambda.models import lambda_backends
+
+    properties = cloudformation_json["Properties"]
+    spec = {"Content": properties["Content"], "LayerName": properties.get("LayerName") or resource_name}
+    for prop in ("Description", "CompatibleRuntimes", "CompatibleArchitectures", "LicenseInfo"):
+        if prop in properties:
+            spec[prop] = properties[prop]
+    return lambda_backends[account_id][region_name].publish_layer_version(spec)
+
+
 def apply() -> None:
     from moto.apigateway.models import APIGatewayBackend, Method, RestAPI
+    from moto.awslambda.models import LambdaFunction, LayerVersion
     from moto.kms.models import Key
     from moto.ssm.models import Parameter
 
@@ -646,3 +693,7 @@ def apply() -> None:
     models.CloudFormationBackend.create_change_set = _create_change_set
     models.CloudFormationBackend.execute_change_set = _execute_with_import
     responses.CloudFormationResponse.create_change_set = _create_change_set_response
+    LambdaFunction.create_from_cloudformation_json = _function_created(LambdaFunction.create_from_cloudformation_json)
+    LambdaFunction.update_from_cloudformation_json = _function_updated(LambdaFunction.update_from_cloudformation_json)
+    LayerVersion.create_from_cloudformation_json = classmethod(_layer_version_created)
+    LayerVersion.physical_resource_id = property(lambda self: self.arn)

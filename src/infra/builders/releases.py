@@ -69,15 +69,22 @@ def alarm_names(cfg: Config, name: str) -> list[str]:
     return [alarm_name(cfg, kind, name) for kind in release.alarm_kinds(cfg, name)]
 
 
-def add(st: Stack, cfg: Config, name: str, func: awslambda.Function, errors_alarm: Any = None) -> awslambda.Alias:
+def add(st: Stack, cfg: Config, name: str, func: awslambda.Function, errors_alarm: Any = None,
+        layer_key: str | None = None) -> awslambda.Alias:
     """Version, alias, deployment group (and its role and custom configuration) of function
     `name`; returns the alias, which every caller of the function must target. `errors_alarm`:
-    the function's errors alarm in this bundle (the group names it by Ref, so it exists first)."""
+    the function's errors alarm in this bundle (the group names it by Ref, so it exists first);
+    `layer_key`: the asset key (content hash) of its dependency layer, passed in as a parameter."""
     strat = release.strategy(cfg, name)
     fn = cfg.functions[name]
     lid = logical_id(name, "Function")
     fname = physical(cfg, name)
-    digest = version_digest(func, {"network": plain(cfg.network.__dict__)} if fn.vpc and cfg.network else None)
+    extra: dict[str, Any] = {}
+    if fn.vpc and cfg.network:
+        extra["network"] = plain(cfg.network.__dict__)
+    if layer_key:
+        extra["layer"] = layer_key
+    digest = version_digest(func, extra or None)
     # Retained, as SAM does: a change that publishes nothing new (Lambda returns the latest version
     # when code and configuration are unchanged) must not delete the version the alias serves,
     # and a rolled-back release needs its previous version.

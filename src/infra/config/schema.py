@@ -133,6 +133,14 @@ class Function:
     source: str = spec(doc="handler source directory, relative to the repository")
     handler: str = spec(doc="handler entry point, e.g. 'app.handler'", pattern=r"[A-Za-z0-9_./-]+\.[A-Za-z_][A-Za-z0-9_]*",
                         hint="write 'module.function', e.g. 'app.handler' or 'index.handler'.")
+    architecture: str = spec("x86_64", choices=("x86_64", "arm64"),
+                             doc="instruction set (Lambda Architectures): 'x86_64' or 'arm64' (Graviton); "
+                                 "dependencies are installed for it")
+    layer: bool = spec(False, doc="Python with dependencies: put them in a Lambda layer shared by every function "
+                                  "with the same source, runtime and architecture, so that a code change uploads "
+                                  "only the function's own files")
+    source_map: bool = spec(False, doc="Node.js with dependencies: ship the bundle's source map and turn it on "
+                                       "(NODE_OPTIONS=--enable-source-maps), so stack traces name the sources")
     description: str = spec("", doc="function description; default its name")
     memory: int = spec(256, min=128, max=10240, doc="memory in MB")
     timeout: int = spec(30, min=1, max=900, doc="timeout in seconds")

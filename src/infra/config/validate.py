@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from infra.config import release, traffic
-from infra.config.schema import Config
+from infra.config.schema import Config, Function
 from infra.config.typed import Loader
 
 JSON_TYPES = ("string", "number", "integer", "boolean", "object", "array")
@@ -137,6 +137,7 @@ def _functions(cfg: Config, ld: Loader, today: datetime.date) -> None:
         if not any((src / f"{module}{ext}").is_file() for ext in exts):
             ld.fail(f"{key}.handler", f"'{fn.handler}' needs {module}{exts[0]} in '{fn.source}', which is missing.",
                     "fix the handler name or add the file.")
+        _dependencies(fn, key, ld)
         for table in fn.access.tables:
             if table not in cfg.tables:
                 ld.fail(f"{key}.access.tables.{table}", f"no table named '{table}'.", _known("tables", cfg.tables))
@@ -153,6 +154,18 @@ def _functions(cfg: Config, ld: Loader, today: datetime.date) -> None:
                 ld.fail(f"{key}.environment.{var}", "is reserved by the Lambda runtime.", "choose another name.")
             for ref in ENV_REF.findall(value):
                 _env_ref(cfg, ref, f"{key}.environment.{var}", ld)
+
+
+def _dependencies(fn: Function, key: str, ld: Loader) -> None:
+    """The dependency options fit the function's language. (Whether its source folder declares
+    dependencies, and declares them buildably, is checked where they are built: infra.bundle.)"""
+    python = fn.runtime.startswith("python")
+    if fn.layer and not python:
+        ld.fail(f"{key}.layer", "applies to Python functions: a Node.js function's dependencies are bundled "
+                "into one tree-shaken file with its code.", "remove layer.")
+    if fn.source_map and python:
+        ld.fail(f"{key}.source_map", "applies to Node.js functions with dependencies (bundled by esbuild); "
+                "Python functions ship their sources as they are.", "remove source_map.")
 
 
 def _runtime(runtime: str, key: str, ld: Loader, today: datetime.date) -> None:
