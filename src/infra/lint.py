@@ -67,16 +67,19 @@ def _region_for(path: Path) -> str:
     return "us-east-1"
 
 
-def lint(paths: list[Path], *, cache_dir: Path | None = None, jobs: int | None = None) -> list[Finding]:
+def lint(paths: list[Path], *, cache_dir: Path | None = None, jobs: int | None = None,
+         cache: "LintCache | MemoryLintCache | None" = None) -> list[Finding]:
     """Quota-check and cfn-lint every template; return all findings (errors, warnings, info).
 
     Templates are linted in parallel on every core. With `cache_dir`, a template whose bytes,
     whose nested-stack children (E3043 reads them) and whose cfn-lint settings are all unchanged
     since a previous run is not linted again: its recorded findings are returned instead.
+    `cache` (instead of `cache_dir`): a `MemoryLintCache`, for `watch`, which lints in its own
+    process (`jobs=1`) and keeps cfn-lint loaded between saves.
     """
     findings: list[Finding] = []
     todo: dict[str, list[tuple[Path, str]]] = {}  # region -> (file, cache key)
-    cached = LintCache(cache_dir) if cache_dir else None
+    cached = cache if cache is not None else LintCache(cache_dir) if cache_dir else None
     for file, region in templates_under(paths):
         body = file.read_bytes()
         try:
@@ -162,6 +165,23 @@ class LintCache:
             replace_file(self.directory / f"{key}.json", json.dumps(rows).encode())
         except OSError:
             pass  # a cache that cannot be written only costs time
+
+
+class MemoryLintCache:
+    """`LintCache` in memory: findings per cache key for the life of one process (`watch`)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, list[tuple]] = {}
+        self.misses = 0
+
+    def get(self, key: str) -> list[tuple] | None:
+        rows = self.entries.get(key)
+        if rows is None:
+            self.misses += 1
+        return rows
+
+    def put(self, key: str, rows: list[tuple]) -> None:
+        self.entries[key] = list(rows)
 
 
 def _lint_files(region: str, files: list[str]) -> dict[str, list[tuple]]:

@@ -1,0 +1,155 @@
+"""`watch`: one long-lived process that regenerates, re-lints and (with --sync) syncs on every save.
+
+The generator and cfn-lint stay loaded, so a save pays only for what changed: the configs whose
+file or handler sources changed are generated again, the templates whose bytes changed are linted
+in this process (the same `lint` as the command, with its findings kept in memory by the same
+cache key), and with `--sync` the stage is synced. Saves are debounced by watchfiles (a burst of
+writes from an editor or a formatter is one change); a failing build is printed and watching goes
+on; Ctrl-C ends the process with exit code 130.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infra.assets import EXCLUDED_DIRS
+from infra.errors import UserError
+
+DEBOUNCE_MS = 200   # quiet time that ends a burst of writes
+STEP_MS = 25        # how often watchfiles looks for the end of a burst
+
+
+@dataclass
+class Watched:
+    """One config and the handler directories its functions are built from."""
+
+    config: Path
+    sources: set[Path] = field(default_factory=set)
+
+
+def watched(configs: list[Path]) -> list[Watched]:
+    """Each config with its handler directories (read from the config itself)."""
+    from infra.config import load_config
+
+    found = []
+    for path in configs:
+        cfg = load_config(path)
+        root = Path(cfg.root)
+        found.append(Watched(path.resolve(), {(root / fn.source).resolve() for fn in cfg.functions.values()}))
+    return found
+
+
+def relevant(path: Path) -> bool:
+    """A file whose change can change the output: not caches, tests, dependencies or editor temp files."""
+    parts = path.parts
+    if any(p in EXCLUDED_DIRS or (p.startswith(".") and p not in (".", "..")) for p in parts[-4:]):
+        return False
+    return not path.name.endswith(("~", ".swp", ".swx", ".tmp", ".pyc"))
+
+
+def affected(changes: Iterable[Path], items: list[Watched]) -> list[Watched]:
+    """The configs a set of changed files touches."""
+    hit = []
+    for item in items:
+        for path in changes:
+            if path == item.config or any(path.is_relative_to(src) for src in item.sources):
+                hit.append(item)
+                break
+    return hit
+
+
+def file_changes(paths: list[Path], *, stop: Any = None, debounce: int = DEBOUNCE_MS) -> Iterator[set[Path]]:
+    """Sets of changed files under `paths`, one per debounced burst (watchfiles' Rust notifier)."""
+    from watchfiles import watch
+
+    for batch in watch(*paths, debounce=debounce, step=STEP_MS, stop_event=stop, raise_interrupt=True,
+                       watch_filter=lambda _change, name: relevant(Path(name))):
+        yield {Path(name).resolve() for _change, name in batch}
+
+
+class Session:
+    """What stays loaded between saves: the lint findings by content, and the sync's AWS session."""
+
+    def __init__(self, out: Path, say: Callable[[str], None], sync: Callable[[Path], None] | None = None):
+        from infra.lint import MemoryLintCache
+
+        self.out, self.say, self.sync = out, say, sync
+        self.lint_cache = MemoryLintCache()
+
+    def rebuild(self, configs: list[Path]) -> bool:
+        """Generate, lint what changed, sync; True when the build and lint were clean."""
+        from infra.build import build_configs
+        from infra.lint import lint
+
+        t0 = time.perf_counter()
+        try:
+            targets = build_configs(configs, self.out)
+        except UserError as exc:
+            self.say(f"build failed: {exc}")
+            return False
+        t1 = time.perf_counter()
+        misses = self.lint_cache.misses
+        try:
+            findings = lint(targets, jobs=1, cache=self.lint_cache)
+        except UserError as exc:
+            self.say(f"lint failed: {exc}")
+            return False
+        t2 = time.perf_counter()
+        linted = self.lint_cache.misses - misses
+        for finding in findings:
+            self.say(str(finding))
+        names = ", ".join(p.name for p in configs)
+        self.say(f"{names}: generated in {t1 - t0:.2f} s, re-linted {linted} changed template(s) in {t2 - t1:.2f} s: "
+                 f"{len(findings)} finding(s)")
+        if self.sync is not None and not findings:
+            for config in configs:
+                try:
+                    self.sync(config)
+                except UserError as exc:
+                    self.say(f"sync failed: {exc}")
+        elif self.sync is not None:
+            self.say("not synced: fix the lint findings first")
+        return not findings
+
+
+def run_watch(configs: list[Path], out: Path, say: Callable[[str], None],
+              sync: Callable[[Path], None] | None = None, *, debounce: int = DEBOUNCE_MS,
+              stop: Any = None) -> None:
+    """Build once, then on every debounced burst of saves rebuild what it touched. Returns when
+    `stop` is set; Ctrl-C raises KeyboardInterrupt."""
+    import cfnlint.runner  # noqa: F401  (loaded once, before the first save)
+
+    session = Session(out, say, sync)
+    session.rebuild(configs)
+    items = _watched(configs, say)
+    while True:
+        paths = _paths(items)
+        say(f"watching {len(paths)} path(s) for changes{' (and syncing)' if sync else ''}; Ctrl-C stops")
+        for changes in file_changes(paths, stop=stop, debounce=debounce):
+            hit = affected(changes, items)
+            if not hit:
+                continue
+            say("changed: " + ", ".join(sorted(p.name for p in changes)))
+            session.rebuild([i.config for i in hit])
+            items = _watched(configs, say)
+            if _paths(items) != paths:
+                break   # a config names other handler directories now: watch the new set
+        else:
+            return
+
+
+def _watched(configs: list[Path], say: Callable[[str], None]) -> list[Watched]:
+    """`watched`, or (while a config is invalid) the config files alone."""
+    try:
+        return watched(configs)
+    except UserError:
+        return [Watched(c.resolve()) for c in configs]
+
+
+def _paths(items: list[Watched]) -> list[Path]:
+    """Each config's folder (editors save by writing a new file and renaming it over the old one,
+    which a watch on the file itself would lose) and each handler directory."""
+    return sorted({i.config.parent for i in items} | {s for i in items for s in i.sources})
