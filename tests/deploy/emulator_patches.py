@@ -30,6 +30,11 @@ Faithful fixes (documented CloudFormation behaviour, computed from moto's own st
    moto's own PutRestApi implementation (mode overwrite: the document is the whole API). moto's
    import requires a uri and an httpMethod on every integration, which a mock integration (the
    CORS preflight) has not; the patch gives mock integrations empty ones, as in 4.
+4d. AWS::ApiGateway::Stage: moto's CloudFormation has no model for it (it was a placeholder, 5),
+   so the API had no stage to point at a new deployment. The patch creates the stage through
+   moto's own CreateStage (StageName, DeploymentId, TracingEnabled), points it at the new
+   DeploymentId on update, and deletes it with the stack, as CloudFormation does. Its Ref is the
+   stage name (AWS::ApiGateway::Stage return values).
 3c. Updates of types whose moto model has no update handler (DynamoDB tables, log groups, KMS keys):
    moto replaces the resource in the stack's map with None, so the stack loses it (and its Ref) on
    any property change. CloudFormation updates such resources in place; the patch keeps the
@@ -219,10 +224,85 @@ class Placeholder(CloudFormationModel):
         return True
 
 
+def _physical(value: Any) -> Any:
+    """A Ref moto hands over as the resource object itself: its physical id."""
+    if isinstance(value, str):
+        return value
+    return getattr(value, "id", None) or getattr(value, "physical_resource_id", value)
+
+
+class ApiStage(CloudFormationModel):
+    """AWS::ApiGateway::Stage, backed by moto's API Gateway stages (4d)."""
+
+    __module__ = "moto.cloudformation.test_placeholders"
+
+    def __init__(self, rest_api_id: str, name: str, account_id: str, region_name: str):
+        self.rest_api_id, self.name = rest_api_id, name
+        self.account_id, self.region_name = account_id, region_name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApiGateway::Stage"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return True
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        return self.name
+
+    @staticmethod
+    def _backend(account_id: str, region_name: str) -> Any:
+        from moto.apigateway.models import apigateway_backends
+
+        return apigateway_backends[account_id][region_name]
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[override]
+                                        account_id: str, region_name: str, **kwargs: Any) -> "ApiStage":
+        props = cloudformation_json["Properties"]
+        cls._backend(account_id, region_name).create_stage(
+            props["RestApiId"], props["StageName"], _physical(props["DeploymentId"]),
+            tracing_enabled=props.get("TracingEnabled"))
+        return cls(props["RestApiId"], props["StageName"], account_id, region_name)
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,  # type: ignore[override]
+                                        cloudformation_json: Any, account_id: str, region_name: str) -> "ApiStage":
+        props = cloudformation_json["Properties"]
+        stage = cls._backend(account_id, region_name).get_stage(original_resource.rest_api_id, original_resource.name)
+        stage.deployment_id = _physical(props["DeploymentId"])
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[override]
+                                        account_id: str, region_name: str) -> None:
+        return None
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        try:
+            self._backend(account_id, region_name).delete_stage(self.rest_api_id, self.name)
+        except Exception:  # the API went first
+            pass
+
+    def is_created(self) -> bool:
+        return True
+
+
 _original_class_from_type = parsing.resource_class_from_type
 
 
 def _class_from_type(resource_type: str) -> Any:
+    if resource_type == "AWS::ApiGateway::Stage":
+        return ApiStage
     cls = _original_class_from_type(resource_type)
     if cls is None and resource_type not in parsing.NULL_MODELS:
         return Placeholder

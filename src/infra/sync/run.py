@@ -107,8 +107,13 @@ def _global_blockers(aws: Aws, build: Build) -> list[str]:
     return [] if deployed == json.loads(glob.template.read_bytes()) else [f"{glob.label} changed"]
 
 
-def prepare(stage: DeployedStage, build: Build, comparison: Comparison) -> Prepared:
-    """Every update with its values resolved, before any is made; what cannot be resolved is a blocker."""
+def prepare(stage: DeployedStage, build: Build, comparison: Comparison,
+            entries: dict[str, dict[str, Any]] | None = None) -> Prepared:
+    """Every update with its values resolved, before any is made; what cannot be resolved is a blocker.
+
+    `entries` (the ledger): what an earlier sync already made live over the same deployed template
+    is not sent again, so a stage pays only for what changed since the last sync.
+    """
     out = Prepared(blockers=list(comparison.blockers))
     if out.blockers:
         return out
@@ -141,6 +146,10 @@ def prepare(stage: DeployedStage, build: Build, comparison: Comparison) -> Prepa
             update.code = (build.directory / key).read_bytes()
             if len(update.code) > INLINE_ZIP_LIMIT:
                 update.code_s3 = (stage.root.parameters.get(ledger.ASSET_BUCKET, ""), key)
+        change = _not_yet_live(change, update, (entries or {}).get(f"{change.stack}/{change.logical_id}"),
+                               stage.child_key(change.stack))
+        if not change.code and not change.config:
+            continue
         update.name = stage.physical_id(change.stack, change.logical_id)
         out.functions.append((change, update))
     if comparison.api:
@@ -150,6 +159,21 @@ def prepare(stage: DeployedStage, build: Build, comparison: Comparison) -> Prepa
             out.blockers.append(f"{build.stack_name}/{comparison.api.stack} > {comparison.api.logical_id}: its OpenAPI "
                                 f"document refers to {exc}, which only a deploy can resolve")
     return out
+
+
+def _not_yet_live(change: FunctionChange, update: FunctionUpdate, entry: dict[str, Any] | None,
+                  base: str | None) -> FunctionChange:
+    """`change` less what the ledger says an earlier sync over the same deployed template made live
+    (`update` is trimmed to match)."""
+    if not entry or entry.get("base") != base:
+        return change
+    code = change.code
+    if code and update.code is not None and entry.get("code_sha256") == code_sha256(update.code):
+        update.code, update.code_s3, code = None, None, False
+    applied = entry.get("config") or {}
+    config = tuple(p for p in change.config if applied.get(p) != update.config.get(p))
+    update.config = {p: update.config[p] for p in config}
+    return FunctionChange(change.stack, change.logical_id, code, config)
 
 
 def _prepare_api(stage: DeployedStage, build: Build, change: ApiChange, generated: Any,
@@ -185,14 +209,18 @@ def run_sync(opts: Options, ui: Ui, *, cache_dir: Path = DEFAULT_CACHE, aws: Aws
         aws.check_credentials()
     stage = open_deployed(build, aws, opts, ui, cache_dir)
     try:
+        book = ledger.Ledger(aws, build.stack_name, stage.root.parameters.get(ledger.ASSET_BUCKET))
         with aws_errors(f"comparing {build.stack_name} with the generated templates in {aws.region}"):
-            prepared = prepare(stage, build, compare(stage, build))
+            comparison = compare(stage, build)
+            entries = book.read() if comparison.functions or comparison.api else {}
+            prepared = prepare(stage, build, comparison, entries)
         if prepared.blockers:
             return fall_back(opts, ui, build, prepared.blockers)
         if not prepared.functions and prepared.api is None:
-            ui.success(f"{build.stack_name}: nothing to sync (the deployed stage matches the generated templates).")
+            already = " (what differs from CloudFormation is live through an earlier sync)" if entries else ""
+            ui.success(f"{build.stack_name}: nothing to sync{already}.")
             return NOTHING
-        apply(stage, build, prepared, ui)
+        apply(stage, build, prepared, ui, book, entries)
     finally:
         stage.save()
     ui.success(f"Synced {build.stack_name} in {time.perf_counter() - started:.2f} s. CloudFormation still records the "
@@ -213,11 +241,10 @@ def fall_back(opts: Options, ui: Ui, build: Build, blockers: list[str]) -> str:
     return DEPLOYED
 
 
-def apply(stage: DeployedStage, build: Build, prepared: Prepared, ui: Ui) -> None:
+def apply(stage: DeployedStage, build: Build, prepared: Prepared, ui: Ui, book: ledger.Ledger,
+          entries: dict[str, dict[str, Any]]) -> None:
     """Functions first, then the API; each applied change is recorded even if a later one fails."""
     aws = stage.aws
-    book = ledger.Ledger(aws, build.stack_name, stage.root.parameters.get(ledger.ASSET_BUCKET))
-    entries = book.read()
     changed = False
     waiter = Waiter()
     ui.step(f"Sync {build.stack_name} ({aws.region}): " + ", ".join(
@@ -231,12 +258,15 @@ def apply(stage: DeployedStage, build: Build, prepared: Prepared, ui: Ui) -> Non
             except DeployError:
                 stage.forget(change.stack, change.logical_id)
                 raise
-            ledger.record(entries, f"{change.stack}/{change.logical_id}", {
+            key = f"{change.stack}/{change.logical_id}"
+            base = stage.child_key(change.stack)
+            earlier = entries.get(key, {}) if entries.get(key, {}).get("base") == base else {}
+            ledger.record(entries, key, {
                 "label": update.label, "stack": change.stack, "logical_id": change.logical_id,
                 "type": "AWS::Lambda::Function", "physical_id": update.name, "what": change.what,
-                "at": ledger.now(), "base": stage.child_key(change.stack),
-                "code_sha256": final.get("CodeSha256") if change.code else
-                entries.get(f"{change.stack}/{change.logical_id}", {}).get("code_sha256")})
+                "at": ledger.now(), "base": base,
+                "code_sha256": final.get("CodeSha256") if change.code else earlier.get("code_sha256"),
+                "config": {**earlier.get("config", {}), **update.config}})
             changed = True
             ui.say(f"synced {update.label} ({update.name}): {', '.join(change.what)} in {time.perf_counter() - t0:.2f} s")
         if prepared.api:
