@@ -30,6 +30,13 @@ Faithful fixes (documented CloudFormation behaviour, computed from moto's own st
    moto's own PutRestApi implementation (mode overwrite: the document is the whole API). moto's
    import requires a uri and an httpMethod on every integration, which a mock integration (the
    CORS preflight) has not; the patch gives mock integrations empty ones, as in 4.
+2b. LastUpdatedTime: moto never reports it. CloudFormation returns it once a stack has been updated
+   ("LastUpdatedTime: The time the stack was last updated. This field will only be returned if
+   the stack has been updated at least once", DescribeStacks / Stack data type); the patch sets
+   it when a stack (root or nested) is updated, by UpdateStack or by executing a change set.
+2c. UpdateTerminationProtection: moto does not implement it (it keeps only the flag CreateStack
+   sets). The patch sets the stack's flag, which DescribeStacks reports as
+   EnableTerminationProtection, and answers with the StackId, as CloudFormation does.
 4d. AWS::ApiGateway::Stage: moto's CloudFormation has no model for it (it was a placeholder, 5),
    so the API had no stage to point at a new deployment. The patch creates the stage through
    moto's own CreateStage (StageName, DeploymentId, TracingEnabled), points it at the new
@@ -70,6 +77,7 @@ from typing import Any
 from moto.cloudformation import models, parsing, responses
 from moto.cloudformation.exceptions import ValidationError
 from moto.core.common_models import CloudFormationModel
+from moto.core.utils import utcnow
 
 PLACEHOLDER_TYPES: set[str] = set()
 
@@ -92,10 +100,37 @@ _original_execute = models.CloudFormationBackend.execute_change_set
 def _execute_change_set(self: models.CloudFormationBackend, change_set_name: str,
                         stack_name: str | None = None) -> None:
     _original_execute(self, change_set_name=change_set_name, stack_name=stack_name)
+    _mark_updated(self, change_set_name)
     change_set = self.describe_change_set(change_set_name)
     stack = self.stacks[change_set.stack_id]
     stack._parse_template()
     stack.output_map = stack._create_output_map()
+
+
+# 2b. LastUpdatedTime ---------------------------------------------------------------------------
+_original_stack_update = models.Stack.update
+
+
+def _stack_update(self: models.Stack, *args: Any, **kwargs: Any) -> None:
+    _original_stack_update(self, *args, **kwargs)
+    self.last_updated_time = utcnow()
+
+
+def _mark_updated(backend: models.CloudFormationBackend, change_set_name: str) -> None:
+    change_set = backend.change_sets.get(change_set_name) or next(
+        (c for c in backend.change_sets.values() if c.change_set_name == change_set_name), None)
+    if change_set is not None and change_set.change_set_type == "UPDATE":
+        backend.stacks[change_set.stack_id].last_updated_time = utcnow()
+
+
+# 2c. UpdateTerminationProtection ------------------------------------------------------------------
+def _update_termination_protection(self: Any) -> Any:
+    from moto.core.responses import ActionResult
+
+    name = self._get_param("StackName")
+    stack = self.cloudformation_backend.get_stack(name)
+    stack.enable_termination_protection = str(self._get_param("EnableTerminationProtection")).lower() == "true"
+    return ActionResult({"StackId": stack.stack_id})
 
 
 # 3. nested stacks update in place --------------------------------------------------------------
@@ -537,6 +572,8 @@ def apply() -> None:
     from moto.ssm.models import Parameter
 
     models.Stack.get_cfn_attribute = _nested_stack_attribute
+    models.Stack.update = _stack_update
+    responses.CloudFormationResponse.update_termination_protection = _update_termination_protection
     models.CloudFormationBackend.execute_change_set = _execute_change_set
     models.Stack.update_from_cloudformation_json = classmethod(_update_nested_stack)
     Key.create_from_cloudformation_json = _with_properties(Key.create_from_cloudformation_json, _kms_tags)

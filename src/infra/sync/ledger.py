@@ -87,14 +87,18 @@ def current(entries: dict[str, dict[str, Any]], child_keys: dict[str, str | None
             if child_keys.get(str(e.get("stack", ""))) is not None and child_keys[str(e["stack"])] == e.get("base")}
 
 
-def outstanding(aws: Aws, stack_name: str, root: StackInfo, root_template: dict[str, Any]) -> list[Synced]:
-    """What sync changed that CloudFormation has not recorded yet, each checked against the live resource."""
-    from infra.sync.deployed import NESTED
+def outstanding(aws: Aws, stack_name: str, root: StackInfo) -> list[Synced]:
+    """What sync changed that CloudFormation has not recorded yet, each checked against the live resource.
+
+    Costs one S3 read when nothing was ever synced; else also the root's template and one call
+    per synced resource."""
+    from infra.sync.deployed import NESTED, body
 
     bucket = root.parameters.get(ASSET_BUCKET)
     entries = Ledger(aws, stack_name, bucket).read()
     if not entries:
         return []
+    root_template = body(aws.client("cloudformation").get_template(StackName=root.stack_id, TemplateStage="Original"))
     keys: dict[str, str | None] = {}
     for lid, res in (root_template.get("Resources") or {}).items():
         if isinstance(res, dict) and res.get("Type") == NESTED:
@@ -129,11 +133,29 @@ def show(ui: Ui, items: list[Synced], *, heading: str) -> None:
         ui.say(f"  SYNCED {item.line()}", style=None if item.still_live else "bold red")
 
 
-def synced_for(aws: Aws, stack_name: str, root: StackInfo | None) -> list[Synced]:
-    """`outstanding` for a stage whose root may not exist; reads the root's deployed template."""
-    if root is None:
-        return []
-    from infra.sync.deployed import body
+SYNCED_PROPERTIES = {"Code", "Environment", "MemorySize", "Timeout", "Body"}
+DIFF_HEADING = "Already live through sync (in the diff above; this deploy records them in CloudFormation):"
+DRIFT_HEADING = ("Synced outside CloudFormation by sync (not unexplained drift; the next deploy records them in "
+                 "CloudFormation):")
 
-    template = body(aws.client("cloudformation").get_template(StackName=root.stack_id, TemplateStage="Original"))
-    return outstanding(aws, stack_name, root, template)
+
+def report(aws: Aws, stack_name: str, root: StackInfo | None, ui: Ui, heading: str) -> list[Synced]:
+    """Show what is live through sync (for diff and drift); the items shown."""
+    from infra.deploy.session import aws_errors
+
+    with aws_errors(f"reading what sync changed in {stack_name}"):
+        items = synced_for(aws, stack_name, root)
+    show(ui, items, heading=heading)
+    return items
+
+
+def explains(items: list[Synced], stack_label: str, logical_id: str, paths: list[str]) -> bool:
+    """True when drift of `logical_id` in `stack_label` (its property `paths`) is what sync did."""
+    tops = {p.strip("/").split("/")[0] for p in paths}
+    return any(i.still_live and i.stack_label == stack_label and i.logical_id == logical_id for i in items) \
+        and tops <= SYNCED_PROPERTIES
+
+
+def synced_for(aws: Aws, stack_name: str, root: StackInfo | None) -> list[Synced]:
+    """`outstanding` for a stage whose root may not exist."""
+    return [] if root is None else outstanding(aws, stack_name, root)

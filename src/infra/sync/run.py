@@ -154,7 +154,10 @@ def prepare(stage: DeployedStage, build: Build, comparison: Comparison,
         out.functions.append((change, update))
     if comparison.api:
         try:
-            out.api = _prepare_api(stage, build, comparison.api, generated, pseudo)
+            api = _prepare_api(stage, build, comparison.api, generated, pseudo)
+            entry = (entries or {}).get(f"{api.stack}/{api.logical_id}") or {}
+            if not (entry.get("base") == stage.child_key(api.stack) and entry.get("digest") == api.digest):
+                out.api = api
         except Unresolvable as exc:
             out.blockers.append(f"{build.stack_name}/{comparison.api.stack} > {comparison.api.logical_id}: its OpenAPI "
                                 f"document refers to {exc}, which only a deploy can resolve")
@@ -278,7 +281,8 @@ def apply(stage: DeployedStage, build: Build, prepared: Prepared, ui: Ui, book: 
             ledger.record(entries, f"{api.stack}/{api.logical_id}", {
                 "label": api.label, "stack": api.stack, "logical_id": api.logical_id, "type": REST_API,
                 "physical_id": api.rest_api_id, "what": ["API definition"], "at": ledger.now(),
-                "base": stage.child_key(api.stack), "deployment": deployment, "stage": api.stage})
+                "base": stage.child_key(api.stack), "deployment": deployment, "stage": api.stage,
+                "digest": api.digest})
             changed = True
             ui.say(f"synced {api.label} ({api.rest_api_id}): OpenAPI document, deployed to stage {api.stage} "
                    f"({deployment}) in {time.perf_counter() - t0:.2f} s")
