@@ -98,7 +98,13 @@ def lint(paths: list[Path], *, cache_dir: Path | None = None, jobs: int | None =
         else:
             todo.setdefault(region, []).append((file, key))
     if todo:
-        results = _run_cfn_lint({region: [f for f, _ in items] for region, items in todo.items()}, jobs)
+        by_region = {region: [f for f, _ in items] for region, items in todo.items()}
+        if isinstance(cache, MemoryLintCache):
+            results = {}
+            for region, files in sorted(by_region.items()):
+                results.update(_lint_files(region, [str(f) for f in files], kept=cache))
+        else:
+            results = _run_cfn_lint(by_region, jobs)
         for region, items in sorted(todo.items()):
             for file, key in items:
                 rows = results.pop(str(file), [])
@@ -168,11 +174,14 @@ class LintCache:
 
 
 class MemoryLintCache:
-    """`LintCache` in memory: findings per cache key for the life of one process (`watch`)."""
+    """`LintCache` in memory, for the life of one process (`watch`): findings per cache key, and
+    cfn-lint's loaded rules (loading them is most of a small template's lint time). The rules are
+    the same objects a `Runner` runs over every template of a batch, so results are unchanged."""
 
     def __init__(self) -> None:
         self.entries: dict[str, list[tuple]] = {}
         self.misses = 0
+        self.rules: object | None = None
 
     def get(self, key: str) -> list[tuple] | None:
         rows = self.entries.get(key)
@@ -184,14 +193,23 @@ class MemoryLintCache:
         self.entries[key] = list(rows)
 
 
-def _lint_files(region: str, files: list[str]) -> dict[str, list[tuple]]:
-    """cfn-lint one batch of templates of one region (in a worker process)."""
+def _lint_files(region: str, files: list[str], kept: MemoryLintCache | None = None) -> dict[str, list[tuple]]:
+    """cfn-lint one batch of templates of one region (in a worker process, or in this one with
+    the rules `kept` loaded)."""
     from cfnlint.config import ConfigMixIn
     from cfnlint.runner import Runner
 
     config = ConfigMixIn(["--template", *files], include_checks=["I"], ignore_checks=IGNORED, regions=[region])
     out: dict[str, list[tuple]] = {f: [] for f in files}
-    for match in Runner(config).run():
+    if kept is not None:
+        from cfnlint.runner.template.runner import run_template_by_file_paths
+
+        if kept.rules is None:
+            kept.rules = Runner(config).rules
+        matches = run_template_by_file_paths(config, kept.rules)
+    else:
+        matches = Runner(config).run()
+    for match in matches:
         row = (match.linenumber, match.rule.id, match.rule.severity.lower(), match.message)
         out.setdefault(match.filename or "?", []).append(row)
     return out

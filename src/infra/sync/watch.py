@@ -50,23 +50,29 @@ def relevant(path: Path) -> bool:
     return not path.name.endswith(("~", ".swp", ".swx", ".tmp", ".pyc"))
 
 
-def affected(changes: Iterable[Path], items: list[Watched]) -> list[Watched]:
-    """The configs a set of changed files touches."""
-    hit = []
-    for item in items:
-        for path in changes:
-            if path == item.config or any(path.is_relative_to(src) for src in item.sources):
-                hit.append(item)
-                break
-    return hit
+def touches(path: Path, item: Watched) -> bool:
+    return path == item.config or any(path.is_relative_to(src) for src in item.sources)
 
 
-def file_changes(paths: list[Path], *, stop: Any = None, debounce: int = DEBOUNCE_MS) -> Iterator[set[Path]]:
-    """Sets of changed files under `paths`, one per debounced burst (watchfiles' Rust notifier)."""
+def affected(changes: Iterable[Path], items: list[Watched]) -> tuple[list[Watched], list[Path]]:
+    """The configs a set of changed files touches, and the files that touch them."""
+    hit = [item for item in items if any(touches(p, item) for p in changes)]
+    files = sorted(p for p in changes if any(touches(p, item) for item in items))
+    return hit, files
+
+
+def file_changes(paths: list[Path], *, ignore: list[Path], stop: Any = None,
+                 debounce: int = DEBOUNCE_MS) -> Iterator[set[Path]]:
+    """Sets of changed files under `paths` (not under `ignore`: our own output), one per debounced
+    burst (watchfiles' Rust notifier)."""
     from watchfiles import watch
 
+    def wanted(_change: Any, name: str) -> bool:
+        path = Path(name)
+        return relevant(path) and not any(path.is_relative_to(i) for i in ignore)
+
     for batch in watch(*paths, debounce=debounce, step=STEP_MS, stop_event=stop, raise_interrupt=True,
-                       watch_filter=lambda _change, name: relevant(Path(name))):
+                       watch_filter=wanted):
         yield {Path(name).resolve() for _change, name in batch}
 
 
@@ -128,11 +134,12 @@ def run_watch(configs: list[Path], out: Path, say: Callable[[str], None],
     while True:
         paths = _paths(items)
         say(f"watching {len(paths)} path(s) for changes{' (and syncing)' if sync else ''}; Ctrl-C stops")
-        for changes in file_changes(paths, stop=stop, debounce=debounce):
-            hit = affected(changes, items)
+        ignore = [out.resolve(), Path(".cache").resolve()]
+        for changes in file_changes(paths, ignore=ignore, stop=stop, debounce=debounce):
+            hit, files = affected(changes, items)
             if not hit:
                 continue
-            say("changed: " + ", ".join(sorted(p.name for p in changes)))
+            say("changed: " + ", ".join(p.name for p in files))
             session.rebuild([i.config for i in hit])
             items = _watched(configs, say)
             if _paths(items) != paths:
