@@ -5,6 +5,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import re
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,7 +92,8 @@ def lint(paths: list[Path], *, cache_dir: Path | None = None, jobs: int | None =
             quotas.check(str(file), template, compact_json(template))
         except QuotaError as exc:
             findings.append(Finding(str(file), 1, "QUOTA", "error", str(exc)))
-        key = cache_key(file, body, template, region)
+        key = (cache.key(file, body, template, region) if isinstance(cache, MemoryLintCache)
+               else cache_key(file, body, template, region))
         known = cached.get(key) if cached else None
         if known is not None:
             findings += [Finding(str(file), *row) for row in known]
@@ -173,6 +175,10 @@ class LintCache:
             pass  # a cache that cannot be written only costs time
 
 
+ASSET_HASH = re.compile(rb"assets/[0-9a-f]{64}\.zip")
+BLANK_HASH = b"assets/" + b"0" * 64 + b".zip"
+
+
 class MemoryLintCache:
     """`LintCache` in memory, for the life of one process (`watch`): findings per cache key, and
     cfn-lint's loaded rules (loading them is most of a small template's lint time). The rules are
@@ -182,6 +188,12 @@ class MemoryLintCache:
         self.entries: dict[str, list[tuple]] = {}
         self.misses = 0
         self.rules: object | None = None
+
+    def key(self, file: Path, body: bytes, template: dict, region: str) -> str:
+        """`cache_key` of the template with each code asset's hash blanked: a saved handler
+        changes only that hash (a string of fixed length in a fixed place), which no cfn-lint
+        rule reads, so the findings, line numbers included, are those of the last lint."""
+        return cache_key(file, ASSET_HASH.sub(BLANK_HASH, body), template, region)
 
     def get(self, key: str) -> list[tuple] | None:
         rows = self.entries.get(key)

@@ -108,8 +108,8 @@ class Session:
         for finding in findings:
             self.say(str(finding))
         names = ", ".join(p.name for p in configs)
-        self.say(f"{names}: generated in {t1 - t0:.2f} s, re-linted {linted} changed template(s) in {t2 - t1:.2f} s: "
-                 f"{len(findings)} finding(s)")
+        self.say(f"{names}: generated in {t1 - t0:.2f} s, re-linted {linted} changed template(s) in {t2 - t1:.2f} s "
+                 f"(templates changed only in a code hash are not): {len(findings)} finding(s)")
         if self.sync is not None and not findings:
             for config in configs:
                 try:
