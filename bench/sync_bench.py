@@ -48,7 +48,7 @@ def _env(tmp: Path) -> dict[str, str]:
 def _run(args: list[str], tmp: Path, endpoint: str, config: Path) -> str:
     proc = subprocess.run([sys.executable, str(REPO / "generate.py"), *args, "--config", str(config), "--out",
                            str(tmp / "out"), "--endpoint-url", endpoint], cwd=tmp, env=_env(tmp),
-                          capture_output=True, text=True, timeout=1800)
+                          capture_output=True, text=True, timeout=1800, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"generate.py {args[0]} exited {proc.returncode}:\n{(proc.stdout + proc.stderr)[-2000:]}")
     return proc.stdout
@@ -86,7 +86,7 @@ def measure_stage(name: str, config: Path, files: dict[str, Path], tmp: Path, en
             start = time.perf_counter()
             out = _run(["sync"], tmp, endpoint, config)
             took = time.perf_counter() - start
-            touched = re.findall(r"^synced (\S+) > (\S+) \(([^)]+)\)", out, re.M)
+            touched = re.findall(r"^synced (\S+) > (\S+) \(([^)]+)\)", out, re.MULTILINE)
             if len(touched) != 1:
                 raise RuntimeError(f"sync of one saved {path.name} touched {len(touched)} resources:\n{out}")
             loop.touched.add(touched[0][2])
@@ -182,7 +182,7 @@ def main(runs: int, large: bool = True) -> list[str]:
     from sync_stage import dev_catalog
 
     lines = []
-    mark = lambda ok: "ok" if ok else "MISSED  <<<"  # noqa: E731
+    mark = lambda ok: "ok" if ok else "MISSED  <<<"
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as raw:
         tmp = Path(raw)
         (tmp / "watch").mkdir()

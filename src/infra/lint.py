@@ -69,7 +69,7 @@ def _region_for(path: Path) -> str:
 
 
 def lint(paths: list[Path], *, cache_dir: Path | None = None, jobs: int | None = None,
-         cache: "LintCache | MemoryLintCache | None" = None) -> list[Finding]:
+         cache: LintCache | MemoryLintCache | None = None) -> list[Finding]:
     """Quota-check and cfn-lint every template; return all findings (errors, warnings, info).
 
     Templates are linted in parallel on every core. With `cache_dir`, a template whose bytes,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import click
 import pytest
-
 from deploy_emulator import PatchedMotoServer
 
 

@@ -14,7 +14,6 @@ import json
 import re
 
 import pytest
-
 from deploy_emulator import REPO, boto
 from sync_stage import STACK, dev_catalog, edit
 

@@ -15,7 +15,7 @@ import threading
 import time
 
 from deploy_emulator import REPO, boto
-from sync_stage import dev_catalog, edit
+from sync_stage import edit
 
 CI = ("--yes", "--require-approval", "never", "--skip-check", "all")
 

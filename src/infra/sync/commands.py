@@ -7,13 +7,22 @@ endpoint does not answer), 2 bad arguments or config and a production stage (ref
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from infra.deploy.commands import (APPROVAL_LEVELS, EXIT_INTERRUPTED, AwsCommand, aws_options, bucket_option,
-                                   force_option, skip_check_option, timeout_option)
+from infra.deploy.commands import (
+    APPROVAL_LEVELS,
+    EXIT_INTERRUPTED,
+    AwsCommand,
+    aws_options,
+    bucket_option,
+    force_option,
+    skip_check_option,
+    timeout_option,
+)
 from infra.errors import UsageError, UserError
 
 CACHE_HELP = "Where the physical names and deployed templates sync looked up are kept between runs."
@@ -32,7 +41,7 @@ def _options(kw: dict[str, Any], config: Path) -> Any:
 
 def fallback_options(fn: Any) -> Any:
     """The deploy options a fallback to deploy honours."""
-    for option in reversed([
+    options: list[Callable[[Any], Any]] = [
         bucket_option,
         click.option("--yes", is_flag=True, help="A fallback deploy does not ask; changes --require-approval "
                                                  "covers still stop it."),
@@ -43,7 +52,8 @@ def fallback_options(fn: Any) -> Any:
         timeout_option,
         click.option("--cache-dir", default=".cache/sync", show_default=True,
                      type=click.Path(file_okay=False, path_type=Path), help=CACHE_HELP),
-    ]):
+    ]
+    for option in reversed(options):
         fn = option(fn)
     return fn
 

@@ -25,11 +25,33 @@ from infra.deploy.stack_state import UPDATABLE, StackInfo, describe_stack
 from infra.deploy.ui import Ui
 from infra.errors import DeployError, UsageError
 from infra.sync import ledger
-from infra.sync.apply import INLINE_ZIP_LIMIT, FunctionUpdate, Waiter, code_sha256, update_api, update_function
-from infra.sync.compare import (DEPLOYMENT, FUNCTION_CONFIG, REST_API, STAGE, ApiChange, Comparison, FunctionChange,
-                                compare_root, compare_stack, merge)
+from infra.sync.apply import (
+    INLINE_ZIP_LIMIT,
+    FunctionUpdate,
+    Waiter,
+    code_sha256,
+    update_api,
+    update_function,
+)
+from infra.sync.compare import (
+    DEPLOYMENT,
+    FUNCTION_CONFIG,
+    REST_API,
+    STAGE,
+    ApiChange,
+    Comparison,
+    FunctionChange,
+    compare_root,
+    compare_stack,
+    merge,
+)
 from infra.sync.deployed import DEFAULT_CACHE, DeployedStage, body, template_key
-from infra.sync.resolve import Unresolvable, needs_parameters, pseudo_parameters, resolve
+from infra.sync.resolve import (
+    Unresolvable,
+    needs_parameters,
+    pseudo_parameters,
+    resolve,
+)
 
 # What CloudFormation sets when a template leaves the property out (AWS::Lambda::Function reference).
 LAMBDA_DEFAULTS: dict[str, Any] = {"MemorySize": 128, "Timeout": 3, "Environment": {"Variables": {}}}
@@ -292,4 +314,4 @@ def apply(stage: DeployedStage, build: Build, prepared: Prepared, ui: Ui, book: 
                 book.write(entries)
 
 
-__all__ = ["DEPLOYED", "FUNCTION_CONFIG", "NOTHING", "SYNCED", "STAGE", "StackInfo", "run_sync"]
+__all__ = ["DEPLOYED", "FUNCTION_CONFIG", "NOTHING", "STAGE", "SYNCED", "StackInfo", "run_sync"]
