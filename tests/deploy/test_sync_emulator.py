@@ -190,3 +190,11 @@ def test_no_credentials(catalog, cli, emulator, tmp_path, monkeypatch):
     result = cli("sync", "--config", catalog, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url)
     assert result.exit_code == 1
     assert "No AWS credentials found" in one_error(result)
+
+
+def test_watch_sync_refuses_a_production_config_before_watching(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    result = cli("watch", "--config", REPO / "config" / "catalog-api.toml", "--out", tmp_path / "out", "--sync")
+    assert result.exit_code == 2
+    assert "Refusing to sync catalog-prod: it is a production stage" in one_error(result)
+    assert not (tmp_path / "out").exists()

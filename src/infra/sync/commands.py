@@ -99,6 +99,7 @@ def sync_cmd(**kw: Any) -> None:
     """
     syncer = Syncer(kw)
     if kw["watch_"]:
+        _refuse_production([kw["config"]])
         _watch([kw["config"]], kw["out"], syncer)
         return
     syncer(kw["config"])
@@ -131,7 +132,21 @@ def watch_cmd(**kw: Any) -> None:
         problem = endpoint_problem(kw["endpoint_url"])
         if problem:
             raise UsageError(f"Invalid value for '--endpoint-url': {problem}; expected e.g. http://127.0.0.1:5000.")
+    if kw["sync_"]:
+        _refuse_production(configs)
     _watch(configs, kw["out"], Syncer(kw) if kw["sync_"] else None)
+
+
+def _refuse_production(configs: list[Path]) -> None:
+    """watch --sync on a production config: refused before watching starts (exit 2)."""
+    from infra.config import load_config
+    from infra.naming import stack_name
+    from infra.sync.run import production_refusal
+
+    for config in configs:
+        cfg = load_config(config)
+        if cfg.project.production:
+            raise production_refusal(config, stack_name(cfg), f"[project] production = true in {config}")
 
 
 def _watch(configs: list[Path], out: Path, syncer: Syncer | None) -> None:

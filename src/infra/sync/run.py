@@ -279,6 +279,8 @@ def apply(stage: DeployedStage, build: Build, prepared: Prepared, ui: Ui, book: 
             t0 = time.perf_counter()
             try:
                 with aws_errors(f"syncing {update.label} ({update.name})"):
+                    if update.code_s3 and update.code is not None:   # over the inline limit: through S3
+                        aws.client("s3").put_object(Bucket=update.code_s3[0], Key=update.code_s3[1], Body=update.code)
                     final = update_function(aws.client("lambda"), update, waiter)
             except DeployError:
                 stage.forget(change.stack, change.logical_id)
