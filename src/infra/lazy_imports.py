@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
 import types
 from typing import Any
@@ -26,10 +25,8 @@ class _Deferred(types.ModuleType):
 
 
 def defer(name: str) -> None:
-    """Make `import name` cheap: the module runs when one of its attributes is first read.
-
-    A module that is already imported, or not installed, is left as it is.
+    """Make `import name` cheap: the module runs when one of its attributes is first read (a
+    missing module raises ModuleNotFoundError then). One already imported is left as it is.
     """
-    if name in sys.modules or importlib.util.find_spec(name) is None:
-        return
-    sys.modules[name] = _Deferred(name)
+    if name not in sys.modules:
+        sys.modules[name] = _Deferred(name)

@@ -29,10 +29,10 @@ CACHE_HELP = "Where the physical names and deployed templates sync looked up are
 
 
 def _options(kw: dict[str, Any], config: Path) -> Any:
-    from infra.deploy.orchestrate import Options
     from infra.deploy.session import Target
+    from infra.sync.run import SyncOptions
 
-    return Options(config=config, out=kw["out"], target=Target(kw.get("region"), kw.get("profile"),
+    return SyncOptions(config=config, out=kw["out"], target=Target(kw.get("region"), kw.get("profile"),
                                                                kw.get("endpoint_url")),
                    bucket=kw.get("bucket"), yes=bool(kw.get("yes")), timeout=kw.get("timeout"),
                    require_approval=kw.get("require_approval") or "broadening", force=bool(kw.get("force")),

@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from infra.deploy.manifest import Build, build_and_load
-from infra.deploy.orchestrate import Options
 from infra.deploy.owner import check_owner, config_identity
-from infra.deploy.session import Aws, aws_errors
-from infra.deploy.stack_state import UPDATABLE, StackInfo, describe_stack
+from infra.deploy.session import Aws, Target, aws_errors
+from infra.deploy.stack_state import UPDATABLE, describe_stack
 from infra.deploy.ui import Ui
 from infra.errors import DeployError, UsageError
 from infra.sync import ledger
@@ -35,9 +34,7 @@ from infra.sync.apply import (
 )
 from infra.sync.compare import (
     DEPLOYMENT,
-    FUNCTION_CONFIG,
     REST_API,
-    STAGE,
     ApiChange,
     Comparison,
     FunctionChange,
@@ -57,6 +54,29 @@ from infra.sync.resolve import (
 LAMBDA_DEFAULTS: dict[str, Any] = {"MemorySize": 128, "Timeout": 3, "Environment": {"Variables": {}}}
 
 SYNCED, NOTHING, DEPLOYED = "synced", "nothing", "deployed"
+
+
+@dataclass
+class SyncOptions:
+    """What sync is run with: the deploy options a fallback honours, and where its cache is.
+    (Its own small class: deploy's `Options` lives with the deploy flow, imported only to fall back.)"""
+
+    config: Path
+    out: Path
+    target: Target
+    bucket: str | None = None
+    yes: bool = False
+    timeout: float | None = None
+    require_approval: str = "broadening"
+    force: bool = False
+    skip_checks: tuple[str, ...] = ()
+
+    def deploy_options(self) -> Any:
+        from infra.deploy.orchestrate import Options
+
+        return Options(config=self.config, out=self.out, target=self.target, bucket=self.bucket, yes=self.yes,
+                       timeout=self.timeout, require_approval=self.require_approval, force=self.force,
+                       skip_checks=self.skip_checks)
 
 
 @dataclass
@@ -84,7 +104,7 @@ def production_refusal(config: Path, stack: str, why: str) -> UsageError:
                       f"never get; run `python generate.py deploy --config {config}` instead. Nothing was changed.")
 
 
-def open_deployed(build: Build, aws: Aws, opts: Options, ui: Ui, cache_dir: Path) -> DeployedStage:
+def open_deployed(build: Build, aws: Aws, opts: SyncOptions, ui: Ui, cache_dir: Path) -> DeployedStage:
     """The deployed stage, or one sentence why sync cannot work on it."""
     with aws_errors(f"reading {build.stack_name} in {aws.region}"):
         root = describe_stack(aws.client("cloudformation"), build.stack_name)
@@ -222,7 +242,7 @@ def _prepare_api(stage: DeployedStage, build: Build, change: ApiChange, generate
                      document, parameters, stage_name, digest)
 
 
-def run_sync(opts: Options, ui: Ui, *, cache_dir: Path = DEFAULT_CACHE, aws: Aws | None = None,
+def run_sync(opts: SyncOptions, ui: Ui, *, cache_dir: Path = DEFAULT_CACHE, aws: Aws | None = None,
              build: Build | None = None) -> str:
     """The sync command: SYNCED, NOTHING (no difference) or DEPLOYED (fell back to a deploy)."""
     started = time.perf_counter()
@@ -253,7 +273,7 @@ def run_sync(opts: Options, ui: Ui, *, cache_dir: Path = DEFAULT_CACHE, aws: Aws
     return SYNCED
 
 
-def fall_back(opts: Options, ui: Ui, build: Build, blockers: list[str]) -> str:
+def fall_back(opts: SyncOptions, ui: Ui, build: Build, blockers: list[str]) -> str:
     """The one place sync hands over to deploy: the changes are named first."""
     from infra.deploy.orchestrate import run_deploy
 
@@ -262,7 +282,7 @@ def fall_back(opts: Options, ui: Ui, build: Build, blockers: list[str]) -> str:
     for blocker in blockers:
         ui.say(f"  - {blocker}")
     ui.step(f"Falling back to deploy (a change set, approved as deploy --require-approval {opts.require_approval})")
-    run_deploy(opts, ui)
+    run_deploy(opts.deploy_options(), ui)
     return DEPLOYED
 
 
@@ -316,4 +336,4 @@ def apply(stage: DeployedStage, build: Build, prepared: Prepared, ui: Ui, book: 
                 book.write(entries)
 
 
-__all__ = ["DEPLOYED", "FUNCTION_CONFIG", "NOTHING", "STAGE", "SYNCED", "StackInfo", "run_sync"]
+__all__ = ["DEPLOYED", "NOTHING", "SYNCED", "SyncOptions", "run_sync"]
