@@ -185,3 +185,56 @@ def test_the_generator_does_not_load_cfn_flip_or_yaml(tmp_path):
     import troposphere
 
     assert "Resources" in troposphere.Template().to_yaml()             # loaded on first use
+
+
+def lambda_stub():
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client("lambda", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    return client, Stubber(client)
+
+
+def config_answer(**extra):
+    return {"FunctionName": "shop-dev-items", "State": "Active", "LastUpdateStatus": "Successful", "MemorySize": 256,
+            "Timeout": 30, "Environment": {"Variables": {"MODE": "a"}}, "CodeSha256": "old", **extra}
+
+
+def test_a_failed_code_update_puts_the_configuration_back_and_says_what_state_the_function_is_in():
+    from infra.errors import DeployError
+    from infra.sync.apply import FunctionUpdate, Waiter, update_function
+
+    lam, stub = lambda_stub()
+    name = {"FunctionName": "shop-dev-items"}
+    stub.add_response("get_function_configuration", config_answer(), name)
+    stub.add_response("update_function_configuration", config_answer(LastUpdateStatus="InProgress"),
+                      {**name, "Environment": {"Variables": {"MODE": "b"}}})
+    stub.add_response("get_function_configuration", config_answer(Environment={"Variables": {"MODE": "b"}}), name)
+    stub.add_client_error("update_function_code", "InvalidParameterValueException", "Unzipped size must be smaller",
+                          expected_params={**name, "ZipFile": b"zip"})
+    stub.add_response("get_function_configuration", config_answer(Environment={"Variables": {"MODE": "b"}}), name)
+    stub.add_response("update_function_configuration", config_answer(), {**name, "Environment": {"Variables": {"MODE": "a"}}})
+    stub.add_response("get_function_configuration", config_answer(), name)
+    update = FunctionUpdate("shop-dev/Compute > Fn", "shop-dev-items", code=b"zip",
+                            config={"Environment": {"Variables": {"MODE": "b"}}})
+    with stub, pytest.raises(DeployError) as failed:
+        update_function(lam, update, Waiter(sleep=lambda _s: None))
+    text = str(failed.value)
+    assert text.startswith("shop-dev/Compute > Fn (shop-dev-items): the code update failed "
+                           "(InvalidParameterValueException: Unzipped size must be smaller).")
+    assert "Its previous configuration was put back; it runs what was deployed before (State Active, " \
+           "LastUpdateStatus Successful)." in text
+    stub.assert_no_pending_responses()
+
+
+def test_an_update_still_in_progress_is_waited_for_then_given_up_with_the_function_named():
+    from infra.errors import DeployError
+    from infra.sync.apply import Waiter
+
+    lam, stub = lambda_stub()
+    for _ in range(3):
+        stub.add_response("get_function_configuration", config_answer(LastUpdateStatus="InProgress"))
+    clock = iter(range(0, 1000, 100))
+    with stub, pytest.raises(DeployError, match=r"shop-dev/Compute > Fn \(shop-dev-items\): Lambda still reports"):
+        Waiter(sleep=lambda _s: None, clock=lambda: float(next(clock)), limit=250).function(
+            lam, "shop-dev-items", "shop-dev/Compute > Fn", config_answer(LastUpdateStatus="InProgress"))
