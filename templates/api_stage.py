@@ -9,15 +9,16 @@ import hashlib
 import json
 from typing import Any
 
-from troposphere import GetAtt, Ref, Sub, apigateway as agw, cloudwatch as cw, iam, ssm
+from troposphere import GetAtt, Ref, Sub, apigateway as agw, cloudwatch as cw, encode_to_dict, iam, ssm
 
 from infra import grants
 from infra.builders.alarms import alarm
 from infra.builders.logs import log_group
 from infra.config.schema import Config
 from infra.naming import parameter_prefix, physical
-from infra.openapi import api_name, definition
+from infra.openapi import api_name, creates_user_pool, definition
 from infra.stack import Stack
+from templates.security import user_pool
 
 # One JSON line per request: what an operator greps for, without request bodies.
 ACCESS_LOG_FORMAT = json.dumps({
@@ -34,11 +35,19 @@ SKIP_CACHE = ("Responses are per-caller data from CRUD handlers; a stage cache w
 
 def definition_digest(cfg: Config) -> str:
     """Hash of the API definition: the deployment's logical ID changes with any route, model,
-    validator or CORS change, so CloudFormation creates a new deployment and the stage never
-    keeps serving the old one."""
-    from troposphere import encode_to_dict
+    validator, CORS or authorizer change, so CloudFormation creates a new deployment and the
+    stage never keeps serving the old one.
 
-    text = json.dumps(encode_to_dict(definition(cfg)), sort_keys=True)
+    The definition names a created user pool only as {"Ref": "UserPoolArn"}, which reads the same
+    after the pool is replaced; the API then imports the new pool's ARN while the stage keeps
+    serving a deployment whose authorizer trusts the deleted pool. So the pool's own definition
+    (what decides whether CloudFormation replaces it) is hashed too.
+    """
+    parts: dict[str, Any] = {"definition": encode_to_dict(definition(cfg))}
+    if creates_user_pool(cfg):
+        pool = user_pool(cfg)
+        parts["userPool"] = {pool.title: encode_to_dict(pool.to_dict())}
+    text = json.dumps(parts if len(parts) > 1 else parts["definition"], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:10].upper()
 
 

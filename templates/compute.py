@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from troposphere import GetAtt, Join, Ref, Sub, awslambda, cloudwatch as cw, secretsmanager, ssm
+from troposphere import GetAtt, Join, Ref, Sub, Tags, awslambda, cloudwatch as cw, secretsmanager, ssm
 
 from infra import grants, quotas
 from infra.assets import Asset
@@ -13,11 +13,13 @@ from infra.builders import ORIGIN_VERIFY_HEADER
 from infra.builders import functions as fb
 from infra.builders.alarms import alarm
 from infra.builders.logs import log_group
+from infra.config.names import CLOUDFRONT_LOG_BUCKET
 from infra.config.schema import Config, Function
 from infra.errors import ConfigError
 from infra.naming import logical_id, parameter_prefix, physical
 from infra.render import plain
 from infra.stack import Stack
+from templates.monitoring import SETTINGS_RULE_TAG, settings_rule_name
 
 # Lambda refuses a reservation that leaves less than the minimum unreserved concurrency (100)
 # to the rest of the account ("Configuring reserved concurrency",
@@ -25,6 +27,11 @@ from infra.stack import Stack
 # quotas are below that, so nothing is reserved unless the config asks.
 SKIP_CONCURRENCY = ("reserved_concurrency is unset in the config: a reservation fails the deploy in accounts whose "
                     "concurrency quota is low (new accounts); set it to cap this function.")
+# Lambda presents a dead-letter queue and an on-failure destination as alternatives ("Retaining
+# records of asynchronous invocations", https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html);
+# with both, each failed event is kept twice. checkov's CKV_AWS_116 only sees DeadLetterConfig.
+SKIP_DLQ = ("Failed asynchronous events go to the on-failure destination bucket set in the config "
+            "(on_failure_bucket); a dead-letter queue as well would keep every failed event twice.")
 SKIP_VPC = ("vpc = false in the config: the function only calls AWS APIs over TLS, so a VPC would add "
             "NAT cost and cold-start latency without protecting any data path.")
 
@@ -76,7 +83,8 @@ def _statements(name: str, fn: Function, refs: _Refs, log_group_arn: Any, extra:
     if fn.access.secret:
         out += grants.secret(refs.secret_arn(), fn.access.secret, "AppSecret")
     out += extra
-    out += grants.dead_letters(refs.dead_letter_queue(), refs.key_arn(), "DeadLetters")
+    if fn.dead_letter_queue:
+        out += grants.dead_letters(refs.dead_letter_queue(), refs.key_arn(), "DeadLetters")
     if fn.on_failure_bucket:
         out.append(grants.failure_destination(refs.bucket(fn.on_failure_bucket, "Arn"),
                                               logical_id(fn.on_failure_bucket, "FailedEvents")))
@@ -107,7 +115,8 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
     if rotates_origin_verify:
         extra = grants.origin_verify_rotation(
             st.param("OriginVerifySecretArn", "ARN of the CloudFront origin-verification secret"),
-            physical(cfg, "api-waf"), physical(cfg, "edge-waf"), origin_verify_targets(cfg), "OriginVerifySecret")
+            physical(cfg, "api-waf"), physical(cfg, "edge-waf"), origin_verify_targets(cfg),
+            physical(cfg, CLOUDFRONT_LOG_BUCKET), "OriginVerifySecret")
     role = st.add(fb.role(f"{lid}Role", _statements(name, fn, refs, GetAtt(lg, "Arn"), extra, rotates_origin_verify),
                           vpc_id))
     size = quotas.policy_chars(plain(role.properties["Policies"]))
@@ -132,10 +141,15 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
         skip["CKV_AWS_117"] = SKIP_VPC
     if fn.reserved_concurrency is None:
         skip["CKV_AWS_115"] = SKIP_CONCURRENCY
+    if not fn.dead_letter_queue:
+        skip["CKV_AWS_116"] = SKIP_DLQ
     func = st.add(fb.function(
         lid, fname, fn, role_arn=GetAtt(role, "Arn"), code_bucket=st.param("AssetBucket", "S3 bucket holding the zipped handler code"),
         code_key=assets[fn.source].key, key_arn=refs.key_arn(), log_group=Ref(lg), environment=env,
-        vpc_config=vpc_config, dead_letter_arn=refs.dead_letter_queue()), skip=skip)
+        vpc_config=vpc_config, dead_letter_arn=refs.dead_letter_queue() if fn.dead_letter_queue else None), skip=skip)
+    if cfg.monitoring and cfg.monitoring.config_rule:
+        # The Config rule judging this function's timeout and memory finds it by this tag.
+        func.Tags = func.Tags + Tags(**{SETTINGS_RULE_TAG: settings_rule_name(cfg, fn)})
     on_failure = refs.bucket(fn.on_failure_bucket, "Arn") if fn.on_failure_bucket else None
     st.add(fb.invoke_config(f"{lid}InvokeConfig", func, fn.retry_attempts, on_failure))
     if cfg.api and any(r.function == name for r in cfg.api.routes):

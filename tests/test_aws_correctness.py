@@ -228,10 +228,13 @@ def test_a_stage_that_opts_in_sets_it_and_keeps_it_when_deleted(secure):
 
 def test_config_rule_judges_only_this_systems_functions(catalog):
     rule = only(catalog["monitoring"], "AWS::Config::ConfigRule")["Properties"]
-    assert rule["Scope"] == {"TagKey": "Project", "TagValue": "catalog"}
+    # A tag whose value is the rule's own name (project and stage in it): no other stage's or
+    # system's function carries it (issue 18 splits the rule by settings).
+    assert rule["Scope"] == {"TagKey": "LambdaSettingsRule", "TagValue": "catalog-prod-lambda-settings-30s-256mb"}
+    assert rule["ConfigRuleName"] == rule["Scope"]["TagValue"]
     # The functions carry that tag.
     for function in resources(catalog["compute"], "AWS::Lambda::Function").values():
-        assert {"Key": "Project", "Value": "catalog"} in function["Properties"]["Tags"]
+        assert {"Key": "LambdaSettingsRule", "Value": rule["ConfigRuleName"]} in function["Properties"]["Tags"]
 
 
 # -- CORS for IAM-signed browser calls -------------------------------------------------------------

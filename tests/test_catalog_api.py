@@ -62,7 +62,7 @@ def test_users_and_products_tables_retained(catalog):
 def test_config_rule_and_ssm_parameters(catalog):
     has_resource_properties(catalog["monitoring"], "AWS::Config::ConfigRule", {
         "Source": {"Owner": "AWS", "SourceIdentifier": "LAMBDA_FUNCTION_SETTINGS_CHECK"},
-        "Scope": {"TagKey": "Project", "TagValue": "catalog"},
+        "Scope": {"TagKey": "LambdaSettingsRule", "TagValue": "catalog-prod-lambda-settings-30s-256mb"},
         "InputParameters": {"runtime": "nodejs24.x,python3.14", "timeout": "30", "memorySize": "256"}})
     has_resource_properties(catalog["compute"], "AWS::SSM::Parameter", {
         "Name": "/catalog/prod/functions/users/arn", "Value": {"Fn::GetAtt": ["UsersFunction", "Arn"]}})

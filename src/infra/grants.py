@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from awacs import cloudfront, dynamodb, ec2, kms, logs, s3, secretsmanager, sqs, ssm, wafv2, xray
-from awacs.aws import Action, Allow, Condition, ArnEquals, PolicyDocument, Principal, Statement
+from awacs.aws import Action, Allow, Condition, ArnEquals, Deny, PolicyDocument, Principal, Statement
 from troposphere import Sub
 
 VERSION = "2012-10-17"
@@ -21,6 +21,8 @@ BUCKET_READ = [s3.GetObject]
 BUCKET_WRITE = [s3.PutObject, s3.DeleteObject]
 KEY_DECRYPT = [kms.Decrypt, kms.DescribeKey]
 KEY_ENCRYPT = [kms.Encrypt, kms.GenerateDataKey, kms.ReEncryptFrom, kms.ReEncryptTo]
+# The group API Gateway creates when its account-level logging role is set (see apigateway_logging).
+APIGATEWAY_WELCOME_LOG_GROUP = "/aws/apigateway/welcome"
 
 
 def suffixed(arn: Any, suffix: str) -> Sub:
@@ -154,6 +156,12 @@ def apigateway_logging(sid: str) -> list[Statement]:
     API-Gateway-Execution-Logs_<api>/<stage>, access logs to whatever group each stage names), so
     it is scoped to this account's and region's log groups and streams, not to one API's groups:
     a narrower role would silently stop other APIs' logs.
+
+    One group is excluded: `/aws/apigateway/welcome`, which API Gateway creates through this role
+    when the role is set, unencrypted and never expiring, for a single "logs enabled" message.
+    Creating it is denied (an explicit Deny wins over the Allow), so that group is never made;
+    an existing one is still written to. It is not pre-created instead: it belongs to the account
+    and region, not to a stage, and creating one that exists fails the deploy.
     """
     groups = arn("logs", "log-group:*")
     streams = arn("logs", "log-group:*:log-stream:*")
@@ -161,13 +169,19 @@ def apigateway_logging(sid: str) -> list[Statement]:
         allow([logs.CreateLogGroup, logs.CreateLogStream, logs.DescribeLogGroups, logs.DescribeLogStreams,
                logs.FilterLogEvents], [groups], f"{sid}Groups"),
         allow([logs.PutLogEvents, logs.GetLogEvents], [streams], f"{sid}Streams"),
+        # Both ARN forms: CloudWatch Logs authorizes some calls on "log-group:<name>:*".
+        Statement(Sid=f"{sid}NoWelcomeGroup", Effect=Deny, Action=[logs.CreateLogGroup],
+                  Resource=[arn("logs", f"log-group:{APIGATEWAY_WELCOME_LOG_GROUP}"),
+                            arn("logs", f"log-group:{APIGATEWAY_WELCOME_LOG_GROUP}:*")]),
     ]
 
 
-def origin_verify_rotation(secret_arn: Any, web_acl: str, edge_web_acl: str, parameter: str, sid: str) -> list[Statement]:
+def origin_verify_rotation(secret_arn: Any, web_acl: str, edge_web_acl: str, parameter: str, log_bucket: str,
+                           sid: str) -> list[Statement]:
     """What the origin-verify rotation function (handlers/origin_verify) does: rotate the secret,
     read the SSM parameter naming its targets, rewrite the regional web ACL `web_acl` and the
-    distribution's origin header."""
+    distribution's origin header. `log_bucket` is the name prefix of the bucket receiving the
+    distribution's standard logs (`<prefix>-<account>-<region>`)."""
     return [
         *secret(secret_arn, "rotate", sid),
         allow([ssm.GetParameter], [arn("ssm", f"parameter{parameter}")], f"{sid}Targets"),
@@ -183,4 +197,10 @@ def origin_verify_rotation(secret_arn: Any, web_acl: str, edge_web_acl: str, par
         # which CloudFront checks the caller can read.
         allow([wafv2.GetWebACL], [Sub(f"arn:${{AWS::Partition}}:wafv2:us-east-1:${{AWS::AccountId}}:global/webacl/{edge_web_acl}/*")],
               f"{sid}EdgeWebAcl"),
+        # With standard logging on, UpdateDistribution also needs s3:GetBucketAcl and
+        # s3:PutBucketAcl on the log bucket ("CloudFront API permissions reference",
+        # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cf-api-permissions-ref.html):
+        # CloudFront re-applies its log-delivery grant to the bucket ACL as the caller.
+        allow([s3.GetBucketAcl, s3.PutBucketAcl],
+              [Sub(f"arn:${{AWS::Partition}}:s3:::{log_bucket}-${{AWS::AccountId}}-${{AWS::Region}}")], f"{sid}LogBucketAcl"),
     ]

@@ -60,7 +60,7 @@ def test_catalog_api_gated_reviewed_destroyed_and_recovered_with_its_data(catalo
     # 0. Preflight: the stage declares an AWS Config rule, and the account has no recorder yet.
     missing = cli("deploy", *args, *CI)
     assert missing.exit_code == 1
-    assert re.search(r"^FAIL\s+config-recorder\s+the Config rule\(s\) LambdaSettingsRule need", missing.stdout, re.M)
+    assert re.search(r"^FAIL\s+config-recorder\s+the Config rule\(s\) LambdaSettings30s256mbRule need", missing.stdout, re.M)
     assert "Preflight: 1 check(s) failed (config-recorder)" in one_error(missing)
     assert stacks(cfn) == set()                                     # stopped before any change set
     boto(emulator.endpoint_url, "config").put_configuration_recorder(ConfigurationRecorder={

@@ -86,7 +86,7 @@ def generated(cfg: Config) -> Iterator[Name]:
         yield Name("project.name", f"{_physical(cfg, ACCESS_LOG_BUCKET)}-{ACCOUNT}-{region}", BUCKET)
     if cfg.edge:
         yield Name("project.name", f"{_physical(cfg, CLOUDFRONT_LOG_BUCKET)}-{ACCOUNT}-{region}", BUCKET)
-    if cfg.functions:
+    if cfg.dead_letter_queue:
         yield Name("project.name", _physical(cfg, DEAD_LETTER_QUEUE), QUEUE)
     for name, fn in cfg.functions.items():
         yield Name(f"functions.{name}", _physical(cfg, name), FUNCTION)

@@ -131,6 +131,13 @@ class Function:
                       doc="nested stack group: bundles with the same group share the stack compute-<group>; "
                           "default: placed automatically (see the lock file)")
 
+    @property
+    def dead_letter_queue(self) -> bool:
+        """Whether failed asynchronous events go to the system's SQS dead-letter queue: only when
+        no on-failure bucket takes them. Lambda presents the two as alternatives; with both, every
+        failed event would be kept twice."""
+        return not self.on_failure_bucket
+
 
 @dataclass(frozen=True, kw_only=True)
 class Cors:
@@ -203,7 +210,10 @@ class Jwt:
     jwks_url: str = spec("", pattern=r"https://[^\s]+|", hint="an https URL.",
                          doc="the issuer's key set; default <issuer>/.well-known/jwks.json")
     function: str = spec(doc="function under [functions] running the JWT authorizer (handlers/authorizer)")
-    cache_seconds: int = spec(300, min=0, max=3600, doc="API Gateway caches each token's policy this long")
+    cache_seconds: int = spec(300, min=0, max=3600,
+                              doc="API Gateway caches each token's answer this long, whatever the token's exp: "
+                                  "a token stays accepted up to this long after it expires or is revoked; "
+                                  "0 = no cache")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -338,3 +348,8 @@ class Config:
     file: str = internal("")
     name: str = internal("")
     root: str = internal("")
+
+    @property
+    def dead_letter_queue(self) -> bool:
+        """Whether any function sends failed asynchronous events to the dead-letter queue."""
+        return any(f.dead_letter_queue for f in self.functions.values())
