@@ -68,13 +68,14 @@ class Syncer:
         self.ui = Ui(assume_yes=bool(kw.get("yes")))
         self.aws: dict[Path, Any] = {}
 
-    def __call__(self, config: Path) -> str:
-        from infra.deploy.manifest import build_and_load
+    def __call__(self, config: Path, *, generated: bool = False) -> str:
+        """Sync `config`; `generated`: watch has just generated it into --out (not generated again)."""
+        from infra.deploy.manifest import Build, build_and_load
         from infra.deploy.session import Aws
         from infra.sync.run import production_refusal, run_sync
 
         opts = _options(self.kw, config)
-        build = build_and_load(opts.config, opts.out)
+        build = Build.load(opts.out / config.stem) if generated else build_and_load(opts.config, opts.out)
         if build.production:
             raise production_refusal(opts.config, build.stack_name, f"[project] production = true in {opts.config}")
         if config not in self.aws:
@@ -161,7 +162,7 @@ def _watch(configs: list[Path], out: Path, syncer: Syncer | None) -> None:
     sync = None
     if syncer is not None:
         def sync(config: Path) -> None:
-            syncer(config)
+            syncer(config, generated=True)
     try:
         run_watch(configs, out, say, sync)
     except KeyboardInterrupt:
