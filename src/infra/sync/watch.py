@@ -20,6 +20,7 @@ from infra.errors import UserError
 
 DEBOUNCE_MS = 200   # quiet time that ends a burst of writes
 STEP_MS = 25        # how often watchfiles looks for the end of a burst
+READY_MS = 100      # the notifier's first idle timeout: then it is surely running
 
 
 @dataclass
@@ -64,7 +65,8 @@ def affected(changes: Iterable[Path], items: list[Watched]) -> tuple[list[Watche
 def file_changes(paths: list[Path], *, ignore: list[Path], stop: Any = None,
                  debounce: int = DEBOUNCE_MS) -> Iterator[set[Path]]:
     """Sets of changed files under `paths` (not under `ignore`: our own output), one per debounced
-    burst (watchfiles' Rust notifier)."""
+    burst (watchfiles' Rust notifier). The first set is empty: it comes once the notifier runs
+    (a save before then would be missed), so the caller can say it is watching."""
     from watchfiles import watch
 
     def wanted(_change: Any, name: str) -> bool:
@@ -72,7 +74,7 @@ def file_changes(paths: list[Path], *, ignore: list[Path], stop: Any = None,
         return relevant(path) and not any(path.is_relative_to(i) for i in ignore)
 
     for batch in watch(*paths, debounce=debounce, step=STEP_MS, stop_event=stop, raise_interrupt=True,
-                       watch_filter=wanted):
+                       watch_filter=wanted, yield_on_timeout=True, rust_timeout=READY_MS):
         yield {Path(name).resolve() for _change, name in batch}
 
 
@@ -133,9 +135,12 @@ def run_watch(configs: list[Path], out: Path, say: Callable[[str], None],
     items = _watched(configs, say)
     while True:
         paths = _paths(items)
-        say(f"watching {len(paths)} path(s) for changes{' (and syncing)' if sync else ''}; Ctrl-C stops")
         ignore = [out.resolve(), Path(".cache").resolve()]
+        ready = False
         for changes in file_changes(paths, ignore=ignore, stop=stop, debounce=debounce):
+            if not ready:
+                ready = True
+                say(f"watching {len(paths)} path(s) for changes{' (and syncing)' if sync else ''}; Ctrl-C stops")
             hit, files = affected(changes, items)
             if not hit:
                 continue
