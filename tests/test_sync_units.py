@@ -12,9 +12,9 @@ import pytest
 from support.shipped import REPO
 
 from infra.deploy.drift import StackDrift, show
+from infra.deploy.sync_ledger import Synced, current, explains, record
 from infra.deploy.ui import Ui
 from infra.sync.compare import compare_root, compare_stack, may_sync_function, merge
-from infra.sync.ledger import Synced, current, explains, record
 from infra.sync.resolve import (
     Unresolvable,
     needs_parameters,

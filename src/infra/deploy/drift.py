@@ -82,9 +82,9 @@ def detect_tree(cfn: Any, stacks: list[tuple[str, str]], *, timeout: float = DEF
 def show(ui: Ui, drifts: list[StackDrift], synced: Any = ()) -> bool:
     """Print every stack's status and each drifted resource's differences; True when anything drifted.
 
-    `synced` (infra.sync.ledger's items): a difference sync made is shown as SYNCED, not as drift.
+    `synced` (infra.deploy.sync_ledger's items): a difference sync made is shown as SYNCED, not as drift.
     """
-    from infra.sync.ledger import explains
+    from infra.deploy.sync_ledger import explains
 
     drifted = False
     for d in drifts:
@@ -128,7 +128,7 @@ def run_drift(opts: Any, ui: Ui, *, sleep: Callable[[float], None] = time.sleep)
         if root is None:
             raise DeployError(f"Stack {build.stack_name} does not exist in {aws.region}; deploy it first.")
         ui.step(f"Drift of {build.stack_name} and its nested stacks ({aws.region})")
-        from infra.sync.ledger import DRIFT_HEADING, report
+        from infra.deploy.sync_ledger import DRIFT_HEADING, report
 
         synced = report(aws, build.stack_name, root, ui, DRIFT_HEADING)
         tree = [(root.name, root.stack_id)] + [(n.label, n.physical_id) for n in nested_stacks(cfn, root.stack_id, root.name)]

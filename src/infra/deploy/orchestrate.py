@@ -433,7 +433,7 @@ def run_diff(opts: Options, ui: Ui) -> bool:
         plans.append(diff_root(stage, ui, opts, from_global))
     finally:
         stage.discard()
-    from infra.sync.ledger import DIFF_HEADING, report
+    from infra.deploy.sync_ledger import DIFF_HEADING, report
 
     report(aws, build.stack_name, stage.root, ui, DIFF_HEADING)
     return any(changed(p) for p in plans) or bool(imports and imports.found)

@@ -7,7 +7,7 @@
   parameters), resolved against the deployed stack (pure).
 - `deployed`: the deployed side, read through the nested stacks and cached (thin I/O).
 - `apply`: Lambda and API Gateway updates, each waited for and never left half-done.
-- `ledger`: what sync applied, kept beside the stage's artifacts, so that `diff` and `drift` show
-  it as synced until the next deploy records it in CloudFormation.
+- `infra.deploy.sync_ledger` (in the deploy layer, which shows it): what sync applied, kept beside
+  the stage's artifacts, so that `diff` and `drift` show it as synced until the next deploy records it.
 - `run`: the sync command; `watch`: the long-lived loop.
 """

@@ -19,22 +19,16 @@ from typing import Any
 from infra.deploy.manifest import Build
 from infra.deploy.session import Aws, error_code
 from infra.deploy.stack_state import StackInfo
+from infra.deploy.sync_ledger import body
 from infra.errors import DeployError
 from infra.render import compact_json, replace_file
 
 DEFAULT_CACHE = Path(".cache/sync")
-NESTED = "AWS::CloudFormation::Stack"
 
 
 def template_key(template: dict[str, Any]) -> str:
     """The S3 key `package` uploads a child template under (templates/<sha256 of compact JSON>.json)."""
     return f"templates/{hashlib.sha256(compact_json(template)).hexdigest()}.json"
-
-
-def body(answer: dict[str, Any]) -> dict[str, Any]:
-    """GetTemplate's TemplateBody (botocore parses JSON bodies; emulators may give a string)."""
-    raw = answer.get("TemplateBody")
-    return json.loads(raw) if isinstance(raw, str) else dict(raw or {})
 
 
 class DeployedStage:

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infra.deploy import sync_ledger as ledger
 from infra.deploy.manifest import Build, build_and_load
 from infra.deploy.owner import check_owner, config_identity
 from infra.deploy.session import Aws, Target, aws_errors
 from infra.deploy.stack_state import UPDATABLE, describe_stack
 from infra.deploy.ui import Ui
 from infra.errors import DeployError, UsageError
-from infra.sync import ledger
 from infra.sync.apply import (
     INLINE_ZIP_LIMIT,
     FunctionUpdate,

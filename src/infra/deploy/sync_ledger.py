@@ -1,5 +1,7 @@
 """What sync applied outside CloudFormation, kept beside the stage's artifacts.
 
+In the deploy layer, beside `drift` and `diff`, which show it: `infra.sync` writes it.
+
 One JSON object in the artifact bucket (the root's AssetBucket parameter), `sync/<stack>.json`:
 an entry per synced resource, with the key of the nested template that was deployed when it was
 synced (its `base`). An entry counts while that nested stack still has that template: the next
@@ -15,11 +17,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.deploy.session import Aws, aws_exceptions, error_code
-from infra.deploy.stack_state import StackInfo
+from infra.deploy.stack_state import NESTED_STACK_TYPE, StackInfo
 from infra.deploy.ui import Ui
-from infra.sync.compare import FUNCTION
+
+FUNCTION = "AWS::Lambda::Function"
 
 ASSET_BUCKET = "AssetBucket"
+
+
+def body(answer: dict[str, Any]) -> dict[str, Any]:
+    """GetTemplate's TemplateBody (botocore parses JSON bodies; emulators may give a string)."""
+    raw = answer.get("TemplateBody")
+    return json.loads(raw) if isinstance(raw, str) else dict(raw or {})
 
 
 def ledger_key(stack_name: str) -> str:
@@ -92,8 +101,6 @@ def outstanding(aws: Aws, stack_name: str, root: StackInfo) -> list[Synced]:
 
     Costs one S3 read when nothing was ever synced; else also the root's template and one call
     per synced resource."""
-    from infra.sync.deployed import NESTED, body
-
     bucket = root.parameters.get(ASSET_BUCKET)
     entries = Ledger(aws, stack_name, bucket).read()
     if not entries:
@@ -101,7 +108,7 @@ def outstanding(aws: Aws, stack_name: str, root: StackInfo) -> list[Synced]:
     root_template = body(aws.client("cloudformation").get_template(StackName=root.stack_id, TemplateStage="Original"))
     keys: dict[str, str | None] = {}
     for lid, res in (root_template.get("Resources") or {}).items():
-        if isinstance(res, dict) and res.get("Type") == NESTED:
+        if isinstance(res, dict) and res.get("Type") == NESTED_STACK_TYPE:
             url = str((res.get("Properties") or {}).get("TemplateURL", ""))
             keys[lid] = "templates/" + url.rsplit("/templates/", 1)[-1] if "/templates/" in url else None
     found = []
