@@ -198,3 +198,17 @@ def test_watch_sync_refuses_a_production_config_before_watching(cli, tmp_path, m
     assert result.exit_code == 2
     assert "Refusing to sync catalog-prod: it is a production stage" in one_error(result)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args, text", [
+    (["sync", "--config", "missing.toml"], "Invalid value for '--config': File 'missing.toml' does not exist."),
+    (["sync", "--config", "config/secure-api.toml", "--endpoint-url", "http://:80"], "names no host"),
+    (["watch", "--config", "config/secure-api.toml", "--sync", "--endpoint-url", "ftp://x"],
+     "is not an http:// or https:// URL"),
+    (["sync", "--config", "config/secure-api.toml", "--require-approval", "sometimes"], "'--require-approval'"),
+])
+def test_bad_arguments_are_one_line_and_exit_2(args, text, cli, aws_env, monkeypatch):
+    monkeypatch.chdir(REPO)
+    result = cli(*args)
+    assert result.exit_code == 2, result.output
+    assert text in one_error(result)
