@@ -227,6 +227,7 @@ def main(runs: int, large: bool = True) -> list[str]:
             big = statistics.median(w for walls in loops[1].sync_s.values() for w in walls)
             lines.append(f"sync flat from the shipped config to the large one: {small:.3f} s -> {big:.3f} s "
                          f"({big / small:.2f}x)")
+    lines.append(f"load average at the end: {os.getloadavg()[0]:.1f}")
     return lines
 
 

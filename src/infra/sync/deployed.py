@@ -78,6 +78,22 @@ class DeployedStage:
         url = (res.get("Properties") or {}).get("TemplateURL")
         return url if isinstance(url, str) else None
 
+    def generated_key(self, path: Path) -> tuple[str, dict[str, Any] | None]:
+        """`template_key` of a generated template file, and the template when it had to be parsed:
+        keys are remembered by the SHA-256 of the file's bytes, so an unchanged file costs a hash
+        (large templates take far longer to parse and serialise again)."""
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        keys = self._data.setdefault("generated_keys", {})
+        if digest in keys:
+            return str(keys[digest]), None
+        template = json.loads(data)
+        if len(keys) > 1000:   # one entry per save of a changed template: keep the file small
+            keys.clear()
+        keys[digest] = template_key(template)
+        self._dirty = True
+        return str(keys[digest]), template
+
     def child_key(self, child: str) -> str | None:
         """The content key of the child's deployed template, when `package` uploaded it."""
         url = self.child_url(child) or ""

@@ -42,7 +42,7 @@ from infra.sync.compare import (
     compare_stack,
     merge,
 )
-from infra.sync.deployed import DEFAULT_CACHE, DeployedStage, body, template_key
+from infra.sync.deployed import DEFAULT_CACHE, DeployedStage, body
 from infra.sync.resolve import (
     Unresolvable,
     needs_parameters,
@@ -129,9 +129,12 @@ def compare(stage: DeployedStage, build: Build) -> Comparison:
     parts = [Comparison(blockers=blockers)]
     deployed_children = set(deployed_root.get("Resources") or {})
     for child, path in sorted(build.templates.items()):
-        generated = json.loads(path.read_bytes())
-        if child not in deployed_children or template_key(generated) == stage.child_key(child):
+        if child not in deployed_children:
             continue
+        key, generated = stage.generated_key(path)
+        if key == stage.child_key(child):
+            continue
+        generated = generated if generated is not None else json.loads(path.read_bytes())
         parts.append(compare_stack(f"{name}/{child}", child, stage.child_template(child), generated))
     if build.global_stack:
         parts.append(Comparison(blockers=_global_blockers(stage.aws, build)))

@@ -9,6 +9,7 @@ on; Ctrl-C ends the process with exit code 130.
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -86,11 +87,13 @@ class Session:
 
         self.out, self.say, self.sync = out, say, sync
         self.lint_cache = MemoryLintCache()
+        self.digests: dict[Path, str] = {}         # template file -> SHA-256 of its bytes at the last lint
+        self.interfaces: dict[Path, str] = {}      # template file -> SHA-256 of its Parameters and Outputs
+        self.findings: dict[Path, list[Any]] = {}  # template file -> its findings at the last lint
 
     def rebuild(self, configs: list[Path]) -> bool:
         """Generate, lint what changed, sync; True when the build and lint were clean."""
         from infra.build import build_configs
-        from infra.lint import lint
 
         t0 = time.perf_counter()
         try:
@@ -101,7 +104,7 @@ class Session:
         t1 = time.perf_counter()
         misses = self.lint_cache.misses
         try:
-            findings = lint(targets, jobs=1, cache=self.lint_cache)
+            findings = self.lint(targets)
         except UserError as exc:
             self.say(f"lint failed: {exc}")
             return False
@@ -121,6 +124,37 @@ class Session:
         elif self.sync is not None:
             self.say("not synced: fix the lint findings first")
         return not findings
+
+    def lint(self, targets: list[Path]) -> list[Any]:
+        """`lint` over the templates whose bytes changed since the last build (and a root whose
+        child's Parameters or Outputs changed: rule E3043 reads them); the others' findings are
+        those of their last lint."""
+        from infra.lint import Finding, _interface, lint, templates_under
+
+        files = templates_under(targets)
+        changed: list[Path] = []
+        interface_changed: set[Path] = set()
+        for file, _region in files:
+            digest = hashlib.sha256(file.read_bytes()).hexdigest()
+            if self.digests.get(file) != digest:
+                changed.append(file)
+                self.digests[file] = digest
+                shape = hashlib.sha256(_interface(file)).hexdigest()
+                if self.interfaces.get(file, shape) != shape:
+                    interface_changed.add(file.parent)
+                self.interfaces[file] = shape
+        for file, _region in files:   # the root of a stage whose child's interface changed
+            if file.name == "root.json" and file.parent in interface_changed and file not in changed:
+                changed.append(file)
+        if changed:
+            found: list[Finding] = lint(changed, jobs=1, cache=self.lint_cache)
+            for file in changed:
+                self.findings[file] = [f for f in found if f.file == str(file)]
+            known = {str(f) for f in changed}
+            for finding in found:      # findings cfn-lint filed under another name
+                if finding.file not in known:
+                    self.findings.setdefault(Path(finding.file), []).append(finding)
+        return [f for file, _region in files for f in self.findings.get(file, [])]
 
 
 def run_watch(configs: list[Path], out: Path, say: Callable[[str], None],
