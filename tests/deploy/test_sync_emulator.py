@@ -112,6 +112,7 @@ def test_sync_code_env_and_api_then_fall_back_and_reconcile(catalog, cli, emulat
     assert re.search(r"SYNCED catalog-dev/Compute > UsersFunction \(catalog-dev-users\): code, environment",
                      diff.stdout)
     assert "SYNCED catalog-dev/Api > RestApi" in diff.stdout
+    assert "SYNCED catalog-dev/ApiStage > Stage (dev): deployment" in diff.stdout
     drift = cli("drift", *args)
     assert "Synced outside CloudFormation" in drift.stdout
     assert "SYNCED catalog-dev/Compute > ProductsFunction (catalog-dev-products): code" in drift.stdout

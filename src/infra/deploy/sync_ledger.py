@@ -125,7 +125,8 @@ def _still_live(aws: Aws, entry: dict[str, Any]) -> bool:
             live = aws.client("lambda").get_function_configuration(FunctionName=entry["physical_id"])
             return bool(live.get("CodeSha256") == entry["code_sha256"])
         if entry.get("deployment") and entry.get("stage"):
-            stage = aws.client("apigateway").get_stage(restApiId=entry["physical_id"], stageName=entry["stage"])
+            stage = aws.client("apigateway").get_stage(restApiId=entry.get("rest_api_id", entry["physical_id"]),
+                                                       stageName=entry["stage"])
             return bool(stage.get("deploymentId") == entry["deployment"])
     except aws_exceptions():
         return False
@@ -140,7 +141,7 @@ def show(ui: Ui, items: list[Synced], *, heading: str) -> None:
         ui.say(f"  SYNCED {item.line()}", style=None if item.still_live else "bold red")
 
 
-SYNCED_PROPERTIES = {"Code", "Environment", "MemorySize", "Timeout", "Body"}
+SYNCED_PROPERTIES = {"Code", "Environment", "MemorySize", "Timeout", "Body", "DeploymentId"}
 DIFF_HEADING = "Already live through sync (in the diff above; this deploy records them in CloudFormation):"
 DRIFT_HEADING = ("Synced outside CloudFormation by sync (not unexplained drift; the next deploy records them in "
                  "CloudFormation):")

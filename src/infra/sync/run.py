@@ -35,6 +35,7 @@ from infra.sync.apply import (
 from infra.sync.compare import (
     DEPLOYMENT,
     REST_API,
+    STAGE,
     ApiChange,
     Comparison,
     FunctionChange,
@@ -89,6 +90,8 @@ class ApiUpdate:
     parameters: dict[str, str]
     stage: str
     digest: str
+    stage_stack: str = ""
+    stage_logical_id: str = ""
 
 
 @dataclass
@@ -242,7 +245,7 @@ def _prepare_api(stage: DeployedStage, build: Build, change: ApiChange, generate
         raise Unresolvable("a stage this tool does not find in the templates")
     label = f"{build.stack_name}/{change.stack} > {change.logical_id}"
     return ApiUpdate(label, change.stack, change.logical_id, stage.physical_id(change.stack, change.logical_id),
-                     document, parameters, stage_name, digest)
+                     document, parameters, stage_name, digest, change.stage_stack, change.stage_logical_id)
 
 
 def run_sync(opts: SyncOptions, ui: Ui, *, cache_dir: Path = DEFAULT_CACHE, aws: Aws | None = None,
@@ -330,6 +333,13 @@ def apply(stage: DeployedStage, build: Build, prepared: Prepared, ui: Ui, book: 
                 "physical_id": api.rest_api_id, "what": ["API definition"], "at": ledger.now(),
                 "base": stage.child_key(api.stack), "deployment": deployment, "stage": api.stage,
                 "digest": api.digest})
+            if api.stage_stack:   # the stage serves a deployment CloudFormation did not make
+                ledger.record(entries, f"{api.stage_stack}/{api.stage_logical_id}", {
+                    "label": f"{build.stack_name}/{api.stage_stack} > {api.stage_logical_id}",
+                    "stack": api.stage_stack, "logical_id": api.stage_logical_id, "type": STAGE,
+                    "physical_id": api.stage, "rest_api_id": api.rest_api_id, "what": ["deployment"],
+                    "at": ledger.now(), "base": stage.child_key(api.stage_stack), "deployment": deployment,
+                    "stage": api.stage})
             changed = True
             ui.say(f"synced {api.label} ({api.rest_api_id}): OpenAPI document, deployed to stage {api.stage} "
                    f"({deployment}) in {time.perf_counter() - t0:.2f} s")
