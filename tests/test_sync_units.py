@@ -5,8 +5,10 @@ from __future__ import annotations
 import copy
 import io
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from support.shipped import REPO
@@ -238,3 +240,29 @@ def test_an_update_still_in_progress_is_waited_for_then_given_up_with_the_functi
     with stub, pytest.raises(DeployError, match=r"shop-dev/Compute > Fn \(shop-dev-items\): Lambda still reports"):
         Waiter(sleep=lambda _s: None, clock=lambda: float(next(clock)), limit=250).function(
             lam, "shop-dev-items", "shop-dev/Compute > Fn", config_answer(LastUpdateStatus="InProgress"))
+
+
+def test_watch_shows_a_failing_build_and_goes_on(tmp_path):
+    from infra.sync.watch import Session, affected, relevant, watched
+
+    config = tmp_path / "catalog-api.toml"
+    shutil.copy(REPO / "config" / "catalog-api.toml", config)
+    shutil.copy(REPO / "config" / "catalog-api.lock.json", tmp_path / "catalog-api.lock.json")
+    said: list[str] = []
+    synced: list[Path] = []
+    session = Session(tmp_path / "out", said.append, synced.append)
+    assert session.rebuild([config]) and synced == [config]
+    good = config.read_text()
+    config.write_text(good.replace("memory = 256", "memory = 1", 1))          # below Lambda's minimum
+    assert not session.rebuild([config])
+    assert said[-1].startswith("build failed: ") and "memory" in said[-1] and synced == [config]
+    config.write_text(good + '\n[[api.routes]]\nmethod = "GET"\npath = "/more"\nfunction = "users"\n')
+    assert session.rebuild([config]) and synced == [config, config]
+    assert "re-linted 2 changed template(s)" in said[-1]        # api.json and api-stage.json only
+    # What watch looks at: the config and its handler directories, not caches, tests or editor files.
+    (item,) = watched([config])
+    assert REPO / "handlers" / "users" in item.sources
+    assert affected({REPO / "handlers" / "users" / "index.mjs"}, [item]) == ([item], [REPO / "handlers" / "users" / "index.mjs"])
+    assert affected({REPO / "README.md"}, [item]) == ([], [])
+    assert not relevant(Path("/x/handlers/users/node_modules/a.js")) and not relevant(Path("/x/app.py~"))
+    assert relevant(Path("/x/handlers/users/index.mjs"))
