@@ -181,7 +181,8 @@ def main(runs: int, large: bool = True) -> list[str]:
     from deploy_emulator import PatchedMotoServer
     from sync_stage import dev_catalog
 
-    lines = []
+    start = f"load average at the start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs; other work slows every row)"
+    lines = [start]
     mark = lambda ok: "ok" if ok else "MISSED  <<<"
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as raw:
         tmp = Path(raw)
