@@ -109,8 +109,16 @@ def _register_loop_commands() -> None:
         main.add_command(command)
 
 
+def _register_sync_commands() -> None:
+    from infra.sync.commands import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
 _register_deploy_commands()
 _register_loop_commands()
+_register_sync_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
