@@ -183,7 +183,10 @@ def main(runs: int, large: bool = True) -> list[str]:
 
     start = f"load average at the start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs; other work slows every row)"
     lines = [start]
-    mark = lambda ok: "ok" if ok else "MISSED  <<<"
+
+    def mark(ok: bool) -> str:
+        return "ok" if ok else "MISSED  <<<"
+
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as raw:
         tmp = Path(raw)
         (tmp / "watch").mkdir()
