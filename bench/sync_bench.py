@@ -73,16 +73,21 @@ def _large_copy(tmp: Path) -> tuple[Path, dict[str, Path]]:
     return config, {"python": own["python"] / "app.py", "node": own["node"] / "index.mjs"}
 
 
+def _edit(path: Path, n: int) -> str:
+    """The line a save appends. A Node.js function is an esbuild bundle, which drops comments, so
+    its edit is code (an export the bundle keeps); a Python comment changes the zip."""
+    return f"\n# bench edit {n}\n" if path.suffix == ".py" else f"\nexport const benchEdit{n} = {n};\n"
+
+
 def measure_stage(name: str, config: Path, files: dict[str, Path], tmp: Path, endpoint: str, runs: int) -> Loop:
     loop = Loop(name)
     _run(["deploy", *CI], tmp, endpoint, config)
     counter = 0
     for lang, path in files.items():
-        comment = "#" if path.suffix == ".py" else "//"
         for run in range(runs + 1):                     # the first run warms the caches, untimed
             counter += 1
             with path.open("a") as fh:                  # the save
-                fh.write(f"\n{comment} bench edit {counter}\n")
+                fh.write(_edit(path, counter))
             start = time.perf_counter()
             out = _run(["sync"], tmp, endpoint, config)
             took = time.perf_counter() - start
@@ -137,12 +142,11 @@ def measure_watch_sync(loop: Loop, config: Path, files: dict[str, Path], tmp: Pa
         wait_for(r"watching \d+ path")
         counter = 0
         for lang, path in files.items():
-            comment = "#" if path.suffix == ".py" else "//"
             for run in range(runs + 1):
                 counter += 1
                 start = time.perf_counter()
                 with path.open("a") as fh:
-                    fh.write(f"\n{comment} watch edit {counter}\n")
+                    fh.write(_edit(path, counter))
                 done = wait_for(r"^synced .*: code in")
                 if run > 0:
                     loop.watch_s.setdefault(lang, []).append(done - start)

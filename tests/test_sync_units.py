@@ -266,3 +266,28 @@ def test_watch_shows_a_failing_build_and_goes_on(tmp_path):
     assert affected({REPO / "README.md"}, [item]) == ([], [])
     assert not relevant(Path("/x/handlers/users/node_modules/a.js")) and not relevant(Path("/x/app.py~"))
     assert relevant(Path("/x/handlers/users/index.mjs"))
+
+
+def test_sync_refuses_exactly_the_functions_the_config_releases_gradually(tmp_path):
+    # Two predicates must agree: the config's (releases_gradually, what the generator builds
+    # aliases and deployment groups for) and sync's (may_sync_function, read from the templates).
+    import tomllib
+
+    from infra.build import generate
+    from infra.config import parse_config
+    from infra.config.release import releases_gradually
+    from infra.naming import logical_id
+
+    text = (REPO / "config" / "catalog-api.toml").read_text().replace("production = true", "production = false", 1)
+    text = text.replace('[functions.users.access]',
+                        '[functions.users.release]\ntraffic = "canary-10-percent-5-minutes"\n\n[functions.users.access]', 1)
+    cfg = parse_config(tomllib.loads(text), str(REPO / "config" / "catalog-api.toml"), "catalog-dev")
+    files = generate(cfg).files
+    templates = {name: json.loads(body) for name, body in files.items() if name.startswith("compute")}
+    verdicts = {}
+    for name in cfg.functions:
+        lid = logical_id(name, "Function")
+        (template,) = [t for t in templates.values() if lid in t.get("Resources", {})]
+        verdicts[name] = may_sync_function(template, lid) is not None
+    assert verdicts == {name: releases_gradually(cfg, name) for name in cfg.functions}
+    assert verdicts == {"users": True, "products": False}

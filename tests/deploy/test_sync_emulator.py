@@ -62,7 +62,9 @@ def test_sync_code_env_and_api_then_fall_back_and_reconcile(catalog, cli, emulat
     users_sha, products_sha = code_sha(lam, "catalog-dev-users"), code_sha(lam, "catalog-dev-products")
     edit(tmp_path / "handlers" / "products" / "app.py", "from __future__ import annotations",
          "from __future__ import annotations\n\nSYNCED_MARK = 1")
-    edit(tmp_path / "handlers" / "users" / "index.mjs", "\n", "\n// synced edit\n")
+    # A Node.js function is an esbuild bundle (comments dropped): the edit is code, an export it keeps.
+    users = tmp_path / "handlers" / "users" / "index.mjs"
+    users.write_text(users.read_text() + "\nexport const SYNCED_MARK = 1;\n")
     synced = cli("sync", *args)
     assert synced.exit_code == 0, synced.output
     assert re.search(r"synced catalog-dev/Compute > ProductsFunction \(catalog-dev-products\): code in", synced.stdout)
