@@ -199,3 +199,34 @@ def test_a_lockfile_out_of_step_with_package_json_is_the_users_to_fix(tmp_path):
     with pytest.raises(UserError) as failed:
         build_code(cfg, cache=Cache(tmp_path / "cache"))
     assert failed.value.exit_code == 2 and "package.json and package-lock.json disagree" in str(failed.value)
+
+
+def test_the_jwt_authorizer_ships_aws_jwt_verify_in_its_bundle_and_runs_alone(tmp_path):
+    # Issue 14: our own authorizer verifies with aws-jwt-verify through this bundling. Its zip,
+    # unpacked alone (no node_modules, no network), loads and answers 401 to hostile tokens.
+    from test_security_hardening import JWT_CONFIG
+
+    import tomllib
+
+    cfg = parse_config(tomllib.loads(JWT_CONFIG), str(REPO / "config" / "jwt.toml"), "jwt", root=REPO)
+    code = build_code(cfg, cache=Cache(tmp_path / "cache"))["authorizer"]
+    files = members(code.asset.data)
+    assert sorted(files) == ["index.mjs"]
+    bundle = files["index.mjs"].decode()
+    assert "aws-jwt-verify" in bundle and 'from "aws-jwt-verify' not in bundle  # inlined, not imported
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "index.mjs").write_text(bundle)
+    null_header = "bnVsbA.bnVsbA.c2ln"   # base64url("null") . base64url("null") . signature
+    script = ("import('./index.mjs').then(async (m) => { const out = []; "
+              f"for (const token of ['garbage', '{null_header}']) {{ "
+              "try { await m.handler({type: 'REQUEST', headers: {Authorization: `Bearer ${token}`}, "
+              "methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/GET/orders'}); out.push('allowed'); } "
+              "catch (e) { out.push(e.message); } } console.log(JSON.stringify(out)); })")
+    from bench.run import network_isolation
+
+    env = {"PATH": os.environ["PATH"], "JWT_ISSUER": "https://login.example.com/", "JWT_AUDIENCE": "web",
+           "JWT_JWKS_URL": "https://login.example.com/.well-known/jwks.json", "JWT_SCOPED_ROUTES": "[]"}
+    proc = subprocess.run([*network_isolation(), "node", "-e", script], cwd=tmp_path / "fn", capture_output=True,
+                          text=True, env=env, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == ["Unauthorized", "Unauthorized"]
