@@ -12,7 +12,7 @@ from infra.config import Config, load_config
 from infra.errors import ConfigError, UsageError, UserError
 from infra.naming import physical, stack_name, tags
 from infra.placement import lock_path, read_lock, render_lock
-from infra.render import compact_json, replace_dirs, replace_file, template_dict, to_json_bytes
+from infra.render import compact_json, replace_dirs, replace_file, template_dict, to_json_bytes, unwritable_reason
 
 STATEFUL_TYPES = ["AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::S3::Bucket",
                   "AWS::SecretsManager::Secret"]
@@ -95,20 +95,21 @@ def generate(cfg: Config, lock: dict[str, str] | None = None) -> Output:
                   total)
 
 
-def build_configs(paths: list[Path], out_root: Path, *, locked: bool = False,
+def build_configs(paths: list[Path], out_root: Path, *, locked: bool = False, write_lock: bool = True,
                   on_built: Callable[[Config, Output, Path], None] | None = None) -> list[Path]:
     """Validate and generate every config first, then write each `out_root/<name>/` atomically,
-    then each config's lock file (only where it changed).
+    then (with `write_lock`) each config's lock file, only where it changed.
 
-    Nothing is written unless every config is valid and every template within quotas. With
-    `locked`, a lock file that is missing or would change is an error (for CI: the committed
-    lock must match the config).
+    Nothing is written unless every config is valid, every template within quotas and every
+    lock file that would change writable. With `locked`, a lock file that is missing or would
+    change is an error (for CI: the committed lock must match the config). Only `templates` and
+    a successful `deploy` write lock files: `diff` and the other commands read them.
     """
     configs = [load_config(p) for p in paths]
     names = [c.name for c in configs]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise UsageError(f"two configs would both write out/{dupes[0]}/: config file names must be unique.")
+        raise UsageError(f"two configs would both write {out_root / dupes[0]}/: config file names must be unique.")
     results = []
     for path, cfg in zip(paths, configs):
         lock_file = lock_path(path)
@@ -118,23 +119,58 @@ def build_configs(paths: list[Path], out_root: Path, *, locked: bool = False,
             state = "is missing" if old is None else "is out of date"
             raise ConfigError(str(lock_file), "placement", f"{state}: the config places resources the lock does not record.",
                               "run `python generate.py templates` and commit the lock file.")
+        if write_lock and out.lock != old:
+            _check_lock_writable(lock_file)
         results.append((cfg, out, lock_file, old))
     trees = {out_root / cfg.name: out.files for cfg, out, _, _ in results}
     try:
         replace_dirs(trees)
-        for _, out, lock_file, old in results:
-            if out.lock != old:
-                replace_file(lock_file, out.lock)
     except OSError as exc:
         where = getattr(exc, "filename", None) or out_root
-        raise UserError(f"cannot write {where}: {exc.strerror or exc}. Choose another --out directory.",
-                        exit_code=2) from None
+        raise UserError(f"cannot write {where}: {exc.strerror or exc}. Choose another --out directory than "
+                        f"{out_root}.", exit_code=2) from None
+    if write_lock:
+        for _, out, lock_file, old in results:
+            if out.lock != old:
+                _write_lock(lock_file, out.lock)
     if on_built:
         for cfg, out, _, _ in results:
             on_built(cfg, out, out_root / cfg.name)
     return list(trees)
 
 
+def _check_lock_writable(lock_file: Path) -> None:
+    reason = unwritable_reason(lock_file)
+    if reason:
+        raise UserError(f"cannot write the placement lock file {lock_file}: {reason}. The lock records which "
+                        "nested stack holds each resource; make it writable (it belongs beside the config, "
+                        "in version control).", exit_code=2)
+
+
+def _write_lock(lock_file: Path, data: bytes) -> None:
+    try:
+        replace_file(lock_file, data)
+    except OSError as exc:
+        raise UserError(f"cannot write the placement lock file {lock_file}: {exc.strerror or exc}. The lock "
+                        "records which nested stack holds each resource; make it writable.", exit_code=2) from None
+
+
 def build_config(config_path: Path, out_root: Path) -> Path:
-    """Validate one config and write `out_root/<config stem>/`; return that directory."""
-    return build_configs([Path(config_path)], Path(out_root))[0]
+    """Validate one config and write `out_root/<config stem>/`; return that directory. The lock
+    file is read, never written: the deploy commands use this, and only `templates` and a
+    successful `deploy` (`record_placement`) write the lock."""
+    return build_configs([Path(config_path)], Path(out_root), write_lock=False)[0]
+
+
+def write_placement(config_path: Path, placement: dict[str, str]) -> bool:
+    """Write the config's lock file with `placement` (what a successful deploy used, from its
+    manifest); True when the file changed."""
+    lock_file = lock_path(config_path)
+    data = render_lock(placement)
+    try:
+        if lock_file.read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    _write_lock(lock_file, data)
+    return True

@@ -5,6 +5,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,12 +50,19 @@ def templates_under(paths: list[Path]) -> list[tuple[Path, str]]:
 
 
 def _from_manifest(manifest: Path) -> list[tuple[Path, str]]:
-    m = json.loads(manifest.read_text())
-    base = manifest.parent
-    out = [(base / m["root_template"], m["region"])]
-    out += [(base / f, m["region"]) for f in sorted(m["templates"].values())]
-    if m.get("global"):
-        out.append((base / m["global"]["template"], m["global"]["region"]))
+    try:
+        m = json.loads(manifest.read_bytes())
+        base = manifest.parent
+        out = [(base / m["root_template"], m["region"])]
+        out += [(base / f, m["region"]) for f in sorted(m["templates"].values())]
+        if m.get("global"):
+            out.append((base / m["global"]["template"], m["global"]["region"]))
+    except OSError as exc:
+        raise UsageError(f"{manifest}: cannot be read ({exc.strerror or exc}).") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        what = f"missing entry {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+        raise UsageError(f"{manifest}: not a manifest the generator wrote ({what}); regenerate the output "
+                         "with `python generate.py templates`.") from None
     return out
 
 
@@ -198,7 +206,21 @@ def _run_cfn_lint(by_region: dict[str, list[Path]], jobs: int | None) -> dict[st
             results.update(_lint_files(region, names))
         return results
     ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=min(jobs, len(batches)), mp_context=ctx) as pool:
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(batches)), mp_context=ctx, initializer=_worker_ignores_ctrl_c)
+    try:
         for part in pool.map(_lint_files, *zip(*batches)):
             results.update(part)
+    except KeyboardInterrupt:
+        # Ctrl-C reaches the whole process group: the workers ignore it (no traceback from each),
+        # and are stopped here instead of finishing their batches.
+        workers = list(getattr(pool, "_processes", {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for worker in workers:
+            worker.terminate()
+        raise
+    pool.shutdown()
     return results
+
+
+def _worker_ignores_ctrl_c() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -157,10 +157,10 @@ TARGET = [(["--region", "us-east-1"], "target.region", "us-east-1"),
           (["--endpoint-url", "http://127.0.0.1:4566"], "target.endpoint_url", "http://127.0.0.1:4566"),
           (["--out", "elsewhere"], "out", Path("elsewhere"))]
 WIRING: dict[str, list[tuple[list[str], str, object]]] = {
-    "package": [(["--bucket", "b"], "bucket", "b")],
-    "diff": [(["--bucket", "b"], "bucket", "b"), (["--timeout", "90s"], "timeout", 90.0), (["--fail"], "fail", True)],
+    "package": [(["--bucket", "my-artifacts"], "bucket", "my-artifacts")],
+    "diff": [(["--bucket", "my-artifacts"], "bucket", "my-artifacts"), (["--timeout", "90s"], "timeout", 90.0), (["--fail"], "fail", True)],
     "deploy": [
-        (["--bucket", "b"], "bucket", "b"), (["--yes"], "yes", True), (["--yes"], "ui.yes", True),
+        (["--bucket", "my-artifacts"], "bucket", "my-artifacts"), (["--yes"], "yes", True), (["--yes"], "ui.yes", True),
         (["--require-approval", "any"], "require_approval", "any"), ([], "require_approval", "broadening"),
         (["--allow-removal"], "allow_removal", True), (["--recreate-failed"], "recreate_failed", True),
         (["--no-import"], "import_retained", False), (["--import"], "import_retained", True),
@@ -204,6 +204,9 @@ def invoke_captured(cli, monkeypatch, command: str, args: list[str], config: Pat
 def test_every_flag_reaches_the_command(command, args, where, expected, cli, monkeypatch, tmp_path):
     config = tmp_path / "c.toml"
     config.write_text("")
+    aws_config = tmp_path / "aws-config"
+    aws_config.write_text("[profile p]\nregion = us-east-1\n")  # --profile p names a configured profile
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(aws_config))
     result, seen = invoke_captured(cli, monkeypatch, command, args, config)
     assert result.exit_code == 0, result.output
     if where == "ui.yes":

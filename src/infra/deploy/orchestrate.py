@@ -500,7 +500,26 @@ def run_deploy(opts: Options, ui: Ui) -> StackInfo:
     else:
         info = deploy_planned(stage, ui, opts)
     finish(stage, ui, opts, info)
+    record_placement(opts, build, ui)
     return info
+
+
+def record_placement(opts: Options, build: Build, ui: Ui) -> None:
+    """The stage now holds what the generated placement says: record it in the config's lock file
+    (only `templates` and a deploy that succeeded write it; diff and the others only read it)."""
+    from infra.build import write_placement
+    from infra.placement import lock_path
+
+    from infra.errors import UserError
+
+    placement = build.raw.get("placement")
+    if not isinstance(placement, dict):
+        return
+    try:
+        if write_placement(opts.config, placement):
+            ui.note(f"Recorded where each resource is deployed in {lock_path(opts.config)} (commit it).")
+    except UserError as exc:  # the stage is deployed: say what is left to do, do not fail the deploy
+        ui.warn(f"{exc} Then run `python generate.py templates --config {opts.config}` to record the placement.")
 
 
 def remove_failed_creates(stage: Stage, ui: Ui, opts: Options) -> None:

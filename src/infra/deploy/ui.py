@@ -66,13 +66,17 @@ class Ui:
         self.out.print(renderable)
 
     def confirm(self, question: str) -> bool:
-        """Ask yes/no on stdin; `--yes` answers yes. No answer (closed stdin) counts as no."""
+        """Ask yes/no on stdin; `--yes` answers yes. No answer (closed stdin) counts as no; Ctrl-C
+        stops the command (exit 130)."""
         import click
 
         if self.assume_yes:
             return True
         try:
             return click.confirm(question, default=False)
-        except click.exceptions.Abort:
+        except click.exceptions.Abort as exc:
             self.out.print()
+            # click makes one Abort of Ctrl-C and of end of input; the KeyboardInterrupt is its context.
+            if isinstance(exc.__context__, KeyboardInterrupt):
+                raise KeyboardInterrupt from None
             return False

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.config.schema import Config
-from infra.errors import UsageError
+from infra.errors import DeployError, UsageError
 from infra.loop import env as envmod
 from infra.loop.runtime import local_function
 
@@ -51,6 +51,7 @@ def backing(cfg: Config, *, stage_outputs: Path | None = None, endpoint_url: str
         return
     if endpoint_url is not None:
         session, creds = _session(cfg, profile)
+        _check_endpoint(session, cfg, endpoint_url)
         yield _emulator_backing(cfg, session, endpoint_url, {**extra, **creds})
         return
     if emulator:
@@ -72,6 +73,22 @@ def backing(cfg: Config, *, stage_outputs: Path | None = None, endpoint_url: str
             server.stop()
         return
     yield Backing(_unresolved, extra, summary="no AWS backing")
+
+
+def _check_endpoint(session: Any, cfg: Config, endpoint: str) -> None:
+    """The endpoint answers like AWS (STS GetCallerIdentity, as every deploy command checks first):
+    a web server's HTML page or a closed port is one sentence now, not a failure in every handler."""
+    from botocore.config import Config as ClientConfig
+
+    from infra.deploy.session import EMULATOR_MAX_ATTEMPTS, aws_errors
+
+    config = ClientConfig(retries={"total_max_attempts": EMULATOR_MAX_ATTEMPTS}, connect_timeout=10, read_timeout=30)
+    with aws_errors(f"checking the endpoint {endpoint}"):
+        sts = session.client("sts", region_name=cfg.project.region, endpoint_url=endpoint, config=config)
+        answer = sts.get_caller_identity()
+    if not isinstance(answer, dict) or not answer.get("Account"):
+        raise DeployError(f"Unexpected answer from {endpoint}: STS GetCallerIdentity named no account; "
+                          "check --endpoint-url.")
 
 
 def _emulator_backing(cfg: Config, session: Any, endpoint: str, extra: dict[str, str]) -> Backing:

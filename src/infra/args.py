@@ -1,17 +1,19 @@
-"""Command-line values checked before anything runs: endpoint URLs, output files, durations.
+"""Command-line values checked before anything runs: endpoint URLs, output files, durations,
+profiles.
 
 Pure (no boto3, no rich): a bad value is one sentence and exit 2 before any AWS call, so a good
 deploy can never end as a failure because of where its outputs were to be written.
 """
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import click
+
+from infra.render import STDOUT, unwritable_reason
 
 DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*$")
 
@@ -66,32 +68,67 @@ class EndpointUrl(click.ParamType):
         return str(value)
 
 
-def unwritable_reason(path: Path) -> str | None:
-    """Why a file cannot be written at `path` (None when it can), checked without writing."""
-    if path.is_dir():
-        return f"{path} is a directory"
-    if path.exists():
-        return None if os.access(path, os.W_OK) else f"{path} exists and is not writable"
-    ancestor = path.parent
-    while not ancestor.exists():
-        if ancestor == ancestor.parent:
-            break
-        ancestor = ancestor.parent
-    if ancestor.exists() and not ancestor.is_dir():
-        return f"{ancestor} is a file, so {path} cannot be created under it"
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        return f"the directory {ancestor} is not writable"
+# S3 bucket naming rules (docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html):
+# 3-63 characters of lowercase letters, digits, dots and hyphens, starting and ending with a letter
+# or digit, no two adjacent dots, not an IP address, none of the reserved prefixes and suffixes.
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", "--x-s3", "--table-s3", ".mrap")
+
+
+def bucket_problem(name: str) -> str | None:
+    """Why `name` cannot be an S3 bucket name (None when it can)."""
+    if not BUCKET_NAME.match(name):
+        return (f"'{name}' is not a valid S3 bucket name (3-63 characters: lowercase letters, digits, dots "
+                "and hyphens, starting and ending with a letter or digit)")
+    if ".." in name or IP_ADDRESS.match(name):
+        return f"'{name}' is not a valid S3 bucket name (no adjacent dots, not an IP address)"
+    if name.startswith(RESERVED_BUCKET_PREFIXES) or name.endswith(RESERVED_BUCKET_SUFFIXES):
+        return f"'{name}' is not a valid S3 bucket name (it uses a prefix or suffix S3 reserves)"
     return None
 
 
-class WritableFile(click.ParamType):
-    """A file path that can be written (its directory is created when missing)."""
+class BucketName(click.ParamType):
+    """An S3 bucket name that follows S3's naming rules (checked before any AWS call)."""
 
-    name = "FILE"
+    name = "BUCKET"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> str:
+        problem = bucket_problem(str(value))
+        if problem:
+            self.fail(f"{problem}.", param, ctx)
+        return str(value)
+
+
+class WritableFile(click.ParamType):
+    """A file path that can be written (its directory is created when missing); "-" is
+    standard output (`infra.render.STDOUT`)."""
+
+    name = "FILE|-"
 
     def convert(self, value: Any, param: Any, ctx: Any) -> Path:
         path = Path(value)
+        if path == STDOUT:
+            return STDOUT
         reason = unwritable_reason(path)
         if reason:
             self.fail(f"{reason}; choose another path.", param, ctx)
         return path
+
+
+class Profile(click.ParamType):
+    """A named AWS profile that exists in the AWS config or credentials files (checked with
+    botocore only when the option is given, so commands without it never import botocore)."""
+
+    name = "PROFILE"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> str:
+        import botocore.session
+
+        text = str(value)
+        known = botocore.session.Session().available_profiles
+        if text not in known:
+            self.fail(f"AWS profile '{text}' is not configured in your AWS config or credentials file; "
+                      "pass an existing --profile or omit it.", param, ctx)
+        return text
