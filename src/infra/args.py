@@ -18,7 +18,7 @@ from infra.render import STDOUT, unwritable_reason
 DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*$")
 
 
-class Duration(click.ParamType):
+class Duration(click.ParamType[float]):
     """A duration: 90s, 15m, 1h, 1h30m; a bare number is minutes. Value in seconds."""
 
     name = "DURATION"
@@ -56,7 +56,7 @@ def endpoint_problem(url: str) -> str | None:
     return None
 
 
-class EndpointUrl(click.ParamType):
+class EndpointUrl(click.ParamType[str]):
     """An http(s) URL with a host and, optionally, a numeric port (botocore's own check raises ValueError)."""
 
     name = "URL"
@@ -89,7 +89,7 @@ def bucket_problem(name: str) -> str | None:
     return None
 
 
-class BucketName(click.ParamType):
+class BucketName(click.ParamType[str]):
     """An S3 bucket name that follows S3's naming rules (checked before any AWS call)."""
 
     name = "BUCKET"
@@ -101,7 +101,7 @@ class BucketName(click.ParamType):
         return str(value)
 
 
-class WritableFile(click.ParamType):
+class WritableFile(click.ParamType[Path]):
     """A file path that can be written (its directory is created when missing); "-" is
     standard output (`infra.render.STDOUT`)."""
 
@@ -117,7 +117,7 @@ class WritableFile(click.ParamType):
         return path
 
 
-class Profile(click.ParamType):
+class Profile(click.ParamType[str]):
     """A named AWS profile that exists in the AWS config or credentials files (checked with
     botocore only when the option is given, so commands without it never import botocore)."""
 

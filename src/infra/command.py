@@ -131,7 +131,7 @@ class Group(click.Group):
                             "so they get the same error handling as every other command.")
         super().add_command(cmd, name)
 
-    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,  # type: ignore[override]
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
@@ -189,11 +189,11 @@ def stop_once() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
 
     def stop(signum: int, frame: Any) -> None:
-        for sig in previous:
-            signal.signal(sig, signal.SIG_IGN)
+        for caught in previous:
+            signal.signal(caught, signal.SIG_IGN)
         raise Stopped(signum)
 
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -201,5 +201,5 @@ def stop_once() -> Iterator[None]:
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for caught, handler in previous.items():
+            signal.signal(caught, handler)

@@ -206,21 +206,31 @@ def _run_cfn_lint(by_region: dict[str, list[Path]], jobs: int | None) -> dict[st
             results.update(_lint_files(region, names))
         return results
     ctx = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(batches)), mp_context=ctx, initializer=_worker_ignores_ctrl_c)
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(batches)), mp_context=ctx, initializer=_quiet_worker)
     try:
-        for part in pool.map(_lint_files, *zip(*batches)):
-            results.update(part)
+        # Ctrl-C reaches the whole process group. The workers are forked with SIGINT blocked, so
+        # none prints a traceback, and a Ctrl-C during the fork (which Python's fork handlers would
+        # swallow) waits until the fork is done; the workers are then stopped here.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            futures = [pool.submit(_lint_files, region, names) for region, names in batches]
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        for future in futures:
+            results.update(future.result())
     except KeyboardInterrupt:
-        # Ctrl-C reaches the whole process group: the workers ignore it (no traceback from each),
-        # and are stopped here instead of finishing their batches.
-        workers = list(getattr(pool, "_processes", {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for worker in workers:
-            worker.terminate()
+        # Their findings are not wanted any more: kill them (no public way before Python 3.14), then
+        # let the pool's manager thread see that and end, so nothing is left to clean up at exit.
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown()
     return results
 
 
-def _worker_ignores_ctrl_c() -> None:
+def _quiet_worker() -> None:
+    """A worker leaves Ctrl-C and SIGTERM to the parent (the CLI's SIGTERM handler is inherited by
+    the fork and would make each worker print a traceback)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -98,6 +98,9 @@ def read_lock(path: Path) -> dict[str, str]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
+    except OSError as exc:
+        raise ConfigError(shown, "(file)", f"cannot be read ({exc.strerror or exc}).",
+                          "make it a readable file beside the config (restore it from version control).") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(shown, "(file)", f"is not a valid lock file ({exc}).",
                           "restore it from version control; never delete it for a deployed stage.") from None

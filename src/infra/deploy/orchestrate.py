@@ -25,7 +25,7 @@ from infra.deploy.changeset import DEPLOY_NAME, DIFF_NAME
 from infra.deploy.diff_render import render
 from infra.deploy.manifest import Build, build_and_load
 from infra.deploy.owner import CONFIG_TAG, check_owner, config_identity
-from infra.deploy.package import Packaged, console_domain, package, quick_create_link, write_atomic
+from infra.deploy.package import Packaged, console_domain, package, quick_create_link
 from infra.deploy.policy import enable_termination_protection, permissive_policy, protective_policy, set_policy
 from infra.deploy.runner import CREATE, Plan, StackRunner, StackSpec
 from infra.deploy.session import Aws, Target, aws_errors, aws_exceptions, error_message
@@ -648,7 +648,10 @@ def finish(stage: Stage, ui: Ui, opts: Options, info: StackInfo) -> None:
 
 
 def write_outputs(path: Path, outputs: dict[str, str]) -> None:
+    """--outputs-file: one flat JSON object; "-" is standard output, a link is written through."""
+    from infra.render import write_output
+
     try:
-        write_atomic(path, (json.dumps(outputs, indent=2, sort_keys=True) + "\n").encode())
+        write_output(path, (json.dumps(outputs, indent=2, sort_keys=True) + "\n").encode())
     except OSError as exc:
         raise DeployError(f"Could not write the outputs to {path}: {exc.strerror or exc}.") from None

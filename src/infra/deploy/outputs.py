@@ -16,6 +16,8 @@ from infra.deploy.stack_state import StackInfo, describe_stack, nested_stacks
 from infra.deploy.ui import Ui
 from infra.errors import DeployError
 
+TABLE_FRAME = 7  # a two-column rich table's borders and padding: │ a │ b │
+
 
 def outputs_of(info: StackInfo | None) -> dict[str, str]:
     if info is None:
@@ -39,7 +41,9 @@ def read_outputs(aws: Aws, ui: Ui, info: StackInfo, *, root_only: bool = False) 
 
 
 def show_outputs(ui: Ui, outputs: dict[str, str], *, title: str) -> None:
-    """A table on a terminal; plain `Name<TAB>Value` lines anywhere else (never wrapped)."""
+    """A table on a terminal; plain `Name<TAB>Value` lines anywhere else. A value (a URL, an ARN)
+    is never wrapped inside a cell, where copying it would take the line breaks along: when the
+    table does not fit the terminal, each output is one `Name  value` line instead."""
     if not outputs:
         ui.say(f"{title}: none.")
         return
@@ -47,11 +51,18 @@ def show_outputs(ui: Ui, outputs: dict[str, str], *, title: str) -> None:
         for name, value in outputs.items():
             ui.raw(f"{name}\t{value}")
         return
+    name_width = max(len("Output"), *(len(n) for n in outputs))
+    value_width = max(len("Value"), *(len(v) for v in outputs.values()))
+    if name_width + value_width + TABLE_FRAME > ui.out.width:
+        ui.say(title, style="bold")
+        for name, value in outputs.items():
+            ui.say(f"{name:<{name_width}}  {value}")  # say() never wraps (soft_wrap)
+        return
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
     table.add_column("Output", no_wrap=True)
-    table.add_column("Value", overflow="fold")
+    table.add_column("Value", no_wrap=True, overflow="ignore")
     for name, value in outputs.items():
         table.add_row(name, value)
     ui.show(table)

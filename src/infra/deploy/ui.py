@@ -6,10 +6,13 @@ commands raise `UserError`s and the CLI prints them.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 # Wide enough that tables are not truncated in CI logs (rich would otherwise assume 80).
 NON_TERMINAL_WIDTH = 160
+# Blanks at the end of a line, also before the colour reset codes FORCE_COLOR leaves there.
+TRAILING_BLANKS = re.compile(r"[ \t]+((?:\x1b\[[0-9;]*m)*)$")
 
 
 def _console(stderr: bool = False) -> Any:
@@ -63,7 +66,16 @@ class Ui:
         self.err.print(f"[bold yellow]Warning:[/bold yellow] {escape(text)}", soft_wrap=True)
 
     def show(self, renderable: Any) -> None:
-        self.out.print(renderable)
+        """A table or other renderable. Anywhere but a terminal, lines end at their last character:
+        rich pads every line of a table to the table's width, which `grep`, `diff` and copying
+        from a CI log do not want."""
+        if self.live:
+            self.out.print(renderable)
+            return
+        with self.out.capture() as captured:
+            self.out.print(renderable)
+        self.out.file.write("".join(TRAILING_BLANKS.sub(r"\1", line) + "\n" for line in captured.get().splitlines()))
+        self.out.file.flush()
 
     def confirm(self, question: str) -> bool:
         """Ask yes/no on stdin; `--yes` answers yes. No answer (closed stdin) counts as no; Ctrl-C

@@ -165,7 +165,7 @@ def serve_cmd(config: Path, port: int, stage_outputs: Path | None, endpoint_url:
         with functions(cfg, names, back, lambda name, line: say(f"[{name}] {line}")) as runners:
             api = LocalApi(cfg, runners, say)
             server = make_server(api, port)
-            host, bound = server.server_address[:2]
+            host, bound = str(server.server_address[0]), server.server_address[1]
             for line in api.route_lines():
                 say(line)
             say(f"serving {cfg.api.name or cfg.name} (stage {cfg.project.stage}, {back.summary}) "

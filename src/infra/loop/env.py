@@ -142,6 +142,7 @@ class EmulatorResolver:
                 self.client("s3").head_bucket(Bucket=name)
                 return name if rest[1] == "name" else f"arn:aws:s3:::{name}"
             if kind == "secret":
+                assert self.cfg.secret is not None, "the loader refuses ${secret...} without a [secret]"
                 name = physical(self.cfg, self.cfg.secret.name)
                 return self.client("secretsmanager").describe_secret(SecretId=name)["ARN"]
             name = f"alias/{physical(self.cfg, self.cfg.key.alias)}"

@@ -11,6 +11,7 @@ or none, when no function that runs references anything.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,10 +86,24 @@ def _check_endpoint(session: Any, cfg: Config, endpoint: str) -> None:
     config = ClientConfig(retries={"total_max_attempts": EMULATOR_MAX_ATTEMPTS}, connect_timeout=10, read_timeout=30)
     with aws_errors(f"checking the endpoint {endpoint}"):
         sts = session.client("sts", region_name=cfg.project.region, endpoint_url=endpoint, config=config)
+        sts.meta.events.register("before-parse.sts.GetCallerIdentity", _refuse_html)
         answer = sts.get_caller_identity()
     if not isinstance(answer, dict) or not answer.get("Account"):
         raise DeployError(f"Unexpected answer from {endpoint}: STS GetCallerIdentity named no account; "
                           "check --endpoint-url.")
+
+
+def _refuse_html(response_dict: dict[str, Any], **_: Any) -> None:
+    """A web server's page with status 200 is no error to botocore, whose parser then fails on it
+    (KeyError); say what it is before parsing."""
+    from infra.deploy.session import html_summary, looks_like_html
+
+    headers = {str(k).lower(): str(v) for k, v in (response_dict.get("headers") or {}).items()}
+    body = response_dict.get("body") or b""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+    if headers.get("content-type", "").startswith("text/html") or looks_like_html(text):
+        raise DeployError(f"Unexpected answer while checking the endpoint: "
+                          f"{html_summary(text, str(response_dict.get('status_code', '')))}.")
 
 
 def _emulator_backing(cfg: Config, session: Any, endpoint: str, extra: dict[str, str]) -> Backing:
@@ -148,7 +163,7 @@ def functions(cfg: Config, names: list[str], back: Backing, log: Callable[[str, 
                 environment = function_environment(cfg, name, back)
             except (BotoCoreError, ClientError) as exc:
                 raise UsageError(f"resolving the environment of function {name}: {exc}.") from None
-            runners[name] = local_function(cfg, name, environment, lambda line, n=name: log(n, line))
+            runners[name] = local_function(cfg, name, environment, functools.partial(log, name))
         yield runners
     finally:
         for runner in runners.values():

@@ -34,6 +34,7 @@ class RouteTable:
     """The routes of one config."""
 
     def __init__(self, cfg: Config):
+        assert cfg.api is not None, "only a config with an [api] has routes"
         self.cfg = cfg
         self.api: Api = cfg.api
         self.routes = list(cfg.api.routes)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from infra.config.schema import Config
+from infra.config.schema import Api, Config
 from infra.errors import UserError
 from infra.loop import auth
 from infra.loop.events import BadProxyResponse, HttpRequest, HttpResponse, http_response, proxy_event
@@ -31,7 +31,9 @@ class LocalApi:
 
     def __init__(self, cfg: Config, functions: dict, log: Callable[[str], None],
                  clock: Callable[[], float] = time.time):
-        self.cfg, self.api, self.functions, self.log, self.clock = cfg, cfg.api, functions, log, clock
+        assert cfg.api is not None, "serve refuses a config without an [api]"
+        self.api: Api = cfg.api
+        self.cfg, self.functions, self.log, self.clock = cfg, functions, log, clock
         self.routes = RouteTable(cfg)
         self.validators = {name: body_validator(model_schema(name, m)) for name, m in self.api.models.items()}
         self.lock = threading.Lock()
