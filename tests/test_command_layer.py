@@ -230,3 +230,12 @@ def test_ctrl_c_during_a_parallel_lint_is_130_and_one_line(out_dir, tmp_path):
     assert proc.returncode == EXIT_INTERRUPTED, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     assert [line for line in err.splitlines() if line.strip()] == ["Error: Interrupted: lint stopped."]
+
+
+def test_the_readme_lists_every_command_and_its_exit_codes():
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("## Command line", 1)[1].split("```", 2)[1]
+    listed = {line.split()[2] for line in block.splitlines() if line.startswith("python generate.py ")}
+    assert listed == set(cli.main.commands)
+    table = readme.split("| exit | meaning |", 1)[1].split("\n\n", 1)[0]
+    assert [row.split("|")[1].strip() for row in table.splitlines()[2:]] == ["0", "1", "2", "3", "130"]

@@ -8,9 +8,10 @@ widens permissions is stopped -> create (every nested stack completes; functions
 retained resources (the table keeps its item) -> a second config file for the same stack is
 refused.
 
-The emulator is moto with the gaps in emulator_patches.py filled. Resource types moto does not
-implement (WAF, alarms, API stages, ...) are inert placeholders there, so every assertion on
-resources is about ones moto really implements: functions, tables, buckets, keys, parameters.
+The emulator is the shipped one (`generate.py emulator`: moto with the gaps in
+src/infra/emulator/patches.py filled). Resource types moto does not implement (WAF, alarms, API
+stages, ...) are inert placeholders there, so every assertion on resources is about ones moto
+really implements: functions, tables, buckets, keys, parameters.
 """
 from __future__ import annotations
 

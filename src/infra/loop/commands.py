@@ -227,4 +227,22 @@ def _read_body(body: str | None) -> bytes | None:
     return body.encode("utf-8")
 
 
-COMMANDS = [logs_cmd, invoke_cmd, serve_cmd, generate_event_cmd]
+@command("emulator")
+@click.option("--port", type=click.IntRange(0, 65535), default=5000, show_default=True,
+              help="Port on 127.0.0.1 (0: any free port).")
+@click.option("--log", "log", type=click.Path(dir_okay=False), default=None,
+              help="Append the server's own log (its requests and tracebacks) to this file.")
+def emulator_cmd(port: int, log: str | None) -> None:
+    """Run the local AWS emulator the deploy tests use, on 127.0.0.1, until Ctrl-C.
+
+    moto in server mode with the CloudFormation gaps it has filled (nested stacks, change sets,
+    imports; resource types moto lacks stand in as inert placeholders): deploy, diff, outputs and
+    destroy work against it with --endpoint-url and no AWS account. See the README for its limits.
+    """
+    from infra.emulator import run_emulator
+
+    with stop_once():
+        run_emulator(port, log=log, say=_stderr())
+
+
+COMMANDS = [logs_cmd, invoke_cmd, serve_cmd, generate_event_cmd, emulator_cmd]

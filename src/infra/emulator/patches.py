@@ -1,7 +1,8 @@
-"""CloudFormation gaps of moto 5.2.5, filled in the test emulator only.
+"""CloudFormation gaps of moto 5.2.5, filled in the emulator (`generate.py emulator`, the tests).
 
-Loaded into the moto server process (never into the code under test) by `PatchedMotoServer` in
-deploy_emulator.py. The deploy code talks to this server exactly as it talks to AWS.
+Loaded only into the moto server process (`python -m infra.emulator.server`, which
+`MotoServer(patched=True)` starts), never into the code that talks to it: the deploy code talks to
+this server exactly as it talks to AWS.
 
 Faithful fixes (documented CloudFormation behaviour, computed from moto's own state):
 1. `Fn::GetAtt [NestedStack, Outputs.Name]`: moto's nested `Stack` has no `get_cfn_attribute`, so
@@ -34,7 +35,7 @@ Faithful fixes (documented CloudFormation behaviour, computed from moto's own st
    moto replaces the resource in the stack's map with None, so the stack loses it (and its Ref) on
    any property change. CloudFormation updates such resources in place; the patch keeps the
    resource (with its data) in the stack. The changed properties themselves are not applied in the
-   emulator, so tests never assert on them.
+   emulator, so tests never assert on them (and the README says so).
 3d. Update order: moto creates the resources an update adds before it modifies the existing ones,
    so a new nested stack that reads an output the update adds to an existing nested stack fails
    ("Output ... not found"). CloudFormation orders the update by dependencies; the patch modifies
@@ -164,7 +165,7 @@ class Placeholder(CloudFormationModel):
     """An unsupported resource type, recorded but not created anywhere."""
 
     # moto's model metaclass files models by service, read from the module path.
-    __module__ = "moto.cloudformation.test_placeholders"
+    __module__ = "moto.cloudformation.placeholders"
 
     def __init__(self, name: str, resource_type: str, account_id: str, region_name: str):
         self.name = name
@@ -178,7 +179,7 @@ class Placeholder(CloudFormationModel):
 
     @staticmethod
     def cloudformation_type() -> str:
-        return "AWS::TestEmulator::Placeholder"
+        return "AWS::Emulator::Placeholder"
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
