@@ -17,10 +17,10 @@ import pytest
 from click.testing import CliRunner
 
 from infra.cli import main
-from infra.command import EXIT_FAILURE, EXIT_USAGE
 from support.shipped import REPO
 
 CATALOG = REPO / "config" / "catalog-api.toml"
+EXIT_FAILURE, EXIT_USAGE = 1, 2  # the README's exit codes
 
 
 def run(*args: object, input: str | None = None, env: dict | None = None):
@@ -49,6 +49,17 @@ def a_file(tmp_path) -> Path:
     path = tmp_path / "a-file"
     path.write_text("x")
     return path
+
+
+def refuse_to_serve(monkeypatch) -> None:
+    """`serve` must refuse before it serves: one that starts would answer until stopped (it used to
+    serve 500s), so starting fails the test at once instead of hanging it."""
+    import infra.loop.server
+
+    def started(*args, **kwargs):
+        raise AssertionError("serve started serving")
+
+    monkeypatch.setattr(infra.loop.server, "make_server", started)
 
 
 # -- 15. tracebacks ----------------------------------------------------------------------------------
@@ -153,7 +164,9 @@ def test_a_link_to_standard_output_is_written_to_not_replaced(tmp_path):
     ("--endpoint-url", "http://127.0.0.1:notaport", "is not a valid URL"),
     ("--profile", "nosuch", "AWS profile 'nosuch' is not configured"),
 ])
-def test_invoke_and_serve_check_the_endpoint_and_profile_like_deploy(command, option, value, text, aws_env):
+def test_invoke_and_serve_check_the_endpoint_and_profile_like_deploy(command, option, value, text, aws_env,
+                                                                    monkeypatch):
+    refuse_to_serve(monkeypatch)
     args = ["products"] if command == "invoke" else []
     result = run(command, "--config", CATALOG, *args, option, value)
     assert result.exit_code == EXIT_USAGE

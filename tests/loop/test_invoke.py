@@ -258,8 +258,14 @@ def html_endpoint():
 
 
 @pytest.mark.parametrize("command", [["invoke", "products"], ["serve", "--port", "0"]])
-def test_an_endpoint_that_answers_html_is_one_line(command, cli, aws_env, html_endpoint):
+def test_an_endpoint_that_answers_html_is_one_line(command, cli, aws_env, html_endpoint, monkeypatch):
     """invoke printed a botocore traceback; serve started and answered 500 to everything."""
+    import infra.loop.server
+
+    def started(*args, **kwargs):  # fail instead of serving until stopped
+        raise AssertionError("serve started serving")
+
+    monkeypatch.setattr(infra.loop.server, "make_server", started)
     name, *rest = command
     result = cli(name, "--config", CATALOG, *rest, "--endpoint-url", html_endpoint)
     assert result.exit_code == 1

@@ -404,7 +404,13 @@ def test_json_bodies_and_bodies_without_a_type_are_validated(echo, content_type)
     assert status == 400 and json.loads(body) == {"message": "Invalid request body"}
 
 
-def test_serve_against_a_stage_that_is_not_deployed_says_so_and_exits_2(cli, emulator):
+def test_serve_against_a_stage_that_is_not_deployed_says_so_and_exits_2(cli, emulator, monkeypatch):
+    import infra.loop.server
+
+    def started(*args, **kwargs):  # it used to serve 500s until stopped: fail instead of hanging
+        raise AssertionError("serve started serving")
+
+    monkeypatch.setattr(infra.loop.server, "make_server", started)
     result = cli("serve", "--config", CATALOG, "--endpoint-url", emulator.endpoint_url, "--port", "0")
     assert result.exit_code == 2, result.output
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
