@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 CKV_VENV := .venv-checkov
 OUT := out
 
-.PHONY: templates lint check scale test test-py test-node bench clean venv diagrams schema serve
+.PHONY: templates lint check scale test test-py test-node check-code bench clean venv diagrams schema serve tools
 
 venv: $(VENV)/.installed
 
@@ -20,9 +20,18 @@ $(CKV_VENV)/.installed: requirements-checkov.txt
 	$(CKV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
-handlers/users/node_modules/.installed: handlers/users/package.json handlers/users/package-lock.json
-	cd handlers/users && npm ci --no-audit --no-fund --loglevel=error
+# Each Node.js handler's node_modules, installed from its lockfile; the stamp is redone when
+# package.json or package-lock.json changes, so no test relies on another having run npm ci.
+NODE_HANDLERS := users authorizer
+NODE_MODULES := $(NODE_HANDLERS:%=handlers/%/node_modules/.installed)
+handlers/%/node_modules/.installed: handlers/%/package.json handlers/%/package-lock.json
+	cd handlers/$* && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+## tools: install the pinned bundler (esbuild, from src/infra/bundle/esbuild/package-lock.json) into
+## .cache/tools/; builds do this themselves on first use
+tools: $(VENV)/.installed
+	$(PY) -c "from infra.bundle.tools import esbuild_binary, esbuild_version; esbuild_binary(); print('esbuild', esbuild_version())"
 
 ## templates: generate every config in config/ into out/ and lint it
 templates: $(VENV)/.installed
@@ -44,14 +53,20 @@ scale: $(VENV)/.installed $(CKV_VENV)/.installed
 	$(PY) generate.py lint out-bench
 	$(PY) -m infra.checkov_gate --checkov $(CKV_VENV)/bin/checkov out-bench
 
-## test: the whole suite (lint, checkov, Python and Node.js tests)
-test: check scale test-py test-node
+## test: the whole suite (code checks, lint, checkov, Python and Node.js tests)
+test: check-code check scale test-py test-node
+
+## check-code: ruff, mypy and the import layers (import-linter), as configured in pyproject.toml
+check-code: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # The local-run tests start the Node.js handler, which needs its SDK from node_modules.
 test-py: $(VENV)/.installed handlers/users/node_modules/.installed
 	$(PY) -m pytest -q
 
-test-node: handlers/users/node_modules/.installed $(VENV)/.installed
+test-node: $(NODE_MODULES) $(VENV)/.installed
 	cd handlers/users && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" node --test
 	cd handlers/authorizer && node --test
 

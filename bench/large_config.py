@@ -55,6 +55,8 @@ def render() -> str:
             name = f"{svc}-{role}"
             out += [f"[functions.{name}]", f'runtime = "{runtime}"', f'source = "{source}"',
                     f'handler = "{handler}"', "reserved_concurrency = 1"]
+            if count % 2 == 0:
+                out.append('architecture = "arm64"')  # both instruction sets, each with its own build
             if count % 5 == 0:
                 out.append("vpc = true")
             level = "read" if role in ("list", "read") else "read-write"

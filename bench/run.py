@@ -320,6 +320,48 @@ def loop_factories(python: str, workdir: Path) -> dict[str, CommandFactory]:
     return {LOOP_ROWS[0]: shell_factory(unchanged), LOOP_ROWS[1]: shell_factory(new_route)}
 
 
+BUILD_CACHE_ENV = "SERVERLESS_INFRA_BUILD_CACHE"
+DEPS_EXAMPLE = "tests/fixtures/deps/deps.toml"
+
+
+def build_factory(python: str, configs: Sequence[str], cache: Path | None, *,
+                  empty_downloads: bool = False) -> CommandFactory:
+    """`generate.py templates` with the build cache at `cache` (warm: the warm-up filled it), or
+    in each run's fresh folder (cold); `empty_downloads`: uv's and npm's download caches too."""
+    def factory(out: Path) -> tuple[list[str], Path, dict[str, str]]:
+        env = dict(os.environ)
+        env[BUILD_CACHE_ENV] = str(cache or out.parent / "build-cache")
+        if empty_downloads:
+            env["UV_CACHE_DIR"], env["npm_config_cache"] = str(out.parent / "uv"), str(out.parent / "npm")
+        argv = [python, "generate.py", "templates", *[a for c in configs for a in ("--config", c)], "--out", str(out)]
+        return argv, REPO, env
+    return factory
+
+
+def measure_builds(args: argparse.Namespace, workdir: Path, notes: list[str]) -> list[Measurement]:
+    """Generation with the functions' builds: cold (empty build cache) and warm (every function a
+    cache hit), for the shipped configs, the large config and the example functions with
+    dependencies (pydantic for x86_64 and arm64, a shared layer, zod bundled by esbuild)."""
+    python = sys.executable
+    shipped = sorted(str(p.relative_to(REPO)) for p in (REPO / "config").glob("*.toml"))
+    example = workdir / "deps.toml"   # a copy: generating writes a lock file beside the config
+    shutil.copy(REPO / DEPS_EXAMPLE, example)
+    sets = {"shipped configs": shipped, "large config": [LARGE_CONFIG], "deps example": [str(example)]}
+    rows = []
+    for name, configs in sets.items():
+        runs = max(1, min(args.runs, 3)) if name != "shipped configs" else args.runs
+        rows.append(measure(f"build {name}, cold", build_factory(python, configs, None), runs, workdir))
+        rows.append(measure(f"build {name}, warm", build_factory(python, configs, workdir / f"warm-{len(rows)}"),
+                            args.runs, workdir))
+    rows.append(measure("build deps example, cold, empty download caches",
+                        build_factory(python, [str(example)], None, empty_downloads=True),
+                        max(1, min(args.runs, 3)), workdir))
+    notes.append("build rows: `generate.py templates` with the functions' builds; cold = an empty build cache "
+                 "(.cache/build), downloads from uv's and npm's own caches; warm = every function a cache hit; "
+                 f"the deps example is {DEPS_EXAMPLE} (pydantic on x86_64 and arm64, a shared layer, zod)")
+    return rows
+
+
 def layout(python: str, configs: Sequence[str], workdir: Path) -> list[str]:
     """'<config>: N stacks, M resources' for each config, from one untimed generation."""
     out = workdir / "layout"
@@ -595,6 +637,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows.append(ours)
             if not args.ours_cmd:
                 rows += measure_scale(args, workdir, notes)
+                rows += measure_builds(args, workdir, notes)
         except BenchError as exc:
             print(f"bench: OUR SIDE FAILED: {exc}", file=sys.stderr, flush=True)
         if not args.no_cdk:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -28,6 +30,7 @@ REGION = "us-east-1"
 
 __all__ = ["aws_env", "invoker", "lambda_context", "load", "make_event", "moto_server",
            "new_table", "well_formed"]
+NODE_INSTALL_SECONDS = 600
 
 _server: MotoServer | None = None
 
@@ -207,3 +210,22 @@ def create_table(endpoint_url: str, name: str, hash_key: tuple[str, str],
 def new_table(moto_server):
     """``new_table(name, hash_key, range_key=None)``: a fresh table in the emulator."""
     return lambda *args, **kwargs: create_table(moto_server.endpoint_url, *args, **kwargs)
+
+
+def ensure_node_modules(folder: Path) -> None:
+    """Install a Node.js handler's dependencies from its lockfile (``npm ci``) unless its
+    node_modules stamp is newer than package.json and package-lock.json: the Makefile's rule,
+    so a test that runs the handler never relies on another test or target having installed
+    them. Skips the calling test, saying why, when npm is not there."""
+    stamp = folder / "node_modules" / ".installed"
+    inputs = [folder / "package.json", folder / "package-lock.json"]
+    if stamp.is_file() and stamp.stat().st_mtime >= max(p.stat().st_mtime for p in inputs):
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip(f"npm is not installed, so {folder.name}'s node_modules cannot be installed")
+    done = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=folder,
+                          capture_output=True, text=True, timeout=NODE_INSTALL_SECONDS, check=False)
+    if done.returncode != 0:
+        pytest.fail(f"npm ci in {folder} failed: {done.stderr.strip()[-2000:]}")
+    stamp.touch()

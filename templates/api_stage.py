@@ -9,15 +9,15 @@ import hashlib
 import json
 from typing import Any
 
-from troposphere import GetAtt, Ref, Sub, apigateway as agw, cloudwatch as cw, iam, ssm
+from troposphere import GetAtt, Ref, Sub, apigateway as agw, cloudwatch as cw, encode_to_dict, ssm
 
-from infra import grants
-from infra.builders.alarms import alarm
+from infra.builders.alarms import API_ALARMS, alarm
 from infra.builders.logs import log_group
 from infra.config.schema import Config
 from infra.naming import parameter_prefix, physical
-from infra.openapi import api_name, definition
+from infra.openapi import api_name, creates_user_pool, definition
 from infra.stack import Stack
+from templates.security import user_pool
 
 # One JSON line per request: what an operator greps for, without request bodies.
 ACCESS_LOG_FORMAT = json.dumps({
@@ -34,11 +34,19 @@ SKIP_CACHE = ("Responses are per-caller data from CRUD handlers; a stage cache w
 
 def definition_digest(cfg: Config) -> str:
     """Hash of the API definition: the deployment's logical ID changes with any route, model,
-    validator or CORS change, so CloudFormation creates a new deployment and the stage never
-    keeps serving the old one."""
-    from troposphere import encode_to_dict
+    validator, CORS or authorizer change, so CloudFormation creates a new deployment and the
+    stage never keeps serving the old one.
 
-    text = json.dumps(encode_to_dict(definition(cfg)), sort_keys=True)
+    The definition names a created user pool only as {"Ref": "UserPoolArn"}, which reads the same
+    after the pool is replaced; the API then imports the new pool's ARN while the stage keeps
+    serving a deployment whose authorizer trusts the deleted pool. So the pool's own definition
+    (what decides whether CloudFormation replaces it) is hashed too.
+    """
+    parts: dict[str, Any] = {"definition": encode_to_dict(definition(cfg))}
+    if creates_user_pool(cfg):
+        pool = user_pool(cfg)
+        parts["userPool"] = {pool.title: encode_to_dict(pool.to_dict())}
+    text = json.dumps(parts if len(parts) > 1 else parts["definition"], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:10].upper()
 
 
@@ -72,6 +80,8 @@ def _stage(cfg: Config, st: Stack, rest: Any, deployment: Any) -> Any:
     key_arn = st.param("KeyArn", "ARN of the system KMS key (encrypts the access log group)")
     access_logs = st.add(log_group("AccessLogGroup", f"/aws/apigateway/{api_name(cfg)}-{cfg.project.stage}/access",
                                    api.access_log_retention_days, key_arn), stateful=True)
+    # API Gateway's CloudWatch Logs role is an account-and-region setting: the deployer's bootstrap
+    # stack owns it (infra.deploy.bootstrap), not a stage, so destroying one stage never breaks the others.
     stage_deps = []
     if api.logging_level != "OFF":
         # API Gateway writes execution logs to API-Gateway-Execution-Logs_{rest-api-id}/{stage_name}
@@ -82,19 +92,6 @@ def _stage(cfg: Config, st: Stack, rest: Any, deployment: Any) -> Any:
             "ExecutionLogGroup", Sub(f"API-Gateway-Execution-Logs_${{RestApiId}}/{cfg.project.stage}"),
             api.execution_log_retention_days, key_arn), stateful=True)
         stage_deps.append(execution_logs.title)
-    if api.cloudwatch_role and api.logging_level != "OFF":
-        # AWS::ApiGateway::Account is the account's one setting per region ("you should only have
-        # one AWS::ApiGateway::Account resource per region per account",
-        # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-apigateway-account.html),
-        # so only the stage whose config opts in ([api] cloudwatch_role) sets it. Every stage in
-        # the region logs through it: it is retained when that stage is deleted.
-        role = st.add(iam.Role("CloudWatchRole", AssumeRolePolicyDocument=grants.assume_role("apigateway.amazonaws.com"),
-                               Policies=[iam.Policy(PolicyName="push-to-cloudwatch-logs", PolicyDocument=grants.document(
-                                   grants.apigateway_logging("ApiGatewayLogs")))], DeletionPolicy="Retain",
-                               UpdateReplacePolicy="Retain"))
-        account = st.add(agw.Account("Account", CloudWatchRoleArn=GetAtt(role, "Arn"), DeletionPolicy="Retain",
-                                     UpdateReplacePolicy="Retain"))
-        stage_deps.append(account.title)
     return st.add(agw.Stage(
         "Stage", RestApiId=rest, StageName=cfg.project.stage, DeploymentId=Ref(deployment),
         TracingEnabled=api.tracing,
@@ -125,10 +122,8 @@ def _alarms(cfg: Config, st: Stack, stage: Any) -> None:
     a = cfg.monitoring.alarms
     dims = [cw.MetricDimension(Name="ApiName", Value=st.param("ApiName", "Name of the REST API")),
             cw.MetricDimension(Name="Stage", Value=Ref(stage))]
-    for threshold, metric, stat, lid, name, what in (
-            (a.api_4xx, "4XXError", "Sum", "Api4xxAlarm", "api-4xx-errors", "API 4xx responses"),
-            (a.api_5xx, "5XXError", "Sum", "Api5xxAlarm", "api-5xx-errors", "API 5xx responses"),
-            (a.api_latency_ms, "Latency", "Average", "ApiLatencyAlarm", "api-latency", "API average latency (ms)")):
+    for key, (metric, stat, lid, name, what) in API_ALARMS.items():
+        threshold = getattr(a, key)
         if threshold:
             st.add(alarm(cfg, st, lid, name, f"{what} above {threshold} per 5 minutes", threshold,
                          Namespace="AWS/ApiGateway", MetricName=metric, Statistic=stat, Dimensions=dims))

@@ -3,21 +3,26 @@ invoke permission and alarm; placement decides which compute stack holds which b
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from troposphere import GetAtt, Join, Ref, Sub, awslambda, cloudwatch as cw, secretsmanager, ssm
+from troposphere import GetAtt, Join, Ref, Sub, Tags, awslambda, cloudwatch as cw, secretsmanager, ssm
 
 from infra import grants, quotas
-from infra.assets import Asset
+from infra.bundle.build import Code
 from infra.builders import ORIGIN_VERIFY_HEADER
 from infra.builders import functions as fb
-from infra.builders.alarms import alarm
+from infra.builders import releases
+from infra.builders.alarms import alarm, function_errors_name
 from infra.builders.logs import log_group
+from infra.config.names import CLOUDFRONT_LOG_BUCKET
+from infra.config.release import ALIAS, releases_gradually
 from infra.config.schema import Config, Function
 from infra.errors import ConfigError
 from infra.naming import logical_id, parameter_prefix, physical
 from infra.render import plain
 from infra.stack import Stack
+from templates.monitoring import SETTINGS_RULE_TAG, settings_rule_name
 
 # Lambda refuses a reservation that leaves less than the minimum unreserved concurrency (100)
 # to the rest of the account ("Configuring reserved concurrency",
@@ -25,6 +30,11 @@ from infra.stack import Stack
 # quotas are below that, so nothing is reserved unless the config asks.
 SKIP_CONCURRENCY = ("reserved_concurrency is unset in the config: a reservation fails the deploy in accounts whose "
                     "concurrency quota is low (new accounts); set it to cap this function.")
+# Lambda presents a dead-letter queue and an on-failure destination as alternatives ("Retaining
+# records of asynchronous invocations", https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html);
+# with both, each failed event is kept twice. checkov's CKV_AWS_116 only sees DeadLetterConfig.
+SKIP_DLQ = ("Failed asynchronous events go to the on-failure destination bucket set in the config "
+            "(on_failure_bucket); a dead-letter queue as well would keep every failed event twice.")
 SKIP_VPC = ("vpc = false in the config: the function only calls AWS APIs over TLS, so a VPC would add "
             "NAT cost and cold-start latency without protecting any data path.")
 
@@ -65,7 +75,7 @@ class _Refs:
         return self.key_arn()
 
 
-def _statements(name: str, fn: Function, refs: _Refs, log_group_arn: Any, extra: list = (),
+def _statements(name: str, fn: Function, refs: _Refs, log_group_arn: Any, extra: Sequence[Any] = (),
                 writes_secret: bool = False) -> list:
     sid = logical_id(name)
     out = [grants.log_group_write(log_group_arn, f"{sid}Logs"), grants.xray_write(f"{sid}Traces")]
@@ -76,7 +86,8 @@ def _statements(name: str, fn: Function, refs: _Refs, log_group_arn: Any, extra:
     if fn.access.secret:
         out += grants.secret(refs.secret_arn(), fn.access.secret, "AppSecret")
     out += extra
-    out += grants.dead_letters(refs.dead_letter_queue(), refs.key_arn(), "DeadLetters")
+    if fn.dead_letter_queue:
+        out += grants.dead_letters(refs.dead_letter_queue(), refs.key_arn(), "DeadLetters")
     if fn.on_failure_bucket:
         out.append(grants.failure_destination(refs.bucket(fn.on_failure_bucket, "Arn"),
                                               logical_id(fn.on_failure_bucket, "FailedEvents")))
@@ -90,7 +101,7 @@ def _statements(name: str, fn: Function, refs: _Refs, log_group_arn: Any, extra:
     return out
 
 
-def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
+def bundle(cfg: Config, name: str, codes: dict[str, Code]) -> Stack:
     """One function and everything that exists only for it: log group, role, function, async
     settings, invoke permission for the API, error alarm, SSM parameter, and (for the rotation
     function) the secret's rotation schedule. Placement puts the whole bundle in one stack."""
@@ -103,11 +114,12 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
                 stateful=True)
     vpc_id = st.param("VpcId", "ID of the VPC") if fn.vpc else None
     rotates_origin_verify = bool(cfg.edge and cfg.firewall and cfg.edge.origin_verify_rotation_function == name)
-    extra = []
+    extra = releases.hook_statements(cfg, name)
     if rotates_origin_verify:
-        extra = grants.origin_verify_rotation(
+        extra += grants.origin_verify_rotation(
             st.param("OriginVerifySecretArn", "ARN of the CloudFront origin-verification secret"),
-            physical(cfg, "api-waf"), physical(cfg, "edge-waf"), origin_verify_targets(cfg), "OriginVerifySecret")
+            physical(cfg, "api-waf"), physical(cfg, "edge-waf"), origin_verify_targets(cfg),
+            physical(cfg, CLOUDFRONT_LOG_BUCKET), "OriginVerifySecret")
     role = st.add(fb.role(f"{lid}Role", _statements(name, fn, refs, GetAtt(lg, "Arn"), extra, rotates_origin_verify),
                           vpc_id))
     size = quotas.policy_chars(plain(role.properties["Policies"]))
@@ -127,22 +139,57 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
         env.update(authorizer_environment(cfg))
     if rotates_origin_verify:
         env.update({"TARGETS_PARAMETER": origin_verify_targets(cfg), "HEADER_NAME": ORIGIN_VERIFY_HEADER})
+    env.update(releases.hook_environment(cfg, name))
+    if fn.source_map:
+        # Node.js reads the bundle's source map only when asked to.
+        env["NODE_OPTIONS"] = " ".join(filter(None, [str(env.get("NODE_OPTIONS", "")), "--enable-source-maps"]))
+    code = codes[name]
+    layers = None
+    if code.layer:
+        layer = code.layer
+        layers = [st.param(f"{layer.logical_id}Arn", f"ARN of the layer with the dependencies of {layer.lockfile} "
+                                                    f"({layer.runtime}, {layer.architecture})")]
     skip = {}
     if not fn.vpc:
         skip["CKV_AWS_117"] = SKIP_VPC
     if fn.reserved_concurrency is None:
         skip["CKV_AWS_115"] = SKIP_CONCURRENCY
+    if not fn.dead_letter_queue:
+        skip["CKV_AWS_116"] = SKIP_DLQ
     func = st.add(fb.function(
         lid, fname, fn, role_arn=GetAtt(role, "Arn"), code_bucket=st.param("AssetBucket", "S3 bucket holding the zipped handler code"),
-        code_key=assets[fn.source].key, key_arn=refs.key_arn(), log_group=Ref(lg), environment=env,
-        vpc_config=vpc_config, dead_letter_arn=refs.dead_letter_queue()), skip=skip)
+        code_key=code.asset.key, key_arn=refs.key_arn(), log_group=Ref(lg), environment=env,
+        vpc_config=vpc_config, dead_letter_arn=refs.dead_letter_queue() if fn.dead_letter_queue else None,
+        layers=layers), skip=skip)
+    if cfg.monitoring and cfg.monitoring.config_rule:
+        # The Config rule judging this function's timeout and memory finds it by this tag.
+        func.Tags = func.Tags + Tags(**{SETTINGS_RULE_TAG: settings_rule_name(cfg, fn)})
+    errors_alarm = None
+    if cfg.monitoring and cfg.monitoring.alarms.function_errors:
+        limit = cfg.monitoring.alarms.function_errors
+        errors_alarm = st.add(alarm(cfg, st, logical_id(name, "ErrorsAlarm"), function_errors_name(name),
+                                    f"{name} function errors above {limit} per 5 minutes", limit, Namespace="AWS/Lambda",
+                                    MetricName="Errors", Statistic="Sum",
+                                    Dimensions=[cw.MetricDimension(Name="FunctionName", Value=Ref(func))]))
+    # Callers target the function itself, or its alias `live` when CodeDeploy releases it
+    # gradually: API integrations (openapi.py), invoke permissions, async settings, the SSM ARN.
+    target: Any = GetAtt(func, "Arn")
+    alias = None
+    if releases_gradually(cfg, name):
+        # The layer is a parameter here: its content hash goes into the version's hash.
+        alias = releases.add(st, cfg, name, func, errors_alarm, layer_key=code.layer.asset.key if code.layer else None)
+        target = Ref(alias)
     on_failure = refs.bucket(fn.on_failure_bucket, "Arn") if fn.on_failure_bucket else None
-    st.add(fb.invoke_config(f"{lid}InvokeConfig", func, fn.retry_attempts, on_failure))
+    invoke_config = fb.invoke_config(f"{lid}InvokeConfig", func, fn.retry_attempts, on_failure)
+    if alias is not None:
+        invoke_config.Qualifier = ALIAS
+        invoke_config.DependsOn = [alias.title]
+    st.add(invoke_config)
     if cfg.api and any(r.function == name for r in cfg.api.routes):
         # One permission per function, not per route: a function's resource policy stays small
         # (Lambda caps it at 20 KB) however many routes it serves. Only this API's stage may invoke.
         st.add(awslambda.Permission(
-            f"{lid}ApiPermission", Action="lambda:InvokeFunction", FunctionName=GetAtt(func, "Arn"),
+            f"{lid}ApiPermission", Action="lambda:InvokeFunction", FunctionName=target,
             Principal="apigateway.amazonaws.com",
             SourceArn=Sub(f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:"
                           f"${{RestApiId}}/{cfg.project.stage}/*/*",
@@ -150,21 +197,16 @@ def bundle(cfg: Config, name: str, assets: dict[str, Asset]) -> Stack:
     if jwt and jwt.function == name:
         # API Gateway invokes the JWT authorizer of this API only (any of its authorizers).
         st.add(awslambda.Permission(
-            f"{lid}AuthorizerPermission", Action="lambda:InvokeFunction", FunctionName=GetAtt(func, "Arn"),
+            f"{lid}AuthorizerPermission", Action="lambda:InvokeFunction", FunctionName=target,
             Principal="apigateway.amazonaws.com",
             SourceArn=Sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${RestApiId}/authorizers/*",
                           RestApiId=st.param("RestApiId", "ID of the REST API"))))
-    if cfg.monitoring and cfg.monitoring.alarms.function_errors:
-        limit = cfg.monitoring.alarms.function_errors
-        st.add(alarm(cfg, st, logical_id(name, "ErrorsAlarm"), f"{name}-errors",
-                     f"{name} function errors above {limit} per 5 minutes", limit, Namespace="AWS/Lambda",
-                     MetricName="Errors", Statistic="Sum",
-                     Dimensions=[cw.MetricDimension(Name="FunctionName", Value=Ref(func))]))
     st.output(f"{lid}Arn", GetAtt(func, "Arn"), f"ARN of the {name} function")
     st.output(f"{lid}Name", Ref(func), f"Name of the {name} function")
     if cfg.parameters and cfg.parameters.function_arns:
         st.add(ssm.Parameter(f"{lid}ArnParameter", Name=f"{parameter_prefix(cfg)}/functions/{name}/arn",
-                             Type="String", Value=GetAtt(func, "Arn"), Description=f"ARN of the {name} function"))
+                             Type="String", Value=target,
+                             Description=f"ARN of the {name} function" + (f" (its alias {ALIAS})" if alias else "")))
     if rotates_origin_verify:
         # The schedule is in the edge stack, created once the web ACL and distribution exist.
         st.add(awslambda.Permission(

@@ -113,7 +113,9 @@ def _origin_verify_rotation(cfg: Config, st: Stack, dist: Any) -> None:
     # No rotation during a deploy: the template's dynamic references resolve to AWSCURRENT, so a
     # deploy racing a rotation could put the old value back while the new one is being sent.
     st.add(secretsmanager.RotationSchedule(
-        "OriginVerifyRotationSchedule", SecretId=st.param("OriginVerifySecretArn", "ARN of the CloudFront origin-verification secret"), RotationLambdaARN=function_arn,
+        "OriginVerifyRotationSchedule",
+        SecretId=st.param("OriginVerifySecretArn", "ARN of the CloudFront origin-verification secret"),
+        RotationLambdaARN=function_arn,
         RotateImmediatelyOnUpdate=False,
         RotationRules=secretsmanager.RotationRules(AutomaticallyAfterDays=cfg.edge.origin_verify_rotation_days),
         DependsOn=[targets.title]))

@@ -8,8 +8,8 @@ from awacs.aws import Bool, Condition, Deny, Principal, Statement, StringEquals
 from troposphere import Ref, Sub, config as awsconfig, sns, xray
 
 from infra.grants import allow, document
-from infra.config.schema import Config
-from infra.naming import physical, tags
+from infra.config.schema import Config, Function
+from infra.naming import logical_id, physical
 from infra.stack import Stack
 
 
@@ -36,25 +36,39 @@ def _topic(st: Stack, cfg: Config) -> Any:
     return Ref(topic)
 
 
+# The tag naming, on each function, the Config rule that judges its settings.
+SETTINGS_RULE_TAG = "LambdaSettingsRule"
+
+
+def settings_rule_name(cfg: Config, fn: Function) -> str:
+    """Name of the LAMBDA_FUNCTION_SETTINGS_CHECK rule judging `fn`: one rule per distinct
+    timeout and memory size among the functions, named after them."""
+    return physical(cfg, f"lambda-settings-{fn.timeout}s-{fn.memory}mb")
+
+
 def _config_rule(st: Stack, cfg: Config) -> None:
-    fns = cfg.functions.values()
-    # The managed rule requires `runtime`; timeout and memory are only checked when all agree.
-    params = {"runtime": ",".join(sorted({f.runtime for f in fns}))}
-    if len({f.timeout for f in fns}) == 1:
-        params["timeout"] = str(next(iter(fns)).timeout)
-    if len({f.memory for f in fns}) == 1:
-        params["memorySize"] = str(next(iter(fns)).memory)
-    st.add(awsconfig.ConfigRule(
-        "LambdaSettingsRule", ConfigRuleName=physical(cfg, "lambda-settings"),
-        Description="Lambda functions keep the runtime, timeout and memory this config declares",
-        InputParameters=params,
-        Source=awsconfig.Source(Owner="AWS", SourceIdentifier="LAMBDA_FUNCTION_SETTINGS_CHECK"),
-        # Without a scope the rule judges every function in the account against this config's
-        # settings. A scope is resource types, OR a tag key and value, OR one type and one ID
-        # (AWS::Config::ConfigRule Scope, https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-config-configrule-scope.html):
-        # the Project tag every resource here carries (the managed rule itself only applies to
-        # AWS::Lambda::Function).
-        Scope=awsconfig.Scope(TagKey="Project", TagValue=tags(cfg)["Project"])))
+    # The managed rule checks `timeout` and `memorySize` against 3 s and 128 MB when they are
+    # left out (lambda-function-settings-check, https://docs.aws.amazon.com/config/latest/developerguide/lambda-function-settings-check.html),
+    # so one rule over functions that differ would call every other function NON_COMPLIANT.
+    # Instead, one rule per distinct timeout and memory, each judging only the functions that
+    # carry its name in the LambdaSettingsRule tag. A rule scope is resource types, OR a tag key
+    # and value, OR one type and one ID (AWS::Config::ConfigRule Scope,
+    # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-config-configrule-scope.html);
+    # the tag's value (the rule's name) is this stage's alone, and the managed rule itself only
+    # applies to AWS::Lambda::Function.
+    groups: dict[str, list[Function]] = {}
+    for fn in cfg.functions.values():
+        groups.setdefault(settings_rule_name(cfg, fn), []).append(fn)
+    for name, fns in sorted(groups.items()):
+        first = fns[0]
+        st.add(awsconfig.ConfigRule(
+            logical_id("lambda-settings", f"{first.timeout}s", f"{first.memory}mb", "Rule"), ConfigRuleName=name,
+            Description=f"Lambda functions of {physical(cfg)} with a {first.timeout} s timeout and {first.memory} MB "
+                        "keep those settings and their runtimes",
+            InputParameters={"runtime": ",".join(sorted({f.runtime for f in fns})), "timeout": str(first.timeout),
+                             "memorySize": str(first.memory)},
+            Source=awsconfig.Source(Owner="AWS", SourceIdentifier="LAMBDA_FUNCTION_SETTINGS_CHECK"),
+            Scope=awsconfig.Scope(TagKey=SETTINGS_RULE_TAG, TagValue=name)))
 
 
 def needed(cfg: Config) -> bool:

@@ -17,14 +17,14 @@ from troposphere import GetAtt, Ref, cloudformation
 
 from infra import __version__
 
-from infra.assets import Asset
+from infra.bundle.build import Code
 from infra.config.schema import Config
 from infra.errors import ConfigError
 from infra.naming import logical_id, physical
-from infra.placement import FAMILIES, Cost, place
+from infra.placement import FAMILIES, Cost, layer_stack, place
 from infra.stack import Stack
-from templates import (api, api_stage, compute, dashboard, data, edge, firewall, monitoring, network, pipeline,
-                       security)
+from templates import (api, api_stage, compute, dashboard, data, edge, firewall, layers, monitoring, network,
+                       pipeline, security)
 
 # Values the deployer supplies to the root: they are not produced by any child.
 ROOT_PARAMETERS = {
@@ -71,13 +71,13 @@ def _child(stack: Stack, depends_on: tuple[str, ...] = ()) -> Child:
     return Child(logical_id(stack.name), f"{stack.name}.json", stack, depends_on)
 
 
-def _bundles(cfg: Config, assets: dict[str, Asset]) -> tuple[dict[str, Stack], dict[str, Cost], dict[str, str]]:
+def _bundles(cfg: Config, codes: dict[str, Code]) -> tuple[dict[str, Stack], dict[str, Cost], dict[str, str]]:
     """Every function, table and bucket bundle, its cost, and its explicit group."""
     bundles: dict[str, Stack] = {}
     costs: dict[str, Cost] = {}
     groups: dict[str, str] = {}
     for section, specs, make, size in (
-            ("functions", cfg.functions, lambda n: compute.bundle(cfg, n, assets), lambda k: compute.list_bytes(cfg, k)),
+            ("functions", cfg.functions, lambda n: compute.bundle(cfg, n, codes), lambda k: compute.list_bytes(cfg, k)),
             ("tables", cfg.tables, lambda n: data.table_bundle(cfg, n), lambda k: data.list_bytes(cfg, f"tables.{k}")),
             ("buckets", cfg.buckets, lambda n: data.bucket_bundle(cfg, n), lambda k: data.list_bytes(cfg, f"buckets.{k}"))):
         for name, spec in specs.items():
@@ -90,9 +90,11 @@ def _bundles(cfg: Config, assets: dict[str, Asset]) -> tuple[dict[str, Stack], d
     return bundles, costs, groups
 
 
-def layout(cfg: Config, assets: dict[str, Asset], lock: dict[str, str]) -> Layout:
-    """The nested stacks this config needs, in dependency order, with bundles placed."""
-    bundles, costs, groups = _bundles(cfg, assets)
+def layout(cfg: Config, codes: dict[str, Code], lock: dict[str, str]) -> Layout:
+    """The nested stacks this config needs, in dependency order, with bundles placed.
+
+    `codes`: each function's code (infra.bundle.build.build_code)."""
+    bundles, costs, groups = _bundles(cfg, codes)
     placement = place(cfg.file, costs, groups, lock)
     members: dict[str, list[str]] = {}
     for key, stack in placement.items():
@@ -109,6 +111,9 @@ def layout(cfg: Config, assets: dict[str, Asset], lock: dict[str, str]) -> Layou
         kids.append(_child(data.build(cfg, stack, members[stack], bundles)))
     if cfg.api:
         kids.append(_child(api.build(cfg)))
+    shared = {c.layer.logical_id: c.layer for c in codes.values() if c.layer}
+    if shared:
+        kids.append(_child(layers.build(cfg, layer_stack(), list(shared.values()))))
     computes = []
     for stack in stacks["compute"]:
         names = [k.partition(".")[2] for k in members[stack]]

@@ -1,4 +1,5 @@
-"""Security stack: the customer-managed KMS key, its alias, the secrets, the access-log bucket."""
+"""Security stack: the customer-managed KMS key, its alias, the secrets, the access-log bucket, and what
+every function shares (dead-letter queue, CodeDeploy application)."""
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ from awacs import sqs as asqs
 from awacs.aws import Bool, Condition, Deny, Principal, Statement
 from troposphere import cognito, kms, secretsmanager, sqs
 
-from infra.builders import storage, userpool
+from infra.builders import releases, storage, userpool
 from infra.builders.keys import customer_key
 from infra.grants import document
 from infra.config import names
@@ -56,9 +57,9 @@ def build(cfg: Config) -> Stack:
         st.add(storage.tls_only_policy("AccessLogsBucketPolicy", logs, [storage.log_delivery_statement(logs)]))
         st.output("AccessLogsBucketName", Ref(logs), "Bucket receiving S3 server access logs")
 
-    if cfg.functions:
-        # Failed asynchronous invocations of every function (after their retries) land here,
-        # encrypted with the key, for 14 days (SQS's longest retention).
+    if cfg.dead_letter_queue:
+        # Failed asynchronous invocations of every function without an on-failure bucket (after
+        # their retries) land here, encrypted with the key, for 14 days (SQS's longest retention).
         queue = st.add(sqs.Queue("FailedInvocationsQueue", QueueName=physical(cfg, names.DEAD_LETTER_QUEUE),
                                  KmsMasterKeyId=Ref(key), MessageRetentionPeriod=14 * 24 * 3600), stateful=True)
         st.add(sqs.QueuePolicy("FailedInvocationsQueuePolicy", Queues=[Ref(queue)], PolicyDocument=document([
@@ -78,15 +79,22 @@ def build(cfg: Config) -> Stack:
         st.output("OriginVerifySecretArn", Ref(verify), "ARN of the CloudFront origin-verification secret")
     if creates_user_pool(cfg):
         _user_pool(cfg, st)
+    releases.application(cfg, st)
     return st
+
+
+def user_pool(cfg: Config) -> cognito.UserPool:
+    """The Cognito user pool this stack creates for COGNITO routes (see `creates_user_pool`)."""
+    spec = cfg.api.auth.cognito if cfg.api else None
+    assert spec is not None, "only for a config that creates its user pool"
+    return userpool.user_pool("UserPool", physical(cfg, "users"), spec, production=cfg.project.production)
 
 
 def _user_pool(cfg: Config, st: Stack) -> None:
     """The Cognito user pool of COGNITO routes, its browser client and, for scoped routes, the
     resource server defining the scopes and the managed login domain issuing them."""
+    pool = st.add(user_pool(cfg), stateful=True)
     spec = cfg.api.auth.cognito
-    pool = st.add(userpool.user_pool("UserPool", physical(cfg, "users"), spec, production=cfg.project.production),
-                  stateful=True)
     scopes = sorted({s for r in cfg.api.routes if r.auth == "COGNITO" for s in route_scopes(cfg, r)})
     if scopes:
         server = st.add(cognito.UserPoolResourceServer(

@@ -12,9 +12,28 @@ from support.dates import PINNED_TODAY
 from support.shipped import SHIPPED
 
 
+_SESSION_DIRS: list[str] = []
+
+
 def pytest_configure(config):
     # No test depends on the day it runs (support/dates.py); subprocesses inherit the variable.
     os.environ["SERVERLESS_INFRA_TODAY"] = PINNED_TODAY.isoformat()
+    # Builds of functions with dependencies: one build cache and one download cache (uv's, npm's)
+    # for the whole session, shared by every test and subprocess; none of them left behind.
+    import tempfile
+
+    home = tempfile.mkdtemp(prefix="build-caches-")
+    _SESSION_DIRS.append(home)
+    os.environ["SERVERLESS_INFRA_BUILD_CACHE"] = os.path.join(home, "build")
+    os.environ["UV_CACHE_DIR"] = os.path.join(home, "uv")
+    os.environ["npm_config_cache"] = os.path.join(home, "npm")
+
+
+def pytest_unconfigure(config):
+    import shutil
+
+    for folder in _SESSION_DIRS:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -209,29 +209,37 @@ def test_no_execution_log_group_when_execution_logging_is_off():
     assert "ExecutionLogGroup" not in build(text)["api-stage"]["Resources"]
 
 
-def test_the_region_account_setting_is_opt_in():
-    text = config_text("secure-api")
-    text = re.sub(r"^cloudwatch_role = true\n", "", text, flags=re.M)
-    stage_stack = build(text)["api-stage"]
-    assert resources(stage_stack, "AWS::ApiGateway::Account") == {}
-    assert resources(stage_stack, "AWS::IAM::Role") == {}
+def test_no_stage_sets_the_account_and_region_logging_role():
+    # "you should only have one AWS::ApiGateway::Account resource per region per account": a stage that set it
+    # would leave every other stage of the region pointing at a deleted role when it is destroyed. The
+    # deployer's bootstrap stack owns it (tests/deploy/test_bootstrap.py).
+    for config in SHIPPED:
+        for name, template in build(config.read_text()).items():
+            assert resources(template, "AWS::ApiGateway::Account") == {}, (config.name, name)
+    stage_stack = build(config_text("secure-api"))["api-stage"]
     assert only(stage_stack, "AWS::ApiGateway::Stage")["DependsOn"] == ["ExecutionLogGroup"]
 
 
-def test_a_stage_that_opts_in_sets_it_and_keeps_it_when_deleted(secure):
-    account = only(secure["api-stage"], "AWS::ApiGateway::Account")
-    assert account["DeletionPolicy"] == "Retain"
-    assert "Account" in only(secure["api-stage"], "AWS::ApiGateway::Stage")["DependsOn"]
+def test_the_old_cloudwatch_role_key_is_accepted_with_a_warning_and_changes_nothing():
+    text = config_text("secure-api")
+    old = sub(text, "[api]\n", "[api]\ncloudwatch_role = true\n")
+    assert build(old) == build(text)
+    advice = " ".join(warnings(load(old)))
+    assert "api.cloudwatch_role is deprecated and has no effect" in advice and "remove the key" in advice
+    assert not any("cloudwatch_role" in w for w in warnings(load(text)))
 
 
 # -- AWS Config rule scope ---------------------------------------------------------------------
 
 def test_config_rule_judges_only_this_systems_functions(catalog):
     rule = only(catalog["monitoring"], "AWS::Config::ConfigRule")["Properties"]
-    assert rule["Scope"] == {"TagKey": "Project", "TagValue": "catalog"}
+    # A tag whose value is the rule's own name (project and stage in it): no other stage's or
+    # system's function carries it (issue 18 splits the rule by settings).
+    assert rule["Scope"] == {"TagKey": "LambdaSettingsRule", "TagValue": "catalog-prod-lambda-settings-30s-256mb"}
+    assert rule["ConfigRuleName"] == rule["Scope"]["TagValue"]
     # The functions carry that tag.
     for function in resources(catalog["compute"], "AWS::Lambda::Function").values():
-        assert {"Key": "Project", "Value": "catalog"} in function["Properties"]["Tags"]
+        assert {"Key": "LambdaSettingsRule", "Value": rule["ConfigRuleName"]} in function["Properties"]["Tags"]
 
 
 # -- CORS for IAM-signed browser calls -------------------------------------------------------------

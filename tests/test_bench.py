@@ -170,3 +170,15 @@ def test_scale_targets_are_marked():
     assert lines[3] == "target large config <= 1.0 s : 0.900 s   ok"
     assert lines[4] == "target make templates, unchanged tree <= cdk synth / 4 (1.00 s): 0.800 s  ok"
     assert lines[5].startswith("target make templates, one new route") and lines[5].endswith("MISSED  <<<")
+
+
+def test_build_rows_put_a_cold_build_cache_in_each_run_and_a_warm_one_in_one_place(tmp_path):
+    warm = bench.build_factory("python", ["config/a.toml"], tmp_path / "warm")
+    cold = bench.build_factory("python", ["config/a.toml"], None, empty_downloads=True)
+    argv, cwd, env = warm(tmp_path / "run1" / "out")
+    assert argv == ["python", "generate.py", "templates", "--config", "config/a.toml", "--out", str(tmp_path / "run1" / "out")]
+    assert cwd == bench.REPO and env[bench.BUILD_CACHE_ENV] == str(tmp_path / "warm")
+    assert warm(tmp_path / "run2" / "out")[2][bench.BUILD_CACHE_ENV] == str(tmp_path / "warm")
+    _, _, env = cold(tmp_path / "run3" / "out")
+    assert env[bench.BUILD_CACHE_ENV] == str(tmp_path / "run3" / "build-cache")
+    assert env["UV_CACHE_DIR"] == str(tmp_path / "run3" / "uv") and env["npm_config_cache"] == str(tmp_path / "run3" / "npm")

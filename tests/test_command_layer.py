@@ -81,7 +81,7 @@ def test_deploy_options_are_built_with_every_field_given():
     """`options()` mirrors the deploy Options with no defaults: a command that forgets a field is
     a type error ("Missing named argument"), never a silently defaulted flag."""
     from infra.deploy.commands import options
-    from infra.deploy.orchestrate import Options
+    from infra.deploy.stage import Options
 
     params = inspect.signature(options).parameters
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is inspect.Parameter.empty

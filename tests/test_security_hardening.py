@@ -52,15 +52,20 @@ def test_vpc_function_gets_exact_network_interface_statements(secure, catalog):
         assert not any(a.startswith("ec2:") for a in actions_of(other)), lid
 
 
-def test_apigateway_logging_role_is_inline_and_scoped(secure):
-    role = resources(secure["api-stage"], "AWS::IAM::Role")["CloudWatchRole"]
+def test_apigateway_logging_role_is_inline_and_scoped():
+    # Owned by the deployer's bootstrap stack, once per account and region (no stage template has it).
+    from infra.deploy import bootstrap, bootstrap_template
+
+    template = json.loads(bootstrap_template.template())
+    role = resources(template, "AWS::IAM::Role")[bootstrap.ROLE_ID]
     assert actions_of(role) == {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups",
                                 "logs:DescribeLogStreams", "logs:FilterLogEvents", "logs:PutLogEvents",
                                 "logs:GetLogEvents"}
     for st in _statements(role):
         for res in st["Resource"]:
             assert res["Fn::Sub"].startswith("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:")
-    # The role is shared by every API of the account and region, so it outlives any one stack.
+    assert not role["Properties"].get("ManagedPolicyArns")
+    # The role is shared by every API of the account and region, so it outlives the bootstrap stack too.
     assert role["DeletionPolicy"] == "Retain"
 
 
@@ -257,8 +262,11 @@ def test_jwt_routes_use_a_cached_token_authorizer_built_from_the_function_name(t
     scheme = body["components"]["securitySchemes"]["jwt"]
     assert scheme["x-amazon-apigateway-authtype"] == "custom"
     auth = scheme["x-amazon-apigateway-authorizer"]
-    assert auth["type"] == "token" and auth["authorizerResultTtlInSeconds"] == 120
-    assert auth["identitySource"] == "method.request.header.Authorization"
+    assert auth["type"] == "request" and auth["authorizerResultTtlInSeconds"] == 120
+    # Cached per token AND route: a policy computed for one route is never served to another
+    # (IAM's `*` spans `/`, so a per-token policy could not deny a route without its subroutes).
+    assert auth["identitySource"] == (
+        "method.request.header.Authorization, context.httpMethod, context.resourcePath")
     assert auth["authorizerUri"] == {"Fn::Sub": (
         "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
         "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:shop-dev-authorizer/invocations")}
@@ -323,7 +331,8 @@ def test_auth_config_errors_name_the_key_and_the_fix(tmp_path):
         base.replace('[api.auth.jwt]', '[api.auth.jwt_off]'): ("api.auth", ""),
         base.replace('function = "authorizer"\ncache', 'function = "nope"\ncache'): ("api.auth.jwt.function", "no function named 'nope'"),
         base.replace('audience = ["web", "mobile"]', 'audience = []'): ("api.auth.jwt.audience", "is empty"),
-        base.replace('auth = "JWT"\n\n[[api.routes]]\nmethod = "DELETE"', 'auth = "IAM"\nscopes = ["x"]\n\n[[api.routes]]\nmethod = "DELETE"'):
+        base.replace('auth = "JWT"\n\n[[api.routes]]\nmethod = "DELETE"',
+                     'auth = "IAM"\nscopes = ["x"]\n\n[[api.routes]]\nmethod = "DELETE"'):
             ("api.routes[0].scopes", "COGNITO and JWT"),
         base.replace('issuer = "https://login.example.com/"', 'issuer = "http://login.example.com/"'):
             ("api.auth.jwt.issuer", "https"),
@@ -388,21 +397,28 @@ def test_origin_verify_rotation_config_errors(tmp_path):
 
 
 def test_failed_asynchronous_events_go_to_an_encrypted_dead_letter_queue(generated):
+    """Functions without an on-failure bucket keep failed events in the encrypted queue (those with
+    one keep them there only: tests/test_aws_correctness_second_review.py)."""
+    seen = 0
     for config, files in generated.items():
+        users = [(stack, lid, fn) for stack in files if stack.startswith("compute")
+                 for lid, fn in files[stack]["Resources"].items()
+                 if fn["Type"] == "AWS::Lambda::Function" and "DeadLetterConfig" in fn["Properties"]]
+        if not users:
+            continue
         queue = has_resource_properties(files["security"], "AWS::SQS::Queue", {
             "QueueName": f"{files['manifest']['project']}-{files['manifest']['stage']}-failed-invocations",
             "KmsMasterKeyId": {"Ref": "Key"}, "MessageRetentionPeriod": 1209600})
         assert next(iter(queue.values()))["DeletionPolicy"] in ("Retain", "Delete")
         has_resource_properties(files["security"], "AWS::SQS::QueuePolicy", {"PolicyDocument": {"Statement": [
             {"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}})
-        for stack in (f for f in files if f.startswith("compute")):
-            for lid, fn in files[stack]["Resources"].items():
-                if fn["Type"] != "AWS::Lambda::Function":
-                    continue
-                assert fn["Properties"]["DeadLetterConfig"] == {"TargetArn": {"Ref": "FailedInvocationsQueueArn"}}
-                role = files[stack]["Resources"][fn["Properties"]["Role"]["Fn::GetAtt"][0]]
-                sts = [st for p in role["Properties"]["Policies"] for st in p["PolicyDocument"]["Statement"]]
-                assert {"Sid": "DeadLetters", "Effect": "Allow", "Action": ["sqs:SendMessage"],
-                        "Resource": [{"Ref": "FailedInvocationsQueueArn"}]} in sts, (config, lid)
-                # No skip of checkov's DLQ check is needed any more.
-                assert "CKV_AWS_116" not in json.dumps(fn.get("Metadata", {}))
+        for stack, lid, fn in users:
+            seen += 1
+            assert fn["Properties"]["DeadLetterConfig"] == {"TargetArn": {"Ref": "FailedInvocationsQueueArn"}}
+            role = files[stack]["Resources"][fn["Properties"]["Role"]["Fn::GetAtt"][0]]
+            sts = [st for p in role["Properties"]["Policies"] for st in p["PolicyDocument"]["Statement"]]
+            assert {"Sid": "DeadLetters", "Effect": "Allow", "Action": ["sqs:SendMessage"],
+                    "Resource": [{"Ref": "FailedInvocationsQueueArn"}]} in sts, (config, lid)
+            # No skip of checkov's DLQ check is needed for these.
+            assert "CKV_AWS_116" not in json.dumps(fn.get("Metadata", {}))
+    assert seen == 5  # secure-api's two functions and secure-api-prod's three

@@ -5,6 +5,7 @@ import ast
 import io
 import json
 import re
+import sys
 import zipfile
 from pathlib import Path
 
@@ -24,23 +25,40 @@ def test_no_random_names_same_config_same_bytes(out_dir, tmp_path):
             assert (again / f.relative_to(out_dir / "secure-api")).read_bytes() == f.read_bytes(), f.name
 
 
-def test_handlers_use_only_what_the_runtimes_ship(out_dir):
+# What the Lambda Python runtime provides besides the standard library (boto3 and its own deps).
+_PYTHON_RUNTIME = {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3"}
+
+
+def test_handlers_use_only_what_the_runtimes_ship_or_they_declare(out_dir):
     # The seeds' inline code required aws-sdk v2 and aws_xray_sdk, absent from current runtimes.
+    # Anything else a handler imports is the runtime's, or pinned in its requirements.txt /
+    # package.json dependencies (which the build installs for Lambda and bundles).
     for manifest in sorted(out_dir.glob("*/manifest.json")):
         for asset in json.loads(manifest.read_text())["assets"]:
             with zipfile.ZipFile(io.BytesIO((manifest.parent / asset["file"]).read_bytes())) as zf:
-                for name in zf.namelist():
+                names = zf.namelist()
+                own = {n.removesuffix(".py") for n in names if n.endswith(".py")}
+                pinned = {re.split(r"[=<>~ ;\[]", line.strip())[0].lower().replace("-", "_")
+                          for line in (zf.read("requirements.txt").decode().splitlines()
+                                       if "requirements.txt" in names else [])
+                          if line.strip() and not line.lstrip().startswith(("#", "--"))}
+                declared = set(json.loads(zf.read("package.json")).get("dependencies", {})
+                               if "package.json" in names else {})
+                for name in names:
                     text = zf.read(name).decode()
                     assert "aws-sdk'" not in text and 'aws-sdk"' not in text and "aws_xray_sdk" not in text, name
                     if name.endswith(".py"):
                         for node in ast.walk(ast.parse(text)):
                             if isinstance(node, (ast.Import, ast.ImportFrom)):
                                 mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
-                                for mod in mods:
-                                    assert mod.split(".")[0] not in {"aws_xray_sdk", "requests"}, (name, mod)
+                                for mod in (m.split(".")[0] for m in mods):
+                                    assert mod not in {"aws_xray_sdk", "requests"}, (name, mod)
+                                    assert (mod in sys.stdlib_module_names or mod in _PYTHON_RUNTIME or mod in own
+                                            or mod in pinned or mod == "__future__"), (name, mod)
                     if name.endswith(".mjs"):
                         for mod in re.findall(r"from '([^']+)'", text):
-                            assert mod.startswith(("node:", "./", "@aws-sdk/")), (name, mod)
+                            package = "/".join(mod.split("/")[:2 if mod.startswith("@") else 1])
+                            assert mod.startswith(("node:", "./", "@aws-sdk/")) or package in declared, (name, mod)
 
 
 def test_runtimes_are_current(generated):

@@ -18,7 +18,8 @@ reads (and pays for) up to SCAN_MAX_ITEMS items. A table that grows should get a
 constant (or per-day) partition key and ``timestamp`` as sort key, read with Query,
 ScanIndexForward=false and Limit.
 
-Errors: 400 validation/malformed input, 404, 405, 413 (see MAX_BODY_BYTES), 503 when DynamoDB
+Errors: 400 validation/malformed input, 404, 405, 413 (see MAX_BODY_BYTES), 415 (a body that is
+not ``application/json``), 503 when DynamoDB
 still throttles after the SDK's retries, 500 otherwise; bodies are ``{"message", "requestId"}``.
 
 Environment: TABLE_NAME (required; partition key ``id`` S, sort key ``timestamp`` N),

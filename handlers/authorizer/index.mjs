@@ -1,16 +1,20 @@
-// API Gateway TOKEN authorizer for auth = "JWT" routes. The generated stack sets:
+// API Gateway REQUEST authorizer for auth = "JWT" routes. The generated stack sets:
 //   JWT_ISSUER    the exact `iss` of accepted tokens
 //   JWT_AUDIENCE  accepted audiences (client IDs), comma-separated
 //   JWT_JWKS_URL  the issuer's key set
 //   JWT_SCOPED_ROUTES  JSON [[METHOD, "/path/{var}", [scopes...]], ...]: routes needing scopes
-// API Gateway caches the returned policy per token and reuses it for every JWT route, so the
-// policy covers the whole API: allow every route, deny the scoped ones the token lacks scopes for.
-import { KeySet, Unauthorized, scopesOf, verifyJwt } from "./jwt.mjs";
+// API Gateway caches the returned policy per token, method and resource path (see policy.mjs).
+// Answers: a policy (Allow, or Deny for a missing scope), "Unauthorized" (401) for any token
+// that does not pass, including one that breaks the parser; an error (500) only when the
+// issuer's key set cannot be fetched, so an outage is not hidden behind 401s.
+import { policyFor } from "./policy.mjs";
+import { Unauthorized, isIssuerOutage, makeVerifier, scopesOf, verifyToken } from "./verify.mjs";
 
-let keySet; // per execution environment: JWKS fetched once, not per request
+const BEARER = /^Bearer +(\S+)$/i;
 
 function settings(env) {
-  const issuer = env.JWT_ISSUER;
+  const issuer = env.JWT_ISSUER ?? "";
+  if (!issuer) throw new Error("JWT_ISSUER is not set");
   return {
     issuer,
     audience: (env.JWT_AUDIENCE ?? "").split(",").map((a) => a.trim()).filter(Boolean),
@@ -19,53 +23,46 @@ function settings(env) {
   };
 }
 
-/** arn:...:apiId/stage/METHOD/path -> arn:...:apiId/stage (what every route of the stage shares). */
-export function stagePrefix(methodArn) {
-  const [head, resource] = [methodArn.slice(0, methodArn.lastIndexOf(":") + 1), methodArn.slice(methodArn.lastIndexOf(":") + 1)];
-  const [apiId, stage] = resource.split("/");
-  return `${head}${apiId}/${stage}`;
+/** The bearer token: a REQUEST event's Authorization header, or a TOKEN event's token. */
+export function bearerOf(event) {
+  let value = event?.authorizationToken;
+  const headers = event?.headers;
+  if (value === undefined && headers && typeof headers === "object") {
+    const name = Object.keys(headers).find((k) => k.toLowerCase() === "authorization");
+    value = name === undefined ? undefined : headers[name];
+  }
+  const found = BEARER.exec(typeof value === "string" ? value : "");
+  if (!found) throw new Unauthorized("no Bearer token");
+  return found[1];
 }
 
-/** The IAM policy for a verified token: all routes, minus scoped ones it lacks a scope for. */
-export function policyFor(methodArn, scopes, scopedRoutes) {
-  const prefix = stagePrefix(methodArn);
-  const statements = [{ Action: "execute-api:Invoke", Effect: "Allow", Resource: [`${prefix}/*/*`] }];
-  const denied = scopedRoutes
-    .filter(([, , needed]) => !needed.some((s) => scopes.includes(s)))
-    .map(([method, path]) => `${prefix}/${method}${path.replace(/\{[^}]+\}/g, "*")}`);
-  if (denied.length) statements.push({ Action: "execute-api:Invoke", Effect: "Deny", Resource: denied });
-  return { Version: "2012-10-17", Statement: statements };
+function claimString(value) {
+  return typeof value === "string" || typeof value === "number" ? String(value) : "";
 }
 
+/** A handler for `env`; `options.fetcher` (tests) replaces the JWKS fetcher. */
 export function makeHandler(env = process.env, options = {}) {
   const cfg = settings(env);
+  const verifier = makeVerifier(cfg, options); // per execution environment: the JWKS is cached in it
   return async (event) => {
-    keySet ??= new KeySet(cfg.jwksUrl, options);
-    const token = String(event.authorizationToken ?? "").replace(/^Bearer\s+/i, "");
-    let claims;
     try {
-      claims = await verifyJwt(token, { issuer: cfg.issuer, audience: cfg.audience, keys: keySet, ...options });
+      const claims = await verifyToken(verifier, bearerOf(event));
+      const scopes = scopesOf(claims);
+      return {
+        principalId: claimString(claims.sub) || "unknown",
+        policyDocument: policyFor(event, scopes, cfg.scopedRoutes),
+        // Handlers read these from requestContext.authorizer (values must be strings or numbers).
+        context: { sub: claimString(claims.sub), iss: claimString(claims.iss), scope: scopes.join(" "),
+                   email: claimString(claims.email), client_id: claimString(claims.client_id ?? claims.azp) },
+      };
     } catch (err) {
-      if (err instanceof Unauthorized) {
-        console.log(JSON.stringify({ level: "INFO", message: "token rejected", reason: err.message }));
-        throw new Error("Unauthorized"); // API Gateway answers 401 for exactly this message
-      }
-      throw err; // JWKS unreachable: 500, not a silent deny
+      if (isIssuerOutage(err)) throw err; // 500: the issuer's key set is unreachable or broken
+      const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      console.log(JSON.stringify({ level: "INFO", message: "token rejected", reason }));
+      throw new Error("Unauthorized"); // API Gateway answers 401 for exactly this message
     }
-    const scopes = scopesOf(claims);
-    return {
-      principalId: String(claims.sub ?? "unknown"),
-      policyDocument: policyFor(event.methodArn, scopes, cfg.scopedRoutes),
-      // Handlers read these from requestContext.authorizer (values must be strings or numbers).
-      context: { sub: String(claims.sub ?? ""), iss: claims.iss, scope: scopes.join(" "),
-                 email: String(claims.email ?? ""), client_id: String(claims.client_id ?? claims.azp ?? "") },
-    };
   };
 }
 
-/** For tests: forget the cached key set (a new execution environment). */
-export function resetKeys() {
-  keySet = undefined;
-}
-
-export const handler = (event) => makeHandler()(event);
+let defaultHandler; // built on the first invocation, from the function's environment
+export const handler = (event) => (defaultHandler ??= makeHandler())(event);

@@ -10,11 +10,19 @@ and CloudFront takes minutes to reach every edge location, so the steps keep two
 * ``setSecret``: the web ACL's RequireCloudFront rule accepts the current *and* the pending value;
   then the distribution's origin header is set to the pending value.
 * ``testSecret``: the web ACL accepts the pending value, every origin sends it, and the
-  distribution is Deployed (every edge sends the new value). Still deploying after
-  DEPLOY_WAIT_SECONDS: the step fails and Secrets Manager retries the rotation later; nothing is
-  lost, both values stay valid meanwhile.
-* ``finishSecret``: AWSCURRENT moves to the new version, then the web ACL accepts only it (the
-  old value is retired).
+  distribution is Deployed (every edge sends the new value); the version then gets the
+  ROTATION_TESTED label. Still deploying after DEPLOY_WAIT_SECONDS: the step fails and Secrets
+  Manager retries the rotation later; nothing is lost, both values stay valid meanwhile. An
+  AWSPENDING version with no value is Secrets Manager testing the rotation configuration (the
+  schedule has RotateImmediatelyOnUpdate false): then only reachability is checked (the secret,
+  GetRandomPassword, the targets parameter, the web ACL and its rule, the distribution and its
+  origin header), and nothing is changed.
+* ``finishSecret``: only for a version that holds a value and passed testSecret; and, checked
+  again right before anything changes, only while every origin of the distribution sends that
+  value and the distribution is Deployed. AWSCURRENT moves to the new version, then the web ACL
+  accepts only it (the old value is retired). Run again for a version already AWSCURRENT (a
+  retry), it narrows the web ACL under the same check, so a late or early run never makes the
+  web ACL refuse what CloudFront sends.
 
 Before any step the same checks as handlers/rotation apply: rotation enabled, the token is a
 version of the secret, an AWSCURRENT version means the rotation is complete, anything else
@@ -39,7 +47,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from secret_rotation import RotationError, log, pending_exists, run_step
+from secret_rotation import (RotationError, clear_tested, log, mark_tested, pending_exists, require_tested,
+                             run_step)
 
 # UpdateWebACL takes the whole ACL: these optional parts are passed back as GetWebACL gave them.
 _ACL_PASSTHROUGH = ("Description", "CustomResponseBodies", "CaptchaConfig", "ChallengeConfig",
@@ -193,13 +202,25 @@ def _wait_deployed(deadline: float) -> None:
 
 
 # -- the four steps ------------------------------------------------------------------------------
+def _random_value() -> str:
+    return _SECRETS.get_random_password(PasswordLength=_int_env("VALUE_LENGTH", 48, 32, 128),
+                                        ExcludePunctuation=True, IncludeSpace=False)["RandomPassword"]
+
+
+def _require_sent_everywhere(value: str) -> None:
+    """Every origin of the distribution sends `value` and the distribution is Deployed (every
+    edge location has that configuration): only then may the web ACL accept nothing else."""
+    if not _origins_send(value):
+        raise RotationError("The distribution does not send this version's value; the web ACL is left as it is")
+    _wait_deployed(time.monotonic())  # one look: testSecret did the waiting
+
+
 def create_secret(secret_id: str, token: str) -> None:
     _value(secret_id, VersionStage="AWSCURRENT")
     if _pending_exists(secret_id, token):
         log("INFO", "createSecret: pending version already has a value", version=token)
         return
-    value = _SECRETS.get_random_password(PasswordLength=_int_env("VALUE_LENGTH", 48, 32, 128),
-                                         ExcludePunctuation=True, IncludeSpace=False)["RandomPassword"]
+    value = _random_value()
     _SECRETS.put_secret_value(SecretId=secret_id, ClientRequestToken=token, SecretString=value,
                               VersionStages=["AWSPENDING"])
     log("INFO", "createSecret: stored the new value as AWSPENDING", version=token)
@@ -214,7 +235,25 @@ def set_secret(secret_id: str, token: str) -> None:
     set_origin_header(pending)
 
 
+def _test_reachability(secret_id: str, token: str) -> None:
+    """Secrets Manager testing the rotation configuration (an AWSPENDING version with no value,
+    "RotateImmediately", https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotateSecret.html):
+    every call the rotation makes can be made, and nothing changes."""
+    _value(secret_id, VersionStage="AWSCURRENT")
+    _random_value()
+    _rule(_web_acl()[0])
+    _, _, distribution = _targets()
+    if not _origin_headers(_CLOUDFRONT.get_distribution_config(Id=distribution)["DistributionConfig"]):
+        raise RotationError(f"No origin of distribution {distribution} sends {_header()}")
+    _CLOUDFRONT.get_distribution(Id=distribution)
+    log("INFO", "testSecret: no pending value (a configuration test); the secret, web ACL and distribution "
+        "are reachable", version=token)
+
+
 def test_secret(secret_id: str, token: str) -> None:
+    if not _pending_exists(secret_id, token):
+        _test_reachability(secret_id, token)
+        return
     pending = _value(secret_id, VersionId=token, VersionStage="AWSPENDING")
     acl, _ = _web_acl()
     if pending not in accepted_values(_rule(acl)):
@@ -222,6 +261,7 @@ def test_secret(secret_id: str, token: str) -> None:
     if not _origins_send(pending):
         raise RotationError("The distribution does not send the pending value")
     _wait_deployed(time.monotonic() + _int_env("DEPLOY_WAIT_SECONDS", 240, 0, 840))
+    mark_tested(_SECRETS, secret_id, token)
     log("INFO", "testSecret: the pending value is accepted and sent by every edge", version=token)
 
 
@@ -229,12 +269,19 @@ def finish_secret(secret_id: str, token: str) -> None:
     versions = _SECRETS.describe_secret(SecretId=secret_id).get("VersionIdsToStages", {})
     current = next((v for v, stages in versions.items() if "AWSCURRENT" in stages), None)
     if current != token:
+        require_tested(_SECRETS, secret_id, token)
+    value = _value(secret_id, VersionId=token)
+    # Whatever ran before (or did not), the web ACL is narrowed to this value only while
+    # CloudFront sends it from every edge: not after createSecret alone, not when a newer
+    # rotation's setSecret already points the distribution elsewhere.
+    _require_sent_everywhere(value)
+    if current != token:
         _SECRETS.update_secret_version_stage(SecretId=secret_id, VersionStage="AWSCURRENT",
                                              MoveToVersionId=token, RemoveFromVersionId=current)
         _SECRETS.update_secret_version_stage(SecretId=secret_id, VersionStage="AWSPENDING",
                                              RemoveFromVersionId=token)
-    # Retire the old value only now: testSecret saw every edge send the new one.
-    set_accepted([_value(secret_id, VersionId=token)])
+        clear_tested(_SECRETS, secret_id, token)
+    set_accepted([value])
     log("INFO", "finishSecret: the new value is current and the only one accepted", version=token,
         previous=current)
 

@@ -9,13 +9,15 @@ Routes (API Gateway REST, Lambda proxy integration):
   last page can be empty.
 * ``POST /products``: body ``{"name": str, "price": number >= 0, "category"?: str}``; 201 with
   the stored product ``{id, name, price, category?, createdAt}`` and a ``Location`` header.
-  ``name`` is trimmed, 1 to 256 characters; ``price`` is a JSON number (not a bool or a
+  ``name`` is trimmed, 1 to 256 characters (code points), with no control or bidirectional
+  control characters and at least one visible one; ``price`` is a JSON number (not a bool or a
   string; NaN and Infinity are not JSON) that DynamoDB can store exactly (at most 38
-  significant digits), kept as a Decimal; ``category`` when given is 1 to 128 characters.
+  significant digits), kept as a Decimal; ``category`` when given is checked like ``name``, 1 to 128 characters.
   Other fields are ignored.
 * ``GET /products/{id}``: the product, or 404 (ids are UUIDs; anything else is a 404 at once).
 
-Errors: 400 validation/malformed input, 404, 405, 413 (see MAX_BODY_BYTES), 503 when DynamoDB
+Errors: 400 validation/malformed input, 404, 405, 413 (see MAX_BODY_BYTES), 415 (a body
+that is not ``application/json``), 503 when DynamoDB
 still throttles after the SDK's retries, 500 otherwise; bodies are ``{"message", "requestId"}``.
 
 Environment: TABLE_NAME (required; partition key ``id`` of type S), ALLOWED_ORIGIN,
@@ -42,18 +44,6 @@ def _table():
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _text(body: dict, field: str, max_length: int, errors: list[str]) -> str | None:
-    value = body.get(field)
-    if not apigw.valid_text(value) or not value.strip():
-        errors.append(f"{field} must be a non-empty string")
-        return None
-    value = value.strip()
-    if len(value) > max_length:
-        errors.append(f"{field} must be at most {max_length} characters")
-        return None
-    return value
 
 
 def _price(body: dict, errors: list[str]) -> Decimal | None:
@@ -96,11 +86,11 @@ def list_products(request: apigw.Request) -> dict:
 def create_product(request: apigw.Request) -> dict:
     body = request.json_object()
     errors: list[str] = []
-    name = _text(body, "name", MAX_NAME_LENGTH, errors)
+    name = apigw.text_field(body, "name", MAX_NAME_LENGTH, errors)
     price = _price(body, errors)
     category = None
     if "category" in body:
-        category = _text(body, "category", MAX_CATEGORY_LENGTH, errors)
+        category = apigw.text_field(body, "category", MAX_CATEGORY_LENGTH, errors)
     if errors:
         raise apigw.HttpError(400, "Validation failed", errors)
     item = {"id": str(uuid.uuid4()), "name": name, "price": price, "createdAt": _now()}

@@ -12,9 +12,14 @@ Secrets Manager invokes the function four times per rotation with
   so there is no credential to change anywhere but in Secrets Manager itself. A secret that
   does back a service needs a rotation function that sets the password there in this step.
 * ``testSecret``: the AWSPENDING value must be a JSON object with a non-empty string
-  ``password``, keeping the ``username`` of the current value when it had one.
-* ``finishSecret``: move AWSCURRENT to the new version (Secrets Manager then labels the old
-  one AWSPREVIOUS) and take AWSPENDING off it.
+  ``password``, keeping the ``username`` of the current value when it had one; the version then
+  gets the ROTATION_TESTED label. An AWSPENDING version with no value is Secrets Manager testing
+  the rotation configuration (RotateSecret with RotateImmediately false, a schedule with
+  RotateImmediatelyOnUpdate false): then only what createSecret needs is checked, the current
+  value (a JSON object) and GetRandomPassword.
+* ``finishSecret``: only for a version that holds a value and passed testSecret (it carries
+  ROTATION_TESTED); move AWSCURRENT to it (Secrets Manager then labels the old one
+  AWSPREVIOUS) and take AWSPENDING and ROTATION_TESTED off it.
 
 Before any step: rotation must be enabled on the secret, the token must be a version of it,
 and a version that is already AWSCURRENT means that the rotation is complete (no-op); any
@@ -28,7 +33,8 @@ Environment:
   LOG_LEVEL           DEBUG, INFO (default), WARNING or ERROR
 
 IAM: secretsmanager:DescribeSecret, secretsmanager:GetSecretValue,
-secretsmanager:PutSecretValue, secretsmanager:UpdateSecretVersionStage on the secret;
+secretsmanager:PutSecretValue, secretsmanager:UpdateSecretVersionStage (AWSCURRENT,
+AWSPENDING and ROTATION_TESTED) on the secret;
 secretsmanager:GetRandomPassword (Resource "*": it is not tied to a secret); kms:Decrypt and
 kms:GenerateDataKey on the secret's customer managed key. Secrets Manager must be allowed to
 invoke the function (lambda:InvokeFunction, principal secretsmanager.amazonaws.com).
@@ -42,7 +48,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from secret_rotation import RotationError, log, pending_exists, run_step
+from secret_rotation import (RotationError, clear_tested, log, mark_tested, pending_exists, require_tested,
+                             run_step)
 
 DEFAULT_EXCLUDE_CHARACTERS = '"@/\\'
 DEFAULT_PASSWORD_LENGTH = 32
@@ -85,17 +92,21 @@ def _pending_exists(secret_id: str, token: str) -> bool:
     return pending_exists(_SECRETS, secret_id, token)
 
 
+def _random_password() -> str:
+    kwargs: dict[str, Any] = {"PasswordLength": _password_length()}
+    exclude = _exclude_characters()
+    if exclude:
+        kwargs["ExcludeCharacters"] = exclude
+    return _SECRETS.get_random_password(**kwargs)["RandomPassword"]
+
+
 def create_secret(secret_id: str, token: str) -> None:
     current = _SECRETS.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
     if _pending_exists(secret_id, token):
         log("INFO", "createSecret: pending version already has a value", version=token)
         return
     value = _secret_object(current.get("SecretString"), "AWSCURRENT")
-    kwargs: dict[str, Any] = {"PasswordLength": _password_length()}
-    exclude = _exclude_characters()
-    if exclude:
-        kwargs["ExcludeCharacters"] = exclude
-    value["password"] = _SECRETS.get_random_password(**kwargs)["RandomPassword"]
+    value["password"] = _random_password()
     _SECRETS.put_secret_value(
         SecretId=secret_id,
         ClientRequestToken=token,
@@ -111,6 +122,17 @@ def set_secret(secret_id: str, token: str) -> None:
 
 
 def test_secret(secret_id: str, token: str) -> None:
+    if not _pending_exists(secret_id, token):
+        # Secrets Manager testing the rotation configuration: an AWSPENDING version with no value
+        # ("RotateImmediately", https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotateSecret.html).
+        # Check that createSecret could run: the current value is readable and a JSON object, and
+        # a password can be generated.
+        current = _SECRETS.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
+        _secret_object(current.get("SecretString"), "AWSCURRENT")
+        _random_password()
+        log("INFO", "testSecret: no pending value (a configuration test); the secret and GetRandomPassword "
+            "are reachable", version=token)
+        return
     pending = _SECRETS.get_secret_value(
         SecretId=secret_id, VersionId=token, VersionStage="AWSPENDING"
     )
@@ -129,6 +151,7 @@ def test_secret(secret_id: str, token: str) -> None:
     if isinstance(previous, dict) and "username" in previous:
         if value.get("username") != previous["username"]:
             raise RotationError("The AWSPENDING value changed the username")
+    mark_tested(_SECRETS, secret_id, token)
     log("INFO", "testSecret: the pending value is well formed", version=token)
 
 
@@ -138,6 +161,7 @@ def finish_secret(secret_id: str, token: str) -> None:
     if current == token:
         log("INFO", "finishSecret: version is already AWSCURRENT", version=token)
         return
+    require_tested(_SECRETS, secret_id, token)
     _SECRETS.update_secret_version_stage(
         SecretId=secret_id,
         VersionStage="AWSCURRENT",
@@ -147,6 +171,7 @@ def finish_secret(secret_id: str, token: str) -> None:
     _SECRETS.update_secret_version_stage(
         SecretId=secret_id, VersionStage="AWSPENDING", RemoveFromVersionId=token
     )
+    clear_tested(_SECRETS, secret_id, token)
     log("INFO", "finishSecret: version is now AWSCURRENT", version=token, previous=current)
 
 

@@ -3,43 +3,52 @@
 This file lives once in ``handlers/shared``; each Python HTTP handler directory
 (``handlers/products``, ``handlers/api``) links to it, and packaging follows the link, so every
 zip carries its own copy while the source has one.
-It uses the standard library and botocore only, both of which the Lambda Python runtime ships.
+It uses the standard library, boto3 (both in the Lambda Python runtime) and Powertools for AWS
+Lambda's Logger (pinned in each handler's requirements.txt, installed into its zip).
 
 What it does for a handler:
 
 * routing on the event's ``resource`` (or, failing that, its ``path``) and ``httpMethod``:
   404 for an unknown path, 405 (with ``Allow``) for an unsupported method on a known path,
   204 for a CORS preflight ``OPTIONS``;
-* request bodies: ``isBase64Encoded`` decoding, a size limit (413), UTF-8 and JSON parsing
-  (400 for anything malformed; JSON floats become ``Decimal`` and NaN/Infinity are refused);
+* request bodies: ``isBase64Encoded`` decoding, a size limit (413), a JSON media type (415 for
+  any other ``Content-Type``: API Gateway validates only bodies whose type has a model), UTF-8
+  and JSON parsing (400 for anything malformed; JSON floats become ``Decimal`` and
+  NaN/Infinity are refused);
+* text fields (``text_field``): trimmed, length in characters (code points), no control or
+  bidirectional control characters, not only invisible ones (400 naming the field);
 * JSON responses with CORS headers; error bodies are ``{"message", "requestId"}`` (plus
   ``errors`` for validation failures) and never carry exception text or stack traces;
 * faults: throttling by AWS after the SDK's own retries is a 503, anything else unexpected a
   generic 500; the details go to the log only;
-* structured logs: one JSON object per line on stdout with ``level``, ``message`` and the
-  API Gateway and Lambda request ids.
+* structured logs (Powertools' Logger): one JSON object per line on stdout with ``level``,
+  ``message``, ``correlation_id`` (API Gateway's request id, which error bodies return as
+  ``requestId``) and ``function_request_id`` (Lambda's). The ids live in context variables set
+  for each invocation, never in module state, so invocations that overlap in one process
+  (threads of the local ``serve``) each print and return their own.
 
 Environment:
   ALLOWED_ORIGIN   Access-Control-Allow-Origin value (default ``*``)
   MAX_BODY_BYTES   largest accepted request body in bytes, after base64 decoding (default 65536)
-  LOG_LEVEL        DEBUG, INFO (default), WARNING or ERROR
+  LOG_LEVEL        DEBUG, INFO (default), WARNING or ERROR (read at each invocation)
 """
 from __future__ import annotations
 
 import base64
 import binascii
+import contextvars
 import json
 import os
 import re
 import sys
 import time
-import traceback
-from datetime import datetime, timezone
+import unicodedata
 from decimal import Context, Decimal
 from typing import Any, Callable
 from urllib.parse import unquote
 
 import boto3
+from aws_lambda_powertools.logging import Logger
 from boto3.dynamodb.types import DYNAMODB_CONTEXT
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -72,8 +81,17 @@ _LIMIT = re.compile(r"[0-9]{1,6}")
 # Wide exponent range: dynamodb_number checks DynamoDB's range itself, before normalising.
 _NUMBER_CONTEXT = Context(prec=38, Emin=-999999, Emax=999999)
 
-# Ids of the invocation being served, stamped on every log line.
-_ids: dict[str, str | None] = {"requestId": None, "lambdaRequestId": None}
+# (API Gateway request id, Lambda request id) of the invocation being served: a context
+# variable, set in a context of its own for each invocation (Router.__call__).
+_invocation: contextvars.ContextVar[tuple[str | None, str | None]] = contextvars.ContextVar(
+    "apigw_invocation", default=(None, None))
+# Bidirectional controls (Unicode's Bidi_Control): they reorder how the text around them shows.
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Default_Ignorable_Code_Point ranges (Unicode's DerivedCoreProperties.txt) that are not
+# format characters (Cf): fillers and selectors that render as nothing.
+_IGNORABLE_RANGES = ((0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F),
+                     (0x2065, 0x2065), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0),
+                     (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF))
 
 Handler = Callable[["Request"], dict]
 
@@ -88,24 +106,37 @@ class HttpError(Exception):
         self.errors = errors
 
 
+class _Stdout:
+    """Whatever sys.stdout is when a line is written (tests and the local runner redirect it
+    after the logger was made)."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+def _log_level() -> str:
+    level = os.environ.get("LOG_LEVEL", "INFO").upper()
+    return level if level in _LEVELS else "INFO"
+
+
+# One logger per function (its name is the service); JSON lines, one per CloudWatch event.
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+                or "http-handler", level=_log_level(), stream=_Stdout(), json_default=str)
+
+
 def log(level: str, message: str, **fields: Any) -> None:
-    """Write one JSON log line to stdout (CloudWatch Logs keeps one event per line)."""
-    threshold = _LEVELS.get(os.environ.get("LOG_LEVEL", "INFO").upper(), _LEVELS["INFO"])
-    if _LEVELS.get(level, _LEVELS["ERROR"]) < threshold:
-        return
-    record = {
-        "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-        "level": level,
-        "message": message,
-        **_ids,
-        **fields,
-    }
-    try:
-        line = json.dumps(record, default=str)
-    except (TypeError, ValueError):  # a field json cannot represent: keep the line anyway
-        line = json.dumps({k: str(v) for k, v in record.items()})
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+    """Log one line at `level` (DEBUG, INFO, WARNING, ERROR) with `fields` as JSON keys; the
+    invocation's ids are added by the logger."""
+    emit = {"DEBUG": logger.debug, "INFO": logger.info, "WARNING": logger.warning}.get(level, logger.error)
+    emit(message, extra=fields, stacklevel=3)
+
+
+def request_id() -> str | None:
+    """API Gateway's request id of the invocation being served (None outside one)."""
+    return _invocation.get()[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -153,7 +184,7 @@ def respond(status: int, payload: Any = None, headers: dict[str, str] | None = N
 
 
 def error(status: int, message: str, errors: list[str] | None = None, headers=None) -> dict:
-    payload: dict[str, Any] = {"message": message, "requestId": _ids["requestId"]}
+    payload: dict[str, Any] = {"message": message, "requestId": request_id()}
     if errors:
         payload["errors"] = errors
     return respond(status, payload, headers)
@@ -185,6 +216,38 @@ def valid_text(value: Any) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _invisible(char: str) -> bool:
+    code = ord(char)
+    return (char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Zs", "Zl", "Zp")
+            or any(low <= code <= high for low, high in _IGNORABLE_RANGES))
+
+
+def text_field(body: dict, field: str, max_length: int, errors: list[str]) -> str | None:
+    """``body[field]`` trimmed, or None with the problem appended to ``errors``.
+
+    It must be a non-empty string of at most ``max_length`` characters (code points, as the
+    Node.js handlers count them too), with no control characters, no bidirectional controls
+    (which make text display in another order than it is stored), and not only invisible
+    characters (spaces, format characters, fillers).
+    """
+    value = body.get(field)
+    if not valid_text(value) or not value.strip():
+        errors.append(f"{field} must be a non-empty string")
+        return None
+    value = value.strip()
+    if len(value) > max_length:
+        errors.append(f"{field} must be at most {max_length} characters")
+    elif any(unicodedata.category(c) == "Cc" for c in value):
+        errors.append(f"{field} must not contain control characters")
+    elif any(c in _BIDI_CONTROLS for c in value):
+        errors.append(f"{field} must not contain bidirectional control characters")
+    elif all(_invisible(c) for c in value):
+        errors.append(f"{field} must contain a visible character")
+    else:
+        return value
+    return None
 
 
 def dynamodb_number(value: Any) -> Decimal | None:
@@ -251,16 +314,26 @@ class Request:
     """The parts of a proxy event a route needs, already checked for shape."""
 
     def __init__(self, method: str, path: str, params: dict[str, str], query: dict[str, str],
-                 body: bytes | None, caller: Caller | None = None):
+                 body: bytes | None, caller: Caller | None = None, headers: dict[str, str] | None = None):
         self.method = method
         self.path = path
         self.params = params
         self.query = query
         self.body = body
         self.caller = caller or Caller("anonymous")
+        self.headers = {k.lower(): v for k, v in (headers or {}).items()}
 
     def json(self) -> Any:
-        """The body parsed as JSON; HttpError(400) when it is absent or malformed."""
+        """The body parsed as JSON; HttpError(400) when it is absent or malformed, 415 when its
+        Content-Type is not JSON.
+
+        API Gateway validates a body against the method's model only when its Content-Type has
+        one (``application/json``; no Content-Type counts as that): any other type reaches the
+        handler unvalidated, so it is refused here rather than parsed as JSON anyway.
+        """
+        media_type = self.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            raise HttpError(415, "Content-Type must be application/json")
         if self.body is None or not self.body.strip():
             raise HttpError(400, "Request body is required")
         try:
@@ -350,9 +423,17 @@ class Router:
         return None
 
     def __call__(self, event: Any, context: Any) -> dict:
-        """Serve one proxy event; never raises."""
+        """Serve one proxy event; never raises. It runs in a copy of the caller's context, so
+        the ids it sets are this invocation's alone, whatever else runs at the same time."""
+        return contextvars.copy_context().run(self._serve, event, context)
+
+    def _serve(self, event: Any, context: Any) -> dict:
         started = time.monotonic()
-        _ids["requestId"], _ids["lambdaRequestId"] = _request_ids(event, context)
+        api_id, lambda_id = _request_ids(event, context)
+        _invocation.set((api_id, lambda_id))
+        logger.setLevel(_log_level())  # the local runner sets the function's environment per invocation
+        logger.thread_safe_clear_keys()  # context-variable keys: this invocation's only
+        logger.thread_safe_append_keys(correlation_id=api_id, function_request_id=lambda_id)
         method = path = None
         try:
             if not isinstance(event, dict):
@@ -369,11 +450,10 @@ class Router:
                 log("WARNING", "AWS throttled the request", awsErrorCode=code)
                 response = error(503, "Service is busy, please retry", headers={"Retry-After": "1"})
             else:
-                log("ERROR", "AWS request failed", awsErrorCode=code,
-                    exception=traceback.format_exc())
+                logger.exception("AWS request failed", extra={"awsErrorCode": code})
                 response = error(500, "Internal server error")
-        except Exception:  # noqa: BLE001 - the last line of defence: log it, answer generically
-            log("ERROR", "Unhandled error", exception=traceback.format_exc())
+        except Exception:  # the last line of defence: log it, answer generically
+            logger.exception("Unhandled error")
             response = error(500, "Internal server error")
         log("INFO", "request served", method=method, path=path, status=response["statusCode"],
             durationMs=round((time.monotonic() - started) * 1000, 1))
@@ -397,7 +477,7 @@ class Router:
             return error(405, "Method not allowed", headers={"Allow": allow})
         request = Request(method, path or template, params,
                           _string_map(event.get("queryStringParameters")), _body_bytes(event),
-                          Caller.from_event(event))
+                          Caller.from_event(event), _string_map(event.get("headers")))
         return fn(request)
 
 

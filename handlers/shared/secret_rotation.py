@@ -17,6 +17,11 @@ from typing import Any, Callable
 from botocore.exceptions import ClientError
 
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+# Our own staging label: testSecret attaches it to the version it has just tested, finishSecret
+# promotes only a version that carries it, then takes it off. A label is on one version at a
+# time (UpdateSecretVersionStage), so a version tested in an earlier rotation loses it.
+# https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_UpdateSecretVersionStage.html
+TESTED = "ROTATION_TESTED"
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 
 
@@ -43,6 +48,40 @@ def pending_exists(secrets: Any, secret_id: str, token: str) -> bool:
             return False
         raise
     return True
+
+
+def version_stages(secrets: Any, secret_id: str) -> dict[str, list[str]]:
+    """Every version of the secret and its staging labels."""
+    return secrets.describe_secret(SecretId=secret_id).get("VersionIdsToStages", {})
+
+
+def mark_tested(secrets: Any, secret_id: str, token: str) -> None:
+    """Record that version `token` passed testSecret (moves the TESTED label to it)."""
+    holder = next((v for v, stages in version_stages(secrets, secret_id).items() if TESTED in stages), None)
+    if holder == token:
+        return
+    moved = {"RemoveFromVersionId": holder} if holder else {}
+    secrets.update_secret_version_stage(SecretId=secret_id, VersionStage=TESTED, MoveToVersionId=token, **moved)
+
+
+def require_tested(secrets: Any, secret_id: str, token: str) -> None:
+    """finishSecret's precondition: the pending version holds a value and passed testSecret.
+
+    Without it, a finishSecret run out of order (by hand, or by a retry after a failed
+    createSecret or testSecret) would make AWSCURRENT a version that has no value, or one that
+    nothing checked.
+    """
+    if not pending_exists(secrets, secret_id, token):
+        raise RotationError("The AWSPENDING version has no value (createSecret never stored one); "
+                            "refusing to make it AWSCURRENT")
+    if TESTED not in version_stages(secrets, secret_id).get(token, []):
+        raise RotationError("The AWSPENDING version has not passed testSecret; refusing to make it AWSCURRENT")
+
+
+def clear_tested(secrets: Any, secret_id: str, token: str) -> None:
+    """Take the TESTED label off version `token` (once it is AWSCURRENT)."""
+    if TESTED in version_stages(secrets, secret_id).get(token, []):
+        secrets.update_secret_version_stage(SecretId=secret_id, VersionStage=TESTED, RemoveFromVersionId=token)
 
 
 def run_step(event: Any, context: Any, secrets: Any, steps: dict[str, Callable[[str, str], None]], *,

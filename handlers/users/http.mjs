@@ -5,25 +5,34 @@
  * - routing on the event's `resource` (or, failing that, its `path`) and `httpMethod`: 404 for
  *   an unknown path, 405 (with `Allow`) for an unsupported method on a known path, 204 for a
  *   CORS preflight OPTIONS;
- * - request bodies: `isBase64Encoded` decoding, a size limit (413), UTF-8 and JSON parsing (400
- *   for anything malformed, including text with lone surrogates);
+ * - request bodies: `isBase64Encoded` decoding, a size limit (413), a JSON media type (415 for
+ *   any other Content-Type: API Gateway validates only bodies whose type has a model), UTF-8
+ *   and JSON parsing (400 for anything malformed, including text with lone surrogates);
+ * - text fields (`textField`): trimmed, length in characters (code points, as Python counts), no
+ *   control or bidirectional control characters, not only invisible ones (400 naming the field);
  * - JSON responses with CORS headers; error bodies are `{message, requestId}` (plus `errors`
  *   for validation failures) and never carry exception text or stack traces;
  * - faults: AWS throttling that outlasts the SDK's retries is a 503, anything else unexpected
  *   a generic 500; the details go to the log only;
- * - structured logs: one JSON object per line on stdout with level, message and the API Gateway
- *   and Lambda request ids.
+ * - structured logs (Powertools' Logger): one JSON object per line on stdout with level, message,
+ *   `correlation_id` (API Gateway's request id, which error bodies return as `requestId`) and
+ *   `function_request_id` (Lambda's). The ids live in an AsyncLocalStorage entered for each
+ *   invocation, never in module state, so invocations that overlap in one process (Lambda
+ *   managed instances run several at once) each print and return their own.
  *
  * Environment:
  *   ALLOWED_ORIGIN  Access-Control-Allow-Origin value (default `*`)
  *   MAX_BODY_BYTES  largest accepted request body in bytes, after base64 decoding (default 65536)
  *   LOG_LEVEL       DEBUG, INFO (default), WARNING or ERROR
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { Logger } from '@aws-lambda-powertools/logger';
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 const CORS_MAX_AGE_SECONDS = 3600;
 const ALLOW_HEADERS = 'Content-Type,Authorization,X-Amz-Date,X-Amz-Security-Token,X-Api-Key';
-const LEVELS = { DEBUG: 10, INFO: 20, WARNING: 30, ERROR: 40 };
+// Our LOG_LEVEL names -> Powertools' (which reads LOG_LEVEL itself, but knows WARN, not WARNING).
+const LEVELS = { DEBUG: 'DEBUG', INFO: 'INFO', WARN: 'WARN', WARNING: 'WARN', ERROR: 'ERROR' };
 const THROTTLING = new Set([
   'ProvisionedThroughputExceededException',
   'RequestLimitExceeded',
@@ -34,12 +43,42 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const CURSOR = /^[A-Za-z0-9_-]{1,2048}$/;
 const LIMIT = /^[0-9]{1,6}$/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const CONTROL = /\p{Cc}/u;
+// Bidirectional controls (Unicode's Bidi_Control): they reorder how the text around them shows.
+const BIDI_CONTROL = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/u;
+// Spaces, format characters and the other Default_Ignorable_Code_Point ranges (fillers and
+// selectors that render as nothing); the same set as apigw.py's.
+const INVISIBLE = /^[\s\p{Cc}\p{Cf}\p{Z}\u034F\u115F\u1160\u17B4\u17B5\u180B-\u180F\u2065\u3164\uFE00-\uFE0F\uFFA0\uFFF0-\uFFF8\u{1BCA0}-\u{1BCA3}\u{1D173}-\u{1D17A}\u{E0000}-\u{E0FFF}]*$/u;
 
-// Ids of the invocation being served, stamped on every log line.
-const ids = { requestId: null, lambdaRequestId: null };
+// (API Gateway request id, Lambda request id) of the invocation being served: entered per
+// invocation by the router, so concurrent invocations never see each other's.
+const invocation = new AsyncLocalStorage();
+const NO_IDS = Object.freeze({ requestId: null, lambdaRequestId: null });
+
+/** API Gateway's request id of the invocation being served (null outside one). */
+export function requestId() {
+  return (invocation.getStore() ?? NO_IDS).requestId;
+}
 
 /** Where log lines go; tests replace `write`. */
 export const logSink = { write: (line) => process.stdout.write(line) };
+
+// Powertools' Logger, printing through logSink (printLog is its documented override point).
+class SinkLogger extends Logger {
+  printLog(logLevel, item) {
+    item.prepareForPrint();
+    logSink.write(`${JSON.stringify(item.getAttributes(), this.getJsonReplacer())}\n`);
+  }
+}
+
+function envLevel() {
+  return LEVELS[String(process.env.LOG_LEVEL || 'INFO').toUpperCase()] ?? 'INFO';
+}
+
+export const logger = new SinkLogger({
+  serviceName: process.env.POWERTOOLS_SERVICE_NAME || process.env.AWS_LAMBDA_FUNCTION_NAME || 'users',
+  logLevel: envLevel(),
+});
 
 /** A client-facing error: its status and message are safe to return as they are. */
 export class HttpError extends Error {
@@ -51,18 +90,18 @@ export class HttpError extends Error {
   }
 }
 
-/** Write one JSON log line (CloudWatch Logs keeps one event per line). */
+/**
+ * Log one JSON line at `level` (DEBUG, INFO, WARNING, ERROR) with `fields` as keys and the
+ * invocation's ids (passed on each call: the logger's own keys are shared by the process).
+ */
 export function log(level, message, fields = {}) {
-  const threshold = LEVELS[String(process.env.LOG_LEVEL || 'INFO').toUpperCase()] ?? LEVELS.INFO;
-  if ((LEVELS[level] ?? LEVELS.ERROR) < threshold) return;
-  const base = { timestamp: new Date().toISOString(), level, message, ...ids };
-  let line;
-  try {
-    line = JSON.stringify({ ...base, ...fields });
-  } catch {
-    line = JSON.stringify(base); // a field JSON cannot represent (BigInt, cycle): keep the line
-  }
-  logSink.write(`${line}\n`);
+  const { requestId: correlation, lambdaRequestId } = invocation.getStore() ?? NO_IDS;
+  const method = { DEBUG: 'debug', INFO: 'info', WARNING: 'warn' }[level] ?? 'error';
+  logger[method](message, {
+    ...fields,
+    ...(correlation === null ? {} : { correlation_id: correlation }),
+    ...(lambdaRequestId === null ? {} : { function_request_id: lambdaRequestId }),
+  });
 }
 
 /** True for a string that is valid Unicode (no lone surrogates), so it can be stored. */
@@ -97,7 +136,7 @@ export function respond(status, payload = undefined, headers = {}) {
 }
 
 export function error(status, message, errors = undefined, headers = {}) {
-  const payload = { message, requestId: ids.requestId };
+  const payload = { message, requestId: requestId() };
   if (errors && errors.length) payload.errors = errors;
   return respond(status, payload, headers);
 }
@@ -138,6 +177,37 @@ function bodyText(event) {
   return body;
 }
 
+/**
+ * `body[field]` trimmed, or undefined with the problem pushed on `errors`: a non-empty string of
+ * at most `maxLength` characters (code points, not UTF-16 units), with no control characters,
+ * no bidirectional controls (which make text display in another order than it is stored), and
+ * not only invisible characters.
+ */
+export function textField(body, field, maxLength, errors) {
+  const value = body[field];
+  if (!isText(value) || value.trim() === '') {
+    errors.push(`${field} must be a non-empty string`);
+    return undefined;
+  }
+  const trimmed = value.trim();
+  let problem;
+  let length = 0;
+  for (const _ of trimmed) length += 1; // code points
+  if (length > maxLength) problem = `must be at most ${maxLength} characters`;
+  else if (CONTROL.test(trimmed)) problem = 'must not contain control characters';
+  else if (BIDI_CONTROL.test(trimmed)) problem = 'must not contain bidirectional control characters';
+  else if (INVISIBLE.test(trimmed)) problem = 'must contain a visible character';
+  if (problem === undefined) return trimmed;
+  errors.push(`${field} ${problem}`);
+  return undefined;
+}
+
+/** The media type of a header map's Content-Type (lower case, no parameters), or undefined. */
+function mediaType(headers) {
+  const name = Object.keys(headers).find((k) => k.toLowerCase() === 'content-type');
+  return name === undefined ? undefined : headers[name].split(';')[0].trim().toLowerCase();
+}
+
 function stringMap(value) {
   const out = {};
   if (value && typeof value === 'object' && !Array.isArray(value)) {
@@ -175,12 +245,20 @@ export function callerOf(event) {
 }
 
 export class Request {
-  constructor(method, path, params, query, body, caller = callerOf(undefined)) {
-    Object.assign(this, { method, path, params, query, body, caller });
+  constructor(method, path, params, query, body, caller = callerOf(undefined), headers = {}) {
+    Object.assign(this, { method, path, params, query, body, caller, headers });
   }
 
-  /** The body parsed as JSON; HttpError(400) when it is absent or malformed. */
+  /**
+   * The body parsed as JSON; HttpError(400) when it is absent or malformed, 415 when its
+   * Content-Type is not JSON. API Gateway validates a body against the method's model only when
+   * its Content-Type has one (`application/json`; none counts as that): any other type reaches
+   * the handler unvalidated, so it is refused here rather than parsed as JSON anyway.
+   */
   json() {
+    if ((mediaType(this.headers) ?? 'application/json') !== 'application/json') {
+      throw new HttpError(415, 'Content-Type must be application/json');
+    }
     if (this.body === null || this.body.trim() === '') {
       throw new HttpError(400, 'Request body is required');
     }
@@ -217,6 +295,14 @@ function templateRegex(template) {
     })
     .join('');
   return { regex: new RegExp(`^${source}$`), names };
+}
+
+/** `path` without its trailing slashes, in linear time (a `/\/+$/` regex is quadratic on a long
+ * run of slashes that is not at the end: each start position rescans the run). */
+export function trimTrailingSlashes(path) {
+  let end = path.length;
+  while (end > 0 && path.charCodeAt(end - 1) === 47) end -= 1; // '/'
+  return path.slice(0, end);
 }
 
 function safeDecode(value) {
@@ -259,7 +345,7 @@ export function router(routes) {
       }
     }
     if (typeof path === 'string') {
-      const normalized = path.length > 1 ? path.replace(/\/+$/, '') : path;
+      const normalized = path.length > 1 ? trimTrailingSlashes(path) : path;
       for (const route of table.values()) {
         const found = route.regex.exec(normalized);
         if (found) {
@@ -286,12 +372,12 @@ export function router(routes) {
     if (!fn) return error(405, 'Method not allowed', undefined, { Allow: allowed.join(', ') });
     const path = typeof event.path === 'string' ? event.path : '';
     return fn(new Request(method, path, params, stringMap(event.queryStringParameters), bodyText(event),
-      callerOf(event)));
+      callerOf(event), stringMap(event.headers)));
   }
 
-  return async function handler(event, context) {
+  async function serve(event) {
     const started = process.hrtime.bigint();
-    [ids.requestId, ids.lambdaRequestId] = requestIds(event, context);
+    logger.setLogLevel(envLevel()); // the local runner may change the environment between invocations
     let method = '';
     let path = null;
     let response;
@@ -309,10 +395,7 @@ export function router(routes) {
         log('WARNING', 'AWS throttled the request', { awsErrorCode: err.name });
         response = error(503, 'Service is busy, please retry', undefined, { 'Retry-After': '1' });
       } else {
-        log('ERROR', 'Unhandled error', {
-          error: err && err.name,
-          exception: err && err.stack ? String(err.stack) : String(err),
-        });
+        log('ERROR', 'Unhandled error', err instanceof Error ? { error: err } : { error: String(err) });
         response = error(500, 'Internal server error');
       }
     }
@@ -321,6 +404,11 @@ export function router(routes) {
       method, path, status: response.statusCode, durationMs: Math.round(durationMs * 10) / 10,
     });
     return response;
+  }
+
+  return function handler(event, context) {
+    const [apiId, lambdaId] = requestIds(event, context);
+    return invocation.run({ requestId: apiId, lambdaRequestId: lambdaId }, () => serve(event));
   };
 }
 

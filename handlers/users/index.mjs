@@ -1,8 +1,9 @@
 /**
  * Users API (catalog-api profile): Lambda handler `index.handler`, runtime nodejs24.x.
  *
- * Uses only the AWS SDK v3 that the runtime bundles (@aws-sdk/client-dynamodb,
- * @aws-sdk/lib-dynamodb); package.json lists them as devDependencies for the tests only.
+ * Uses the AWS SDK v3 that the runtime bundles (@aws-sdk/client-dynamodb, @aws-sdk/lib-dynamodb;
+ * package.json lists them as devDependencies for the tests only) and Powertools' Logger (a
+ * dependency, bundled into the function's one file).
  *
  * Routes (API Gateway REST, Lambda proxy integration):
  * - GET /users?limit=&cursor=   one page: `{items: [...], cursor: string|null}`. `limit` is 1 to
@@ -11,7 +12,8 @@
  *   with any DynamoDB Scan with a Limit, the last page can be empty.
  * - POST /users                 body `{name, email}`: 201 with `{id, name, email, createdAt,
  *   updatedAt}` and a `Location` header; id = crypto.randomUUID(). `name` is trimmed, 1 to 256
- *   characters; `email` is trimmed, at most 254 characters, `local@domain.tld`. Other fields are
+ *   characters (code points), with no control or bidirectional control characters and at least
+ *   one visible one; `email` is trimmed, at most 254 characters, `local@domain.tld`. Other fields are
  *   ignored.
  * - GET /users/{id}             the user, or 404.
  * - PUT /users/{id}             validated like POST; replaces name and email (keeps createdAt,
@@ -20,7 +22,8 @@
  * - DELETE /users/{id}          204 with an empty body, or 404 when there is no such user.
  * Ids are UUIDs: any other id is a 404 without a database call.
  *
- * Errors: 400 validation/malformed input, 404, 405, 413 (MAX_BODY_BYTES), 503 when DynamoDB still
+ * Errors: 400 validation/malformed input, 404, 405, 413 (MAX_BODY_BYTES), 415 (a body that is
+ * not application/json), 503 when DynamoDB still
  * throttles after the SDK's retries, 500 otherwise; bodies are `{message, requestId}`.
  *
  * Environment: TABLE_NAME (required; partition key `id` of type S), ALLOWED_ORIGIN,
@@ -40,7 +43,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import {
-  HttpError, decodeCursor, encodeCursor, isText, log, parseLimit, respond, router,
+  HttpError, decodeCursor, encodeCursor, log, parseLimit, respond, router, textField,
 } from './http.mjs';
 
 const MAX_NAME_LENGTH = 256;
@@ -65,26 +68,12 @@ function tableName() {
   return name;
 }
 
-function text(body, field, maxLength, errors) {
-  const value = body[field];
-  if (!isText(value) || value.trim() === '') {
-    errors.push(`${field} must be a non-empty string`);
-    return undefined;
-  }
-  const trimmed = value.trim();
-  if (trimmed.length > maxLength) {
-    errors.push(`${field} must be at most ${maxLength} characters`);
-    return undefined;
-  }
-  return trimmed;
-}
-
 /** `{name, email}` from a request body, or HttpError(400) listing every problem. */
 function validUser(request) {
   const body = request.jsonObject();
   const errors = [];
-  const name = text(body, 'name', MAX_NAME_LENGTH, errors);
-  const email = text(body, 'email', MAX_EMAIL_LENGTH, errors);
+  const name = textField(body, 'name', MAX_NAME_LENGTH, errors);
+  const email = textField(body, 'email', MAX_EMAIL_LENGTH, errors);
   if (email !== undefined && !EMAIL_RE.test(email)) errors.push('email must be a valid email address');
   if (errors.length) throw new HttpError(400, 'Validation failed', errors);
   return { name, email };

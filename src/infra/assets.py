@@ -9,6 +9,7 @@ import hashlib
 import io
 import os
 import zipfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,15 +58,27 @@ def package_files(src: Path) -> list[Path]:
     return sorted(found)
 
 
-def build_asset(root: Path, source: str) -> Asset:
-    """Zip `root/source` reproducibly."""
-    src = root / source
+def zip_entries(entries: Iterable[tuple[str, Path]], *, executable: Callable[[str], bool] = lambda _: False) -> bytes:
+    """Zip `entries` (name in the zip, file) in name order, reproducibly: fixed time, fixed
+    permissions (rw-r--r--; rwxr-xr-x for an executable file whose name `executable` accepts:
+    installed dependencies may ship programs, the handler's own files never need the bit)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        for path in package_files(src):
-            info = zipfile.ZipInfo(path.relative_to(src).as_posix(), date_time=FIXED_TIME)
+        for name, path in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3  # Unix, so the permission bits below are honoured
-            info.external_attr = 0o100644 << 16  # regular file, rw-r--r--
+            mode = 0o755 if executable(name) and os.stat(path).st_mode & 0o100 else 0o644
+            info.external_attr = (0o100000 | mode) << 16  # regular file
             zf.writestr(info, path.read_bytes())
-    return Asset(source=source, data=buf.getvalue())
+    return buf.getvalue()
+
+
+def source_entries(src: Path) -> list[tuple[str, Path]]:
+    """The handler directory's files as zip entries (name, file)."""
+    return [(path.relative_to(src).as_posix(), path) for path in package_files(src)]
+
+
+def build_asset(root: Path, source: str) -> Asset:
+    """Zip `root/source` reproducibly."""
+    return Asset(source=source, data=zip_entries(source_entries(root / source)))

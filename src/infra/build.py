@@ -7,15 +7,16 @@ from pathlib import Path
 from typing import Callable
 
 from infra import quotas
-from infra.assets import Asset, build_asset
+from infra.builders.releases import manifest as release_manifest
+from infra.bundle.build import Progress, assets as code_assets, build_code
 from infra.config import Config, load_config
 from infra.errors import ConfigError, UsageError, UserError
 from infra.naming import physical, stack_name, tags
-from infra.placement import lock_path, read_lock, render_lock
-from infra.render import compact_json, replace_dirs, replace_file, template_dict, to_json_bytes, unwritable_reason
+from infra.placement import lock_path, read_lock, render_lock, replace_lock
+from infra.render import compact_json, replace_dirs, template_dict, to_json_bytes, unwritable_reason
+from infra.resource_types import stateful_types
 
-STATEFUL_TYPES = ["AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::S3::Bucket",
-                  "AWS::SecretsManager::Secret"]
+STATEFUL_TYPES = stateful_types()
 
 
 @dataclass(frozen=True)
@@ -29,18 +30,17 @@ class Output:
     resources: int = 0
 
 
-def generate(cfg: Config, lock: dict[str, str] | None = None) -> Output:
-    """Every file of one config's output directory, in memory, and the updated lock."""
+def generate(cfg: Config, lock: dict[str, str] | None = None, progress: Progress = lambda _: None) -> Output:
+    """Every file of one config's output directory, in memory, and the updated lock.
+
+    `progress` hears about each function whose dependencies are installed or bundled (cache misses)."""
     from infra.diagram import markdown
     from infra.openapi import client_document
     from templates import edge_global, root  # templates import infra; keep infra importable alone
 
-    root_dir = Path(cfg.root)
-    assets: dict[str, Asset] = {}
-    for fn in cfg.functions.values():
-        if fn.source not in assets:
-            assets[fn.source] = build_asset(root_dir, fn.source)
-    plan = root.layout(cfg, assets, lock or {})
+    codes = build_code(cfg, progress)
+    assets = code_assets(codes)
+    plan = root.layout(cfg, codes, lock or {})
     kids = plan.children
     top = root.build(cfg, kids)
     stacks = [("root.json", top)] + [(k.file, k.stack) for k in kids]
@@ -66,7 +66,7 @@ def generate(cfg: Config, lock: dict[str, str] | None = None) -> Output:
         raise ConfigError(cfg.file, "(system)", f"the root and its nested stacks hold {in_root} resources; one "
                           f"CloudFormation operation on nested stacks may touch at most {quotas.MAX_NESTED_OPERATION}.",
                           "split the system into two configs (two root stacks).")
-    for asset in assets.values():
+    for asset in assets:
         files[asset.key] = asset.data
     if cfg.api:
         files["openapi.json"] = to_json_bytes(client_document(cfg))
@@ -82,7 +82,7 @@ def generate(cfg: Config, lock: dict[str, str] | None = None) -> Output:
         "root_template": "root.json",
         "templates": {k.logical_id: k.file for k in kids},
         "placement": dict(sorted(plan.placement.items())),
-        "assets": [{"file": a.key, "key": a.key, "source": a.source} for a in sorted(assets.values(), key=lambda a: a.source)],
+        "assets": [{"file": a.key, "key": a.key, "source": a.source} for a in assets],
         "root_parameters": dict(sorted((name, p.properties.get("Description", ""))
                                        for name, p in top.template.parameters.items())),
         "global": global_stack,
@@ -90,13 +90,17 @@ def generate(cfg: Config, lock: dict[str, str] | None = None) -> Output:
         "tags": tags(cfg),
         "termination_protection": cfg.project.production,
     }
+    releases = release_manifest(cfg)
+    if releases:
+        manifest["releases"] = releases
     files["manifest.json"] = to_json_bytes(manifest)
     return Output(files, render_lock(plan.placement), tuple(sorted(n.removesuffix(".json") for n, _ in stacks)),
                   total)
 
 
 def build_configs(paths: list[Path], out_root: Path, *, locked: bool = False, write_lock: bool = True,
-                  on_built: Callable[[Config, Output, Path], None] | None = None) -> list[Path]:
+                  on_built: Callable[[Config, Output, Path], None] | None = None,
+                  progress: Progress = lambda _: None) -> list[Path]:
     """Validate and generate every config first, then write each `out_root/<name>/` atomically,
     then (with `write_lock`) each config's lock file, only where it changed.
 
@@ -114,7 +118,7 @@ def build_configs(paths: list[Path], out_root: Path, *, locked: bool = False, wr
     for path, cfg in zip(paths, configs):
         lock_file = lock_path(path)
         old = lock_file.read_bytes() if lock_file.is_file() else None
-        out = generate(cfg, read_lock(lock_file))
+        out = generate(cfg, read_lock(lock_file), progress)
         if locked and out.lock != old:
             state = "is missing" if old is None else "is out of date"
             raise ConfigError(str(lock_file), "placement", f"{state}: the config places resources the lock does not record.",
@@ -132,7 +136,7 @@ def build_configs(paths: list[Path], out_root: Path, *, locked: bool = False, wr
     if write_lock:
         for _, out, lock_file, old in results:
             if out.lock != old:
-                _write_lock(lock_file, out.lock)
+                replace_lock(lock_file, out.lock)
     if on_built:
         for cfg, out, _, _ in results:
             on_built(cfg, out, out_root / cfg.name)
@@ -147,30 +151,8 @@ def _check_lock_writable(lock_file: Path) -> None:
                         "in version control).", exit_code=2)
 
 
-def _write_lock(lock_file: Path, data: bytes) -> None:
-    try:
-        replace_file(lock_file, data)
-    except OSError as exc:
-        raise UserError(f"cannot write the placement lock file {lock_file}: {exc.strerror or exc}. The lock "
-                        "records which nested stack holds each resource; make it writable.", exit_code=2) from None
-
-
 def build_config(config_path: Path, out_root: Path) -> Path:
     """Validate one config and write `out_root/<config stem>/`; return that directory. The lock
     file is read, never written: the deploy commands use this, and only `templates` and a
-    successful `deploy` (`record_placement`) write the lock."""
+    successful `deploy` (its RecordPlacement step) write the lock."""
     return build_configs([Path(config_path)], Path(out_root), write_lock=False)[0]
-
-
-def write_placement(config_path: Path, placement: dict[str, str]) -> bool:
-    """Write the config's lock file with `placement` (what a successful deploy used, from its
-    manifest); True when the file changed."""
-    lock_file = lock_path(config_path)
-    data = render_lock(placement)
-    try:
-        if lock_file.read_bytes() == data:
-            return False
-    except OSError:
-        pass
-    _write_lock(lock_file, data)
-    return True

@@ -12,10 +12,11 @@ on standard error (`Error: ...`), never a traceback:
   3 changes found (`diff --fail`, `drift --fail`), 130 interrupted (Ctrl-C).
 
 `Command.invoke` turns what escapes a command into a `UserError`: Ctrl-C (also at a prompt)
-into exit 130, a botocore error outside a known call into its sentence, an OS error into one
-naming the file, anything else into one sentence (set SERVERLESS_INFRA_DEBUG=1 to see its
-traceback instead). `Group.main` prints it, and prints click's own usage errors (an unknown
-option or command, a bad value) as one line with exit 2 instead of click's usage block.
+into exit 130, an AWS error outside a known call into its sentence (the root group's `explain`,
+which `infra.cli` gives it: this module sits below the deploy layer), an OS error into one naming
+the file, anything else into one sentence (set SERVERLESS_INFRA_DEBUG=1 to see its traceback
+instead). `Group.main` prints it, and prints click's own usage errors (an unknown option or
+command, a bad value) as one line with exit 2 instead of click's usage block.
 """
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 DEBUG_ENV = "SERVERLESS_INFRA_DEBUG"  # set to 1 to let unexpected errors raise with their traceback
 
 F = TypeVar("F", bound=Callable[..., Any])
+# Turns an exception a command did not expect into its sentence, or None when it does not know it.
+Explain = Callable[[Exception, str], "UserError | None"]
 
 
 class Stopped(KeyboardInterrupt):
@@ -78,16 +81,15 @@ class Command(click.Command):
         except Exception as exc:  # the safety net: one sentence, never a traceback
             if os.environ.get(DEBUG_ENV):
                 raise
-            raise unexpected(exc, name) from None
+            root = ctx.find_root().command
+            raise unexpected(exc, name, root.explain if isinstance(root, Group) else None) from None
 
 
-def unexpected(exc: Exception, command: str) -> UserError:
+def unexpected(exc: Exception, command: str, explain: Explain | None = None) -> UserError:
     """One sentence for an exception no command turned into a `UserError` itself."""
-    if "botocore" in sys.modules:
-        from infra.deploy.session import aws_exceptions, explain
-
-        if isinstance(exc, aws_exceptions()):
-            return explain(exc, f"running {command}")
+    known = explain(exc, command) if explain is not None else None
+    if known is not None:
+        return known
     if isinstance(exc, OSError):
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         return DeployError(f"{command} failed on the file system{where}: {exc.strerror or exc}.")
@@ -121,9 +123,14 @@ def _error(text: str) -> None:
 
 
 class Group(click.Group):
-    """The root command: runs one `Command` and turns every outcome into an exit code."""
+    """The root command: runs one `Command` and turns every outcome into an exit code. `explain`
+    names what its commands' unexpected exceptions mean (AWS errors), when it knows."""
 
     command_class = Command
+
+    def __init__(self, *args: Any, explain: Explain | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.explain = explain
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         if not isinstance(cmd, Command):

@@ -37,7 +37,7 @@ def render(cfg: Config, placement: dict[str, str]) -> str:
 
     key = node("security", "key", "KMS key (rotated)", "hex")
     secret = node("security", "secret", f"secret {cfg.secret.name}", "hex") if cfg.secret else None
-    queue = node("security", "dlq", "dead-letter queue", "db") if cfg.functions else None
+    queue = node("security", "dlq", "dead-letter queue", "db") if cfg.dead_letter_queue else None
     pool = None
     if cfg.api and cfg.api.auth.cognito and not cfg.api.auth.cognito.user_pool_arn and any(
             r.auth == "COGNITO" for r in cfg.api.routes):
@@ -76,9 +76,9 @@ def render(cfg: Config, placement: dict[str, str]) -> str:
             methods = sorted({m for ms in paths[path].values() for m in ms})
             pid = node("api", _id("path", path), f"{' '.join(methods)} {path}")
             edges.append(f"  {api} --> {pid}")
-            for fn, fn_methods in sorted(paths[path].items()):
+            for target, fn_methods in sorted(paths[path].items()):
                 label = "" if len(paths[path]) == 1 else f"|{' '.join(sorted(fn_methods))}|"
-                edges.append(f"  {pid} -->{label} {_id('fn', fn)}")
+                edges.append(f"  {pid} -->{label} {_id('fn', target)}")
     for name, fn in sorted(cfg.functions.items()):
         fid = node(placement.get(f"functions.{name}", "compute"), _id("fn", name), f"λ {name} ({fn.runtime})")
         for table, level in sorted(fn.access.tables.items()):
@@ -90,7 +90,7 @@ def render(cfg: Config, placement: dict[str, str]) -> str:
         if fn.on_failure_bucket:
             edges.append(f"  {fid} -.->|failed events| {_id('bucket', fn.on_failure_bucket)}")
         edges.append(f"  {fid} -.-> {key}")
-        if queue:
+        if queue and cfg.functions[name].dead_letter_queue:
             edges.append(f"  {fid} -.->|async failures| {queue}")
     for name in sorted(cfg.tables):
         node(placement.get(f"tables.{name}", "data"), _id("table", name), f"table {name}", "db")

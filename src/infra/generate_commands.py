@@ -37,7 +37,7 @@ def templates_cmd(configs: tuple[Path, ...], out_dir: Path, locked: bool) -> Non
     paths = list(configs) or sorted(CONFIG_DIR.glob("*.toml"))
     if not paths:
         raise UsageError(f"no configs in {CONFIG_DIR} and none given with --config.")
-    build_configs(paths, out_dir, locked=locked, on_built=_summary)
+    build_configs(paths, out_dir, locked=locked, on_built=_summary, progress=lambda line: click.echo(line, err=True))
 
 
 def _summary(cfg: Config, out: Output, target: Path) -> None:

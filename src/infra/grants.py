@@ -2,14 +2,16 @@
 
 Each grant names exact actions (never a wildcard action) on exact resources. The only `*`
 resources are for actions AWS does not scope to a resource (X-Ray writes, GetRandomPassword,
-EC2 Describe calls).
+EC2 Describe calls, a release hook's status report).
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from awacs import cloudfront, dynamodb, ec2, kms, logs, s3, secretsmanager, sqs, ssm, wafv2, xray
-from awacs.aws import Action, Allow, Condition, ArnEquals, PolicyDocument, Principal, Statement
+from awacs import (awslambda, cloudfront, cloudwatch, codedeploy, dynamodb, ec2, kms, logs, s3, secretsmanager, sqs,
+                   ssm, wafv2, xray)
+from awacs.aws import Action, Allow, Condition, ArnEquals, Deny, PolicyDocument, Principal, Statement
 from troposphere import Sub
 
 VERSION = "2012-10-17"
@@ -21,6 +23,8 @@ BUCKET_READ = [s3.GetObject]
 BUCKET_WRITE = [s3.PutObject, s3.DeleteObject]
 KEY_DECRYPT = [kms.Decrypt, kms.DescribeKey]
 KEY_ENCRYPT = [kms.Encrypt, kms.GenerateDataKey, kms.ReEncryptFrom, kms.ReEncryptTo]
+# The group API Gateway creates when its account-level logging role is set (see apigateway_logging).
+APIGATEWAY_WELCOME_LOG_GROUP = "/aws/apigateway/welcome"
 
 
 def suffixed(arn: Any, suffix: str) -> Sub:
@@ -33,7 +37,7 @@ def document(statements: Iterable[Statement]) -> PolicyDocument:
     return PolicyDocument(Version=VERSION, Statement=list(statements))
 
 
-def allow(actions: list[Action], resources: list[Any], sid: str = "", **kwargs: Any) -> Statement:
+def allow(actions: Sequence[Action], resources: list[Any], sid: str = "", **kwargs: Any) -> Statement:
     """One Allow statement; actions are sorted so output is stable."""
     actions = sorted(actions, key=lambda a: a.JSONrepr())
     if sid:
@@ -154,6 +158,12 @@ def apigateway_logging(sid: str) -> list[Statement]:
     API-Gateway-Execution-Logs_<api>/<stage>, access logs to whatever group each stage names), so
     it is scoped to this account's and region's log groups and streams, not to one API's groups:
     a narrower role would silently stop other APIs' logs.
+
+    One group is excluded: `/aws/apigateway/welcome`, which API Gateway creates through this role
+    when the role is set, unencrypted and never expiring, for a single "logs enabled" message.
+    Creating it is denied (an explicit Deny wins over the Allow), so that group is never made;
+    an existing one is still written to. It is not pre-created instead: it belongs to the account
+    and region, not to a stage, and creating one that exists fails the deploy.
     """
     groups = arn("logs", "log-group:*")
     streams = arn("logs", "log-group:*:log-stream:*")
@@ -161,13 +171,19 @@ def apigateway_logging(sid: str) -> list[Statement]:
         allow([logs.CreateLogGroup, logs.CreateLogStream, logs.DescribeLogGroups, logs.DescribeLogStreams,
                logs.FilterLogEvents], [groups], f"{sid}Groups"),
         allow([logs.PutLogEvents, logs.GetLogEvents], [streams], f"{sid}Streams"),
+        # Both ARN forms: CloudWatch Logs authorizes some calls on "log-group:<name>:*".
+        Statement(Sid=f"{sid}NoWelcomeGroup", Effect=Deny, Action=[logs.CreateLogGroup],
+                  Resource=[arn("logs", f"log-group:{APIGATEWAY_WELCOME_LOG_GROUP}"),
+                            arn("logs", f"log-group:{APIGATEWAY_WELCOME_LOG_GROUP}:*")]),
     ]
 
 
-def origin_verify_rotation(secret_arn: Any, web_acl: str, edge_web_acl: str, parameter: str, sid: str) -> list[Statement]:
+def origin_verify_rotation(secret_arn: Any, web_acl: str, edge_web_acl: str, parameter: str, log_bucket: str,
+                           sid: str) -> list[Statement]:
     """What the origin-verify rotation function (handlers/origin_verify) does: rotate the secret,
     read the SSM parameter naming its targets, rewrite the regional web ACL `web_acl` and the
-    distribution's origin header."""
+    distribution's origin header. `log_bucket` is the name prefix of the bucket receiving the
+    distribution's standard logs (`<prefix>-<account>-<region>`)."""
     return [
         *secret(secret_arn, "rotate", sid),
         allow([ssm.GetParameter], [arn("ssm", f"parameter{parameter}")], f"{sid}Targets"),
@@ -183,4 +199,49 @@ def origin_verify_rotation(secret_arn: Any, web_acl: str, edge_web_acl: str, par
         # which CloudFront checks the caller can read.
         allow([wafv2.GetWebACL], [Sub(f"arn:${{AWS::Partition}}:wafv2:us-east-1:${{AWS::AccountId}}:global/webacl/{edge_web_acl}/*")],
               f"{sid}EdgeWebAcl"),
+        # With standard logging on, UpdateDistribution also needs s3:GetBucketAcl and
+        # s3:PutBucketAcl on the log bucket ("CloudFront API permissions reference",
+        # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cf-api-permissions-ref.html):
+        # CloudFront re-applies its log-delivery grant to the bucket ACL as the caller.
+        allow([s3.GetBucketAcl, s3.PutBucketAcl],
+              [Sub(f"arn:${{AWS::Partition}}:s3:::{log_bucket}-${{AWS::AccountId}}-${{AWS::Region}}")], f"{sid}LogBucketAcl"),
     ]
+
+
+def release_traffic(function: str, alias: str, alarms: list[str], hooks: list[str], provisioned: bool,
+                    sid: str) -> list[Statement]:
+    """What CodeDeploy does, through a deployment group's service role, to release one function,
+    instead of the AWSCodeDeployRoleForLambda managed policy (the same actions on "*", hooks named
+    CodeDeployHook_*, and S3 and SNS access a Lambda release without AppSpec file or triggers
+    never uses; https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSCodeDeployRoleForLambda.html).
+
+    `function` and `hooks` are function names, `alarms` alarm names: all fixed names, so the
+    statements need no reference to the alias or the alarms (which would be circular)."""
+    fn = arn("lambda", f"function:{function}")
+    # Lambda authorizes alias actions on the function's or the alias's ARN; both name this function only.
+    out = [allow([awslambda.GetAlias, awslambda.UpdateAlias], [fn, arn("lambda", f"function:{function}:{alias}")], sid)]
+    if provisioned:
+        # CodeDeploy waits for the new version's provisioned concurrency before it moves traffic.
+        out.append(allow([awslambda.GetProvisionedConcurrencyConfig], [arn("lambda", f"function:{function}:*")],
+                         f"{sid}Concurrency"))
+    if alarms:
+        # DescribeAlarms is authorized per alarm (resource type "alarm" in
+        # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html).
+        out.append(allow([cloudwatch.DescribeAlarms], [arn("cloudwatch", f"alarm:{a}") for a in alarms], f"{sid}Alarms"))
+    if hooks:
+        out.append(allow([awslambda.InvokeFunction], [arn("lambda", f"function:{h}") for h in hooks], f"{sid}Hooks"))
+    return out
+
+
+def release_hook(targets: list[str], sid: str) -> list[Statement]:
+    """What a before- or after-traffic hook does: call the versions of the functions it tests
+    (the version being released is the newest), and report Succeeded or Failed to CodeDeploy.
+
+    PutLifecycleEventHookExecutionStatus has no resource-level permissions (no resource type in
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscodedeploy.html):
+    AWS only accepts "*" for it; the call needs the deployment's ID and the hook execution's ID,
+    which only CodeDeploy's invocation of the hook carries."""
+    functions = [arn("lambda", f"function:{t}") for t in targets]
+    versions = [arn("lambda", f"function:{t}:*") for t in targets]
+    return [allow([codedeploy.PutLifecycleEventHookExecutionStatus], ["*"], sid),
+            allow([awslambda.InvokeFunction], [*functions, *versions], f"{sid}Targets")]

@@ -104,7 +104,7 @@ def lint(paths: list[Path], *, cache_dir: Path | None = None, jobs: int | None =
             todo.setdefault(region, []).append((file, key))
     if todo:
         results = _run_cfn_lint({region: [f for f, _ in items] for region, items in todo.items()}, jobs)
-        for region, items in sorted(todo.items()):
+        for _region, items in sorted(todo.items()):
             for file, key in items:
                 rows = results.pop(str(file), [])
                 findings += [Finding(str(file), *row) for row in rows]

@@ -10,9 +10,10 @@ forces stacks to split. Two renderings of the same operations:
 - `client_document(cfg)`: `out/<config>/openapi.json`, plain OpenAPI for documentation and client
   generators, without extensions or intrinsics.
 
-Integration URIs name each function by its ARN, built from the function's fixed name, so the
-API needs no parameter per function (200 functions would exhaust the 200-parameter quota);
-the stage is deployed only after every function exists (the root orders the stacks).
+Integration URIs name each function by its ARN, built from the function's fixed name (with the
+alias `live` for a function CodeDeploy releases gradually), so the API needs no parameter per
+function (200 functions would exhaust the 200-parameter quota); the stage is deployed only after
+every function exists (the root orders the stacks).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from typing import Any
 
 from troposphere import Ref, Sub
 
+from infra.config.release import ALIAS, releases_gradually
 from infra.config.schema import Api, Config, Model, Route
 from infra.naming import physical
 
@@ -28,11 +30,16 @@ VALIDATOR = "validate-request"
 SIGV4, API_KEY, COGNITO, JWT = "sigv4", "api_key", "cognito", "jwt"
 # The root passes the security stack's output of this name when the system creates its pool.
 USER_POOL_ARN = "UserPoolArn"
-# What a TOKEN authorizer accepts before invoking the function: a bearer token's characters.
-BEARER = r"^Bearer [-0-9A-Za-z._~+/]+=*$"
 # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-integration.html
 PROXY_URI = ("arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
              "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:%s/invocations")
+
+
+def invoked_name(cfg: Config, function: str) -> str:
+    """What API Gateway invokes for `function`: its name, or `name:live` (its alias) when
+    CodeDeploy releases it gradually, so that traffic follows the alias's weights."""
+    name = physical(cfg, function)
+    return f"{name}:{ALIAS}" if releases_gradually(cfg, function) else name
 
 
 def api_name(cfg: Config) -> str:
@@ -138,7 +145,7 @@ def _operation(cfg: Config, route: Route, *, aws: bool) -> dict[str, Any]:
         op["x-amazon-apigateway-request-validator"] = VALIDATOR
     op["x-amazon-apigateway-integration"] = {
         "type": "aws_proxy", "httpMethod": "POST", "passthroughBehavior": "when_no_match",
-        "uri": Sub(PROXY_URI % physical(cfg, route.function)),
+        "uri": Sub(PROXY_URI % invoked_name(cfg, route.function)),
     }
     return op
 
@@ -268,14 +275,18 @@ def _jwt_scheme(cfg: Config, *, aws: bool) -> dict[str, Any]:
     scheme: dict[str, Any] = {"type": "apiKey", "name": "Authorization", "in": "header",
                               "description": f"Bearer JWT issued by {jwt.issuer}"}
     if aws:
-        # A TOKEN Lambda authorizer: REST APIs have no native JWT authorizer. Its URI is built from
-        # the function's fixed name, like the integrations; API Gateway caches the returned policy
-        # per token for authorizerResultTtlInSeconds (0 turns caching off).
+        # A REQUEST Lambda authorizer: REST APIs have no native JWT authorizer. Its URI is built
+        # from the function's fixed name, like the integrations. API Gateway caches the returned
+        # policy for authorizerResultTtlInSeconds (0 turns caching off) under the identity
+        # sources: keyed by token alone (a TOKEN authorizer), a policy would be reused for every
+        # route, and IAM's `*` spans `/`, so a Deny of a scoped `/items/{id}` would also deny an
+        # unscoped `/items/{id}/tags`. Keyed by method and resource path too, each policy serves
+        # only the route it was computed for (handlers/authorizer/policy.mjs).
         scheme["x-amazon-apigateway-authtype"] = "custom"
         scheme["x-amazon-apigateway-authorizer"] = {
-            "type": "token", "identitySource": "method.request.header.Authorization",
-            "identityValidationExpression": BEARER,
-            "authorizerUri": Sub(PROXY_URI % physical(cfg, jwt.function)),
+            "type": "request",
+            "identitySource": "method.request.header.Authorization, context.httpMethod, context.resourcePath",
+            "authorizerUri": Sub(PROXY_URI % invoked_name(cfg, jwt.function)),
             "authorizerResultTtlInSeconds": jwt.cache_seconds}
     return scheme
 

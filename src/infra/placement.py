@@ -1,14 +1,18 @@
 """Which nested stack holds each function, table and bucket: the one place that decides.
 
-CloudFormation cannot move a resource between stacks: a move is a delete in one stack and a
-create in another, and for a resource with a fixed name (every function, table and bucket here)
-the create fails on the name still in use. So placement never moves anything:
+A change set cannot move a resource between stacks: it deletes it in one stack and creates it in
+another, and for a resource with a fixed name (every function, table and bucket here) the create
+fails on the name still in use. So placement never moves anything by itself:
 
 - a resource keeps the stack the lock file records for it (`<config>.lock.json`, written by
   `templates`, committed next to the config like a package lock);
 - a new resource with an explicit `group` goes to that group's stack (`compute-<group>`);
 - any other new resource goes to the first default stack of its family (`compute`, `compute-2`,
-  ...) that stays within the placement budget after adding it, or to a new one.
+  ...) that stays within the placement budget after adding it, or to a new one;
+- a resource whose `group` the config changes is a move the user asked for: the templates put it
+  in the group's stack, the lock keeps recording the stack it is deployed in (`Placement.moves`),
+  and `deploy` moves it with a stack refactor (no replacement, `infra.deploy.moves`) and then
+  records its new stack in the lock (`record_moves`).
 
 Placement looks only at names, the lock and each bundle's measured cost, never at positions, so
 adding or removing one resource changes no other resource's stack. New resources fill a stack
@@ -19,11 +23,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.errors import ConfigError
+from infra.errors import ConfigError, UserError
 from infra.quotas import MAX_OUTPUTS, MAX_PARAMETER_VALUE, MAX_PARAMETERS, MAX_RESOURCES
+from infra.render import replace_file
 
 LOCK_VERSION = 1
 # Fraction of each quota that new resources may fill; the rest is room for growth in place.
@@ -31,6 +37,11 @@ BUDGET = 0.75
 # Section of the config -> family of stacks its bundles go to.
 FAMILIES = {"functions": "compute", "tables": "data", "buckets": "data"}
 _DEFAULT = re.compile(r"(compute|data)(-(\d+))?")
+# Shared dependency layers (functions' `layer = true`) live in one stack of their own, wired
+# before every compute stack, so that a function in any compute stack can use any layer. A layer
+# version has no fixed name to collide on (each version is new), so moving one is harmless and
+# the lock file does not record layers.
+LAYERS_STACK = "layers"
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,19 @@ class Load:
         return ""
 
 
+class Placement(dict[str, str]):
+    """Bundle key -> the stack the templates put it in; `moves` are those the config moved
+    (key -> (stack it is deployed in, stack it goes to)), which the lock keeps at their old stack."""
+
+    def __init__(self, placed: dict[str, str], moves: dict[str, tuple[str, str]] | None = None):
+        super().__init__(placed)
+        self.moves = dict(moves or {})
+
+    def recorded(self) -> dict[str, str]:
+        """What the lock file records: every bundle's stack, a pending move's at its deployed stack."""
+        return {**self, **{key: old for key, (old, _) in self.moves.items()}}
+
+
 def lock_path(config_file: str | Path) -> Path:
     """The lock file beside a config: config/catalog-api.toml -> config/catalog-api.lock.json."""
     path = Path(config_file)
@@ -119,7 +143,12 @@ def _valid_entry(key: str, stack: str) -> bool:
 
 
 def render_lock(placement: dict[str, str]) -> bytes:
-    """Lock file bytes: sorted, one entry per line, so a review shows exactly what moved in."""
+    """Lock file bytes: sorted, one entry per line, so a review shows exactly what moved in.
+
+    A `Placement` records its pending moves at the stack they are deployed in: only a deploy that
+    moved them changes those lines (`record_moves`)."""
+    if isinstance(placement, Placement):
+        placement = placement.recorded()
     body = {
         "comment": ("Written by `generate.py templates`; commit it. It records the nested stack that holds "
                     "each function, table and bucket, so that changing the config never moves a resource "
@@ -130,15 +159,50 @@ def render_lock(placement: dict[str, str]) -> bytes:
     return (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode()
 
 
-def place(file: str, costs: dict[str, Cost], groups: dict[str, str], lock: dict[str, str]) -> dict[str, str]:
+def write_lock(lock_file: Path, placement: dict[str, str]) -> bool:
+    """Make the lock file record exactly `placement`; True when it changed. A lock that cannot be
+    written is named as the cause (exit 2)."""
+    data = render_lock(placement)
+    try:
+        if lock_file.read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    replace_lock(lock_file, data)
+    return True
+
+
+def replace_lock(lock_file: Path, data: bytes) -> None:
+    """Write the lock file's bytes atomically, or fail naming it."""
+    try:
+        replace_file(lock_file, data)
+    except OSError as exc:
+        raise UserError(f"cannot write the placement lock file {lock_file}: {exc.strerror or exc}. The lock "
+                        "records which nested stack holds each resource; make it writable.", exit_code=2) from None
+
+
+def record_moves(lock_file: Path, entries: Iterable[tuple[str, str]]) -> None:
+    """Write moved bundles' new stacks into the lock (after a deploy moved them), keeping the rest."""
+    placement = read_lock(lock_file)
+    placement.update(dict(entries))
+    try:
+        replace_file(lock_file, render_lock(placement))
+    except OSError as exc:
+        raise UserError(f"The resources moved, but the lock file {lock_file} could not be written "
+                        f"({exc.strerror or exc}); make it writable and run deploy again (it records the move "
+                        "without moving anything again).") from None
+
+
+def place(file: str, costs: dict[str, Cost], groups: dict[str, str], lock: dict[str, str]) -> Placement:
     """Stack for every bundle key ('functions.users' -> 'compute'), honouring the lock.
 
-    `groups` maps keys to the explicit `group` the config gives them. Raises ConfigError when an
-    explicit group contradicts the lock (that would move the resource) or a stack would exceed a
-    hard quota.
+    `groups` maps keys to the explicit `group` the config gives them; a group that differs from the
+    locked stack moves the bundle there (`Placement.moves`). Raises ConfigError when a stack would
+    exceed a hard quota.
     """
     loads: dict[str, Load] = {}
     placement: dict[str, str] = {}
+    moves: dict[str, tuple[str, str]] = {}
 
     def put(key: str, stack: str) -> None:
         loads.setdefault(stack, Load()).add(key, costs[key])
@@ -151,13 +215,9 @@ def place(file: str, costs: dict[str, Cost], groups: dict[str, str], lock: dict[
             locked = None  # a lock entry of another family cannot be honoured; it is a new resource
         if locked is not None:
             if group and locked != group_stack(family, group):
-                raise ConfigError(file, f"{key}.group",
-                                  f"would move it from {locked}.json to {group_stack(family, group)}.json; "
-                                  "CloudFormation would create it in the new stack while the old one still "
-                                  "holds its name, and fail.",
-                                  f"remove group (keep it in {locked}), or rename it so that a new one is "
-                                  f"created beside it; to move it deliberately, destroy it first and then "
-                                  f"delete its line from the lock file.")
+                moves[key] = (locked, group_stack(family, group))
+                put(key, group_stack(family, group))
+                continue
             put(key, locked)
     for key in sorted(costs):
         if key in placement:
@@ -182,5 +242,10 @@ def place(file: str, costs: dict[str, Cost], groups: dict[str, str], lock: dict[
             hint = ("split the group into two groups" if not _DEFAULT.fullmatch(stack)
                     else f"give new {section} a `group` so they go to a stack of their own")
             raise ConfigError(file, where, f"stack {stack}.json would hold {len(load.members)} bundles with {problem}.",
-                              f"{hint}; resources already deployed cannot move.")
-    return placement
+                              f"{hint}; or move deployed ones to a group of their own (deploy moves them).")
+    return Placement(placement, moves)
+
+
+def layer_stack() -> str:
+    """The stack holding every shared dependency layer."""
+    return LAYERS_STACK

@@ -136,7 +136,7 @@ def unwritable_reason(path: Path) -> str | None:
 
 
 @lru_cache(maxsize=1)
-def _troposphere_bases() -> tuple[type, type]:
+def _troposphere_bases() -> tuple[Any, Any]:
     from troposphere import AWSHelperFn, BaseAWSObject  # imported on first use: lint needs no troposphere
 
     return AWSHelperFn, BaseAWSObject

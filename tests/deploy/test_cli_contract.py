@@ -176,12 +176,13 @@ WIRING: dict[str, list[tuple[list[str], str, object]]] = {
                 (["--outputs-file", "o.json"], "outputs_file", Path("o.json"))],
     "drift": [(["--timeout", "2m"], "timeout", 120.0), (["--fail"], "fail", True)],
     "preflight": [(["--skip-check", "all"], "skip_checks", ("all",))],
+    "recover": [(["--yes"], "ui.yes", True), (["--force"], "force", True), (["--timeout", "20m"], "timeout", 1200.0)],
 }
 RUNNERS = {  # command -> (module, function it calls)
-    "package": ("infra.deploy.orchestrate", "run_package"), "diff": ("infra.deploy.orchestrate", "run_diff"),
-    "deploy": ("infra.deploy.orchestrate", "run_deploy"), "destroy": ("infra.deploy.destroy", "run_destroy"),
+    "package": ("infra.deploy.console", "run_package"), "diff": ("infra.deploy.diff", "run_diff"),
+    "deploy": ("infra.deploy.deploy", "run_deploy"), "destroy": ("infra.deploy.destroy", "run_destroy"),
     "outputs": ("infra.deploy.outputs", "run_outputs"), "drift": ("infra.deploy.drift", "run_drift"),
-    "preflight": ("infra.deploy.preflight", "run_preflight"),
+    "preflight": ("infra.deploy.preflight", "run_preflight"), "recover": ("infra.deploy.recover", "run_recover"),
 }
 CASES = [(cmd, args, where, expected) for cmd, cases in WIRING.items() for args, where, expected in cases + TARGET]
 

@@ -62,7 +62,7 @@ def test_catalog_api_gated_reviewed_destroyed_and_recovered_with_its_data(catalo
     # 0. Preflight: the stage declares an AWS Config rule, and the account has no recorder yet.
     missing = cli("deploy", *args, *CI)
     assert missing.exit_code == 1
-    assert re.search(r"^FAIL\s+config-recorder\s+the Config rule\(s\) LambdaSettingsRule need", missing.stdout, re.M)
+    assert re.search(r"^FAIL\s+config-recorder\s+the Config rule\(s\) LambdaSettings30s256mbRule need", missing.stdout, re.M)
     assert "Preflight: 1 check(s) failed (config-recorder)" in one_error(missing)
     assert stacks(cfn) == set()                                     # stopped before any change set
     boto(emulator.endpoint_url, "config").put_configuration_recorder(ConfigurationRecorder={
@@ -104,11 +104,30 @@ def test_catalog_api_gated_reviewed_destroyed_and_recovered_with_its_data(catalo
     policy = json.loads(cfn.get_stack_policy(StackName=STACK)["StackPolicyBody"])
     assert "AWS::DynamoDB::Table" in policy["Statement"][1]["Condition"]["StringEquals"]["ResourceType"]
 
+    # The config sets no logging role: the bootstrap stack made in this fresh region owns API Gateway's
+    # CloudWatch Logs role (the account-and-region setting every stage that logs needs).
+    apigw, iam = boto(emulator.endpoint_url, "apigateway"), boto(emulator.endpoint_url, "iam")
+    bootstrap = cfn.describe_stacks(StackName="serverless-infra-artifacts")["Stacks"][0]
+    role_arn = {o["OutputKey"]: o["OutputValue"] for o in bootstrap["Outputs"]}["ApiGatewayCloudWatchRoleArn"]
+    assert apigw.get_account()["cloudwatchRoleArn"] == role_arn
+    assert iam.get_role(RoleName=role_arn.rsplit("/", 1)[-1])["Role"]["Arn"] == role_arn
+
     # 3. Nothing changed: deploy is a no-op, diff --fail passes.
     again = cli("deploy", *args, *CI)
     assert again.exit_code == 0, again.output
     assert "catalog-prod: no changes." in again.stdout and "Executing" not in again.stdout
+    assert re.search(rf"^ok\s+api-logging-role\s+API Gateway logs through {re.escape(role_arn)}", again.stdout, re.M)
     assert cli("diff", *args, "--fail").exit_code == 0
+
+    # Another tool (or a deleted stage that set it) points the account at a role that no longer exists:
+    # preflight says so and how to fix it, and a deploy stops before any change set.
+    apigw.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn",
+                                           "value": "arn:aws:iam::123456789012:role/deleted-stage-role"}])
+    broken = cli("preflight", *args)
+    assert broken.exit_code == 1
+    assert re.search(r"^FAIL\s+api-logging-role\s+.*deleted-stage-role, which no longer exists", broken.stdout, re.M)
+    assert f"value={role_arn}" in broken.stdout
+    apigw.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": role_arn}])
 
     # 4. A change: more memory for users, and read access to the products table (wider IAM).
     text = catalog.read_text()

@@ -218,9 +218,11 @@ def test_drift_on_an_endpoint_without_the_api_is_one_line(stage, cli):
 
 def test_an_unconfirmed_deploy_changes_nothing(stage, cli):
     result = cli("deploy", *stage.args(), input="n\n")
-    assert "Deploy these changes to shop-dev (us-east-1)? [y/N]" in result.stdout
+    # One question covers the whole plan: the bootstrap stack this first deploy creates, and the stage.
+    assert ("Deploy these changes to serverless-infra-artifacts (us-east-1) and shop-dev (us-east-1)? [y/N]"
+            in result.stdout)
     assert "not confirmed (pass --yes" in one_paragraph_error(result)
-    assert STACK not in stacks(stage.client("cloudformation"))
+    assert stacks(stage.client("cloudformation")) == {}            # nothing anywhere, not even the bootstrap stack
 
 
 def test_leftovers_of_earlier_runs_are_cleaned_up(stage, cli):

@@ -6,11 +6,12 @@ rollbacks, an operation already running, and cancelling an update.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from infra.deploy import changeset
-from infra.deploy.changes import collect
+from infra.deploy.changeset import collect
 from infra.deploy.diff_render import render_text
 from infra.deploy.rootcause import explain_failure, find_root_cause
 from infra.deploy.runner import Cancelled, Plan, StackRunner, StackSpec
@@ -150,10 +151,36 @@ def test_a_refused_update_saying_no_updates_is_no_changes():
 def test_a_failed_change_set_is_an_error_with_its_reason():
     cfn, stub = stubbed()
     stub.add_response("create_change_set", {"Id": CS_ARN, "StackId": ROOT_ID})
-    stub.add_response("describe_change_set", {"Status": "FAILED", "StatusReason": "Template format error: Unresolved resource dependencies [Nope]"})
+    stub.add_response("describe_change_set", {"Status": "FAILED",
+                                              "StatusReason": "Template format error: Unresolved resource dependencies [Nope]"})
+    stub.add_client_error("describe_events", "ValidationError", "not available here")   # best effort: skipped
     stub.add_response("delete_change_set", {})
-    with pytest.raises(DeployError, match="Unresolved resource dependencies"):
+    with pytest.raises(DeployError, match="Unresolved resource dependencies") as failed:
         changeset.create(cfn, stack=STACK, kind="UPDATE", name="n", parameters={}, tags={}, template_body="{}")
+    stub.assert_no_pending_responses()
+    assert "Pre-deployment validation" not in str(failed.value)
+
+
+def test_cloudformations_pre_deployment_validation_is_shown_with_a_failed_change_set():
+    """FAIL-mode validations (property syntax, name conflicts) fail the change set; DescribeEvents says
+    which resource, where, and why (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/validate-stack-deployments.html)."""
+    cfn, stub = stubbed()
+    stub.add_response("create_change_set", {"Id": CS_ARN, "StackId": ROOT_ID})
+    stub.add_response("describe_change_set", {"Status": "FAILED", "StatusReason": "Validation failed."})
+    stub.add_response("describe_events", {"OperationEvents": [
+        {"EventId": "e1", "StackId": ROOT_ID, "LogicalResourceId": "UploadsBucket", "EventType": "VALIDATION_ERROR",
+         "ValidationName": "NAME_CONFLICT_VALIDATION", "ValidationStatus": "FAILED", "ValidationFailureMode": "FAIL",
+         "ValidationPath": "/Resources/UploadsBucket/Properties/BucketName",
+         "ValidationStatusReason": "Resource of type AWS::S3::Bucket with identifier shop-dev-uploads already exists."},
+    ]}, {"ChangeSetName": CS_ARN, "StackName": ROOT_ID, "Filters": {"FailedEvents": True}})
+    stub.add_response("delete_change_set", {})
+    with pytest.raises(DeployError) as failed:
+        changeset.create(cfn, stack=STACK, kind="UPDATE", name="n", parameters={}, tags={}, template_body="{}")
+    stub.assert_no_pending_responses()
+    assert str(failed.value) == (
+        f"CloudFormation could not create the change set for {STACK}: Validation failed. Pre-deployment validation: "
+        "UploadsBucket (/Resources/UploadsBucket/Properties/BucketName): Resource of type AWS::S3::Bucket with "
+        "identifier shop-dev-uploads already exists.")
 
 
 def test_stale_change_sets_of_this_stack_and_name_are_deleted_only():
@@ -393,7 +420,7 @@ def production_build(tmp_path):
 
 
 def test_production_gets_termination_protection_and_policies_on_every_stack(tmp_path):
-    from infra.deploy.orchestrate import protect
+    from infra.deploy.policy import protect
     from infra.deploy.policy import protective_policy
 
     build = production_build(tmp_path)
@@ -425,11 +452,11 @@ def destroy_lookups(stub, protection: bool):
 
 def destroy(cfn, disable_protection):
     from infra.deploy.destroy import destroy_stack
-    from infra.deploy.orchestrate import Options
+    from infra.deploy.stage import Options
     from infra.deploy.session import Target
 
     ui, out, err = quiet_ui()
-    opts = Options(config=None, out=None, target=Target())  # type: ignore[arg-type]
+    opts = Options(config=Path("c.toml"), out=Path("out"), target=Target())
     kept = destroy_stack(FakeAws(cfn), ui, "shop-dev", opts, disable_protection=disable_protection)
     return kept, out.getvalue(), err.getvalue()
 
@@ -585,11 +612,11 @@ def of(stack_id: str, events: list[dict]) -> list[dict]:
 
 def destroy_with_s3(cfn, s3):
     from infra.deploy.destroy import destroy_stack
-    from infra.deploy.orchestrate import Options
+    from infra.deploy.stage import Options
     from infra.deploy.session import Target
 
     ui, out, err = quiet_ui()
-    opts = Options(config=None, out=None, target=Target())  # type: ignore[arg-type]
+    opts = Options(config=Path("c.toml"), out=Path("out"), target=Target())
     kept = destroy_stack(FakeAws(cfn, s3), ui, "shop-dev", opts, disable_protection=False)
     return kept, out.getvalue(), err.getvalue()
 

@@ -12,8 +12,8 @@ from botocore.exceptions import ClientError, NoCredentialsError
 from botocore.parsers import ResponseParserError
 from rich.console import Console
 
-from infra.deploy import bootstrap
-from infra.deploy.changes import Diff, Row, diff_templates, value_changes
+from infra.deploy import bootstrap_template as bootstrap
+from infra.deploy.resource_diff import Diff, Row, diff_templates, value_changes
 from infra.deploy.commands import COMMANDS, Duration
 from infra.deploy.diff_render import render_text, summary
 from infra.deploy.events import LiveSink, PlainSink, format_event
@@ -52,7 +52,7 @@ def test_what_a_deploy_does_in_each_stack_state(status, recreate, read_only, act
 
 def test_update_rollback_failed_names_the_command_that_unblocks_it():
     message = decide(StackInfo(STACK, ROOT_ID, "UPDATE_ROLLBACK_FAILED"), recreate_failed=False).message
-    assert "continue-update-rollback --stack-name catalog-prod" in message
+    assert "Run recover (it shows the cause, skips the resources that cannot roll back" in message
 
 
 # -- local diff (endpoints without nested change sets) ----------------------------------------------
@@ -266,7 +266,7 @@ def test_problems_with_the_global_stack_entry_are_one_sentence(tmp_path):
 
 
 def test_root_parameters_are_the_bucket_and_every_mapped_global_output(tmp_path):
-    from infra.deploy.orchestrate import root_parameters
+    from infra.deploy.specs import root_parameters
     from stage_fixture import write_stage
 
     directory = write_stage(tmp_path, global_outputs=GLOBAL)
@@ -284,7 +284,7 @@ def test_root_parameters_are_the_bucket_and_every_mapped_global_output(tmp_path)
 
 
 def test_the_global_template_goes_inline_and_must_fit(tmp_path):
-    from infra.deploy.orchestrate import TEMPLATE_BODY_LIMIT, global_spec
+    from infra.deploy.specs import TEMPLATE_BODY_LIMIT, global_spec
     from stage_fixture import write_stage
 
     build = Build.load(write_stage(tmp_path, global_outputs=GLOBAL))
@@ -353,7 +353,7 @@ def test_bad_durations_are_usage_errors(text):
 
 def test_every_aws_command_takes_the_target_options():
     names = {c.name: {p.name for p in c.params} for c in COMMANDS}
-    assert set(names) == {"package", "diff", "deploy", "destroy", "outputs", "drift", "preflight"}
+    assert set(names) == {"package", "diff", "deploy", "destroy", "outputs", "drift", "preflight", "recover"}
     for params in names.values():
         assert {"config", "out", "region", "profile", "endpoint_url"} <= params
     assert {"bucket", "yes", "require_approval", "allow_removal", "recreate_failed", "timeout", "outputs_file",

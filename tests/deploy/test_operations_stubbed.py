@@ -14,14 +14,14 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from infra.deploy import adopt
+from infra.deploy import importing, retained
 from infra.deploy.drift import detect_tree, run_drift, show
 from infra.deploy.manifest import Build
-from infra.deploy.preflight import Preflight
+from infra.deploy.checks import Preflight, run_checks
 from recorded import ACCOUNT, DATA_ID, ROOT_ID, STACK, T0, quiet_ui
 from stage_fixture import write_stage
 
-CFN_LOGICAL, CFN_STACK = adopt.CFN_LOGICAL_TAG, adopt.CFN_STACK_TAG
+CFN_LOGICAL, CFN_STACK = retained.CFN_LOGICAL_TAG, retained.CFN_STACK_TAG
 
 
 class StubbedAws:
@@ -113,9 +113,9 @@ def test_drift_is_detected_on_the_root_and_each_nested_stack_with_expected_and_a
 
 
 def test_the_drift_command_walks_the_whole_tree(tmp_path, monkeypatch):
-    import infra.deploy.orchestrate as orchestrate
-    from infra.deploy.orchestrate import Options
+    import infra.deploy.drift as drift
     from infra.deploy.session import Target
+    from infra.deploy.stage import Options
 
     build = Build.load(write_stage(tmp_path))
     aws = StubbedAws()
@@ -127,7 +127,7 @@ def test_the_drift_command_walks_the_whole_tree(tmp_path, monkeypatch):
          "LastUpdatedTimestamp": T0, "ResourceStatus": "UPDATE_COMPLETE"}]}, {"StackName": ROOT_ID})
     cfn.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": DATA_ID})
     drift_answers(cfn)
-    monkeypatch.setattr(orchestrate, "open_stage", lambda opts, ui=None: (build, aws))
+    monkeypatch.setattr(drift, "open_stage", lambda opts, ui=None: (build, aws))
     ui, out, _ = quiet_ui()
     drifted = run_drift(Options(config=Path("c"), out=Path("o"), target=Target()), ui, sleep=lambda s: None)
     aws.assert_done()
@@ -203,9 +203,10 @@ def test_every_preflight_check_fails_clearly_when_the_account_is_not_ready(tmp_p
     lam.add_response("get_account_settings", {"AccountLimit": {"UnreservedConcurrentExecutions": 150}}, {})
     lam.add_client_error("get_function_concurrency", "ResourceNotFoundException", "Function not found",
                          expected_params={"FunctionName": "shop-dev-items"})
-    results = {r.check: r for r in Preflight(build, aws, None).run()}
+    results = {r.check: r for r in run_checks(Preflight(build, aws, None))}
     aws.assert_done()
-    assert {r.status for r in results.values()} == {"FAIL"}
+    assert {r.status for c, r in results.items() if c != "api-logging-role"} == {"FAIL"}
+    assert results["api-logging-role"].status == "skip"       # the fixture stage has no REST API
     assert "Table shop-dev-items (shop-dev/Data > ItemsTable) is taken: it does not carry this stage's" in results["names"].message
     assert "Bucket shop-dev-uploads (shop-dev/Data > UploadsBucket) is taken: the name is taken by a bucket of another account" \
         in results["names"].message
@@ -216,10 +217,10 @@ def test_every_preflight_check_fails_clearly_when_the_account_is_not_ready(tmp_p
     assert ("reserve 100 concurrent executions (0 reserved now), which leaves 50 unreserved; Lambda keeps at least 100"
             in results["concurrency"].message)
     ui, out, _ = quiet_ui()
-    from infra.deploy.preflight import failure, report
+    from infra.deploy.checks import failure, report
 
     failed = report(ui, list(results.values()))
-    assert len(out.getvalue().splitlines()) == 7          # a heading and one line per check
+    assert len(out.getvalue().splitlines()) == 8          # a heading and one line per check
     assert str(failure(failed, deploying=True)).startswith("Preflight: 6 check(s) failed (names, hosted-zone, ")
 
 
@@ -240,18 +241,18 @@ def test_preflight_passes_when_the_account_is_ready_and_every_check_can_be_skipp
     lam = aws.stub("lambda")
     lam.add_response("get_account_settings", {"AccountLimit": {"UnreservedConcurrentExecutions": 900}})
     lam.add_response("get_function_concurrency", {"ReservedConcurrentExecutions": 100})
-    results = Preflight(build, aws, None).run()
+    results = run_checks(Preflight(build, aws, None))
     aws.assert_done()
     assert [(r.check, r.status) for r in results] == [(c, "ok") for c in (
-        "names", "hosted-zone", "certificate", "config-recorder", "connection", "concurrency")]
-    assert results[-1].message == "100 reserved, 900 of the account's concurrency stays unreserved."
+        "names", "hosted-zone", "certificate", "config-recorder", "connection", "concurrency")] + [
+        ("api-logging-role", "skip")]                   # the fixture stage has no REST API
+    assert results[-2].message == "100 reserved, 900 of the account's concurrency stays unreserved."
 
     again = StubbedAws()
-    no_root(again)
-    skipped = Preflight(build, again, None).run(("all",))
-    again.assert_done()                                  # no check called AWS
+    skipped = run_checks(Preflight(build, again, None), ("all",))
+    again.assert_done()                                  # no check called AWS (not even to read the stacks)
     assert {r.status for r in skipped} == {"skip"}
-    assert skipped[0].line() == "skip  names           skipped (--skip-check names)."
+    assert skipped[0].line() == "skip  names            skipped (--skip-check names)."
 
 
 def test_a_check_that_cannot_run_warns_instead_of_failing(tmp_path):
@@ -260,7 +261,7 @@ def test_a_check_that_cannot_run_warns_instead_of_failing(tmp_path):
     no_root(aws)
     aws.stub("lambda").add_client_error("get_account_settings", "AccessDeniedException",
                                         "User is not authorized to perform: lambda:GetAccountSettings")
-    [result] = [r for r in Preflight(build, aws, None).run(("names", "hosted-zone", "certificate", "config-recorder",
+    [result] = [r for r in run_checks(Preflight(build, aws, None), ("names", "hosted-zone", "certificate", "config-recorder",
                                                                "connection")) if r.check == "concurrency"]
     assert result.status == "warn"
     assert result.message == "could not check: User is not authorized to perform: lambda:GetAccountSettings."
@@ -269,10 +270,10 @@ def test_a_check_that_cannot_run_warns_instead_of_failing(tmp_path):
 # -- import ---------------------------------------------------------------------------------------
 def test_names_resolve_from_literals_and_pseudo_parameters_only():
     sub = {"Fn::Sub": "tap-prod-static-${AWS::AccountId}-${AWS::Region}"}
-    assert adopt.resolve_name(sub, ACCOUNT, "us-west-2") == f"tap-prod-static-{ACCOUNT}-us-west-2"
-    assert adopt.resolve_name("tap-prod-data", ACCOUNT, "us-west-2") == "tap-prod-data"
-    assert adopt.resolve_name({"Fn::Sub": "${Prefix}-data"}, ACCOUNT, "us-west-2") is None
-    assert adopt.resolve_name({"Ref": "Name"}, ACCOUNT, "us-west-2") is None
+    assert importing.resolve_name(sub, ACCOUNT, "us-west-2") == f"tap-prod-static-{ACCOUNT}-us-west-2"
+    assert importing.resolve_name("tap-prod-data", ACCOUNT, "us-west-2") == "tap-prod-data"
+    assert importing.resolve_name({"Fn::Sub": "${Prefix}-data"}, ACCOUNT, "us-west-2") is None
+    assert importing.resolve_name({"Ref": "Name"}, ACCOUNT, "us-west-2") is None
 
 
 def test_an_import_template_keeps_only_what_refers_to_nothing_else():
@@ -281,14 +282,14 @@ def test_an_import_template_keeps_only_what_refers_to_nothing_else():
              "Properties": {"TableName": "t", "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
                             "SSESpecification": {"SSEEnabled": True, "KMSMasterKeyId": {"Ref": "KeyArn"}},
                             "Tags": [{"Key": "Stack", "Value": {"Ref": "AWS::StackName"}}]}}
-    resource, missing = adopt.import_resource(table)
+    resource, missing = importing.import_resource(table)
     assert missing == []
     assert resource == {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
                         "Properties": {"TableName": "t", "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
                                        "Tags": [{"Key": "Stack", "Value": {"Ref": "AWS::StackName"}}]}}
     keyed = {**table, "Properties": {**table["Properties"], "KeySchema": {"Ref": "Schema"}}}
-    assert adopt.import_resource(keyed)[1] == ["KeySchema"]     # required, so this one cannot be imported
-    template = adopt.import_template({"Parameters": {"KeyArn": {}}, "Outputs": {"X": {}},
+    assert importing.import_resource(keyed)[1] == ["KeySchema"]     # required, so this one cannot be imported
+    template = importing.import_template({"Parameters": {"KeyArn": {}}, "Outputs": {"X": {}},
                                       "Resources": {"T": table, "Other": {"Type": "AWS::SNS::Topic"}}}, ["T"], "d")
     assert set(template) == {"AWSTemplateFormatVersion", "Description", "Resources"} and list(template["Resources"]) == ["T"]
 
@@ -298,7 +299,7 @@ def test_the_root_imports_each_child_stack_with_its_template_and_tags(tmp_path):
     root = json.loads(build.root_template.read_text())
     root["Resources"]["Data"]["Properties"]["Tags"] = [{"Key": "Project", "Value": "shop"}]
     build.root_template.write_text(json.dumps(root))
-    template, to_import = adopt.root_import_template(build, {"Data": ("https://b.s3.amazonaws.com/t.json", DATA_ID)}, [])
+    template, to_import = importing.root_import_template(build, {"Data": ("https://b.s3.amazonaws.com/t.json", DATA_ID)}, [])
     assert template["Resources"] == {"Data": {"Type": "AWS::CloudFormation::Stack", "DeletionPolicy": "Retain",
                                               "Properties": {"TemplateURL": "https://b.s3.amazonaws.com/t.json",
                                                              "Tags": [{"Key": "Project", "Value": "shop"}]}}}
@@ -343,8 +344,8 @@ def test_a_retained_key_is_found_by_the_tags_cloudformation_left_on_it():
     kms.add_response("list_resource_tags", key_tags("Key", f"{STACK}-Security-NEW2"), {"KeyId": "new"})
     kms.add_response("describe_key", {"KeyMetadata": {"KeyId": "new", "KeyState": "Enabled",
                                                       "CreationDate": T0 + timedelta(days=30)}}, {"KeyId": "new"})
-    ctx = adopt.Context(aws, (STACK,), {"Project": "catalog", "Environment": "prod"})
-    found = adopt.find_key(ctx, adopt.Candidate(f"{STACK}/Security", "Security", "Key", "AWS::KMS::Key", ""))
+    ctx = retained.Context(aws, (STACK,), {"Project": "catalog", "Environment": "prod"})
+    found = retained.find_key(ctx, importing.Candidate(f"{STACK}/Security", "Security", "Key", "AWS::KMS::Key", ""))
     aws.assert_done()
     assert found == ({"KeyId": "new"}, None)      # the newest of this stage's, never another stack's
 
@@ -354,8 +355,8 @@ def test_a_secret_scheduled_for_deletion_is_not_imported_and_says_how_to_restore
     arn = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:tap-prod-app-secrets-AbCdEf"
     aws.stub("secretsmanager").add_response("describe_secret", {"ARN": arn, "Name": "tap-prod-app-secrets",
                                                                 "DeletedDate": T0}, {"SecretId": "tap-prod-app-secrets"})
-    ctx = adopt.Context(aws, ("tap-prod",), {"Project": "tap", "Environment": "prod"})
-    identifier, problem = adopt.find_secret(ctx, adopt.Candidate("tap-prod/Security", "Security", "AppSecret",
+    ctx = retained.Context(aws, ("tap-prod",), {"Project": "tap", "Environment": "prod"})
+    identifier, problem = retained.find_secret(ctx, importing.Candidate("tap-prod/Security", "Security", "AppSecret",
                                                                 "AWS::SecretsManager::Secret", "tap-prod-app-secrets"))
     assert identifier == {"Id": arn} and "restore-secret" in problem
 
@@ -369,7 +370,7 @@ def test_a_secret_scheduled_for_deletion_is_not_imported_and_says_how_to_restore
     ({}, "it does not carry this stage's Project and Environment tags"),
 ])
 def test_only_this_stages_resources_are_adopted(tags, owner):
-    ctx = adopt.Context(StubbedAws(), ("catalog-prod",), {"Project": "catalog", "Environment": "prod", "ManagedBy": "x"})
+    ctx = retained.Context(StubbedAws(), ("catalog-prod",), {"Project": "catalog", "Environment": "prod", "ManagedBy": "x"})
     assert ctx.owner(tags) == owner
 
 
@@ -382,8 +383,8 @@ def test_a_retained_user_pool_is_found_by_the_tags_cloudformation_left_on_it():
         CFN_LOGICAL: "UserPool", CFN_STACK: "shop-prod-Security-AB"}}}, {"UserPoolId": "us-east-1_other"})
     idp.add_response("describe_user_pool", {"UserPool": {"Id": "us-east-1_ours", "CreationDate": T0, "UserPoolTags": {
         CFN_LOGICAL: "UserPool", CFN_STACK: "tap-prod-Security-1X2Y"}}}, {"UserPoolId": "us-east-1_ours"})
-    ctx = adopt.Context(aws, ("tap-prod",), {"Project": "tap", "Environment": "prod"})
-    found = adopt.find_user_pool(ctx, adopt.Candidate("tap-prod/Security", "Security", "UserPool",
+    ctx = retained.Context(aws, ("tap-prod",), {"Project": "tap", "Environment": "prod"})
+    found = retained.find_user_pool(ctx, importing.Candidate("tap-prod/Security", "Security", "UserPool",
                                                       "AWS::Cognito::UserPool", ""))
     aws.assert_done()
     assert found == ({"UserPoolId": "us-east-1_ours"}, None)
@@ -395,8 +396,8 @@ def test_a_retained_queue_is_found_by_name_and_owned_by_its_tags():
     url = f"https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/tap-prod-failed-invocations"
     sqs.add_response("get_queue_url", {"QueueUrl": url}, {"QueueName": "tap-prod-failed-invocations"})
     sqs.add_response("list_queue_tags", {"Tags": {"Project": "tap", "Environment": "prod"}}, {"QueueUrl": url})
-    ctx = adopt.Context(aws, ("tap-prod",), {"Project": "tap", "Environment": "prod"})
-    found = adopt.find_queue(ctx, adopt.Candidate("tap-prod/Security", "Security", "Queue", "AWS::SQS::Queue",
+    ctx = retained.Context(aws, ("tap-prod",), {"Project": "tap", "Environment": "prod"})
+    found = retained.find_queue(ctx, importing.Candidate("tap-prod/Security", "Security", "Queue", "AWS::SQS::Queue",
                                                   "tap-prod-failed-invocations"))
     aws.assert_done()
     assert found == ({"QueueUrl": url}, None)

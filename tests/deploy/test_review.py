@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from infra.deploy.changes import Diff, Row, Templates, enrich, output_changes
+from infra.deploy.resource_diff import Diff, Row, Templates, enrich, output_changes
 from infra.deploy.diff_render import render_text
 from infra.deploy.owner import CONFIG_TAG, check_owner, config_identity
-from infra.deploy.security import Rule, Statement, security_changes
+from infra.deploy.access_diff import Rule, Statement, security_changes
 from infra.deploy.stack_state import StackInfo
-from infra.deploy.values import HIDDEN, compact, property_changes, shorten
+from infra.deploy.property_diff import HIDDEN, compact, property_changes, shorten
 from infra.errors import DeployError, UsageError
 from recorded import ROOT_ID, STACK, quiet_ui
 
@@ -210,16 +210,14 @@ def planned(broadening: bool):
 
 
 def approve(level, yes, broadening, answer="n\n"):
-    from infra.deploy.orchestrate import Options, approve as decide
-    from infra.deploy.session import Target
+    from infra.deploy.review import approve as decide
 
     ui, out, _ = quiet_ui()
     ui.assume_yes = yes
     asked = []
-    ui.confirm = lambda question: asked.append(question) or answer.startswith("y")  # type: ignore[method-assign]
-    opts = Options(config=Path("c.toml"), out=Path("out"), target=Target(), require_approval=level)
+    ui.confirm = lambda question: asked.append(question) or answer.startswith("y")  # a person who answers
     try:
-        decide(ui, opts, [planned(broadening)], {STACK: "us-east-1"})
+        decide(ui, level, [planned(broadening)], {STACK: "us-east-1"})
         return "deployed", asked
     except DeployError as exc:
         return str(exc), asked

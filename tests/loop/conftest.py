@@ -22,6 +22,14 @@ def moto_server():
         yield server
 
 
+@pytest.fixture(scope="session")
+def users_node_modules():
+    """handlers/users' dependencies, installed from its lockfile if they are not yet."""
+    from handlers.testkit import HANDLERS, ensure_node_modules
+
+    ensure_node_modules(HANDLERS / "users")
+
+
 @pytest.fixture
 def emulator(moto_server, aws_env):
     """A clean emulator for one test."""

@@ -208,7 +208,7 @@ def test_node_handler_gets_the_same_event_and_its_environment(echo):
 
 
 @pytest.fixture
-def catalog(emulator):
+def catalog(emulator, users_node_modules):
     with served(load_config(CATALOG), emulator.endpoint_url) as (base, lines):
         yield base, lines
 

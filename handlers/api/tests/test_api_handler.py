@@ -232,7 +232,7 @@ def test_logs_carry_the_request_id(call, table, capsys):
     call("POST", "/api/v1", body={"a": 1}, request_id="abc-123")
     entries = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [e["message"] for e in entries] == ["item stored", "request served"]
-    assert all(e["requestId"] == "abc-123" and e["level"] == "INFO" for e in entries)
+    assert all(e["correlation_id"] == "abc-123" and e["level"] == "INFO" for e in entries)
 
 
 def test_shared_http_module_is_linked_not_copied():
@@ -240,3 +240,12 @@ def test_shared_http_module_is_linked_not_copied():
     for name in ("api", "products"):
         link = HANDLERS / name / "apigw.py"
         assert link.is_symlink() and link.resolve() == (HANDLERS / "shared" / "apigw.py").resolve()
+
+
+def test_post_with_a_body_that_is_not_json_is_415(api, table, make_event, lambda_context):
+    # API Gateway validates only application/json bodies; any other type must not be parsed as JSON.
+    event = make_event("POST", "/api/v1", body={"a": 1})
+    event["headers"] = {"content-type": "text/plain; charset=utf-8"}
+    response = api.handler(event, lambda_context)
+    assert response["statusCode"] == 415 and json.loads(response["body"])["requestId"] == "req-test"
+    assert table.scan()["Items"] == []

@@ -1,135 +1,238 @@
-// The JWT authorizer against locally generated keys, with the JWKS served on loopback.
-import { test, before, after, beforeEach } from "node:test";
+// The JWT authorizer (aws-jwt-verify underneath) against locally generated keys, with the
+// issuer's JWKS served over HTTPS on loopback.
+import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import { generateKeyPairSync, sign } from "node:crypto";
+import { FetchError } from "aws-jwt-verify/error";
+import { SimpleFetcher } from "aws-jwt-verify/https";
 
-import { makeHandler, policyFor, resetKeys } from "../index.mjs";
-import { KeySet, verifyJwt, Unauthorized } from "../jwt.mjs";
+import { bearerOf, makeHandler } from "../index.mjs";
+import { policyFor, stagePrefix } from "../policy.mjs";
+import { rsaModulusBits } from "../verify.mjs";
+import { ISSUER, SECONDS, decide, enc, jwk, keys, startIssuer, token, valid } from "./support.mjs";
 
-const NOW = Date.UTC(2026, 0, 15, 12, 0, 0); // pinned clock: tests never depend on today
-const now = () => NOW;
-const SECONDS = Math.floor(NOW / 1000);
-const ISSUER = "https://issuer.example.test";
-const ARN = "arn:aws:execute-api:us-west-2:123456789012:abc123/dev/GET/items/42";
-
-const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
-const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
-const other = generateKeyPairSync("rsa", { modulusLength: 2048 });
-let server, jwksUrl, served;
-
-function jwk(pair, kid, alg) {
-  return { ...pair.publicKey.export({ format: "jwk" }), kid, alg, use: "sig" };
-}
-
-function token(claims, { kid = "rsa1", alg = "RS256", key = rsa.privateKey, header = {} } = {}) {
-  const enc = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
-  const input = `${enc({ alg, kid, typ: "JWT", ...header })}.${enc(claims)}`;
-  const sig = alg === "ES256"
-    ? sign("sha256", Buffer.from(input), { key, dsaEncoding: "ieee-p1363" })
-    : sign("sha256", Buffer.from(input), key);
-  return `${input}.${sig.toString("base64url")}`;
-}
-
-const valid = (extra = {}) => ({ iss: ISSUER, aud: "web-client", sub: "user-1", exp: SECONDS + 300, iat: SECONDS, ...extra });
+const PREFIX = "arn:aws:execute-api:us-west-2:123456789012:abc123/dev";
+const SCOPED = [["POST", "/items", ["items/write"]], ["DELETE", "/items/{id}", ["items/admin"]],
+  ["GET", "/files/{id}/v/{ver}/raw", ["files/read"]]];
+let issuer;
 
 before(async () => {
-  served = { keys: [jwk(rsa, "rsa1", "RS256"), jwk(ec, "ec1", "ES256")] };
-  server = createServer((req, res) => {
-    server.hits = (server.hits ?? 0) + 1;
-    res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify(served));
-  });
-  await new Promise((r) => server.listen(0, "127.0.0.1", r));
-  jwksUrl = `http://127.0.0.1:${server.address().port}/.well-known/jwks.json`;
+  issuer = await startIssuer();
+  issuer.served = { keys: [jwk(keys.rsa, "rsa1", "RS256"), jwk(keys.ec, "ec1", "ES256"),
+    jwk(keys.rsa1024, "small", "RS256"), jwk(keys.rsa512, "tiny", "RS256")] };
 });
-after(() => server.close());
-beforeEach(() => resetKeys());
+after(() => issuer.close());
 
-function handler(extraEnv = {}) {
-  return makeHandler({ JWT_ISSUER: ISSUER, JWT_AUDIENCE: "web-client, mobile-client", JWT_JWKS_URL: jwksUrl,
-    JWT_SCOPED_ROUTES: JSON.stringify([["POST", "/items", ["items/write"]], ["DELETE", "/items/{id}", ["items/admin"]]]),
-    ...extraEnv }, { now });
+function handler(extraEnv = {}, fetcher = new SimpleFetcher({ defaultRequestOptions: issuer.fetchOptions })) {
+  return makeHandler({ JWT_ISSUER: ISSUER, JWT_AUDIENCE: "web-client, mobile-client", JWT_JWKS_URL: issuer.url,
+    JWT_SCOPED_ROUTES: JSON.stringify(SCOPED), ...extraEnv }, { fetcher });
 }
 
-test("RS256 and ES256 tokens pass and yield a policy and context claims", async () => {
-  for (const t of [token(valid({ scope: "items/write" })), token(valid({ scope: "items/write" }), { kid: "ec1", alg: "ES256", key: ec.privateKey })]) {
-    const out = await handler()({ type: "TOKEN", authorizationToken: `Bearer ${t}`, methodArn: ARN });
+/** A REQUEST authorizer event for `method` on route `resource`, requested as `path`. */
+function request(bearer, method = "GET", resource = "/items/{id}", path = "/items/42") {
+  return { type: "REQUEST", methodArn: `${PREFIX}/${method}${path}`, resource, path, httpMethod: method,
+    headers: { Authorization: `Bearer ${bearer}` } };
+}
+
+const unauthorized = { message: "Unauthorized" };
+
+test("RS256 and ES256 tokens pass and yield a policy for the route and context claims", async () => {
+  const h = handler();
+  for (const t of [token(valid({ scope: "items/write" })),
+    token(valid({ scope: "items/write" }), { kid: "ec1", alg: "ES256", key: keys.ec.privateKey })]) {
+    const out = await h(request(t));
     assert.equal(out.principalId, "user-1");
     assert.deepEqual(out.context, { sub: "user-1", iss: ISSUER, scope: "items/write", email: "", client_id: "" });
-    assert.deepEqual(out.policyDocument.Statement, [
-      { Action: "execute-api:Invoke", Effect: "Allow", Resource: ["arn:aws:execute-api:us-west-2:123456789012:abc123/dev/*/*"] },
-      { Action: "execute-api:Invoke", Effect: "Deny", Resource: ["arn:aws:execute-api:us-west-2:123456789012:abc123/dev/DELETE/items/*"] },
-    ]);
+    assert.deepEqual(out.policyDocument, { Version: "2012-10-17", Statement: [
+      { Action: "execute-api:Invoke", Effect: "Allow", Resource: [`${PREFIX}/GET/items/*`] }] });
   }
 });
 
-test("every bad token is Unauthorized (401), never a policy", async () => {
+test("every bad token is Unauthorized (401), never a policy and never an error", async () => {
+  const good = token(valid());
+  const [h64, p64, s64] = good.split(".");
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  // The signature's last character carries 4 unused bits: flipping one spells the same bytes.
+  const lowBits = `${h64}.${p64}.${s64.slice(0, -1)}${alphabet[alphabet.indexOf(s64.at(-1)) ^ 1]}`;
   const bad = {
     "wrong issuer": token(valid({ iss: "https://evil.example.test" })),
+    "no issuer (issue 18, item 30)": token(valid({ iss: undefined })),
     "wrong audience": token(valid({ aud: "someone-else" })),
-    expired: token(valid({ exp: SECONDS - 120 })),
+    "aud wrong though client_id is right": token(valid({ aud: "someone-else", client_id: "web-client" })),
+    expired: token(valid({ exp: SECONDS() - 120 })),
     "no expiry": token(valid({ exp: undefined })),
-    "not yet valid": token(valid({ nbf: SECONDS + 600 })),
-    "signed by another key": token(valid(), { key: other.privateKey }),
+    "not yet valid": token(valid({ nbf: SECONDS() + 600 })),
+    "an ID token where access tokens are meant": token(valid({ token_use: "id" })),
+    "garbage token_use": token(valid({ token_use: "acc\u0000ess" })),
+    "signed by another key": token(valid(), { key: keys.other.privateKey }),
     "unknown kid": token(valid(), { kid: "nope" }),
+    "1024-bit RSA key": token(valid(), { kid: "small", key: keys.rsa1024.privateKey }),
+    "512-bit RSA key": token(valid(), { kid: "tiny", key: keys.rsa512.privateKey }),
     "alg none": token(valid(), { header: { alg: "none" } }),
     "HS256 with the public key as secret": token(valid(), { header: { alg: "HS256" } }),
-    "ES256 header on an RSA key": token(valid(), { kid: "rsa1", alg: "ES256", key: ec.privateKey }),
+    "ES256 header on an RSA key": token(valid(), { kid: "rsa1", alg: "ES256", key: keys.ec.privateKey }),
+    "RS256 header on an EC key": token(valid(), { kid: "ec1", alg: "RS256", key: keys.rsa.privateKey }),
+    "header null": token(valid(), { rawHeader: enc(null) }),
+    "payload null": token(null, { rawPayload: enc(null) }),
+    "header a list": token(valid(), { rawHeader: enc([]) }),
+    "payload a number": token(null, { rawPayload: enc(1) }),
+    "header not JSON": token(valid(), { rawHeader: Buffer.from("{").toString("base64url") }),
+    "padded signature": `${good}==`,
+    "padded payload": `${h64}.${p64}=.${s64}`,
+    "non-canonical last character": lowBits,
+    "standard base64 alphabet": `${h64}.${p64}.${s64.replaceAll("-", "+").replaceAll("_", "/")}x`,
     garbage: "not.a.token",
+    empty: "",
   };
+  assert.notEqual(lowBits, good);
+  const h = handler();
+  await h(request(good)); // the same handler passes the well-formed token
   for (const [why, t] of Object.entries(bad)) {
-    await assert.rejects(handler()({ authorizationToken: `Bearer ${t}`, methodArn: ARN }), { message: "Unauthorized" }, why);
+    await assert.rejects(h(request(t)), unauthorized, why);
   }
+  for (const event of [{ type: "REQUEST", methodArn: `${PREFIX}/GET/items/1`, headers: {} },
+    { ...request(good), headers: { Authorization: good } }, // no "Bearer "
+    { ...request(good), headers: null }, null]) {
+    await assert.rejects(h(event), unauthorized, JSON.stringify(event));
+  }
+});
+
+test("the token is read from a REQUEST event's header (any case) or a TOKEN event", async () => {
+  const t = token(valid());
+  assert.equal(bearerOf({ headers: { authorization: `Bearer ${t}` } }), t);
+  assert.equal(bearerOf({ type: "TOKEN", authorizationToken: `bearer ${t}` }), t);
+  const out = await handler()({ type: "TOKEN", authorizationToken: `Bearer ${t}`, methodArn: `${PREFIX}/GET/items/1` });
+  assert.deepEqual(out.policyDocument.Statement[0].Resource, [`${PREFIX}/GET/items/1`]);
+});
+
+test("RSA keys are measured by their modulus", () => {
+  assert.equal(rsaModulusBits(jwk(keys.rsa, "a")), 2048);
+  assert.equal(rsaModulusBits(jwk(keys.rsa1024, "b")), 1024);
+  assert.equal(rsaModulusBits({ n: Buffer.from([0, 0, 1]).toString("base64url") }), 1);
+  assert.equal(rsaModulusBits({}), 0);
 });
 
 test("expiry and not-before allow 60 s of clock skew", async () => {
-  await handler()({ authorizationToken: `Bearer ${token(valid({ exp: SECONDS - 30, nbf: SECONDS + 30 }))}`, methodArn: ARN });
+  await handler()(request(token(valid({ exp: SECONDS() - 30, nbf: SECONDS() + 30 }))));
 });
 
-test("an access token without aud is matched by client_id", async () => {
-  const out = await handler()({ authorizationToken: `Bearer ${token(valid({ aud: undefined, client_id: "mobile-client" }))}`, methodArn: ARN });
+test("an access token without aud is matched by client_id; token_use 'access' passes", async () => {
+  const out = await handler()(request(token(valid({ aud: undefined, client_id: "mobile-client", token_use: "access" }))));
   assert.equal(out.context.client_id, "mobile-client");
 });
 
-test("the JWKS is fetched once and cached; an unknown kid refetches at most every 30 s", async () => {
-  let clock = NOW;
-  const keys = new KeySet(jwksUrl, { now: () => clock });
-  const opts = { issuer: ISSUER, audience: ["web-client"], keys, now };
-  await verifyJwt(token(valid()), opts);
-  await verifyJwt(token(valid()), opts);
-  assert.equal(keys.fetches, 1);
-  await assert.rejects(verifyJwt(token(valid(), { kid: "rotated" }), opts), Unauthorized);
-  assert.equal(keys.fetches, 1); // within 30 s: no refetch storm from forged kids
-  // The issuer rotates in a new key; after 30 s a token signed with it triggers one refetch.
-  served.keys.push(jwk(other, "rotated", "RS256"));
-  clock += 31_000;
-  await verifyJwt(token(valid(), { kid: "rotated", key: other.privateKey }), opts);
-  assert.equal(keys.fetches, 2);
-  served.keys.pop();
-});
-
-test("scopes: the policy denies scoped routes whose scopes the token lacks", () => {
-  const routes = [["POST", "/items", ["items/write"]], ["PUT", "/items/{id}/tags/{tag}", ["items/write", "items/admin"]]];
-  const p = policyFor(ARN, ["items/admin"], routes);
-  assert.deepEqual(p.Statement[1].Resource, ["arn:aws:execute-api:us-west-2:123456789012:abc123/dev/POST/items"]);
-  assert.equal(policyFor(ARN, ["items/write"], routes).Statement.length, 1);
-});
-
-test("an unreachable JWKS is an error (500), not a 401 that hides the outage", async () => {
-  const down = makeHandler({ JWT_ISSUER: ISSUER, JWT_AUDIENCE: "web-client", JWT_JWKS_URL: "http://127.0.0.1:1/jwks" }, { now });
-  await assert.rejects(down({ authorizationToken: `Bearer ${token(valid())}`, methodArn: ARN }), (err) => err.message !== "Unauthorized");
-});
-
-test("a JWKS endpoint that never answers fails after the timeout", async () => {
-  const silent = createServer(() => {}); // accepts, never responds
-  await new Promise((r) => silent.listen(0, "127.0.0.1", r));
-  try {
-    const keys = new KeySet(`http://127.0.0.1:${silent.address().port}/jwks`, { timeoutMs: 100 });
-    await assert.rejects(verifyJwt(token(valid()), { issuer: ISSUER, audience: ["web-client"], keys, now }),
-      (err) => err.name === "TimeoutError" && !(err instanceof Unauthorized));
-  } finally {
-    silent.closeAllConnections();
-    silent.close();
+test("a Cognito issuer: aws-jwt-verify's Cognito checks (access tokens only, client_id)", async () => {
+  const pool = "https://cognito-idp.us-west-2.amazonaws.com/us-west-2_AbC123";
+  const fetched = [];
+  const inner = new SimpleFetcher({ defaultRequestOptions: issuer.fetchOptions });
+  const fetcher = { fetch: (uri, ...rest) => { fetched.push(uri); return inner.fetch(uri, ...rest); } };
+  // JWT_JWKS_URL (the loopback issuer here) is what is fetched for the pool's key set.
+  const h = handler({ JWT_ISSUER: pool, JWT_AUDIENCE: "client-a" }, fetcher);
+  const claims = (extra) => ({ iss: pool, sub: "u", exp: SECONDS() + 300, client_id: "client-a", token_use: "access",
+    scope: "items/write", ...extra });
+  const out = await h(request(token(claims())));
+  assert.equal(out.context.client_id, "client-a");
+  assert.deepEqual(fetched, [issuer.url]);
+  for (const [why, c] of Object.entries({
+    "ID token": claims({ token_use: "id", aud: "client-a", client_id: undefined }),
+    "garbage token_use": claims({ token_use: "refresh" }),
+    "no token_use": claims({ token_use: undefined }),
+    "other client": claims({ client_id: "client-b" }),
+    "no iss": claims({ iss: undefined }),
+    "other pool": claims({ iss: "https://cognito-idp.us-west-2.amazonaws.com/us-west-2_Other1" }),
+    "no exp": claims({ exp: undefined }),
+  })) {
+    await assert.rejects(h(request(token(c))), unauthorized, why);
   }
+});
+
+test("the key set is cached: a briefly unreachable issuer does not fail known keys", async () => {
+  const h = handler();
+  const hits = issuer.hits;
+  await h(request(token(valid())));
+  assert.equal(issuer.hits, hits + 1);
+  issuer.down = true;
+  try {
+    await h(request(token(valid())));
+    await h(request(token(valid(), { kid: "ec1", alg: "ES256", key: keys.ec.privateKey })));
+    assert.equal(issuer.hits, hits + 1); // served from the cache, not refetched
+    // An unknown key while the issuer is down is an outage (500), not a 401 that hides it.
+    await assert.rejects(h(request(token(valid(), { kid: "rotated", key: keys.other.privateKey }))),
+      (err) => err instanceof FetchError && /Status code is 503/.test(err.message));
+  } finally {
+    issuer.down = false;
+  }
+});
+
+test("a new key is fetched once; forged kids do not make a refetch storm", async () => {
+  const h = handler();
+  await h(request(token(valid())));
+  const hits = issuer.hits;
+  issuer.served.keys.push(jwk(keys.other, "rotated", "RS256"));
+  try {
+    await h(request(token(valid(), { kid: "rotated", key: keys.other.privateKey })));
+    assert.equal(issuer.hits, hits + 1);
+    await assert.rejects(h(request(token(valid(), { kid: "forged-1" }))), unauthorized);
+    await assert.rejects(h(request(token(valid(), { kid: "forged-2" }))), unauthorized);
+    assert.equal(issuer.hits, hits + 2); // the second forged kid waits out the library's 10 s penalty
+  } finally {
+    issuer.served.keys.pop();
+  }
+});
+
+test("a JWKS endpoint that never answers fails after the timeout (500)", async () => {
+  issuer.silent = true;
+  try {
+    await assert.rejects(handler()(request(token(valid()))),
+      (err) => err instanceof FetchError && /time-out/.test(err.message));
+  } finally {
+    issuer.silent = false;
+  }
+});
+
+// ---- policies ----------------------------------------------------------------------------
+
+test("a methodArn with ':' inside a path value does not shift the policy", () => {
+  const arn = `${PREFIX}/GET/files/x:y/v/1/raw`;
+  assert.equal(stagePrefix(arn), PREFIX);
+  const policy = policyFor({ methodArn: arn, httpMethod: "GET", resource: "/things/{id}", path: "/things/a:b" }, [], SCOPED);
+  assert.deepEqual(policy.Statement[0].Resource, [`${PREFIX}/GET/things/*`]);
+  assert.throws(() => stagePrefix("arn:aws:lambda:us-west-2:1:function:f"));
+});
+
+test("scoped GET /files/{id}/v/{ver}/raw requested as /files/x:y/v/1/raw needs its scope", async () => {
+  const path = "/files/x:y/v/1/raw";
+  const arn = `${PREFIX}/GET${path}`;
+  const h = handler();
+  for (const event of [request(token(valid()), "GET", "/files/{id}/v/{ver}/raw", path),
+    { type: "TOKEN", authorizationToken: `Bearer ${token(valid())}`, methodArn: arn }]) {
+    const without = await h(event);
+    assert.equal(decide(without.policyDocument, arn), "Deny", event.type);
+    const withScope = await h({ ...event, headers: { Authorization: `Bearer ${token(valid({ scope: "files/read" }))}` },
+      authorizationToken: event.authorizationToken && `Bearer ${token(valid({ scope: "files/read" }))}` });
+    assert.equal(decide(withScope.policyDocument, arn), "Allow", event.type);
+  }
+});
+
+test("a Deny never spans '/': deeper unscoped routes stay allowed", async () => {
+  const h = handler();
+  const t = token(valid({ scope: "items/write" })); // lacks items/admin
+  const shallow = await h(request(t, "DELETE", "/items/{id}", "/items/1"));
+  assert.equal(decide(shallow.policyDocument, `${PREFIX}/DELETE/items/1`), "Deny");
+  // The Deny names the request exactly, so even served for another route it would not match it.
+  for (const s of shallow.policyDocument.Statement.filter((x) => x.Effect === "Deny")) {
+    assert.deepEqual(s.Resource, [`${PREFIX}/DELETE/items/1`]);
+  }
+  const deeper = await h(request(t, "DELETE", "/items/{id}/tags", "/items/1/tags"));
+  assert.equal(decide(deeper.policyDocument, `${PREFIX}/DELETE/items/1/tags`), "Allow");
+  // The same scoped route requested with another id is still denied (no Allow covers it).
+  assert.equal(decide(shallow.policyDocument, `${PREFIX}/DELETE/items/2`), "Deny");
+});
+
+test("a TOKEN event (no route in it) is matched segment by segment, and its policy is exact", () => {
+  const deny = policyFor({ methodArn: `${PREFIX}/DELETE/items/7` }, [], SCOPED);
+  assert.deepEqual(deny.Statement, [{ Action: "execute-api:Invoke", Effect: "Deny", Resource: [`${PREFIX}/DELETE/items/7`] }]);
+  const deeper = policyFor({ methodArn: `${PREFIX}/DELETE/items/7/tags` }, [], SCOPED);
+  assert.equal(deeper.Statement[0].Effect, "Allow");
+  assert.equal(policyFor({ methodArn: `${PREFIX}/DELETE/items/` }, [], SCOPED).Statement[0].Effect, "Allow");
+  assert.equal(policyFor({ methodArn: `${PREFIX}/POST/items` }, ["items/write"], SCOPED).Statement[0].Effect, "Allow");
 });

@@ -3,6 +3,7 @@ CloudFront distribution and the SSM parameter naming them, through the four step
 from __future__ import annotations
 
 import json
+import urllib.request
 import uuid
 
 import boto3
@@ -148,3 +149,139 @@ def test_bad_targets_parameter_is_a_clear_failure(rotation, system, monkeypatch)
     step(rotation, system, token, "createSecret")
     with pytest.raises(rotation.RotationError, match="does not hold"):
         step(rotation, system, token, "setSecret")
+
+
+# -- issue 18: configuration tests, finishSecret out of order, CloudFront still deploying, call order --
+
+@pytest.fixture
+def hold_deploying(aws_env):
+    """`hold_deploying()`: from then on, CloudFront distributions stay InProgress (moto's state
+    manager, server side), as a real one does for minutes after an update; moto's default
+    (Deployed at once) is restored afterwards."""
+    def transition(path, body):
+        req = urllib.request.Request(f"{aws_env.endpoint_url}/moto-api/state-manager/{path}", method="POST",
+                                     data=json.dumps(body).encode())
+        with urllib.request.urlopen(req, timeout=10):
+            pass
+
+    def hold():
+        transition("set-transition", {"model_name": "cloudfront::distribution",
+                                      "transition": {"progression": "manual", "times": 10**6}})
+
+    yield hold
+    transition("unset-transition", {"model_name": "cloudfront::distribution"})
+
+
+def labels(system, token):
+    return system["secretsmanager"].describe_secret(SecretId=system["secret"])["VersionIdsToStages"].get(token, [])
+
+
+def test_a_configuration_test_on_an_empty_pending_version_changes_nothing(rotation, system):
+    """RotateImmediatelyOnUpdate false: Secrets Manager runs testSecret on an AWSPENDING version with no value."""
+    token = start_rotation(system)
+    step(rotation, system, token, "testSecret")
+    assert accepted(rotation, system)[0] == [ORIGINAL] and sent(system) == [ORIGINAL]
+    assert labels(system, token) == ["AWSPENDING"]  # not marked tested
+
+
+def test_a_configuration_test_fails_when_a_target_is_unreachable(rotation, system):
+    token = start_rotation(system)
+    system["ssm"].put_parameter(Name=PARAMETER, Type="String", Value="{}", Overwrite=True)
+    with pytest.raises(rotation.RotationError, match="does not hold"):
+        step(rotation, system, token, "testSecret")
+
+
+def test_test_step_fails_while_the_distribution_is_in_progress(rotation, system, hold_deploying):
+    hold_deploying()
+    token = start_rotation(system)
+    for name in ("createSecret", "setSecret"):
+        step(rotation, system, token, name)
+    new = value(system, VersionId=token, VersionStage="AWSPENDING")
+    with pytest.raises(rotation.RotationError, match="still InProgress"):
+        step(rotation, system, token, "testSecret")
+    assert "ROTATION_TESTED" not in labels(system, token)
+    assert accepted(rotation, system)[0] == [ORIGINAL, new]  # both stay valid
+    with pytest.raises(rotation.RotationError, match="not passed testSecret"):
+        step(rotation, system, token, "finishSecret")
+    assert accepted(rotation, system)[0] == [ORIGINAL, new]
+    assert value(system, VersionStage="AWSCURRENT") == ORIGINAL
+
+
+def test_set_secret_widens_the_web_acl_before_it_changes_the_header(rotation, system):
+    calls = []
+
+    def record(event_name, **_):
+        calls.append(event_name.split(".", 1)[1])
+
+    hooks = [(rotation._WAF, "before-call.wafv2"), (rotation._CLOUDFRONT, "before-call.cloudfront")]
+    token = start_rotation(system)
+    step(rotation, system, token, "createSecret")
+    for client, event in hooks:
+        client.meta.events.register(event, record)
+    try:
+        step(rotation, system, token, "setSecret")
+    finally:
+        for client, event in hooks:
+            client.meta.events.unregister(event, record)
+    writes = [c for c in calls if ".Update" in c]
+    assert len(writes) == 2 and writes[0] == "wafv2.UpdateWebACL" and writes[1].startswith("cloudfront.UpdateDistribution")
+
+
+@pytest.mark.parametrize("steps", [(), ("createSecret",), ("createSecret", "setSecret")])
+def test_finish_refuses_a_version_that_was_not_created_and_tested(rotation, system, steps):
+    token = start_rotation(system)
+    for name in steps:
+        step(rotation, system, token, name)
+    before = (accepted(rotation, system), sent(system))
+    with pytest.raises(rotation.RotationError, match="no value|not passed testSecret"):
+        step(rotation, system, token, "finishSecret")
+    assert (accepted(rotation, system), sent(system)) == before
+    assert value(system, VersionStage="AWSCURRENT") == ORIGINAL
+
+
+def _rotate(rotation, system):
+    token = start_rotation(system)
+    for name in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+        step(rotation, system, token, name)
+    return token, value(system, VersionId=token)
+
+
+def test_a_late_finish_never_narrows_to_a_value_cloudfront_no_longer_sends(rotation, system):
+    """A retried finishSecret of a finished rotation, while a newer rotation's setSecret already
+    points CloudFront at the newer value."""
+    first, first_value = _rotate(rotation, system)
+    second = start_rotation(system)
+    for name in ("createSecret", "setSecret"):
+        step(rotation, system, second, name)
+    newer = value(system, VersionId=second, VersionStage="AWSPENDING")
+    with pytest.raises(rotation.RotationError, match="does not send"):
+        step(rotation, system, first, "finishSecret")
+    assert accepted(rotation, system)[0] == [first_value, newer] and sent(system) == [newer]
+
+
+def test_a_retried_finish_waits_for_cloudfront_to_be_deployed(rotation, system, hold_deploying):
+    token, current = _rotate(rotation, system)
+    rotation.set_accepted([current, ORIGINAL])  # as if the first run stopped before narrowing
+    # moto never takes a Deployed distribution back to InProgress (CloudFront does, on every
+    # update): the targets parameter now names a distribution still deploying the same header.
+    hold_deploying()
+    config = system["cloudfront"].get_distribution_config(Id=system["distribution"])["DistributionConfig"]
+    config["CallerReference"] = str(uuid.uuid4())
+    redeploying = system["cloudfront"].create_distribution(DistributionConfig=config)["Distribution"]["Id"]
+    system["ssm"].put_parameter(Name=PARAMETER, Type="String", Overwrite=True, Value=json.dumps(
+        {"webAclArn": system["acl"]["ARN"], "distributionId": redeploying}))
+    with pytest.raises(rotation.RotationError, match="still InProgress"):
+        step(rotation, system, token, "finishSecret")
+    assert accepted(rotation, system)[0] == [current, ORIGINAL]
+
+
+def test_a_finish_when_the_distribution_sends_another_value_leaves_the_web_acl(rotation, system):
+    token, current = _rotate(rotation, system)
+    config = system["cloudfront"].get_distribution_config(Id=system["distribution"])
+    config["DistributionConfig"]["Origins"]["Items"][0]["CustomHeaders"]["Items"][0]["HeaderValue"] = ORIGINAL
+    system["cloudfront"].update_distribution(Id=system["distribution"], IfMatch=config["ETag"],
+                                             DistributionConfig=config["DistributionConfig"])
+    rotation.set_accepted([current, ORIGINAL])
+    with pytest.raises(rotation.RotationError, match="does not send"):
+        step(rotation, system, token, "finishSecret")
+    assert accepted(rotation, system)[0] == [current, ORIGINAL]

@@ -359,8 +359,8 @@ def test_logs_are_one_json_object_per_line(call, table, capsys):
     assert lines
     for line in lines:
         entry = json.loads(line)
-        assert {"timestamp", "level", "message", "requestId", "lambdaRequestId"} <= set(entry)
-        assert entry["requestId"] == "req-test" and entry["lambdaRequestId"] == "lambda-req-test"
+        assert {"timestamp", "level", "message", "correlation_id", "function_request_id"} <= set(entry)
+        assert entry["correlation_id"] == "req-test" and entry["function_request_id"] == "lambda-req-test"
     served = [json.loads(line) for line in lines if '"request served"' in line]
     assert [(e["method"], e["status"]) for e in served] == [("POST", 201), ("GET", 404)]
 
@@ -369,3 +369,29 @@ def test_log_level_filters(call, table, capsys, monkeypatch):
     monkeypatch.setenv("LOG_LEVEL", "ERROR")
     call("GET", "/products")
     assert capsys.readouterr().out == ""
+
+
+# --- issue 18: content types (item 5) and names (items 13, 14) ---------------------------------
+
+
+def test_a_text_plain_body_is_415_not_parsed_as_json(call, table, make_event, products, lambda_context):
+    event = make_event("POST", "/products", body={"name": "Pen", "price": 1})
+    event["headers"] = {"Content-Type": "text/plain"}
+    response = products.handler(event, lambda_context)
+    assert response["statusCode"] == 415
+    assert table.scan()["Items"] == []
+
+
+@pytest.mark.parametrize("field, value", [
+    ("name", "Pen\u202egnp.exe"), ("name", "\u200b\u200b"), ("name", "a\u0007b"), ("category", "\u2067home"),
+])
+def test_names_with_control_bidi_or_only_invisible_characters_are_400(call, table, field, value):
+    body = {"name": "Pen", "price": 1, field: value}
+    response = call("POST", "/products", body=body)
+    assert response.status == 400
+    assert [e.split(" ")[0] for e in response.json["errors"]] == [field]
+
+
+def test_name_length_counts_characters(call, table):
+    assert create(call, name="\U0001f58a" * 256, price=1)["name"] == "\U0001f58a" * 256
+    assert call("POST", "/products", body={"name": "\U0001f58a" * 257, "price": 1}).status == 400

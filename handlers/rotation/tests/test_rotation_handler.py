@@ -231,3 +231,49 @@ def test_client_is_built_once_against_the_configured_endpoint(rotation):
     client = rotation._SECRETS
     assert client.meta.endpoint_url.startswith("http://127.0.0.1:")
     assert client.meta.config.retries["mode"] == "standard"
+
+
+# -- issue 18: the configuration test, and finishSecret's precondition -------------------------------
+
+def test_a_configuration_test_on_an_empty_pending_version_checks_reachability_only(rotation, secrets):
+    """RotateImmediately false: Secrets Manager runs testSecret on an AWSPENDING version with no value."""
+    secret_id = new_secret(secrets)
+    token = start_rotation(secrets, secret_id)
+    before = stages(secrets, secret_id)
+    run(rotation, secret_id, token, "testSecret")
+    assert stages(secrets, secret_id) == before  # nothing written, nothing marked tested
+    assert current_value(secrets, secret_id) == ORIGINAL
+
+
+def test_a_configuration_test_still_fails_when_create_secret_could_not_run(rotation, secrets):
+    secret_id = new_secret(secrets, "plain text")
+    token = start_rotation(secrets, secret_id)
+    with pytest.raises(rotation.RotationError, match="AWSCURRENT value is not a JSON object"):
+        run(rotation, secret_id, token, "testSecret")
+
+
+@pytest.mark.parametrize("steps", [(), ("createSecret",), ("createSecret", "setSecret")])
+def test_finish_refuses_a_version_that_was_not_created_and_tested(rotation, secrets, steps):
+    secret_id = new_secret(secrets)
+    token = start_rotation(secrets, secret_id)
+    run(rotation, secret_id, token, *steps)
+    before = stages(secrets, secret_id)
+    with pytest.raises(rotation.RotationError, match="no value|not passed testSecret"):
+        run(rotation, secret_id, token, "finishSecret")
+    assert stages(secrets, secret_id) == before
+    assert current_value(secrets, secret_id) == ORIGINAL
+
+
+def test_a_version_tested_in_an_earlier_rotation_does_not_vouch_for_a_new_one(rotation, secrets):
+    secret_id = new_secret(secrets)
+    first = start_rotation(secrets, secret_id)
+    run(rotation, secret_id, first, "createSecret", "setSecret", "testSecret")
+    assert "ROTATION_TESTED" in stages(secrets, secret_id)[first]
+    run(rotation, secret_id, first, "finishSecret")
+    assert "ROTATION_TESTED" not in stages(secrets, secret_id)[first]  # taken off once current
+    second = start_rotation(secrets, secret_id)
+    run(rotation, secret_id, second, "createSecret")
+    with pytest.raises(rotation.RotationError, match="not passed testSecret"):
+        run(rotation, secret_id, second, "finishSecret")
+    run(rotation, secret_id, second, "testSecret", "finishSecret")
+    assert "AWSCURRENT" in stages(secrets, secret_id)[second]

@@ -338,8 +338,8 @@ describe('faults', () => {
     assert.equal(res.status, 500);
     assert.deepEqual(res.json, { message: 'Internal server error', requestId: 'req-test' });
     const entry = logs.map((l) => JSON.parse(l)).find((e) => e.level === 'ERROR');
-    assert.equal(entry.error, 'ResourceNotFoundException');
-    assert.match(entry.exception, /ResourceNotFoundException/);
+    assert.equal(entry.error.name, 'ResourceNotFoundException'); // Powertools' error formatting
+    assert.match(entry.error.stack, /ResourceNotFoundException/);
   });
 
   test('an unset TABLE_NAME is a generic 500', async () => {
@@ -386,16 +386,41 @@ describe('logs', () => {
     for (const line of logs) {
       assert.ok(line.endsWith('\n') && !line.slice(0, -1).includes('\n'));
       const entry = JSON.parse(line);
-      for (const key of ['timestamp', 'level', 'message', 'requestId', 'lambdaRequestId']) assert.ok(key in entry, key);
-      assert.equal(entry.lambdaRequestId, 'lambda-req-test');
+      for (const key of ['timestamp', 'level', 'message', 'correlation_id', 'function_request_id']) assert.ok(key in entry, key);
+      assert.equal(entry.function_request_id, 'lambda-req-test');
     }
     const served = logs.map((l) => JSON.parse(l)).filter((e) => e.message === 'request served');
-    assert.deepEqual(served.map((e) => [e.method, e.status, e.requestId]), [['POST', 201, 'req-test'], ['GET', 404, 'abc']]);
+    assert.deepEqual(served.map((e) => [e.method, e.status, e.correlation_id]), [['POST', 201, 'req-test'], ['GET', 404, 'abc']]);
   });
 
   test('LOG_LEVEL filters', async () => {
     process.env.LOG_LEVEL = 'ERROR';
     await call('GET', '/users');
     assert.deepEqual(logs, []);
+  });
+});
+
+describe('issue 18: content types and names', () => {
+  test('a text/plain body is 415 and stores nothing', async () => {
+    const event = proxyEvent('POST', '/users', '/users', { body: { name: 'Ann', email: 'ann@example.com' } });
+    event.headers = { 'Content-Type': 'text/plain' };
+    const result = await users.handler(event, lambdaContext);
+    assert.equal(result.statusCode, 415);
+    assert.deepEqual((await call('GET', '/users')).json.items, []);
+  });
+
+  test('names with control, bidi or only invisible characters are 400 naming the field', async () => {
+    for (const name of ['Ann\u202egnp.exe', '\u200b\u200b', 'a\u0007b', '\u2067Ann']) {
+      const res = await call('POST', '/users', '/users', { body: { name, email: 'ann@example.com' } });
+      assert.equal(res.status, 400, JSON.stringify(name));
+      assert.deepEqual(res.json.errors.map((e) => e.split(' ')[0]), ['name']);
+    }
+  });
+
+  test('a name of 256 emoji (512 UTF-16 units) is accepted; 257 are not', async () => {
+    const ok = await call('POST', '/users', '/users', { body: { name: '\u{1F600}'.repeat(256), email: 'e@example.com' } });
+    assert.equal(ok.status, 201);
+    const tooLong = await call('POST', '/users', '/users', { body: { name: '\u{1F600}'.repeat(257), email: 'e@example.com' } });
+    assert.deepEqual(tooLong.json.errors, ['name must be at most 256 characters']);
   });
 });

@@ -39,7 +39,7 @@ def role(logical_id: str, statements: list, vpc_id: Any = None) -> iam.Role:
 
 def function(logical_id: str, name: str, fn: Function, *, role_arn: Any, code_bucket: Any, code_key: str,
              key_arn: Any, log_group: Any, environment: dict[str, Any], vpc_config: Any,
-             dead_letter_arn: Any = None) -> awslambda.Function:
+             dead_letter_arn: Any = None, layers: list[Any] | None = None) -> awslambda.Function:
     """A traced function (concurrency-capped when the config reserves some) whose environment is encrypted with the system key.
 
     It references its own log group, so the group (with retention and encryption) exists before
@@ -57,8 +57,10 @@ def function(logical_id: str, name: str, fn: Function, *, role_arn: Any, code_bu
         TracingConfig=awslambda.TracingConfig(Mode="Active"),
         KmsKeyArn=key_arn,
         LoggingConfig=awslambda.LoggingConfig(LogGroup=log_group),
-        Architectures=["arm64"],
+        Architectures=[fn.architecture],
     )
+    if layers:
+        props["Layers"] = layers
     if fn.reserved_concurrency is not None:
         props["ReservedConcurrentExecutions"] = fn.reserved_concurrency
     if environment:

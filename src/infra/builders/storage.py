@@ -1,6 +1,7 @@
 """Tables and buckets with secure defaults: CMK encryption, PITR, TLS-only, no public access."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from awacs import s3 as as3
@@ -163,7 +164,7 @@ def cloudfront_log_bucket(logical_id: str, name: Any, retention_days: int, log_b
                                                                   LogFilePrefix="cloudfront-logs/"))
 
 
-def tls_only_policy(logical_id: str, bucket: s3.Bucket, extra: list[Statement] = ()) -> s3.BucketPolicy:
+def tls_only_policy(logical_id: str, bucket: s3.Bucket, extra: Sequence[Statement] = ()) -> s3.BucketPolicy:
     """Deny every request that does not use TLS, for the bucket and its objects."""
     arn = GetAtt(bucket, "Arn")
     deny = Statement(Sid="DenyInsecureTransport", Effect=Deny, Principal=Principal("*"),

@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 
 from infra.config.schema import Config
-from infra.config.typed import Loader
+from infra.config.typed import Loader, one_line
 from infra.config.validate import validate
 from infra.errors import ConfigError
 
@@ -55,9 +55,10 @@ def parse_config(raw: dict, file: str, name: str, root: Path = REPO_ROOT, *,
 
 def _shown(path: Path) -> str:
     try:
-        return str(path.resolve().relative_to(Path.cwd()))
+        shown = str(path.resolve().relative_to(Path.cwd()))
     except ValueError:
-        return str(path)
+        shown = str(path)
+    return one_line(shown)
 
 
 __all__ = ["Config", "config_today", "load_config", "parse_config"]

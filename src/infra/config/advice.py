@@ -4,6 +4,7 @@ Warnings, not errors: the config is valid and generation goes on; the CLI prints
 """
 from __future__ import annotations
 
+from infra.config import release, traffic
 from infra.config.schema import Config
 
 # Names reserved for documentation and tests (RFC 2606, RFC 6761): nobody owns their DNS.
@@ -34,6 +35,10 @@ def warnings(cfg: Config) -> list[str]:
     if cfg.edge and cfg.edge.domain and placeholder_domain(cfg.edge.domain):
         out.append(f"edge.domain '{cfg.edge.domain}' is a reserved example domain: this config needs real "
                    "values before it can deploy (the domain and hosted_zone_id of a Route 53 zone you own).")
+    if cfg.api and cfg.api.cloudwatch_role:
+        out.append("api.cloudwatch_role is deprecated and has no effect: the bootstrap stack (serverless-infra-"
+                   "artifacts, made by deploy and package) owns API Gateway's CloudWatch Logs role once per account "
+                   "and region; remove the key.")
     mon = cfg.monitoring
     if has_alarms(cfg):
         if not mon.topic:
@@ -42,4 +47,24 @@ def warnings(cfg: Config) -> list[str]:
         elif not (mon.emails or mon.https_endpoints):
             out.append("alarms notify the alarm topic, which has no subscriber; add monitoring.emails "
                        "(or monitoring.https_endpoints), or subscribe to the topic outside this stack.")
+    out += release_warnings(cfg)
+    return out
+
+
+def release_warnings(cfg: Config) -> list[str]:
+    """Gradual releases that no alarm can stop, or that end before their alarms could fire."""
+    out = []
+    for name in release.gradual_functions(cfg):
+        strat = release.strategy(cfg, name)
+        kinds = release.alarm_kinds(cfg, name)
+        if not kinds:
+            out.append(f"functions.{name} releases through CodeDeploy but no generated alarm watches it, so nothing "
+                       "rolls a bad version back; set monitoring.alarms.function_errors.")
+            continue
+        window = cfg.monitoring.alarms.evaluation_periods * 5
+        if strat.kind != traffic.ALL_AT_ONCE and strat.minutes() <= window:
+            out.append(f"functions.{name}: traffic has fully moved after {strat.minutes()} minutes ({strat.traffic}), "
+                       f"but its alarms need {window} minutes over their threshold to fire "
+                       f"(monitoring.alarms.evaluation_periods = {cfg.monitoring.alarms.evaluation_periods}); "
+                       "choose a longer release or fewer evaluation periods.")
     return out

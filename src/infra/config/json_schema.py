@@ -82,7 +82,7 @@ def _value(tp: Any, meta: typing.Mapping) -> dict:
     """The schema of one value of type `tp`, with the constraints the loader applies to it."""
     tp, _ = _unwrap_optional(tp)  # optional = may be left out; TOML has no null
     origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _object(tp)
     if origin is dict:
         _, val_tp = typing.get_args(tp)

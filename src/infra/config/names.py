@@ -86,9 +86,9 @@ def generated(cfg: Config) -> Iterator[Name]:
         yield Name("project.name", f"{_physical(cfg, ACCESS_LOG_BUCKET)}-{ACCOUNT}-{region}", BUCKET)
     if cfg.edge:
         yield Name("project.name", f"{_physical(cfg, CLOUDFRONT_LOG_BUCKET)}-{ACCOUNT}-{region}", BUCKET)
-    if cfg.functions:
+    if cfg.dead_letter_queue:
         yield Name("project.name", _physical(cfg, DEAD_LETTER_QUEUE), QUEUE)
-    for name, fn in cfg.functions.items():
+    for name in cfg.functions:
         yield Name(f"functions.{name}", _physical(cfg, name), FUNCTION)
         yield Name(f"functions.{name}", f"/aws/lambda/{_physical(cfg, name)}", LOG_GROUP)
         if cfg.monitoring and cfg.monitoring.alarms.function_errors:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from infra.config import traffic
 from infra.config.typed import internal, spec
 
 NAME = r"[a-z][a-z0-9-]{0,30}[a-z0-9]|[a-z]"
@@ -106,6 +107,25 @@ class Access:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Release:
+    traffic: str = spec(choices=traffic.CHOICES,
+                        doc="how a new version reaches traffic through CodeDeploy: 'all-at-once', "
+                            "'canary-10-percent-5|10|15|30-minutes', 'linear-10-percent-every-1-minute', "
+                            "'linear-10-percent-every-2|3|10-minutes', or a custom 'canary' / 'linear' "
+                            "(with percent and interval_minutes)")
+    percent: int = spec(0, min=0, max=99, doc="custom 'canary' / 'linear': percent of traffic moved first "
+                                              "(canary) or at every step (linear)")
+    interval_minutes: int = spec(0, min=0, max=1440, doc="custom 'canary' / 'linear': minutes before the rest "
+                                                         "moves (canary) or between steps (linear)")
+    before_traffic: str = spec("", doc="function under [functions] CodeDeploy runs before any traffic moves "
+                                       "(a smoke test); it reports Succeeded or Failed, and Failed rolls back")
+    after_traffic: str = spec("", doc="function under [functions] CodeDeploy runs once all traffic has moved")
+    provisioned_concurrency: int = spec(0, min=0, max=1000,
+                                        doc="provisioned concurrency on the function's alias (each new version "
+                                            "is warmed before it takes traffic); 0 = none")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Function:
     runtime: str = spec(doc="Lambda runtime (a current python3.x or nodejsNN.x)",
                         pattern=r"(python3\.\d+|nodejs\d+\.x)",
@@ -113,6 +133,14 @@ class Function:
     source: str = spec(doc="handler source directory, relative to the repository")
     handler: str = spec(doc="handler entry point, e.g. 'app.handler'", pattern=r"[A-Za-z0-9_./-]+\.[A-Za-z_][A-Za-z0-9_]*",
                         hint="write 'module.function', e.g. 'app.handler' or 'index.handler'.")
+    architecture: str = spec("x86_64", choices=("x86_64", "arm64"),
+                             doc="instruction set (Lambda Architectures): 'x86_64' or 'arm64' (Graviton); "
+                                 "dependencies are installed for it")
+    layer: bool = spec(False, doc="Python with dependencies: put them in a Lambda layer shared by every function "
+                                  "with the same source, runtime and architecture, so that a code change uploads "
+                                  "only the function's own files")
+    source_map: bool = spec(False, doc="Node.js with dependencies: ship the bundle's source map and turn it on "
+                                       "(NODE_OPTIONS=--enable-source-maps), so stack traces name the sources")
     description: str = spec("", doc="function description; default its name")
     memory: int = spec(256, min=128, max=10240, doc="memory in MB")
     timeout: int = spec(30, min=1, max=900, doc="timeout in seconds")
@@ -131,6 +159,16 @@ class Function:
     group: str = spec("", pattern=f"(?:{NAME})?", hint=NAME_HINT,
                       doc="nested stack group: bundles with the same group share the stack compute-<group>; "
                           "default: placed automatically (see the lock file)")
+    release: Optional[Release] = spec(None, doc="how new versions reach traffic (CodeDeploy, alias 'live'); default: "
+                                                f"'{traffic.PRODUCTION_DEFAULT}' in production stages, all at once "
+                                                "(CloudFormation updates the function in place) elsewhere")
+
+    @property
+    def dead_letter_queue(self) -> bool:
+        """Whether failed asynchronous events go to the system's SQS dead-letter queue: only when
+        no on-failure bucket takes them. Lambda presents the two as alternatives; with both, every
+        failed event would be kept twice."""
+        return not self.on_failure_bucket
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -204,7 +242,10 @@ class Jwt:
     jwks_url: str = spec("", pattern=r"https://[^\s]+|", hint="an https URL.",
                          doc="the issuer's key set; default <issuer>/.well-known/jwks.json")
     function: str = spec(doc="function under [functions] running the JWT authorizer (handlers/authorizer)")
-    cache_seconds: int = spec(300, min=0, max=3600, doc="API Gateway caches each token's policy this long")
+    cache_seconds: int = spec(300, min=0, max=3600,
+                              doc="API Gateway caches the answer for each token and route this long, "
+                                  "whatever the token's exp: a token stays accepted up to this long after it expires or is revoked; "
+                                  "0 = no cache")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -228,8 +269,8 @@ class Api:
     throttle_rate: int = spec(1000, min=1, max=100000, doc="stage steady-state requests per second")
     throttle_burst: int = spec(2000, min=1, max=200000, doc="stage burst requests")
     request_validation: bool = spec(True, doc="validate bodies and parameters")
-    cloudwatch_role: bool = spec(False, doc="set the region's API Gateway CloudWatch Logs role (AWS::ApiGateway::Account) "
-                                            "from this stage: one stage per account and region, or the bootstrap")
+    cloudwatch_role: bool = spec(False, doc="deprecated, no effect: the deployer's bootstrap stack owns API Gateway's "
+                                            "CloudWatch Logs role once per account and region")
     cors: Optional[Cors] = spec(None, doc="CORS preflight answers and headers; none = no CORS")
     auth: Auth = spec(factory=Auth, doc="user-facing authorization: Cognito user pool, JWT issuer")
     usage_plan: Optional[UsagePlan] = spec(None, doc="usage plan (throttle and quota per API key)")
@@ -256,16 +297,20 @@ class Firewall:
 class Edge:
     price_class: str = spec("PriceClass_100", choices=("PriceClass_100", "PriceClass_200", "PriceClass_All"),
                             doc="CloudFront price class (edge locations used)")
-    domain: str = spec("", doc="custom domain (needs hosted_zone_id); empty = CloudFront's own", pattern=r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}|",
+    domain: str = spec("", doc="custom domain (needs hosted_zone_id); empty = CloudFront's own",
+                       pattern=r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}|",
                        hint="give a domain such as 'example.com'.")
-    subdomain: str = spec("api", doc="the API is served at <subdomain>.<domain>", pattern=r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
-    hosted_zone_id: str = spec("", doc="Route 53 hosted zone of domain", pattern=r"Z[A-Z0-9]{1,31}|", hint="a Route 53 zone id starts with 'Z'.")
+    subdomain: str = spec("api", doc="the API is served at <subdomain>.<domain>",
+                          pattern=r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+    hosted_zone_id: str = spec("", doc="Route 53 hosted zone of domain", pattern=r"Z[A-Z0-9]{1,31}|",
+                               hint="a Route 53 zone id starts with 'Z'.")
     log_retention_days: int = spec(90, min=1, max=3650, doc="days CloudFront access logs are kept (S3 lifecycle)")
     origin_verify_rotation_function: str = spec(
         "", doc="function under [functions] (source handlers/origin_verify) rotating the origin-verification "
                 "secret shared by CloudFront and the firewall; empty = the deploy-time value is kept")
     origin_verify_rotation_days: int = spec(30, min=1, max=365, doc="rotate the origin-verification secret every N days")
-    certificate_arn: str = spec("", doc="existing us-east-1 certificate; empty = issue one", pattern=r"arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]+|",
+    certificate_arn: str = spec("", doc="existing us-east-1 certificate; empty = issue one",
+                                pattern=r"arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]+|",
                                 hint="CloudFront only accepts certificates from us-east-1: "
                                      "arn:aws:acm:us-east-1:<account>:certificate/<id>.")
 
@@ -339,3 +384,8 @@ class Config:
     file: str = internal("")
     name: str = internal("")
     root: str = internal("")
+
+    @property
+    def dead_letter_queue(self) -> bool:
+        """Whether any function sends failed asynchronous events to the dead-letter queue."""
+        return any(f.dead_letter_queue for f in self.functions.values())

@@ -64,6 +64,13 @@ def _shape(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field]]:
     return typing.get_type_hints(cls), fields
 
 
+def one_line(text: str) -> str:
+    """`text` with every character that is not printable escaped as Python would write it
+    (a newline as \\n, a right-to-left override as \\u202e), so that an error echoing a
+    config value stays one line and shows exactly what the file holds."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
 class Loader:
     """Converts raw TOML data into dataclass instances for one config file."""
 
@@ -71,7 +78,8 @@ class Loader:
         self.file = file
 
     def fail(self, key: str, problem: str, fix: str = "") -> typing.NoReturn:
-        raise ConfigError(self.file, key or "(top level)", problem, fix)
+        # Messages quote config values, which may hold newlines or bidi controls.
+        raise ConfigError(one_line(self.file), one_line(key or "(top level)"), one_line(problem), one_line(fix))
 
     def load(self, cls: type, data: Any, key: str = "") -> Any:
         """Build `cls` from `data`, checking unknown keys, types and field constraints."""
@@ -100,7 +108,7 @@ class Loader:
         """Convert one value to `tp` and check its constraints."""
         tp, _ = _unwrap_optional(tp)
         origin = typing.get_origin(tp)
-        if dataclasses.is_dataclass(tp):
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
             return self.load(tp, raw, key)
         if origin is dict:
             key_tp, val_tp = typing.get_args(tp)

@@ -9,7 +9,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from infra.config.schema import Config
+from infra.config import release, traffic
+from infra.config.schema import Config, Function
 from infra.config.typed import Loader
 
 JSON_TYPES = ("string", "number", "integer", "boolean", "object", "array")
@@ -63,6 +64,7 @@ def validate(cfg: Config, ld: Loader, today: datetime.date) -> None:
     _functions(cfg, ld, today)
     _api(cfg, ld)
     _features(cfg, ld)
+    _releases(cfg, ld)
     _names(cfg, ld)
 
 
@@ -135,6 +137,7 @@ def _functions(cfg: Config, ld: Loader, today: datetime.date) -> None:
         if not any((src / f"{module}{ext}").is_file() for ext in exts):
             ld.fail(f"{key}.handler", f"'{fn.handler}' needs {module}{exts[0]} in '{fn.source}', which is missing.",
                     "fix the handler name or add the file.")
+        _dependencies(fn, key, ld)
         for table in fn.access.tables:
             if table not in cfg.tables:
                 ld.fail(f"{key}.access.tables.{table}", f"no table named '{table}'.", _known("tables", cfg.tables))
@@ -151,6 +154,18 @@ def _functions(cfg: Config, ld: Loader, today: datetime.date) -> None:
                 ld.fail(f"{key}.environment.{var}", "is reserved by the Lambda runtime.", "choose another name.")
             for ref in ENV_REF.findall(value):
                 _env_ref(cfg, ref, f"{key}.environment.{var}", ld)
+
+
+def _dependencies(fn: Function, key: str, ld: Loader) -> None:
+    """The dependency options fit the function's language. (Whether its source folder declares
+    dependencies, and declares them buildably, is checked where they are built: infra.bundle.)"""
+    python = fn.runtime.startswith("python")
+    if fn.layer and not python:
+        ld.fail(f"{key}.layer", "applies to Python functions: a Node.js function's dependencies are bundled "
+                "into one tree-shaken file with its code.", "remove layer.")
+    if fn.source_map and python:
+        ld.fail(f"{key}.source_map", "applies to Node.js functions with dependencies (bundled by esbuild); "
+                "Python functions ship their sources as they are.", "remove source_map.")
 
 
 def _runtime(runtime: str, key: str, ld: Loader, today: datetime.date) -> None:
@@ -322,6 +337,56 @@ def _features(cfg: Config, ld: Loader) -> None:
                     "add [api] or set dashboard = false.")
         if (mon.alarms.api_4xx or mon.alarms.api_5xx or mon.alarms.api_latency_ms) and not cfg.api:
             ld.fail("monitoring.alarms", "API alarms need an [api].", "set the api_* thresholds to 0 or add [api].")
+
+
+def _releases(cfg: Config, ld: Loader) -> None:
+    """[functions.X.release]: custom traffic complete, hooks that exist, no release where nothing
+    could shift (rotation functions, hooks), provisioned concurrency on an alias that exists."""
+    for name, fn in cfg.functions.items():
+        rel = fn.release
+        if rel is None:
+            continue
+        key = f"functions.{name}.release"
+        if rel.traffic in traffic.CUSTOM:
+            for field in ("percent", "interval_minutes"):
+                if not getattr(rel, field):
+                    ld.fail(f"{key}.{field}", f"custom traffic '{rel.traffic}' needs {field}.",
+                            f"set {field} (percent 1-99, interval_minutes 1-1440), or use a named traffic such "
+                            f"as '{traffic.PRODUCTION_DEFAULT}'.")
+        else:
+            for field in ("percent", "interval_minutes"):
+                if getattr(rel, field):
+                    ld.fail(f"{key}.{field}", f"applies to custom traffic ('canary' or 'linear'), not '{rel.traffic}'.",
+                            f"remove {field}, or set traffic = \"canary\" or \"linear\".")
+        for field in ("before_traffic", "after_traffic"):
+            hook = getattr(rel, field)
+            if not hook:
+                continue
+            if hook not in cfg.functions:
+                ld.fail(f"{key}.{field}", f"no function named '{hook}'.", _known("functions", cfg.functions))
+            if hook == name:
+                ld.fail(f"{key}.{field}", "a function cannot be its own release hook.",
+                        "declare a separate function that tests this one.")
+            hook_rel = cfg.functions[hook].release
+            if hook_rel is not None and hook_rel.traffic != traffic.ALL_AT_ONCE:
+                ld.fail(f"functions.{hook}.release.traffic", f"'{hook}' is a release hook of '{name}'; CodeDeploy "
+                        "invokes hooks by name, so a hook has no traffic to shift.", "remove its [release].")
+            if hook_rel is not None and (hook_rel.before_traffic or hook_rel.after_traffic):
+                ld.fail(f"functions.{hook}.release", f"'{hook}' is a release hook of '{name}' and has hooks itself.",
+                        "remove the hooks of the hook function.")
+        why = release.never_gradual(cfg, name)
+        strat = release.strategy(cfg, name)
+        if why and strat.gradual:
+            ld.fail(key, f"'{name}' cannot release gradually: {why}.", "remove its [release] (it releases all at once).")
+        if rel.provisioned_concurrency and not strat.gradual:
+            ld.fail(f"{key}.provisioned_concurrency", "provisioned concurrency is set on the function's alias, which "
+                    "only functions released through CodeDeploy have.",
+                    "use a canary or linear traffic, or remove provisioned_concurrency.")
+        if rel.provisioned_concurrency and fn.reserved_concurrency is not None \
+                and rel.provisioned_concurrency > fn.reserved_concurrency:
+            ld.fail(f"{key}.provisioned_concurrency", f"{rel.provisioned_concurrency} is more than the function's "
+                    f"reserved_concurrency ({fn.reserved_concurrency}); Lambda refuses that.",
+                    "lower it, or raise reserved_concurrency.")
 
 
 def _known(section: str, names) -> str:

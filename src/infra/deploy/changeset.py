@@ -1,4 +1,4 @@
-"""Change sets: create (with nested change sets), wait, read every level, execute, clean up.
+"""Change sets: create (with nested change sets), wait, read every level as rows, execute, clean up.
 
 - One fixed name per purpose (`serverless-infra-deploy`, `serverless-infra-diff`): a leftover
   from an interrupted run is found by name and deleted before the next one is created.
@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from infra.deploy.resource_diff import NESTED_STACK_TYPE, Diff, LocalFallback, Row
 from infra.deploy.session import aws_exceptions, error_message
 from infra.errors import DeployError
 
@@ -56,29 +57,25 @@ def delete_stale(cfn: Any, stack: str, name: str) -> int:
     from botocore.exceptions import ClientError
 
     deleted = 0
-    token = None
-    while True:
-        try:
-            page = cfn.list_change_sets(StackName=stack, **({"NextToken": token} if token else {}))
-        except ClientError as exc:
-            if "does not exist" in str(exc):
-                return deleted
-            raise
-        for summary in page.get("Summaries", []):
-            # Some endpoints list every stack's change sets: check the stack as well.
-            if summary.get("StackName") not in (None, stack) and summary.get("StackId") != stack:
-                continue
-            if summary.get("ChangeSetName") != name or summary.get("ExecutionStatus") == "EXECUTE_IN_PROGRESS":
-                continue
-            try:
-                cfn.delete_change_set(ChangeSetName=summary["ChangeSetId"])
-                deleted += 1
-            except ClientError as exc:
-                if "does not exist" not in str(exc) and "not found" not in str(exc).lower():
-                    raise
-        token = page.get("NextToken")
-        if not token:
+    try:
+        for page in cfn.get_paginator("list_change_sets").paginate(StackName=stack):
+            for summary in page.get("Summaries", []):
+                # Some endpoints list every stack's change sets: check the stack as well.
+                if summary.get("StackName") not in (None, stack) and summary.get("StackId") != stack:
+                    continue
+                if summary.get("ChangeSetName") != name or summary.get("ExecutionStatus") == "EXECUTE_IN_PROGRESS":
+                    continue
+                try:
+                    cfn.delete_change_set(ChangeSetName=summary["ChangeSetId"])
+                    deleted += 1
+                except ClientError as exc:
+                    if "does not exist" not in str(exc) and "not found" not in str(exc).lower():
+                        raise
+    except ClientError as exc:
+        if "does not exist" in str(exc):
             return deleted
+        raise
+    return deleted
 
 
 def create(cfn: Any, *, stack: str, kind: str, name: str, parameters: dict[str, str],
@@ -138,16 +135,16 @@ def wait_until_computed(cfn: Any, cs: ChangeSet, *, timeout: float = CREATE_TIME
         cs.execution_status = desc.get("ExecutionStatus", "")
         if cs.status == "CREATE_COMPLETE":
             cs.changes = list(desc.get("Changes", []))
-            token = desc.get("NextToken")
-            while token:
-                more = cfn.describe_change_set(ChangeSetName=cs.arn, StackName=cs.stack_id, NextToken=token)
-                cs.changes.extend(more.get("Changes", []))
-                token = more.get("NextToken")
+            if desc.get("NextToken"):
+                cs.changes += describe_all(cfn, cs.arn, stack=cs.stack_id, starting_token=desc["NextToken"])
             return cs
         if cs.status == "FAILED":
             if is_no_changes(cs.reason):
                 raise NoChanges()
-            raise DeployError(f"CloudFormation could not create the change set for {cs.stack_name}: {cs.reason}")
+            found = validation_failures(cfn, cs)
+            listed = f" Pre-deployment validation: {'; '.join(found)}." if found else ""
+            raise DeployError(f"CloudFormation could not create the change set for {cs.stack_name}: "
+                              f"{cs.reason.rstrip('.')}.{listed}")
         if cs.status.startswith("DELETE"):
             raise DeployError(f"The change set for {cs.stack_name} was deleted while being created (another run?).")
         if clock() >= deadline:
@@ -157,16 +154,35 @@ def wait_until_computed(cfn: Any, cs: ChangeSet, *, timeout: float = CREATE_TIME
         interval = min(interval * 1.5, 3.0)
 
 
-def describe_all(cfn: Any, arn: str) -> list[dict[str, Any]]:
-    """Every change of a change set, across pages."""
-    changes: list[dict[str, Any]] = []
-    token = None
-    while True:
-        page = cfn.describe_change_set(ChangeSetName=arn, **({"NextToken": token} if token else {}))
-        changes.extend(page.get("Changes", []))
-        token = page.get("NextToken")
-        if not token:
-            return changes
+def validation_failures(cfn: Any, cs: ChangeSet) -> list[str]:
+    """What CloudFormation's pre-deployment validation found wrong with a failed change set
+    (DescribeEvents; https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/validate-stack-deployments.html):
+    `Logical id (path): reason` per failed validation. Best effort: [] when the endpoint has no such API."""
+    found: list[str] = []
+    try:
+        pages = cfn.get_paginator("describe_events").paginate(
+            ChangeSetName=cs.arn, StackName=cs.stack_id, Filters={"FailedEvents": True})
+        for page in pages:
+            for event in page.get("OperationEvents", []):
+                if not event.get("ValidationName"):
+                    continue
+                where = event.get("LogicalResourceId", "") or cs.stack_name
+                path = f" ({event['ValidationPath']})" if event.get("ValidationPath") else ""
+                reason = (event.get("ValidationStatusReason") or event.get("ValidationName", "")).rstrip(".")
+                found.append(f"{where}{path}: {reason}")
+    except aws_exceptions():
+        return []
+    return found
+
+
+def describe_all(cfn: Any, arn: str, *, stack: str | None = None, starting_token: str | None = None
+                 ) -> list[dict[str, Any]]:
+    """Every change of a change set, across pages (boto3's DescribeChangeSet paginator)."""
+    args: dict[str, Any] = {"ChangeSetName": arn, **({"StackName": stack} if stack else {})}
+    if starting_token:
+        args["PaginationConfig"] = {"StartingToken": starting_token}
+    return [change for page in cfn.get_paginator("describe_change_set").paginate(**args)
+            for change in page.get("Changes", [])]
 
 
 def execute(cfn: Any, cs: ChangeSet, token: str) -> None:
@@ -182,3 +198,54 @@ def delete(cfn: Any, cs: ChangeSet) -> None:
         cfn.delete_change_set(ChangeSetName=cs.arn, StackName=cs.stack_id)
     except aws_exceptions():
         pass
+
+
+# -- reading every level ------------------------------------------------------------------------
+def row_from_change(change: dict[str, Any], label: str) -> Row:
+    rc = change.get("ResourceChange", {})
+    props = tuple(sorted({
+        d["Target"].get("Name", "") for d in rc.get("Details", []) or []
+        if d.get("Target", {}).get("Attribute") == "Properties" and d["Target"].get("Name")
+    }))
+    replacement = rc.get("Replacement", "") or ""
+    if not replacement and rc.get("Action") == "Modify":
+        replacement = "?"
+    return Row(label, rc.get("Action", ""), rc.get("LogicalResourceId", ""), rc.get("ResourceType", ""),
+               replacement, rc.get("PhysicalResourceId", "") or "", props,
+               policy_action=rc.get("PolicyAction", "") or "")
+
+
+def collect(cfn: Any, changes: list[dict[str, Any]], label: str,
+            fallback: LocalFallback | None = None, diff: Diff | None = None) -> Diff:
+    """Rows for `changes` (one change set) and, recursively, for its nested change sets.
+
+    With `IncludeNestedStacks`, CloudFormation gives each changed nested stack its own change set
+    (`ResourceChange.ChangeSetId`); every one is walked, so nothing hides behind a "Modify
+    AWS::CloudFormation::Stack". When an endpoint produces no nested change set (emulators), the
+    child's rows come from `fallback` (the deployed child template against the generated one).
+    """
+    diff = diff or Diff()
+    for change in changes:
+        if change.get("Type") != "Resource":
+            continue
+        row = row_from_change(change, label)
+        rc = change["ResourceChange"]
+        if row.resource_type == NESTED_STACK_TYPE:
+            row = Row(**{**row.__dict__, "replacement": rc.get("Replacement", "") or ""})
+        diff.rows.append(row)
+        if row.resource_type != NESTED_STACK_TYPE:
+            continue
+        child_label = f"{label}/{row.logical_id}"
+        if rc.get("ChangeSetId"):
+            collect(cfn, describe_all(cfn, rc["ChangeSetId"]), child_label, fallback, diff)
+        elif fallback is not None:
+            rows = fallback.rows(child_label, row)
+            if rows is None:
+                diff.notes.append(f"{child_label}: no nested change set and no local template to compare; its "
+                                  "resource changes are not listed.")
+            else:
+                diff.rows.extend(rows)
+                if row.action == "Modify":
+                    diff.notes.append(f"{child_label}: the endpoint produced no nested change set; rows computed "
+                                      "locally from the deployed and generated templates.")
+    return diff

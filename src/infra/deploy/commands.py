@@ -1,4 +1,4 @@
-"""Click commands: package, diff, deploy, destroy, outputs, drift, preflight.
+"""Click commands: package, diff, deploy, destroy, outputs, drift, preflight, recover.
 
 Defined as every command is (`infra.command`: one line and a documented exit code for every
 failure). Each takes typed parameters and builds the deploy `Options` through `options()`, whose
@@ -15,16 +15,17 @@ import click
 
 from infra.args import BucketName, Duration, EndpointUrl, Profile, WritableFile
 from infra.command import EXIT_CHANGES, command
+from infra.deploy.checks import check_names
 from infra.errors import UsageError, UserError
 
 if TYPE_CHECKING:
-    from infra.deploy.orchestrate import Options
+    from infra.deploy.stage import Options
     from infra.deploy.ui import Ui
 
 __all__ = ["COMMANDS", "Duration"]
 
 APPROVAL_LEVELS = ("never", "broadening", "any")
-PREFLIGHT_CHECKS = ("names", "hosted-zone", "certificate", "config-recorder", "connection", "concurrency")
+PREFLIGHT_CHECKS = check_names()  # the registry in infra.deploy.checks
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,7 +80,7 @@ def options(*, config: Path, out: Path, region: str | None, profile: str | None,
             import_retained: bool, fail: bool) -> Options:
     """The deploy `Options`, every field given: no parameter has a default, so a command that
     forgets one of its flags fails the type check (a test keeps this list equal to Options')."""
-    from infra.deploy.orchestrate import Options
+    from infra.deploy.stage import Options
     from infra.deploy.session import Target
 
     return Options(config=config, out=out, target=Target(region, profile, endpoint_url), bucket=bucket, yes=yes,
@@ -112,7 +113,7 @@ def package_cmd(config: Path, out: Path, region: str | None, profile: str | None
     Writes the console-ready root template to <out>/<config>/packaged/root.json and prints its S3 URL
     and a CloudFormation console quick-create link.
     """
-    from infra.deploy.orchestrate import run_package
+    from infra.deploy.console import run_package
 
     run_package(options(config=config, out=out, region=region, profile=profile, endpoint_url=endpoint_url,
                         bucket=bucket, yes=False, allow_removal=False, recreate_failed=False, timeout=None,
@@ -133,7 +134,7 @@ def diff_cmd(config: Path, out: Path, region: str | None, profile: str | None, e
     created and deleted again for a stack that exists; a stage not deployed yet is shown from the
     templates (everything new). The placement lock file is read, never written.
     """
-    from infra.deploy.orchestrate import run_diff
+    from infra.deploy.diff import run_diff
 
     changed = run_diff(options(config=config, out=out, region=region, profile=profile, endpoint_url=endpoint_url,
                                bucket=bucket, yes=False, allow_removal=False, recreate_failed=False,
@@ -174,7 +175,7 @@ def deploy_cmd(config: Path, out: Path, region: str | None, profile: str | None,
 
     Once the stage is deployed, the config's placement lock file records where each resource now is.
     """
-    from infra.deploy.orchestrate import run_deploy
+    from infra.deploy.deploy import run_deploy
 
     run_deploy(options(config=config, out=out, region=region, profile=profile, endpoint_url=endpoint_url,
                        bucket=bucket, yes=yes, allow_removal=allow_removal, recreate_failed=recreate_failed,
@@ -245,7 +246,7 @@ def drift_cmd(config: Path, out: Path, region: str | None, profile: str | None, 
 def preflight_cmd(config: Path, out: Path, region: str | None, profile: str | None, endpoint_url: str | None,
                   skip_checks: tuple[str, ...]) -> None:
     """Check what a deploy needs outside its templates (names free, zone, certificate, Config
-    recorder, GitHub connection, concurrency); exit 1 when a check fails."""
+    recorder, GitHub connection, concurrency, API Gateway's logging role); exit 1 when a check fails."""
     from infra.deploy.preflight import run_preflight
 
     run_preflight(options(config=config, out=out, region=region, profile=profile, endpoint_url=endpoint_url,
@@ -254,4 +255,22 @@ def preflight_cmd(config: Path, out: Path, region: str | None, profile: str | No
                           import_retained=True, fail=False), _ui())
 
 
-COMMANDS = [package_cmd, diff_cmd, deploy_cmd, destroy_cmd, outputs_cmd, drift_cmd, preflight_cmd]
+@command("recover")
+@aws_options
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@force_option("Recover")
+@timeout_option()
+def recover_cmd(config: Path, out: Path, region: str | None, profile: str | None, endpoint_url: str | None,
+                yes: bool, force: bool, timeout: float | None) -> None:
+    """Continue the rollback of a stage stuck in UPDATE_ROLLBACK_FAILED: show the root cause, skip
+    the resources that cannot roll back, confirm once, wait, report. A stage that is not stuck is
+    refused (exit 2)."""
+    from infra.deploy.recover import run_recover
+
+    run_recover(options(config=config, out=out, region=region, profile=profile, endpoint_url=endpoint_url,
+                        bucket=None, yes=yes, allow_removal=False, recreate_failed=False, timeout=timeout,
+                        outputs_file=None, require_approval="broadening", force=force, skip_checks=(),
+                        import_retained=True, fail=False), _ui(yes))
+
+
+COMMANDS = [package_cmd, diff_cmd, deploy_cmd, destroy_cmd, outputs_cmd, drift_cmd, preflight_cmd, recover_cmd]

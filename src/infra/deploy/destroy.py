@@ -21,16 +21,17 @@ from typing import Any
 
 from infra.deploy import bootstrap
 from infra.deploy.buckets import empty_bucket
-from infra.deploy.changes import deployed_template
-from infra.deploy.orchestrate import Options, open_stage
+from infra.deploy.resource_diff import deployed_template
 from infra.deploy.rootcause import RootCause
 from infra.deploy.runner import DeleteFailed, StackRunner, StackSpec
 from infra.deploy.session import Aws, aws_errors, aws_exceptions
-from infra.deploy.stack_state import StackInfo, describe_stack, nested_stacks
+from infra.deploy.stack_state import StackInfo
+from infra.deploy.stacks import describe_stack, nested_stacks
+from infra.deploy.stage import Options, open_stage, read_stage
 from infra.deploy.ui import Ui
 from infra.errors import DeployError
+from infra.resource_types import KEEPS_SNAPSHOT, KEPT_ON_DELETE, facts
 
-RETAINING_POLICIES = {"Retain", "RetainExceptOnCreate", "Snapshot"}
 BUCKET_TYPE = "AWS::S3::Bucket"
 DELETE_POLICY = "Delete"
 # How CloudFormation reports a bucket it could not delete ("The bucket you tried to delete is not empty").
@@ -84,7 +85,7 @@ def survey(cfn: Any, info: StackInfo) -> Survey:
             if not isinstance(policy, str):   # not a literal: neither listed as kept nor emptied
                 policy = "?"
             physical = (summaries.get(lid) or {}).get("PhysicalResourceId", "") or ""
-            if policy in RETAINING_POLICIES and lid in summaries:
+            if policy in KEPT_ON_DELETE and lid in summaries and not facts(res.get("Type", "")).gone_with_parent:
                 found.kept.append(Kept(label, lid, res.get("Type", ""), physical, policy))
             elif (res.get("Type") == BUCKET_TYPE and policy in ("", DELETE_POLICY) and physical
                   and summaries[lid].get("ResourceStatus") != "DELETE_COMPLETE"):
@@ -128,7 +129,7 @@ def blocked_by_our_bucket(cause: RootCause | None, buckets: list[DoomedBucket]) 
 
 
 def show_kept(ui: Ui, kept: list[Kept], title: str) -> None:
-    from rich.table import Table
+    from rich.table import Table  # rich loads only when a command prints a table
 
     if not kept:
         ui.say(f"{title}: none (no resource has DeletionPolicy Retain).")
@@ -138,7 +139,7 @@ def show_kept(ui: Ui, kept: list[Kept], title: str) -> None:
         table.add_column(col, overflow="fold")
     for k in kept:
         table.add_row(k.stack, k.logical_id, k.resource_type, k.physical_id,
-                      "snapshot kept" if k.policy == "Snapshot" else k.policy)
+                      "snapshot kept" if k.policy in KEEPS_SNAPSHOT else k.policy)
     ui.show(table)
 
 
@@ -204,8 +205,7 @@ def destroy_stack(aws: Aws, ui: Ui, name: str, opts: Options, *, disable_protect
 
 
 def run_destroy(opts: Options, ui: Ui, *, disable_protection: bool = False) -> list[Kept]:
-    from infra.deploy.orchestrate import read_stage
-
+    """The destroy command: the root, then the us-east-1 stack; what stays in the account."""
     build, aws = open_stage(opts, ui)
     read_stage(build, aws, ui, opts, action="destroy", refuse=True)   # another config's stacks: refused
     kept: list[Kept] = []

@@ -9,11 +9,16 @@ one line instead.
 """
 from __future__ import annotations
 
+import io
 from collections import Counter
-from typing import Any
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any
 
-from infra.deploy.changes import Diff, Row
-from infra.deploy.security import Rule, SecurityChange, Statement
+from infra.deploy.resource_diff import Diff, Row
+from infra.deploy.access_diff import Rule, SecurityChange, Statement
+
+if TYPE_CHECKING:   # rich loads only when a diff is shown
+    from rich.console import Group
 
 ACTION_STYLE = {"Add": "green", "Modify": "yellow", "Remove": "red", "Import": "cyan", "Dynamic": "magenta"}
 REPLACEMENT_TEXT = {"True": "REPLACE", "Conditional": "REPLACE (conditional)", "False": "no", "?": "?", "": "-"}
@@ -21,7 +26,7 @@ COLUMNS = ("Stack", "Action", "Logical ID", "Type", "Replacement", "Notes")
 NOTES_MIN = 12   # narrowest useful Notes column before falling back to one line per change
 
 
-def notes_for(row: Row, stateful_types: tuple[str, ...] | list[str]) -> str:
+def notes_for(row: Row, stateful_types: Collection[str]) -> str:
     notes = []
     if row.iam:
         notes.append("IAM")
@@ -64,7 +69,7 @@ def summary(diff: Diff) -> str:
 class ResourceChanges:
     """The resource table, or one line per change when identifiers would not fit the width."""
 
-    def __init__(self, diff: Diff, title: str, stateful_types: tuple[str, ...] | list[str]):
+    def __init__(self, diff: Diff, title: str, stateful_types: Collection[str]):
         self.diff, self.title, self.stateful_types = diff, title, stateful_types
 
     def cells(self, row: Row) -> tuple[str, str, str, str, str, str]:
@@ -141,7 +146,7 @@ class SecurityTable:
     """IAM statement or security group changes: a table whose cells are never broken inside a
     value (an action, a principal, an ARN), or, when that does not fit, one block per change."""
 
-    def __init__(self, title: str, columns: tuple[str, ...], rows: list[tuple[SecurityChange, tuple[str, ...]]]):
+    def __init__(self, title: str, columns: tuple[str, ...], rows: Sequence[tuple[SecurityChange, tuple[str, ...]]]):
         self.title, self.columns, self.rows = title, columns, rows
 
     def needed_width(self) -> int:
@@ -160,7 +165,7 @@ class SecurityTable:
             yield Text(self.title, style="bold")
             for change, cells in self.rows:
                 mark = change.sign + ("!" if change.broadening else "")
-                yield Text(f"  {mark:<3}{_who(change)}", style="red" if change.broadening else None)
+                yield Text(f"  {mark:<3}{_who(change)}", style="red" if change.broadening else "")
                 for col, cell in zip(self.columns, cells):
                     for i, line in enumerate((cell or "").splitlines()):
                         yield Text(f"       {(col.lower() + ':') if i == 0 else '':<12}{line}")
@@ -199,7 +204,7 @@ def security_tables(diff: Diff) -> list[Any]:
     return parts
 
 
-def render(diff: Diff, title: str, stateful_types: tuple[str, ...] | list[str] = ()) -> Any:
+def render(diff: Diff, title: str, stateful_types: Collection[str] = ()) -> Group:
     """A rich renderable for the whole diff."""
     from rich import box
     from rich.console import Group
@@ -227,8 +232,8 @@ def render(diff: Diff, title: str, stateful_types: tuple[str, ...] | list[str] =
             t.add_column("Key", no_wrap=True, overflow="ignore")
             t.add_column("Deployed", overflow="fold")
             t.add_column("New", overflow="fold")
-            for key, old, new in changes:
-                t.add_row(key, "-" if old is None else old, "-" if new is None else new)
+            for key, deployed, wanted in changes:
+                t.add_row(key, "-" if deployed is None else deployed, "-" if wanted is None else wanted)
             parts.append(t)
     parts.extend(security_tables(diff))
     for note in diff.notes:
@@ -237,18 +242,10 @@ def render(diff: Diff, title: str, stateful_types: tuple[str, ...] | list[str] =
     return Group(*parts)
 
 
-def render_text(diff: Diff, title: str, stateful_types: tuple[str, ...] | list[str] = (), width: int = 160) -> str:
+def render_text(diff: Diff, title: str, stateful_types: Collection[str] = (), width: int = 160) -> str:
     """The diff as plain text (tests, logs)."""
     from rich.console import Console
 
-    console = Console(width=width, record=True, file=_Null(), color_system=None, force_terminal=False)
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None, force_terminal=False)
     console.print(render(diff, title, stateful_types))
     return console.export_text()
-
-
-class _Null:
-    def write(self, _: str) -> int:
-        return 0
-
-    def flush(self) -> None:
-        pass

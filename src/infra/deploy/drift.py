@@ -14,10 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from infra.deploy.property_diff import shown
 from infra.deploy.session import aws_errors
-from infra.deploy.stack_state import describe_stack, nested_stacks
+from infra.deploy.stacks import describe_stack, nested_stacks
+from infra.deploy.stage import Options, open_stage
 from infra.deploy.ui import Ui
-from infra.deploy.values import shown
 from infra.errors import DeployError
 
 DEFAULT_TIMEOUT = 900.0
@@ -53,6 +54,8 @@ def wait(cfn: Any, detection_id: str, *, timeout: float, sleep: Callable[[float]
 
 
 def drifted_resources(cfn: Any, stack_id: str) -> list[dict[str, Any]]:
+    """Every drifted resource of a stack. DescribeStackResourceDrifts has no boto3 paginator, so the
+    NextToken loop is written out."""
     found: list[dict[str, Any]] = []
     token = None
     while True:
@@ -102,10 +105,8 @@ def show(ui: Ui, drifts: list[StackDrift]) -> bool:
     return drifted
 
 
-def run_drift(opts: Any, ui: Ui, *, sleep: Callable[[float], None] = time.sleep) -> bool:
+def run_drift(opts: Options, ui: Ui, *, sleep: Callable[[float], None] = time.sleep) -> bool:
     """The drift command; True when anything drifted."""
-    from infra.deploy.orchestrate import open_stage
-
     build, aws = open_stage(opts, ui)
     timeout = opts.timeout or DEFAULT_TIMEOUT
     with aws_errors(f"detecting drift on {build.stack_name} in {aws.region}"):

@@ -14,10 +14,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.deploy.stack_state import NESTED_STACK_TYPE, describe_stack, nested_stacks
+from infra.deploy.rootcause import stack_events
+from infra.deploy.stack_state import NESTED_STACK_TYPE
+from infra.deploy.stacks import describe_stack, nested_stacks
 from infra.deploy.ui import Ui
+
+if TYPE_CHECKING:   # rich loads only when a command shows something
+    from rich.table import Table
 
 DONE_STATUSES = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE", "IMPORT_COMPLETE",
                  "DELETE_SKIPPED", "UPDATE_ROLLBACK_COMPLETE", "ROLLBACK_COMPLETE"}
@@ -103,7 +108,7 @@ class LiveSink:
         if self._live is not None:
             self._live.update(self.render())
 
-    def render(self) -> Any:
+    def render(self) -> Table:
         from rich.table import Table
 
         table = Table(title="Stack progress", title_justify="left", expand=False)
@@ -143,8 +148,9 @@ class EventStream:
 
     def __init__(self, cfn: Any, stack_id: str, label: str, sink: PlainSink | LiveSink, *,
                  fast: bool = False, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, on_poll: Callable[[], None] | None = None):
         self.cfn = cfn
+        self.on_poll = on_poll  # called after every poll: views of what stack events do not show (releases)
         self.root = Watch(label, stack_id)
         self.watches: dict[str, Watch] = {stack_id: self.root}
         self.sink = sink
@@ -198,32 +204,25 @@ class EventStream:
         for label, ev in fresh:
             self.sink.event(label, ev)
         self.events.extend(fresh)
+        if self.on_poll is not None:
+            self.on_poll()
         return fresh
 
     def _new_events(self, watch: Watch) -> list[dict[str, Any]]:
         from botocore.exceptions import ClientError
 
         new: list[dict[str, Any]] = []
-        token = None
-        while True:
-            kwargs = {"StackName": watch.stack_id, **({"NextToken": token} if token else {})}
-            try:
-                page = self.cfn.describe_stack_events(**kwargs)
-            except ClientError as exc:
-                if "does not exist" in str(exc):
-                    return []
-                raise
-            for ev in page.get("StackEvents", []):
+        try:
+            for ev in stack_events(self.cfn, watch.stack_id):
                 ts = ev.get("Timestamp")
                 if ev["EventId"] in watch.seen or (
                         self.cutoff is not None and isinstance(ts, datetime) and ts < self.cutoff):
-                    token = None
-                    break
+                    break     # newest first: everything further down was shown already
                 new.append(ev)
-            else:
-                token = page.get("NextToken")
-            if not token:
-                break
+        except ClientError as exc:
+            if "does not exist" in str(exc):
+                return []
+            raise
         watch.seen.update(e["EventId"] for e in new)
         return list(reversed(new))
 
@@ -272,6 +271,6 @@ class EventStream:
         self.interval = min(self.interval * 1.5, self.max_interval)
 
 
-def _sort_key(ev: dict[str, Any]) -> Any:
+def _sort_key(ev: dict[str, Any]) -> float:
     ts = ev.get("Timestamp")
     return ts.timestamp() if isinstance(ts, datetime) else 0.0

@@ -10,15 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infra.build import build_config
 from infra.errors import DeployError
+from infra.resource_types import stateful_types
 
 MANIFEST = "manifest.json"
-DEFAULT_STATEFUL_TYPES = (
-    "AWS::DynamoDB::Table",
-    "AWS::S3::Bucket",
-    "AWS::KMS::Key",
-    "AWS::SecretsManager::Secret",
-)
 
 
 @dataclass(frozen=True)
@@ -72,10 +68,11 @@ class Build:
     stateful_types: tuple[str, ...]
     tags: dict[str, str]
     termination_protection: bool
+    placement: dict[str, str] = field(default_factory=dict)   # bundle key -> stack name (compute, data-2, ...)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def load(cls, directory: Path) -> "Build":
+    def load(cls, directory: Path) -> Build:
         path = directory / MANIFEST
         try:
             data = json.loads(path.read_text())
@@ -89,7 +86,7 @@ class Build:
             raise DeployError(f"{path}: missing or malformed entry {exc}; regenerate the templates.") from None
 
     @classmethod
-    def _from_dict(cls, directory: Path, data: dict[str, Any]) -> "Build":
+    def _from_dict(cls, directory: Path, data: dict[str, Any]) -> Build:
         if data.get("certificate") and not data.get("global"):
             raise DeployError(f"{directory / MANIFEST}: has a 'certificate' entry, which the generator no "
                               "longer writes (it is now part of 'global'); regenerate the templates.")
@@ -108,9 +105,10 @@ class Build:
             ),
             root_parameters=dict(data.get("root_parameters", {})),
             global_stack=_global_stack(directory, data.get("global")),
-            stateful_types=tuple(data.get("stateful_types") or DEFAULT_STATEFUL_TYPES),
+            stateful_types=tuple(data.get("stateful_types") or stateful_types()),
             tags=dict(data.get("tags", {})),
             termination_protection=bool(data.get("termination_protection", data.get("production", False))),
+            placement={str(k): str(v) for k, v in (data.get("placement") or {}).items()},
             raw=data,
         )
         files = [build.root_template, *build.templates.values(), *(a.file for a in build.assets)]
@@ -126,7 +124,12 @@ class Build:
         return build
 
     def template(self, path: Path) -> dict[str, Any]:
-        return json.loads(path.read_text())
+        loaded: dict[str, Any] = json.loads(path.read_text())
+        return loaded
+
+    def child_of_stack(self) -> dict[str, str]:
+        """Generated stack name (compute, data-2: the placement's names) -> its logical id in the root."""
+        return {path.stem: lid for lid, path in self.templates.items()}
 
 
 def _global_stack(directory: Path, entry: dict[str, Any] | None) -> GlobalStack | None:
@@ -147,8 +150,6 @@ def _global_stack(directory: Path, entry: dict[str, Any] | None) -> GlobalStack 
 
 def _generate(config: Path, out: Path) -> Path:
     """Run the generator; returns the stage's output directory."""
-    from infra.build import build_config
-
     return build_config(config, out)
 
 

@@ -8,21 +8,23 @@ warned about and the first one (root, then nested stacks depth first) is kept.
 """
 from __future__ import annotations
 
+import difflib
 import json
-from typing import Any
+from pathlib import Path
 
 from infra.deploy.session import Aws, aws_errors
-from infra.deploy.stack_state import StackInfo, describe_stack, nested_stacks
+from infra.deploy.stage import Options, open_stage
+from infra.deploy.stack_state import StackInfo
+from infra.deploy.stacks import describe_stack, nested_stacks
 from infra.deploy.ui import Ui
 from infra.errors import DeployError
+from infra.render import write_output
 
 TABLE_FRAME = 7  # a two-column rich table's borders and padding: │ a │ b │
 
 
 def outputs_of(info: StackInfo | None) -> dict[str, str]:
-    if info is None:
-        return {}
-    return {o["OutputKey"]: str(o.get("OutputValue", "")) for o in sorted(info.outputs, key=lambda o: o["OutputKey"])}
+    return info.output_values if info is not None else {}
 
 
 def read_outputs(aws: Aws, ui: Ui, info: StackInfo, *, root_only: bool = False) -> dict[str, str]:
@@ -68,10 +70,18 @@ def show_outputs(ui: Ui, outputs: dict[str, str], *, title: str) -> None:
     ui.show(table)
 
 
-def run_outputs(opts: Any, ui: Ui, *, key: str | None = None, as_json: bool = False,
-                root_only: bool = False) -> dict[str, str]:
-    from infra.deploy.orchestrate import open_stage, write_outputs
+def write_outputs(path: Path, outputs: dict[str, str]) -> None:
+    """The outputs as one flat JSON object (--outputs-file); "-" is standard output, and a link is
+    written through."""
+    try:
+        write_output(path, (json.dumps(outputs, indent=2, sort_keys=True) + "\n").encode())
+    except OSError as exc:
+        raise DeployError(f"Could not write the outputs to {path}: {exc.strerror or exc}.") from None
 
+
+def run_outputs(opts: Options, ui: Ui, *, key: str | None = None, as_json: bool = False,
+                root_only: bool = False) -> dict[str, str]:
+    """The outputs command."""
     build, aws = open_stage(opts, ui)
     with aws_errors(f"reading the outputs of {build.stack_name} in {aws.region}"):
         info = describe_stack(aws.client("cloudformation"), build.stack_name)
@@ -82,8 +92,6 @@ def run_outputs(opts: Any, ui: Ui, *, key: str | None = None, as_json: bool = Fa
         write_outputs(opts.outputs_file, outputs)
     if key is not None:
         if key not in outputs:
-            import difflib
-
             close = difflib.get_close_matches(key, list(outputs), n=3)
             hint = f" Did you mean {' or '.join(close)}?" if close else f" It has: {', '.join(outputs) or 'none'}."
             raise DeployError(f"{build.stack_name} has no output {key}.{hint}")

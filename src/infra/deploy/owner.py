@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from infra.config import REPO_ROOT
 from infra.deploy.stack_state import StackInfo
 from infra.deploy.ui import Ui
 from infra.errors import UsageError
@@ -23,8 +24,6 @@ def config_identity(config: Path, repo_root: Path | None = None) -> str:
     """The config's path relative to the repository (the same on every machine and CI runner), or
     its file name when it lives elsewhere."""
     if repo_root is None:
-        from infra.config import REPO_ROOT
-
         repo_root = REPO_ROOT
     path = Path(config).resolve()
     try:

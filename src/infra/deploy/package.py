@@ -20,9 +20,10 @@ from infra.deploy.manifest import Build
 from infra.deploy.session import Aws, error_code
 from infra.errors import DeployError
 from infra.render import compact_json, replace_file
+from infra.resource_types import NESTED_STACK
 
 PACKAGED_DIR = "packaged"
-NESTED_STACK_TYPE = "AWS::CloudFormation::Stack"
+NESTED_STACK_TYPE = NESTED_STACK
 
 
 @dataclass
@@ -85,11 +86,13 @@ def exists(s3: Any, bucket: str, key: str) -> bool:
         raise
 
 
-def upload(s3: Any, bucket: str, key: str, data: bytes, content_type: str, result: Packaged) -> None:
+def upload(s3: Any, bucket: str, key: str, data: bytes | Path, content_type: str, result: Packaged) -> None:
+    """Put `data` (bytes, or a file read only when needed) under `key` unless the key exists."""
     if exists(s3, bucket, key):
         result.skipped.append(key)
         return
-    s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+    s3.put_object(Bucket=bucket, Key=key, Body=data.read_bytes() if isinstance(data, Path) else data,
+                  ContentType=content_type)
     result.uploaded.append(key)
 
 
@@ -128,7 +131,8 @@ def package(build: Build, aws: Aws, bucket: str, *, assets: bool = True) -> Pack
     url = lambda key: s3_url(bucket, aws.region, key, aws.partition_suffix)  # noqa: E731
     result = Packaged(bucket, aws.region, Path(), "", "", {}, {})
     for asset in build.assets if assets else ():
-        upload(s3, bucket, asset.key, asset.file.read_bytes(), "application/zip", result)
+        # Keys are content hashes: a zip already there (an unchanged function) is never read or sent.
+        upload(s3, bucket, asset.key, asset.file, "application/zip", result)
     for lid, path in sorted(build.templates.items()):
         # Uploaded without whitespace: CloudFormation's 1 MB template quota counts these bytes,
         # and the generator's quota check measures exactly this form.
@@ -145,6 +149,22 @@ def package(build: Build, aws: Aws, bucket: str, *, assets: bool = True) -> Pack
     write_atomic(result.root_file, data)
     upload(s3, bucket, result.root_key, data, "application/json", result)
     return result
+
+
+def upload_template(aws: Aws, bucket: str, template: dict[str, Any]) -> str:
+    """Upload a template (import, refactor) under its content hash; its URL."""
+    body = (json.dumps(template, indent=2, sort_keys=True) + "\n").encode()
+    key = f"templates/{sha256(body)}.json"
+    aws.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    return s3_url(bucket, aws.region, key, aws.partition_suffix)
+
+
+def upload_file(aws: Aws, bucket: str, path: Path) -> str:
+    """Upload a generated template file as it is, under its content hash; its URL."""
+    data = path.read_bytes()
+    key = f"templates/{sha256(data)}.json"
+    aws.client("s3").put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/json")
+    return s3_url(bucket, aws.region, key, aws.partition_suffix)
 
 
 def console_domain(region: str) -> str:

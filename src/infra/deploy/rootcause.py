@@ -8,7 +8,7 @@ of those echoes, and follow failed nested stacks down to the resource that faile
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -86,6 +86,13 @@ def find_root_cause(events_of: EventsGetter, stack_id: str, label: str,
     return None
 
 
+def stack_events(cfn: Any, stack_id: str) -> Iterator[dict[str, Any]]:
+    """A stack's events, newest first, page after page only as far as the caller reads (boto3's
+    DescribeStackEvents paginator)."""
+    for page in cfn.get_paginator("describe_stack_events").paginate(StackName=stack_id):
+        yield from page.get("StackEvents", [])
+
+
 def api_events_getter(cfn: Any) -> EventsGetter:
     """Events of a stack from DescribeStackEvents, oldest first, restricted to one operation.
 
@@ -95,22 +102,13 @@ def api_events_getter(cfn: Any) -> EventsGetter:
 
     def events_of(stack_id: str, since: datetime | None) -> list[dict[str, Any]]:
         collected: list[dict[str, Any]] = []
-        token = None
         try:
-            while True:
-                page = cfn.describe_stack_events(StackName=stack_id, **({"NextToken": token} if token else {}))
-                stop = False
-                for ev in page.get("StackEvents", []):
-                    ts = ev.get("Timestamp")
-                    if since is not None and isinstance(ts, datetime) and ts < since:
-                        stop = True
-                        break
-                    collected.append(ev)
-                    if since is None and is_own_event(ev) and ev.get("ResourceStatus") in OPERATION_STARTS:
-                        stop = True
-                        break
-                token = page.get("NextToken")
-                if stop or not token:
+            for ev in stack_events(cfn, stack_id):
+                ts = ev.get("Timestamp")
+                if since is not None and isinstance(ts, datetime) and ts < since:
+                    break
+                collected.append(ev)
+                if since is None and is_own_event(ev) and ev.get("ResourceStatus") in OPERATION_STARTS:
                     break
         except ClientError as exc:
             if "does not exist" in str(exc):

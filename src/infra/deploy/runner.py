@@ -8,18 +8,19 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from infra.deploy import changeset
-from infra.deploy.changes import (Diff, LocalFallback, Templates, collect, deployed_template, enrich, local_plan,
-                                  value_changes)
+from infra.deploy import changeset, release
+from infra.deploy.changeset import collect
+from infra.deploy.resource_diff import (Diff, LocalFallback, Templates, deployed_template, enrich, local_plan,
+                                        value_changes)
 from infra.deploy.events import EventStream, WaitTimeout, make_sink
 from infra.deploy.rootcause import RootCause, api_events_getter, explain_failure, find_root_cause
 from infra.deploy.session import Aws, aws_exceptions, error_message, is_not_implemented
-from infra.deploy.stack_state import (CREATE, FAILED_CREATE, RECREATE, REFUSE, UPDATE, WAIT,
-                                      StackInfo, decide, describe_stack)
+from infra.deploy.stack_state import CREATE, FAILED_CREATE, RECREATE, REFUSE, UPDATE, WAIT, StackInfo, decide
+from infra.deploy.stacks import describe_stack
 from infra.deploy.ui import Ui
 from infra.errors import DeployError
 
@@ -41,6 +42,7 @@ class StackSpec:
     children: dict[str, Path] = field(default_factory=dict)   # for the local diff fallback
     secret_parameters: frozenset[str] = frozenset()          # NoEcho parameters: values never shown
     expected: dict[str, int] = field(default_factory=dict)    # resources per stack label (live view)
+    releases: dict[str, Any] = field(default_factory=dict)    # manifest.json "releases" (gradual functions)
 
 
 @dataclass
@@ -112,9 +114,9 @@ class StackRunner:
             raise DeployError(message)
         raise DeployError(f"{self.spec.name} kept changing state while we waited; run the command again.")
 
-    def _stream(self, stack_id: str) -> EventStream:
+    def _stream(self, stack_id: str, on_poll: Callable[[], None] | None = None) -> EventStream:
         return EventStream(self.cfn, stack_id, self.spec.name, make_sink(self.ui, self.spec.expected),
-                           fast=self.fast, sleep=self.sleep, clock=self.clock)
+                           fast=self.fast, sleep=self.sleep, clock=self.clock, on_poll=on_poll)
 
     def wait_idle(self, info: StackInfo) -> None:
         stream = self._stream(info.stack_id)
@@ -153,6 +155,24 @@ class StackRunner:
             raise DeleteFailed(f"Could not {action}: {info.name} ended in {status}.{detail}",
                                status=status, cause=cause)
         return status
+
+    def continue_rollback(self, info: StackInfo, skip: list[str]) -> str:
+        """ContinueUpdateRollback on a root stuck in UPDATE_ROLLBACK_FAILED (never on a nested stack:
+        CloudFormation takes the root and rolls its nested stacks back too), followed to the end;
+        the final status (UPDATE_ROLLBACK_COMPLETE on success)."""
+        stream = self._stream(info.stack_id)
+        stream.prime(include_nested=True)
+        token = f"serverless-infra-{uuid.uuid4()}"
+        self.cfn.continue_update_rollback(StackName=info.stack_id, ResourcesToSkip=skip, ClientRequestToken=token)
+        try:
+            with stream.sink:
+                return stream.wait_for_operation(self.timeout)
+        except WaitTimeout:
+            raise DeployError(f"The rollback of {info.name} did not finish within {format_duration(self.timeout)}; "
+                              "it continues in CloudFormation.") from None
+        except KeyboardInterrupt:
+            raise DeployError(f"Stopped waiting: the rollback of {info.name} continues in CloudFormation.",
+                              exit_code=EXIT_INTERRUPTED) from None
 
     # -- planning --------------------------------------------------------------------------------
     def unchanged(self, info: StackInfo) -> bool:
@@ -197,9 +217,9 @@ class StackRunner:
         assert plan.diff is not None
         info = plan.info
         enrich(plan.diff, templates)
-        deployed_params = {k: info.parameters.get(k) for k in self.spec.parameters} if info else {}
-        plan.diff.parameters = value_changes(deployed_params, self.spec.parameters,  # type: ignore[arg-type]
-                                             secret=self.spec.secret_parameters)
+        deployed = info.parameters if info else {}
+        deployed_params = {k: deployed[k] for k in self.spec.parameters if k in deployed}
+        plan.diff.parameters = value_changes(deployed_params, self.spec.parameters, secret=self.spec.secret_parameters)
         plan.diff.tags = value_changes(info.tags if info else {}, self.spec.tags)
 
     def plan_locally(self) -> Plan:
@@ -263,7 +283,9 @@ class StackRunner:
         """Execute the plan's change set and follow it; the stack after success, else DeployError."""
         cs = plan.change_set
         assert cs is not None
-        stream = self._stream(cs.stack_id)
+        releases = release.watch(self.aws, self.ui.say, self.spec.releases, plan.diff.rows if plan.diff else [],
+                                 datetime.now(timezone.utc), fast=self.fast, clock=self.clock)
+        stream = self._stream(cs.stack_id, releases.poll if releases else None)
         stream.prime(include_nested=plan.kind == UPDATE)
         token = f"serverless-infra-{uuid.uuid4()}"
         started = datetime.now()
@@ -271,24 +293,26 @@ class StackRunner:
             try:
                 changeset.execute(self.cfn, cs, token)
             except aws_exceptions() as exc:
-                self._execute_failed(plan, stream, error_message(exc))
+                self._execute_failed(cs, stream, error_message(exc))
             try:
                 status = stream.wait_for_operation(self.timeout)
             except (KeyboardInterrupt, WaitTimeout) as why:
-                status = self._cancel(plan, stream, why)
+                status = self._cancel(plan, cs, stream, why)
         elapsed = (datetime.now() - started).total_seconds()
         if status not in SUCCESS:
             cause = find_root_cause(api_events_getter(self.cfn), cs.stack_id, self.spec.name, stream.cutoff)
-            raise DeployError(self._failure_text(plan, status, cause))
+            raise DeployError(self._failure_text(plan, status, cause, release.failure_text(releases)))
         self.ui.success(f"{self.spec.name}: {status} in {elapsed:.0f} s.")
         info = describe_stack(self.cfn, cs.stack_id)
         assert info is not None
         return info
 
-    def _failure_text(self, plan: Plan, status: str, cause: RootCause | None) -> str:
+    def _failure_text(self, plan: Plan, status: str, cause: RootCause | None, released: str = "") -> str:
         verb = {CREATE: "Creation", IMPORT: "Import"}.get(plan.kind, "Update")
         text = f"{verb} of {self.spec.name} failed ({status})."
-        if cause is not None:
+        if released:  # a release CodeDeploy rolled back: the alarm that fired says more than the alias event
+            text += f" Root cause: {released}"
+        elif cause is not None:
             text += f" Root cause: {cause.sentence()}."
         else:
             text += " CloudFormation reported no failed resource; see the stack's events in the console."
@@ -296,13 +320,12 @@ class StackRunner:
             text += " The stack is now in ROLLBACK_COMPLETE: fix the cause and deploy again with --recreate-failed."
         return text
 
-    def _execute_failed(self, plan: Plan, stream: EventStream, message: str) -> None:
+    def _execute_failed(self, cs: changeset.ChangeSet, stream: EventStream, message: str) -> None:
         """ExecuteChangeSet itself failed (AWS: bad state or token; emulators: a resource failed)."""
         cause = None
         try:  # best effort: show what happened and look for a failed resource
             stream.finish()
-            cause = find_root_cause(api_events_getter(self.cfn), plan.change_set.stack_id,  # type: ignore[union-attr]
-                                    self.spec.name, stream.cutoff)
+            cause = find_root_cause(api_events_getter(self.cfn), cs.stack_id, self.spec.name, stream.cutoff)
         except aws_exceptions():
             pass
         text = f"CloudFormation could not execute the change set for {self.spec.name}: {message.rstrip('.')}."
@@ -310,18 +333,19 @@ class StackRunner:
             text += f" Root cause: {cause.sentence()}."
         raise DeployError(text)
 
-    def _cancel(self, plan: Plan, stream: EventStream, why: BaseException) -> str:
+    def _cancel(self, plan: Plan, cs: changeset.ChangeSet, stream: EventStream, why: BaseException) -> str:
         interrupted = isinstance(why, KeyboardInterrupt)
         reason = "Interrupted (Ctrl-C)" if interrupted else f"--timeout of {format_duration(self.timeout)} reached"
         code = EXIT_INTERRUPTED if interrupted else 1
         name = self.spec.name
         if plan.kind in (CREATE, IMPORT):
             raise DeployError(
-                f"{reason}: the {'creation' if plan.kind == CREATE else 'import'} of {name} cannot be cancelled and continues in CloudFormation "
-                "(it rolls back by itself if it fails); run destroy to remove it.", exit_code=code)
+                f"{reason}: the {'creation' if plan.kind == CREATE else 'import'} of {name} cannot be cancelled and "
+                "continues in CloudFormation (it rolls back by itself if it fails); run destroy to remove it.",
+                exit_code=code)
         self.ui.warn(f"{reason}: cancelling the update of {name} (CancelUpdateStack) and waiting for the rollback.")
         try:
-            self.cfn.cancel_update_stack(StackName=plan.change_set.stack_id)  # type: ignore[union-attr]
+            self.cfn.cancel_update_stack(StackName=cs.stack_id)
         except aws_exceptions() as exc:
             if is_not_implemented(exc):
                 raise DeployError(f"{reason}, but the endpoint does not implement CancelUpdateStack: "
@@ -339,8 +363,7 @@ class StackRunner:
             raise Cancelled(f"{reason}: the update of {name} was cancelled and rolled back "
                             "(UPDATE_ROLLBACK_COMPLETE); the stack is as it was before this deploy.",
                             exit_code=code)
-        cause = find_root_cause(api_events_getter(self.cfn), plan.change_set.stack_id, name,  # type: ignore[union-attr]
-                                stream.cutoff)
+        cause = find_root_cause(api_events_getter(self.cfn), cs.stack_id, name, stream.cutoff)
         detail = f" Root cause: {cause.sentence()}." if cause else ""
         raise Cancelled(f"{reason}: the update of {name} was cancelled; the stack is now {status}.{detail}",
                         exit_code=code)

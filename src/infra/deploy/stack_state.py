@@ -7,7 +7,8 @@ The peers' classic traps, handled here:
   a stack; we explain why (with the original root cause) and delete + recreate it only when asked
   (`--recreate-failed`).
 - *_IN_PROGRESS: another operation is running; we wait for it (bounded by `--timeout`) or fail.
-- UPDATE_ROLLBACK_FAILED / DELETE_FAILED: need a human; we say what to run.
+- UPDATE_ROLLBACK_FAILED: `recover` continues the rollback; DELETE_FAILED needs a human: we say
+  what to run.
 """
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-NESTED_STACK_TYPE = "AWS::CloudFormation::Stack"
+from infra.resource_types import NESTED_STACK
+
+NESTED_STACK_TYPE = NESTED_STACK
+STUCK = "UPDATE_ROLLBACK_FAILED"
 
 CREATE, UPDATE, RECREATE, WAIT, REFUSE = "CREATE", "UPDATE", "RECREATE", "WAIT", "REFUSE"
 UPDATABLE = {
@@ -40,6 +44,11 @@ class StackInfo:
     last_updated: datetime | None = None
 
     @property
+    def output_values(self) -> dict[str, str]:
+        """The stack's outputs by name, sorted."""
+        return {o["OutputKey"]: str(o.get("OutputValue", "")) for o in sorted(self.outputs, key=lambda o: o["OutputKey"])}
+
+    @property
     def busy(self) -> bool:
         """Another operation is running (REVIEW_IN_PROGRESS is idle: it waits for a change set)."""
         return self.status.endswith("_IN_PROGRESS") and self.status != "REVIEW_IN_PROGRESS"
@@ -57,46 +66,6 @@ class StackInfo:
             outputs=list(stack.get("Outputs") or []),
             last_updated=stack.get("LastUpdatedTime") or stack.get("CreationTime"),
         )
-
-
-def describe_stack(cfn: Any, name: str) -> StackInfo | None:
-    """The stack named (or with id) `name`, or None when there is none (or it is deleted)."""
-    from botocore.exceptions import ClientError
-
-    try:
-        stacks = cfn.describe_stacks(StackName=name)["Stacks"]
-    except ClientError as exc:
-        if "does not exist" in str(exc):
-            return None
-        raise
-    if not stacks or stacks[0]["StackStatus"] == "DELETE_COMPLETE":
-        return None
-    return StackInfo.from_api(stacks[0])
-
-
-@dataclass(frozen=True)
-class NestedStack:
-    label: str          # root/Child/Grandchild
-    logical_id: str
-    physical_id: str    # stack ARN (AWS) or name (some emulators)
-    parent_label: str
-
-
-def nested_stacks(cfn: Any, stack: str, label: str) -> list[NestedStack]:
-    """Every nested stack under `stack`, depth first, with labels like `root/Child`."""
-    found: list[NestedStack] = []
-    paginator = cfn.get_paginator("list_stack_resources")
-    for page in paginator.paginate(StackName=stack):
-        for res in page.get("StackResourceSummaries", []):
-            if res.get("ResourceType") != NESTED_STACK_TYPE or not res.get("PhysicalResourceId"):
-                continue
-            if res.get("ResourceStatus") == "DELETE_COMPLETE":
-                continue
-            child = NestedStack(f"{label}/{res['LogicalResourceId']}", res["LogicalResourceId"],
-                                res["PhysicalResourceId"], label)
-            found.append(child)
-            found.extend(nested_stacks(cfn, child.physical_id, child.label))
-    return found
 
 
 @dataclass(frozen=True)
@@ -127,14 +96,15 @@ def decide(info: StackInfo | None, *, recreate_failed: bool, read_only: bool = F
                + (" (resources its creation retained stay in the account, and the deploy imports them)."
                   if status == "ROLLBACK_COMPLETE" else "."))
         return Decision(REFUSE, f"{explain} {how}")
-    if status == "UPDATE_ROLLBACK_FAILED":
+    if status == STUCK:
         return Decision(REFUSE, (
-            f"{name} is in UPDATE_ROLLBACK_FAILED: an update failed and so did its rollback. Fix the "
-            "cause, then continue the rollback (aws cloudformation continue-update-rollback "
-            f"--stack-name {name}, skipping resources that cannot roll back with "
-            "--resources-to-skip) and deploy again."))
+            f"{name} is in {STUCK}: an update failed and so did its rollback. Run recover (it shows the "
+            "cause, skips the resources that cannot roll back, and continues the rollback), then deploy "
+            "again."))
     if status == "IMPORT_ROLLBACK_FAILED":
-        return Decision(REFUSE, f"{name} is in IMPORT_ROLLBACK_FAILED: fix the cause and roll the import back in the CloudFormation console before deploying.")
+        return Decision(REFUSE, f"{name} is in IMPORT_ROLLBACK_FAILED: fix the cause and roll the import back in "
+                                "the CloudFormation console before deploying.")
     if status == "DELETE_FAILED":
-        return Decision(REFUSE, f"{name} is in DELETE_FAILED: a delete did not finish. Run destroy again (after removing what blocked it) before deploying.")
+        return Decision(REFUSE, f"{name} is in DELETE_FAILED: a delete did not finish. Run destroy again (after "
+                                "removing what blocked it) before deploying.")
     return Decision(REFUSE, f"{name} is in {status}, which this tool does not know how to deploy over.")

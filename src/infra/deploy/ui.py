@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:   # rich loads only when a command prints
+    from rich.console import Console
 
 # Wide enough that tables are not truncated in CI logs (rich would otherwise assume 80).
 NON_TERMINAL_WIDTH = 160
@@ -15,7 +18,7 @@ NON_TERMINAL_WIDTH = 160
 TRAILING_BLANKS = re.compile(r"[ \t]+((?:\x1b\[[0-9;]*m)*)$")
 
 
-def _console(stderr: bool = False) -> Any:
+def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
     console = Console(stderr=stderr, highlight=False)

@@ -49,9 +49,35 @@ Faithful fixes (documented CloudFormation behaviour, computed from moto's own st
    nested-stack import) into the stack without creating or changing them, and ends in IMPORT_COMPLETE. As in
    CloudFormation, the next update of the stack applies the template's properties to them.
 
+4d. Lambda versions and aliases (gradual releases): moto's AWS::Lambda::Version publishes a version
+   but has no Ref (CloudFormation gives the version's ARN) nor `GetAtt Version` (its number), and
+   moto has no AWS::Lambda::Alias model at all, while its Lambda API implements aliases. The patch
+   gives versions their Ref and attributes, and creates, updates and deletes aliases through moto's
+   own CreateAlias/UpdateAlias/DeleteAlias (Ref: the alias ARN), so invoke permissions on the alias
+   and the alias's version are real. Not emulated: `UpdatePolicy: CodeDeployLambdaAliasUpdate`
+   (moto's CloudFormation ignores update policies), so an emulated alias moves to a new version at
+   once, as CloudFormation does for an alias without that policy; the CodeDeploy application,
+   deployment groups and deployment configurations are placeholders (5). The release's live view
+   and rollback are tested on recorded CodeDeploy answers instead (tests/deploy/test_releases_stubbed.py).
+
+4e. AWS::ApiGateway::Account (API Gateway's CloudWatch Logs role, an account-and-region setting the
+   bootstrap stack owns): moto's CloudFormation has no model for it, and a stand-in (5.) would leave
+   moto's own GetAccount without the role. CloudFormation sets the account's cloudwatchRoleArn on
+   create and update and leaves it on delete (https://docs.aws.amazon.com/AWSCloudFormation/latest/
+   TemplateReference/aws-resource-apigateway-account.html); the patch does the same through moto's
+   own UpdateAccount state.
+
+4f. Lambda properties moto's CloudFormation models drop: AWS::Lambda::Function `Architectures` and
+   `Layers` (moto's CreateFunction API honours both), AWS::Lambda::LayerVersion `LayerName` (moto
+   names the layer after the logical ID) and `CompatibleArchitectures`. CloudFormation passes them
+   to Lambda; the patch does too, through moto's own CreateFunction/PublishLayerVersion state. And a
+   LayerVersion's Ref is its version ARN ("Ref returns the ARN of the layer version",
+   AWS::Lambda::LayerVersion return values); moto's model has no physical ID, so Ref gave the object.
+
 Stand-ins (what LocalStack calls "ignore unsupported resource types"):
 5. A resource type moto's CloudFormation does not implement (WAFv2, CloudWatch alarms, API
-   Gateway stages and models, Config rules, bucket and topic policies, ...) is skipped by moto,
+   Gateway stages and models, Config rules, bucket and topic policies, CodeDeploy applications,
+   deployment groups and deployment configurations, ...) is skipped by moto,
    and any Ref/GetAtt to it then fails the whole stack. The patch records such a resource as an
    inert placeholder: its Ref is a generated name, `GetAtt X.Arn` an ARN built from the type and
    that name, any other attribute the name. Nothing is created in any service, so tests must
@@ -124,8 +150,8 @@ def _create_resource_after_dependencies(logical_id: str, resource_json: dict[str
 def _with_properties(method: Any, fix: Any) -> Any:
     original = method.__func__
 
-    def wrapper(cls: Any, *args: Any, **kwargs: Any) -> Any:
-        args = list(args)
+    def wrapper(cls: Any, *given: Any, **kwargs: Any) -> Any:
+        args = list(given)
         key = "cloudformation_json"
         if key in kwargs:
             kwargs[key] = fix(kwargs[key])
@@ -196,20 +222,20 @@ class Placeholder(CloudFormationModel):
         return self.name
 
     @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[override]
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
                                         account_id: str, region_name: str, **kwargs: Any) -> "Placeholder":
         resource_type = kwargs.get("ResourceType") or cloudformation_json.get("Type", "AWS::Unknown::Unknown")
         PLACEHOLDER_TYPES.add(resource_type)
         return cls(resource_name, resource_type, account_id, region_name)
 
     @classmethod
-    def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,  # type: ignore[override]
+    def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,
                                         cloudformation_json: Any, account_id: str, region_name: str) -> "Placeholder":
         return cls(original_resource.name, cloudformation_json.get("Type", original_resource.resource_type),
                    account_id, region_name)
 
     @classmethod
-    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[override]
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
                                         account_id: str, region_name: str) -> None:
         return None
 
@@ -220,14 +246,174 @@ class Placeholder(CloudFormationModel):
         return True
 
 
+# 4d. Lambda versions and aliases ------------------------------------------------------------------
+class LambdaVersion(CloudFormationModel):
+    """AWS::Lambda::Version: PublishVersion through moto; Ref the version ARN, GetAtt Version its number."""
+
+    __module__ = "moto.cloudformation.test_lambda_version"
+
+    def __init__(self, arn: str, version: str):
+        self.arn, self.version = arn, version
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::Version"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("Version", "FunctionArn")
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.arn
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        return self.version if attribute_name == "Version" else self.arn.rsplit(":", 1)[0]
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
+                                        account_id: str, region_name: str, **kwargs: Any) -> "LambdaVersion":
+        from moto.awslambda.models import lambda_backends
+
+        fn = lambda_backends[account_id][region_name].publish_version(cloudformation_json["Properties"]["FunctionName"])
+        return cls(fn.function_arn, str(fn.version))
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
+                                        account_id: str, region_name: str) -> None:
+        return None  # the generated versions are retained (DeletionPolicy Retain)
+
+
+class LambdaAlias(CloudFormationModel):
+    """AWS::Lambda::Alias through moto's own alias API; Ref is the alias ARN."""
+
+    __module__ = "moto.cloudformation.test_lambda_alias"
+
+    def __init__(self, arn: str, name: str, function: str):
+        self.arn, self.name, self.function = arn, name, function
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::Alias"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "AliasArn"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.arn
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        return self.arn
+
+    @staticmethod
+    def _backend(account_id: str, region_name: str) -> Any:
+        from moto.awslambda.models import lambda_backends
+
+        return lambda_backends[account_id][region_name]
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
+                                        account_id: str, region_name: str, **kwargs: Any) -> "LambdaAlias":
+        props = cloudformation_json["Properties"]
+        backend = cls._backend(account_id, region_name)
+        function = backend.get_function(props["FunctionName"]).function_name
+        alias = backend.create_alias(props["Name"], function, str(props["FunctionVersion"]),
+                                     props.get("Description", ""), None)
+        return cls(alias.arn, props["Name"], function)
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,
+                                        cloudformation_json: Any, account_id: str, region_name: str) -> "LambdaAlias":
+        props = cloudformation_json["Properties"]
+        cls._backend(account_id, region_name).update_alias(
+            original_resource.name, original_resource.function, str(props["FunctionVersion"]),
+            props.get("Description", ""), None)
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
+                                        account_id: str, region_name: str) -> None:
+        return None  # see delete(): moto calls it with the parsed resource
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        self._backend(account_id, region_name).delete_alias(self.name, self.function)
+
+
+LAMBDA_MODELS = {"AWS::Lambda::Version": LambdaVersion, "AWS::Lambda::Alias": LambdaAlias}
+
+
+# 4e. API Gateway's account setting ---------------------------------------------------------------
+class ApiGatewayAccount(CloudFormationModel):
+    """AWS::ApiGateway::Account: sets moto's account-and-region cloudwatchRoleArn, as CloudFormation does."""
+
+    # moto's model metaclass files models by service, read from the module path.
+    __module__ = "moto.apigateway.test_account"
+
+    def __init__(self, account_id: str, region_name: str):
+        self.account_id, self.region_name = account_id, region_name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApiGateway::Account"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return f"{self.account_id}-apigateway-account"
+
+    @classmethod
+    def _set(cls, cloudformation_json: Any, account_id: str, region_name: str) -> ApiGatewayAccount:
+        from moto.apigateway.models import apigateway_backends
+
+        role = (cloudformation_json.get("Properties") or {}).get("CloudWatchRoleArn")
+        if role:
+            apigateway_backends[account_id][region_name].update_account(
+                [{"op": "replace", "path": "/cloudwatchRoleArn", "value": role}])
+        return cls(account_id, region_name)
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
+                                        account_id: str, region_name: str, **kwargs: Any) -> ApiGatewayAccount:
+        return cls._set(cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,
+                                        cloudformation_json: Any, account_id: str,
+                                        region_name: str) -> ApiGatewayAccount:
+        return cls._set(cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
+                                        account_id: str, region_name: str) -> None:
+        return None   # CloudFormation leaves the account setting as it is
+
+    def is_created(self) -> bool:
+        return True
+
+
 _original_class_from_type = parsing.resource_class_from_type
 
 
 def _class_from_type(resource_type: str) -> Any:
+    if resource_type in LAMBDA_MODELS:
+        return LAMBDA_MODELS[resource_type]
+    if resource_type == ApiGatewayAccount.cloudformation_type():
+        return ApiGatewayAccount
     cls = _original_class_from_type(resource_type)
     if cls is None and resource_type not in parsing.NULL_MODELS:
         return Placeholder
     return cls
+
+
+def stand_in(resource_type: str) -> bool:
+    """Whether the emulator records `resource_type` as an inert placeholder (5.): no model in moto
+    and none here. The README lists the ones the shipped configs use."""
+    return _class_from_type(resource_type) is Placeholder
 
 
 def _mock_integration(cfn_json: dict[str, Any]) -> dict[str, Any]:
@@ -288,7 +474,7 @@ def _update_keeping_resource(logical_id: str, resource_json: dict[str, Any], res
 def _update_modified_first(self: Any, template: dict[str, Any], parameters: dict[str, Any] | None = None) -> None:
     actions = self.build_resource_diff(template, parameters)
     last_exception: Exception | None = None
-    for tries in range(parsing.MAX_UPDATE_ATTEMPTS):   # removals as moto does them
+    for _ in range(parsing.MAX_UPDATE_ATTEMPTS):   # removals as moto does them
         for logical_name in list(actions["Remove"]):
             try:
                 if logical_name in self._parsed_resources:
@@ -308,7 +494,7 @@ def _update_modified_first(self: Any, template: dict[str, Any], parameters: dict
     self.load_parameters()
     self.load_conditions()
     self._resource_json_map = template["Resources"]
-    for tries in range(parsing.MAX_UPDATE_ATTEMPTS):
+    for _ in range(parsing.MAX_UPDATE_ATTEMPTS):
         for logical_name in list(actions["Modify"]):
             try:
                 changed = parsing.parse_and_update_resource(logical_name, self._resource_json_map[logical_name], self,
@@ -417,7 +603,7 @@ def _create_change_set_response(self: Any) -> Any:
     backend = self.cloudformation_backend
     original = backend.create_change_set
     resources = self._get_param("ResourcesToImport", [])
-    backend.create_change_set = lambda **kw: original(**kw, resources_to_import=resources)  # type: ignore[method-assign]
+    backend.create_change_set = lambda **kw: original(**kw, resources_to_import=resources)
     try:
         return _original_create_change_set_response(self)
     finally:
@@ -452,8 +638,48 @@ def _execute_with_import(self: models.CloudFormationBackend, change_set_name: st
     change_set.execution_status = "EXECUTE_COMPLETE"
 
 
+# 4f. Lambda architectures and layers -----------------------------------------------------------
+def _function_created(original: Any) -> Any:
+    def create(cls: Any, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+               **kwargs: Any) -> Any:
+        fn = original.__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        _function_properties(fn, cloudformation_json["Properties"])
+        return fn
+
+    return classmethod(create)
+
+
+def _function_updated(original: Any) -> Any:
+    def update(cls: Any, original_resource: Any, *args: Any, **kwargs: Any) -> Any:
+        fn = original.__func__(cls, original_resource, *args, **kwargs)
+        cloudformation_json = kwargs.get("cloudformation_json") or next(
+            a for a in args if isinstance(a, dict) and "Properties" in a)
+        _function_properties(fn, cloudformation_json["Properties"])
+        return fn
+
+    return classmethod(update)
+
+
+def _function_properties(fn: Any, properties: dict[str, Any]) -> None:
+    fn.architectures = list(properties.get("Architectures") or ["x86_64"])
+    fn.layers = fn._get_layers_data(list(properties.get("Layers") or []))
+
+
+def _layer_version_created(cls: Any, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+                           region_name: str, **kwargs: Any) -> Any:
+    from moto.awslambda.models import lambda_backends
+
+    properties = cloudformation_json["Properties"]
+    spec = {"Content": properties["Content"], "LayerName": properties.get("LayerName") or resource_name}
+    for prop in ("Description", "CompatibleRuntimes", "CompatibleArchitectures", "LicenseInfo"):
+        if prop in properties:
+            spec[prop] = properties[prop]
+    return lambda_backends[account_id][region_name].publish_layer_version(spec)
+
+
 def apply() -> None:
     from moto.apigateway.models import APIGatewayBackend, Method, RestAPI
+    from moto.awslambda.models import LambdaFunction, LayerVersion
     from moto.kms.models import Key
     from moto.ssm.models import Parameter
 
@@ -474,3 +700,7 @@ def apply() -> None:
     models.CloudFormationBackend.create_change_set = _create_change_set
     models.CloudFormationBackend.execute_change_set = _execute_with_import
     responses.CloudFormationResponse.create_change_set = _create_change_set_response
+    LambdaFunction.create_from_cloudformation_json = _function_created(LambdaFunction.create_from_cloudformation_json)
+    LambdaFunction.update_from_cloudformation_json = _function_updated(LambdaFunction.update_from_cloudformation_json)
+    LayerVersion.create_from_cloudformation_json = classmethod(_layer_version_created)
+    LayerVersion.physical_resource_id = property(lambda self: self.arn)

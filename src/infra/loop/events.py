@@ -72,7 +72,8 @@ def proxy_event(cfg: Config, request: HttpRequest, resource: str, path_parameter
     }
     if route is not None:
         for key, extra in request_context(route, dict((k.lower(), v) for k, v in request.headers)).items():
-            context[key] = {**context.get(key, {}), **extra}
+            before = context.get(key)
+            context[key] = {**(before if isinstance(before, dict) else {}), **extra}
     return {
         "resource": resource,
         "path": request.path,

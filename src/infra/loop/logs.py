@@ -30,7 +30,8 @@ _PYTHON_TEXT = re.compile(r"^\[([A-Z]+)\]\t(\d{4}-\d\d-\d\dT[\d:.]+Z)\t(\S+)\t(.
 # ids last so they line up at the end.
 _HEADLINE = ("level", "message", "msg", "httpMethod", "resourcePath", "status")
 _DROPPED = ("timestamp", "time", "requestTime")  # the line already starts with the event time
-_REQUEST_IDS = ("requestId", "lambdaRequestId", "awsRequestId", "extendedRequestId")
+_REQUEST_IDS = ("requestId", "lambdaRequestId", "awsRequestId", "extendedRequestId",
+                "correlation_id", "function_request_id")  # the last two: Powertools' names
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ encryption, so the stacks' security settings are not reproduced here.
 """
 from __future__ import annotations
 
+import functools
+
 import json
 import secrets
 from collections.abc import Callable
@@ -24,8 +26,8 @@ def provision(cfg: Config, client: Callable[[str], Any]) -> dict[str, list[str]]
     for name, table in cfg.tables.items():
         keys = [(table.partition_key, "HASH")] + ([(table.sort_key, "RANGE")] if table.sort_key else [])
         table_name = physical(cfg, name)
-        _ignore_exists(lambda: ddb.create_table(
-            TableName=table_name, BillingMode="PAY_PER_REQUEST",
+        _ignore_exists(functools.partial(
+            ddb.create_table, TableName=table_name, BillingMode="PAY_PER_REQUEST",
             KeySchema=[{"AttributeName": k.split(":")[0], "KeyType": role} for k, role in keys],
             AttributeDefinitions=[{"AttributeName": k.split(":")[0], "AttributeType": k.split(":")[1]}
                                   for k, _ in keys]))
@@ -38,7 +40,7 @@ def provision(cfg: Config, client: Callable[[str], Any]) -> dict[str, list[str]]
             kwargs: dict[str, Any] = {"Bucket": bucket}
             if cfg.project.region != "us-east-1":  # S3 refuses a LocationConstraint of us-east-1
                 kwargs["CreateBucketConfiguration"] = {"LocationConstraint": cfg.project.region}
-            _ignore_exists(lambda: s3.create_bucket(**kwargs))
+            _ignore_exists(functools.partial(s3.create_bucket, **kwargs))
             made["buckets"].append(bucket)
     kms = client("kms")
     alias = f"alias/{physical(cfg, cfg.key.alias)}"

@@ -5,6 +5,11 @@ Both behave like one warm Lambda execution environment: the handler module is im
 time. Each Python function gets its own fresh import of its module and of the modules beside it
 (handlers/products/apigw.py and handlers/api/apigw.py are different modules here, as they are in
 two zips). What the handler prints is its log: it goes to `log`, never into the result.
+
+A function that declares dependencies (requirements.txt, uv.lock, package-lock.json) runs with
+the same lockfile installed for this machine (infra.bundle.local): a Python function imports
+them from its own folder, after its sources, and never sees another function's copies; a
+Node.js function runs from a copy of its sources beside its own node_modules.
 """
 from __future__ import annotations
 
@@ -106,14 +111,35 @@ class LambdaContext:
         return max(0, int((self._deadline - self._clock()) * 1000))
 
 
+# One process has one sys.modules, sys.path and sys.stdout: Python handlers take turns with them.
+_PROCESS_STATE = threading.RLock()
+
+
+def _top_level_names(folder: Path) -> set[str]:
+    """Names importable from `folder`: packages (namespace ones too) and modules (.py, extensions)."""
+    names = set()
+    for entry in folder.iterdir():
+        if entry.is_dir():
+            if entry.name.isidentifier():
+                names.add(entry.name)
+        elif entry.suffix in (".py", ".so", ".pyd"):
+            names.add(entry.name.split(".", 1)[0])
+    return names
+
+
 class PythonFunction(_Function):
-    """A Python handler imported into this process, with its own copy of its sibling modules."""
+    """A Python handler imported into this process, with its own copy of its sibling modules and
+    of its dependencies."""
 
     def __init__(self, cfg: Config, name: str, env: dict[str, str], log: Log):
         super().__init__(cfg, name, env, log)
+        from infra.bundle.local import python_dependencies
+
         self.module_name, _, self.attr = self.spec.handler.rpartition(".")
         self.own: dict[str, ModuleType] = {}  # the modules of its directory, as it imported them
         self.module: ModuleType | None = None
+        self.dependencies = python_dependencies(cfg, name)  # installed for this machine, or None
+        self.dependency_names = _top_level_names(self.dependencies) if self.dependencies else set()
 
     def _load(self) -> ModuleType:
         file = self.source / f"{self.module_name.replace('.', '/')}.py"
@@ -134,7 +160,7 @@ class PythonFunction(_Function):
 
     def invoke(self, event: Any, request_id: str | None = None) -> Invocation:
         request_id = request_id or str(uuid.uuid4())
-        with self.lock, _environment(self.env), self._isolated(), _captured(self.log):
+        with self.lock, _PROCESS_STATE, _environment(self.env), self._isolated(), _captured(self.log):
             if self.module is None:
                 self.module = self._load()
             started = self.clock()
@@ -156,22 +182,25 @@ class PythonFunction(_Function):
 
     @contextlib.contextmanager
     def _isolated(self) -> Iterator[None]:
-        """The function's directory first on sys.path and its own sibling modules in sys.modules,
-        for the duration of an import or an invocation; whatever was there before comes back."""
-        directory = str(self.source)
+        """The function's directory first on sys.path (then its dependencies, as /var/task and
+        /opt/python are in Lambda) and its own modules in sys.modules, for the duration of an
+        import or an invocation; whatever was there before comes back."""
+        folders = [self.source, *([self.dependencies] if self.dependencies else [])]
         stems = {p.stem for p in self.source.glob("*.py")} | {
             p.name for p in self.source.iterdir() if (p / "__init__.py").is_file()}
-        saved = {s: sys.modules.pop(s) for s in stems if s in sys.modules}
+        stems |= self.dependency_names
+        ours = [m for m in sys.modules if m.partition(".")[0] in stems]
+        saved = {m: sys.modules.pop(m) for m in ours}
         sys.modules.update(self.own)
-        sys.path.insert(0, directory)
+        sys.path[0:0] = [str(f) for f in folders]
+        importlib.invalidate_caches()
         try:
             yield
         finally:
-            sys.path.remove(directory)
-            for stem in stems:
-                module = sys.modules.pop(stem, None)
-                if module is not None:
-                    self.own[stem] = module
+            for folder in folders:
+                sys.path.remove(str(folder))
+            for name in [m for m in sys.modules if m.partition(".")[0] in stems]:
+                self.own[name] = sys.modules.pop(name)
             sys.modules.update(saved)
 
 
@@ -226,8 +255,22 @@ class NodeFunction(_Function):
 
     def __init__(self, cfg: Config, name: str, env: dict[str, str], log: Log):
         super().__init__(cfg, name, env, log)
+        from infra.bundle.local import recipe_of
+
         self.proc: subprocess.Popen | None = None
         self.answers: queue.Queue = queue.Queue()
+        self.run_folder: Path | None = None  # a copy of the sources beside their node_modules
+        self.has_dependencies = recipe_of(cfg, name) is not None
+        if self.has_dependencies:
+            self._prepare()
+
+    def _prepare(self) -> None:
+        """A fresh copy of the sources (so edits are seen on every start) with the lockfile's
+        dependencies for this machine."""
+        from infra.bundle.local import node_run_folder
+
+        self._remove_run_folder()
+        self.run_folder = node_run_folder(self.cfg, self.name)
 
     def _start(self) -> None:
         node = shutil.which("node")
@@ -235,11 +278,15 @@ class NodeFunction(_Function):
             raise FunctionInitError(f"function {self.name} ({self.spec.runtime}) needs Node.js: install "
                                     "Node.js 20 or later and put `node` on PATH.")
         self.answers = queue.Queue()
+        if self.has_dependencies and self.run_folder is None:
+            self._prepare()
+        folder = self.run_folder or self.source
         self.proc = subprocess.Popen(
-            [node, str(RUNNER), str(self.source), self.spec.handler], cwd=self.source,
+            [node, str(RUNNER), str(folder), self.spec.handler], cwd=folder,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             # The local Node.js may be older than the runtime; the SDK's nag about it is noise here.
-            env={"AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED": "true", **os.environ, **self.env}, text=True, encoding="utf-8", bufsize=1)
+            env={"AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED": "true", **os.environ, **self.env},
+            text=True, encoding="utf-8", bufsize=1)
         threading.Thread(target=self._pump, args=(self.proc.stdout, self.answers.put), daemon=True).start()
         threading.Thread(target=self._pump, args=(self.proc.stderr, self.log), daemon=True).start()
         first = self._next(timeout=max(10.0, float(self.spec.timeout)))
@@ -304,13 +351,18 @@ class NodeFunction(_Function):
                 return Invocation(request_id, error=answer["error"], duration_ms=elapsed)
             return Invocation(request_id, result=answer.get("result"), duration_ms=elapsed)
 
+    def _remove_run_folder(self) -> None:
+        folder, self.run_folder = self.run_folder, None
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
     def close(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
-            with contextlib.suppress(OSError, ValueError):
-                stream.close()
+        if proc is not None:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            for stream in (proc.stdin, proc.stdout, proc.stderr):
+                with contextlib.suppress(OSError, ValueError):
+                    stream.close()
+        self._remove_run_folder()

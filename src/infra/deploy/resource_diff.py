@@ -1,70 +1,26 @@
-"""A change set as rows: every level of nesting, one row per resource change.
+"""Resource changes as rows (`Diff`): one row per resource change, at every level of nesting.
 
-With `IncludeNestedStacks`, CloudFormation gives each changed nested stack its own change set
-(`ResourceChange.ChangeSetId`); we walk them all, so nothing hides behind a "Modify
-AWS::CloudFormation::Stack". When an endpoint produces no nested change set (emulators), the
-child's rows are computed locally instead: the deployed child template (GetTemplate) against the
-one we generated. Those rows are marked `local`, and their replacement column is what the
-resource specification says for the properties that changed, or "?" when we cannot tell.
+Rows come from a change set (`infra.deploy.changeset.collect` reads every nested change set) or
+are computed locally from templates: the deployed template (GetTemplate) against the generated one,
+for a stack not deployed yet, or for a child whose endpoint produced no nested change set
+(emulators). Local rows are marked `local`; their replacement column is what the resource types'
+facts (`infra.resource_types`) say for the properties that changed, or "?" when we cannot tell.
+`enrich` adds what a reviewer needs: property values, outputs, IAM and security group changes.
 """
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infra.deploy.security import SecurityChange, security_changes
-from infra.deploy.stack_state import NESTED_STACK_TYPE
-from infra.deploy.values import MAX_CHANGES, compact, property_changes, shorten
+from infra.deploy.access_diff import SecurityChange, security_changes
+from infra.deploy.property_diff import MAX_CHANGES, compact, property_changes, shorten
+from infra.resource_types import NESTED_STACK, facts, replacing_properties
 
-# Properties whose change replaces the resource ("Update requires: Replacement" in the
-# CloudFormation reference), in addition to the registry schemas' createOnlyProperties (which
-# cfn-lint ships and `replacing_properties` reads). Complete for the stateful types.
-REPLACEMENT_PROPERTIES: dict[str, set[str]] = {
-    "AWS::DynamoDB::Table": {"TableName", "KeySchema", "LocalSecondaryIndexes", "ImportSourceSpecification"},
-    "AWS::S3::Bucket": {"BucketName", "ObjectLockEnabled"},
-    "AWS::KMS::Key": {"KeySpec", "KeyUsage", "Origin"},
-    "AWS::SecretsManager::Secret": {"Name"},
-    "AWS::Lambda::Function": {"FunctionName", "PackageType"},
-    "AWS::IAM::Role": {"RoleName", "Path"},
-    "AWS::IAM::ManagedPolicy": {"ManagedPolicyName", "Path"},
-    "AWS::Logs::LogGroup": {"LogGroupName"},
-    "AWS::SNS::Topic": {"TopicName", "FifoTopic"},
-    "AWS::SQS::Queue": {"QueueName", "FifoQueue"},
-    "AWS::SSM::Parameter": {"Name"},
-    "AWS::KMS::Alias": {"AliasName"},
-    "AWS::CloudWatch::Alarm": {"AlarmName"},
-    "AWS::CloudWatch::Dashboard": {"DashboardName"},
-    "AWS::ApiGateway::Resource": {"ParentId", "PathPart", "RestApiId"},
-    "AWS::ApiGateway::Method": {"RestApiId", "ResourceId", "HttpMethod"},
-    "AWS::ApiGateway::Stage": {"RestApiId", "StageName"},
-    "AWS::ApiGateway::Deployment": {"RestApiId", "DeploymentCanarySettings"},
-    "AWS::ApiGateway::Model": {"RestApiId", "Name", "ContentType"},
-    "AWS::WAFv2::WebACL": {"Name", "Scope"},
-    "AWS::WAFv2::WebACLAssociation": {"ResourceArn", "WebACLArn"},
-    "AWS::Lambda::Permission": {"Action", "FunctionName", "Principal", "SourceArn", "SourceAccount"},
-}
-# The property that gives a resource a custom name. "If you specify a name, you can't perform updates
-# that require replacement of this resource" (CloudFormation resource custom naming:
-# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-name.html).
-NAME_PROPERTIES: dict[str, str] = {
-    "AWS::DynamoDB::Table": "TableName", "AWS::S3::Bucket": "BucketName", "AWS::SecretsManager::Secret": "Name",
-    "AWS::Logs::LogGroup": "LogGroupName", "AWS::Lambda::Function": "FunctionName", "AWS::IAM::Role": "RoleName",
-    "AWS::IAM::ManagedPolicy": "ManagedPolicyName", "AWS::SNS::Topic": "TopicName", "AWS::SQS::Queue": "QueueName",
-    "AWS::KMS::Alias": "AliasName", "AWS::SSM::Parameter": "Name", "AWS::CloudWatch::Alarm": "AlarmName",
-    "AWS::CloudWatch::Dashboard": "DashboardName", "AWS::CodeBuild::Project": "Name",
-    "AWS::CodePipeline::Pipeline": "Name", "AWS::ApiGateway::RestApi": "Name",
-}
-# Types that always count as the stateful ones with every property known above.
-KNOWN_COMPLETE = {"AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::KMS::Key", "AWS::SecretsManager::Secret"}
-IAM_TYPES = {
-    "AWS::Lambda::Permission", "AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy",
-    "AWS::SQS::QueuePolicy", "AWS::Logs::ResourcePolicy", "AWS::KMS::Key",
-    "AWS::SecretsManager::ResourcePolicy", "AWS::ApiGateway::Account",
-}
+NESTED_STACK_TYPE = NESTED_STACK
+
 IAM_PROPERTIES = {"PolicyDocument", "AssumeRolePolicyDocument", "Policies", "ManagedPolicyArns",
                   "KeyPolicy", "PermissionsBoundary", "Policy", "Role", "Roles", "Users", "Groups"}
 
@@ -72,7 +28,7 @@ IAM_PROPERTIES = {"PolicyDocument", "AssumeRolePolicyDocument", "Policies", "Man
 @dataclass(frozen=True)
 class Row:
     stack: str                 # root/Child
-    action: str                # Add, Modify, Remove, Import, Dynamic
+    action: str                # Add, Modify, Remove, Import, Dynamic, Move
     logical_id: str
     resource_type: str
     replacement: str = ""      # True, False, Conditional, "?" (unknown), "" (not applicable)
@@ -81,7 +37,7 @@ class Row:
     local: bool = False        # computed locally (the endpoint gave no nested change set)
     policy_action: str = ""    # Delete, Retain, ReplaceAndDelete, ... when CloudFormation says
     values: tuple[tuple[str, str, str], ...] = ()   # (property path, deployed, new), shown values
-    identifier: str = ""       # Import: the existing resource's identifier
+    identifier: str = ""       # Import: the existing resource's identifier; Move: the stack it leaves
     custom_name: str = ""      # replaced although it has a fixed name that stays the same (CloudFormation cannot)
 
     @property
@@ -90,7 +46,7 @@ class Row:
 
     @property
     def iam(self) -> bool:
-        if self.resource_type.startswith("AWS::IAM::") or self.resource_type in IAM_TYPES:
+        if self.resource_type.startswith("AWS::IAM::") or facts(self.resource_type).grants_access:
             if self.resource_type == "AWS::KMS::Key":
                 return self.action != "Modify" or bool(set(self.properties) & IAM_PROPERTIES) or not self.properties
             return True
@@ -115,54 +71,10 @@ class Diff:
         """IAM statement and security group changes that widen access."""
         return [c for c in self.security if c.broadening]
 
-    def stateful_risks(self, stateful_types: tuple[str, ...] | list[str]) -> list[Row]:
+    def stateful_risks(self, stateful_types: Collection[str]) -> list[Row]:
         """Stateful resources this change replaces or removes (data loss, or a stack-policy denial)."""
         return [r for r in self.rows
                 if r.resource_type in stateful_types and (r.replaces or r.action == "Remove")]
-
-
-def row_from_change(change: dict[str, Any], label: str) -> Row:
-    rc = change.get("ResourceChange", {})
-    props = tuple(sorted({
-        d["Target"].get("Name", "") for d in rc.get("Details", []) or []
-        if d.get("Target", {}).get("Attribute") == "Properties" and d["Target"].get("Name")
-    }))
-    replacement = rc.get("Replacement", "") or ""
-    if not replacement and rc.get("Action") == "Modify":
-        replacement = "?"
-    return Row(label, rc.get("Action", ""), rc.get("LogicalResourceId", ""), rc.get("ResourceType", ""),
-               replacement, rc.get("PhysicalResourceId", "") or "", props,
-               policy_action=rc.get("PolicyAction", "") or "")
-
-
-def collect(cfn: Any, changes: list[dict[str, Any]], label: str,
-            fallback: "LocalFallback | None" = None, diff: Diff | None = None) -> Diff:
-    """Rows for `changes` (one change set) and, recursively, for its nested change sets."""
-    from infra.deploy.changeset import describe_all
-
-    diff = diff or Diff()
-    for change in changes:
-        if change.get("Type") != "Resource":
-            continue
-        row = row_from_change(change, label)
-        rc = change["ResourceChange"]
-        if row.resource_type == NESTED_STACK_TYPE:
-            row = Row(**{**row.__dict__, "replacement": rc.get("Replacement", "") or ""})
-        diff.rows.append(row)
-        if row.resource_type != NESTED_STACK_TYPE:
-            continue
-        child_label = f"{label}/{row.logical_id}"
-        if rc.get("ChangeSetId"):
-            collect(cfn, describe_all(cfn, rc["ChangeSetId"]), child_label, fallback, diff)
-        elif fallback is not None:
-            rows = fallback.rows(child_label, row)
-            if rows is None:
-                diff.notes.append(f"{child_label}: no nested change set and no local template to compare; its resource changes are not listed.")
-            else:
-                diff.rows.extend(rows)
-                if row.action == "Modify":
-                    diff.notes.append(f"{child_label}: the endpoint produced no nested change set; rows computed locally from the deployed and generated templates.")
-    return diff
 
 
 def diff_templates(old: dict[str, Any], new: dict[str, Any], label: str) -> list[Row]:
@@ -190,23 +102,6 @@ def _comparable(resource: dict[str, Any]) -> dict[str, Any]:
         return resource
     props = {k: v for k, v in (resource.get("Properties") or {}).items() if k != "TemplateURL"}
     return {**resource, "Properties": props}
-
-
-@functools.lru_cache(maxsize=None)
-def replacing_properties(resource_type: str) -> frozenset[str] | None:
-    """Top-level properties whose change replaces a resource; None when the type is unknown."""
-    known = set(REPLACEMENT_PROPERTIES.get(resource_type, set()))
-    try:
-        from cfnlint.schema.manager import PROVIDER_SCHEMA_MANAGER
-
-        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", resource_type).schema
-    except Exception:  # unknown type, or cfn-lint's schema store unavailable
-        return frozenset(known) if resource_type in KNOWN_COMPLETE else None
-    for pointer in schema.get("createOnlyProperties", []) or []:
-        parts = pointer.split("/")
-        if len(parts) >= 3 and parts[1] == "properties":
-            known.add(parts[2])
-    return frozenset(known)
 
 
 def _modify_row(label: str, lid: str, old: dict[str, Any], new: dict[str, Any]) -> Row:
@@ -337,7 +232,7 @@ def enrich(diff: Diff, templates: Templates) -> Diff:
                                                     if not v[0].startswith("(")} - {"DeletionPolicy",
                                                     "UpdateReplacePolicy", "Condition"}))
             custom = ""
-            name_prop = NAME_PROPERTIES.get(row.resource_type)
+            name_prop = facts(row.resource_type).name_property
             if row.replaces and name_prop and old and new:
                 before = (old.get("Properties") or {}).get(name_prop)
                 after = (new.get("Properties") or {}).get(name_prop)

@@ -17,20 +17,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from infra.deploy.values import compact
+from infra.deploy.property_diff import compact
+from infra.resource_types import facts
 
-POLICY_PROPERTIES = {
-    "AWS::IAM::Policy": "PolicyDocument",
-    "AWS::IAM::ManagedPolicy": "PolicyDocument",
-    "AWS::IAM::RolePolicy": "PolicyDocument",
-    "AWS::S3::BucketPolicy": "PolicyDocument",
-    "AWS::SNS::TopicPolicy": "PolicyDocument",
-    "AWS::SQS::QueuePolicy": "PolicyDocument",
-    "AWS::KMS::Key": "KeyPolicy",
-    "AWS::SecretsManager::ResourcePolicy": "ResourcePolicy",
-    "AWS::Logs::ResourcePolicy": "PolicyDocument",
-    "AWS::ApiGateway::RestApi": "Policy",
-}
 # Whom a resource policy's statements apply to, when the statement has no Principal (identity policies).
 ATTACHED_TO = ("Roles", "Users", "Groups", "RoleName", "Bucket", "Topics", "Queues", "SecretId")
 
@@ -149,7 +138,7 @@ def template_security(template: dict[str, Any]) -> dict[tuple[str, Statement | R
         if rtype in ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group"):
             for arn in _as_list(props.get("ManagedPolicyArns")):
                 add(lid, compact(arn))
-        prop = POLICY_PROPERTIES.get(rtype)
+        prop = facts(rtype).policy_property
         if prop and props.get(prop) is not None:
             for st in statements(props[prop], _holder(lid, props)):
                 add(lid, st)

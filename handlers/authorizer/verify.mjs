@@ -1,0 +1,110 @@
+// Token verification with aws-jwt-verify (AWS's library), plus the checks it leaves to its user.
+//
+// The library checks the signature against the issuer's JWKS, `iss`, `exp`/`nbf` (with grace),
+// and for Cognito issuers `token_use` and `client_id`. It caches the JWKS for the life of the
+// execution environment and refetches only for an unknown `kid` (at most every 10 s), so a
+// briefly unreachable issuer does not fail tokens signed with a key it already has.
+// What it does not check, we do (each refusal is a 401):
+// - base64url that is not canonical: it decodes with Node's lenient base64, which ignores `=`
+//   padding and the unused low bits of the last character, so one signature has several spellings;
+// - RSA keys under 2048 bits (the floor NIST SP 800-131A and the jose library set);
+// - a key whose type does not match the token's alg family;
+// - tokens without `exp` (the library checks `exp` only when present);
+// - for non-Cognito issuers: `token_use`, when present, must be "access", and `aud` (or, for
+//   access tokens without one, `client_id`) must name an accepted audience.
+import { CognitoJwtVerifier, JwtVerifier } from "aws-jwt-verify";
+import { FetchError, JwksValidationError } from "aws-jwt-verify/error";
+import { SimpleFetcher } from "aws-jwt-verify/https";
+import { SimpleJwksCache } from "aws-jwt-verify/jwk";
+
+export const GRACE_SECONDS = 60; // clock skew tolerated on exp and nbf
+export const MIN_RSA_BITS = 2048;
+const COGNITO_ISSUER = /^https:\/\/cognito-idp\.([a-z0-9-]+)\.amazonaws\.com\/([A-Za-z0-9-]+_[A-Za-z0-9]+)\/?$/;
+const KTY_OF_ALG = { RS: "RSA", ES: "EC", Ed: "OKP" };
+const B64URL = /^[A-Za-z0-9_-]+$/;
+
+/** A token the authorizer refuses (401); its message goes to the log, never to the caller. */
+export class Unauthorized extends Error {
+  name = "Unauthorized";
+}
+
+/** True for an error that means the issuer's key set could not be had: a 500, not a 401. */
+export function isIssuerOutage(err) {
+  return err instanceof FetchError || err instanceof JwksValidationError;
+}
+
+/** Refuse a compact JWS whose parts are not canonical, unpadded base64url. */
+export function assertCanonical(token) {
+  const parts = token.split(".");
+  if (parts.length !== 3) throw new Unauthorized("not a JWS compact token");
+  for (const part of parts) {
+    if (!B64URL.test(part) || Buffer.from(part, "base64url").toString("base64url") !== part) {
+      throw new Unauthorized("token is not canonical base64url");
+    }
+  }
+}
+
+/** Bits in an RSA JWK's modulus. */
+export function rsaModulusBits(jwk) {
+  const n = Buffer.from(String(jwk.n ?? ""), "base64url");
+  let i = 0;
+  while (i < n.length && n[i] === 0) i += 1;
+  if (i === n.length) return 0;
+  return (n.length - i - 1) * 8 + (32 - Math.clz32(n[i]));
+}
+
+function checkKey({ header, jwk }) {
+  if (KTY_OF_ALG[String(header.alg).slice(0, 2)] !== jwk.kty) throw new Unauthorized("key does not match algorithm");
+  if (jwk.kty === "RSA" && rsaModulusBits(jwk) < MIN_RSA_BITS) {
+    throw new Unauthorized(`RSA key under ${MIN_RSA_BITS} bits`);
+  }
+}
+
+function checkExpiry({ payload }) {
+  if (typeof payload.exp !== "number") throw new Unauthorized("token has no expiry");
+}
+
+function checkGenericAccessToken({ payload }, audience) {
+  if (payload.token_use !== undefined && payload.token_use !== "access") {
+    throw new Unauthorized("not an access token");
+  }
+  const auds = payload.aud === undefined ? [payload.client_id] : [].concat(payload.aud);
+  if (!auds.some((a) => typeof a === "string" && audience.includes(a))) throw new Unauthorized("wrong audience");
+}
+
+/**
+ * A verifier for the configured issuer. `fetcher` (tests) replaces the library's HTTPS fetcher,
+ * e.g. one trusting a loopback server's certificate, with shorter timeouts.
+ */
+export function makeVerifier({ issuer, audience, jwksUrl }, { fetcher = new SimpleFetcher() } = {}) {
+  const cognito = COGNITO_ISSUER.exec(issuer);
+  if (cognito) {
+    // Cognito: the library checks token_use ("access": ID tokens carry no scopes and must not
+    // pass) and client_id. It derives the pool's JWKS URL itself (for the regional and the
+    // global issuer name); the configured one is what is fetched for either.
+    const jwksCache = new SimpleJwksCache({ fetcher: { fetch: (uri, ...rest) => fetcher.fetch(
+      uri.endsWith(`/${cognito[2]}/.well-known/jwks.json`) ? jwksUrl : uri, ...rest) } });
+    return CognitoJwtVerifier.create({
+      userPoolId: cognito[2], tokenUse: "access", clientId: audience, graceSeconds: GRACE_SECONDS,
+      customJwtCheck: (args) => { checkKey(args); checkExpiry(args); },
+    }, { jwksCache });
+  }
+  const jwksCache = new SimpleJwksCache({ fetcher });
+  return JwtVerifier.create({
+    issuer, jwksUri: jwksUrl, audience: null, graceSeconds: GRACE_SECONDS, // audience: checked below
+    customJwtCheck: (args) => { checkKey(args); checkExpiry(args); checkGenericAccessToken(args, audience); },
+  }, { jwksCache });
+}
+
+/** Verify `token` and return its claims; Unauthorized, or the library's error, otherwise. */
+export async function verifyToken(verifier, token) {
+  assertCanonical(token);
+  return verifier.verify(token);
+}
+
+/** The token's scopes: OAuth's space-separated `scope`, or an `scp` list. */
+export function scopesOf(claims) {
+  if (typeof claims.scope === "string") return claims.scope.split(" ").filter(Boolean);
+  if (Array.isArray(claims.scp)) return claims.scp.map(String);
+  return [];
+}

@@ -1,0 +1,110 @@
+"""The build cache: finished zips and installed dependency trees, each under the hash of
+everything that decides its bytes (key()), so a hit can never be stale.
+
+Layout (default `<repository>/.cache/build/`, git-ignored; $SERVERLESS_INFRA_BUILD_CACHE moves it):
+  zips/<key>.zip, zips/<key>.json   a function's (or layer's) zip and its size report
+  deps/<key>/                       dependencies installed for Lambda (reused when only code changed)
+  host/<key>/                       dependencies installed for this machine (invoke, serve)
+Entries are written beside their place and renamed in, so a crash leaves none half-written.
+Delete the folder at any time; it is rebuilt on demand.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+CACHE_ENV = "SERVERLESS_INFRA_BUILD_CACHE"
+# Bump when the build itself changes what it produces (filters, flags, layout): every key changes.
+FORMAT = 1
+
+
+def key(**parts: Any) -> str:
+    """Hash of every input of a build (JSON, sorted keys)."""
+    text = json.dumps({"format": FORMAT, **parts}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def digest_files(files: Iterable[tuple[str, Path]]) -> str:
+    """Hash of (name, bytes) of each file, length-prefixed so that boundaries count."""
+    h = hashlib.sha256()
+    for name, path in sorted(files):
+        data = path.read_bytes()
+        for part in (name.encode(), data):
+            h.update(len(part).to_bytes(8, "big"))
+            h.update(part)
+    return h.hexdigest()
+
+
+class Cache:
+    def __init__(self, root: Path):
+        self.root = root
+
+    @classmethod
+    def at(cls, repo_root: Path) -> Cache:
+        return cls(Path(os.environ.get(CACHE_ENV) or repo_root / ".cache" / "build"))
+
+    # -- finished zips ----------------------------------------------------------------------
+    def zip(self, k: str) -> tuple[bytes, dict[str, Any]] | None:
+        data_file, meta_file = self.root / "zips" / f"{k}.zip", self.root / "zips" / f"{k}.json"
+        try:
+            meta = json.loads(meta_file.read_text())
+            data = data_file.read_bytes()
+        except (OSError, ValueError):
+            return None
+        # The report records the zip's hash: a truncated or swapped file is a miss, never shipped.
+        if not isinstance(meta, dict) or meta.get("sha256") != hashlib.sha256(data).hexdigest():
+            return None
+        return data, meta
+
+    def put_zip(self, k: str, data: bytes, meta: dict[str, Any]) -> None:
+        folder = self.root / "zips"
+        folder.mkdir(parents=True, exist_ok=True)
+        _atomic(folder / f"{k}.zip", data)
+        _atomic(folder / f"{k}.json", json.dumps({**meta, "sha256": hashlib.sha256(data).hexdigest()},
+                                                 sort_keys=True).encode())
+
+    # -- installed trees --------------------------------------------------------------------
+    def tree(self, kind: str, k: str, install: Callable[[Path, Path], None]) -> Path:
+        """The folder `kind/k`, made by install(folder, scratch) on a miss (scratch: a temporary
+        folder for the installer's own files, removed afterwards)."""
+        final = self.root / kind / k
+        if (final / ".complete").is_file():
+            return final
+        final.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{k[:12]}-", dir=final.parent))
+        try:
+            (work / "tree").mkdir()
+            (work / "scratch").mkdir()
+            install(work / "tree", work / "scratch")
+            (work / "tree" / ".complete").write_text(k)
+            if not (final / ".complete").is_file():  # else another build finished it meanwhile: keep that
+                shutil.rmtree(final, ignore_errors=True)  # a crashed build's leftovers
+                try:
+                    os.rename(work / "tree", final)
+                except OSError:
+                    if not (final / ".complete").is_file():
+                        raise
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return final
+
+    def scratch(self) -> tempfile.TemporaryDirectory:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return tempfile.TemporaryDirectory(prefix=".work-", dir=self.root)
+
+
+def _atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

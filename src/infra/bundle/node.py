@@ -1,0 +1,107 @@
+"""Node.js dependencies: `npm ci` from the function's lockfile, then one esbuild bundle.
+
+The build happens in a staging copy of the source folder (the user's own node_modules, which
+holds whatever was last installed there, is never read): `npm ci --omit=dev --ignore-scripts`
+installs exactly the locked runtime dependencies, and esbuild bundles the handler into one
+tree-shaken file for the runtime's Node.js version: ESM for .mjs (and .js under "type":
+"module"), CommonJS otherwise. The AWS SDK v3 stays external (the runtime provides it) unless the
+function pins its own under `dependencies`.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+from infra.bundle.recipe import Recipe
+from infra.bundle.tools import BuildError, ToolFailed, esbuild_binary, npm_binary, run
+
+# In an ESM bundle, CommonJS dependencies that call require() (for Node.js built-ins) need one.
+ESM_REQUIRE_BANNER = ("import { createRequire as __bundleCreateRequire } from 'node:module'; "
+                      "const require = __bundleCreateRequire(import.meta.url);")
+EXTENSIONS = (".mjs", ".js", ".cjs")
+
+
+def node_target(runtime: str) -> str:
+    """'nodejs24.x' -> 'node24' (esbuild's --target)."""
+    return "node" + re.sub(r"\D", "", runtime.removeprefix("nodejs").removesuffix(".x"))
+
+
+def entry(source: Path, handler: str) -> Path:
+    """The handler's module file, resolved as the runtime does (.js, .mjs, .cjs)."""
+    module = handler.rsplit(".", 1)[0]
+    for ext in (".js", ".mjs", ".cjs"):
+        if (source / f"{module}{ext}").is_file():
+            return source / f"{module}{ext}"
+    raise FileNotFoundError(f"{module}.mjs")
+
+
+def output_format(source: Path, module: Path) -> str:
+    if module.suffix == ".mjs":
+        return "esm"
+    if module.suffix == ".cjs":
+        return "cjs"
+    try:
+        kind = json.loads((source / "package.json").read_text(encoding="utf-8")).get("type")
+    except (OSError, ValueError, AttributeError):
+        kind = None
+    return "esm" if kind == "module" else "cjs"
+
+
+def npm_ci(folder: Path, what: str, *, dev: bool) -> None:
+    """Install `folder`'s locked dependencies into `folder`/node_modules; install scripts never run."""
+    omit = [] if dev else ["--omit=dev"]
+    try:
+        run([npm_binary(), "ci", *omit, "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=folder, what=f"{what}: npm ci", network=True)
+    except ToolFailed as exc:
+        if "in sync" in exc.output:
+            raise BuildError(f"{what}: package.json and package-lock.json disagree, so npm ci refuses to install. "
+                             "Fix: run `npm install` in the function's folder and commit package-lock.json.",
+                             exit_code=2) from None
+        raise
+
+
+def bundle(recipe: Recipe, files: list[tuple[str, Path]], handler: str, runtime: str, source_map: bool,
+           staging: Path, what: str) -> tuple[list[tuple[str, Path]], list[tuple[str, int]]]:
+    """Build in `staging` (empty): the zip entries (name, file) and bytes per package in the bundle."""
+    for rel, path in files:
+        (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, staging / rel)
+    for path in recipe.inputs:
+        shutil.copyfile(path, staging / path.name)
+    npm_ci(staging, what, dev=False)
+    module = entry(staging, handler)
+    fmt = output_format(staging, module)
+    rel = module.relative_to(staging).as_posix()
+    out_name = rel.rsplit(".", 1)[0] + (".mjs" if fmt == "esm" else ".cjs" if module.suffix == ".cjs" else ".js")
+    dist = staging / ".dist"
+    argv = [esbuild_binary(), rel, "--bundle", "--platform=node", f"--target={node_target(runtime)}",
+            f"--format={fmt}", f"--outfile={dist.name}/{out_name}", "--metafile=.meta.json", "--charset=utf8",
+            "--log-level=error"]
+    if fmt == "esm":
+        # Prefer packages' ESM builds: esbuild tree-shakes ES modules only.
+        argv += ["--main-fields=module,main", f"--banner:js={ESM_REQUIRE_BANNER}"]
+    if not recipe.pins_aws_sdk:
+        argv.append("--external:@aws-sdk/*")
+    if source_map:
+        argv.append("--sourcemap")
+    run(argv, cwd=staging, what=f"{what}: esbuild")
+    outputs = sorted(p for p in dist.rglob("*") if p.is_file())
+    entries = [(p.relative_to(dist).as_posix(), p) for p in outputs]
+    return entries, package_sizes(staging / ".meta.json")
+
+
+def package_sizes(metafile: Path) -> list[tuple[str, int]]:
+    """Bytes each package (or the function's own code) contributes to the bundle."""
+    meta = json.loads(metafile.read_text())
+    sizes: dict[str, int] = {}
+    for output in meta.get("outputs", {}).values():
+        for path, info in output.get("inputs", {}).items():
+            name = "(function code)"
+            if "node_modules/" in path:
+                rest = path.rsplit("node_modules/", 1)[1].split("/")
+                name = "/".join(rest[:2]) if rest[0].startswith("@") else rest[0]
+            sizes[name] = sizes.get(name, 0) + int(info.get("bytesInOutput", 0))
+    return sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0]))

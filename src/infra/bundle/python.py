@@ -1,0 +1,109 @@
+"""Python dependencies, installed with uv for Lambda (not for this machine) or for this machine
+(local runs).
+
+For Lambda: wheels only (`--no-build`: nothing is compiled here, so nothing of this machine leaks
+in), for the runtime's CPython version and Amazon Linux 2023 (glibc 2.34, so any manylinux tag up
+to manylinux_2_34) on x86_64 or aarch64. No bytecode is compiled.
+"""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from infra.bundle.recipe import Recipe
+from infra.bundle.tools import BuildError, ToolFailed, run, uv_binary
+
+# Amazon Linux 2023, the OS of python3.12 and later, has glibc 2.34.
+# ("Improved toolchain: gcc, binutils, and glibc", https://docs.aws.amazon.com/linux/al2023/ug/glibc-gcc-and-binutils.html)
+LAMBDA_GLIBC_MINOR = 34
+# Lambda's architecture name -> the machine name in wheel tags.
+MACHINE = {"x86_64": "x86_64", "arm64": "aarch64"}
+# PEP 600 aliases of the legacy manylinux tags.
+LEGACY = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+
+
+def python_version(runtime: str) -> str:
+    """'python3.14' -> '3.14'."""
+    return runtime.removeprefix("python")
+
+
+def uv_platform(architecture: str) -> str:
+    """uv's --python-platform for Lambda: e.g. 'aarch64-manylinux_2_34'."""
+    return f"{MACHINE[architecture]}-manylinux_2_{LAMBDA_GLIBC_MINOR}"
+
+
+def pip_platforms(machine: str) -> list[str]:
+    """Every platform tag pip must be given for Lambda: pip matches --platform exactly, so each
+    manylinux_2_N from 2_34 down (and the legacy aliases) is listed."""
+    tags = []
+    for minor in range(LAMBDA_GLIBC_MINOR, 4, -1):
+        if machine == "aarch64" and minor < 17:
+            break  # no aarch64 manylinux below 2_17
+        tags.append(f"manylinux_2_{minor}_{machine}")
+        if minor in LEGACY:
+            tags.append(f"{LEGACY[minor]}_{machine}")
+    return tags
+
+
+def requirements(recipe: Recipe, work: Path, what: str) -> tuple[Path, list[str]]:
+    """The requirements file to install and the flags its kind needs.
+
+    A uv project is exported from its lock (`uv export --frozen`: the lock is never updated here),
+    with hashes, and installed without resolving again (`--no-deps`): exactly what uv.lock says.
+    """
+    if recipe.kind == "uv":
+        out = work / "requirements.txt"
+        run([uv_binary(), "export", "--frozen", "--no-dev", "--no-emit-project", "--no-header",
+             "--format", "requirements.txt", "--output-file", str(out), "--quiet"],
+            cwd=recipe.source, what=f"{what}: reading {recipe.lockfile.name} (uv export)")
+        return out, ["--require-hashes", "--no-deps"]
+    return recipe.lockfile, ["--require-hashes"] if recipe.hashed else []
+
+
+def install_for_lambda(recipe: Recipe, runtime: str, architecture: str, dest: Path, work: Path, what: str) -> None:
+    """Install the locked dependencies into `dest` for `runtime` on `architecture`."""
+    req, flags = requirements(recipe, work, what)
+    target = f"{runtime} {architecture} (cp{python_version(runtime).replace('.', '')}, {uv_platform(architecture)})"
+    argv = [uv_binary(), "pip", "install", "--quiet", "--target", str(dest), "--python", sys.executable,
+            "--python-platform", uv_platform(architecture), "--python-version", python_version(runtime),
+            "--no-build", *flags, "-r", str(req)]
+    try:
+        run(argv, cwd=recipe.source, what=f"{what}: installing {recipe.lockfile.name} for {target}", network=True)
+    except ToolFailed as exc:
+        package = missing_wheel(exc.output)
+        if package:
+            raise BuildError(
+                f"{what}: {package} has no wheel for {target}, and Lambda code is never compiled on this "
+                f"machine. Fix: pin a version of {package} that publishes a manylinux wheel for "
+                f"{MACHINE[architecture]} and this Python (see its files on the package index), choose another "
+                f"architecture, or drop the dependency.", exit_code=2) from None
+        raise
+
+
+def install_for_host(recipe: Recipe, dest: Path, work: Path, what: str) -> None:
+    """Install the same locked dependencies for this machine's Python (local runs)."""
+    req, flags = requirements(recipe, work, what)
+    run([uv_binary(), "pip", "install", "--quiet", "--target", str(dest), "--python", sys.executable, *flags,
+         "-r", str(req)], cwd=recipe.source, what=f"{what}: installing {recipe.lockfile.name} for this machine",
+        network=True)
+
+
+_NO_WHEEL = (
+    re.compile(r"Wheels are required for `([^`]+)`"),
+    re.compile(r"\b([A-Za-z0-9][A-Za-z0-9._-]*)==\S+ has no (?:usable )?wheels?"),
+    re.compile(r"Distribution `([A-Za-z0-9][A-Za-z0-9._-]*)==[^`]*` can't be installed because it (?:is marked as "
+               r"`--no-build` but has no binary distribution|doesn't have a source distribution or wheel)"),
+    re.compile(r"\b([A-Za-z0-9][A-Za-z0-9._-]*)(?:==\S+)? has no wheels with a matching"),
+)
+
+
+def missing_wheel(output: str) -> str | None:
+    """The package uv could not find a wheel for, from its error output; None for other errors."""
+    if "wheel" not in output and "no binary distribution" not in output:
+        return None
+    for pattern in _NO_WHEEL:
+        found = pattern.search(output)
+        if found:
+            return found.group(1)
+    return None

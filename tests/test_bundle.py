@@ -1,0 +1,384 @@
+"""Functions with dependencies, offline: what a source folder declares, how the options are
+validated, what the build keeps out of a zip, when the cache may answer, Lambda's size limits,
+and the templates (architecture, shared layers). The installers are replaced by a fake that
+writes what a real install writes; tests/test_bundle_build.py runs the real ones."""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from infra.assets import Asset
+from infra.bundle import build as bundle_build
+from infra.bundle import python as bpython
+from infra.bundle import tools as btools
+from infra.bundle.build import Code, Layer, build_code, dependency_entries
+from infra.bundle.cache import Cache
+from infra.bundle.limits import MAX_UNZIPPED, MAX_ZIPPED
+from infra.bundle.recipe import RecipeError, detect
+from infra.config import parse_config
+from infra.errors import ConfigError
+
+HASH = "sha256:" + "0" * 64
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+# -- what a source folder declares -----------------------------------------------------------
+
+def test_no_declaration_or_an_empty_one_means_no_dependencies(tmp_path):
+    assert detect(write(tmp_path / "a", {"app.py": ""}), "python3.14") is None
+    assert detect(write(tmp_path / "b", {"app.py": "", "requirements.txt": "# nothing yet\n\n"}), "python3.14") is None
+    assert detect(write(tmp_path / "c", {"index.mjs": "", "package.json": json.dumps(
+        {"devDependencies": {"@aws-sdk/client-dynamodb": "3.0.0"}})}), "nodejs24.x") is None
+    # tool settings only, no [project] dependencies
+    assert detect(write(tmp_path / "d", {"app.py": "", "pyproject.toml": "[tool.ruff]\nline-length = 100\n"}),
+                  "python3.14") is None
+
+
+def test_requirements_with_hashes_are_installed_with_require_hashes(tmp_path):
+    src = write(tmp_path / "f", {"requirements.txt": f"pydantic==2.14.3 \\\n    --hash={HASH}\n"})
+    recipe = detect(src, "python3.14")
+    assert recipe.kind == "requirements" and recipe.hashed
+    req, flags = bpython.requirements(recipe, tmp_path, "functions.f")
+    assert req == src / "requirements.txt" and flags == ["--require-hashes"]
+    plain = detect(write(tmp_path / "g", {"requirements.txt": "pydantic==2.14.3  # pinned\n"}), "python3.14")
+    assert not plain.hashed and bpython.requirements(plain, tmp_path, "functions.g")[1] == []
+
+
+@pytest.mark.parametrize("line, words", [
+    ("-r base.txt", "includes another file"),
+    ("--constraint c.txt", "includes another file"),
+    ("-e .", "includes another file"),
+    ("./vendor/pkg", "local path"),
+    ("file:///wheels/x.whl", "local path"),
+])
+def test_a_requirements_file_must_say_everything_itself(tmp_path, line, words):
+    with pytest.raises(RecipeError, match=words):
+        detect(write(tmp_path, {"requirements.txt": f"pydantic==2.14.3\n{line}\n"}), "python3.14")
+
+
+def test_uv_projects_need_their_lock_and_one_declaration_only(tmp_path):
+    project = '[project]\nname = "f"\nversion = "1"\ndependencies = ["pydantic==2.14.3"]\n'
+    with pytest.raises(RecipeError, match="no uv.lock") as missing:
+        detect(write(tmp_path / "a", {"pyproject.toml": project}), "python3.14")
+    assert "uv lock" in missing.value.fix
+    with pytest.raises(RecipeError, match="without the pyproject.toml"):
+        detect(write(tmp_path / "b", {"uv.lock": "version = 1\n"}), "python3.14")
+    with pytest.raises(RecipeError, match="both requirements.txt and pyproject.toml"):
+        detect(write(tmp_path / "c", {"pyproject.toml": project, "uv.lock": "version = 1\n",
+                                      "requirements.txt": "pydantic==2.14.3\n"}), "python3.14")
+    recipe = detect(write(tmp_path / "d", {"pyproject.toml": project, "uv.lock": "version = 1\n"}), "python3.14")
+    assert recipe.kind == "uv" and recipe.lockfile.name == "uv.lock" and recipe.manifest.name == "pyproject.toml"
+
+
+def test_node_dependencies_need_their_lockfile_and_the_sdk_stays_external_unless_pinned(tmp_path):
+    with pytest.raises(RecipeError, match="no package-lock.json"):
+        detect(write(tmp_path / "a", {"package.json": json.dumps({"dependencies": {"zod": "4.6.7"}})}), "nodejs24.x")
+    recipe = detect(write(tmp_path / "b", {"package.json": json.dumps({"dependencies": {"zod": "4.6.7"}}),
+                                           "package-lock.json": "{}"}), "nodejs24.x")
+    assert recipe.kind == "npm" and recipe.dependencies == ("zod",) and not recipe.pins_aws_sdk
+    pinned = detect(write(tmp_path / "c", {"package.json": json.dumps({"dependencies": {
+        "@aws-sdk/client-s3": "3.1164.0"}}), "package-lock.json": "{}"}), "nodejs24.x")
+    assert pinned.pins_aws_sdk
+
+
+def test_the_other_languages_declaration_is_ignored(tmp_path):
+    src = write(tmp_path, {"package.json": json.dumps({"dependencies": {"zod": "4.6.7"}}),
+                           "requirements.txt": "pydantic==2.14.3\n"})
+    assert detect(src, "python3.14").kind == "requirements"
+    with pytest.raises(RecipeError):  # no package-lock.json
+        detect(src, "nodejs24.x")
+
+
+# -- the config keys -------------------------------------------------------------------------
+
+def config(tmp_path: Path, functions: str) -> dict:
+    import tomllib
+
+    return tomllib.loads('[project]\nname = "demo"\nstage = "dev"\nregion = "us-east-1"\n' + functions)
+
+
+def load(tmp_path: Path, functions: str):
+    return parse_config(config(tmp_path, functions), "demo.toml", "demo", tmp_path)
+
+
+PY_FN = '[functions.f]\nruntime = "python3.14"\nsource = "f"\nhandler = "app.handler"\n'
+JS_FN = '[functions.j]\nruntime = "nodejs24.x"\nsource = "j"\nhandler = "index.handler"\n'
+
+
+@pytest.fixture
+def project(tmp_path):
+    write(tmp_path, {"f/app.py": "def handler(e, c):\n    return 1\n", "f/requirements.txt": "six==1.17.0\n",
+                     "j/index.mjs": "export const handler = async () => 1;\n",
+                     "j/package.json": json.dumps({"dependencies": {"zod": "4.6.7"}}), "j/package-lock.json": "{}",
+                     "plain/app.py": "def handler(e, c):\n    return 1\n"})
+    return tmp_path
+
+
+def test_architecture_defaults_to_x86_64_and_is_checked_like_every_key(project):
+    assert load(project, PY_FN).functions["f"].architecture == "x86_64"
+    assert load(project, PY_FN + 'architecture = "arm64"\n').functions["f"].architecture == "arm64"
+    with pytest.raises(ConfigError) as bad:
+        load(project, PY_FN + 'architecture = "arm"\n')
+    assert bad.value.exit_code == 2 and bad.value.key == "functions.f.architecture"
+    assert "did you mean 'arm64'?" in str(bad.value)
+    with pytest.raises(ConfigError, match="did you mean 'architecture'"):
+        load(project, PY_FN + 'architectures = "arm64"\n')
+
+
+@pytest.mark.parametrize("functions, key, words", [
+    (JS_FN + "layer = true\n", "functions.j.layer", "applies to Python functions"),
+    (PY_FN + "source_map = true\n", "functions.f.source_map", "Node.js functions with dependencies"),
+])
+def test_options_for_the_other_language_are_refused_when_the_config_loads(project, functions, key, words):
+    with pytest.raises(ConfigError) as bad:
+        load(project, functions)
+    assert bad.value.key == key and words in str(bad.value)
+
+
+PLAIN_FN = '[functions.p]\nruntime = "python3.14"\nsource = "plain"\nhandler = "app.handler"\n'
+PLAIN_JS = '[functions.q]\nruntime = "nodejs24.x"\nsource = "j"\nhandler = "index.handler"\n'
+
+
+@pytest.mark.parametrize("functions, key, words", [
+    (PLAIN_FN + "layer = true\n", "functions.p.layer", "declares no dependencies"),
+    (PLAIN_JS + "source_map = true\n", "functions.q.source_map", "declares no dependencies"),
+])
+def test_options_for_dependencies_need_some(project, functions, key, words):
+    (project / "j" / "package.json").write_text(json.dumps({"devDependencies": {"zod": "4.6.7"}}))
+    with pytest.raises(ConfigError) as bad:
+        build_code(load(project, functions), cache=Cache(project / "cache"))
+    assert bad.value.exit_code == 2 and bad.value.key == key and words in str(bad.value)
+
+
+def test_a_declaration_that_cannot_be_built_stops_generation_naming_the_key(project, tmp_path):
+    from infra.build import build_configs
+
+    (project / "j" / "package-lock.json").unlink()
+    config = project / "demo.toml"
+    config.write_text('[project]\nname = "demo"\nstage = "dev"\nregion = "us-east-1"\n'
+                      + JS_FN.replace('source = "j"', f'source = "{project / "j"}"'))
+    with pytest.raises(ConfigError) as bad:
+        build_configs([config], tmp_path / "out")
+    assert bad.value.key == "functions.j.source" and "package-lock.json" in str(bad.value)
+    assert "npm install" in bad.value.fix and not (tmp_path / "out").exists()
+
+
+# -- the build, with a fake installer --------------------------------------------------------
+
+def fake_install(calls: list):
+    """What `uv pip install --target` leaves: packages, an extension, bytecode, a console script
+    naming this machine's interpreter, and the installer's bookkeeping."""
+    def install(recipe, runtime, architecture, dest: Path, work: Path, what: str) -> None:
+        calls.append((recipe.lockfile.read_text(), runtime, architecture))
+        machine = bpython.MACHINE[architecture]
+        write(dest, {
+            "six.py": "# six\n",
+            "pkg/__init__.py": "VERSION = '1'\n",
+            f"pkg/_speed.cpython-{runtime[6:].replace('.', '')}-{machine}-linux-gnu.so": "ELF",
+            "pkg/__pycache__/__init__.cpython-311.pyc": "bytecode",
+            "pkg-1.0.dist-info/METADATA": "Name: pkg\n",
+            "pkg-1.0.dist-info/RECORD": "pkg/__init__.py,sha256=x,1\n../../bin/pkg,sha256=y,2\n",
+            "pkg-1.0.dist-info/INSTALLER": "uv\n",
+            "pkg-1.0.dist-info/REQUESTED": "",
+            "pkg-1.0.dist-info/direct_url.json": json.dumps({"url": f"file://{dest}"}),
+            "bin/pkg": f"#!{dest}/python\n",
+        })
+        (dest / "pkg" / f"_speed.cpython-{runtime[6:].replace('.', '')}-{machine}-linux-gnu.so").chmod(0o755)
+    return install
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    calls: list = []
+    monkeypatch.setattr(bpython, "install_for_lambda", fake_install(calls))
+    monkeypatch.setattr(btools, "uv_version", lambda: "0.13.8")
+    return calls
+
+
+def names(data: bytes) -> list[str]:
+    return zipfile.ZipFile(io.BytesIO(data)).namelist()
+
+
+def test_the_zip_holds_code_and_dependencies_without_this_machines_traces(project, fake):
+    cfg = load(project, PY_FN)
+    code = build_code(cfg, cache=Cache(project / "cache"))["f"]
+    listed = names(code.asset.data)
+    assert listed == sorted(listed)
+    assert {"app.py", "six.py", "pkg/__init__.py", "pkg-1.0.dist-info/METADATA",
+            "pkg/_speed.cpython-314-x86_64-linux-gnu.so"} <= set(listed)
+    assert not [n for n in listed if n.startswith("bin/") or n.endswith(".pyc") or "__pycache__" in n]
+    assert not [n for n in listed if n.rsplit("/", 1)[-1] in ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")]
+    modes = {i.filename: i.external_attr >> 16 for i in zipfile.ZipFile(io.BytesIO(code.asset.data)).infolist()}
+    assert modes["pkg/_speed.cpython-314-x86_64-linux-gnu.so"] == 0o100755 and modes["app.py"] == 0o100644
+    assert code.layer is None and code.unzipped > 0 and code.packages[0][0] in ("pkg", "app", "six", "requirements")
+
+
+def test_an_unchanged_function_is_a_cache_hit_and_a_changed_input_never_is(project, fake):
+    cache = Cache(project / "cache")
+    first = build_code(load(project, PY_FN), cache=cache)["f"]
+    assert len(fake) == 1
+    again = build_code(load(project, PY_FN), cache=cache)["f"]
+    assert again.asset == first.asset and len(fake) == 1          # nothing installed, same bytes
+
+    (project / "f" / "app.py").write_text("def handler(e, c):\n    return 2\n")   # code: re-zipped,
+    changed = build_code(load(project, PY_FN), cache=cache)["f"]               # deps reused
+    assert changed.asset.key != first.asset.key and len(fake) == 1
+    assert zipfile.ZipFile(io.BytesIO(changed.asset.data)).read("app.py").endswith(b"return 2\n")
+
+    (project / "f" / "requirements.txt").write_text("six==1.16.0\n")           # lockfile: reinstalled
+    relocked = build_code(load(project, PY_FN), cache=cache)["f"]
+    assert len(fake) == 2 and fake[-1][0] == "six==1.16.0\n" and relocked.asset.key != changed.asset.key
+
+    arm = build_code(load(project, PY_FN + 'architecture = "arm64"\n'), cache=cache)["f"]   # architecture
+    assert len(fake) == 3 and fake[-1][2] == "arm64"
+    assert "pkg/_speed.cpython-314-aarch64-linux-gnu.so" in names(arm.asset.data)
+
+
+def test_a_corrupt_cache_entry_is_rebuilt_never_shipped(project, fake):
+    cache = Cache(project / "cache")
+    first = build_code(load(project, PY_FN), cache=cache)["f"]
+    (zipped,) = (project / "cache" / "zips").glob("*.zip")
+    zipped.write_bytes(zipped.read_bytes()[:100])
+    assert build_code(load(project, PY_FN), cache=cache)["f"].asset == first.asset
+
+
+def test_a_new_tool_version_rebuilds(project, fake, monkeypatch):
+    cache = Cache(project / "cache")
+    build_code(load(project, PY_FN), cache=cache)
+    monkeypatch.setattr(btools, "uv_version", lambda: "0.14.0")
+    build_code(load(project, PY_FN), cache=cache)
+    assert len(fake) == 2
+
+
+def test_same_sources_in_two_places_with_other_file_times_give_the_same_bytes(tmp_path, fake):
+    import os
+    import shutil
+
+    built = []
+    for i, when in enumerate((1_000_000_000, 1_700_000_000)):
+        clone = tmp_path / f"clone{i}"
+        write(clone, {"f/app.py": "def handler(e, c):\n    return 1\n", "f/requirements.txt": "six==1.17.0\n"})
+        for path in clone.rglob("*"):
+            os.utime(path, (when, when))
+        (clone / "f" / "app.py").chmod(0o700 if i else 0o644)
+        built.append(build_code(load(clone, PY_FN), cache=Cache(clone / "cache"))["f"].asset)
+        shutil.rmtree(clone / "cache")
+    assert built[0].data == built[1].data and built[0].key == built[1].key
+
+
+def test_a_layer_holds_the_dependencies_and_the_function_zip_only_its_code(project, fake):
+    cfg = load(project, PY_FN + "layer = true\n" + PY_FN.replace("functions.f", "functions.g") + "layer = true\n")
+    codes = build_code(cfg, cache=Cache(project / "cache"))
+    f, g = codes["f"], codes["g"]
+    assert f.layer == g.layer and len(fake) == 1                      # one lockfile: one layer
+    assert names(f.asset.data) == ["app.py", "requirements.txt"]
+    layer = names(f.layer.asset.data)
+    assert "python/pkg/__init__.py" in layer and all(n.startswith("python/") for n in layer)
+    assert f.layer.logical_id == "FPython314X8664DepsLayer" and f.layer.lockfile == "f/requirements.txt"
+    assert set(bundle_build.assets(codes)) == {f.asset, f.layer.asset}
+
+
+def test_installed_tree_filters(tmp_path):
+    write(tmp_path, {"a/x.py": "", "a/__pycache__/x.cpython-314.pyc": "", "bin/tool": "", "a-1.dist-info/RECORD": "",
+                     "a-1.dist-info/METADATA": "", ".complete": "", "a/bin/data.txt": ""})
+    assert sorted(n for n, _ in dependency_entries(tmp_path)) == ["a-1.dist-info/METADATA", "a/bin/data.txt", "a/x.py"]
+
+
+# -- size limits -----------------------------------------------------------------------------
+
+def test_over_lambdas_unzipped_limit_names_the_function_and_its_largest_packages(project, fake, monkeypatch):
+    real = bundle_build._sizes
+
+    def huge(entries, prefix=""):
+        _, packages = real(entries, prefix)
+        return MAX_UNZIPPED + 1, (("numpy", 200 * 1024 * 1024), *packages)
+
+    monkeypatch.setattr(bundle_build, "_sizes", huge)
+    with pytest.raises(ConfigError) as over:
+        build_code(load(project, PY_FN), cache=Cache(project / "cache"))
+    message = str(over.value)
+    assert over.value.exit_code == 2 and over.value.key == "functions.f"
+    assert "unzipped, its code take 250.0 MB" in message and "numpy 200.0 MB" in message
+
+
+def test_over_the_zipped_limit_and_a_layer_counts_toward_the_unzipped_one():
+    from infra.bundle.limits import check
+
+    big = Asset("f", b"\0" * (MAX_ZIPPED + 1))
+    with pytest.raises(ConfigError, match=r"its code is 50.0 MB zipped.*Largest packages: boto3 40.0 MB"):
+        check("demo.toml", "functions.f", Code(big, unzipped=1, packages=(("boto3", 40 * 1024 * 1024),)))
+    layer = Layer("L", "deps", Asset("f/requirements.txt", b"z"), "python3.14", "x86_64", "f/requirements.txt",
+                  MAX_UNZIPPED - 10, (("torch", MAX_UNZIPPED - 10),))
+    with pytest.raises(ConfigError, match=r"unzipped, its code and its layer take .*Largest packages: torch"):
+        check("demo.toml", "functions.f", Code(Asset("f", b"z"), layer=layer, unzipped=11))
+    check("demo.toml", "functions.f", Code(Asset("f", b"z"), layer=layer, unzipped=10))  # exactly at the limit
+
+
+# -- templates -------------------------------------------------------------------------------
+
+def generate(cfg):
+    from infra.build import generate as gen
+
+    return {name: json.loads(data) for name, data in gen(cfg).files.items() if name.endswith(".json")}
+
+
+def test_architecture_reaches_the_function_and_layers_are_wired_through_the_root(project, fake):
+    cfg = load(project, PY_FN + 'architecture = "arm64"\nlayer = true\n'
+               + '[functions.p]\nruntime = "python3.14"\nsource = "plain"\nhandler = "app.handler"\n')
+    out = generate(cfg)
+    compute, layers, root = out["compute.json"], out["layers.json"], out["root.json"]
+    f = compute["Resources"]["FFunction"]["Properties"]
+    assert f["Architectures"] == ["arm64"] and f["Layers"] == [{"Ref": "FPython314Arm64DepsLayerArn"}]
+    p = compute["Resources"]["PFunction"]["Properties"]
+    assert p["Architectures"] == ["x86_64"] and "Layers" not in p
+    layer = layers["Resources"]["FPython314Arm64DepsLayer"]
+    assert layer["Type"] == "AWS::Lambda::LayerVersion"
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.14"]
+    assert layer["Properties"]["Content"]["S3Bucket"] == {"Ref": "AssetBucket"}
+    assert layers["Outputs"]["FPython314Arm64DepsLayerArn"]["Value"] == {"Ref": "FPython314Arm64DepsLayer"}
+    assert root["Resources"]["Layers"]["Type"] == "AWS::CloudFormation::Stack"
+    assert root["Resources"]["Compute"]["Properties"]["Parameters"]["FPython314Arm64DepsLayerArn"] == {
+        "Fn::GetAtt": ["Layers", "Outputs.FPython314Arm64DepsLayerArn"]}
+    assert root["Resources"]["Layers"]["Properties"]["Parameters"] == {"AssetBucket": {"Ref": "AssetBucket"}}
+
+
+def test_the_source_map_option_turns_source_maps_on(project, monkeypatch):
+    from infra.bundle.build import Code as C
+
+    cfg = load(project, JS_FN + "source_map = true\n")
+    monkeypatch.setattr(bundle_build, "_node", lambda run, name, recipe, what: C(Asset("j", b"zip"), unzipped=3))
+    env = generate(cfg)["compute.json"]["Resources"]["JFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["NODE_OPTIONS"] == "--enable-source-maps"
+
+
+# -- installer output ------------------------------------------------------------------------
+
+UV_NO_WHEEL = """Using CPython 3.11.7 interpreter at: /usr/bin/python3
+error: No solution found when resolving dependencies
+  cause: Because numpy==1.26.4 has no usable wheels and you require numpy==1.26.4, we can conclude that your requirements are unsatisfiable.
+
+hint: Wheels are required for `numpy` because building from source is disabled for all packages (i.e., with `--no-build`)"""
+
+
+def test_uvs_no_wheel_answer_names_the_package():
+    assert bpython.missing_wheel(UV_NO_WHEEL) == "numpy"
+    assert bpython.missing_wheel("error: Failed to fetch: `https://pypi.org/simple/numpy/`") is None
+
+
+def test_pip_needs_every_manylinux_tag_lambda_accepts():
+    tags = bpython.pip_platforms("x86_64")
+    assert tags[0] == "manylinux_2_34_x86_64" and "manylinux2014_x86_64" in tags and "manylinux1_x86_64" in tags
+    assert "manylinux_2_35_x86_64" not in tags
+    assert bpython.pip_platforms("aarch64")[-1] == "manylinux2014_aarch64"
+    assert bpython.uv_platform("arm64") == "aarch64-manylinux_2_34"

@@ -1,0 +1,64 @@
+"""The lint cache never answers for a template it has not seen linted by this cfn-lint (issue 18
+item 27): a new cfn-lint version changes every key, and an entry of the wrong shape is a miss."""
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import shutil
+
+import pytest
+
+import infra.lint as lint_module
+from infra.lint import LintCache, cache_key, lint
+
+
+@pytest.fixture
+def broken(out_dir, tmp_path):
+    """A copy of catalog-api whose root stops passing a parameter its firewall child requires
+    (an E3043 finding), linted once into a fresh cache."""
+    work = tmp_path / "catalog-api"
+    shutil.copytree(out_dir / "catalog-api", work)
+    root = json.loads((work / "root.json").read_text())
+    del root["Resources"]["Firewall"]["Properties"]["Parameters"]["ApiStageArn"]
+    (work / "root.json").write_text(json.dumps(root, indent=2))
+    cache = tmp_path / "cache"
+    assert "E3043" in {f.rule for f in lint([work], cache_dir=cache)}
+    return work, cache
+
+
+def test_a_new_cfn_lint_version_changes_the_key(broken, monkeypatch):
+    work, _ = broken
+    root = work / "root.json"
+    body = root.read_bytes()
+    before = cache_key(root, body, json.loads(body), "us-east-1")
+    real = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version",
+                        lambda name: "999.0.0" if name == "cfn-lint" else real(name))
+    assert cache_key(root, body, json.loads(body), "us-east-1") != before
+
+
+def test_entries_of_another_cfn_lint_are_not_read(broken, monkeypatch):
+    work, cache = broken
+    real = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version",
+                        lambda name: "999.0.0" if name == "cfn-lint" else real(name))
+    calls = []
+    run = lint_module._run_cfn_lint
+    monkeypatch.setattr(lint_module, "_run_cfn_lint", lambda *a, **k: calls.append(a) or run(*a, **k))
+    assert "E3043" in {f.rule for f in lint([work], cache_dir=cache)}
+    assert calls, "a cfn-lint upgrade must lint again, not replay the old version's answers"
+
+
+@pytest.mark.parametrize("entry", ["{}", '{"rows": []}', "null", '"clean"', "[[1, 2, 3]]", '[{"a": 1}]'])
+def test_an_entry_of_the_wrong_shape_is_a_miss(tmp_path, entry):
+    (tmp_path / "key.json").write_text(entry)
+    assert LintCache(tmp_path).get("key") is None
+    (tmp_path / "key.json").write_text("[]")
+    assert LintCache(tmp_path).get("key") == []  # while an empty list is a clean template
+
+
+def test_a_valid_json_entry_of_the_wrong_shape_never_hides_a_finding(broken):
+    work, cache = broken
+    for path in cache.iterdir():
+        path.write_text("{}")
+    assert "E3043" in {f.rule for f in lint([work], cache_dir=cache)}
