@@ -20,6 +20,7 @@ from pathlib import Path
 from infra.assets import Asset, source_entries, zip_entries
 from infra.bundle import limits
 from infra.bundle.cache import Cache, digest_files, key
+from infra.bundle.code import Code, Layer
 from infra.bundle.recipe import Recipe, RecipeError, detect
 from infra.config.schema import Config
 from infra.errors import ConfigError
@@ -32,30 +33,6 @@ Progress = Callable[[str], None]
 # first line names this machine's interpreter: never part of a function's code.
 DIST_INFO_SKIP = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json", "uv_cache.json", "uv_build.json"}
 LAYER_PREFIX = "python/"  # Lambda puts /opt/python on a Python function's sys.path
-
-
-@dataclass(frozen=True)
-class Layer:
-    """A Lambda layer holding the dependencies of one lockfile for one runtime and architecture."""
-
-    logical_id: str
-    name: str               # LayerName suffix (after <project>-<stage>-)
-    asset: Asset
-    runtime: str
-    architecture: str
-    lockfile: str           # repository-relative path
-    unzipped: int
-    packages: tuple[tuple[str, int], ...] = ()
-
-
-@dataclass(frozen=True)
-class Code:
-    """What one function deploys: its zip (S3 key = content hash) and, optionally, its layer."""
-
-    asset: Asset
-    layer: Layer | None = None
-    unzipped: int = 0
-    packages: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass

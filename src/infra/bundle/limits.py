@@ -6,12 +6,8 @@ https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from infra.bundle.code import Code
 from infra.errors import ConfigError
-
-if TYPE_CHECKING:
-    from infra.bundle.build import Code
 
 MAX_ZIPPED = 50 * 1024 * 1024
 MAX_UNZIPPED = 250 * 1024 * 1024
