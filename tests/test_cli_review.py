@@ -324,7 +324,7 @@ def test_piped_tables_are_no_wider_than_their_content():
 
     from rich.console import Console
 
-    from infra.deploy.changes import Diff, Row
+    from infra.deploy.resource_diff import Diff, Row
     from infra.deploy.diff_render import ResourceChanges
     from infra.deploy.ui import Ui
 

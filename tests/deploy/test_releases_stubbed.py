@@ -13,7 +13,7 @@ import pytest
 from botocore.stub import Stubber
 
 from infra.deploy import changeset, release
-from infra.deploy.changes import Diff, Row
+from infra.deploy.resource_diff import Diff, Row
 from infra.deploy.runner import Plan, StackRunner, StackSpec
 from infra.deploy.stack_state import StackInfo
 from infra.errors import DeployError
@@ -130,14 +130,14 @@ def test_a_plan_says_which_functions_shift_and_how_long_the_deploy_takes_at_leas
 
 def test_diff_rendering_shows_the_release_lines(tmp_path):
     from infra.deploy.manifest import Build
-    from infra.deploy.orchestrate import show_plan
+    from infra.deploy.review import show_plan
     from stage_fixture import write_stage
 
     build = Build.load(write_stage(tmp_path, production=True))
-    build.raw["releases"] = MANIFEST["releases"]
     ui, out, _ = quiet_ui()
-    plan = Plan(StackSpec(name=STACK, template={}, parameters={}, tags={}), None, kind="UPDATE", diff=Diff(rows=SHIFT))
-    show_plan(ui, plan, build, "us-east-1")
+    spec = StackSpec(name=STACK, template={}, parameters={}, tags={}, releases=MANIFEST["releases"])
+    plan = Plan(spec, None, kind="UPDATE", diff=Diff(rows=SHIFT))
+    show_plan(ui, plan, "us-east-1", build.stateful_types)
     text = out.getvalue()
     assert "Gradual release (CodeDeploy) of 1 function(s): users" in text
     assert "This deploy takes at least 15 minutes" in text

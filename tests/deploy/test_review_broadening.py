@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.deploy.security import security_changes
+from infra.deploy.access_diff import security_changes
 
 
 def role(resource):
