@@ -80,7 +80,8 @@ PORT ?= 3000
 serve: $(VENV)/.installed handlers/users/node_modules/.installed
 	$(PY) generate.py serve --config $(CONFIG) --port $(PORT) --emulator
 
-## bench: wall time and peak memory of generating every shipped config, against cdk synth
+## bench: wall time and peak memory of generating every shipped config, against cdk synth; the fast
+## loop (sync and watch --sync save-to-synced on the emulator, watch re-lint), bench/sync_bench.py
 bench: $(VENV)/.installed
 	$(PY) bench/run.py
 

@@ -602,6 +602,20 @@ def measure_scale(args: argparse.Namespace, workdir: Path, notes: list[str]) -> 
     return rows
 
 
+def fast_loop(runs: int) -> None:
+    """The fast-loop section (bench/sync_bench.py), printed after the generation table; a failure
+    there is printed, never fatal to the rest of the bench."""
+    print("\nfast loop (sync and watch on the emulator; bench/sync_bench.py):", flush=True)
+    sys.path.insert(0, str(REPO))
+    try:
+        from bench import sync_bench
+
+        for line in sync_bench.main(min(runs, 3)):
+            print(line)
+    except Exception as exc:  # noqa: BLE001  (reported, not fatal)
+        print(f"fast loop FAILED: {type(exc).__name__}: {exc}")
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5,
@@ -609,6 +623,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=Path, default=DEFAULT_SEED, help="seed file with the CDK app")
     parser.add_argument("--no-cdk", action="store_true", help="measure our side only")
     parser.add_argument("--no-cli", action="store_true", help="skip the `npx cdk synth` row")
+    parser.add_argument("--no-sync", action="store_true", help="skip the fast loop (sync, watch; bench/sync_bench.py)")
     # A stand-in for our command while generate.py is being written; "{out}" is the output folder.
     parser.add_argument("--ours-cmd", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -619,6 +634,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    # The warm-up run fills the bytecode caches, as every run on a user's machine after the first
+    # finds them: a shell that forbids writing them would time compiling our modules on every run.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     notes: list[str] = []
     rows: list[Measurement] = []
     ours: Measurement | None = None
@@ -652,6 +670,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"reference: {REFERENCE_CDK}")
     for note in notes:
         print(f"note: {note}")
+    if not args.no_sync and not args.ours_cmd:
+        fast_loop(args.runs)
     if ours is None:
         print("bench: FAILED: our side did not run (see the error above)")
         return 1

@@ -441,15 +441,15 @@ def test_the_release_resources_are_part_of_the_functions_bundle_and_its_cost(pro
 
     cfg = load(BASE, project)
     plain_cfg = load(BASE + '\n[functions.orders.release]\ntraffic = "all-at-once"\n', project)
-    from infra.assets import build_asset
+    from infra.bundle.build import build_code
 
-    assets = {"fn": build_asset(project, "fn")}
-    _, costs, _ = _bundles(cfg, assets)
-    _, plain_costs, _ = _bundles(plain_cfg, assets)
+    codes = build_code(cfg)
+    _, costs, _ = _bundles(cfg, codes)
+    _, plain_costs, _ = _bundles(plain_cfg, codes)
     gradual, flat = costs["functions.orders"], plain_costs["functions.orders"]
     assert gradual.resources == flat.resources + 4          # version, alias, deployment group, its role
     assert gradual.parameters == flat.parameters | {"ReleaseApplicationName"}
-    bundle = compute_stack.bundle(cfg, "orders", assets).template.resources
+    bundle = compute_stack.bundle(cfg, "orders", codes).template.resources
     assert {"OrdersFunctionAlias", "OrdersFunctionDeploymentGroup", "OrdersFunctionReleaseRole"} <= set(bundle)
 
 

@@ -14,8 +14,8 @@ import click
 from infra.command import Group
 from infra.errors import UserError
 
-# Commands that generate and check files; the AWS-facing deploy commands; the everyday loop.
-COMMAND_MODULES = ("infra.generate_commands", "infra.deploy.commands", "infra.loop.commands")
+# Commands that generate and check files; the AWS-facing deploy commands; the everyday loop; sync and watch.
+COMMAND_MODULES = ("infra.generate_commands", "infra.deploy.commands", "infra.loop.commands", "infra.sync.commands")
 
 
 def explain_aws(exc: Exception, command: str) -> UserError | None:

@@ -5,6 +5,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import re
 import signal
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -75,16 +76,19 @@ def _region_for(path: Path) -> str:
     return "us-east-1"
 
 
-def lint(paths: list[Path], *, cache_dir: Path | None = None, jobs: int | None = None) -> list[Finding]:
+def lint(paths: list[Path], *, cache_dir: Path | None = None, jobs: int | None = None,
+         cache: LintCache | MemoryLintCache | None = None) -> list[Finding]:
     """Quota-check and cfn-lint every template; return all findings (errors, warnings, info).
 
     Templates are linted in parallel on every core. With `cache_dir`, a template whose bytes,
     whose nested-stack children (E3043 reads them) and whose cfn-lint settings are all unchanged
     since a previous run is not linted again: its recorded findings are returned instead.
+    `cache` (instead of `cache_dir`): a `MemoryLintCache`, for `watch`, which lints in its own
+    process (`jobs=1`) and keeps cfn-lint loaded between saves.
     """
     findings: list[Finding] = []
     todo: dict[str, list[tuple[Path, str]]] = {}  # region -> (file, cache key)
-    cached = LintCache(cache_dir) if cache_dir else None
+    cached = cache if cache is not None else LintCache(cache_dir) if cache_dir else None
     for file, region in templates_under(paths):
         body = file.read_bytes()
         try:
@@ -96,14 +100,21 @@ def lint(paths: list[Path], *, cache_dir: Path | None = None, jobs: int | None =
             quotas.check(str(file), template, compact_json(template))
         except QuotaError as exc:
             findings.append(Finding(str(file), 1, "QUOTA", "error", str(exc)))
-        key = cache_key(file, body, template, region)
+        key = (cache.key(file, body, template, region) if isinstance(cache, MemoryLintCache)
+               else cache_key(file, body, template, region))
         known = cached.get(key) if cached else None
         if known is not None:
             findings += [Finding(str(file), *row) for row in known]
         else:
             todo.setdefault(region, []).append((file, key))
     if todo:
-        results = _run_cfn_lint({region: [f for f, _ in items] for region, items in todo.items()}, jobs)
+        by_region = {region: [f for f, _ in items] for region, items in todo.items()}
+        if isinstance(cache, MemoryLintCache):
+            results = {}
+            for region, files in sorted(by_region.items()):
+                results.update(_lint_files(region, [str(f) for f in files], kept=cache))
+        else:
+            results = _run_cfn_lint(by_region, jobs)
         for _region, items in sorted(todo.items()):
             for file, key in items:
                 rows = results.pop(str(file), [])
@@ -172,14 +183,53 @@ class LintCache:
             pass  # a cache that cannot be written only costs time
 
 
-def _lint_files(region: str, files: list[str]) -> dict[str, list[tuple]]:
-    """cfn-lint one batch of templates of one region (in a worker process)."""
+ASSET_HASH = re.compile(rb"assets/[0-9a-f]{64}\.zip")
+BLANK_HASH = b"assets/" + b"0" * 64 + b".zip"
+
+
+class MemoryLintCache:
+    """`LintCache` in memory, for the life of one process (`watch`): findings per cache key, and
+    cfn-lint's loaded rules (loading them is most of a small template's lint time). The rules are
+    the same objects a `Runner` runs over every template of a batch, so results are unchanged."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, list[tuple]] = {}
+        self.misses = 0
+        self.rules: object | None = None
+
+    def key(self, file: Path, body: bytes, template: dict, region: str) -> str:
+        """`cache_key` of the template with each code asset's hash blanked: a saved handler
+        changes only that hash (a string of fixed length in a fixed place), which no cfn-lint
+        rule reads, so the findings, line numbers included, are those of the last lint."""
+        return cache_key(file, ASSET_HASH.sub(BLANK_HASH, body), template, region)
+
+    def get(self, key: str) -> list[tuple] | None:
+        rows = self.entries.get(key)
+        if rows is None:
+            self.misses += 1
+        return rows
+
+    def put(self, key: str, rows: list[tuple]) -> None:
+        self.entries[key] = list(rows)
+
+
+def _lint_files(region: str, files: list[str], kept: MemoryLintCache | None = None) -> dict[str, list[tuple]]:
+    """cfn-lint one batch of templates of one region (in a worker process, or in this one with
+    the rules `kept` loaded)."""
     from cfnlint.config import ConfigMixIn
     from cfnlint.runner import Runner
 
     config = ConfigMixIn(["--template", *files], include_checks=["I"], ignore_checks=IGNORED, regions=[region])
     out: dict[str, list[tuple]] = {f: [] for f in files}
-    for match in Runner(config).run():
+    if kept is not None:
+        from cfnlint.runner.template.runner import run_template_by_file_paths
+
+        if kept.rules is None:
+            kept.rules = Runner(config).rules
+        matches = run_template_by_file_paths(config, kept.rules)
+    else:
+        matches = Runner(config).run()
+    for match in matches:
         row = (match.linenumber, match.rule.id, match.rule.severity.lower(), match.message)
         out.setdefault(match.filename or "?", []).append(row)
     return out

@@ -48,3 +48,17 @@ def cli():
         return result
 
     return run
+
+
+@pytest.fixture
+def catalog_deployed(emulator, cli, tmp_path, monkeypatch):
+    """A development copy of catalog-api (handlers in tmp_path) deployed to the emulator:
+    (config, tmp_path, endpoint)."""
+    from sync_stage import dev_catalog
+
+    monkeypatch.chdir(tmp_path)
+    config = dev_catalog(tmp_path)
+    result = cli("deploy", "--config", config, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url,
+                 "--yes", "--require-approval", "never", "--skip-check", "all")
+    assert result.exit_code == 0, result.output
+    return config, tmp_path, emulator.endpoint_url

@@ -131,9 +131,13 @@ def test_a_plan_says_which_functions_shift_and_how_long_the_deploy_takes_at_leas
 def test_diff_rendering_shows_the_release_lines(tmp_path):
     from infra.deploy.manifest import Build
     from infra.deploy.review import show_plan
+    from infra.deploy.specs import local_root_spec
     from stage_fixture import write_stage
 
     build = Build.load(write_stage(tmp_path, production=True))
+    build.raw["releases"] = MANIFEST["releases"]
+    # The spec carries the manifest's releases to the review (as root_spec does for a deploy).
+    assert local_root_spec(build, {}, {}).releases == MANIFEST["releases"]
     ui, out, _ = quiet_ui()
     spec = StackSpec(name=STACK, template={}, parameters={}, tags={}, releases=MANIFEST["releases"])
     plan = Plan(spec, None, kind="UPDATE", diff=Diff(rows=SHIFT))

@@ -6,11 +6,10 @@ they are a contract: renaming one replaces the resource.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 from infra.config import traffic
-from infra.config.typed import internal, spec
+from infra.config.typed import dataclass, internal, spec  # dataclasses.dataclass, cheaper to define
 
 NAME = r"[a-z][a-z0-9-]{0,30}[a-z0-9]|[a-z]"
 NAME_HINT = "use lowercase letters, digits and dashes, starting with a letter (e.g. 'data')."

@@ -10,6 +10,7 @@ from infra.deploy.execution import Run
 from infra.deploy.executor import changes, preview
 from infra.deploy.planner import PlanOptions, plan_deploy
 from infra.deploy.stage import Options, open_stage, read_stage
+from infra.deploy.sync_ledger import DIFF_HEADING, report
 from infra.deploy.ui import Ui
 
 
@@ -23,4 +24,6 @@ def run_diff(opts: Options, ui: Ui) -> bool:
         preview(run)
     finally:
         run.discard()
+    # What `sync` made live outside CloudFormation is shown as synced, not left unexplained.
+    report(aws, build.stack_name, stage.state.root, ui, DIFF_HEADING)
     return changes(run)

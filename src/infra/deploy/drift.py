@@ -18,6 +18,7 @@ from infra.deploy.property_diff import shown
 from infra.deploy.session import aws_errors
 from infra.deploy.stacks import describe_stack, nested_stacks
 from infra.deploy.stage import Options, open_stage
+from infra.deploy.sync_ledger import DRIFT_HEADING, explains, report
 from infra.deploy.ui import Ui
 from infra.errors import DeployError
 
@@ -82,15 +83,27 @@ def detect_tree(cfn: Any, stacks: list[tuple[str, str]], *, timeout: float = DEF
     return [d for d, _ in started]
 
 
-def show(ui: Ui, drifts: list[StackDrift]) -> bool:
-    """Print every stack's status and each drifted resource's differences; True when anything drifted."""
+def show(ui: Ui, drifts: list[StackDrift], synced: Any = ()) -> bool:
+    """Print every stack's status and each drifted resource's differences; True when anything drifted.
+
+    `synced` (infra.deploy.sync_ledger's items): a difference sync made is shown as SYNCED, not as drift.
+    """
     drifted = False
     for d in drifts:
+        mine = [r for r in d.resources if r.get("StackResourceDriftStatus") == "MODIFIED" and explains(
+            list(synced), d.label, r.get("LogicalResourceId", ""),
+            [str(x.get("PropertyPath", "")) for x in r.get("PropertyDifferences") or []])]
+        d.resources = [r for r in d.resources if r not in mine]
+        if mine and not d.resources and d.status == "DRIFTED":
+            d.status = "IN_SYNC apart from what sync changed"
         count = f": {len(d.resources)} resource(s) changed outside CloudFormation" if d.resources else ""
         ui.say(f"{d.label}: {d.status or 'UNKNOWN'}{count}",
-               style="bold red" if d.status == "DRIFTED" else "green" if d.status == "IN_SYNC" else None)
+               style="bold red" if d.status == "DRIFTED" else "green" if d.status.startswith("IN_SYNC") else None)
         if d.detection == "DETECTION_FAILED" and d.reason:
             ui.note(f"  not every resource could be checked: {d.reason}")
+        for res in mine:
+            ui.say(f"  SYNCED {d.label} > {res.get('LogicalResourceId', '')} ({res.get('ResourceType', '')}): "
+                   "changed by sync, recorded by the next deploy", style="yellow")
         for res in d.resources:
             drifted = True
             ui.say(f"  {res.get('StackResourceDriftStatus', '')} {d.label} > {res.get('LogicalResourceId', '')} "
@@ -115,8 +128,9 @@ def run_drift(opts: Options, ui: Ui, *, sleep: Callable[[float], None] = time.sl
         if root is None:
             raise DeployError(f"Stack {build.stack_name} does not exist in {aws.region}; deploy it first.")
         ui.step(f"Drift of {build.stack_name} and its nested stacks ({aws.region})")
+        synced = report(aws, build.stack_name, root, ui, DRIFT_HEADING)
         tree = [(root.name, root.stack_id)] + [(n.label, n.physical_id) for n in nested_stacks(cfn, root.stack_id, root.name)]
-        drifted = show(ui, detect_tree(cfn, tree, timeout=timeout, sleep=sleep))
+        drifted = show(ui, detect_tree(cfn, tree, timeout=timeout, sleep=sleep), synced)
     if build.global_stack:
         glob = build.global_stack
         gaws = aws.in_region(glob.region)

@@ -31,6 +31,13 @@ Faithful fixes (documented CloudFormation behaviour, computed from moto's own st
    moto's own PutRestApi implementation (mode overwrite: the document is the whole API). moto's
    import requires a uri and an httpMethod on every integration, which a mock integration (the
    CORS preflight) has not; the patch gives mock integrations empty ones, as in 4.
+2b. LastUpdatedTime: moto never reports it. CloudFormation returns it once a stack has been updated
+   ("LastUpdatedTime: The time the stack was last updated. This field will only be returned if
+   the stack has been updated at least once", DescribeStacks / Stack data type); the patch sets
+   it when a stack (root or nested) is updated, by UpdateStack or by executing a change set.
+2c. UpdateTerminationProtection: moto does not implement it (it keeps only the flag CreateStack
+   sets). The patch sets the stack's flag, which DescribeStacks reports as
+   EnableTerminationProtection, and answers with the StackId, as CloudFormation does.
 3c. Updates of types whose moto model has no update handler (DynamoDB tables, log groups, KMS keys):
    moto replaces the resource in the stack's map with None, so the stack loses it (and its Ref) on
    any property change. CloudFormation updates such resources in place; the patch keeps the
@@ -74,9 +81,15 @@ Faithful fixes (documented CloudFormation behaviour, computed from moto's own st
    LayerVersion's Ref is its version ARN ("Ref returns the ARN of the layer version",
    AWS::Lambda::LayerVersion return values); moto's model has no physical ID, so Ref gave the object.
 
+4g. AWS::ApiGateway::Stage: moto's CloudFormation has no model for it (it was a placeholder, 5),
+   so the API had no stage to point at a new deployment. The patch creates the stage through
+   moto's own CreateStage (StageName, DeploymentId, TracingEnabled), points it at the new
+   DeploymentId on update, and deletes it with the stack, as CloudFormation does. Its Ref is the
+   stage name (AWS::ApiGateway::Stage return values).
+
 Stand-ins (what LocalStack calls "ignore unsupported resource types"):
 5. A resource type moto's CloudFormation does not implement (WAFv2, CloudWatch alarms, API
-   Gateway stages and models, Config rules, bucket and topic policies, CodeDeploy applications,
+   Gateway models, Config rules, bucket and topic policies, CodeDeploy applications,
    deployment groups and deployment configurations, ...) is skipped by moto,
    and any Ref/GetAtt to it then fails the whole stack. The patch records such a resource as an
    inert placeholder: its Ref is a generated name, `GetAtt X.Arn` an ARN built from the type and
@@ -92,6 +105,7 @@ from typing import Any
 from moto.cloudformation import models, parsing, responses
 from moto.cloudformation.exceptions import ValidationError
 from moto.core.common_models import CloudFormationModel
+from moto.core.utils import utcnow
 
 PLACEHOLDER_TYPES: set[str] = set()
 
@@ -114,10 +128,37 @@ _original_execute = models.CloudFormationBackend.execute_change_set
 def _execute_change_set(self: models.CloudFormationBackend, change_set_name: str,
                         stack_name: str | None = None) -> None:
     _original_execute(self, change_set_name=change_set_name, stack_name=stack_name)
+    _mark_updated(self, change_set_name)
     change_set = self.describe_change_set(change_set_name)
     stack = self.stacks[change_set.stack_id]
     stack._parse_template()
     stack.output_map = stack._create_output_map()
+
+
+# 2b. LastUpdatedTime ---------------------------------------------------------------------------
+_original_stack_update = models.Stack.update
+
+
+def _stack_update(self: models.Stack, *args: Any, **kwargs: Any) -> None:
+    _original_stack_update(self, *args, **kwargs)
+    self.last_updated_time = utcnow()
+
+
+def _mark_updated(backend: models.CloudFormationBackend, change_set_name: str) -> None:
+    change_set = backend.change_sets.get(change_set_name) or next(
+        (c for c in backend.change_sets.values() if c.change_set_name == change_set_name), None)
+    if change_set is not None and change_set.change_set_type == "UPDATE":
+        backend.stacks[change_set.stack_id].last_updated_time = utcnow()
+
+
+# 2c. UpdateTerminationProtection ------------------------------------------------------------------
+def _update_termination_protection(self: Any) -> Any:
+    from moto.core.responses import ActionResult
+
+    name = self._get_param("StackName")
+    stack = self.cloudformation_backend.get_stack(name)
+    stack.enable_termination_protection = str(self._get_param("EnableTerminationProtection")).lower() == "true"
+    return ActionResult({"StackId": stack.stack_id})
 
 
 # 3. nested stacks update in place --------------------------------------------------------------
@@ -396,10 +437,85 @@ class ApiGatewayAccount(CloudFormationModel):
         return True
 
 
+def _physical(value: Any) -> Any:
+    """A Ref moto hands over as the resource object itself: its physical id."""
+    if isinstance(value, str):
+        return value
+    return getattr(value, "id", None) or getattr(value, "physical_resource_id", value)
+
+
+class ApiStage(CloudFormationModel):
+    """AWS::ApiGateway::Stage, backed by moto's API Gateway stages (4g)."""
+
+    __module__ = "moto.cloudformation.test_placeholders"
+
+    def __init__(self, rest_api_id: str, name: str, account_id: str, region_name: str):
+        self.rest_api_id, self.name = rest_api_id, name
+        self.account_id, self.region_name = account_id, region_name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApiGateway::Stage"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return True
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        return self.name
+
+    @staticmethod
+    def _backend(account_id: str, region_name: str) -> Any:
+        from moto.apigateway.models import apigateway_backends
+
+        return apigateway_backends[account_id][region_name]
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
+                                        account_id: str, region_name: str, **kwargs: Any) -> "ApiStage":
+        props = cloudformation_json["Properties"]
+        cls._backend(account_id, region_name).create_stage(
+            props["RestApiId"], props["StageName"], _physical(props["DeploymentId"]),
+            tracing_enabled=props.get("TracingEnabled"))
+        return cls(props["RestApiId"], props["StageName"], account_id, region_name)
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,
+                                        cloudformation_json: Any, account_id: str, region_name: str) -> "ApiStage":
+        props = cloudformation_json["Properties"]
+        stage = cls._backend(account_id, region_name).get_stage(original_resource.rest_api_id, original_resource.name)
+        stage.deployment_id = _physical(props["DeploymentId"])
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
+                                        account_id: str, region_name: str) -> None:
+        return None
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        try:
+            self._backend(account_id, region_name).delete_stage(self.rest_api_id, self.name)
+        except Exception:  # the API went first
+            pass
+
+    def is_created(self) -> bool:
+        return True
+
+
 _original_class_from_type = parsing.resource_class_from_type
 
 
 def _class_from_type(resource_type: str) -> Any:
+    if resource_type == "AWS::ApiGateway::Stage":
+        return ApiStage
     if resource_type in LAMBDA_MODELS:
         return LAMBDA_MODELS[resource_type]
     if resource_type == ApiGatewayAccount.cloudformation_type():
@@ -684,6 +800,8 @@ def apply() -> None:
     from moto.ssm.models import Parameter
 
     models.Stack.get_cfn_attribute = _nested_stack_attribute
+    models.Stack.update = _stack_update
+    responses.CloudFormationResponse.update_termination_protection = _update_termination_protection
     models.CloudFormationBackend.execute_change_set = _execute_change_set
     models.Stack.update_from_cloudformation_json = classmethod(_update_nested_stack)
     Key.create_from_cloudformation_json = _with_properties(Key.create_from_cloudformation_json, _kms_tags)

@@ -1,0 +1,169 @@
+"""What sync applied outside CloudFormation, kept beside the stage's artifacts.
+
+In the deploy layer, beside `drift` and `diff`, which show it: `infra.sync` writes it.
+
+One JSON object in the artifact bucket (the root's AssetBucket parameter), `sync/<stack>.json`:
+an entry per synced resource, with the key of the nested template that was deployed when it was
+synced (its `base`). An entry counts while that nested stack still has that template: the next
+deploy that updates the stack records the change in CloudFormation, and the entry is over.
+Whoever runs `diff` or `drift` (another machine, CI) reads the same object, and each entry is
+checked against the live resource, so what is shown as synced is what is live.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from infra.deploy.session import Aws, aws_exceptions, error_code
+from infra.deploy.stack_state import NESTED_STACK_TYPE, StackInfo
+from infra.deploy.ui import Ui
+
+FUNCTION = "AWS::Lambda::Function"
+
+ASSET_BUCKET = "AssetBucket"
+
+
+def body(answer: dict[str, Any]) -> dict[str, Any]:
+    """GetTemplate's TemplateBody (botocore parses JSON bodies; emulators may give a string)."""
+    raw = answer.get("TemplateBody")
+    return json.loads(raw) if isinstance(raw, str) else dict(raw or {})
+
+
+def ledger_key(stack_name: str) -> str:
+    return f"sync/{stack_name}.json"
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Synced:
+    """One resource that is live as sync left it, not as CloudFormation last deployed it."""
+
+    label: str                 # catalog-dev/Compute > UsersFunction
+    stack_label: str           # catalog-dev/Compute
+    logical_id: str
+    resource_type: str
+    physical_id: str
+    what: tuple[str, ...]      # code, environment, memory, timeout, API definition
+    at: str
+    still_live: bool = True    # False: changed again outside CloudFormation since the sync
+
+    def line(self) -> str:
+        state = "" if self.still_live else "; changed again since (not by sync)"
+        return f"{self.label} ({self.physical_id}): {', '.join(self.what)} (synced {self.at}{state})"
+
+
+class Ledger:
+    def __init__(self, aws: Aws, stack_name: str, bucket: str | None):
+        self.s3 = aws.client("s3") if bucket else None
+        self.bucket, self.key = bucket, ledger_key(stack_name)
+
+    def read(self) -> dict[str, dict[str, Any]]:
+        if self.s3 is None:
+            return {}
+        try:
+            data = json.loads(self.s3.get_object(Bucket=self.bucket, Key=self.key)["Body"].read())
+        except aws_exceptions() as exc:
+            if error_code(exc) in ("NoSuchKey", "404", "NoSuchBucket", "AccessDenied", "403"):
+                return {}
+            raise
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def write(self, entries: dict[str, dict[str, Any]]) -> None:
+        if self.s3 is None:
+            return
+        self.s3.put_object(Bucket=self.bucket, Key=self.key, ContentType="application/json",
+                           Body=json.dumps(entries, indent=1, sort_keys=True).encode())
+
+
+def record(entries: dict[str, dict[str, Any]], key: str, entry: dict[str, Any]) -> None:
+    """Add `entry`; an earlier one over the same deployed template accumulates what was synced."""
+    old = entries.get(key)
+    if old and old.get("base") == entry.get("base"):
+        entry = {**entry, "what": sorted(set(old.get("what", [])) | set(entry["what"]))}
+    entries[key] = entry
+
+
+def current(entries: dict[str, dict[str, Any]], child_keys: dict[str, str | None]) -> dict[str, dict[str, Any]]:
+    """Entries whose nested stack still has the template they were synced over."""
+    return {k: e for k, e in entries.items()
+            if child_keys.get(str(e.get("stack", ""))) is not None and child_keys[str(e["stack"])] == e.get("base")}
+
+
+def outstanding(aws: Aws, stack_name: str, root: StackInfo) -> list[Synced]:
+    """What sync changed that CloudFormation has not recorded yet, each checked against the live resource.
+
+    Costs one S3 read when nothing was ever synced; else also the root's template and one call
+    per synced resource."""
+    bucket = root.parameters.get(ASSET_BUCKET)
+    entries = Ledger(aws, stack_name, bucket).read()
+    if not entries:
+        return []
+    root_template = body(aws.client("cloudformation").get_template(StackName=root.stack_id, TemplateStage="Original"))
+    keys: dict[str, str | None] = {}
+    for lid, res in (root_template.get("Resources") or {}).items():
+        if isinstance(res, dict) and res.get("Type") == NESTED_STACK_TYPE:
+            url = str((res.get("Properties") or {}).get("TemplateURL", ""))
+            keys[lid] = "templates/" + url.rsplit("/templates/", 1)[-1] if "/templates/" in url else None
+    found = []
+    for _, entry in sorted(current(entries, keys).items()):
+        found.append(Synced(entry["label"], f"{stack_name}/{entry['stack']}", entry["logical_id"], entry["type"],
+                            entry["physical_id"], tuple(entry.get("what", [])), entry.get("at", "?"),
+                            _still_live(aws, entry)))
+    return found
+
+
+def _still_live(aws: Aws, entry: dict[str, Any]) -> bool:
+    try:
+        if entry["type"] == FUNCTION and entry.get("code_sha256"):
+            live = aws.client("lambda").get_function_configuration(FunctionName=entry["physical_id"])
+            return bool(live.get("CodeSha256") == entry["code_sha256"])
+        if entry.get("deployment") and entry.get("stage"):
+            stage = aws.client("apigateway").get_stage(restApiId=entry.get("rest_api_id", entry["physical_id"]),
+                                                       stageName=entry["stage"])
+            return bool(stage.get("deploymentId") == entry["deployment"])
+    except aws_exceptions():
+        return False
+    return True
+
+
+def show(ui: Ui, items: list[Synced], *, heading: str) -> None:
+    if not items:
+        return
+    ui.say(heading, style="bold yellow")
+    for item in items:
+        ui.say(f"  SYNCED {item.line()}", style=None if item.still_live else "bold red")
+
+
+SYNCED_PROPERTIES = {"Code", "Environment", "MemorySize", "Timeout", "Body", "DeploymentId"}
+DIFF_HEADING = "Already live through sync (in the diff above; this deploy records them in CloudFormation):"
+DRIFT_HEADING = ("Synced outside CloudFormation by sync (not unexplained drift; the next deploy records them in "
+                 "CloudFormation):")
+
+
+def report(aws: Aws, stack_name: str, root: StackInfo | None, ui: Ui, heading: str) -> list[Synced]:
+    """Show what is live through sync (for diff and drift); the items shown."""
+    from infra.deploy.session import aws_errors
+
+    with aws_errors(f"reading what sync changed in {stack_name}"):
+        items = synced_for(aws, stack_name, root)
+    show(ui, items, heading=heading)
+    return items
+
+
+def explains(items: list[Synced], stack_label: str, logical_id: str, paths: list[str]) -> bool:
+    """True when drift of `logical_id` in `stack_label` (its property `paths`) is what sync did."""
+    tops = {p.strip("/").split("/")[0] for p in paths}
+    return any(i.still_live and i.stack_label == stack_label and i.logical_id == logical_id for i in items) \
+        and tops <= SYNCED_PROPERTIES
+
+
+def synced_for(aws: Aws, stack_name: str, root: StackInfo | None) -> list[Synced]:
+    """`outstanding` for a stage whose root may not exist."""
+    return [] if root is None else outstanding(aws, stack_name, root)

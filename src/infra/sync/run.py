@@ -1,0 +1,351 @@
+"""The sync command: what changed since the last deploy, applied outside CloudFormation when it may
+be, or named and handed to a deploy when it may not.
+
+1. Generate (the deployer's `build_and_load`); a production config is refused before any call.
+2. Read the root stack: not deployed, busy or failed -> one sentence; termination protection ->
+   refused like a production config.
+3. Compare each nested template with the deployed one, unchanged ones by hash only (`deployed`).
+4. Anything only a deploy can change -> named, then `run_deploy` (one call site, the deploy's own
+   approval rule). Otherwise every update is prepared (values resolved) before the first is made,
+   then applied: functions, then the API. What was applied is written to the ledger.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infra.deploy import sync_ledger as ledger
+from infra.deploy.manifest import Build, build_and_load
+from infra.deploy.owner import check_owner, config_identity
+from infra.deploy.session import Aws, Target, aws_errors
+from infra.deploy.deploy import run_deploy
+from infra.deploy.stack_state import UPDATABLE
+from infra.deploy.stacks import describe_stack
+from infra.deploy.stage import Options
+from infra.deploy.ui import Ui
+from infra.errors import DeployError, UsageError
+from infra.sync.apply import (
+    INLINE_ZIP_LIMIT,
+    FunctionUpdate,
+    Waiter,
+    code_sha256,
+    update_api,
+    update_function,
+)
+from infra.sync.compare import (
+    DEPLOYMENT,
+    REST_API,
+    STAGE,
+    ApiChange,
+    Comparison,
+    FunctionChange,
+    compare_root,
+    compare_stack,
+    merge,
+)
+from infra.sync.deployed import DEFAULT_CACHE, DeployedStage, body
+from infra.sync.resolve import (
+    Unresolvable,
+    needs_parameters,
+    pseudo_parameters,
+    resolve,
+)
+
+# What CloudFormation sets when a template leaves the property out (AWS::Lambda::Function reference).
+LAMBDA_DEFAULTS: dict[str, Any] = {"MemorySize": 128, "Timeout": 3, "Environment": {"Variables": {}}}
+
+SYNCED, NOTHING, DEPLOYED = "synced", "nothing", "deployed"
+
+
+@dataclass
+class SyncOptions:
+    """What sync is run with: the deploy options a fallback honours, and where its cache is.
+    (Its own small class: deploy's `Options` carries flags sync does not take.)"""
+
+    config: Path
+    out: Path
+    target: Target
+    bucket: str | None = None
+    yes: bool = False
+    timeout: float | None = None
+    require_approval: str = "broadening"
+    force: bool = False
+    skip_checks: tuple[str, ...] = ()
+
+    def deploy_options(self) -> Options:
+        return Options(config=self.config, out=self.out, target=self.target, bucket=self.bucket, yes=self.yes,
+                       timeout=self.timeout, require_approval=self.require_approval, force=self.force,
+                       skip_checks=self.skip_checks)
+
+
+@dataclass
+class ApiUpdate:
+    label: str
+    stack: str
+    logical_id: str
+    rest_api_id: str
+    document: dict[str, Any]
+    parameters: dict[str, str]
+    stage: str
+    digest: str
+    stage_stack: str = ""
+    stage_logical_id: str = ""
+
+
+@dataclass
+class Prepared:
+    functions: list[tuple[FunctionChange, FunctionUpdate]] = field(default_factory=list)
+    api: ApiUpdate | None = None
+    blockers: list[str] = field(default_factory=list)
+
+
+def production_refusal(config: Path, stack: str, why: str) -> UsageError:
+    return UsageError(f"Refusing to sync {stack}: it is a production stage ({why}). sync changes code outside "
+                      "CloudFormation, without a change set, approval or rollback, which a production stage must "
+                      f"never get; run `python generate.py deploy --config {config}` instead. Nothing was changed.")
+
+
+def open_deployed(build: Build, aws: Aws, opts: SyncOptions, ui: Ui, cache_dir: Path) -> DeployedStage:
+    """The deployed stage, or one sentence why sync cannot work on it."""
+    with aws_errors(f"reading {build.stack_name} in {aws.region}"):
+        root = describe_stack(aws.client("cloudformation"), build.stack_name)
+    if root is None or root.status == "REVIEW_IN_PROGRESS":
+        raise DeployError(f"{build.stack_name} is not deployed in {aws.region}: sync only updates a deployed stage. "
+                          f"Run `python generate.py deploy --config {opts.config}` first.")
+    if root.termination_protection:
+        raise production_refusal(opts.config, build.stack_name, "its root stack has termination protection")
+    if root.busy:
+        raise DeployError(f"{build.stack_name} is busy ({root.status}); run sync again when that operation ends.")
+    if root.status not in UPDATABLE:
+        raise DeployError(f"{build.stack_name} is in {root.status}, which only deploy can resolve; nothing was synced.")
+    check_owner(root, config_identity(opts.config), ui, force=opts.force, action="sync")
+    return DeployedStage(aws, build, root, cache_dir)
+
+
+def compare(stage: DeployedStage, build: Build) -> Comparison:
+    """Every difference between the deployed stage and the generated one (unchanged children by hash)."""
+    name = build.stack_name
+    deployed_root = stage.root_template()
+    blockers = compare_root(name, deployed_root, build.template(build.root_template))
+    parts = [Comparison(blockers=blockers)]
+    deployed_children = set(deployed_root.get("Resources") or {})
+    for child, path in sorted(build.templates.items()):
+        if child not in deployed_children:
+            continue
+        key, generated = stage.generated_key(path)
+        if key == stage.child_key(child):
+            continue
+        generated = generated if generated is not None else json.loads(path.read_bytes())
+        parts.append(compare_stack(f"{name}/{child}", child, stage.child_template(child), generated))
+    if build.global_stack:
+        parts.append(Comparison(blockers=_global_blockers(stage.aws, build)))
+    return merge(parts)
+
+
+def _global_blockers(aws: Aws, build: Build) -> list[str]:
+    glob = build.global_stack
+    assert glob is not None
+    cfn = aws.in_region(glob.region).client("cloudformation")
+    info = describe_stack(cfn, glob.stack_name)
+    if info is None:
+        return [f"the {glob.region} stack {glob.stack_name} is not deployed"]
+    deployed = body(cfn.get_template(StackName=info.stack_id, TemplateStage="Original"))
+    return [] if deployed == json.loads(glob.template.read_bytes()) else [f"{glob.label} changed"]
+
+
+def prepare(stage: DeployedStage, build: Build, comparison: Comparison,
+            entries: dict[str, dict[str, Any]] | None = None) -> Prepared:
+    """Every update with its values resolved, before any is made; what cannot be resolved is a blocker.
+
+    `entries` (the ledger): what an earlier sync already made live over the same deployed template
+    is not sent again, so a stage pays only for what changed since the last sync.
+    """
+    out = Prepared(blockers=list(comparison.blockers))
+    if out.blockers:
+        return out
+    pseudo = pseudo_parameters(stage.aws.region, stage.account())
+    templates: dict[str, dict[str, Any]] = {}
+
+    def generated(child: str) -> dict[str, Any]:
+        if child not in templates:
+            templates[child] = build.template(build.templates[child])
+        return templates[child]
+
+    for change in comparison.functions:
+        label = f"{build.stack_name}/{change.stack} > {change.logical_id}"
+        props = generated(change.stack)["Resources"][change.logical_id].get("Properties") or {}
+        update = FunctionUpdate(label, "")
+        try:
+            for prop in change.config:
+                value = props.get(prop, LAMBDA_DEFAULTS[prop])
+                params = stage.parameters(change.stack) if needs_parameters(value) else {}
+                update.config[prop] = resolve(value, params, pseudo)
+        except Unresolvable as exc:
+            out.blockers.append(f"{label}: its {prop} refers to {exc}, which only a deploy can resolve")
+            continue
+        if change.code:
+            code = props.get("Code") or {}
+            key = code.get("S3Key") if isinstance(code, dict) else None
+            if not isinstance(key, str) or not (build.directory / key).is_file():
+                out.blockers.append(f"{label}: its code is not a generated asset")
+                continue
+            update.code = (build.directory / key).read_bytes()
+            if len(update.code) > INLINE_ZIP_LIMIT:
+                update.code_s3 = (stage.root.parameters.get(ledger.ASSET_BUCKET, ""), key)
+        change = _not_yet_live(change, update, (entries or {}).get(f"{change.stack}/{change.logical_id}"),
+                               stage.child_key(change.stack))
+        if not change.code and not change.config:
+            continue
+        update.name = stage.physical_id(change.stack, change.logical_id)
+        out.functions.append((change, update))
+    if comparison.api:
+        try:
+            api = _prepare_api(stage, build, comparison.api, generated, pseudo)
+            entry = (entries or {}).get(f"{api.stack}/{api.logical_id}") or {}
+            if not (entry.get("base") == stage.child_key(api.stack) and entry.get("digest") == api.digest):
+                out.api = api
+        except Unresolvable as exc:
+            out.blockers.append(f"{build.stack_name}/{comparison.api.stack} > {comparison.api.logical_id}: its OpenAPI "
+                                f"document refers to {exc}, which only a deploy can resolve")
+    return out
+
+
+def _not_yet_live(change: FunctionChange, update: FunctionUpdate, entry: dict[str, Any] | None,
+                  base: str | None) -> FunctionChange:
+    """`change` less what the ledger says an earlier sync over the same deployed template made live
+    (`update` is trimmed to match)."""
+    if not entry or entry.get("base") != base:
+        return change
+    code = change.code
+    if code and update.code is not None and entry.get("code_sha256") == code_sha256(update.code):
+        update.code, update.code_s3, code = None, None, False
+    applied = entry.get("config") or {}
+    config = tuple(p for p in change.config if applied.get(p) != update.config.get(p))
+    update.config = {p: update.config[p] for p in config}
+    return FunctionChange(change.stack, change.logical_id, code, config)
+
+
+def _prepare_api(stage: DeployedStage, build: Build, change: ApiChange, generated: Any,
+                 pseudo: dict[str, str]) -> ApiUpdate:
+    props = generated(change.stack)["Resources"][change.logical_id]["Properties"]
+    raw = props.get("Body") or {}
+    params = stage.parameters(change.stack) if needs_parameters(raw) else {}
+    document = resolve(raw, params, pseudo)
+    parameters = {k: str(v) for k, v in resolve(props.get("Parameters") or {}, params, pseudo).items()}
+    stage_name, digest = "", ""
+    if change.stage_stack:
+        resources = generated(change.stage_stack)["Resources"]
+        stage_props = resources[change.stage_logical_id].get("Properties") or {}
+        stage_name = str(resolve(stage_props.get("StageName", ""), {}, pseudo))
+        digest = next((lid.removeprefix("Deployment") for lid, r in sorted(resources.items())
+                       if r.get("Type") == DEPLOYMENT), "")
+    if not stage_name:
+        raise Unresolvable("a stage this tool does not find in the templates")
+    label = f"{build.stack_name}/{change.stack} > {change.logical_id}"
+    return ApiUpdate(label, change.stack, change.logical_id, stage.physical_id(change.stack, change.logical_id),
+                     document, parameters, stage_name, digest, change.stage_stack, change.stage_logical_id)
+
+
+def run_sync(opts: SyncOptions, ui: Ui, *, cache_dir: Path = DEFAULT_CACHE, aws: Aws | None = None,
+             build: Build | None = None) -> str:
+    """The sync command: SYNCED, NOTHING (no difference) or DEPLOYED (fell back to a deploy)."""
+    started = time.perf_counter()
+    build = build or build_and_load(opts.config, opts.out)
+    if build.production:
+        raise production_refusal(opts.config, build.stack_name, f"[project] production = true in {opts.config}")
+    if aws is None:
+        aws = Aws(opts.target, default_region=build.region)
+        aws.check_credentials()
+    stage = open_deployed(build, aws, opts, ui, cache_dir)
+    try:
+        book = ledger.Ledger(aws, build.stack_name, stage.root.parameters.get(ledger.ASSET_BUCKET))
+        with aws_errors(f"comparing {build.stack_name} with the generated templates in {aws.region}"):
+            comparison = compare(stage, build)
+            entries = book.read() if comparison.functions or comparison.api else {}
+            prepared = prepare(stage, build, comparison, entries)
+        if prepared.blockers:
+            return fall_back(opts, ui, build, prepared.blockers)
+        if not prepared.functions and prepared.api is None:
+            already = " (what differs from CloudFormation is live through an earlier sync)" if entries else ""
+            ui.success(f"{build.stack_name}: nothing to sync{already}.")
+            return NOTHING
+        apply(stage, build, prepared, ui, book, entries)
+    finally:
+        stage.save()
+    ui.success(f"Synced {build.stack_name} in {time.perf_counter() - started:.2f} s. CloudFormation still records the "
+               "previous state: diff and drift show these as synced until the next deploy records them.")
+    return SYNCED
+
+
+def fall_back(opts: SyncOptions, ui: Ui, build: Build, blockers: list[str]) -> str:
+    """The one place sync hands over to deploy: the changes are named first."""
+    ui.say(f"sync cannot apply these changes to {build.stack_name} outside CloudFormation; only a deploy can:",
+           style="bold yellow")
+    for blocker in blockers:
+        ui.say(f"  - {blocker}")
+    ui.step(f"Falling back to deploy (a change set, approved as deploy --require-approval {opts.require_approval})")
+    run_deploy(opts.deploy_options(), ui)
+    return DEPLOYED
+
+
+def apply(stage: DeployedStage, build: Build, prepared: Prepared, ui: Ui, book: ledger.Ledger,
+          entries: dict[str, dict[str, Any]]) -> None:
+    """Functions first, then the API; each applied change is recorded even if a later one fails."""
+    aws = stage.aws
+    changed = False
+    waiter = Waiter()
+    ui.step(f"Sync {build.stack_name} ({aws.region}): " + ", ".join(
+        [f"{len(prepared.functions)} function(s)"] + (["the API definition"] if prepared.api else [])))
+    try:
+        for change, update in prepared.functions:
+            t0 = time.perf_counter()
+            try:
+                with aws_errors(f"syncing {update.label} ({update.name})"):
+                    if update.code_s3 and update.code is not None:   # over the inline limit: through S3
+                        aws.client("s3").put_object(Bucket=update.code_s3[0], Key=update.code_s3[1], Body=update.code)
+                    final = update_function(aws.client("lambda"), update, waiter)
+            except DeployError:
+                stage.forget(change.stack, change.logical_id)
+                raise
+            key = f"{change.stack}/{change.logical_id}"
+            base = stage.child_key(change.stack)
+            earlier = entries.get(key, {}) if entries.get(key, {}).get("base") == base else {}
+            ledger.record(entries, key, {
+                "label": update.label, "stack": change.stack, "logical_id": change.logical_id,
+                "type": "AWS::Lambda::Function", "physical_id": update.name, "what": change.what,
+                "at": ledger.now(), "base": base,
+                "code_sha256": final.get("CodeSha256") if change.code else earlier.get("code_sha256"),
+                "config": {**earlier.get("config", {}), **update.config}})
+            changed = True
+            ui.say(f"synced {update.label} ({update.name}): {', '.join(change.what)} in {time.perf_counter() - t0:.2f} s")
+        if prepared.api:
+            api = prepared.api
+            t0 = time.perf_counter()
+            with aws_errors(f"syncing {api.label} ({api.rest_api_id})"):
+                deployment = update_api(aws.client("apigateway"), api.label, api.rest_api_id, api.document,
+                                        api.parameters, api.stage, api.digest)
+            ledger.record(entries, f"{api.stack}/{api.logical_id}", {
+                "label": api.label, "stack": api.stack, "logical_id": api.logical_id, "type": REST_API,
+                "physical_id": api.rest_api_id, "what": ["API definition"], "at": ledger.now(),
+                "base": stage.child_key(api.stack), "deployment": deployment, "stage": api.stage,
+                "digest": api.digest})
+            if api.stage_stack:   # the stage serves a deployment CloudFormation did not make
+                ledger.record(entries, f"{api.stage_stack}/{api.stage_logical_id}", {
+                    "label": f"{build.stack_name}/{api.stage_stack} > {api.stage_logical_id}",
+                    "stack": api.stage_stack, "logical_id": api.stage_logical_id, "type": STAGE,
+                    "physical_id": api.stage, "rest_api_id": api.rest_api_id, "what": ["deployment"],
+                    "at": ledger.now(), "base": stage.child_key(api.stage_stack), "deployment": deployment,
+                    "stage": api.stage})
+            changed = True
+            ui.say(f"synced {api.label} ({api.rest_api_id}): OpenAPI document, deployed to stage {api.stage} "
+                   f"({deployment}) in {time.perf_counter() - t0:.2f} s")
+    finally:
+        if changed:
+            with aws_errors(f"recording the sync in s3://{book.bucket}/{book.key}"):
+                book.write(entries)
+
+
+__all__ = ["DEPLOYED", "NOTHING", "SYNCED", "SyncOptions", "run_sync"]

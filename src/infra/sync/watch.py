@@ -1,0 +1,201 @@
+"""`watch`: one long-lived process that regenerates, re-lints and (with --sync) syncs on every save.
+
+The generator and cfn-lint stay loaded, so a save pays only for what changed: the configs whose
+file or handler sources changed are generated again, the templates whose bytes changed are linted
+in this process (the same `lint` as the command, with its findings kept in memory by the same
+cache key), and with `--sync` the stage is synced. Saves are debounced by watchfiles (a burst of
+writes from an editor or a formatter is one change); a failing build is printed and watching goes
+on; Ctrl-C ends the process with exit code 130.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infra.assets import EXCLUDED_DIRS
+from infra.errors import UserError
+
+DEBOUNCE_MS = 200   # quiet time that ends a burst of writes
+STEP_MS = 25        # how often watchfiles looks for the end of a burst
+READY_MS = 100      # the notifier's first idle timeout: then it is surely running
+
+
+@dataclass
+class Watched:
+    """One config and the handler directories its functions are built from."""
+
+    config: Path
+    sources: set[Path] = field(default_factory=set)
+
+
+def watched(configs: list[Path]) -> list[Watched]:
+    """Each config with its handler directories (read from the config itself)."""
+    from infra.config import load_config
+
+    found = []
+    for path in configs:
+        cfg = load_config(path)
+        root = Path(cfg.root)
+        found.append(Watched(path.resolve(), {(root / fn.source).resolve() for fn in cfg.functions.values()}))
+    return found
+
+
+def relevant(path: Path) -> bool:
+    """A file whose change can change the output: not caches, tests, dependencies or editor temp files."""
+    parts = path.parts
+    if any(p in EXCLUDED_DIRS or (p.startswith(".") and p not in (".", "..")) for p in parts[-4:]):
+        return False
+    return not path.name.endswith(("~", ".swp", ".swx", ".tmp", ".pyc"))
+
+
+def touches(path: Path, item: Watched) -> bool:
+    return path == item.config or any(path.is_relative_to(src) for src in item.sources)
+
+
+def affected(changes: Iterable[Path], items: list[Watched]) -> tuple[list[Watched], list[Path]]:
+    """The configs a set of changed files touches, and the files that touch them."""
+    hit = [item for item in items if any(touches(p, item) for p in changes)]
+    files = sorted(p for p in changes if any(touches(p, item) for item in items))
+    return hit, files
+
+
+def file_changes(paths: list[Path], *, ignore: list[Path], stop: Any = None,
+                 debounce: int = DEBOUNCE_MS) -> Iterator[set[Path]]:
+    """Sets of changed files under `paths` (not under `ignore`: our own output), one per debounced
+    burst (watchfiles' Rust notifier). The first set is empty: it comes once the notifier runs
+    (a save before then would be missed), so the caller can say it is watching."""
+    from watchfiles import watch
+
+    def wanted(_change: Any, name: str) -> bool:
+        path = Path(name)
+        return relevant(path) and not any(path.is_relative_to(i) for i in ignore)
+
+    for batch in watch(*paths, debounce=debounce, step=STEP_MS, stop_event=stop, raise_interrupt=True,
+                       watch_filter=wanted, yield_on_timeout=True, rust_timeout=READY_MS):
+        yield {Path(name).resolve() for _change, name in batch}
+
+
+class Session:
+    """What stays loaded between saves: the lint findings by content, and the sync's AWS session."""
+
+    def __init__(self, out: Path, say: Callable[[str], None], sync: Callable[[Path], None] | None = None):
+        from infra.lint import MemoryLintCache
+
+        self.out, self.say, self.sync = out, say, sync
+        self.lint_cache = MemoryLintCache()
+        self.digests: dict[Path, str] = {}         # template file -> SHA-256 of its bytes at the last lint
+        self.interfaces: dict[Path, str] = {}      # template file -> SHA-256 of its Parameters and Outputs
+        self.findings: dict[Path, list[Any]] = {}  # template file -> its findings at the last lint
+
+    def rebuild(self, configs: list[Path]) -> bool:
+        """Generate, lint what changed, sync; True when the build and lint were clean."""
+        from infra.build import build_configs
+
+        t0 = time.perf_counter()
+        try:
+            targets = build_configs(configs, self.out)
+        except UserError as exc:
+            self.say(f"build failed: {exc}")
+            return False
+        t1 = time.perf_counter()
+        misses = self.lint_cache.misses
+        try:
+            findings = self.lint(targets)
+        except UserError as exc:
+            self.say(f"lint failed: {exc}")
+            return False
+        t2 = time.perf_counter()
+        linted = self.lint_cache.misses - misses
+        for finding in findings:
+            self.say(str(finding))
+        names = ", ".join(p.name for p in configs)
+        self.say(f"{names}: generated in {t1 - t0:.2f} s, re-linted {linted} changed template(s) in {t2 - t1:.2f} s "
+                 f"(templates changed only in a code hash are not): {len(findings)} finding(s)")
+        if self.sync is not None and not findings:
+            for config in configs:
+                try:
+                    self.sync(config)
+                except UserError as exc:
+                    self.say(f"sync failed: {exc}")
+        elif self.sync is not None:
+            self.say("not synced: fix the lint findings first")
+        return not findings
+
+    def lint(self, targets: list[Path]) -> list[Any]:
+        """`lint` over the templates whose bytes changed since the last build (and a root whose
+        child's Parameters or Outputs changed: rule E3043 reads them); the others' findings are
+        those of their last lint."""
+        from infra.lint import Finding, _interface, lint, templates_under
+
+        files = templates_under(targets)
+        changed: list[Path] = []
+        interface_changed: set[Path] = set()
+        for file, _region in files:
+            digest = hashlib.sha256(file.read_bytes()).hexdigest()
+            if self.digests.get(file) != digest:
+                changed.append(file)
+                self.digests[file] = digest
+                shape = hashlib.sha256(_interface(file)).hexdigest()
+                if self.interfaces.get(file, shape) != shape:
+                    interface_changed.add(file.parent)
+                self.interfaces[file] = shape
+        for file, _region in files:   # the root of a stage whose child's interface changed
+            if file.name == "root.json" and file.parent in interface_changed and file not in changed:
+                changed.append(file)
+        if changed:
+            found: list[Finding] = lint(changed, jobs=1, cache=self.lint_cache)
+            for file in changed:
+                self.findings[file] = [f for f in found if f.file == str(file)]
+            known = {str(f) for f in changed}
+            for finding in found:      # findings cfn-lint filed under another name
+                if finding.file not in known:
+                    self.findings.setdefault(Path(finding.file), []).append(finding)
+        return [f for file, _region in files for f in self.findings.get(file, [])]
+
+
+def run_watch(configs: list[Path], out: Path, say: Callable[[str], None],
+              sync: Callable[[Path], None] | None = None, *, debounce: int = DEBOUNCE_MS,
+              stop: Any = None) -> None:
+    """Build once, then on every debounced burst of saves rebuild what it touched. Returns when
+    `stop` is set; Ctrl-C raises KeyboardInterrupt."""
+    import cfnlint.runner  # noqa: F401  (loaded once, before the first save)
+
+    session = Session(out, say, sync)
+    session.rebuild(configs)
+    items = _watched(configs, say)
+    while True:
+        paths = _paths(items)
+        ignore = [out.resolve(), Path(".cache").resolve()]
+        ready = False
+        for changes in file_changes(paths, ignore=ignore, stop=stop, debounce=debounce):
+            if not ready:
+                ready = True
+                say(f"watching {len(paths)} path(s) for changes{' (and syncing)' if sync else ''}; Ctrl-C stops")
+            hit, files = affected(changes, items)
+            if not hit:
+                continue
+            say("changed: " + ", ".join(p.name for p in files))
+            session.rebuild([i.config for i in hit])
+            items = _watched(configs, say)
+            if _paths(items) != paths:
+                break   # a config names other handler directories now: watch the new set
+        else:
+            return
+
+
+def _watched(configs: list[Path], say: Callable[[str], None]) -> list[Watched]:
+    """`watched`, or (while a config is invalid) the config files alone."""
+    try:
+        return watched(configs)
+    except UserError:
+        return [Watched(c.resolve()) for c in configs]
+
+
+def _paths(items: list[Watched]) -> list[Path]:
+    """Each config's folder (editors save by writing a new file and renaming it over the old one,
+    which a watch on the file itself would lose) and each handler directory."""
+    return sorted({i.config.parent for i in items} | {s for i in items for s in i.sources})

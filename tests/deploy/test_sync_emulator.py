@@ -1,0 +1,215 @@
+"""sync on the emulator: a development copy of catalog-api (Node.js users, Python products).
+
+One story, in order: deploy -> a handler edit is synced (code updated, no stack updated) -> an
+environment change is applied -> a new route's OpenAPI document is put and deployed to the stage
+-> diff and drift show what was synced -> a table change falls back to a deploy and says why ->
+that deploy reconciles (nothing synced any more, diff clean). Then the refusals: production,
+a stage not deployed, a function deleted outside CloudFormation, an endpoint that does not answer.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+
+import pytest
+from deploy_emulator import REPO, boto
+from sync_stage import STACK, dev_catalog, edit
+
+CI = ("--yes", "--require-approval", "never", "--skip-check", "all")
+
+
+@pytest.fixture
+def catalog(emulator, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)   # .cache/sync lands here
+    return dev_catalog(tmp_path)
+
+
+def stack_times(cfn) -> dict[str, object]:
+    """LastUpdatedTime (or CreationTime) of the root and of every nested stack."""
+    found = {}
+    for s in cfn.describe_stacks()["Stacks"]:
+        if s["StackName"].startswith(STACK) and s["StackStatus"] != "DELETE_COMPLETE":
+            found[s["StackId"]] = (s.get("LastUpdatedTime") or s["CreationTime"], s["StackStatus"])
+    return found
+
+
+def code_sha(lam, name: str) -> str:
+    return lam.get_function_configuration(FunctionName=name)["CodeSha256"]
+
+
+def one_error(result) -> str:
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_sync_code_env_and_api_then_fall_back_and_reconcile(catalog, cli, emulator, tmp_path):
+    args = ["--config", catalog, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url]
+    cfn = boto(emulator.endpoint_url, "cloudformation")
+    lam = boto(emulator.endpoint_url, "lambda")
+    apigw = boto(emulator.endpoint_url, "apigateway")
+    assert cli("deploy", *args, *CI).exit_code == 0
+
+    nothing = cli("sync", *args)
+    assert nothing.exit_code == 0, nothing.output
+    assert "nothing to sync" in nothing.stdout
+
+    # 1. Code: both handlers edited; both functions get the new zip, no stack is updated.
+    before = stack_times(cfn)
+    users_sha, products_sha = code_sha(lam, "catalog-dev-users"), code_sha(lam, "catalog-dev-products")
+    edit(tmp_path / "handlers" / "products" / "app.py", "from __future__ import annotations",
+         "from __future__ import annotations\n\nSYNCED_MARK = 1")
+    edit(tmp_path / "handlers" / "users" / "index.mjs", "\n", "\n// synced edit\n")
+    synced = cli("sync", *args)
+    assert synced.exit_code == 0, synced.output
+    assert re.search(r"synced catalog-dev/Compute > ProductsFunction \(catalog-dev-products\): code in", synced.stdout)
+    assert re.search(r"synced catalog-dev/Compute > UsersFunction \(catalog-dev-users\): code in", synced.stdout)
+    zip_path = next((tmp_path / "out" / "catalog-api" / "assets").glob("*.zip"))
+    assert zip_path.is_file()
+    new_products = code_sha(lam, "catalog-dev-products")
+    assert new_products != products_sha and code_sha(lam, "catalog-dev-users") != users_sha
+    manifest = json.loads((tmp_path / "out" / "catalog-api" / "manifest.json").read_text())
+    products_zip = next(a for a in manifest["assets"] if a["source"].endswith("products"))["file"]
+    data = (tmp_path / "out" / "catalog-api" / products_zip).read_bytes()
+    assert new_products == base64.b64encode(hashlib.sha256(data).digest()).decode()
+    assert stack_times(cfn) == before                        # no stack was updated
+
+    # 2. The environment of one function: applied through UpdateFunctionConfiguration. (Memory and
+    #    timeout sync too, but in this config the AWS Config rule checks them, so they need a deploy.)
+    edit(catalog, 'ENVIRONMENT = "dev"', 'ENVIRONMENT = "dev"\nFEATURE = "on"')
+    env = cli("sync", *args)
+    assert env.exit_code == 0, env.output
+    assert "catalog-dev/Compute > UsersFunction (catalog-dev-users): environment in" in env.stdout
+    live = lam.get_function_configuration(FunctionName="catalog-dev-users")
+    assert live["Environment"]["Variables"]["FEATURE"] == "on"
+    assert live["Environment"]["Variables"]["TABLE_NAME"] == "catalog-dev-users"   # a Ref, resolved
+    assert stack_times(cfn) == before
+
+    # 3. A new route for an existing function: the OpenAPI document is put and deployed to the stage.
+    rest_id = next(a["id"] for a in apigw.get_rest_apis()["items"] if a["name"] == "prod-MyAPI")
+    deployment_before = apigw.get_stage(restApiId=rest_id, stageName="dev")["deploymentId"]
+    text = catalog.read_text()
+    catalog.write_text(text + '\n[[api.routes]]\nmethod = "GET"\npath = "/products/{id}/reviews"\nfunction = "products"\n')
+    api = cli("sync", *args)
+    assert api.exit_code == 0, api.output
+    assert "catalog-dev/Api > RestApi" in api.stdout and "deployed to stage dev" in api.stdout
+    paths = {r["path"] for r in apigw.get_resources(restApiId=rest_id)["items"]}
+    assert "/products/{id}/reviews" in paths
+    stage = apigw.get_stage(restApiId=rest_id, stageName="dev")
+    assert stage["deploymentId"] != deployment_before
+    served = apigw.get_deployment(restApiId=rest_id, deploymentId=stage["deploymentId"])
+    assert served["description"].startswith("serverless-infra sync ")
+    assert stack_times(cfn) == before
+
+    # 4. diff and drift say what is live through sync (moto has no drift detection API: drift
+    #    lists the synced resources first, then fails on DetectStackDrift with one line).
+    diff = cli("diff", *args)
+    assert diff.exit_code == 0, diff.output
+    assert "Already live through sync" in diff.stdout
+    assert re.search(r"SYNCED catalog-dev/Compute > UsersFunction \(catalog-dev-users\): code, environment",
+                     diff.stdout)
+    assert "SYNCED catalog-dev/Api > RestApi" in diff.stdout
+    assert "SYNCED catalog-dev/ApiStage > Stage (dev): deployment" in diff.stdout
+    drift = cli("drift", *args)
+    assert "Synced outside CloudFormation" in drift.stdout
+    assert "SYNCED catalog-dev/Compute > ProductsFunction (catalog-dev-products): code" in drift.stdout
+
+    # 5. A table change: named, then a deploy (change set) does everything, synced changes included.
+    edit(catalog, '[tables.products]\npartition_key = "id:S"\n', '[tables.products]\npartition_key = "id:S"\n'
+         'point_in_time_recovery = false\n')
+    fallback = cli("sync", *args, *CI)
+    assert fallback.exit_code == 0, fallback.output
+    out = fallback.stdout
+    assert "only a deploy can" in out
+    assert re.search(r"- catalog-dev/Data > ProductsTable \(AWS::DynamoDB::Table\) changes PointInTimeRecoverySpecification", out)
+    assert "Falling back to deploy" in out and "UPDATE_COMPLETE" in out
+    assert stack_times(cfn) != before
+
+    # 6. Reconciled: CloudFormation has what sync applied; nothing is shown as synced any more.
+    assert lam.get_function_configuration(FunctionName="catalog-dev-users")["Environment"]["Variables"]["FEATURE"] == "on"
+    clean = cli("diff", *args, "--fail")
+    assert clean.exit_code == 0, clean.output
+    assert "Already live through sync" not in clean.stdout
+    after = cli("drift", *args)
+    assert "Synced outside CloudFormation" not in after.stdout
+    final = cli("sync", *args)
+    assert final.exit_code == 0 and "nothing to sync" in final.stdout, final.output
+
+
+def test_production_is_refused_before_any_call(emulator, cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    cfn = boto(emulator.endpoint_url, "cloudformation")
+    result = cli("sync", "--config", REPO / "config" / "catalog-api.toml", "--out", tmp_path / "out",
+                 "--endpoint-url", emulator.endpoint_url)
+    assert result.exit_code == 2
+    error = one_error(result)
+    assert "Refusing to sync catalog-prod: it is a production stage ([project] production = true" in error
+    assert "python generate.py deploy --config" in error and "Nothing was changed" in error
+    assert cfn.describe_stacks()["Stacks"] == []
+
+
+def test_termination_protection_is_refused(catalog, cli, emulator, tmp_path):
+    args = ["--config", catalog, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url]
+    assert cli("deploy", *args, *CI).exit_code == 0
+    cfn = boto(emulator.endpoint_url, "cloudformation")
+    cfn.update_termination_protection(StackName=STACK, EnableTerminationProtection=True)
+    edit(tmp_path / "handlers" / "products" / "app.py", "import re", "import re  # edited")
+    lam = boto(emulator.endpoint_url, "lambda")
+    before = code_sha(lam, "catalog-dev-products")
+    result = cli("sync", *args)
+    assert result.exit_code == 2
+    assert "its root stack has termination protection" in one_error(result)
+    assert code_sha(lam, "catalog-dev-products") == before
+
+    # A function deleted outside CloudFormation: named, exit 1, nothing else changed.
+    cfn.update_termination_protection(StackName=STACK, EnableTerminationProtection=False)
+    lam.delete_function(FunctionName="catalog-dev-products")
+    gone = cli("sync", *args)
+    assert gone.exit_code == 1
+    assert "the function catalog-dev-products does not exist although CloudFormation lists it" in one_error(gone)
+
+
+def test_a_stage_not_deployed_and_an_endpoint_that_does_not_answer(catalog, cli, emulator, tmp_path):
+    from infra.emulator import free_port
+
+    args = ["--config", catalog, "--out", tmp_path / "out"]
+    missing = cli("sync", *args, "--endpoint-url", emulator.endpoint_url)
+    assert missing.exit_code == 1
+    assert one_error(missing) == (f"Error: {STACK} is not deployed in us-east-1: sync only updates a deployed stage. "
+                                  f"Run `python generate.py deploy --config {catalog}` first.")
+    dead = cli("sync", *args, "--endpoint-url", f"http://127.0.0.1:{free_port()}")
+    assert dead.exit_code == 1
+    assert "Could not reach AWS while reading catalog-dev in us-east-1" in one_error(dead)
+
+
+def test_no_credentials(catalog, cli, emulator, tmp_path, monkeypatch):
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    result = cli("sync", "--config", catalog, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url)
+    assert result.exit_code == 1
+    assert "No AWS credentials found" in one_error(result)
+
+
+def test_watch_sync_refuses_a_production_config_before_watching(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    result = cli("watch", "--config", REPO / "config" / "catalog-api.toml", "--out", tmp_path / "out", "--sync")
+    assert result.exit_code == 2
+    assert "Refusing to sync catalog-prod: it is a production stage" in one_error(result)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args, text", [
+    (["sync", "--config", "missing.toml"], "Invalid value for '--config': File 'missing.toml' does not exist."),
+    (["sync", "--config", "config/secure-api.toml", "--endpoint-url", "http://:80"], "names no host"),
+    (["watch", "--config", "config/secure-api.toml", "--sync", "--endpoint-url", "ftp://x"],
+     "is not an http:// or https:// URL"),
+    (["sync", "--config", "config/secure-api.toml", "--require-approval", "sometimes"], "'--require-approval'"),
+])
+def test_bad_arguments_are_one_line_and_exit_2(args, text, cli, aws_env, monkeypatch):
+    monkeypatch.chdir(REPO)
+    result = cli(*args)
+    assert result.exit_code == 2, result.output
+    assert text in one_error(result)

@@ -1,0 +1,268 @@
+"""sync's pure parts: what it may apply, how values resolve, what the ledger counts; watch's
+in-process lint (same findings as the lint command); the deferred cfn_flip import."""
+from __future__ import annotations
+
+import copy
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support.shipped import REPO
+
+from infra.deploy.drift import StackDrift, show
+from infra.deploy.sync_ledger import Synced, current, explains, record
+from infra.deploy.ui import Ui
+from infra.sync.compare import compare_root, compare_stack, may_sync_function, merge
+from infra.sync.resolve import (
+    Unresolvable,
+    needs_parameters,
+    pseudo_parameters,
+    resolve,
+)
+
+PSEUDO = pseudo_parameters("eu-west-1", "123456789012")
+
+
+def function(**props):
+    base = {"FunctionName": "shop-dev-items", "Runtime": "python3.14", "Handler": "app.handler",
+            "MemorySize": 256, "Timeout": 30, "Code": {"S3Bucket": {"Ref": "AssetBucket"}, "S3Key": "assets/a.zip"},
+            "Environment": {"Variables": {"TABLE": {"Ref": "TableName"}}}}
+    base.update(props)
+    return {"Type": "AWS::Lambda::Function", "Properties": base}
+
+
+def stack(**resources):
+    return {"AWSTemplateFormatVersion": "2010-09-09", "Parameters": {"TableName": {"Type": "String"}},
+            "Resources": resources}
+
+
+def test_code_environment_memory_and_timeout_may_be_synced():
+    old = stack(Fn=function())
+    new = stack(Fn=function(MemorySize=512, Timeout=60, Code={"S3Bucket": {"Ref": "AssetBucket"}, "S3Key": "assets/b.zip"},
+                            Environment={"Variables": {"TABLE": {"Ref": "TableName"}, "MODE": "on"}}))
+    out = compare_stack("shop-dev/Compute", "Compute", old, new)
+    assert out.blockers == [] and out.api is None
+    (change,) = out.functions
+    assert (change.stack, change.logical_id, change.code) == ("Compute", "Fn", True)
+    assert change.config == ("Environment", "MemorySize", "Timeout")
+    assert change.what == ["code", "environment", "memory", "timeout"]
+
+
+@pytest.mark.parametrize("edit, blocker", [
+    (lambda t: t["Resources"]["Fn"]["Properties"].update(Runtime="python3.13"), "Fn (AWS::Lambda::Function) changes Runtime"),
+    (lambda t: t["Resources"].update(Table={"Type": "AWS::DynamoDB::Table", "Properties": {}}),
+     "Table (AWS::DynamoDB::Table) is new"),
+    (lambda t: t["Resources"].update(Perm={"Type": "AWS::Lambda::Permission", "Properties": {}}),
+     "Perm (AWS::Lambda::Permission) is new"),
+    (lambda t: t["Resources"]["Fn"].update(DependsOn="Role"), "Fn (AWS::Lambda::Function) changes DependsOn"),
+    (lambda t: t["Parameters"].update(New={"Type": "String"}), "shop-dev/Compute: its Parameters changed"),
+    (lambda t: t.update(Outputs={"X": {"Value": "1"}}), "shop-dev/Compute: its Outputs changed"),
+])
+def test_everything_else_is_named_as_a_blocker(edit, blocker):
+    old = stack(Fn=function())
+    new = copy.deepcopy(old)
+    edit(new)
+    out = compare_stack("shop-dev/Compute", "Compute", old, new)
+    assert any(blocker in b for b in out.blockers), out.blockers
+    assert not out.functions
+
+
+def test_a_function_that_releases_gradually_is_never_synced():
+    alias = {"Type": "AWS::Lambda::Alias", "Properties": {"FunctionName": {"Ref": "Fn"}, "Name": "live"}}
+    old = stack(Fn=function(), Live=alias)
+    new = stack(Fn=function(Code={"S3Bucket": {"Ref": "AssetBucket"}, "S3Key": "assets/b.zip"}), Live=alias)
+    assert "releases gradually (AWS::Lambda::Alias Live)" in (may_sync_function(new, "Fn") or "")
+    out = compare_stack("shop-dev/Compute", "Compute", old, new)
+    assert not out.functions and "may not be synced: it releases gradually" in out.blockers[0]
+
+
+def test_an_api_definition_with_its_new_deployment_is_one_api_change():
+    api_old = stack(RestApi={"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": "a", "Body": {"paths": {}}}})
+    api_new = stack(RestApi={"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": "a", "Body": {"paths": {"/x": {}}}}})
+    st_old = stack(DeploymentAAA={"Type": "AWS::ApiGateway::Deployment", "Properties": {}},
+                   Stage={"Type": "AWS::ApiGateway::Stage", "Properties": {"DeploymentId": {"Ref": "DeploymentAAA"}}})
+    st_new = stack(DeploymentBBB={"Type": "AWS::ApiGateway::Deployment", "Properties": {}},
+                   Stage={"Type": "AWS::ApiGateway::Stage", "Properties": {"DeploymentId": {"Ref": "DeploymentBBB"}}})
+    out = merge([compare_stack("s/Api", "Api", api_old, api_new), compare_stack("s/ApiStage", "ApiStage", st_old, st_new)])
+    assert out.blockers == []
+    assert out.api is not None and (out.api.stack, out.api.logical_id) == ("Api", "RestApi")
+    assert (out.api.stage_stack, out.api.stage_logical_id) == ("ApiStage", "Stage")
+    alone = merge([compare_stack("s/ApiStage", "ApiStage", st_old, st_new)])
+    assert alone.api is None and "new deployment although its OpenAPI document is unchanged" in alone.blockers[0]
+
+
+def test_the_root_may_differ_only_in_where_its_children_are_stored():
+    deployed = {"Resources": {"Compute": {"Type": "AWS::CloudFormation::Stack", "Properties": {
+        "TemplateURL": "https://b.s3.eu-west-1.amazonaws.com/templates/abc.json", "Parameters": {"A": "1"}}}}}
+    generated = copy.deepcopy(deployed)
+    generated["Resources"]["Compute"]["Properties"]["TemplateURL"] = "compute.json"
+    assert compare_root("s", deployed, generated) == []
+    generated["Resources"]["Compute"]["Properties"]["Parameters"]["B"] = "2"
+    assert compare_root("s", deployed, generated) == ["s > Compute (AWS::CloudFormation::Stack) changes Parameters"]
+
+
+def test_values_resolve_against_the_deployed_stack():
+    params = {"TableName": "shop-dev-items", "Secret": "****"}
+    assert resolve({"Ref": "TableName"}, params, PSEUDO) == "shop-dev-items"
+    assert resolve({"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:f"},
+                   {}, PSEUDO) == "arn:aws:lambda:eu-west-1:123456789012:function:f"
+    assert resolve({"Fn::Sub": ["${X}-${!Literal}", {"X": {"Ref": "TableName"}}]}, params, PSEUDO) == \
+        "shop-dev-items-${Literal}"
+    assert resolve({"Fn::Join": ["/", ["a", {"Ref": "AWS::Region"}]]}, {}, PSEUDO) == "a/eu-west-1"
+    assert resolve({"Variables": {"N": 3, "L": ["x"]}}, {}, PSEUDO) == {"Variables": {"N": 3, "L": ["x"]}}
+    assert needs_parameters({"Ref": "TableName"}) and not needs_parameters({"Fn::Sub": "${AWS::Region}"})
+    for value, why in (({"Ref": "Missing"}, "not a parameter"), ({"Ref": "Secret"}, "NoEcho"),
+                       ({"Fn::GetAtt": ["Role", "Arn"]}, "Fn::GetAtt"), ({"Fn::Sub": "${Role.Arn}"}, "attribute")):
+        with pytest.raises(Unresolvable, match=why):
+            resolve(value, params, PSEUDO)
+    assert pseudo_parameters("cn-north-1", "1")["AWS::Partition"] == "aws-cn"
+
+
+def test_the_ledger_counts_an_entry_until_its_stack_gets_another_template():
+    entries: dict = {}
+    record(entries, "Compute/Fn", {"stack": "Compute", "base": "templates/a.json", "what": ["code"]})
+    record(entries, "Compute/Fn", {"stack": "Compute", "base": "templates/a.json", "what": ["environment"]})
+    assert entries["Compute/Fn"]["what"] == ["code", "environment"]     # accumulated over the same template
+    assert set(current(entries, {"Compute": "templates/a.json"})) == {"Compute/Fn"}
+    assert current(entries, {"Compute": "templates/b.json"}) == {}        # deployed since: CloudFormation has it
+    record(entries, "Compute/Fn", {"stack": "Compute", "base": "templates/b.json", "what": ["memory"]})
+    assert entries["Compute/Fn"]["what"] == ["memory"]
+
+
+def test_drift_shows_what_sync_changed_as_synced_and_does_not_count_it():
+    synced = [Synced("s/Compute > Fn", "s/Compute", "Fn", "AWS::Lambda::Function", "s-fn", ("environment",), "now")]
+    fn = {"LogicalResourceId": "Fn", "ResourceType": "AWS::Lambda::Function", "StackResourceDriftStatus": "MODIFIED",
+          "PropertyDifferences": [{"PropertyPath": "/Environment/Variables/MODE", "ExpectedValue": "a",
+                                   "ActualValue": "b", "DifferenceType": "NOT_EQUAL"}]}
+    role = {"LogicalResourceId": "Role", "ResourceType": "AWS::IAM::Role", "StackResourceDriftStatus": "MODIFIED",
+            "PropertyDifferences": [{"PropertyPath": "/Policies", "DifferenceType": "NOT_EQUAL"}]}
+    out = io.StringIO()
+    from rich.console import Console
+
+    ui = Ui(Console(file=out, width=200), Console(file=io.StringIO()))
+    assert show(ui, [StackDrift("s/Compute", "id", "DRIFTED", resources=[copy.deepcopy(fn)])], synced) is False
+    assert "SYNCED s/Compute > Fn" in out.getvalue() and "IN_SYNC apart from what sync changed" in out.getvalue()
+    assert show(ui, [StackDrift("s/Compute", "id", "DRIFTED", resources=[copy.deepcopy(fn), role])], synced) is True
+    assert explains(synced, "s/Compute", "Fn", ["/Environment/Variables/MODE"])
+    assert not explains(synced, "s/Compute", "Fn", ["/Role"])            # not a property sync changes
+
+
+def test_watch_lints_in_process_with_the_same_findings_as_the_lint_command(tmp_path):
+    from infra.build import build_configs
+    from infra.lint import MemoryLintCache, lint
+
+    (target,) = build_configs([REPO / "config" / "catalog-api.toml"], tmp_path / "out")
+    broken = json.loads((target / "compute.json").read_text())
+    fn = next(r for r in broken["Resources"].values() if r["Type"] == "AWS::Lambda::Function")
+    fn["Properties"]["MemorySize"] = 1                      # E3034: below Lambda's minimum
+    fn["Properties"]["Runtime"] = "nodejs18.x"              # W2531 / E2531: deprecated runtime
+    (target / "compute.json").write_text(json.dumps(broken, indent=1))
+    expected = lint([target], jobs=1)
+    cache = MemoryLintCache()
+    assert lint([target], jobs=1, cache=cache) == expected and expected
+    misses = cache.misses
+    assert lint([target], jobs=1, cache=cache) == expected and cache.misses == misses   # replayed, not re-run
+    # A new code hash only: the same findings, replayed.
+    text = (target / "compute.json").read_text()
+    key = next(k for k in json.loads(text)["Resources"].values() if k["Type"] == "AWS::Lambda::Function"
+               )["Properties"]["Code"]["S3Key"]
+    (target / "compute.json").write_text(text.replace(key, "assets/" + "f" * 64 + ".zip"))
+    assert [(f.rule, f.line) for f in lint([target], jobs=1, cache=cache)] == [(f.rule, f.line) for f in expected]
+    assert cache.misses == misses
+
+
+def test_the_generator_does_not_load_cfn_flip_or_yaml(tmp_path):
+    code = ("import sys; sys.argv = ['generate.py', 'templates', '--config', 'config/catalog-api.toml', '--out', "
+            f"{str(tmp_path)!r}]; import runpy\n"
+            "try:\n    runpy.run_path('generate.py', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('cfn_flip', 'yaml', 'cfn_tools', 'boto3')))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "['cfn_flip']"   # the deferred stand-in only, never loaded
+    import troposphere
+
+    assert "Resources" in troposphere.Template().to_yaml()             # loaded on first use
+
+
+def lambda_stub():
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client("lambda", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    return client, Stubber(client)
+
+
+def config_answer(**extra):
+    return {"FunctionName": "shop-dev-items", "State": "Active", "LastUpdateStatus": "Successful", "MemorySize": 256,
+            "Timeout": 30, "Environment": {"Variables": {"MODE": "a"}}, "CodeSha256": "old", **extra}
+
+
+def test_a_failed_code_update_puts_the_configuration_back_and_says_what_state_the_function_is_in():
+    from infra.errors import DeployError
+    from infra.sync.apply import FunctionUpdate, Waiter, update_function
+
+    lam, stub = lambda_stub()
+    name = {"FunctionName": "shop-dev-items"}
+    stub.add_response("get_function_configuration", config_answer(), name)
+    stub.add_response("update_function_configuration", config_answer(LastUpdateStatus="InProgress"),
+                      {**name, "Environment": {"Variables": {"MODE": "b"}}})
+    stub.add_response("get_function_configuration", config_answer(Environment={"Variables": {"MODE": "b"}}), name)
+    stub.add_client_error("update_function_code", "InvalidParameterValueException", "Unzipped size must be smaller",
+                          expected_params={**name, "ZipFile": b"zip"})
+    stub.add_response("get_function_configuration", config_answer(Environment={"Variables": {"MODE": "b"}}), name)
+    stub.add_response("update_function_configuration", config_answer(), {**name, "Environment": {"Variables": {"MODE": "a"}}})
+    stub.add_response("get_function_configuration", config_answer(), name)
+    update = FunctionUpdate("shop-dev/Compute > Fn", "shop-dev-items", code=b"zip",
+                            config={"Environment": {"Variables": {"MODE": "b"}}})
+    with stub, pytest.raises(DeployError) as failed:
+        update_function(lam, update, Waiter(sleep=lambda _s: None))
+    text = str(failed.value)
+    assert text.startswith("shop-dev/Compute > Fn (shop-dev-items): the code update failed "
+                           "(InvalidParameterValueException: Unzipped size must be smaller).")
+    assert "Its previous configuration was put back; it runs what was deployed before (State Active, " \
+           "LastUpdateStatus Successful)." in text
+    stub.assert_no_pending_responses()
+
+
+def test_an_update_still_in_progress_is_waited_for_then_given_up_with_the_function_named():
+    from infra.errors import DeployError
+    from infra.sync.apply import Waiter
+
+    lam, stub = lambda_stub()
+    for _ in range(3):
+        stub.add_response("get_function_configuration", config_answer(LastUpdateStatus="InProgress"))
+    clock = iter(range(0, 1000, 100))
+    with stub, pytest.raises(DeployError, match=r"shop-dev/Compute > Fn \(shop-dev-items\): Lambda still reports"):
+        Waiter(sleep=lambda _s: None, clock=lambda: float(next(clock)), limit=250).function(
+            lam, "shop-dev-items", "shop-dev/Compute > Fn", config_answer(LastUpdateStatus="InProgress"))
+
+
+def test_watch_shows_a_failing_build_and_goes_on(tmp_path):
+    from infra.sync.watch import Session, affected, relevant, watched
+
+    config = tmp_path / "catalog-api.toml"
+    shutil.copy(REPO / "config" / "catalog-api.toml", config)
+    shutil.copy(REPO / "config" / "catalog-api.lock.json", tmp_path / "catalog-api.lock.json")
+    said: list[str] = []
+    synced: list[Path] = []
+    session = Session(tmp_path / "out", said.append, synced.append)
+    assert session.rebuild([config]) and synced == [config]
+    good = config.read_text()
+    config.write_text(good.replace("memory = 256", "memory = 1", 1))          # below Lambda's minimum
+    assert not session.rebuild([config])
+    assert said[-1].startswith("build failed: ") and "memory" in said[-1] and synced == [config]
+    config.write_text(good + '\n[[api.routes]]\nmethod = "GET"\npath = "/more"\nfunction = "users"\n')
+    assert session.rebuild([config]) and synced == [config, config]
+    assert "re-linted 2 changed template(s)" in said[-1]        # api.json and api-stage.json only
+    # What watch looks at: the config and its handler directories, not caches, tests or editor files.
+    (item,) = watched([config])
+    assert REPO / "handlers" / "users" in item.sources
+    assert affected({REPO / "handlers" / "users" / "index.mjs"}, [item]) == ([item], [REPO / "handlers" / "users" / "index.mjs"])
+    assert affected({REPO / "README.md"}, [item]) == ([], [])
+    assert not relevant(Path("/x/handlers/users/node_modules/a.js")) and not relevant(Path("/x/app.py~"))
+    assert relevant(Path("/x/handlers/users/index.mjs"))
