@@ -62,7 +62,8 @@ def test_sync_code_env_and_api_then_fall_back_and_reconcile(catalog, cli, emulat
     users_sha, products_sha = code_sha(lam, "catalog-dev-users"), code_sha(lam, "catalog-dev-products")
     edit(tmp_path / "handlers" / "products" / "app.py", "from __future__ import annotations",
          "from __future__ import annotations\n\nSYNCED_MARK = 1")
-    edit(tmp_path / "handlers" / "users" / "index.mjs", "\n", "\n// synced edit\n")
+    # Code, not a comment: the users function is bundled with esbuild, which drops comments.
+    edit(tmp_path / "handlers" / "users" / "index.mjs", "export const handler", "export const syncedMark = 1;\n\nexport const handler")
     synced = cli("sync", *args)
     assert synced.exit_code == 0, synced.output
     assert re.search(r"synced catalog-dev/Compute > ProductsFunction \(catalog-dev-products\): code in", synced.stdout)
