@@ -12,8 +12,8 @@ from infra.bundle.build import Progress, assets as code_assets, build_code
 from infra.config import Config, load_config
 from infra.errors import ConfigError, UsageError, UserError
 from infra.naming import physical, stack_name, tags
-from infra.placement import lock_path, read_lock, render_lock
-from infra.render import compact_json, replace_dirs, replace_file, template_dict, to_json_bytes
+from infra.placement import lock_path, read_lock, render_lock, replace_lock
+from infra.render import compact_json, replace_dirs, template_dict, to_json_bytes, unwritable_reason
 from infra.resource_types import stateful_types
 
 STATEFUL_TYPES = stateful_types()
@@ -98,21 +98,22 @@ def generate(cfg: Config, lock: dict[str, str] | None = None, progress: Progress
                   total)
 
 
-def build_configs(paths: list[Path], out_root: Path, *, locked: bool = False,
+def build_configs(paths: list[Path], out_root: Path, *, locked: bool = False, write_lock: bool = True,
                   on_built: Callable[[Config, Output, Path], None] | None = None,
                   progress: Progress = lambda _: None) -> list[Path]:
     """Validate and generate every config first, then write each `out_root/<name>/` atomically,
-    then each config's lock file (only where it changed).
+    then (with `write_lock`) each config's lock file, only where it changed.
 
-    Nothing is written unless every config is valid and every template within quotas. With
-    `locked`, a lock file that is missing or would change is an error (for CI: the committed
-    lock must match the config).
+    Nothing is written unless every config is valid, every template within quotas and every
+    lock file that would change writable. With `locked`, a lock file that is missing or would
+    change is an error (for CI: the committed lock must match the config). Only `templates` and
+    a successful `deploy` write lock files: `diff` and the other commands read them.
     """
     configs = [load_config(p) for p in paths]
     names = [c.name for c in configs]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise UsageError(f"two configs would both write out/{dupes[0]}/: config file names must be unique.")
+        raise UsageError(f"two configs would both write {out_root / dupes[0]}/: config file names must be unique.")
     results = []
     for path, cfg in zip(paths, configs):
         lock_file = lock_path(path)
@@ -122,23 +123,36 @@ def build_configs(paths: list[Path], out_root: Path, *, locked: bool = False,
             state = "is missing" if old is None else "is out of date"
             raise ConfigError(str(lock_file), "placement", f"{state}: the config places resources the lock does not record.",
                               "run `python generate.py templates` and commit the lock file.")
+        if write_lock and out.lock != old:
+            _check_lock_writable(lock_file)
         results.append((cfg, out, lock_file, old))
     trees = {out_root / cfg.name: out.files for cfg, out, _, _ in results}
     try:
         replace_dirs(trees)
-        for _, out, lock_file, old in results:
-            if out.lock != old:
-                replace_file(lock_file, out.lock)
     except OSError as exc:
         where = getattr(exc, "filename", None) or out_root
-        raise UserError(f"cannot write {where}: {exc.strerror or exc}. Choose another --out directory.",
-                        exit_code=2) from None
+        raise UserError(f"cannot write {where}: {exc.strerror or exc}. Choose another --out directory than "
+                        f"{out_root}.", exit_code=2) from None
+    if write_lock:
+        for _, out, lock_file, old in results:
+            if out.lock != old:
+                replace_lock(lock_file, out.lock)
     if on_built:
         for cfg, out, _, _ in results:
             on_built(cfg, out, out_root / cfg.name)
     return list(trees)
 
 
+def _check_lock_writable(lock_file: Path) -> None:
+    reason = unwritable_reason(lock_file)
+    if reason:
+        raise UserError(f"cannot write the placement lock file {lock_file}: {reason}. The lock records which "
+                        "nested stack holds each resource; make it writable (it belongs beside the config, "
+                        "in version control).", exit_code=2)
+
+
 def build_config(config_path: Path, out_root: Path) -> Path:
-    """Validate one config and write `out_root/<config stem>/`; return that directory."""
-    return build_configs([Path(config_path)], Path(out_root))[0]
+    """Validate one config and write `out_root/<config stem>/`; return that directory. The lock
+    file is read, never written: the deploy commands use this, and only `templates` and a
+    successful `deploy` (its RecordPlacement step) write the lock."""
+    return build_configs([Path(config_path)], Path(out_root), write_lock=False)[0]

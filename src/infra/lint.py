@@ -6,6 +6,7 @@ import json
 import multiprocessing
 import os
 import re
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,12 +51,19 @@ def templates_under(paths: list[Path]) -> list[tuple[Path, str]]:
 
 
 def _from_manifest(manifest: Path) -> list[tuple[Path, str]]:
-    m = json.loads(manifest.read_text())
-    base = manifest.parent
-    out = [(base / m["root_template"], m["region"])]
-    out += [(base / f, m["region"]) for f in sorted(m["templates"].values())]
-    if m.get("global"):
-        out.append((base / m["global"]["template"], m["global"]["region"]))
+    try:
+        m = json.loads(manifest.read_bytes())
+        base = manifest.parent
+        out = [(base / m["root_template"], m["region"])]
+        out += [(base / f, m["region"]) for f in sorted(m["templates"].values())]
+        if m.get("global"):
+            out.append((base / m["global"]["template"], m["global"]["region"]))
+    except OSError as exc:
+        raise UsageError(f"{manifest}: cannot be read ({exc.strerror or exc}).") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        what = f"missing entry {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+        raise UsageError(f"{manifest}: not a manifest the generator wrote ({what}); regenerate the output "
+                         "with `python generate.py templates`.") from None
     return out
 
 
@@ -248,7 +256,31 @@ def _run_cfn_lint(by_region: dict[str, list[Path]], jobs: int | None) -> dict[st
             results.update(_lint_files(region, names))
         return results
     ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=min(jobs, len(batches)), mp_context=ctx) as pool:
-        for part in pool.map(_lint_files, *zip(*batches)):
-            results.update(part)
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(batches)), mp_context=ctx, initializer=_quiet_worker)
+    try:
+        # Ctrl-C reaches the whole process group. The workers are forked with SIGINT blocked, so
+        # none prints a traceback, and a Ctrl-C during the fork (which Python's fork handlers would
+        # swallow) waits until the fork is done; the workers are then stopped here.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            futures = [pool.submit(_lint_files, region, names) for region, names in batches]
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        for future in futures:
+            results.update(future.result())
+    except KeyboardInterrupt:
+        # Their findings are not wanted any more: kill them (no public way before Python 3.14), then
+        # let the pool's manager thread see that and end, so nothing is left to clean up at exit.
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
     return results
+
+
+def _quiet_worker() -> None:
+    """A worker leaves Ctrl-C and SIGTERM to the parent (the CLI's SIGTERM handler is inherited by
+    the fork and would make each worker print a traceback)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -122,6 +122,9 @@ def read_lock(path: Path) -> dict[str, str]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
+    except OSError as exc:
+        raise ConfigError(shown, "(file)", f"cannot be read ({exc.strerror or exc}).",
+                          "make it a readable file beside the config (restore it from version control).") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(shown, "(file)", f"is not a valid lock file ({exc}).",
                           "restore it from version control; never delete it for a deployed stage.") from None
@@ -154,6 +157,28 @@ def render_lock(placement: dict[str, str]) -> bytes:
         "placement": dict(sorted(placement.items())),
     }
     return (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def write_lock(lock_file: Path, placement: dict[str, str]) -> bool:
+    """Make the lock file record exactly `placement`; True when it changed. A lock that cannot be
+    written is named as the cause (exit 2)."""
+    data = render_lock(placement)
+    try:
+        if lock_file.read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    replace_lock(lock_file, data)
+    return True
+
+
+def replace_lock(lock_file: Path, data: bytes) -> None:
+    """Write the lock file's bytes atomically, or fail naming it."""
+    try:
+        replace_file(lock_file, data)
+    except OSError as exc:
+        raise UserError(f"cannot write the placement lock file {lock_file}: {exc.strerror or exc}. The lock "
+                        "records which nested stack holds each resource; make it writable.", exit_code=2) from None
 
 
 def record_moves(lock_file: Path, entries: Iterable[tuple[str, str]]) -> None:

@@ -4,10 +4,14 @@ from __future__ import annotations
 import orjson
 import os
 import shutil
+import stat
+import sys
 import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+STDOUT = Path("-")  # an output path of "-": standard output
 
 
 def to_json(data: Any) -> str:
@@ -33,12 +37,15 @@ def replace_dirs(trees: dict[Path, dict[str, bytes]]) -> None:
     Every new tree is first written beside its target; only when all are written are they
     swapped in by rename. A failure while writing (disk full, permissions) leaves every target
     as it was; readers (and a crash) see the old directory or the new one, never a mix.
+    Directories get the permissions new files get (the umask's), not mkdtemp's private 0700.
     """
     staged: list[tuple[Path, Path]] = []
+    dir_mode = 0o777 & ~umask()
     try:
         for target, files in trees.items():
             target.parent.mkdir(parents=True, exist_ok=True)
             staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+            staging.chmod(dir_mode)
             staged.append((target, staging))
             for rel, data in sorted(files.items()):
                 path = staging / rel
@@ -58,16 +65,74 @@ def replace_dirs(trees: dict[Path, dict[str, bytes]]) -> None:
             shutil.rmtree(old)
 
 
+@lru_cache(maxsize=1)
+def umask() -> int:
+    """The process's umask (read once: reading it means setting it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def replace_file(path: Path, data: bytes) -> None:
-    """Write `path` atomically: readers see the old bytes or the new, never a partial file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    """Write `path` atomically: readers see the old bytes or the new, never a partial file.
+
+    A symbolic link is written through: the file it points at is replaced and the link stays.
+    What is not a regular file (/dev/stdout, a FIFO, anything under /dev or /proc) is written
+    to in place: replacing it would replace the device node or the link, not write to it. A
+    replaced file keeps its permissions; a new one gets the umask's, like any new file.
+    """
+    try:
+        info: os.stat_result | None = os.stat(path)  # follows links
+    except FileNotFoundError:
+        info = None
+    if (info is not None and not stat.S_ISREG(info.st_mode)) or str(Path(path).absolute()).startswith(
+            ("/dev/", "/proc/")):
+        with open(path, "wb") as fh:
+            fh.write(data)
+        return
+    target = Path(os.path.realpath(path))
+    mode = stat.S_IMODE(info.st_mode) if info is not None else 0o666 & ~umask()
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), mode)
             fh.write(data)
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_output(path: Path, data: bytes) -> None:
+    """Write a file the user named (`--output`, `--outputs-file`): "-" is standard output;
+    otherwise its folder is created and the file replaced as `replace_file` does."""
+    if path == STDOUT:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    target = Path(os.path.realpath(path))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    replace_file(path, data)
+
+
+def unwritable_reason(path: Path) -> str | None:
+    """Why a file cannot be written at `path` (None when it can), checked without writing.
+    A symbolic link is judged by the file it points at (writes go through links)."""
+    if path.is_dir():
+        return f"{path} is a directory"
+    if path.exists():
+        return None if os.access(path, os.W_OK) else f"{path} exists and is not writable"
+    ancestor = Path(os.path.realpath(path)).parent
+    while not ancestor.exists():
+        if ancestor == ancestor.parent:
+            break
+        ancestor = ancestor.parent
+    if ancestor.exists() and not ancestor.is_dir():
+        return f"{ancestor} is a file, so {path} cannot be created under it"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"the directory {ancestor} is not writable"
+    return None
 
 
 @lru_cache(maxsize=1)

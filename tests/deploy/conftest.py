@@ -1,4 +1,4 @@
-"""Fixtures for the deploy tests: a moto server on loopback, fake credentials, a CLI runner.
+"""Fixtures for the deploy tests: the shipped emulator on loopback, fake credentials, a CLI runner.
 
 Helpers live in deploy_emulator.py (importing from a conftest is ambiguous: tests/ has one too).
 Nothing here talks to anything but 127.0.0.1.
@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import click
 import pytest
-from deploy_emulator import PatchedMotoServer
+
+from deploy_emulator import patched_server
 
 
 @pytest.fixture(scope="session")
 def moto_server():
-    with PatchedMotoServer() as server:
+    with patched_server() as server:
         yield server
 
 

@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import http.server
+import io
+import json
 import os
 import threading
 from pathlib import Path
@@ -157,10 +159,10 @@ TARGET = [(["--region", "us-east-1"], "target.region", "us-east-1"),
           (["--endpoint-url", "http://127.0.0.1:4566"], "target.endpoint_url", "http://127.0.0.1:4566"),
           (["--out", "elsewhere"], "out", Path("elsewhere"))]
 WIRING: dict[str, list[tuple[list[str], str, object]]] = {
-    "package": [(["--bucket", "b"], "bucket", "b")],
-    "diff": [(["--bucket", "b"], "bucket", "b"), (["--timeout", "90s"], "timeout", 90.0), (["--fail"], "fail", True)],
+    "package": [(["--bucket", "my-artifacts"], "bucket", "my-artifacts")],
+    "diff": [(["--bucket", "my-artifacts"], "bucket", "my-artifacts"), (["--timeout", "90s"], "timeout", 90.0), (["--fail"], "fail", True)],
     "deploy": [
-        (["--bucket", "b"], "bucket", "b"), (["--yes"], "yes", True), (["--yes"], "ui.yes", True),
+        (["--bucket", "my-artifacts"], "bucket", "my-artifacts"), (["--yes"], "yes", True), (["--yes"], "ui.yes", True),
         (["--require-approval", "any"], "require_approval", "any"), ([], "require_approval", "broadening"),
         (["--allow-removal"], "allow_removal", True), (["--recreate-failed"], "recreate_failed", True),
         (["--no-import"], "import_retained", False), (["--import"], "import_retained", True),
@@ -205,6 +207,9 @@ def invoke_captured(cli, monkeypatch, command: str, args: list[str], config: Pat
 def test_every_flag_reaches_the_command(command, args, where, expected, cli, monkeypatch, tmp_path):
     config = tmp_path / "c.toml"
     config.write_text("")
+    aws_config = tmp_path / "aws-config"
+    aws_config.write_text("[profile p]\nregion = us-east-1\n")  # --profile p names a configured profile
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(aws_config))
     result, seen = invoke_captured(cli, monkeypatch, command, args, config)
     assert result.exit_code == 0, result.output
     if where == "ui.yes":
@@ -255,3 +260,58 @@ def test_generate_py_itself_prints_one_line_for_a_bad_endpoint(stage, tmp_path):
     assert run.returncode == 2
     assert run.stderr.count("\n") == 1 and run.stderr.startswith("Error: Invalid value for '--endpoint-url'")
     assert "Traceback" not in run.stderr + run.stdout
+
+
+# -- issue 18: what a new user's probes found ------------------------------------------------------------
+class CtrlC(io.BytesIO):
+    """Standard input at which the user presses Ctrl-C (click probes it with read(0) first)."""
+
+    def _interrupt(self, *args: object) -> bytes:
+        if args and args[0] == 0:
+            return b""
+        raise KeyboardInterrupt
+
+    read = read1 = readline = readinto = readinto1 = _interrupt  # type: ignore[assignment]
+
+
+def test_ctrl_c_at_the_deploy_prompt_is_130_and_deploys_nothing(stage, tmp_path, emulator):
+    """Ctrl-C at "Deploy these changes?" used to count as "no" (exit 1)."""
+    from click.testing import CliRunner
+
+    from deploy_emulator import boto
+    from infra.cli import main
+
+    args = ["deploy", "--config", str(stage), "--out", str(tmp_path / "out"), "--endpoint-url", emulator.endpoint_url]
+    result = CliRunner().invoke(main, args, input=CtrlC())
+    assert result.exit_code == 130, result.output
+    assert "Deploy these changes to " in result.stdout and "shop-dev" in result.stdout  # it was asking
+    assert one_line_error(result) == "Error: Interrupted: deploy stopped."
+    cfn = boto(emulator.endpoint_url, "cloudformation")
+    live = [s for s in cfn.describe_stacks()["Stacks"] if s["StackName"] == "shop-dev"]
+    assert all(s["StackStatus"] == "REVIEW_IN_PROGRESS" for s in live)  # nothing executed
+    for s in live:
+        assert cfn.list_change_sets(StackName=s["StackName"]).get("Summaries", []) == []
+
+
+def test_outputs_files_are_written_through_links_and_dash_is_standard_output(stage, cli, tmp_path, emulator):
+    args = ["--config", stage, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url]
+    real = tmp_path / "kept" / "outputs.json"
+    real.parent.mkdir()
+    real.write_text("{}")
+    link = tmp_path / "outputs.json"
+    link.symlink_to(real)
+    deployed = cli("deploy", *args, "--yes", "--require-approval", "never", "--outputs-file", link)
+    assert deployed.exit_code == 0, deployed.output
+    assert link.is_symlink() and json.loads(real.read_text())["TableName"] == "shop-dev-items"
+    printed = cli("outputs", *args, "--outputs-file", "-")
+    assert printed.exit_code == 0, printed.output
+    start = printed.stdout.index("{")
+    assert json.loads(printed.stdout[start:printed.stdout.index("}\n", start) + 1])["TableName"] == "shop-dev-items"
+    assert not (tmp_path / "-").exists() and not Path("-").exists()
+
+
+def test_piped_tables_have_no_trailing_spaces(stage, cli, tmp_path, emulator):
+    result = cli("diff", "--config", stage, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url)
+    assert result.exit_code == 0, result.output
+    assert "Changes to create shop-dev" in result.stdout and "IAM statement changes" in result.stdout
+    assert [line for line in result.stdout.splitlines() if line != line.rstrip()] == []

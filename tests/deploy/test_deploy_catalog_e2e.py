@@ -8,9 +8,10 @@ widens permissions is stopped -> create (every nested stack completes; functions
 retained resources (the table keeps its item) -> a second config file for the same stack is
 refused.
 
-The emulator is moto with the gaps in emulator_patches.py filled. Resource types moto does not
-implement (WAF, alarms, API stages, ...) are inert placeholders there, so every assertion on
-resources is about ones moto really implements: functions, tables, buckets, keys, parameters.
+The emulator is the shipped one (`generate.py emulator`: moto with the gaps in
+src/infra/emulator/patches.py filled). Resource types moto does not implement (WAF, alarms, API
+stages, ...) are inert placeholders there, so every assertion on resources is about ones moto
+really implements: functions, tables, buckets, keys, parameters.
 """
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ def test_catalog_api_gated_reviewed_destroyed_and_recovered_with_its_data(catalo
     lam = boto(emulator.endpoint_url, "lambda")
     ddb = boto(emulator.endpoint_url, "dynamodb")
     outputs_file = tmp_path / "outputs.json"
+    lock = catalog.with_name("catalog-api.lock.json")   # the copy has none yet
 
     # 0. Preflight: the stage declares an AWS Config rule, and the account has no recorder yet.
     missing = cli("deploy", *args, *CI)
@@ -72,6 +74,8 @@ def test_catalog_api_gated_reviewed_destroyed_and_recovered_with_its_data(catalo
     assert "Not deployed: it widens access" in one_error(gated) and "--require-approval never" in one_error(gated)
     assert "IAM statement changes" in gated.stdout
     assert STACK not in stacks(cfn) and our_change_sets_anywhere(cfn) == []
+    assert cli("diff", *args).exit_code == 0
+    assert not lock.exists()      # issue 18.19: neither diff nor a deploy that did not happen writes the lock
 
     # 2. Create.
     created = cli("deploy", *args, *CI, "--outputs-file", outputs_file)
@@ -79,6 +83,9 @@ def test_catalog_api_gated_reviewed_destroyed_and_recovered_with_its_data(catalo
     statuses = tree(cfn)
     assert set(statuses) == {STACK, *NESTED}
     assert set(statuses.values()) == {"CREATE_COMPLETE"}, statuses
+    # The deployed placement is recorded once the deploy succeeded: the committed lock, byte for byte.
+    assert lock.read_bytes() == (REPO / "config" / "catalog-api.lock.json").read_bytes()
+    assert "Recorded where each resource is deployed in" in created.stdout
     for name in ("catalog-prod-users", "catalog-prod-products"):
         assert lam.get_function(FunctionName=name)["Configuration"]["FunctionName"] == name
         assert ddb.describe_table(TableName=name)["Table"]["TableStatus"] == "ACTIVE"

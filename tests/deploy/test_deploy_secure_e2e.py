@@ -2,7 +2,8 @@
 stack) deploys to the emulator through the real CLI and is destroyed again, buckets included.
 
 Assertions stay on what moto implements (functions, tables, buckets, VPCs, secrets, stacks);
-WAF, CloudFront and the other placeholder types of emulator_patches.py are not looked at.
+WAF, CloudFront and the other placeholder types of the emulator (src/infra/emulator/patches.py)
+are not looked at.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """End to end on the emulator: the production config's functions are reached through their alias
 `live`, and a deploy that changes a function publishes a version and moves the alias to it.
 
-CodeDeploy's traffic shifting itself is not emulated (see emulator_patches.py, 4d): the alias
+CodeDeploy's traffic shifting itself is not emulated (see src/infra/emulator/patches.py, 4d): the alias
 moves at once here. What a release reports while it shifts, and its rollback, are tested on
 recorded answers in test_releases_stubbed.py.
 """

@@ -228,3 +228,48 @@ def test_invoke_with_its_own_emulator(cli, aws_env):
     assert result.exit_code == 0, result.output
     assert json.loads(json.loads(result.stdout)["body"]) == {"items": [], "cursor": None}
     assert "emulator: http://127.0.0.1:" in result.stderr and "catalog-prod-products" in result.stderr
+
+
+@pytest.fixture
+def html_endpoint():
+    """A web server on loopback that answers every request with an HTML page (not AWS)."""
+    import http.server
+    import threading
+
+    from infra.emulator import free_port
+
+    class Html(http.server.BaseHTTPRequestHandler):
+        def answer(self) -> None:
+            body = b"<!DOCTYPE html><html><head><title>Welcome to nginx</title></head><body>hi</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = answer
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Html)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.mark.parametrize("command", [["invoke", "products"], ["serve", "--port", "0"]])
+def test_an_endpoint_that_answers_html_is_one_line(command, cli, aws_env, html_endpoint, monkeypatch):
+    """invoke printed a botocore traceback; serve started and answered 500 to everything."""
+    import infra.loop.server
+
+    def started(*args, **kwargs):  # fail instead of serving until stopped
+        raise AssertionError("serve started serving")
+
+    monkeypatch.setattr(infra.loop.server, "make_server", started)
+    name, *rest = command
+    result = cli(name, "--config", CATALOG, *rest, "--endpoint-url", html_endpoint)
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and "answered with an HTML page" in errors[0], result.stderr
+    assert "Traceback" not in result.output and "serving" not in result.stderr

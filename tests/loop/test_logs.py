@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 
@@ -176,3 +177,22 @@ def test_log_group_names_are_those_the_stacks_create(config, generated):
         assert function_log_group(cfg, name) in declared
     if cfg.api:
         assert api_access_log_group(cfg) in declared
+
+
+def test_ctrl_c_ends_follow_with_exit_130_after_the_notes(cli, emulator, monkeypatch):
+    """`logs --follow` ended by Ctrl-C exited 0; every command exits 130 on Ctrl-C."""
+    client = boto3.client("logs", region_name="us-east-1", endpoint_url=emulator.endpoint_url)
+    client.create_log_group(logGroupName=USERS)
+    client.create_log_stream(logGroupName=USERS, logStreamName="s1")
+    client.put_log_events(logGroupName=USERS, logStreamName="s1",
+                          logEvents=[{"timestamp": int(time.time() * 1000), "message": "before the Ctrl-C"}])
+
+    def ctrl_c(seconds: float) -> None:  # the poll's sleep is where Ctrl-C lands
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(logs, "run", functools.partial(logs.run, sleep=ctrl_c))
+    result = cli("logs", "--config", CATALOG, "--endpoint-url", emulator.endpoint_url, "--follow")
+    assert result.exit_code == 130
+    assert "before the Ctrl-C" in result.stdout
+    assert f"note: log group {PRODUCTS} does not exist" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "Error: Interrupted: logs stopped."

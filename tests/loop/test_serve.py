@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -328,3 +329,113 @@ def test_serve_port_in_use_is_one_sentence(echo_config):
         with pytest.raises(UserError, match="pass another --port"):
             make_server(LocalApi(echo_config, {}, print), sock.getsockname()[1])
 
+
+
+# -- issue 18: hostile requests, content types, the library validator, exit codes ----------------------
+def raw(base: str, data: bytes, timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
+    """Send bytes as they are (urllib would fix a bad Content-Length); status, headers, body."""
+    port = int(base.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)
+            assert chunk, answer
+            answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        while len(body) < int(headers.get("content-length", "0")):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+    return int(lines[0].split()[1]), headers, body
+
+
+@pytest.mark.parametrize("length", ["abc", "-1", "+5", "1_0", "５"])
+def test_a_bad_content_length_is_a_json_400_at_once(echo, length):
+    """`Content-Length: abc` was a traceback in the server thread and `-1` hung the request."""
+    base, lines = echo
+    started = time.monotonic()
+    status, headers, body = raw(base, f"POST /things HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n"
+                                      "Content-Type: application/json\r\n\r\n{}".encode())
+    assert time.monotonic() - started < 5
+    assert status == 400 and headers["content-type"] == "application/json"
+    assert json.loads(body) == {"message": "Bad Request"}
+    assert headers["connection"] == "close"
+    assert not any(line.startswith("[pyecho]") for line in lines)
+
+
+def test_a_413_is_json_like_every_other_answer(echo):
+    base, _ = echo
+    status, headers, body = raw(base, b"POST /things HTTP/1.1\r\nHost: x\r\nContent-Length: 10485761\r\n"
+                                      b"Content-Type: application/json\r\n\r\n")
+    assert status == 413 and headers["content-type"] == "application/json"
+    assert json.loads(body) == {"message": "Request Too Long"}
+    assert headers["access-control-allow-origin"] == "https://app.example.com"  # a gateway response
+
+
+def test_the_servers_own_refusals_are_json_too(echo):
+    base, _ = echo
+    status, headers, body = raw(base, b"BREW /things HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status == 501 and headers["content-type"] == "application/json"
+    assert "message" in json.loads(body)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "TEXT/CSV; q=1"])
+def test_a_body_of_a_type_without_a_model_reaches_the_function_unvalidated(echo, content_type):
+    """API Gateway validates a body against the model of its content type only ("If no matching
+    content type is found, request validation is not performed"): the handler decides (415)."""
+    base, lines = echo
+    res = request(f"{base}/things", "POST", "name=a", {"Content-Type": content_type})
+    assert res.status == 200, res.body
+    assert res.json()["event"]["body"] == "name=a"
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "Application/JSON", None])
+def test_json_bodies_and_bodies_without_a_type_are_validated(echo, content_type):
+    """API Gateway takes a request without Content-Type as application/json (urllib would add a
+    form content type, so the request is sent as it is)."""
+    base, _ = echo
+    header = f"Content-Type: {content_type}\r\n" if content_type else ""
+    status, _, body = raw(base, f"POST /things HTTP/1.1\r\nHost: x\r\n{header}Content-Length: 11\r\n\r\n"
+                                '{"size": 1}'.encode())
+    assert status == 400 and json.loads(body) == {"message": "Invalid request body"}
+
+
+def test_serve_against_a_stage_that_is_not_deployed_says_so_and_exits_2(cli, emulator, monkeypatch):
+    import infra.loop.server
+
+    def started(*args, **kwargs):  # it used to serve 500s until stopped: fail instead of hanging
+        raise AssertionError("serve started serving")
+
+    monkeypatch.setattr(infra.loop.server, "make_server", started)
+    result = cli("serve", "--config", CATALOG, "--endpoint-url", emulator.endpoint_url, "--port", "0")
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and "the stage catalog-prod is not deployed there" in errors[0]
+    assert "generate.py deploy --config" in errors[0] and "serving" not in result.stderr
+
+
+def test_ctrl_c_stops_serve_with_exit_130_and_its_emulator(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    proc = subprocess.Popen([sys.executable, str(REPO / "generate.py"), "serve", "--config", str(CATALOG),
+                             "--port", str(port), "--emulator"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, cwd=REPO, start_new_session=True)
+    log: list[str] = []
+    deadline = time.monotonic() + 120
+    while not any("serving" in line for line in log):
+        line = proc.stderr.readline()
+        assert line or proc.poll() is None, "".join(log)
+        assert time.monotonic() < deadline, "serve did not start"
+        log.append(line)
+    assert request(f"http://127.0.0.1:{port}/products").status == 200
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+    _, rest = proc.communicate(timeout=60)
+    assert proc.returncode == 130, rest
+    assert "Traceback" not in rest and rest.strip().splitlines()[-1] == "Error: Interrupted: serve stopped."
+    emulator_port = int("".join(log).split("emulator: http://127.0.0.1:", 1)[1].split(" ", 1)[0])
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", emulator_port), timeout=2).close()

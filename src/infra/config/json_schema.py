@@ -13,10 +13,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import typing
+from pathlib import Path
 from typing import Any
 
 from infra.config.schema import Config
 from infra.config.typed import _unwrap_optional
+from infra.errors import UserError
 
 DIALECT = "http://json-schema.org/draft-07/schema#"
 # Where the schema is checked in, relative to the repository root, and how a config in config/
@@ -146,3 +148,29 @@ def _plain(value: Any) -> Any:
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
     return value
+
+
+def check_schema(target: Path, config_dir: Path | None = None) -> str:
+    """`schema --check`: that `target` holds what `render()` generates and that every config in
+    `config_dir` (default: the repository's config/) starts with the directive and loads.
+
+    Returns the line to print; raises UserError (exit 1) listing what is wrong, or the loader's
+    ConfigError (exit 2) for a config that does not load.
+    """
+    from infra.config import REPO_ROOT, load_config
+
+    problems = []
+    try:
+        current = target.read_text(encoding="utf-8") if target.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        current = None
+    if current != render():
+        problems.append(f"{target} is stale: run `python generate.py schema` (or `make schema`) and commit it")
+    for path in sorted((config_dir or REPO_ROOT / "config").glob("*.toml")):
+        load_config(path)  # a config that does not load fails here with its own message (exit 2)
+        first = path.read_text(encoding="utf-8").split("\n", 1)[0].strip()
+        if first != DIRECTIVE:
+            problems.append(f"{path.name} does not start with `{DIRECTIVE}`")
+    if problems:
+        raise UserError("; ".join(problems) + ".", exit_code=1)
+    return f"{target} is up to date; every config in config/ references it."

@@ -77,9 +77,10 @@ class ResourceChanges:
                 REPLACEMENT_TEXT.get(row.replacement, row.replacement), notes_for(row, self.stateful_types))
 
     def notes_width(self) -> int:
-        """The Notes column wraps between words, never inside one (names appear in notes too)."""
+        """The Notes column wraps between words, never inside one (names appear in notes too); it is
+        no wider than its longest word or heading, so the table is no wider than what it holds."""
         words = [w for row in self.diff.rows for w in self.cells(row)[-1].split()]
-        return max([NOTES_MIN, *(len(w) for w in words)])
+        return max([len(COLUMNS[-1]), *(len(w) for w in words)])
 
     def needed_width(self) -> int:
         """Width of the table with every identifier column unbroken and a narrow Notes column."""
@@ -87,7 +88,7 @@ class ResourceChanges:
         for row in self.diff.rows:
             for i, cell in enumerate(self.cells(row)[:-1]):
                 widths[i] = max(widths[i], len(cell))
-        return sum(widths) + self.notes_width() + 2 * len(COLUMNS) + 2
+        return sum(widths) + max(NOTES_MIN, self.notes_width()) + 2 * len(COLUMNS) + 2
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
         from rich import box

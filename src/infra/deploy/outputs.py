@@ -12,13 +12,15 @@ import difflib
 import json
 from pathlib import Path
 
-from infra.deploy.package import write_atomic
 from infra.deploy.session import Aws, aws_errors
 from infra.deploy.stage import Options, open_stage
 from infra.deploy.stack_state import StackInfo
 from infra.deploy.stacks import describe_stack, nested_stacks
 from infra.deploy.ui import Ui
 from infra.errors import DeployError
+from infra.render import write_output
+
+TABLE_FRAME = 7  # a two-column rich table's borders and padding: │ a │ b │
 
 
 def outputs_of(info: StackInfo | None) -> dict[str, str]:
@@ -41,7 +43,9 @@ def read_outputs(aws: Aws, ui: Ui, info: StackInfo, *, root_only: bool = False) 
 
 
 def show_outputs(ui: Ui, outputs: dict[str, str], *, title: str) -> None:
-    """A table on a terminal; plain `Name<TAB>Value` lines anywhere else (never wrapped)."""
+    """A table on a terminal; plain `Name<TAB>Value` lines anywhere else. A value (a URL, an ARN)
+    is never wrapped inside a cell, where copying it would take the line breaks along: when the
+    table does not fit the terminal, each output is one `Name  value` line instead."""
     if not outputs:
         ui.say(f"{title}: none.")
         return
@@ -49,20 +53,28 @@ def show_outputs(ui: Ui, outputs: dict[str, str], *, title: str) -> None:
         for name, value in outputs.items():
             ui.raw(f"{name}\t{value}")
         return
+    name_width = max(len("Output"), *(len(n) for n in outputs))
+    value_width = max(len("Value"), *(len(v) for v in outputs.values()))
+    if name_width + value_width + TABLE_FRAME > ui.out.width:
+        ui.say(title, style="bold")
+        for name, value in outputs.items():
+            ui.say(f"{name:<{name_width}}  {value}")  # say() never wraps (soft_wrap)
+        return
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
     table.add_column("Output", no_wrap=True)
-    table.add_column("Value", overflow="fold")
+    table.add_column("Value", no_wrap=True, overflow="ignore")
     for name, value in outputs.items():
         table.add_row(name, value)
     ui.show(table)
 
 
 def write_outputs(path: Path, outputs: dict[str, str]) -> None:
-    """The outputs as one flat JSON object (--outputs-file)."""
+    """The outputs as one flat JSON object (--outputs-file); "-" is standard output, and a link is
+    written through."""
     try:
-        write_atomic(path, (json.dumps(outputs, indent=2, sort_keys=True) + "\n").encode())
+        write_output(path, (json.dumps(outputs, indent=2, sort_keys=True) + "\n").encode())
     except OSError as exc:
         raise DeployError(f"Could not write the outputs to {path}: {exc.strerror or exc}.") from None
 

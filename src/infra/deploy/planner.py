@@ -14,7 +14,7 @@ The order, each step only when it applies:
   refactor (move resources between nested stacks), then record the new placement in the lock
   plan the root again (its change set was made before the global stack's outputs or the refactor)
   deploy the root
-  record the placement of a stage created in this deploy
+  record the placement of a stage created in this deploy, and any placement the lock lacks
   protect (production: termination protection, stack policies)
   outputs
 """
@@ -30,7 +30,7 @@ from infra.deploy.manifest import Build
 from infra.deploy.moves import plan_refactor
 from infra.deploy.state import StageState, global_values
 from infra.deploy.steps import (Bootstrap, DeployGlobal, DeployPlan, DeployRoot, ImportRoot, ImportStack, Outputs,
-                                Package, Protect, ReplanRoot, Step)
+                                Package, Protect, RecordPlacement, ReplanRoot, Step)
 
 ARTIFACT_BUCKET = "artifact bucket"
 API_LOGGING_ROLE = "API Gateway's CloudWatch Logs role"
@@ -89,10 +89,24 @@ def plan_deploy(build: Build, state: StageState, options: PlanOptions) -> Deploy
     steps.append(DeployRoot(build.stack_name, state.region))
     if refactor is None and record is not None:
         steps.append(record)
+    deployed = placement_record(build, state, record)
+    if deployed is not None:
+        steps.append(deployed)
     if build.production:
         steps.append(Protect(build.stack_name))
     steps.append(Outputs(options.outputs_file))
     return DeployPlan(build.stack_name, state.region, tuple(steps), tuple(notes))
+
+
+def placement_record(build: Build, state: StageState, moves: RecordPlacement | None) -> RecordPlacement | None:
+    """After the root's deploy, the lock records the placement the stage then has, when it does not
+    already (a new stage, new bundles, removed ones): only `templates` and a deploy write the lock."""
+    if state.lock_file is None:
+        return None
+    after = {**state.lock, **dict(moves.entries)} if moves is not None else dict(state.lock)
+    if after == build.placement:
+        return None
+    return RecordPlacement(state.lock_file, tuple(sorted(build.placement.items())), complete=True)
 
 
 def import_steps(build: Build, state: StageState) -> list[Step]:

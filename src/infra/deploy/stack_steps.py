@@ -22,8 +22,8 @@ from infra.deploy.state import global_values
 from infra.deploy.execution import Reviewed, Run
 from infra.deploy.steps import (Bootstrap, DeployGlobal, DeployRoot, Outputs, Package, Protect, RecordPlacement,
                                 Refactor, ReplanRoot)
-from infra.errors import DeployError
-from infra.placement import record_moves
+from infra.errors import DeployError, UserError
+from infra.placement import record_moves, write_lock
 
 PLACEHOLDER_BUCKET = "(artifact bucket)"
 
@@ -267,9 +267,22 @@ def execute_refactor(run: Run, step: Refactor) -> None:
 
 
 def execute_record(run: Run, step: RecordPlacement) -> None:
+    if step.complete:
+        record_deployed(run, step)
+        return
     record_moves(step.lock_file, step.entries)
     run.ui.note(f"{step.lock_file}: recorded {', '.join(f'{key} -> {stack}' for key, stack in step.entries)} "
                 "(commit it).")
+
+
+def record_deployed(run: Run, step: RecordPlacement) -> None:
+    """The stage is deployed as the templates place it: the lock says so from now on. A lock that
+    cannot be written fails nothing that is done; the warning names it and what writes it."""
+    try:
+        if write_lock(step.lock_file, dict(step.entries)):
+            run.ui.note(f"Recorded where each resource is deployed in {step.lock_file} (commit it).")
+    except UserError as exc:
+        run.ui.warn(f"{exc} The stage is deployed; `python generate.py templates` writes the same lock.")
 
 
 # -- afterwards ---------------------------------------------------------------------------------------

@@ -173,12 +173,17 @@ class DeployRoot(Step):
 
 @dataclass(frozen=True)
 class RecordPlacement(Step):
-    """Write the moved bundles' new stacks into the placement lock (only after the move succeeded)."""
+    """Write the moved bundles' new stacks into the placement lock (only after the move succeeded);
+    `complete`: the lock becomes exactly `entries`, the placement the deployed stage now has (after
+    the root's deploy; generating for diff or deploy never writes the lock)."""
 
     lock_file: Path
     entries: tuple[tuple[str, str], ...]      # (bundle key, stack)
+    complete: bool = False
 
     def describe(self) -> str:
+        if self.complete:
+            return f"record where the {len(self.entries)} bundle(s) are deployed in {self.lock_file}"
         return f"record {len(self.entries)} moved placement(s) in {self.lock_file}"
 
 

@@ -6,6 +6,7 @@ commands raise `UserError`s and the CLI prints them.
 from __future__ import annotations
 
 import os
+import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:   # rich loads only when a command prints
@@ -13,6 +14,8 @@ if TYPE_CHECKING:   # rich loads only when a command prints
 
 # Wide enough that tables are not truncated in CI logs (rich would otherwise assume 80).
 NON_TERMINAL_WIDTH = 160
+# Blanks at the end of a line, also before the colour reset codes FORCE_COLOR leaves there.
+TRAILING_BLANKS = re.compile(r"[ \t]+((?:\x1b\[[0-9;]*m)*)$")
 
 
 def _console(stderr: bool = False) -> Console:
@@ -66,16 +69,29 @@ class Ui:
         self.err.print(f"[bold yellow]Warning:[/bold yellow] {escape(text)}", soft_wrap=True)
 
     def show(self, renderable: Any) -> None:
-        self.out.print(renderable)
+        """A table or other renderable. Anywhere but a terminal, lines end at their last character:
+        rich pads every line of a table to the table's width, which `grep`, `diff` and copying
+        from a CI log do not want."""
+        if self.live:
+            self.out.print(renderable)
+            return
+        with self.out.capture() as captured:
+            self.out.print(renderable)
+        self.out.file.write("".join(TRAILING_BLANKS.sub(r"\1", line) + "\n" for line in captured.get().splitlines()))
+        self.out.file.flush()
 
     def confirm(self, question: str) -> bool:
-        """Ask yes/no on stdin; `--yes` answers yes. No answer (closed stdin) counts as no."""
+        """Ask yes/no on stdin; `--yes` answers yes. No answer (closed stdin) counts as no; Ctrl-C
+        stops the command (exit 130)."""
         import click
 
         if self.assume_yes:
             return True
         try:
             return click.confirm(question, default=False)
-        except click.exceptions.Abort:
+        except click.exceptions.Abort as exc:
             self.out.print()
+            # click makes one Abort of Ctrl-C and of end of input; the KeyboardInterrupt is its context.
+            if isinstance(exc.__context__, KeyboardInterrupt):
+                raise KeyboardInterrupt from None
             return False

@@ -1,43 +1,50 @@
-"""Click commands of the everyday loop: logs, invoke, serve, generate-event, schema.
+"""Click commands of the everyday loop: logs, invoke, serve, generate-event, emulator.
 
-The CLI adds them with `for c in COMMANDS: main.add_command(c)`. Only click is imported here;
-boto3, moto and the handlers load when a command runs.
+Defined as every command is (`infra.command`); only click is imported here: boto3, moto and
+the handlers load when a command runs.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from infra.deploy.commands import Duration
+from infra.args import Duration, EndpointUrl, Profile
+from infra.command import command, stop_once
 from infra.errors import UsageError
+
+if TYPE_CHECKING:
+    from infra.config import Config
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _CONFIG = click.option("--config", "config", required=True,
                        type=click.Path(exists=True, dir_okay=False, path_type=Path),
                        help="Stage config (TOML), e.g. config/catalog-api.toml.")
 
 
-def _backing_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+def _backing_options(fn: F) -> F:
     options = [
         click.option("--stage-outputs", type=click.Path(dir_okay=False, path_type=Path),
                      help="Resolve ${tables...}/${buckets...}/${secret...}/${key...} from a deployed stage's "
                           "outputs (the JSON `outputs --json` prints); handlers use your AWS credentials."),
-        click.option("--endpoint-url", help="Resolve them in an emulator at this URL; handlers get AWS_ENDPOINT_URL."),
+        click.option("--endpoint-url", type=EndpointUrl(),
+                     help="Resolve them in an emulator at this URL, where the stage is deployed; handlers get "
+                          "AWS_ENDPOINT_URL."),
         click.option("--emulator", is_flag=True,
                      help="Start a moto emulator on loopback holding the config's tables, buckets, key and secret."),
-        click.option("--profile", help="AWS named profile for the handlers (with --stage-outputs)."),
+        click.option("--profile", type=Profile(), help="AWS named profile for the handlers (with --stage-outputs)."),
     ]
     for option in reversed(options):
         fn = option(fn)
     return fn
 
 
-def _load(path: Path):
+def _load(path: Path) -> Config:
     from infra.config import load_config
 
     return load_config(path)
@@ -49,7 +56,7 @@ def _stderr(prefix: str = "") -> Callable[[str], None]:
     return lambda line: click.echo(f"{prefix}{line}", file=stream)
 
 
-@click.command("logs")
+@command("logs")
 @_CONFIG
 @click.option("--function", "function", metavar="NAME", help="Only this function's log group.")
 @click.option("--api", "api", is_flag=True, help="Only the API's access log.")
@@ -60,8 +67,8 @@ def _stderr(prefix: str = "") -> Callable[[str], None]:
               help="CloudWatch Logs filter pattern: a term (ERROR), a phrase (\"\\\"request served\\\"\"), "
                    "or a JSON pattern ('{ $.status = 500 }').")
 @click.option("--region", help="AWS region (default: the config's region).")
-@click.option("--profile", help="AWS named profile (default: the standard credential chain).")
-@click.option("--endpoint-url", help="Send every AWS call to this endpoint (a local emulator).")
+@click.option("--profile", type=Profile(), help="AWS named profile (default: the standard credential chain).")
+@click.option("--endpoint-url", type=EndpointUrl(), help="Send every AWS call to this endpoint (a local emulator).")
 def logs_cmd(config: Path, function: str | None, api: bool, since: float, follow: bool, pattern: str | None,
              region: str | None, profile: str | None, endpoint_url: str | None) -> None:
     """The stage's function logs and API access log, merged in time order, one line each."""
@@ -78,19 +85,19 @@ def logs_cmd(config: Path, function: str | None, api: bool, since: float, follow
     try:
         with aws_errors(f"reading the logs of {', '.join(g.group for g in groups)}"):
             logs.run(reader, click.echo, since_seconds=since, follow=follow)
-    except KeyboardInterrupt:
-        pass
-    for group in sorted(reader.missing):
-        click.echo(f"note: log group {group} does not exist (not deployed, or another region).", err=True)
+    finally:  # also when Ctrl-C ends --follow (exit 130)
+        for group in sorted(reader.missing):
+            click.echo(f"note: log group {group} does not exist (not deployed, or another region).", err=True)
 
 
-@click.command("invoke")
+@command("invoke")
 @_CONFIG
 @click.argument("function")
 @click.option("--event", "event_file", default=None, metavar="FILE|-",
               help="JSON event file, or - for standard input. Default: {}.")
 @_backing_options
-def invoke_cmd(config: Path, function: str, event_file: str | None, **backing: Any) -> None:
+def invoke_cmd(config: Path, function: str, event_file: str | None, stage_outputs: Path | None,
+               endpoint_url: str | None, emulator: bool, profile: str | None) -> None:
     """Run one function locally with an event; print its result (JSON) on standard output.
 
     Its logs go to standard error. Python handlers run in this process, Node.js handlers in
@@ -104,7 +111,8 @@ def invoke_cmd(config: Path, function: str, event_file: str | None, **backing: A
         raise UsageError(f"{cfg.file}: no function named '{function}' (functions: {known}).")
     event = _read_event(event_file)
     log = _stderr()
-    with make_backing(cfg, say=log, **backing) as back:
+    with make_backing(cfg, stage_outputs=stage_outputs, endpoint_url=endpoint_url, emulator=emulator,
+                      profile=profile, say=log) as back:
         with functions(cfg, [function], back, lambda _, line: log(line)) as runners:
             outcome = runners[function].invoke(event)
     log(f"{function}: {outcome.duration_ms:.0f} ms, request id {outcome.request_id}")
@@ -117,27 +125,32 @@ def invoke_cmd(config: Path, function: str, event_file: str | None, **backing: A
 def _read_event(source: str | None) -> Any:
     if source is None:
         return {}
+    where = "on standard input" if source == "-" else source
     try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read the event {source}: {exc.strerror or exc}.") from None
     try:
-        return json.loads(text)
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"the event {where} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                         "JSON events are UTF-8.") from None
     except ValueError as exc:
-        raise UsageError(f"the event {'on standard input' if source == '-' else source} is not JSON ({exc}).") from None
+        raise UsageError(f"the event {where} is not JSON ({exc}).") from None
 
 
-@click.command("serve")
+@command("serve")
 @_CONFIG
 @click.option("--port", type=click.IntRange(0, 65535), default=3000, show_default=True,
               help="Port on 127.0.0.1 (0: any free port).")
 @_backing_options
-def serve_cmd(config: Path, port: int, **backing: Any) -> None:
+def serve_cmd(config: Path, port: int, stage_outputs: Path | None, endpoint_url: str | None, emulator: bool,
+              profile: str | None) -> None:
     """Serve the config's API on 127.0.0.1 as API Gateway's Lambda proxy integration would.
 
     Routes, path parameters, query strings, CORS preflight and request-model validation behave
     as in the deployed API; IAM and API-key authorization are NOT enforced (a warning says so).
-    Stop with Ctrl-C.
+    Stop with Ctrl-C (exit 130).
     """
     from infra.loop.local import backing as make_backing, functions
     from infra.loop.server import LocalApi, make_server
@@ -147,7 +160,8 @@ def serve_cmd(config: Path, port: int, **backing: Any) -> None:
         raise UsageError(f"{cfg.file}: the config has no [api] to serve; use `invoke` to run a function.")
     say = _stderr()
     names = sorted({r.function for r in cfg.api.routes})
-    with _stop_on_signals(), make_backing(cfg, say=say, **backing) as back:
+    with stop_once(), make_backing(cfg, stage_outputs=stage_outputs, endpoint_url=endpoint_url, emulator=emulator,
+                                   profile=profile, say=say) as back:
         with functions(cfg, names, back, lambda name, line: say(f"[{name}] {line}")) as runners:
             api = LocalApi(cfg, runners, say)
             server = make_server(api, port)
@@ -158,43 +172,15 @@ def serve_cmd(config: Path, port: int, **backing: Any) -> None:
                 f"on http://{host}:{bound}  (Ctrl-C to stop)")
             try:
                 server.serve_forever(poll_interval=0.2)
-            except KeyboardInterrupt:
-                pass
-            finally:
+            finally:  # Ctrl-C or SIGTERM: the emulator and Node.js processes are stopped on the way out
                 server.server_close()
 
 
-@contextlib.contextmanager
-def _stop_on_signals() -> Iterator[None]:
-    """SIGTERM (and SIGINT, which shells ignore in background jobs) end `serve` like Ctrl-C, so the
-    emulator and the Node.js processes it started are stopped too. Restored afterwards."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum: int, frame: Any) -> None:
-        # Once: a second signal (make passes SIGTERM on too) must not cut the clean-up short.
-        for sig in previous:
-            signal.signal(sig, signal.SIG_IGN)
-        raise KeyboardInterrupt
-
-    previous: dict = {}
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        previous[sig] = signal.signal(sig, stop)
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-@click.command("generate-event")
+@command("generate-event")
 @_CONFIG
 @click.option("--method", default="GET", show_default=True, help="HTTP method of the route.")
-@click.option("--path", "path", required=True, help="Request path, e.g. /users/42 (a query string may follow '?').")
+@click.option("--path", "path", required=True,
+              help="Request path, e.g. /users/42 (a query string may follow '?'; a missing leading / is added).")
 @click.option("--body", default=None, help="Request body; @FILE reads it from a file.")
 @click.option("--query", default="", help="Query string, e.g. 'limit=5&cursor=abc' (repeat keys for multi-value).")
 @click.option("--header", "headers", multiple=True, metavar="'NAME: VALUE'", help="A request header (repeatable).")
@@ -210,6 +196,8 @@ def generate_event_cmd(config: Path, method: str, path: str, body: str | None, q
     if not cfg.api:
         raise UsageError(f"{cfg.file}: the config has no [api], so no route to make an event for.")
     path, _, inline_query = path.partition("?")
+    if not path.startswith("/"):  # a request path always starts with / (the request line has it)
+        path = "/" + path
     match = RouteTable(cfg).match(method.upper(), path)
     if match is None or match.route is None:
         routes = ", ".join(f"{r.method} {r.path}" for r in cfg.api.routes)
@@ -239,37 +227,22 @@ def _read_body(body: str | None) -> bytes | None:
     return body.encode("utf-8")
 
 
-@click.command("schema")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to write the JSON Schema. Default: schema/stage-config.json in the repository.")
-@click.option("--check", is_flag=True,
-              help="Write nothing; exit 1 when the file is not what the config schema generates, or a "
-                   "config in config/ lacks the #:schema directive or does not load.")
-def schema_cmd(output: Path | None, check: bool) -> None:
-    """Write the stage config's JSON Schema (for editors), generated from the config schema code."""
-    from infra.config import REPO_ROOT
-    from infra.config.json_schema import DIRECTIVE, SCHEMA_PATH, render
+@command("emulator")
+@click.option("--port", type=click.IntRange(0, 65535), default=5000, show_default=True,
+              help="Port on 127.0.0.1 (0: any free port).")
+@click.option("--log", "log", type=click.Path(dir_okay=False), default=None,
+              help="Append the server's own log (its requests and tracebacks) to this file.")
+def emulator_cmd(port: int, log: str | None) -> None:
+    """Run the local AWS emulator the deploy tests use, on 127.0.0.1, until Ctrl-C.
 
-    target = output or REPO_ROOT / SCHEMA_PATH
-    text = render()
-    if not check:
-        from infra.deploy.package import write_atomic
+    moto in server mode with the CloudFormation gaps it has filled (nested stacks, change sets,
+    imports; resource types moto lacks stand in as inert placeholders): deploy, diff, outputs and
+    destroy work against it with --endpoint-url and no AWS account. See the README for its limits.
+    """
+    from infra.emulator import run_emulator
 
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(target, text.encode("utf-8"))
-        click.echo(f"wrote {target}")
-        return
-    problems = []
-    if not target.is_file() or target.read_text(encoding="utf-8") != text:
-        problems.append(f"{target} is stale: run `python generate.py schema` (or `make schema`) and commit it")
-    for path in sorted((REPO_ROOT / "config").glob("*.toml")):
-        first = path.read_text(encoding="utf-8").split("\n", 1)[0].strip()
-        if first != DIRECTIVE:
-            problems.append(f"{path.name} does not start with `{DIRECTIVE}`")
-        _load(path)  # a config that does not load fails here with its own message
-    if problems:
-        raise UsageError("; ".join(problems) + ".", exit_code=1)
-    click.echo(f"{target} is up to date; every config in config/ references it.")
+    with stop_once():
+        run_emulator(port, log=log, say=_stderr())
 
 
-COMMANDS = [logs_cmd, invoke_cmd, serve_cmd, generate_event_cmd, schema_cmd]
+COMMANDS = [logs_cmd, invoke_cmd, serve_cmd, generate_event_cmd, emulator_cmd]

@@ -18,9 +18,12 @@ from typing import Any
 from infra.config.schema import Config
 from infra.config.validate import ENV_REF
 from infra.errors import UsageError
-from infra.naming import function_log_group, logical_id, physical
+from infra.naming import function_log_group, logical_id, physical, stack_name
 
 Resolver = Callable[[str], str]
+# What DynamoDB, S3 (HeadBucket has no body: its code is the status), Secrets Manager and KMS answer
+# for a resource that does not exist.
+NOT_FOUND_CODES = {"ResourceNotFoundException", "NoSuchBucket", "404", "NotFoundException"}
 
 
 def references(cfg: Config, functions: list[str]) -> list[str]:
@@ -115,26 +118,42 @@ class EmulatorResolver:
         return self._account
 
     def __call__(self, ref: str) -> str:
+        """The value of `${ref}` in the emulator, once the resource is known to exist there: a table
+        or bucket name is checked too, so a stage that is not deployed there is said up front
+        instead of every request failing later."""
+        from infra.deploy.session import aws_errors
+
+        with aws_errors(f"looking up ${{{ref}}} at {self.endpoint}"):
+            return self._lookup(ref)
+
+    def _lookup(self, ref: str) -> str:
         from botocore.exceptions import ClientError
 
         kind, *rest = ref.split(".")
+        what = {"tables": "table", "buckets": "bucket", "secret": "secret"}.get(kind, "key")
+        name = ""
         try:
             if kind == "tables":
                 name = physical(self.cfg, rest[0])
-                if rest[1] == "name":
-                    return name
-                return self.client("dynamodb").describe_table(TableName=name)["Table"]["TableArn"]
+                arn = self.client("dynamodb").describe_table(TableName=name)["Table"]["TableArn"]
+                return name if rest[1] == "name" else arn
             if kind == "buckets":
                 name = bucket_name(self.cfg, rest[0], self.account())
+                self.client("s3").head_bucket(Bucket=name)
                 return name if rest[1] == "name" else f"arn:aws:s3:::{name}"
             if kind == "secret":
+                assert self.cfg.secret is not None, "the loader refuses ${secret...} without a [secret]"
                 name = physical(self.cfg, self.cfg.secret.name)
                 return self.client("secretsmanager").describe_secret(SecretId=name)["ARN"]
-            alias = f"alias/{physical(self.cfg, self.cfg.key.alias)}"
-            meta = self.client("kms").describe_key(KeyId=alias)["KeyMetadata"]
+            name = f"alias/{physical(self.cfg, self.cfg.key.alias)}"
+            meta = self.client("kms").describe_key(KeyId=name)["KeyMetadata"]
             return meta["KeyId"] if rest == ["id"] else meta["Arn"]
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
-            raise UsageError(f"${{{ref}}}: not found at {self.endpoint} ({code}). Use --emulator, which "
-                             "starts an emulator holding the config's tables, buckets, key and secret, "
-                             "or create the resource there first.") from None
+            if code not in NOT_FOUND_CODES:
+                raise
+            raise UsageError(
+                f"${{{ref}}}: the {what} {name} does not exist at {self.endpoint}, so the stage "
+                f"{stack_name(self.cfg)} is not deployed there. Deploy it first (`python generate.py deploy "
+                f"--config {self.cfg.file} --endpoint-url {self.endpoint}`), or use --emulator, which starts an "
+                "emulator holding the config's tables, buckets, key and secret.") from None

@@ -11,6 +11,7 @@ https://repost.aws/knowledge-center/api-gateway-authentication-token-errors).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -33,6 +34,7 @@ class RouteTable:
     """The routes of one config."""
 
     def __init__(self, cfg: Config):
+        assert cfg.api is not None, "only a config with an [api] has routes"
         self.cfg = cfg
         self.api: Api = cfg.api
         self.routes = list(cfg.api.routes)
@@ -92,37 +94,44 @@ def model_schema(name: str, model: Model) -> dict:
     return openapi.model_schema(name, model)
 
 
+# Models are declared for this content type only (openapi.py: requestBody.content); API Gateway
+# validates a body only against the model of the request's content type ("If no matching content
+# type is found, request validation is not performed"), and takes a request without Content-Type
+# as application/json.
+MODEL_CONTENT_TYPE = "application/json"
+
+
+def validated_content_type(headers: list[tuple[str, str]]) -> bool:
+    """Whether API Gateway would validate this request's body against the route's model."""
+    declared = next((v for k, v in headers if k.lower() == "content-type"), None)
+    if declared is None:
+        return True
+    return declared.split(";", 1)[0].strip().lower() == MODEL_CONTENT_TYPE
+
+
+def body_validator(schema: dict) -> Callable[[bytes | None], bool]:
+    """API Gateway's request body validation with the model's schema: the body parses as JSON and
+    is valid under JSON Schema draft 4 (the draft API Gateway models use), checked by the
+    `jsonschema` library."""
+    from jsonschema import Draft4Validator
+
+    Draft4Validator.check_schema(schema)
+    validator = Draft4Validator(schema)
+
+    def valid(body: bytes | None) -> bool:
+        try:
+            value = json.loads(body or b"", parse_constant=_not_json)
+        except ValueError:  # not JSON (NaN and Infinity are not JSON either), or not UTF-8
+            return False
+        return bool(validator.is_valid(value))
+
+    return valid
+
+
+def _not_json(word: str) -> object:
+    raise ValueError(f"{word} is not JSON")
+
+
 def body_is_valid(schema: dict, body: bytes | None) -> bool:
-    """API Gateway's request body validation for the draft-04 subset the models use: the body
-    parses as JSON, has the schema's type, its required properties, and typed properties."""
-    try:
-        value = json.loads(body or b"")
-    except ValueError:
-        return False
-    return _valid(schema, value)
-
-
-def _valid(schema: dict, value: object) -> bool:
-    if "type" in schema and not _has_type(value, schema["type"]):
-        return False
-    if isinstance(value, dict):
-        if any(name not in value for name in schema.get("required", ())):
-            return False
-        for name, sub in schema.get("properties", {}).items():
-            if name in value and not _valid(sub, value[name]):
-                return False
-    return True
-
-
-_JSON_TYPES = {"string": str, "boolean": bool, "object": dict, "array": list, "null": type(None)}
-
-
-def _has_type(value: object, kind: str) -> bool:
-    # Draft-04: booleans are not numbers, and an integer is written without a fraction or an
-    # exponent (json.loads makes those floats, so 2.0 is not an integer here, as in draft-04).
-    if kind in ("integer", "number"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return False
-        return kind == "number" or isinstance(value, int)
-    expected = _JSON_TYPES.get(kind)
-    return expected is None or isinstance(value, expected)
+    """`body_validator(schema)(body)`, for one body."""
+    return body_validator(schema)(body)

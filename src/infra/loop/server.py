@@ -13,14 +13,16 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from infra.config.schema import Config
+from infra.config.schema import Api, Config
 from infra.errors import UserError
 from infra.loop import auth
 from infra.loop.events import BadProxyResponse, HttpRequest, HttpResponse, http_response, proxy_event
-from infra.loop.routes import (INVALID_BODY, MISSING_TOKEN, RouteTable, body_is_valid, cors_headers,
-                               gateway_headers, model_schema)
+from infra.loop.routes import (INVALID_BODY, MISSING_TOKEN, RouteTable, body_validator, cors_headers,
+                               gateway_headers, model_schema, validated_content_type)
 
 INTERNAL_ERROR = {"message": "Internal server error"}
+TOO_LARGE = {"message": "Request Too Long"}  # API Gateway's REQUEST_TOO_LARGE gateway response
+BAD_REQUEST = {"message": "Bad Request"}
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 
 
@@ -29,9 +31,11 @@ class LocalApi:
 
     def __init__(self, cfg: Config, functions: dict, log: Callable[[str], None],
                  clock: Callable[[], float] = time.time):
-        self.cfg, self.api, self.functions, self.log, self.clock = cfg, cfg.api, functions, log, clock
+        assert cfg.api is not None, "serve refuses a config without an [api]"
+        self.api: Api = cfg.api
+        self.cfg, self.functions, self.log, self.clock = cfg, functions, log, clock
         self.routes = RouteTable(cfg)
-        self.schemas = {name: model_schema(name, m) for name, m in self.api.models.items()}
+        self.validators = {name: body_validator(model_schema(name, m)) for name, m in self.api.models.items()}
         self.lock = threading.Lock()
 
     def route_lines(self) -> list[str]:
@@ -57,10 +61,11 @@ class LocalApi:
             return HttpResponse(204, [*cors_headers(self.api).items(), ("Content-Type", "application/json")],
                                 b""), ""
         if match is None or match.route is None:
-            return self._gateway(403, MISSING_TOKEN, "MissingAuthenticationTokenException"), ""
+            return self.gateway(403, MISSING_TOKEN, "MissingAuthenticationTokenException"), ""
         route = match.route
-        if self.api.request_validation and route.model and not body_is_valid(self.schemas[route.model], request.body):
-            return self._gateway(400, INVALID_BODY, "BadRequestException"), f" (invalid {route.model} body)"
+        if (self.api.request_validation and route.model and validated_content_type(request.headers)
+                and not self.validators[route.model](request.body)):
+            return self.gateway(400, INVALID_BODY, "BadRequestException"), f" (invalid {route.model} body)"
         event = proxy_event(self.cfg, request, match.resource, match.path_parameters, route, now=self.clock())
         request_id = event["requestContext"]["requestId"]
         target = f" -> {route.function} ({request_id})"
@@ -69,22 +74,23 @@ class LocalApi:
                 outcome = self.functions[route.function].invoke(event)
             except UserError as exc:  # the handler could not even be loaded
                 self.log(f"{route.function}: {exc}")
-                return self._gateway(502, INTERNAL_ERROR, "InternalServerErrorException"), target
+                return self.gateway(502, INTERNAL_ERROR, "InternalServerErrorException"), target
         if outcome.error is not None:
             self.log(f"{route.function}: {outcome.error.get('errorType')}: {outcome.error.get('errorMessage')}")
-            return self._gateway(502, INTERNAL_ERROR, "InternalServerErrorException"), target
+            return self.gateway(502, INTERNAL_ERROR, "InternalServerErrorException"), target
         try:
             response = http_response(outcome.result)
         except BadProxyResponse as exc:
             self.log(f"{route.function}: malformed Lambda proxy response: {exc}")
-            return self._gateway(502, INTERNAL_ERROR, "InternalServerErrorException"), target
+            return self.gateway(502, INTERNAL_ERROR, "InternalServerErrorException"), target
         response.headers.append(("x-amzn-RequestId", request_id))
         return response, target
 
-    def _gateway(self, status: int, payload: dict, error_type: str) -> HttpResponse:
-        """An answer API Gateway makes itself (its gateway responses carry the CORS origin)."""
-        headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", error_type),
-                   *gateway_headers(self.api).items()]
+    def gateway(self, status: int, payload: dict, error_type: str | None = None) -> HttpResponse:
+        """An answer API Gateway makes itself, as JSON (its gateway responses carry the CORS origin)."""
+        headers = [("Content-Type", "application/json"), *gateway_headers(self.api).items()]
+        if error_type:
+            headers.insert(1, ("x-amzn-ErrorType", error_type))
         return HttpResponse(status, headers, json.dumps(payload).encode())
 
 
@@ -95,43 +101,66 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         parts = urlsplit(self.path)
         body = self._body()
-        if body is None:
+        if isinstance(body, HttpResponse):
+            # The body was not read (too large, or its length unknown): the connection cannot be reused.
+            self.close_connection = True
+            self.api.log(f'{self.client_address[0]} "{self.command} {parts.path}" {body.status}')
+            self._send(body)
             return
         request = HttpRequest(method=self.command, path=parts.path or "/", headers=list(self.headers.items()),
                               query=parse_qsl(parts.query, keep_blank_values=True), body=body,
                               source_ip=self.client_address[0])
-        response = self.api.handle(request)
+        self._send(self.api.handle(request))
+
+    def _send(self, response: HttpResponse) -> None:
         self.send_response(response.status)
         for key, value in response.headers:
             if key.lower() not in ("content-length", "connection", "transfer-encoding"):
                 self.send_header(key, value)
         self.send_header("Content-Length", str(len(response.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
 
-    def _body(self) -> bytes | None:
+    def _body(self) -> bytes | HttpResponse:
+        """The request body, or the gateway's JSON answer when it cannot be read."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
+            chunks, total = [], 0
             while True:
                 try:
                     size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 except ValueError:
-                    self.send_error(400, "Malformed chunked body")
-                    return None
+                    return self.api.gateway(400, BAD_REQUEST)
+                if size < 0:
+                    return self.api.gateway(400, BAD_REQUEST)
                 if size == 0:
                     self.rfile.readline()
                     break
+                total += size
+                if total > MAX_BODY:
+                    return self.api.gateway(413, TOO_LARGE)
                 chunks.append(self.rfile.read(size))
                 self.rfile.readline()
             return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
+        declared = (self.headers.get("Content-Length") or "0").strip()
+        # Digits only: int() would also take "-1", "+5", "1_0" and " 7 ", which HTTP does not allow.
+        if not declared.isascii() or not declared.isdigit():
+            return self.api.gateway(400, BAD_REQUEST)
+        length = int(declared)
         if length > MAX_BODY:
-            self.send_error(413, "Request entity too large")
-            return None
+            return self.api.gateway(413, TOO_LARGE)
         return self.rfile.read(length) if length else b""
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The standard library's own refusals (a malformed request line, an unknown method, headers
+        too long) as JSON like every other answer here, never its HTML page."""
+        self.close_connection = True
+        text = message or self.responses.get(code, ("Error",))[0]
+        self._send(self.api.gateway(code, {"message": text}))
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - the stdlib's signature
         pass  # LocalApi.handle logs one line per request

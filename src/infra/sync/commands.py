@@ -1,4 +1,4 @@
-"""Click commands `sync` and `watch`; the CLI registers them like the deploy commands.
+"""Click commands `sync` and `watch`, defined as every command is (`infra.command`).
 
 Exit codes (as every command): 0 synced or nothing to sync, 1 failure (AWS refused, a function
 update failed, the stage is not deployed, a function was deleted outside CloudFormation, the
@@ -8,40 +8,54 @@ endpoint does not answer), 2 bad arguments or config and a production stage (ref
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from infra.deploy.commands import (
-    APPROVAL_LEVELS,
-    EXIT_INTERRUPTED,
-    AwsCommand,
-    aws_options,
-    bucket_option,
-    force_option,
-    skip_check_option,
-    timeout_option,
-)
-from infra.errors import UsageError, UserError
+from infra.args import EndpointUrl, Profile
+from infra.command import command
+from infra.deploy.commands import (APPROVAL_LEVELS, aws_options, bucket_option, force_option, skip_check_option,
+                                   timeout_option)
+from infra.errors import UsageError
 
+if TYPE_CHECKING:
+    from infra.deploy.session import Aws
+    from infra.sync.run import SyncOptions
+
+F = TypeVar("F", bound=Callable[..., Any])
 CACHE_HELP = "Where the physical names and deployed templates sync looked up are kept between runs."
 
 
-def _options(kw: dict[str, Any], config: Path) -> Any:
-    from infra.deploy.session import Target
-    from infra.sync.run import SyncOptions
+@dataclass(frozen=True)
+class Fallback:
+    """The deploy options a fallback to deploy honours, and sync's cache, as the command got them."""
 
-    return SyncOptions(config=config, out=kw["out"], target=Target(kw.get("region"), kw.get("profile"),
-                                                               kw.get("endpoint_url")),
-                   bucket=kw.get("bucket"), yes=bool(kw.get("yes")), timeout=kw.get("timeout"),
-                   require_approval=kw.get("require_approval") or "broadening", force=bool(kw.get("force")),
-                   skip_checks=tuple(kw.get("skip_checks") or ()))
+    out: Path
+    region: str | None
+    profile: str | None
+    endpoint_url: str | None
+    bucket: str | None
+    yes: bool
+    require_approval: str
+    skip_checks: tuple[str, ...]
+    force: bool
+    timeout: float | None
+    cache_dir: Path
+
+    def options(self, config: Path) -> SyncOptions:
+        from infra.deploy.session import Target
+        from infra.sync.run import SyncOptions
+
+        return SyncOptions(config=config, out=self.out, target=Target(self.region, self.profile, self.endpoint_url),
+                           bucket=self.bucket, yes=self.yes, timeout=self.timeout,
+                           require_approval=self.require_approval, force=self.force, skip_checks=self.skip_checks)
 
 
-def fallback_options(fn: Any) -> Any:
+def fallback_options(fn: F) -> F:
     """The deploy options a fallback to deploy honours."""
-    options: list[Callable[[Any], Any]] = [
+    options: list[Callable[[F], F]] = [
         bucket_option,
         click.option("--yes", is_flag=True, help="A fallback deploy does not ask; changes --require-approval "
                                                  "covers still stop it."),
@@ -49,7 +63,7 @@ def fallback_options(fn: Any) -> Any:
                      show_default=True, help="The approval rule of a fallback deploy (as for deploy)."),
         skip_check_option,
         force_option("Sync"),
-        timeout_option,
+        timeout_option(),
         click.option("--cache-dir", default=".cache/sync", show_default=True,
                      type=click.Path(file_okay=False, path_type=Path), help=CACHE_HELP),
     ]
@@ -61,12 +75,12 @@ def fallback_options(fn: Any) -> Any:
 class Syncer:
     """One AWS session and UI for every sync of a process (watch syncs on every save)."""
 
-    def __init__(self, kw: dict[str, Any]):
+    def __init__(self, fallback: Fallback):
         from infra.deploy.ui import Ui
 
-        self.kw = kw
-        self.ui = Ui(assume_yes=bool(kw.get("yes")))
-        self.aws: dict[Path, Any] = {}
+        self.fallback = fallback
+        self.ui = Ui(assume_yes=fallback.yes)
+        self.aws: dict[Path, Aws] = {}
 
     def __call__(self, config: Path, *, generated: bool = False) -> str:
         """Sync `config`; `generated`: watch has just generated it into --out (not generated again)."""
@@ -74,7 +88,7 @@ class Syncer:
         from infra.deploy.session import Aws
         from infra.sync.run import production_refusal, run_sync
 
-        opts = _options(self.kw, config)
+        opts = self.fallback.options(config)
         build = Build.load(opts.out / config.stem) if generated else build_and_load(opts.config, opts.out)
         if build.production:
             raise production_refusal(opts.config, build.stack_name, f"[project] production = true in {opts.config}")
@@ -82,14 +96,16 @@ class Syncer:
             aws = Aws(opts.target, default_region=build.region)
             aws.check_credentials()
             self.aws[config] = aws
-        return run_sync(opts, self.ui, cache_dir=self.kw["cache_dir"], aws=self.aws[config], build=build)
+        return run_sync(opts, self.ui, cache_dir=self.fallback.cache_dir, aws=self.aws[config], build=build)
 
 
-@click.command("sync", cls=AwsCommand)
+@command("sync")
 @aws_options
 @click.option("--watch", "watch_", is_flag=True, help="Keep running: sync again on every save (like watch --sync).")
 @fallback_options
-def sync_cmd(**kw: Any) -> None:
+def sync_cmd(config: Path, out: Path, region: str | None, profile: str | None, endpoint_url: str | None,
+             watch_: bool, bucket: str | None, yes: bool, require_approval: str, skip_checks: tuple[str, ...],
+             force: bool, timeout: float | None, cache_dir: Path) -> None:
     """Push code, environment, memory, timeout and OpenAPI changes to a development stage in seconds.
 
     Compares the deployed stage with the generated templates. Function code and configuration go
@@ -98,25 +114,29 @@ def sync_cmd(**kw: Any) -> None:
     a role, a new function or permission) is named, and sync falls back to a deploy. Production
     stages are refused (exit 2).
     """
-    syncer = Syncer(kw)
-    if kw["watch_"]:
-        _refuse_production([kw["config"]])
-        _watch([kw["config"]], kw["out"], syncer)
+    syncer = Syncer(Fallback(out, region, profile, endpoint_url, bucket, yes, require_approval, skip_checks, force,
+                             timeout, cache_dir))
+    if watch_:
+        _refuse_production([config])
+        _watch([config], out, syncer)
         return
-    syncer(kw["config"])
+    syncer(config)
 
 
-@click.command("watch", cls=AwsCommand)
+@command("watch")
 @click.option("--config", "configs", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Stage config (TOML). Repeatable. Default: every config in config/.")
 @click.option("--out", default="out", show_default=True, type=click.Path(file_okay=False, path_type=Path),
               help="Where the templates are generated.")
 @click.option("--sync", "sync_", is_flag=True, help="Also sync each save to the (development) stage.")
 @click.option("--region", help="AWS region, for --sync.")
-@click.option("--profile", help="AWS named profile, for --sync.")
-@click.option("--endpoint-url", help="Send every AWS call to this endpoint (a local emulator), for --sync.")
+@click.option("--profile", type=Profile(), help="AWS named profile, for --sync.")
+@click.option("--endpoint-url", type=EndpointUrl(),
+              help="Send every AWS call to this endpoint (a local emulator), for --sync.")
 @fallback_options
-def watch_cmd(**kw: Any) -> None:
+def watch_cmd(configs: tuple[Path, ...], out: Path, sync_: bool, region: str | None, profile: str | None,
+              endpoint_url: str | None, bucket: str | None, yes: bool, require_approval: str,
+              skip_checks: tuple[str, ...], force: bool, timeout: float | None, cache_dir: Path) -> None:
     """Regenerate and re-lint on every save of a config or handler file (and with --sync, sync it).
 
     One long-lived process: the generator and cfn-lint stay loaded and only the templates that
@@ -124,18 +144,15 @@ def watch_cmd(**kw: Any) -> None:
     """
     from infra.config import REPO_ROOT
 
-    configs = list(kw["configs"]) or sorted((REPO_ROOT / "config").glob("*.toml"))
-    if not configs:
+    paths = list(configs) or sorted((REPO_ROOT / "config").glob("*.toml"))
+    if not paths:
         raise UsageError("no configs to watch: pass --config FILE.")
-    if kw["endpoint_url"]:
-        from infra.deploy.args import endpoint_problem
-
-        problem = endpoint_problem(kw["endpoint_url"])
-        if problem:
-            raise UsageError(f"Invalid value for '--endpoint-url': {problem}; expected e.g. http://127.0.0.1:5000.")
-    if kw["sync_"]:
-        _refuse_production(configs)
-    _watch(configs, kw["out"], Syncer(kw) if kw["sync_"] else None)
+    syncer = None
+    if sync_:
+        _refuse_production(paths)
+        syncer = Syncer(Fallback(out, region, profile, endpoint_url, bucket, yes, require_approval, skip_checks,
+                                 force, timeout, cache_dir))
+    _watch(paths, out, syncer)
 
 
 def _refuse_production(configs: list[Path]) -> None:
@@ -151,6 +168,7 @@ def _refuse_production(configs: list[Path]) -> None:
 
 
 def _watch(configs: list[Path], out: Path, syncer: Syncer | None) -> None:
+    """Watch until Ctrl-C, which ends it like any command: one line, exit 130."""
     from infra.sync.watch import run_watch
 
     def say(text: str) -> None:
@@ -163,10 +181,7 @@ def _watch(configs: list[Path], out: Path, syncer: Syncer | None) -> None:
     if syncer is not None:
         def sync(config: Path) -> None:
             syncer(config, generated=True)
-    try:
-        run_watch(configs, out, say, sync)
-    except KeyboardInterrupt:
-        raise UserError("watch stopped (Ctrl-C).", exit_code=EXIT_INTERRUPTED) from None
+    run_watch(configs, out, say, sync)
 
 
 COMMANDS = [sync_cmd, watch_cmd]

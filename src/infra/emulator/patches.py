@@ -1,7 +1,8 @@
-"""CloudFormation gaps of moto 5.2.5, filled in the test emulator only.
+"""CloudFormation gaps of moto 5.2.5, filled in the emulator (`generate.py emulator`, the tests).
 
-Loaded into the moto server process (never into the code under test) by `PatchedMotoServer` in
-deploy_emulator.py. The deploy code talks to this server exactly as it talks to AWS.
+Loaded only into the moto server process (`python -m infra.emulator.server`, which
+`MotoServer(patched=True)` starts), never into the code that talks to it: the deploy code talks to
+this server exactly as it talks to AWS.
 
 Faithful fixes (documented CloudFormation behaviour, computed from moto's own state):
 1. `Fn::GetAtt [NestedStack, Outputs.Name]`: moto's nested `Stack` has no `get_cfn_attribute`, so
@@ -41,7 +42,7 @@ Faithful fixes (documented CloudFormation behaviour, computed from moto's own st
    moto replaces the resource in the stack's map with None, so the stack loses it (and its Ref) on
    any property change. CloudFormation updates such resources in place; the patch keeps the
    resource (with its data) in the stack. The changed properties themselves are not applied in the
-   emulator, so tests never assert on them.
+   emulator, so tests never assert on them (and the README says so).
 3d. Update order: moto creates the resources an update adds before it modifies the existing ones,
    so a new nested stack that reads an output the update adds to an existing nested stack fails
    ("Output ... not found"). CloudFormation orders the update by dependencies; the patch modifies
@@ -190,8 +191,8 @@ def _create_resource_after_dependencies(logical_id: str, resource_json: dict[str
 def _with_properties(method: Any, fix: Any) -> Any:
     original = method.__func__
 
-    def wrapper(cls: Any, *args: Any, **kwargs: Any) -> Any:
-        args = list(args)
+    def wrapper(cls: Any, *given: Any, **kwargs: Any) -> Any:
+        args = list(given)
         key = "cloudformation_json"
         if key in kwargs:
             kwargs[key] = fix(kwargs[key])
@@ -231,7 +232,7 @@ class Placeholder(CloudFormationModel):
     """An unsupported resource type, recorded but not created anywhere."""
 
     # moto's model metaclass files models by service, read from the module path.
-    __module__ = "moto.cloudformation.test_placeholders"
+    __module__ = "moto.cloudformation.placeholders"
 
     def __init__(self, name: str, resource_type: str, account_id: str, region_name: str):
         self.name = name
@@ -245,7 +246,7 @@ class Placeholder(CloudFormationModel):
 
     @staticmethod
     def cloudformation_type() -> str:
-        return "AWS::TestEmulator::Placeholder"
+        return "AWS::Emulator::Placeholder"
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
@@ -262,20 +263,20 @@ class Placeholder(CloudFormationModel):
         return self.name
 
     @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[override]
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
                                         account_id: str, region_name: str, **kwargs: Any) -> "Placeholder":
         resource_type = kwargs.get("ResourceType") or cloudformation_json.get("Type", "AWS::Unknown::Unknown")
         PLACEHOLDER_TYPES.add(resource_type)
         return cls(resource_name, resource_type, account_id, region_name)
 
     @classmethod
-    def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,  # type: ignore[override]
+    def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,
                                         cloudformation_json: Any, account_id: str, region_name: str) -> "Placeholder":
         return cls(original_resource.name, cloudformation_json.get("Type", original_resource.resource_type),
                    account_id, region_name)
 
     @classmethod
-    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[override]
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
                                         account_id: str, region_name: str) -> None:
         return None
 
@@ -311,7 +312,7 @@ class LambdaVersion(CloudFormationModel):
         return self.version if attribute_name == "Version" else self.arn.rsplit(":", 1)[0]
 
     @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[override]
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
                                         account_id: str, region_name: str, **kwargs: Any) -> "LambdaVersion":
         from moto.awslambda.models import lambda_backends
 
@@ -319,7 +320,7 @@ class LambdaVersion(CloudFormationModel):
         return cls(fn.function_arn, str(fn.version))
 
     @classmethod
-    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[override]
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
                                         account_id: str, region_name: str) -> None:
         return None  # the generated versions are retained (DeletionPolicy Retain)
 
@@ -354,7 +355,7 @@ class LambdaAlias(CloudFormationModel):
         return lambda_backends[account_id][region_name]
 
     @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[override]
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
                                         account_id: str, region_name: str, **kwargs: Any) -> "LambdaAlias":
         props = cloudformation_json["Properties"]
         backend = cls._backend(account_id, region_name)
@@ -364,7 +365,7 @@ class LambdaAlias(CloudFormationModel):
         return cls(alias.arn, props["Name"], function)
 
     @classmethod
-    def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,  # type: ignore[override]
+    def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,
                                         cloudformation_json: Any, account_id: str, region_name: str) -> "LambdaAlias":
         props = cloudformation_json["Properties"]
         cls._backend(account_id, region_name).update_alias(
@@ -373,7 +374,7 @@ class LambdaAlias(CloudFormationModel):
         return original_resource
 
     @classmethod
-    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[override]
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
                                         account_id: str, region_name: str) -> None:
         return None  # see delete(): moto calls it with the parsed resource
 
@@ -417,18 +418,18 @@ class ApiGatewayAccount(CloudFormationModel):
         return cls(account_id, region_name)
 
     @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[override]
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
                                         account_id: str, region_name: str, **kwargs: Any) -> ApiGatewayAccount:
         return cls._set(cloudformation_json, account_id, region_name)
 
     @classmethod
-    def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,  # type: ignore[override]
+    def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,
                                         cloudformation_json: Any, account_id: str,
                                         region_name: str) -> ApiGatewayAccount:
         return cls._set(cloudformation_json, account_id, region_name)
 
     @classmethod
-    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[override]
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
                                         account_id: str, region_name: str) -> None:
         return None   # CloudFormation leaves the account setting as it is
 
@@ -478,7 +479,7 @@ class ApiStage(CloudFormationModel):
         return apigateway_backends[account_id][region_name]
 
     @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[override]
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
                                         account_id: str, region_name: str, **kwargs: Any) -> "ApiStage":
         props = cloudformation_json["Properties"]
         cls._backend(account_id, region_name).create_stage(
@@ -487,7 +488,7 @@ class ApiStage(CloudFormationModel):
         return cls(props["RestApiId"], props["StageName"], account_id, region_name)
 
     @classmethod
-    def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,  # type: ignore[override]
+    def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,
                                         cloudformation_json: Any, account_id: str, region_name: str) -> "ApiStage":
         props = cloudformation_json["Properties"]
         stage = cls._backend(account_id, region_name).get_stage(original_resource.rest_api_id, original_resource.name)
@@ -495,7 +496,7 @@ class ApiStage(CloudFormationModel):
         return original_resource
 
     @classmethod
-    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,  # type: ignore[override]
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
                                         account_id: str, region_name: str) -> None:
         return None
 
@@ -523,6 +524,12 @@ def _class_from_type(resource_type: str) -> Any:
     if cls is None and resource_type not in parsing.NULL_MODELS:
         return Placeholder
     return cls
+
+
+def stand_in(resource_type: str) -> bool:
+    """Whether the emulator records `resource_type` as an inert placeholder (5.): no model in moto
+    and none here. The README lists the ones the shipped configs use."""
+    return _class_from_type(resource_type) is Placeholder
 
 
 def _mock_integration(cfn_json: dict[str, Any]) -> dict[str, Any]:
@@ -712,7 +719,7 @@ def _create_change_set_response(self: Any) -> Any:
     backend = self.cloudformation_backend
     original = backend.create_change_set
     resources = self._get_param("ResourcesToImport", [])
-    backend.create_change_set = lambda **kw: original(**kw, resources_to_import=resources)  # type: ignore[method-assign]
+    backend.create_change_set = lambda **kw: original(**kw, resources_to_import=resources)
     try:
         return _original_create_change_set_response(self)
     finally:

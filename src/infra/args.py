@@ -1,0 +1,134 @@
+"""Command-line values checked before anything runs: endpoint URLs, output files, durations,
+profiles.
+
+Pure (no boto3, no rich): a bad value is one sentence and exit 2 before any AWS call, so a good
+deploy can never end as a failure because of where its outputs were to be written.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+
+from infra.render import STDOUT, unwritable_reason
+
+DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*$")
+
+
+class Duration(click.ParamType[float]):
+    """A duration: 90s, 15m, 1h, 1h30m; a bare number is minutes. Value in seconds."""
+
+    name = "DURATION"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        if isinstance(value, (int, float)):
+            return float(value)
+        text = str(value).strip().lower()
+        try:
+            seconds = float(text) * 60
+        except ValueError:
+            match = DURATION.match(text)
+            if not text or not match or not any(match.groups()):
+                self.fail(f"'{value}' is not a duration (examples: 90s, 15m, 1h, 1h30m; a bare number is minutes).", param, ctx)
+            h, m, s = (float(g) if g else 0.0 for g in match.groups())
+            seconds = h * 3600 + m * 60 + s
+        if seconds <= 0:
+            self.fail("the timeout must be positive.", param, ctx)
+        return seconds
+
+
+def endpoint_problem(url: str) -> str | None:
+    """Why `url` cannot be an endpoint (None when it can): http(s)://host[:port][/path]."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError for a port that is not a number or out of range
+    except ValueError as exc:
+        return f"'{url}' is not a valid URL ({exc})"
+    if parts.scheme not in ("http", "https"):
+        return f"'{url}' is not an http:// or https:// URL"
+    if not parts.hostname:
+        return f"'{url}' names no host"
+    if port == 0:
+        return f"'{url}' has port 0"
+    return None
+
+
+class EndpointUrl(click.ParamType[str]):
+    """An http(s) URL with a host and, optionally, a numeric port (botocore's own check raises ValueError)."""
+
+    name = "URL"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> str:
+        problem = endpoint_problem(str(value))
+        if problem:
+            self.fail(f"{problem}; expected e.g. http://127.0.0.1:5000.", param, ctx)
+        return str(value)
+
+
+# S3 bucket naming rules (docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html):
+# 3-63 characters of lowercase letters, digits, dots and hyphens, starting and ending with a letter
+# or digit, no two adjacent dots, not an IP address, none of the reserved prefixes and suffixes.
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", "--x-s3", "--table-s3", ".mrap")
+
+
+def bucket_problem(name: str) -> str | None:
+    """Why `name` cannot be an S3 bucket name (None when it can)."""
+    if not BUCKET_NAME.match(name):
+        return (f"'{name}' is not a valid S3 bucket name (3-63 characters: lowercase letters, digits, dots "
+                "and hyphens, starting and ending with a letter or digit)")
+    if ".." in name or IP_ADDRESS.match(name):
+        return f"'{name}' is not a valid S3 bucket name (no adjacent dots, not an IP address)"
+    if name.startswith(RESERVED_BUCKET_PREFIXES) or name.endswith(RESERVED_BUCKET_SUFFIXES):
+        return f"'{name}' is not a valid S3 bucket name (it uses a prefix or suffix S3 reserves)"
+    return None
+
+
+class BucketName(click.ParamType[str]):
+    """An S3 bucket name that follows S3's naming rules (checked before any AWS call)."""
+
+    name = "BUCKET"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> str:
+        problem = bucket_problem(str(value))
+        if problem:
+            self.fail(f"{problem}.", param, ctx)
+        return str(value)
+
+
+class WritableFile(click.ParamType[Path]):
+    """A file path that can be written (its directory is created when missing); "-" is
+    standard output (`infra.render.STDOUT`)."""
+
+    name = "FILE|-"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Path:
+        path = Path(value)
+        if path == STDOUT:
+            return STDOUT
+        reason = unwritable_reason(path)
+        if reason:
+            self.fail(f"{reason}; choose another path.", param, ctx)
+        return path
+
+
+class Profile(click.ParamType[str]):
+    """A named AWS profile that exists in the AWS config or credentials files (checked with
+    botocore only when the option is given, so commands without it never import botocore)."""
+
+    name = "PROFILE"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> str:
+        import botocore.session
+
+        text = str(value)
+        known = botocore.session.Session().available_profiles
+        if text not in known:
+            self.fail(f"AWS profile '{text}' is not configured in your AWS config or credentials file; "
+                      "pass an existing --profile or omit it.", param, ctx)
+        return text

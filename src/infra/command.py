@@ -1,0 +1,212 @@
+"""The one way to define a command, and what every command promises.
+
+A command is a function with typed parameters, decorated with `@command(NAME)` and its click
+options, and listed in its module's `COMMANDS`; `infra.cli.COMMAND_MODULES` names the modules.
+Its body parses what click cannot and calls one library function. Only click is imported here:
+boto3, rich, moto and cfn-lint load when a command runs.
+
+Every command, whatever it does, ends in one of these exit codes, and every failure is one line
+on standard error (`Error: ...`), never a traceback:
+
+  0 success or nothing to change, 1 failure, 2 bad config or arguments,
+  3 changes found (`diff --fail`, `drift --fail`), 130 interrupted (Ctrl-C).
+
+`Command.invoke` turns what escapes a command into a `UserError`: Ctrl-C (also at a prompt)
+into exit 130, an AWS error outside a known call into its sentence (the root group's `explain`,
+which `infra.cli` gives it: this module sits below the deploy layer), an OS error into one naming
+the file, anything else into one sentence (set SERVERLESS_INFRA_DEBUG=1 to see its traceback
+instead). `Group.main` prints it, and prints click's own usage errors (an unknown option or
+command, a bad value) as one line with exit 2 instead of click's usage block.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+
+from infra.errors import DeployError, UserError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_CHANGES = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
+DEBUG_ENV = "SERVERLESS_INFRA_DEBUG"  # set to 1 to let unexpected errors raise with their traceback
+
+F = TypeVar("F", bound=Callable[..., Any])
+# Turns an exception a command did not expect into its sentence, or None when it does not know it.
+Explain = Callable[[Exception, str], "UserError | None"]
+
+
+class Stopped(KeyboardInterrupt):
+    """A stop signal (SIGINT or SIGTERM) turned into an exception; exits 128 + the signal."""
+
+    def __init__(self, signum: int = signal.SIGINT):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def interrupted(exc: BaseException, command: str) -> UserError:
+    """The one line for a command stopped by Ctrl-C (or SIGTERM, exit 143)."""
+    signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
+    return UserError(f"Interrupted: {command} stopped.", exit_code=128 + signum)
+
+
+def _from_ctrl_c(exc: click.exceptions.Abort) -> bool:
+    """click turns Ctrl-C and end of input at a prompt into the same Abort; the KeyboardInterrupt
+    stays its context (`raise Abort() from None` hides it from tracebacks, not from us)."""
+    return isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt)
+
+
+class Command(click.Command):
+    """A command whose every failure is a `UserError`: one line and a documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        name = self.name or "command"
+        try:
+            return super().invoke(ctx)
+        except (UserError, click.exceptions.Exit, click.ClickException, BrokenPipeError):
+            raise  # a closed pipe (`outputs | head -1`) is click's to quieten
+        except click.exceptions.Abort as exc:
+            if _from_ctrl_c(exc):
+                raise interrupted(exc.__cause__ or exc.__context__ or exc, name) from None
+            raise UserError(f"{name}: no answer (end of input); nothing was done.") from None
+        except KeyboardInterrupt as exc:
+            raise interrupted(exc, name) from None
+        except Exception as exc:  # the safety net: one sentence, never a traceback
+            if os.environ.get(DEBUG_ENV):
+                raise
+            root = ctx.find_root().command
+            raise unexpected(exc, name, root.explain if isinstance(root, Group) else None) from None
+
+
+def unexpected(exc: Exception, command: str, explain: Explain | None = None) -> UserError:
+    """One sentence for an exception no command turned into a `UserError` itself."""
+    known = explain(exc, command) if explain is not None else None
+    if known is not None:
+        return known
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        return DeployError(f"{command} failed on the file system{where}: {exc.strerror or exc}.")
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return DeployError(f"{command} failed unexpectedly ({type(exc).__name__}: {text[:300]}); "
+                       f"run again with {DEBUG_ENV}=1 to see where.")
+
+
+def command(name: str) -> Callable[[F], Command]:
+    """`@command("deploy")`: the function below becomes a `Command` named `name`."""
+
+    def decorate(fn: F) -> Command:
+        made = click.command(name, cls=Command)(fn)
+        assert isinstance(made, Command)
+        return made
+
+    return decorate
+
+
+def usage_line(exc: click.UsageError) -> str:
+    """click's usage error as one line: the message and where to read the usage."""
+    where = exc.ctx.command_path if exc.ctx is not None else "generate.py"
+    return " ".join(exc.format_message().split()) + f" (see: {where} --help)"
+
+
+def _error(text: str) -> None:
+    try:
+        click.echo(f"Error: {text}", err=True)
+    except OSError:  # stderr closed: the exit code still says it
+        pass
+
+
+class Group(click.Group):
+    """The root command: runs one `Command` and turns every outcome into an exit code. `explain`
+    names what its commands' unexpected exceptions mean (AWS errors), when it knows."""
+
+    command_class = Command
+
+    def __init__(self, *args: Any, explain: Explain | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.explain = explain
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not isinstance(cmd, Command):
+            raise TypeError(f"{cmd.name}: define commands with @infra.command.command(NAME), "
+                            "so they get the same error handling as every other command.")
+        super().add_command(cmd, name)
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        code = EXIT_FAILURE
+        try:
+            with _stop_signals_raise():
+                result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            code = result if type(result) is int else EXIT_OK  # ctx.exit(n); commands return None
+        except UserError as exc:
+            _error(str(exc))
+            code = exc.exit_code
+        except click.UsageError as exc:
+            _error(usage_line(exc))
+            code = EXIT_USAGE
+        except click.ClickException as exc:
+            _error(exc.format_message())
+            code = exc.exit_code
+        except click.exceptions.Abort as exc:  # Ctrl-C outside a command (while parsing)
+            cause = exc.__cause__ or exc.__context__
+            code = interrupted(cause, "generate.py").exit_code if isinstance(cause, KeyboardInterrupt) else 1
+            _error("Interrupted." if isinstance(cause, KeyboardInterrupt) else "Aborted.")
+        except KeyboardInterrupt as exc:
+            _error("Interrupted.")
+            code = interrupted(exc, "generate.py").exit_code
+        sys.exit(code)
+
+
+@contextmanager
+def _stop_signals_raise() -> Iterator[None]:
+    """SIGTERM ends a command like Ctrl-C does (clean-up runs, exit 143), for `kill` and for
+    `make`, which passes SIGTERM on. Only in the main thread, and restored afterwards."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise Stopped(signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def stop_once() -> Iterator[None]:
+    """While a long-running command cleans up after a stop (servers, child processes), a second
+    Ctrl-C or SIGTERM (make passes both on) must not cut the clean-up short: the first stop
+    raises `Stopped`, later ones are ignored until the block ends."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: dict[signal.Signals, Any] = {}
+
+    def stop(signum: int, frame: Any) -> None:
+        for caught in previous:
+            signal.signal(caught, signal.SIG_IGN)
+        raise Stopped(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous[sig] = signal.signal(sig, stop)
+    try:
+        yield
+    finally:
+        for caught, handler in previous.items():
+            signal.signal(caught, handler)

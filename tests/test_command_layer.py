@@ -1,0 +1,241 @@
+"""The command layer (issue 17): one way to define and register a command, the same error handling
+for every command, typed parameters, and exit codes the README states.
+
+Every command is run here through the real root group (`infra.cli.main`), as generate.py runs it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+import pytest
+from click import termui
+from click.testing import CliRunner
+
+from infra import cli
+from infra.command import EXIT_INTERRUPTED, Command, Group, command
+from infra.errors import UserError
+from support.shipped import REPO
+
+CATALOG = REPO / "config" / "catalog-api.toml"
+ALL_COMMANDS = sorted(cli.main.commands.values(), key=lambda c: c.name or "")
+
+
+def run(*args: object, input: str | None = None):
+    return CliRunner().invoke(cli.main, [str(a) for a in args], input=input)
+
+
+def one_line_error(result) -> str:
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    return lines[0]
+
+
+# -- one way to define and register a command ---------------------------------------------------------
+def test_every_command_is_defined_the_one_way_and_listed_once():
+    listed = [c for module in cli.COMMAND_MODULES for c in importlib.import_module(module).COMMANDS]
+    assert sorted(c.name for c in listed) == sorted(cli.main.commands)  # nothing registered elsewhere
+    assert len({c.name for c in listed}) == len(listed)
+    assert all(isinstance(c, Command) for c in listed)
+
+
+def test_the_root_group_refuses_a_command_defined_another_way():
+    group = Group("g")
+    with pytest.raises(TypeError, match="define commands with @infra.command.command"):
+        group.add_command(click.Command("plain", callback=lambda: None))
+
+
+def test_schema_is_a_file_command_not_a_loop_command():
+    from infra import generate_commands
+    from infra.loop import commands as loop
+
+    assert "schema" in {c.name for c in generate_commands.COMMANDS}
+    assert "schema" not in {c.name for c in loop.COMMANDS}
+
+
+# -- typed parameters -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("cmd", ALL_COMMANDS, ids=lambda c: c.name)
+def test_commands_take_typed_parameters_matching_their_options(cmd):
+    """No **kw: every option arrives as a named, annotated parameter (so mypy checks what the body
+    does with it), and the parameters are exactly the options click passes."""
+    signature = inspect.signature(cmd.callback)
+    kinds = {p.kind for p in signature.parameters.values()}
+    assert inspect.Parameter.VAR_KEYWORD not in kinds and inspect.Parameter.VAR_POSITIONAL not in kinds
+    assert all(p.annotation is not inspect.Parameter.empty for p in signature.parameters.values())
+    assert signature.return_annotation in ("None", None)
+    passed = {p.name for p in cmd.params if p.expose_value}
+    assert set(signature.parameters) == passed
+
+
+def test_deploy_options_are_built_with_every_field_given():
+    """`options()` mirrors the deploy Options with no defaults: a command that forgets a field is
+    a type error ("Missing named argument"), never a silently defaulted flag."""
+    from infra.deploy.commands import options
+    from infra.deploy.stage import Options
+
+    params = inspect.signature(options).parameters
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is inspect.Parameter.empty
+               for p in params.values())
+    fields = {f.name for f in dataclasses.fields(Options)} - {"target"} | {"region", "profile", "endpoint_url"}
+    assert set(params) == fields
+
+
+def test_no_command_body_takes_untyped_keywords():
+    """The command modules have no `**kw: Any` left anywhere (the pattern issue 17 removed)."""
+    for module in cli.COMMAND_MODULES:
+        source = Path(importlib.import_module(module).__file__).read_text()
+        assert "**kw" not in source and "**backing" not in source, module
+
+
+class CtrlC(io.BytesIO):
+    """Standard input at which the user presses Ctrl-C."""
+
+    def _interrupt(self, *args: object) -> bytes:
+        if args and args[0] == 0:  # click probes the stream with read(0)
+            return b""
+        raise KeyboardInterrupt
+
+    read = read1 = readline = readinto = readinto1 = _interrupt  # type: ignore[assignment]
+
+
+# -- the same error handling for every command ------------------------------------------------------
+def _group_with(fn) -> Group:
+    group = Group("g")
+    group.add_command(command("boom")(fn))
+    return group
+
+
+@pytest.mark.parametrize("raised, code, text", [
+    (RuntimeError("kaput\nsecond line"), 1, "boom failed unexpectedly (RuntimeError: kaput second line); "
+                                           "run again with SERVERLESS_INFRA_DEBUG=1 to see where."),
+    (PermissionError(13, "Permission denied", "/x/y"), 1, "boom failed on the file system (/x/y): Permission denied."),
+    (KeyboardInterrupt(), 130, "Interrupted: boom stopped."),
+    (UserError("changes found", exit_code=3), 3, "changes found"),
+])
+def test_what_escapes_a_command_is_one_line_and_its_exit_code(raised, code, text):
+    def boom() -> None:
+        raise raised
+
+    result = CliRunner().invoke(_group_with(boom), ["boom"])
+    assert result.exit_code == code
+    assert one_line_error(result) == f"Error: {text}"
+
+
+def test_ctrl_c_at_a_prompt_is_130_and_end_of_input_is_a_refusal():
+    def asks() -> None:
+        click.confirm("Go on?", abort=True)
+
+    group = _group_with(asks)
+    eof = CliRunner().invoke(group, ["boom"], input="")
+    assert eof.exit_code == 1 and "no answer" in one_line_error(eof)
+
+    interrupted = CliRunner().invoke(group, ["boom"], input=CtrlC())
+    assert interrupted.exit_code == EXIT_INTERRUPTED and "Interrupted" in one_line_error(interrupted)
+
+
+def test_the_deploy_prompt_stops_on_ctrl_c_instead_of_answering_no(monkeypatch):
+    """Ui.confirm (every deploy and destroy question): Ctrl-C propagates (exit 130), end of input is no."""
+    from infra.deploy.ui import Ui
+
+    def ctrl_c(prompt: str = "") -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(termui, "visible_prompt_func", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        Ui().confirm("Deploy?")
+
+    def eof(prompt: str = "") -> str:
+        raise EOFError
+
+    monkeypatch.setattr(termui, "visible_prompt_func", eof)
+    assert Ui().confirm("Deploy?") is False
+
+
+@pytest.mark.parametrize("args, text", [
+    (["templates", "--bogus"], "No such option '--bogus'"),
+    (["nosuch"], "No such command 'nosuch'"),
+    (["--bogus"], "No such option '--bogus'"),
+    (["lint", "--jobs", "0"], "Invalid value for '--jobs'"),
+    (["generate-event", "--config", CATALOG], "Missing option '--path'"),
+    (["serve", "--config", CATALOG, "--port", "x"], "Invalid value for '--port'"),
+])
+def test_click_usage_errors_are_one_error_line_and_exit_2(args, text):
+    result = run(*args)
+    assert result.exit_code == 2
+    line = one_line_error(result)
+    assert text in line and line.endswith("--help)") and "Usage:" not in result.output
+
+
+@pytest.mark.parametrize("args, patch", [
+    (["templates", "--config", CATALOG, "--out", "{tmp}/out"], ("infra.build", "build_configs")),
+    (["lint", "{tmp}"], ("infra.lint", "lint")),
+    (["schema", "--check"], ("infra.config.json_schema", "check_schema")),
+    (["generate-event", "--config", CATALOG, "--path", "/users"], ("infra.loop.events", "proxy_event")),
+    (["logs", "--config", CATALOG], ("infra.loop.logs", "sources")),
+])
+def test_commands_that_had_no_safety_net_now_have_the_same_one(args, patch, tmp_path, monkeypatch):
+    """templates, lint, schema and the loop commands used to print a traceback for an unexpected
+    error (only the deploy commands had AwsCommand's net) and click's "Aborted!" (exit 1) for Ctrl-C."""
+    module, name = patch
+
+    def fail(*a, **k):
+        raise ValueError("something odd")
+
+    monkeypatch.setattr(importlib.import_module(module), name, fail)
+    filled = [str(a).replace("{tmp}", str(tmp_path)) for a in args]
+    result = run(*filled)
+    assert result.exit_code == 1
+    assert "failed unexpectedly (ValueError: something odd)" in one_line_error(result)
+
+    def interrupt(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importlib.import_module(module), name, interrupt)
+    stopped = run(*filled)
+    assert stopped.exit_code == EXIT_INTERRUPTED
+    assert "Interrupted" in one_line_error(stopped)
+
+
+# -- Ctrl-C in a real process ------------------------------------------------------------------------
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def test_ctrl_c_during_a_parallel_lint_is_130_and_one_line(out_dir, tmp_path):
+    """The terminal sends SIGINT to the whole process group: the cfn-lint workers used to print a
+    traceback each and the command ended as click's "Aborted!" (exit 1)."""
+    env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{REPO}"}
+    proc = subprocess.Popen([sys.executable, str(REPO / "generate.py"), "lint", str(out_dir), "--no-cache",
+                             "--jobs", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=tmp_path, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not _children(proc.pid):  # the workers are forked: linting has started
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == EXIT_INTERRUPTED, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert [line for line in err.splitlines() if line.strip()] == ["Error: Interrupted: lint stopped."]
+
+
+def test_the_readme_lists_every_command_and_its_exit_codes():
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("## Command line", 1)[1].split("```", 2)[1]
+    listed = {line.split()[2] for line in block.splitlines() if line.startswith("python generate.py ")}
+    assert listed == set(cli.main.commands)
+    table = readme.split("| exit | meaning |", 1)[1].split("\n\n", 1)[0]
+    assert [row.split("|")[1].strip() for row in table.splitlines()[2:]] == ["0", "1", "2", "3", "130"]
