@@ -27,7 +27,7 @@ from infra.errors import UserError
 from support.shipped import REPO
 
 CATALOG = REPO / "config" / "catalog-api.toml"
-ALL_COMMANDS = sorted(cli.main.commands.values(), key=lambda c: c.name or "")
+ALL_COMMANDS = sorted(cli.main.load_all().values(), key=lambda c: c.name or "")
 
 
 def run(*args: object, input: str | None = None):
@@ -44,9 +44,33 @@ def one_line_error(result) -> str:
 # -- one way to define and register a command ---------------------------------------------------------
 def test_every_command_is_defined_the_one_way_and_listed_once():
     listed = [c for module in cli.COMMAND_MODULES for c in importlib.import_module(module).COMMANDS]
-    assert sorted(c.name for c in listed) == sorted(cli.main.commands)  # nothing registered elsewhere
+    assert sorted(c.name for c in listed) == sorted(cli.COMMANDS)  # the registry names exactly these
     assert len({c.name for c in listed}) == len(listed)
     assert all(isinstance(c, Command) for c in listed)
+    for module in cli.COMMAND_MODULES:  # ... each in the module that defines it
+        defined = {c.name for c in importlib.import_module(module).COMMANDS}
+        assert defined == {name for name, where in cli.COMMANDS.items() if where == module}, module
+    assert cli.main.load_all() == {c.name: c for c in listed}  # nothing registered elsewhere
+
+
+def test_a_registry_that_disagrees_with_a_module_is_refused():
+    group = Group("g", lazy={"templates": "infra.generate_commands", "nosuch": "infra.generate_commands"})
+    with pytest.raises(LookupError, match=r"infra.generate_commands.COMMANDS defines \['lint', 'schema', "
+                                          r"'templates'\], but the command registry names \['nosuch', 'templates'\]"):
+        group.get_command(None, "templates")
+
+
+def test_generating_imports_no_other_command_module():
+    """Commands load on first use: `templates` (the cold start the bench times) imports neither the
+    deploy, loop nor sync commands, nor boto3; `--help`, which lists every command, loads them all."""
+    probe = ("import sys; from infra.cli import main; main.get_command(None, 'templates'); "
+             "print(sorted(m for m in sys.modules if m.startswith(('infra.deploy', 'infra.loop', 'infra.sync', "
+             "'boto', 'rich'))))")
+    env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{REPO}"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "[]"
+    result = run("--help")
+    assert result.exit_code == 0 and all(f"  {name} " in result.output for name in cli.COMMANDS)
 
 
 def test_the_root_group_refuses_a_command_defined_another_way():
@@ -236,6 +260,6 @@ def test_the_readme_lists_every_command_and_its_exit_codes():
     readme = (REPO / "README.md").read_text()
     block = readme.split("## Command line", 1)[1].split("```", 2)[1]
     listed = {line.split()[2] for line in block.splitlines() if line.startswith("python generate.py ")}
-    assert listed == set(cli.main.commands)
+    assert listed == set(cli.COMMANDS)
     table = readme.split("| exit | meaning |", 1)[1].split("\n\n", 1)[0]
     assert [row.split("|")[1].strip() for row in table.splitlines()[2:]] == ["0", "1", "2", "3", "130"]
