@@ -11,6 +11,7 @@ import os
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 # Zip has no timestamps before 1980; a fixed one keeps the bytes independent of mtime.
@@ -27,7 +28,7 @@ class Asset:
     source: str
     data: bytes
 
-    @property
+    @cached_property  # a function's zip can be megabytes, and its key is read many times
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
 

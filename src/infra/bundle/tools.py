@@ -44,6 +44,22 @@ def uv_binary() -> str:
 
 @lru_cache(maxsize=1)
 def uv_version() -> str:
+    """uv's version, part of every Python build's cache key: the `Version:` line of the METADATA
+    in uv's .dist-info folder beside the `uv` package, the file importlib.metadata reads too.
+    Read directly because importing importlib.metadata (it imports the email package) was about
+    12 ms of every cold `templates`; importlib.metadata answers when that file is not found."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("uv")  # finds the package without running it
+    if spec is not None and spec.origin:
+        found = list(Path(spec.origin).parent.parent.glob("uv-*.dist-info/METADATA"))
+        if len(found) == 1:
+            with open(found[0], encoding="utf-8") as fh:
+                for line in fh:
+                    if not line.strip():  # the headers end at the first blank line
+                        break
+                    if line.startswith("Version:"):
+                        return line.split(":", 1)[1].strip()
     from importlib.metadata import PackageNotFoundError, version
 
     try:
