@@ -12,4 +12,4 @@ sys.path.insert(1, str(Path(__file__).resolve().parent))
 from infra.cli import main  # noqa: E402
 
 if __name__ == "__main__":
-    main()
+    main(hard_exit=True)  # this process runs one command: see infra.command.Group.main

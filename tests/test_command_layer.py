@@ -263,3 +263,60 @@ def test_the_readme_lists_every_command_and_its_exit_codes():
     assert listed == set(cli.COMMANDS)
     table = readme.split("| exit | meaning |", 1)[1].split("\n\n", 1)[0]
     assert [row.split("|")[1].strip() for row in table.splitlines()[2:]] == ["0", "1", "2", "3", "130"]
+
+
+# -- ending the process: a fast_exit command skips the interpreter's teardown --------------------------
+class _Exited(BaseException):
+    pass
+
+
+@pytest.mark.parametrize("fast_exit, hard_exit, raised, code, ended_with", [
+    (True, True, None, 0, "os._exit"),
+    (True, True, UserError("bad", exit_code=2), 2, "os._exit"),
+    (False, True, None, 0, "sys.exit"),   # the command did not say it leaves nothing behind
+    (True, False, None, 0, "sys.exit"),   # the caller (CliRunner, a test, watch) did not ask
+])
+def test_a_fast_exit_command_ends_the_process_at_once_when_asked(fast_exit, hard_exit, raised, code, ended_with,
+                                                                  monkeypatch, capsys):
+    def boom() -> None:
+        print("written before the end")
+        if raised:
+            raise raised
+
+    group = Group("g")
+    group.add_command(command("boom", fast_exit=fast_exit)(boom))
+    flushed = []
+    monkeypatch.setattr(sys.stdout, "flush", lambda: flushed.append("stdout"))
+
+    def os_exit(status: int) -> None:
+        raise _Exited("os._exit", status)
+
+    monkeypatch.setattr(os, "_exit", os_exit)
+    with pytest.raises((_Exited, SystemExit)) as ended:
+        group.main(["boom"], hard_exit=hard_exit)
+    if ended_with == "os._exit":
+        assert ended.value.args == ("os._exit", code) and flushed
+    else:
+        assert isinstance(ended.value, SystemExit) and ended.value.code == code
+    assert "written before the end" in capsys.readouterr().out
+
+
+def test_only_templates_ends_the_process_at_once():
+    """templates writes its files, closes them and starts no thread or child process; the other
+    commands (pools, servers, boto3, watchers) keep the regular exit."""
+    assert {name for name, cmd in cli.main.load_all().items() if isinstance(cmd, Command) and cmd.fast_exit} == {
+        "templates"}
+
+
+def test_generate_py_templates_prints_everything_and_exits_with_its_code(tmp_path):
+    """Through generate.py (the hard exit): all output reaches a file and a pipe, and the codes hold."""
+    out_file = tmp_path / "stdout.txt"
+    with out_file.open("w") as fh:
+        ok = subprocess.run([sys.executable, "generate.py", "templates", "--config", str(CATALOG), "--out",
+                             str(tmp_path / "out")], cwd=REPO, stdout=fh, stderr=subprocess.PIPE, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert out_file.read_text().startswith(f"{tmp_path / 'out'}/catalog-api/: 9 stacks")
+    assert (tmp_path / "out" / "catalog-api" / "root.json").is_file()
+    bad = subprocess.run([sys.executable, "generate.py", "templates", "--config", str(tmp_path / "none.toml"), "--out",
+                          str(tmp_path / "out2")], cwd=REPO, capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("Error: ") and len(bad.stderr.splitlines()) == 1
