@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -148,6 +147,8 @@ def run(argv: list[str], *, what: str, cwd: Path | None = None, env: dict[str, s
     """Run a build tool; its stdout, or a BuildError naming `what` with the end of its output.
 
     `network`: the tool reads a package index, so a connection failure is said as such."""
+    import subprocess  # here: a generation whose builds are all cache hits runs no tool
+
     try:
         proc = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               check=False)
