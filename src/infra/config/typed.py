@@ -6,7 +6,6 @@ Every error names the file, the dotted key and the fix. Fields declare their con
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import json
 import math
@@ -101,7 +100,7 @@ class Loader:
         hints, fields = _shape(cls)
         for name in data:
             if name not in fields:
-                close = difflib.get_close_matches(name, fields, n=1)
+                close = _close_matches(name, fields)
                 fix = (f"did you mean '{close[0]}'?" if close
                        else f"valid keys are: {', '.join(sorted(fields))}.")
                 self.fail(_join(key, name), "unknown key.", fix)
@@ -162,7 +161,7 @@ class Loader:
             self.fail(key, f"{raw} is out of range.", f"use a value {rng}.")
         choices = meta.get("choices")
         if choices and raw not in choices:
-            close = difflib.get_close_matches(str(raw), [str(c) for c in choices], n=1)
+            close = _close_matches(str(raw), [str(c) for c in choices])
             self.fail(key, f"'{raw}' is not allowed.",
                       (f"did you mean '{close[0]}'? " if close else "")
                       + f"Allowed: {', '.join(map(str, choices))}.")
@@ -170,6 +169,13 @@ class Loader:
         if pattern and isinstance(raw, str) and not re.fullmatch(pattern, raw):
             self.fail(key, f"'{raw}' is not valid.", meta.get("hint") or f"match {pattern}.")
         return raw
+
+
+def _close_matches(word: str, candidates: typing.Iterable[str]) -> list[str]:
+    """The candidate closest to a mistyped `word`, if any is close (difflib loads on this error path only)."""
+    import difflib
+
+    return difflib.get_close_matches(word, list(candidates), n=1)
 
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
