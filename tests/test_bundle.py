@@ -395,3 +395,15 @@ def test_uvs_version_is_read_from_its_metadata_as_importlib_metadata_reads_it(mo
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     assert btools.uv_version() == importlib.metadata.version("uv")
     btools.uv_version.cache_clear()
+
+
+def test_a_cache_hit_keeps_the_hash_it_checked_which_is_the_zips(project, fake):
+    import hashlib
+
+    cache = Cache(project / "cache")
+    first = build_code(load(project, PY_FN), cache=cache)["f"]
+    again = build_code(load(project, PY_FN), cache=cache)["f"]          # a hit: its hash is the checked one
+    assert "sha256" in again.asset.__dict__ and len(fake) == 1
+    assert again.asset.key == first.asset.key == f"assets/{hashlib.sha256(again.asset.data).hexdigest()}.zip"
+    assert Asset.hashed("f", b"zip", "abc").key == "assets/abc.zip"
+    assert Asset.hashed("f", b"zip", "abc") == Asset("f", b"zip")      # the hash is derived, not compared

@@ -32,6 +32,14 @@ class Asset:
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
 
+    @classmethod
+    def hashed(cls, source: str, data: bytes, sha256: str) -> Asset:
+        """An asset whose hash the caller has just checked (a build cache hit): not hashed again.
+        The hash goes where `cached_property` keeps its value, the instance's __dict__."""
+        asset = cls(source, data)
+        asset.__dict__["sha256"] = sha256
+        return asset
+
     @property
     def key(self) -> str:
         return f"assets/{self.sha256}.zip"
