@@ -72,7 +72,10 @@ def _shape(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field]]:
     """Type hints and loadable fields of a dataclass, computed once per class (a large config
     loads hundreds of tables of the same few classes)."""
     fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
-    return typing.get_type_hints(cls), fields
+    hints = {f.name: f.type for f in dataclasses.fields(cls)}
+    if any(isinstance(tp, str) for tp in hints.values()):  # postponed annotations: evaluate them
+        hints = typing.get_type_hints(cls)
+    return hints, fields
 
 
 def one_line(text: str) -> str:
