@@ -320,3 +320,23 @@ def test_generate_py_templates_prints_everything_and_exits_with_its_code(tmp_pat
     bad = subprocess.run([sys.executable, "generate.py", "templates", "--config", str(tmp_path / "none.toml"), "--out",
                           str(tmp_path / "out2")], cwd=REPO, capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("Error: ") and len(bad.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("fast_exit, collector_on", [(True, False), (False, True)])
+def test_generate_pys_paused_cycle_collector_comes_back_for_every_command_but_a_fast_exit_one(
+        fast_exit, collector_on, monkeypatch):
+    """generate.py pauses the cycle collector while it starts; Group.main(hard_exit=True) turns it
+    back on before a command that lives on (watch, serve, deploy) runs."""
+    import gc
+
+    seen = []
+    group = Group("g")
+    group.add_command(command("c", fast_exit=fast_exit)(lambda: seen.append(gc.isenabled())))
+    monkeypatch.setattr(os, "_exit", lambda status: (_ for _ in ()).throw(_Exited(status)))
+    gc.disable()
+    try:
+        with pytest.raises((_Exited, SystemExit)):
+            group.main(["c"], hard_exit=True)
+    finally:
+        gc.enable()
+    assert seen == [collector_on]

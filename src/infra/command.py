@@ -22,6 +22,7 @@ command, a bad value) as one line with exit 2 instead of click's usage block.
 """
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import signal
@@ -150,11 +151,14 @@ class Group(click.Group):
         self.explain = explain
         self.lazy = dict(lazy or {})
         self.resolved: click.Command | None = None  # the command the last `main` ran
+        self.hard_exit = False
 
     def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None,
                                                                               list[str]]:
         name, cmd, rest = super().resolve_command(ctx, args)
         self.resolved = cmd
+        if self.hard_exit and not (isinstance(cmd, Command) and cmd.fast_exit):
+            gc.enable()  # generate.py paused it for the start-up: a command that lives on needs it
         return name, cmd, rest
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
@@ -200,10 +204,12 @@ class Group(click.Group):
         """Run one command and exit with its code. `hard_exit` (generate.py, whose process runs one
         command and ends): after a `fast_exit` command, flush the output and end the process with
         os._exit, skipping the interpreter's teardown (freeing every object of troposphere,
-        cfn-lint and our modules: about an eighth of a `templates` run), as mypy does by default."""
+        cfn-lint and our modules: about an eighth of a `templates` run), as mypy does by default;
+        and turn the cycle collector (which generate.py pauses while it starts) back on before
+        any other command runs."""
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        self.resolved = None
+        self.resolved, self.hard_exit = None, hard_exit
         code = EXIT_FAILURE
         try:
             with _stop_signals_raise():
