@@ -10,11 +10,8 @@ from typing import Any
 
 from troposphere import AWSObject, Output, Parameter, Ref, Tags, Template
 
-from infra import troposphere_init
 from infra.config.schema import Config
 from infra.naming import tags as config_tags
-
-troposphere_init.install()  # a cheaper constructor for every troposphere object (see that module)
 
 # Metadata key checkov reads for skips: {"checkov": {"skip": [{"id": ..., "comment": ...}]}}.
 CHECKOV = "checkov"
