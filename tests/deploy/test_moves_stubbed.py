@@ -293,3 +293,31 @@ def test_an_endpoint_without_stack_refactoring_is_named_as_such_not_as_a_refusal
     assert "the endpoint does not implement CloudFormation's stack refactoring" in text
     assert "refused" not in text and text.endswith("Nothing was moved; the lock file is unchanged.")
     assert lock_file.read_bytes() == before
+
+
+def test_a_moved_role_is_not_counted_as_widening_access(moved):
+    """A move removes a role's statements from one stack's template and adds them to the other's: that
+    grants nothing (a refactor changes no property), so `--yes` with `--require-approval broadening` must
+    not stop on it. A statement that really widens, on the moved role, still counts."""
+    from infra.deploy.access_diff import security_changes
+    from infra.deploy.moves import mark_moved_access
+
+    build, state, _ = moved
+    refactor = plan_deploy(build, state, PlanOptions(config="shop.toml")).of(Refactor)[0]
+
+    def with_policy(template: dict, *actions: str) -> dict:
+        template["Resources"]["UsersRole"]["Properties"]["Policies"] = [{"PolicyName": "p", "PolicyDocument": {
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": a, "Resource": "*"} for a in actions]}}]
+        return template
+
+    old = with_policy(compute("users", "orders"), "s3:GetObject")
+    same = security_changes(old, compute("orders"), f"{STACK}/Compute") + security_changes(
+        compute("billing"), with_policy(compute("billing", "users"), "s3:GetObject"), f"{STACK}/ComputeBilling")
+    assert [c.broadening for c in same if c.sign == "+"] == [True]        # what the raw diff says
+    assert mark_moved_access(same, refactor, STACK) == []
+    wider = security_changes(old, compute("orders"), f"{STACK}/Compute") + security_changes(
+        compute("billing"), with_policy(compute("billing", "users"), "s3:GetObject", "s3:PutObject"),
+        f"{STACK}/ComputeBilling")
+    [left] = mark_moved_access(wider, refactor, STACK)
+    assert (left.sign, left.stack, left.resource, left.broadening) == ("+", f"{STACK}/ComputeBilling", "UsersRole", True)
+    assert left.item.actions == ("s3:PutObject",)

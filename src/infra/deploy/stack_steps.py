@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from infra.deploy import bootstrap
 from infra.deploy.importing import mark_imports
-from infra.deploy.moves import mark_moves
+from infra.deploy.moves import mark_moved_access, mark_moves
 from infra.deploy.outputs import read_outputs, show_outputs, write_outputs
 from infra.deploy.package import package, upload_template
 from infra.deploy.policy import protect, relax
@@ -129,7 +129,9 @@ def plan_root(run: Run, values: dict[str, str] | None) -> Reviewed:
         else:
             plan = runner.plan(recreate_failed=run.opts.recreate_failed)
     if plan.diff is not None and run.refactored is None:
-        plan.diff.rows = mark_moves(plan.diff.rows, next(iter(run.plan.of(Refactor)), None), build.stack_name)
+        refactor = next(iter(run.plan.of(Refactor)), None)
+        plan.diff.rows = mark_moves(plan.diff.rows, refactor, build.stack_name)
+        plan.diff.security = mark_moved_access(plan.diff.security, refactor, build.stack_name)
     reviewed = Reviewed(runner, plan, aws.region, local=False)
     run.remember(runner, plan)
     return reviewed
@@ -149,7 +151,9 @@ def local_root(run: Run, values: dict[str, str] | None, why: str) -> Reviewed:
         plan = runner.plan_locally()
     if plan.diff is not None:
         plan.diff.rows = mark_imports(plan.diff.rows, state.imports.found if state.imports else [])
-        plan.diff.rows = mark_moves(plan.diff.rows, next(iter(run.plan.of(Refactor)), None), build.stack_name)
+        refactor = next(iter(run.plan.of(Refactor)), None)
+        plan.diff.rows = mark_moves(plan.diff.rows, refactor, build.stack_name)
+        plan.diff.security = mark_moved_access(plan.diff.security, refactor, build.stack_name)
     return Reviewed(runner, plan, aws.region, local=True)
 
 
