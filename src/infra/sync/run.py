@@ -308,7 +308,8 @@ def run_sync(opts: SyncOptions, ui: Ui, *, cache_dir: Path = DEFAULT_CACHE, aws:
         if prepared.blockers:
             return fall_back(opts, ui, build, prepared.blockers)
         if not prepared.functions and prepared.api is None:
-            already = " (what differs from CloudFormation is live through an earlier sync)" if entries else ""
+            live = any(e.get("base") == stage.child_key(str(e.get("stack", ""))) for e in entries.values())
+            already = " (what differs from CloudFormation is live through an earlier sync)" if live else ""
             ui.success(f"{build.stack_name}: nothing to sync{already}.")
             return NOTHING
         outstanding = apply(stage, build, prepared, ui, book, entries)
