@@ -117,6 +117,9 @@ def test_sync_code_env_and_api_then_fall_back_and_reconcile(catalog, cli, emulat
     assert "SYNCED catalog-dev/ApiStage > Stage (dev): deployment" in diff.stdout
     drift = cli("drift", *args)
     assert "Synced outside CloudFormation" in drift.stdout
+    assert one_error(drift) == ("Error: The endpoint does not implement CloudFormation's drift detection "
+                                "(DetectStackDrift; the local emulator has none), so drift can be checked on AWS only.")
+    assert drift.exit_code == 1
     assert "SYNCED catalog-dev/Compute > ProductsFunction (catalog-dev-products): code" in drift.stdout
 
     # 5. A table change: named, then a deploy (change set) does everything, synced changes included.
