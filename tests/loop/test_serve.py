@@ -326,8 +326,9 @@ def test_serve_port_in_use_is_one_sentence(echo_config):
         sock.listen()
         from infra.errors import UserError
 
-        with pytest.raises(UserError, match="pass another --port"):
+        with pytest.raises(UserError, match="pass another --port") as refused:
             make_server(LocalApi(echo_config, {}, print), sock.getsockname()[1])
+        assert refused.value.exit_code == 2          # README: "a port in use" is exit 2, as for `emulator`
 
 
 
