@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,7 +178,7 @@ def prepare(stage: DeployedStage, build: Build, comparison: Comparison,
             templates[child] = build.template(build.templates[child])
         return templates[child]
 
-    for change in with_restores(stage, build, comparison.functions, entries or {}):
+    for change in with_restores(stage, build, comparison.functions, entries or {}, generated):
         label = f"{build.stack_name}/{change.stack} > {change.logical_id}"
         props = generated(change.stack)["Resources"][change.logical_id].get("Properties") or {}
         update = FunctionUpdate(label, "")
@@ -217,7 +218,8 @@ def prepare(stage: DeployedStage, build: Build, comparison: Comparison,
 
 
 def with_restores(stage: DeployedStage, build: Build, changes: list[FunctionChange],
-                  entries: dict[str, dict[str, Any]]) -> list[FunctionChange]:
+                  entries: dict[str, dict[str, Any]],
+                  generated: Callable[[str], dict[str, Any]]) -> list[FunctionChange]:
     """`changes`, plus what an earlier sync made live over the template still deployed that the
     generated template no longer asks for (an edit synced, then undone): it goes back to the deployed
     value. Without this the function would keep a value no config says, and no deploy would change it
@@ -225,7 +227,8 @@ def with_restores(stage: DeployedStage, build: Build, changes: list[FunctionChan
     out = {(c.stack, c.logical_id): c for c in changes}
     for entry in (e for _, e in sorted(entries.items()) if e.get("type") == FUNCTION):
         stack, lid = str(entry.get("stack", "")), str(entry.get("logical_id", ""))
-        if stack not in build.templates or entry.get("base") != stage.child_key(stack):
+        if stack not in build.templates or entry.get("base") != stage.child_key(stack) \
+                or lid not in (generated(stack).get("Resources") or {}):
             continue
         change = out.get((stack, lid), FunctionChange(stack, lid, False, ()))
         config = tuple(p for p in FUNCTION_CONFIG if p in (entry.get("config") or {}) and p not in change.config)
