@@ -327,9 +327,9 @@ def test_serve_port_in_use_is_one_sentence_and_exit_2(echo_config):
         sock.listen()
         from infra.errors import UserError
 
-        with pytest.raises(UserError, match="pass another --port") as raised:
+        with pytest.raises(UserError, match="pass another --port") as refused:
             make_server(LocalApi(echo_config, {}, print), sock.getsockname()[1])
-    assert raised.value.exit_code == 2
+        assert refused.value.exit_code == 2          # README: "a port in use" is exit 2, as for `emulator`
 
 
 
