@@ -181,6 +181,14 @@ def test_an_unknown_output_key_is_one_line(stage, cli, tmp_path, emulator):
     result = cli("outputs", *args, "TableNme")
     assert result.exit_code == 1
     assert one_line_error(result) == "Error: shop-dev has no output TableNme. Did you mean TableName or TableArn?"
+    # A nested stack's output asked for with --root-only: the hint is to drop the flag.
+    every = json.loads(cli("outputs", *args, "--json").stdout)
+    nested_only = sorted(set(every) - set(json.loads(cli("outputs", *args, "--json", "--root-only").stdout)))
+    nested = cli("outputs", *args, "--root-only", nested_only[0])
+    assert nested.exit_code == 1 and "drop --root-only" in one_line_error(nested)
+    # --json with a key is still JSON.
+    as_json = cli("outputs", *args, "--json", "TableName")
+    assert as_json.exit_code == 0 and json.loads(as_json.stdout) == {"TableName": "shop-dev-items"}
 
 
 # -- 2. every flag reaches the command ------------------------------------------------------------------
