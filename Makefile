@@ -62,7 +62,8 @@ check-code: $(VENV)/.installed
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-# The local-run tests start the Node.js handler, which needs its SDK from node_modules.
+# Some loop tests run the users handler from its folder with its node_modules (they install it
+# themselves when missing, tests/loop/conftest.py); installing it here first does it once, up front.
 test-py: $(VENV)/.installed handlers/users/node_modules/.installed
 	$(PY) -m pytest -q
 

@@ -21,6 +21,8 @@ def sub(text: str, old: str, new: str, count: int = 1) -> str:
 
 CASES = [
     # (id, base, transform, key named in the message, words in the message)
+    ("missing-table-says-table", SECURE, lambda t: t.split("[project]")[0],     # only the header comments
+     "project", "Fix: add a [project] table ("),
     ("unknown-key", SECURE, lambda t: sub(t, 'region = "us-west-2"', 'region = "us-west-2"\ncolour = "blue"'),
      "project.colour", "unknown key"),
     ("typo-suggests-key", SECURE, lambda t: sub(t, "memory = 512", "memroy = 512"),

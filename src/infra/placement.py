@@ -150,9 +150,10 @@ def render_lock(placement: dict[str, str]) -> bytes:
     if isinstance(placement, Placement):
         placement = placement.recorded()
     body = {
-        "comment": ("Written by `generate.py templates`; commit it. It records the nested stack that holds "
-                    "each function, table and bucket, so that changing the config never moves a resource "
-                    "between stacks (a move replaces it). See README, 'How splitting works'."),
+        "comment": ("Written by `generate.py templates` (and by `deploy` once it has moved a resource); commit it. "
+                    "It records the nested stack that holds each function, table and bucket, so that changing the "
+                    "config never moves a resource by itself; a changed `group` is moved by `deploy` through a "
+                    "stack refactor, without replacement. See README, 'How splitting works'."),
         "version": LOCK_VERSION,
         "placement": dict(sorted(placement.items())),
     }

@@ -35,14 +35,15 @@ def stage(aws_env, tmp_path, monkeypatch):
     return config
 
 
-@pytest.fixture(scope="module")
-def html_server():
-    """A web server on loopback that answers every request with an HTML error page (not AWS)."""
+def serve_html(status: int):
+    """A web server on loopback that answers every request with an HTML page and `status` (not AWS)."""
 
     class Html(http.server.BaseHTTPRequestHandler):
         def answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
             body = b"<!DOCTYPE html><html><head><title>Welcome to nginx</title></head><body>hi</body></html>"
-            self.send_response(404)
+            self.send_response(status)
             self.send_header("Content-Type", "text/html")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -58,6 +59,18 @@ def html_server():
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def html_server():
+    """An HTML error page (404), as a web server answers an unknown path."""
+    yield from serve_html(404)
+
+
+@pytest.fixture(scope="module")
+def html_ok_server():
+    """An HTML page with status 200 (a web server's welcome page): botocore sees no error status."""
+    yield from serve_html(200)
 
 
 def read_only_dir(tmp_path: Path) -> Path:
@@ -116,6 +129,25 @@ def test_every_bad_argument_is_one_line_and_its_exit_code(case, args, code, text
     assert text in one_line_error(result)
 
 
+@pytest.mark.parametrize("command", [*COMMAND_NAMES, "sync", "logs"])
+def test_an_endpoint_answering_an_html_page_with_200_is_one_line_not_a_parser_error(command, cli, aws_env, tmp_path,
+                                                                                   html_ok_server):
+    """botocore parses a 200 answer as AWS's: an HTML page was a KeyError ("deploy failed unexpectedly
+    (KeyError: 'GetCallerIdentityResult')") for deploy and the other CloudFormation commands, and an empty
+    answer for `logs`, which printed nothing and exited 0."""
+    from deploy_emulator import REPO
+
+    extra = ["--yes"] if command in ("deploy", "destroy", "recover", "sync") else []
+    extra += ["--out", str(tmp_path / "out")] if command != "logs" else []
+    config = REPO / "config" / ("secure-api.toml" if command == "sync" else "catalog-api.toml")   # sync: a dev stage
+    result = cli(command, "--config", config, "--endpoint-url", html_ok_server, *extra)
+    assert result.exit_code == 1, result.output
+    error = one_line_error(result)
+    assert "the endpoint answered with an HTML page (HTTP 200, Welcome to nginx), not an AWS API response; " \
+           "check --endpoint-url." in error, error
+    assert "unexpectedly" not in error
+
+
 @pytest.mark.parametrize("command", COMMAND_NAMES)
 def test_every_command_refuses_a_bad_endpoint_and_a_missing_config_the_same_way(command, stage, cli, tmp_path):
     bad = cli(command, "--config", stage, "--endpoint-url", "notaurl")
@@ -149,6 +181,14 @@ def test_an_unknown_output_key_is_one_line(stage, cli, tmp_path, emulator):
     result = cli("outputs", *args, "TableNme")
     assert result.exit_code == 1
     assert one_line_error(result) == "Error: shop-dev has no output TableNme. Did you mean TableName or TableArn?"
+    # A nested stack's output asked for with --root-only: the hint is to drop the flag.
+    every = json.loads(cli("outputs", *args, "--json").stdout)
+    nested_only = sorted(set(every) - set(json.loads(cli("outputs", *args, "--json", "--root-only").stdout)))
+    nested = cli("outputs", *args, "--root-only", nested_only[0])
+    assert nested.exit_code == 1 and "drop --root-only" in one_line_error(nested)
+    # --json with a key is still JSON.
+    as_json = cli("outputs", *args, "--json", "TableName")
+    assert as_json.exit_code == 0 and json.loads(as_json.stdout) == {"TableName": "shop-dev-items"}
 
 
 # -- 2. every flag reaches the command ------------------------------------------------------------------

@@ -50,7 +50,7 @@ def test_functions_with_dependencies_deploy_with_their_architecture_and_layer(cl
     assert f"{STACK}: no changes." in again.stdout
     packaged = cli("package", "--config", config, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url)
     assert packaged.exit_code == 0, packaged.output[-3000:]
-    assert re.search(r"Uploaded 0 object\(s\), \d+ already present", packaged.output), packaged.output  # zips too
+    assert re.search(r"0 object\(s\) uploaded, \d+ already present", packaged.output), packaged.output  # zips too
 
     gone = cli("destroy", *args, "--yes")
     assert gone.exit_code == 0, gone.output[-3000:]

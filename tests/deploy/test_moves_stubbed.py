@@ -244,3 +244,80 @@ def test_templates_put_a_regrouped_function_in_its_new_stack_and_keep_the_lock_a
     assert "ComputePeople" in manifest["templates"]
     assert "UsersFunction" in json.loads((out / "compute-people.json").read_text())["Resources"]
     assert "UsersFunction" not in json.loads((out / "compute.json").read_text())["Resources"]
+
+
+def test_preflight_does_not_take_a_moved_resources_name_for_a_new_one(moved):
+    """A moved log group keeps its name: it exists (in the source stack) and must not fail `names`,
+    which only looks for names the deploy would create."""
+    from infra.deploy.checks import Preflight, run_checks
+
+    build, state, _ = moved
+    billing = build.templates["ComputeBilling"]
+    template = json.loads(billing.read_text())
+    template["Resources"]["UsersLogGroup"]["Properties"]["LogGroupName"] = f"/aws/lambda/{STACK}-users"
+    billing.write_text(json.dumps(template))
+    plan = plan_deploy(build, state, PlanOptions(config="shop.toml"))
+    assert [m.logical_id for m in plan.of(Refactor)[0].moves if m.logical_id == "UsersLogGroup"]
+    aws = StubbedAws()
+    cfn = aws.stub("cloudformation")
+    cfn.add_response("describe_stacks", {"Stacks": [{"StackName": STACK, "StackId": ROOT_ID,
+                                                     "StackStatus": "UPDATE_COMPLETE", "CreationTime": "2025-01-01"}]},
+                     {"StackName": STACK})
+
+    def listing(stack: str, resources: dict[str, str]) -> None:
+        cfn.add_response("list_stack_resources", {"StackResourceSummaries": [
+            {"LogicalResourceId": lid, "PhysicalResourceId": phys, "ResourceType": "AWS::CloudFormation::Stack",
+             "LastUpdatedTimestamp": "2025-01-01", "ResourceStatus": "UPDATE_COMPLETE"}
+            for lid, phys in resources.items()]}, {"StackName": stack})
+
+    listing(ROOT_ID, {"Compute": COMPUTE_ID, "ComputeBilling": BILLING_ID})
+    listing(COMPUTE_ID, {lid: lid for lid in compute("users", "orders")["Resources"]})
+    listing(BILLING_ID, {lid: lid for lid in compute("billing")["Resources"]})
+    [names] = [r for r in run_checks(Preflight(build, aws, None, plan)) if r.check == "names"]
+    aws.assert_done()                                     # the moved log group's name was never looked up
+    assert (names.status, names.message) == ("ok", "nothing named to create.")
+
+
+def test_an_endpoint_without_stack_refactoring_is_named_as_such_not_as_a_refusal(moved):
+    """The emulator (moto) has no CreateStackRefactor: the user is told that, not that CloudFormation refused."""
+    build, state, lock_file = moved
+    before = lock_file.read_bytes()
+    plan = plan_deploy(build, state, PlanOptions(config="shop.toml"))
+    run, aws = refactor_run(build, state, (plan.of(Refactor)[0], plan.of(RecordPlacement)[0]))
+    aws.stub("cloudformation").add_client_error("create_stack_refactor", "NotImplemented",
+                                                "The create_stack_refactor action has not been implemented",
+                                                http_status_code=501)
+    with pytest.raises(DeployError) as failed:
+        executor.execute(run)
+    text = str(failed.value)
+    assert "the endpoint does not implement CloudFormation's stack refactoring" in text
+    assert "refused" not in text and text.endswith("Nothing was moved; the lock file is unchanged.")
+    assert lock_file.read_bytes() == before
+
+
+def test_a_moved_role_is_not_counted_as_widening_access(moved):
+    """A move removes a role's statements from one stack's template and adds them to the other's: that
+    grants nothing (a refactor changes no property), so `--yes` with `--require-approval broadening` must
+    not stop on it. A statement that really widens, on the moved role, still counts."""
+    from infra.deploy.access_diff import security_changes
+    from infra.deploy.moves import mark_moved_access
+
+    build, state, _ = moved
+    refactor = plan_deploy(build, state, PlanOptions(config="shop.toml")).of(Refactor)[0]
+
+    def with_policy(template: dict, *actions: str) -> dict:
+        template["Resources"]["UsersRole"]["Properties"]["Policies"] = [{"PolicyName": "p", "PolicyDocument": {
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": a, "Resource": "*"} for a in actions]}}]
+        return template
+
+    old = with_policy(compute("users", "orders"), "s3:GetObject")
+    same = security_changes(old, compute("orders"), f"{STACK}/Compute") + security_changes(
+        compute("billing"), with_policy(compute("billing", "users"), "s3:GetObject"), f"{STACK}/ComputeBilling")
+    assert [c.broadening for c in same if c.sign == "+"] == [True]        # what the raw diff says
+    assert mark_moved_access(same, refactor, STACK) == []
+    wider = security_changes(old, compute("orders"), f"{STACK}/Compute") + security_changes(
+        compute("billing"), with_policy(compute("billing", "users"), "s3:GetObject", "s3:PutObject"),
+        f"{STACK}/ComputeBilling")
+    [left] = mark_moved_access(wider, refactor, STACK)
+    assert (left.sign, left.stack, left.resource, left.broadening) == ("+", f"{STACK}/ComputeBilling", "UsersRole", True)
+    assert left.item.actions == ("s3:PutObject",)

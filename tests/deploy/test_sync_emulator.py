@@ -117,6 +117,9 @@ def test_sync_code_env_and_api_then_fall_back_and_reconcile(catalog, cli, emulat
     assert "SYNCED catalog-dev/ApiStage > Stage (dev): deployment" in diff.stdout
     drift = cli("drift", *args)
     assert "Synced outside CloudFormation" in drift.stdout
+    assert one_error(drift) == ("Error: The endpoint does not implement CloudFormation's drift detection "
+                                "(DetectStackDrift; the local emulator has none), so drift can be checked on AWS only.")
+    assert drift.exit_code == 1
     assert "SYNCED catalog-dev/Compute > ProductsFunction (catalog-dev-products): code" in drift.stdout
 
     # 5. A table change: named, then a deploy (change set) does everything, synced changes included.
@@ -139,6 +142,54 @@ def test_sync_code_env_and_api_then_fall_back_and_reconcile(catalog, cli, emulat
     assert "Synced outside CloudFormation" not in after.stdout
     final = cli("sync", *args)
     assert final.exit_code == 0 and "nothing to sync" in final.stdout, final.output
+
+
+def test_an_undone_edit_is_put_back_and_a_deployed_sync_never_counts_again(catalog, cli, emulator, tmp_path):
+    """Two ways the ledger used to lie. (1) An edit synced, then undone in the config: the generated template
+    equals the deployed one again, so sync said "nothing to sync" while the function kept the undone value,
+    and no deploy would change it (CloudFormation sees no change). (2) An edit synced, deployed, then undone
+    and deployed again: the stack had the template the sync was made over again, so the old entry counted
+    again and diff showed it as live through sync."""
+    args = ["--config", catalog, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url]
+    lam = boto(emulator.endpoint_url, "lambda")
+    assert cli("deploy", *args, *CI).exit_code == 0
+    deployed_env = lam.get_function_configuration(FunctionName="catalog-dev-users")["Environment"]["Variables"]
+    products_sha = code_sha(lam, "catalog-dev-products")
+
+    edit(catalog, 'ENVIRONMENT = "dev"', 'ENVIRONMENT = "dev"\nFEATURE = "on"')
+    handler = tmp_path / "handlers" / "products" / "app.py"
+    original = handler.read_text()
+    handler.write_text(original.replace("from __future__ import annotations",
+                                        "from __future__ import annotations\n\nSYNCED_MARK = 1", 1))
+    assert cli("sync", *args).exit_code == 0
+    assert lam.get_function_configuration(FunctionName="catalog-dev-users")["Environment"]["Variables"]["FEATURE"] == "on"
+    assert code_sha(lam, "catalog-dev-products") != products_sha
+
+    # (1) Both edits undone: sync puts the deployed values back, and nothing is shown as synced any more.
+    edit(catalog, '\nFEATURE = "on"', "")
+    handler.write_text(original)
+    back = cli("sync", *args)
+    assert back.exit_code == 0, back.output
+    assert "UsersFunction (catalog-dev-users): environment (back to the deployed value) in" in back.stdout
+    assert "ProductsFunction (catalog-dev-products): code (back to the deployed value) in" in back.stdout
+    assert lam.get_function_configuration(FunctionName="catalog-dev-users")["Environment"]["Variables"] == deployed_env
+    assert code_sha(lam, "catalog-dev-products") == products_sha
+    assert "back to what CloudFormation deployed: nothing is shown as synced" in back.stdout
+    clean = cli("diff", *args, "--fail")
+    assert clean.exit_code == 0 and "Already live through sync" not in clean.stdout, clean.output
+    again = cli("sync", *args)
+    assert again.exit_code == 0 and f"{STACK}: nothing to sync." in again.stdout, again.output
+
+    # (2) Synced, deployed (CloudFormation records it), undone and deployed: no entry comes back.
+    edit(catalog, 'ENVIRONMENT = "dev"', 'ENVIRONMENT = "dev"\nFEATURE = "on"')
+    assert cli("sync", *args).exit_code == 0
+    assert cli("deploy", *args, *CI).exit_code == 0
+    edit(catalog, '\nFEATURE = "on"', "")
+    assert cli("deploy", *args, *CI).exit_code == 0
+    shown = cli("diff", *args)
+    assert shown.exit_code == 0, shown.output
+    assert "Already live through sync" not in shown.stdout, shown.stdout
+    assert lam.get_function_configuration(FunctionName="catalog-dev-users")["Environment"]["Variables"] == deployed_env
 
 
 def test_production_is_refused_before_any_call(emulator, cli, tmp_path, monkeypatch):

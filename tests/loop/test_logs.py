@@ -128,6 +128,15 @@ def test_a_missing_group_among_others_is_noted(cli, emulator):
     assert f"note: log group {PRODUCTS} does not exist" in result.stderr
 
 
+def test_no_events_is_said_on_stderr_not_silence(cli, cw, emulator):
+    """The groups exist but hold nothing recent: stdout stays empty (scripts), stderr says what was searched."""
+    put(cw, USERS, (int(time.time() * 1000) - 3 * 3600_000, "too old"))
+    result = cli("logs", "--config", CATALOG, "--endpoint-url", emulator.endpoint_url, "--filter", "ERROR")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert "note: no log events since " in result.stderr and "matching 'ERROR'" in result.stderr
+
+
 @pytest.mark.parametrize("args, message", [
     (("--function", "orders"), "no function named 'orders'"),
     (("--function", "users", "--api"), "exclude each other"),

@@ -318,7 +318,8 @@ def test_a_stopped_serve_leaves_no_child_processes(echo_config, emulator):
     assert "node_runner.mjs" not in children
 
 
-def test_serve_port_in_use_is_one_sentence(echo_config):
+def test_serve_port_in_use_is_one_sentence_and_exit_2(echo_config):
+    """A port in use is a bad argument (the README's exit 2), as for `emulator`."""
     import socket
 
     with socket.socket() as sock:
@@ -326,8 +327,9 @@ def test_serve_port_in_use_is_one_sentence(echo_config):
         sock.listen()
         from infra.errors import UserError
 
-        with pytest.raises(UserError, match="pass another --port"):
+        with pytest.raises(UserError, match="pass another --port") as refused:
             make_server(LocalApi(echo_config, {}, print), sock.getsockname()[1])
+        assert refused.value.exit_code == 2          # README: "a port in use" is exit 2, as for `emulator`
 
 
 

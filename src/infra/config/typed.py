@@ -114,8 +114,9 @@ class Loader:
                 values[name] = self.value(hints[name], data[name], sub, fld.metadata)
             elif fld.default is dataclasses.MISSING and fld.default_factory is dataclasses.MISSING:
                 doc = fld.metadata.get("doc", "")
+                table = isinstance(hints[name], type) and dataclasses.is_dataclass(hints[name])
                 self.fail(sub, "is required but missing.",
-                          f"add `{name} = ...`" + (f" ({doc})." if doc else "."))
+                          (f"add a [{sub}] table" if table else f"add `{name} = ...`") + (f" ({doc})." if doc else "."))
         return cls(**values)
 
     def value(self, tp: Any, raw: Any, key: str, meta: typing.Mapping) -> Any:

@@ -28,7 +28,7 @@ from infra.deploy.importing import Candidate, Imports, resolve_name
 from infra.deploy.retained import FINDERS, Context
 from infra.deploy.session import Aws, aws_errors, aws_exceptions, error_code, error_message, is_not_implemented
 from infra.deploy.stacks import describe_stack
-from infra.deploy.steps import Bootstrap, DeployPlan
+from infra.deploy.steps import Bootstrap, DeployPlan, Refactor
 from infra.deploy.ui import Ui
 from infra.errors import DeployError
 from infra.resource_types import facts, importable_types
@@ -188,11 +188,14 @@ def names(pf: Preflight) -> Result:
     account = pf.aws.account_id()
     stack_names = (build.stack_name,) + ((build.global_stack.stack_name,) if build.global_stack else ())
     imported = {(f.candidate.label, f.candidate.logical_id) for f in (pf.imports.all() if pf.imports else [])}
+    # A resource the plan moves by a stack refactor keeps its name: it arrives in its new stack, it
+    # is not created there, so its name being in use (by this stage) is expected.
+    moved = {(m.destination, m.logical_id) for r in (pf.plan.of(Refactor) if pf.plan else []) for m in r.moves}
     problems: list[str] = []
     todo: list[tuple[Stack, Candidate]] = []
     named = [t for t in importable_types() if facts(t).name_property]
     for stack, lid, res in pf.resources(*named):
-        if lid in stack.deployed:
+        if lid in stack.deployed or (stack.child, lid) in moved:
             continue
         name = resolve_name((res.get("Properties") or {}).get(facts(res["Type"]).name_property), account,
                             stack.aws.region)

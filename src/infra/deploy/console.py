@@ -36,7 +36,7 @@ def run_package(opts: Options, ui: Ui) -> Packaged:
     if packaged is None:
         raise DeployError(f"{build.name} was not packaged.")
     bucket = packaged.bucket
-    ui.say(f"Uploaded {len(packaged.uploaded)} object(s), {len(packaged.skipped)} already present.")
+    # The upload count was said by the package step itself.
     ui.say(f"Console-ready root template: {packaged.root_file}")
     ui.say(f"Template URL: {packaged.root_url}")
     params = console_parameters(build, bucket)

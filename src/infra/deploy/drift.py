@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.deploy.property_diff import shown
-from infra.deploy.session import aws_errors
+from infra.deploy.session import aws_errors, aws_exceptions, is_not_implemented
 from infra.deploy.stacks import describe_stack, nested_stacks
 from infra.deploy.stage import Options, open_stage
 from infra.deploy.sync_ledger import DRIFT_HEADING, explains, report
@@ -37,7 +37,14 @@ class StackDrift:
 
 
 def start(cfn: Any, stack_id: str) -> str:
-    return cfn.detect_stack_drift(StackName=stack_id)["StackDriftDetectionId"]
+    try:
+        answer = cfn.detect_stack_drift(StackName=stack_id)
+    except aws_exceptions() as exc:
+        if is_not_implemented(exc):   # the local emulator (moto) has no drift detection
+            raise DeployError("The endpoint does not implement CloudFormation's drift detection (DetectStackDrift; "
+                              "the local emulator has none), so drift can be checked on AWS only.") from None
+        raise
+    return str(answer["StackDriftDetectionId"])
 
 
 def wait(cfn: Any, detection_id: str, *, timeout: float, sleep: Callable[[float], None],

@@ -29,6 +29,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from infra.deploy.access_diff import SecurityChange
 from infra.deploy.manifest import Build
 from infra.deploy.resource_diff import Row
 from infra.deploy.state import StageState
@@ -205,3 +206,22 @@ def mark_moves(rows: list[Row], refactor: Refactor | None, root: str) -> list[Ro
         if not any(r.action == "Move" and (r.stack, r.logical_id) == (label, m.logical_id) for r in out):
             out.append(Row(label, "Move", m.logical_id, m.resource_type, "False", identifier=f"{root}/{m.source}"))
     return out
+
+
+def mark_moved_access(changes: list[SecurityChange], refactor: Refactor | None, root: str) -> list[SecurityChange]:
+    """IAM and security group changes of a diff made before the refactor, without those a move only
+    carries: a moved resource's statement removed in the stack it leaves and added, unchanged, in the one
+    it joins grants nothing new (a refactor changes no property), so it is neither shown nor counted as
+    broadening. A statement that also changes stays, on its side."""
+    if refactor is None:
+        return changes
+    moved = {m.logical_id: (f"{root}/{m.source}", f"{root}/{m.destination}") for m in refactor.moves}
+    left = [i for i, c in enumerate(changes) if c.sign == "-" and moved.get(c.resource, ("", ""))[0] == c.stack]
+    drop: set[int] = set()
+    for i, change in enumerate(changes):
+        if change.sign == "+" and moved.get(change.resource, ("", ""))[1] == change.stack:
+            twin = next((j for j in left if j not in drop and changes[j].item == change.item
+                         and changes[j].resource == change.resource), None)
+            if twin is not None:
+                drop |= {i, twin}
+    return [c for i, c in enumerate(changes) if i not in drop]

@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from infra.deploy.session import aws_exceptions, error_message
+from infra.deploy.session import aws_exceptions, error_message, is_not_implemented
 from infra.deploy.steps import Refactor
 from infra.deploy.ui import Ui
 from infra.errors import DeployError
@@ -53,6 +53,10 @@ def run_refactor(cfn: Any, ui: Ui, step: Refactor, *, upload: Callable[[dict[str
     try:
         refactor_id = cfn.create_stack_refactor(**request(step, upload))["StackRefactorId"]
     except aws_exceptions() as exc:
+        if is_not_implemented(exc):   # the local emulator: moto has no stack refactoring
+            raise DeployError(f"Could not move resources between {names}: the endpoint does not implement "
+                              "CloudFormation's stack refactoring (CreateStackRefactor; the local emulator has none), "
+                              "so moves run on AWS only. Nothing was moved; the lock file is unchanged.") from None
         raise DeployError(f"CloudFormation refused the stack refactor of {names}: {error_message(exc).rstrip('.')}. "
                           "Nothing was moved; the lock file is unchanged.") from None
     try:

@@ -137,9 +137,10 @@ class Aws:
                 connect_timeout=10,
                 read_timeout=60,
             )
-            self._clients[key] = self.session.client(
-                service, region_name=self.region, endpoint_url=self.endpoint_url, config=config
-            )
+            client = self.session.client(service, region_name=self.region, endpoint_url=self.endpoint_url,
+                                         config=config)
+            client.meta.events.register("before-parse", refuse_html)
+            self._clients[key] = client
         return self._clients[key]
 
 
@@ -157,12 +158,34 @@ def check_region(session: Any, region: str) -> str:
     raise UsageError(f"Unknown AWS region '{region}'.{hint}")
 
 
+class NotAws(Exception):
+    """The endpoint answered with an HTML page (a web server, a proxy's login page), not an AWS API answer."""
+
+
+def refuse_html(response_dict: dict[str, Any], operation_model: Any = None, **_: Any) -> None:
+    """botocore `before-parse` handler. A web server's page with status 200 is no error to botocore, whose
+    parsers then fail on it (a KeyError for query-protocol services such as STS and CloudFormation) or
+    read it as an empty answer (JSON services: `logs` would print nothing and succeed): say what it is.
+    Error statuses are left to botocore (an HTML error page becomes a ClientError, explained as such),
+    and so are streamed bodies (an S3 object may well be an HTML page)."""
+    status = response_dict.get("status_code") or 0
+    if not 200 <= int(status) < 300 or (operation_model is not None and operation_model.has_streaming_output):
+        return
+    # The body decides, not the Content-Type: emulators (moto) label many good answers text/html.
+    body = response_dict.get("body") or b""
+    head = body[:512].decode("utf-8", "replace") if isinstance(body, bytes) else str(body)[:512]
+    if looks_like_html(head):
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+        raise NotAws(html_summary(text, str(response_dict.get("status_code", ""))))
+
+
 def aws_exceptions() -> tuple[type[BaseException], ...]:
-    """Everything boto3 raises for a failed call (ResponseParserError is not a BotoCoreError)."""
+    """Everything boto3 raises for a failed call (ResponseParserError is not a BotoCoreError), and an
+    endpoint that is not AWS (`NotAws`)."""
     from botocore.exceptions import BotoCoreError, ClientError
     from botocore.parsers import ResponseParserError
 
-    return (BotoCoreError, ClientError, ResponseParserError)
+    return (BotoCoreError, ClientError, ResponseParserError, NotAws)
 
 
 def error_code(exc: BaseException) -> str:
@@ -265,6 +288,8 @@ def explain(exc: BaseException, action: str) -> DeployError:
         return DeployError(f"Could not reach AWS while {action}: {exc}.")
     if isinstance(exc, bx.ParamValidationError):
         return DeployError(f"Invalid request while {action}: {exc}.")
+    if isinstance(exc, NotAws):
+        return DeployError(f"Unexpected answer while {action}: {exc}.")
     code = error_code(exc)
     message = error_message(exc).rstrip(".")
     if "answered with an HTML page" in message:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from infra.deploy import bootstrap
 from infra.deploy.importing import mark_imports
-from infra.deploy.moves import mark_moves
+from infra.deploy.moves import mark_moved_access, mark_moves
+from infra.deploy.sync_ledger import ledger_key, prune
 from infra.deploy.outputs import read_outputs, show_outputs, write_outputs
 from infra.deploy.package import package, upload_template
 from infra.deploy.policy import protect, relax
@@ -129,7 +130,9 @@ def plan_root(run: Run, values: dict[str, str] | None) -> Reviewed:
         else:
             plan = runner.plan(recreate_failed=run.opts.recreate_failed)
     if plan.diff is not None and run.refactored is None:
-        plan.diff.rows = mark_moves(plan.diff.rows, next(iter(run.plan.of(Refactor)), None), build.stack_name)
+        refactor = next(iter(run.plan.of(Refactor)), None)
+        plan.diff.rows = mark_moves(plan.diff.rows, refactor, build.stack_name)
+        plan.diff.security = mark_moved_access(plan.diff.security, refactor, build.stack_name)
     reviewed = Reviewed(runner, plan, aws.region, local=False)
     run.remember(runner, plan)
     return reviewed
@@ -149,7 +152,9 @@ def local_root(run: Run, values: dict[str, str] | None, why: str) -> Reviewed:
         plan = runner.plan_locally()
     if plan.diff is not None:
         plan.diff.rows = mark_imports(plan.diff.rows, state.imports.found if state.imports else [])
-        plan.diff.rows = mark_moves(plan.diff.rows, next(iter(run.plan.of(Refactor)), None), build.stack_name)
+        refactor = next(iter(run.plan.of(Refactor)), None)
+        plan.diff.rows = mark_moves(plan.diff.rows, refactor, build.stack_name)
+        plan.diff.security = mark_moved_access(plan.diff.security, refactor, build.stack_name)
     return Reviewed(runner, plan, aws.region, local=True)
 
 
@@ -219,6 +224,11 @@ def execute_root(run: Run, step: DeployRoot) -> None:
         check_replacements(reviewed.plan, build.stateful_types, allow_removal=run.opts.allow_removal)
     with aws_errors(f"deploying {build.stack_name} in {aws.region}"):
         run.root_info = apply(run, reviewed.runner, reviewed.plan, protected=True)
+    try:   # the deploy succeeded: a ledger left as it was is worth a note, not a failure
+        prune(aws, build.stack_name, run.root_info)
+    except aws_exceptions() as exc:
+        run.ui.note(f"Could not forget what sync had changed in {build.stack_name} ({ledger_key(build.stack_name)} in "
+                    f"the artifact bucket): {error_message(exc).rstrip('.')}. diff and drift may show it as synced.")
 
 
 def apply(run: Run, runner: StackRunner, plan: Plan, *, protected: bool) -> StackInfo:

@@ -105,18 +105,36 @@ def outstanding(aws: Aws, stack_name: str, root: StackInfo) -> list[Synced]:
     entries = Ledger(aws, stack_name, bucket).read()
     if not entries:
         return []
+    found = []
+    for _, entry in sorted(current(entries, child_keys(aws, root)).items()):
+        found.append(Synced(entry["label"], f"{stack_name}/{entry['stack']}", entry["logical_id"], entry["type"],
+                            entry["physical_id"], tuple(entry.get("what", [])), entry.get("at", "?"),
+                            _still_live(aws, entry)))
+    return found
+
+
+def child_keys(aws: Aws, root: StackInfo) -> dict[str, str | None]:
+    """Each nested stack's logical id -> the S3 key of the template the root deploys it from."""
     root_template = body(aws.client("cloudformation").get_template(StackName=root.stack_id, TemplateStage="Original"))
     keys: dict[str, str | None] = {}
     for lid, res in (root_template.get("Resources") or {}).items():
         if isinstance(res, dict) and res.get("Type") == NESTED_STACK_TYPE:
             url = str((res.get("Properties") or {}).get("TemplateURL", ""))
             keys[lid] = "templates/" + url.rsplit("/templates/", 1)[-1] if "/templates/" in url else None
-    found = []
-    for _, entry in sorted(current(entries, keys).items()):
-        found.append(Synced(entry["label"], f"{stack_name}/{entry['stack']}", entry["logical_id"], entry["type"],
-                            entry["physical_id"], tuple(entry.get("what", [])), entry.get("at", "?"),
-                            _still_live(aws, entry)))
-    return found
+    return keys
+
+
+def prune(aws: Aws, stack_name: str, root: StackInfo) -> None:
+    """After a deploy: forget the entries it made CloudFormation record (their stack got another
+    template). Kept, they would count again if a later deploy brought back the template they were
+    synced over (an edit deployed, then undone), and show as synced what CloudFormation had long
+    replaced. Costs one S3 read when nothing was ever synced."""
+    book = Ledger(aws, stack_name, root.parameters.get(ASSET_BUCKET))
+    entries = book.read()
+    if entries:
+        kept = current(entries, child_keys(aws, root))
+        if kept != entries:
+            book.write(kept)
 
 
 def _still_live(aws: Aws, entry: dict[str, Any]) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -82,9 +83,14 @@ def logs_cmd(config: Path, function: str | None, api: bool, since: float, follow
     session = Aws(Target(region, profile, endpoint_url), cfg.project.region)
     session.check_credentials()
     reader = logs.Reader(session.client("logs"), groups, pattern)
+    started = time.time()
     try:
         with aws_errors(f"reading the logs of {', '.join(g.group for g in groups)}"):
-            logs.run(reader, click.echo, since_seconds=since, follow=follow)
+            printed = logs.run(reader, click.echo, since_seconds=since, follow=follow)
+        if not printed and not follow:   # an empty answer is not a silent one: say what was searched
+            since_text = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started - since))
+            click.echo(f"note: no log events since {since_text}" + (f" matching {pattern!r}" if pattern else "")
+                       + " (a longer --since, or --follow to wait for new ones).", err=True)
     finally:  # also when Ctrl-C ends --follow (exit 130)
         for group in sorted(reader.missing):
             click.echo(f"note: log group {group} does not exist (not deployed, or another region).", err=True)

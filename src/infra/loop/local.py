@@ -81,29 +81,16 @@ def _check_endpoint(session: Any, cfg: Config, endpoint: str) -> None:
     a web server's HTML page or a closed port is one sentence now, not a failure in every handler."""
     from botocore.config import Config as ClientConfig
 
-    from infra.deploy.session import EMULATOR_MAX_ATTEMPTS, aws_errors
+    from infra.deploy.session import EMULATOR_MAX_ATTEMPTS, aws_errors, refuse_html
 
     config = ClientConfig(retries={"total_max_attempts": EMULATOR_MAX_ATTEMPTS}, connect_timeout=10, read_timeout=30)
     with aws_errors(f"checking the endpoint {endpoint}"):
         sts = session.client("sts", region_name=cfg.project.region, endpoint_url=endpoint, config=config)
-        sts.meta.events.register("before-parse.sts.GetCallerIdentity", _refuse_html)
+        sts.meta.events.register("before-parse.sts.GetCallerIdentity", refuse_html)
         answer = sts.get_caller_identity()
     if not isinstance(answer, dict) or not answer.get("Account"):
         raise DeployError(f"Unexpected answer from {endpoint}: STS GetCallerIdentity named no account; "
                           "check --endpoint-url.")
-
-
-def _refuse_html(response_dict: dict[str, Any], **_: Any) -> None:
-    """A web server's page with status 200 is no error to botocore, whose parser then fails on it
-    (KeyError); say what it is before parsing."""
-    from infra.deploy.session import html_summary, looks_like_html
-
-    headers = {str(k).lower(): str(v) for k, v in (response_dict.get("headers") or {}).items()}
-    body = response_dict.get("body") or b""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
-    if headers.get("content-type", "").startswith("text/html") or looks_like_html(text):
-        raise DeployError(f"Unexpected answer while checking the endpoint: "
-                          f"{html_summary(text, str(response_dict.get('status_code', '')))}.")
 
 
 def _emulator_backing(cfg: Config, session: Any, endpoint: str, extra: dict[str, str]) -> Backing:

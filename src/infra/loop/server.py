@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from infra.config.schema import Api, Config
-from infra.errors import UserError
+from infra.errors import UsageError, UserError
 from infra.loop import auth
 from infra.loop.events import BadProxyResponse, HttpRequest, HttpResponse, http_response, proxy_event
 from infra.loop.routes import (INVALID_BODY, MISSING_TOKEN, RouteTable, body_validator, cors_headers,
@@ -167,11 +167,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def make_server(api: LocalApi, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
-    """An HTTP server for `api` on host:port (port 0: any free port); not started."""
+    """An HTTP server for `api` on host:port (port 0: any free port); not started. A port that
+    cannot be had is a bad argument (exit 2), as for `emulator`."""
     handler = type("LocalApiHandler", (_Handler,), {"api": api})
     try:
         server = ThreadingHTTPServer((host, port), handler)
     except OSError as exc:
-        raise UserError(f"cannot listen on {host}:{port} ({exc.strerror}); pass another --port.") from None
+        raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror}); pass another --port.") from None
     server.daemon_threads = True
     return server

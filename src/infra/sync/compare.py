@@ -35,11 +35,16 @@ class FunctionChange:
     logical_id: str
     code: bool
     config: tuple[str, ...]        # changed among FUNCTION_CONFIG
+    # Of those, what goes back to the value CloudFormation deployed ("Code" for the code): an earlier
+    # sync changed it and the config asks for the deployed value again (an edit undone).
+    restore: tuple[str, ...] = ()
 
     @property
     def what(self) -> list[str]:
-        words = {"Environment": "environment", "MemorySize": "memory", "Timeout": "timeout"}
-        return (["code"] if self.code else []) + [words[p] for p in self.config]
+        return (["code"] if self.code else []) + [CONFIG_WORDS[p] for p in self.config]
+
+
+CONFIG_WORDS = {"Environment": "environment", "MemorySize": "memory", "Timeout": "timeout"}
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,10 @@ from infra.sync.apply import (
     update_function,
 )
 from infra.sync.compare import (
+    CONFIG_WORDS,
     DEPLOYMENT,
+    FUNCTION,
+    FUNCTION_CONFIG,
     REST_API,
     STAGE,
     ApiChange,
@@ -174,7 +178,7 @@ def prepare(stage: DeployedStage, build: Build, comparison: Comparison,
             templates[child] = build.template(build.templates[child])
         return templates[child]
 
-    for change in comparison.functions:
+    for change in with_restores(stage, build, comparison.functions, entries or {}, generated):
         label = f"{build.stack_name}/{change.stack} > {change.logical_id}"
         props = generated(change.stack)["Resources"][change.logical_id].get("Properties") or {}
         update = FunctionUpdate(label, "")
@@ -213,6 +217,29 @@ def prepare(stage: DeployedStage, build: Build, comparison: Comparison,
     return out
 
 
+def with_restores(stage: DeployedStage, build: Build, changes: list[FunctionChange],
+                  entries: dict[str, dict[str, Any]],
+                  generated: Callable[[str], dict[str, Any]]) -> list[FunctionChange]:
+    """`changes`, plus what an earlier sync made live over the template still deployed that the
+    generated template no longer asks for (an edit synced, then undone): it goes back to the deployed
+    value. Without this the function would keep a value no config says, and no deploy would change it
+    (CloudFormation sees no change in its template); `_not_yet_live` drops what is live already."""
+    out = {(c.stack, c.logical_id): c for c in changes}
+    for entry in (e for _, e in sorted(entries.items()) if e.get("type") == FUNCTION):
+        stack, lid = str(entry.get("stack", "")), str(entry.get("logical_id", ""))
+        if stack not in build.templates or entry.get("base") != stage.child_key(stack) \
+                or lid not in (generated(stack).get("Resources") or {}):
+            continue
+        change = out.get((stack, lid), FunctionChange(stack, lid, False, ()))
+        config = tuple(p for p in FUNCTION_CONFIG if p in (entry.get("config") or {}) and p not in change.config)
+        code = bool(entry.get("code_sha256")) and not change.code
+        if config or code:
+            out[(stack, lid)] = FunctionChange(stack, lid, change.code or code,
+                                               tuple(p for p in FUNCTION_CONFIG if p in change.config or p in config),
+                                               change.restore + (("Code",) if code else ()) + config)
+    return list(out.values())
+
+
 def _not_yet_live(change: FunctionChange, update: FunctionUpdate, entry: dict[str, Any] | None,
                   base: str | None) -> FunctionChange:
     """`change` less what the ledger says an earlier sync over the same deployed template made live
@@ -225,7 +252,22 @@ def _not_yet_live(change: FunctionChange, update: FunctionUpdate, entry: dict[st
     applied = entry.get("config") or {}
     config = tuple(p for p in change.config if applied.get(p) != update.config.get(p))
     update.config = {p: update.config[p] for p in config}
-    return FunctionChange(change.stack, change.logical_id, code, config)
+    restore = tuple(p for p in change.restore if p in config or (p == "Code" and code))
+    return FunctionChange(change.stack, change.logical_id, code, config, restore)
+
+
+def ledger_entry(change: FunctionChange, update: FunctionUpdate, final: dict[str, Any],
+                 earlier: dict[str, Any]) -> dict[str, Any] | None:
+    """The ledger entry after `update` was applied over `earlier` (same deployed template); None when
+    nothing differs from CloudFormation any more (every synced value was put back)."""
+    config = {k: v for k, v in {**earlier.get("config", {}), **update.config}.items() if k not in change.restore}
+    sha = None if "Code" in change.restore else (final.get("CodeSha256") if change.code else earlier.get("code_sha256"))
+    if not config and not sha:
+        return None
+    what = (["code"] if sha else []) + [CONFIG_WORDS[p] for p in FUNCTION_CONFIG if p in config]
+    return {"label": update.label, "stack": change.stack, "logical_id": change.logical_id, "type": FUNCTION,
+            "physical_id": update.name, "what": what, "at": ledger.now(), "base": earlier.get("base"),
+            "code_sha256": sha, "config": config}
 
 
 def _prepare_api(stage: DeployedStage, build: Build, change: ApiChange, generated: Any,
@@ -264,19 +306,22 @@ def run_sync(opts: SyncOptions, ui: Ui, *, cache_dir: Path = DEFAULT_CACHE, aws:
         book = ledger.Ledger(aws, build.stack_name, stage.root.parameters.get(ledger.ASSET_BUCKET))
         with aws_errors(f"comparing {build.stack_name} with the generated templates in {aws.region}"):
             comparison = compare(stage, build)
-            entries = book.read() if comparison.functions or comparison.api else {}
+            entries = book.read()   # also when nothing differs: an undone edit may still be live through sync
             prepared = prepare(stage, build, comparison, entries)
         if prepared.blockers:
             return fall_back(opts, ui, build, prepared.blockers)
         if not prepared.functions and prepared.api is None:
-            already = " (what differs from CloudFormation is live through an earlier sync)" if entries else ""
+            live = any(e.get("base") == stage.child_key(str(e.get("stack", ""))) for e in entries.values())
+            already = " (what differs from CloudFormation is live through an earlier sync)" if live else ""
             ui.success(f"{build.stack_name}: nothing to sync{already}.")
             return NOTHING
-        apply(stage, build, prepared, ui, book, entries)
+        outstanding = apply(stage, build, prepared, ui, book, entries)
     finally:
         stage.save()
-    ui.success(f"Synced {build.stack_name} in {time.perf_counter() - started:.2f} s. CloudFormation still records the "
-               "previous state: diff and drift show these as synced until the next deploy records them.")
+    took = f"Synced {build.stack_name} in {time.perf_counter() - started:.2f} s."
+    ui.success(f"{took} CloudFormation still records the previous state: diff and drift show these as synced until "
+               "the next deploy records them." if outstanding else
+               f"{took} What sync had changed is back to what CloudFormation deployed: nothing is shown as synced.")
     return SYNCED
 
 
@@ -292,10 +337,11 @@ def fall_back(opts: SyncOptions, ui: Ui, build: Build, blockers: list[str]) -> s
 
 
 def apply(stage: DeployedStage, build: Build, prepared: Prepared, ui: Ui, book: ledger.Ledger,
-          entries: dict[str, dict[str, Any]]) -> None:
-    """Functions first, then the API; each applied change is recorded even if a later one fails."""
+          entries: dict[str, dict[str, Any]]) -> bool:
+    """Functions first, then the API; each applied change is recorded even if a later one fails. True when
+    something applied now differs from what CloudFormation deployed (False: every change put a value back)."""
     aws = stage.aws
-    changed = False
+    changed = outstanding = False
     waiter = Waiter()
     ui.step(f"Sync {build.stack_name} ({aws.region}): " + ", ".join(
         [f"{len(prepared.functions)} function(s)"] + (["the API definition"] if prepared.api else [])))
@@ -313,14 +359,17 @@ def apply(stage: DeployedStage, build: Build, prepared: Prepared, ui: Ui, book: 
             key = f"{change.stack}/{change.logical_id}"
             base = stage.child_key(change.stack)
             earlier = entries.get(key, {}) if entries.get(key, {}).get("base") == base else {}
-            ledger.record(entries, key, {
-                "label": update.label, "stack": change.stack, "logical_id": change.logical_id,
-                "type": "AWS::Lambda::Function", "physical_id": update.name, "what": change.what,
-                "at": ledger.now(), "base": base,
-                "code_sha256": final.get("CodeSha256") if change.code else earlier.get("code_sha256"),
-                "config": {**earlier.get("config", {}), **update.config}})
-            changed = True
-            ui.say(f"synced {update.label} ({update.name}): {', '.join(change.what)} in {time.perf_counter() - t0:.2f} s")
+            entry = ledger_entry(change, update, final, {**earlier, "base": base})
+            if entry is None:
+                entries.pop(key, None)
+            elif change.restore:
+                entries[key] = entry
+            else:
+                ledger.record(entries, key, entry | {"what": change.what})
+            changed, outstanding = True, outstanding or entry is not None
+            back = {CONFIG_WORDS.get(p, "code") for p in change.restore}
+            done = ", ".join(w + (" (back to the deployed value)" if w in back else "") for w in change.what)
+            ui.say(f"synced {update.label} ({update.name}): {done} in {time.perf_counter() - t0:.2f} s")
         if prepared.api:
             api = prepared.api
             t0 = time.perf_counter()
@@ -339,13 +388,14 @@ def apply(stage: DeployedStage, build: Build, prepared: Prepared, ui: Ui, book: 
                     "physical_id": api.stage, "rest_api_id": api.rest_api_id, "what": ["deployment"],
                     "at": ledger.now(), "base": stage.child_key(api.stage_stack), "deployment": deployment,
                     "stage": api.stage})
-            changed = True
+            changed = outstanding = True
             ui.say(f"synced {api.label} ({api.rest_api_id}): OpenAPI document, deployed to stage {api.stage} "
                    f"({deployment}) in {time.perf_counter() - t0:.2f} s")
     finally:
         if changed:
             with aws_errors(f"recording the sync in s3://{book.bucket}/{book.key}"):
                 book.write(entries)
+    return outstanding
 
 
 __all__ = ["DEPLOYED", "NOTHING", "SYNCED", "SyncOptions", "run_sync"]
