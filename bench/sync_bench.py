@@ -11,6 +11,7 @@ generation and cdk synth) so that the two change independently.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -73,21 +74,24 @@ def _large_copy(tmp: Path) -> tuple[Path, dict[str, Path]]:
     return config, {"python": own["python"] / "app.py", "node": own["node"] / "index.mjs"}
 
 
-def _edit(path: Path, n: int) -> str:
+_EDITS = itertools.count(1)  # one numbering for every save of the run: an export name never repeats
+
+
+def _edit(path: Path) -> str:
     """The line a save appends. A Node.js function is an esbuild bundle, which drops comments, so
-    its edit is code (an export the bundle keeps); a Python comment changes the zip."""
+    its edit is code (an export the bundle keeps, named once per run: a second export of one name
+    does not build); a Python comment changes the zip."""
+    n = next(_EDITS)
     return f"\n# bench edit {n}\n" if path.suffix == ".py" else f"\nexport const benchEdit{n} = {n};\n"
 
 
 def measure_stage(name: str, config: Path, files: dict[str, Path], tmp: Path, endpoint: str, runs: int) -> Loop:
     loop = Loop(name)
     _run(["deploy", *CI], tmp, endpoint, config)
-    counter = 0
     for lang, path in files.items():
         for run in range(runs + 1):                     # the first run warms the caches, untimed
-            counter += 1
             with path.open("a") as fh:                  # the save
-                fh.write(_edit(path, counter))
+                fh.write(_edit(path))
             start = time.perf_counter()
             out = _run(["sync"], tmp, endpoint, config)
             took = time.perf_counter() - start
@@ -140,13 +144,11 @@ def measure_watch_sync(loop: Loop, config: Path, files: dict[str, Path], tmp: Pa
     threading.Thread(target=pump, daemon=True).start()
     try:
         wait_for(r"watching \d+ path")
-        counter = 0
         for lang, path in files.items():
             for run in range(runs + 1):
-                counter += 1
                 start = time.perf_counter()
                 with path.open("a") as fh:
-                    fh.write(_edit(path, counter))
+                    fh.write(_edit(path))
                 done = wait_for(r"^synced .*: code in")
                 if run > 0:
                     loop.watch_s.setdefault(lang, []).append(done - start)
@@ -182,7 +184,7 @@ def measure_watch(runs: int, tmp: Path) -> list[float]:
 def main(runs: int, large: bool = True) -> list[str]:
     """The fast-loop lines of `make bench`."""
     sys.path[:0] = [str(REPO / "src"), str(REPO), str(REPO / "tests" / "deploy")]
-    from deploy_emulator import PatchedMotoServer
+    from deploy_emulator import patched_server
     from sync_stage import dev_catalog
 
     start = f"load average at the start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs; other work slows every row)"
@@ -200,7 +202,7 @@ def main(runs: int, large: bool = True) -> list[str]:
                      f"(min {min(watch):.3f}, max {max(watch):.3f})   target <= {TARGET_WATCH_S} s  "
                      f"{mark(med <= TARGET_WATCH_S)}")
         loops = []
-        with PatchedMotoServer() as server:
+        with patched_server() as server:
             catalog_dir = tmp / "catalog"
             catalog_dir.mkdir()
             config = dev_catalog(catalog_dir)

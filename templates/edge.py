@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from troposphere import GetAtt, Ref, Sub, cloudfront as cf, route53, secretsmanager, ssm
+from troposphere import GetAtt, Ref, Sub, cloudfront as cf, secretsmanager, ssm
 
 from infra.builders import ORIGIN_VERIFY_HEADER, origin_verify_value, storage
 from infra.config import names
@@ -89,6 +89,8 @@ def build(cfg: Config) -> Stack:
     if cfg.firewall and edge.origin_verify_rotation_function:
         _origin_verify_rotation(cfg, st, dist)
     if edge.domain:
+        from troposphere import route53  # only a custom domain needs it: a module less on every cold start
+
         for kind in ("A", "AAAA"):
             st.add(route53.RecordSetType(
                 f"ApiAlias{kind}Record", HostedZoneId=edge.hosted_zone_id, Name=f"{fqdn(cfg)}.", Type=kind,

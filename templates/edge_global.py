@@ -7,7 +7,7 @@
 """
 from __future__ import annotations
 
-from troposphere import GetAtt, Ref, certificatemanager as acm, wafv2
+from troposphere import GetAtt, Ref, wafv2
 
 from infra.builders.keys import customer_key
 from infra.builders import waf
@@ -35,6 +35,8 @@ def build(cfg: Config) -> Stack:
     """Certificate and/or CloudFront web ACL, as the config needs."""
     st = Stack(cfg, "global", f"{physical(cfg)} us-east-1 resources for CloudFront (deploy in {REGION})")
     if needs_certificate(cfg):
+        from troposphere import certificatemanager as acm  # only a custom domain needs it (cold start)
+
         # DNS validation: CloudFormation writes the validation record into the hosted zone.
         cert = st.add(acm.Certificate(
             "Certificate", DomainName=fqdn(cfg), ValidationMethod="DNS",

@@ -382,3 +382,28 @@ def test_pip_needs_every_manylinux_tag_lambda_accepts():
     assert "manylinux_2_35_x86_64" not in tags
     assert bpython.pip_platforms("aarch64")[-1] == "manylinux2014_aarch64"
     assert bpython.uv_platform("arm64") == "aarch64-manylinux_2_34"
+
+
+def test_uvs_version_is_read_from_its_metadata_as_importlib_metadata_reads_it(monkeypatch, tmp_path):
+    import importlib.metadata
+    import importlib.util
+
+    btools.uv_version.cache_clear()
+    assert btools.uv_version() == importlib.metadata.version("uv")
+    # Where uv's METADATA is not beside the package (another layout), importlib.metadata answers.
+    btools.uv_version.cache_clear()
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    assert btools.uv_version() == importlib.metadata.version("uv")
+    btools.uv_version.cache_clear()
+
+
+def test_a_cache_hit_keeps_the_hash_it_checked_which_is_the_zips(project, fake):
+    import hashlib
+
+    cache = Cache(project / "cache")
+    first = build_code(load(project, PY_FN), cache=cache)["f"]
+    again = build_code(load(project, PY_FN), cache=cache)["f"]          # a hit: its hash is the checked one
+    assert "sha256" in again.asset.__dict__ and len(fake) == 1
+    assert again.asset.key == first.asset.key == f"assets/{hashlib.sha256(again.asset.data).hexdigest()}.zip"
+    assert Asset.hashed("f", b"zip", "abc").key == "assets/abc.zip"
+    assert Asset.hashed("f", b"zip", "abc") == Asset("f", b"zip")      # the hash is derived, not compared

@@ -127,7 +127,7 @@ def test_the_recipes_call_only_commands_and_options_the_cli_has(recipe):
     invocations = _invocations(recipe.read_text())
     assert invocations
     for words in invocations:
-        command = main.commands.get(words[0])
+        command = main.get_command(None, words[0])
         assert command is not None, words
         known = {opt for param in command.params for opt in param.opts}
         for word in words[1:]:

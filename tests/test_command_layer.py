@@ -27,7 +27,7 @@ from infra.errors import UserError
 from support.shipped import REPO
 
 CATALOG = REPO / "config" / "catalog-api.toml"
-ALL_COMMANDS = sorted(cli.main.commands.values(), key=lambda c: c.name or "")
+ALL_COMMANDS = sorted(cli.main.load_all().values(), key=lambda c: c.name or "")
 
 
 def run(*args: object, input: str | None = None):
@@ -44,9 +44,33 @@ def one_line_error(result) -> str:
 # -- one way to define and register a command ---------------------------------------------------------
 def test_every_command_is_defined_the_one_way_and_listed_once():
     listed = [c for module in cli.COMMAND_MODULES for c in importlib.import_module(module).COMMANDS]
-    assert sorted(c.name for c in listed) == sorted(cli.main.commands)  # nothing registered elsewhere
+    assert sorted(c.name for c in listed) == sorted(cli.COMMANDS)  # the registry names exactly these
     assert len({c.name for c in listed}) == len(listed)
     assert all(isinstance(c, Command) for c in listed)
+    for module in cli.COMMAND_MODULES:  # ... each in the module that defines it
+        defined = {c.name for c in importlib.import_module(module).COMMANDS}
+        assert defined == {name for name, where in cli.COMMANDS.items() if where == module}, module
+    assert cli.main.load_all() == {c.name: c for c in listed}  # nothing registered elsewhere
+
+
+def test_a_registry_that_disagrees_with_a_module_is_refused():
+    group = Group("g", lazy={"templates": "infra.generate_commands", "nosuch": "infra.generate_commands"})
+    with pytest.raises(LookupError, match=r"infra.generate_commands.COMMANDS defines \['lint', 'schema', "
+                                          r"'templates'\], but the command registry names \['nosuch', 'templates'\]"):
+        group.get_command(None, "templates")
+
+
+def test_generating_imports_no_other_command_module():
+    """Commands load on first use: `templates` (the cold start the bench times) imports neither the
+    deploy, loop nor sync commands, nor boto3; `--help`, which lists every command, loads them all."""
+    probe = ("import sys; from infra.cli import main; main.get_command(None, 'templates'); "
+             "print(sorted(m for m in sys.modules if m.startswith(('infra.deploy', 'infra.loop', 'infra.sync', "
+             "'boto', 'rich'))))")
+    env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{REPO}"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "[]"
+    result = run("--help")
+    assert result.exit_code == 0 and all(f"  {name} " in result.output for name in cli.COMMANDS)
 
 
 def test_the_root_group_refuses_a_command_defined_another_way():
@@ -236,6 +260,83 @@ def test_the_readme_lists_every_command_and_its_exit_codes():
     readme = (REPO / "README.md").read_text()
     block = readme.split("## Command line", 1)[1].split("```", 2)[1]
     listed = {line.split()[2] for line in block.splitlines() if line.startswith("python generate.py ")}
-    assert listed == set(cli.main.commands)
+    assert listed == set(cli.COMMANDS)
     table = readme.split("| exit | meaning |", 1)[1].split("\n\n", 1)[0]
     assert [row.split("|")[1].strip() for row in table.splitlines()[2:]] == ["0", "1", "2", "3", "130"]
+
+
+# -- ending the process: a fast_exit command skips the interpreter's teardown --------------------------
+class _Exited(BaseException):
+    pass
+
+
+@pytest.mark.parametrize("fast_exit, hard_exit, raised, code, ended_with", [
+    (True, True, None, 0, "os._exit"),
+    (True, True, UserError("bad", exit_code=2), 2, "os._exit"),
+    (False, True, None, 0, "sys.exit"),   # the command did not say it leaves nothing behind
+    (True, False, None, 0, "sys.exit"),   # the caller (CliRunner, a test, watch) did not ask
+])
+def test_a_fast_exit_command_ends_the_process_at_once_when_asked(fast_exit, hard_exit, raised, code, ended_with,
+                                                                  monkeypatch, capsys):
+    def boom() -> None:
+        print("written before the end")
+        if raised:
+            raise raised
+
+    group = Group("g")
+    group.add_command(command("boom", fast_exit=fast_exit)(boom))
+    flushed = []
+    monkeypatch.setattr(sys.stdout, "flush", lambda: flushed.append("stdout"))
+
+    def os_exit(status: int) -> None:
+        raise _Exited("os._exit", status)
+
+    monkeypatch.setattr(os, "_exit", os_exit)
+    with pytest.raises((_Exited, SystemExit)) as ended:
+        group.main(["boom"], hard_exit=hard_exit)
+    if ended_with == "os._exit":
+        assert ended.value.args == ("os._exit", code) and flushed
+    else:
+        assert isinstance(ended.value, SystemExit) and ended.value.code == code
+    assert "written before the end" in capsys.readouterr().out
+
+
+def test_only_templates_ends_the_process_at_once():
+    """templates writes its files, closes them and starts no thread or child process; the other
+    commands (pools, servers, boto3, watchers) keep the regular exit."""
+    assert {name for name, cmd in cli.main.load_all().items() if isinstance(cmd, Command) and cmd.fast_exit} == {
+        "templates"}
+
+
+def test_generate_py_templates_prints_everything_and_exits_with_its_code(tmp_path):
+    """Through generate.py (the hard exit): all output reaches a file and a pipe, and the codes hold."""
+    out_file = tmp_path / "stdout.txt"
+    with out_file.open("w") as fh:
+        ok = subprocess.run([sys.executable, "generate.py", "templates", "--config", str(CATALOG), "--out",
+                             str(tmp_path / "out")], cwd=REPO, stdout=fh, stderr=subprocess.PIPE, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert out_file.read_text().startswith(f"{tmp_path / 'out'}/catalog-api/: 9 stacks")
+    assert (tmp_path / "out" / "catalog-api" / "root.json").is_file()
+    bad = subprocess.run([sys.executable, "generate.py", "templates", "--config", str(tmp_path / "none.toml"), "--out",
+                          str(tmp_path / "out2")], cwd=REPO, capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("Error: ") and len(bad.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("fast_exit, collector_on", [(True, False), (False, True)])
+def test_generate_pys_paused_cycle_collector_comes_back_for_every_command_but_a_fast_exit_one(
+        fast_exit, collector_on, monkeypatch):
+    """generate.py pauses the cycle collector while it starts; Group.main(hard_exit=True) turns it
+    back on before a command that lives on (watch, serve, deploy) runs."""
+    import gc
+
+    seen = []
+    group = Group("g")
+    group.add_command(command("c", fast_exit=fast_exit)(lambda: seen.append(gc.isenabled())))
+    monkeypatch.setattr(os, "_exit", lambda status: (_ for _ in ()).throw(_Exited(status)))
+    gc.disable()
+    try:
+        with pytest.raises((_Exited, SystemExit)):
+            group.main(["c"], hard_exit=True)
+    finally:
+        gc.enable()
+    assert seen == [collector_on]

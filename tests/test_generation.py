@@ -283,3 +283,29 @@ def test_one_pass_encoding_equals_troposphere_to_dict():
         for st in stacks:
             assert template_dict(st.template) == st.template.to_dict(), (path.name, st.name)
         assert generate(cfg).files["root.json"]  # and generation uses it
+
+
+def test_the_cycle_collector_is_paused_while_generating_and_resumed_after(tmp_path, monkeypatch):
+    """Generation runs with CPython's cycle collector paused (build.cycle_collector_paused) and
+    leaves it as it found it, after a failure too."""
+    import gc
+
+    import infra.build as build
+
+    seen = []
+    real = build.generate
+    monkeypatch.setattr(build, "generate", lambda *a, **k: (seen.append(gc.isenabled()), real(*a, **k))[1])
+    assert gc.isenabled()
+    build_configs([REPO / "config" / "catalog-api.toml"], tmp_path / "out", write_lock=False)
+    assert seen == [False] and gc.isenabled()
+    monkeypatch.setattr(build, "generate", lambda *a, **k: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        build_configs([REPO / "config" / "catalog-api.toml"], tmp_path / "out", write_lock=False)
+    assert gc.isenabled()
+    gc.disable()
+    try:  # a caller that had it off finds it off
+        with build.cycle_collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

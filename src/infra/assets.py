@@ -11,6 +11,7 @@ import os
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 # Zip has no timestamps before 1980; a fixed one keeps the bytes independent of mtime.
@@ -27,9 +28,17 @@ class Asset:
     source: str
     data: bytes
 
-    @property
+    @cached_property  # a function's zip can be megabytes, and its key is read many times
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
+
+    @classmethod
+    def hashed(cls, source: str, data: bytes, sha256: str) -> Asset:
+        """An asset whose hash the caller has just checked (a build cache hit): not hashed again.
+        The hash goes where `cached_property` keeps its value, the instance's __dict__."""
+        asset = cls(source, data)
+        asset.__dict__["sha256"] = sha256
+        return asset
 
     @property
     def key(self) -> str:

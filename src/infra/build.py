@@ -2,6 +2,9 @@
 the placement lock kept beside the config."""
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -109,6 +112,44 @@ def build_configs(paths: list[Path], out_root: Path, *, locked: bool = False, wr
     change is an error (for CI: the committed lock must match the config). Only `templates` and
     a successful `deploy` write lock files: `diff` and the other commands read them.
     """
+    with cycle_collector_paused():
+        results = _generate_all(paths, out_root, locked=locked, write_lock=write_lock, progress=progress)
+    trees = {out_root / cfg.name: out.files for cfg, out, _, _ in results}
+    try:
+        replace_dirs(trees)
+    except OSError as exc:
+        where = getattr(exc, "filename", None) or out_root
+        raise UserError(f"cannot write {where}: {exc.strerror or exc}. Choose another --out directory than "
+                        f"{out_root}.", exit_code=2) from None
+    if write_lock:
+        for _, out, lock_file, old in results:
+            if out.lock != old:
+                replace_lock(lock_file, out.lock)
+    if on_built:
+        for cfg, out, _, _ in results:
+            on_built(cfg, out, out_root / cfg.name)
+    return list(trees)
+
+
+@contextmanager
+def cycle_collector_paused() -> Iterator[None]:
+    """Generating allocates hundreds of thousands of short-lived objects (troposphere resources,
+    dicts) that reference counting frees; CPython's cycle collector would walk them again and
+    again for no garbage (measured: 90 passes, about 6 % of generating the shipped configs; 270
+    passes, 15 % for the large config). It is paused while generating and resumed afterwards, when
+    any cycle made meanwhile is collected as usual (`watch` regenerates in one long process)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _generate_all(paths: list[Path], out_root: Path, *, locked: bool, write_lock: bool,
+                  progress: Progress) -> list[tuple[Config, Output, Path, bytes | None]]:
+    """Load and generate every config, checking each lock file (nothing is written here)."""
     configs = [load_config(p) for p in paths]
     names = [c.name for c in configs]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -126,21 +167,7 @@ def build_configs(paths: list[Path], out_root: Path, *, locked: bool = False, wr
         if write_lock and out.lock != old:
             _check_lock_writable(lock_file)
         results.append((cfg, out, lock_file, old))
-    trees = {out_root / cfg.name: out.files for cfg, out, _, _ in results}
-    try:
-        replace_dirs(trees)
-    except OSError as exc:
-        where = getattr(exc, "filename", None) or out_root
-        raise UserError(f"cannot write {where}: {exc.strerror or exc}. Choose another --out directory than "
-                        f"{out_root}.", exit_code=2) from None
-    if write_lock:
-        for _, out, lock_file, old in results:
-            if out.lock != old:
-                replace_lock(lock_file, out.lock)
-    if on_built:
-        for cfg, out, _, _ in results:
-            on_built(cfg, out, out_root / cfg.name)
-    return list(trees)
+    return results
 
 
 def _check_lock_writable(lock_file: Path) -> None:

@@ -1,9 +1,11 @@
 """The one way to define a command, and what every command promises.
 
 A command is a function with typed parameters, decorated with `@command(NAME)` and its click
-options, and listed in its module's `COMMANDS`; `infra.cli.COMMAND_MODULES` names the modules.
-Its body parses what click cannot and calls one library function. Only click is imported here:
-boto3, rich, moto and cfn-lint load when a command runs.
+options, and listed in its module's `COMMANDS`; `infra.cli.COMMANDS` names each command and its
+module. Its body parses what click cannot and calls one library function. Only click is imported
+here: boto3, rich, moto and cfn-lint load when a command runs, and a command's module loads only
+when that command runs or a listing (`--help`) needs it (`Group`'s `lazy` registry: the cold start
+of `templates` pays for no deploy code).
 
 Every command, whatever it does, ends in one of these exit codes, and every failure is one line
 on standard error (`Error: ...`), never a traceback:
@@ -20,10 +22,12 @@ command, a bad value) as one line with exit 2 instead of click's usage block.
 """
 from __future__ import annotations
 
+import gc
+import importlib
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -64,7 +68,15 @@ def _from_ctrl_c(exc: click.exceptions.Abort) -> bool:
 
 
 class Command(click.Command):
-    """A command whose every failure is a `UserError`: one line and a documented exit code."""
+    """A command whose every failure is a `UserError`: one line and a documented exit code.
+
+    `fast_exit`: the command leaves nothing for the interpreter's shutdown to do (no threads,
+    child processes, temporary files or atexit handlers outlive it; every file it writes is
+    closed), so a process run for it alone may end without that shutdown (`Group.main`)."""
+
+    def __init__(self, *args: Any, fast_exit: bool = False, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fast_exit = fast_exit
 
     def invoke(self, ctx: click.Context) -> Any:
         name = self.name or "command"
@@ -98,11 +110,12 @@ def unexpected(exc: Exception, command: str, explain: Explain | None = None) -> 
                        f"run again with {DEBUG_ENV}=1 to see where.")
 
 
-def command(name: str) -> Callable[[F], Command]:
-    """`@command("deploy")`: the function below becomes a `Command` named `name`."""
+def command(name: str, *, fast_exit: bool = False) -> Callable[[F], Command]:
+    """`@command("deploy")`: the function below becomes a `Command` named `name` (`fast_exit`:
+    see `Command`)."""
 
     def decorate(fn: F) -> Command:
-        made = click.command(name, cls=Command)(fn)
+        made = click.command(name, cls=Command, fast_exit=fast_exit)(fn)
         assert isinstance(made, Command)
         return made
 
@@ -124,13 +137,29 @@ def _error(text: str) -> None:
 
 class Group(click.Group):
     """The root command: runs one `Command` and turns every outcome into an exit code. `explain`
-    names what its commands' unexpected exceptions mean (AWS errors), when it knows."""
+    names what its commands' unexpected exceptions mean (AWS errors), when it knows.
+
+    `lazy` maps each command name to the module that defines it (in its `COMMANDS`): the module is
+    imported, and its commands added through `add_command`, when one of them is first looked up
+    (click's documented lazy-loading pattern: override `list_commands` and `get_command`)."""
 
     command_class = Command
 
-    def __init__(self, *args: Any, explain: Explain | None = None, **kwargs: Any):
+    def __init__(self, *args: Any, explain: Explain | None = None, lazy: Mapping[str, str] | None = None,
+                 **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.explain = explain
+        self.lazy = dict(lazy or {})
+        self.resolved: click.Command | None = None  # the command the last `main` ran
+        self.hard_exit = False
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None,
+                                                                              list[str]]:
+        name, cmd, rest = super().resolve_command(ctx, args)
+        self.resolved = cmd
+        if self.hard_exit and not (isinstance(cmd, Command) and cmd.fast_exit):
+            gc.enable()  # generate.py paused it for the start-up: a command that lives on needs it
+        return name, cmd, rest
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         if not isinstance(cmd, Command):
@@ -138,10 +167,49 @@ class Group(click.Group):
                             "so they get the same error handling as every other command.")
         super().add_command(cmd, name)
 
+    def list_commands(self, ctx: click.Context | None) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context | None, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            if cmd_name in self.lazy:
+                self.load(self.lazy[cmd_name])
+            else:  # an unknown name: load every command, so click's "did you mean" sees them all
+                self.load_all()
+        return self.commands.get(cmd_name)
+
+    def load(self, module_name: str) -> list[Command]:
+        """Import `module_name` and add its `COMMANDS`, which must be exactly the names `lazy`
+        gives it: a command missing from either list would silently not exist."""
+        module = importlib.import_module(module_name)
+        defined = list(module.COMMANDS)
+        named = sorted(name for name, where in self.lazy.items() if where == module_name)
+        if sorted(getattr(c, "name", "") or "" for c in defined) != named:
+            raise LookupError(f"{module_name}.COMMANDS defines {sorted(c.name for c in defined)}, but the "
+                              f"command registry names {named} there: list each command in both.")
+        for cmd in defined:
+            if cmd.name not in self.commands:
+                self.add_command(cmd)
+        return defined
+
+    def load_all(self) -> dict[str, click.Command]:
+        """Every command, each module imported (what a listing of all commands needs)."""
+        for module_name in dict.fromkeys(self.lazy.values()):
+            self.load(module_name)
+        return dict(self.commands)
+
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
-             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+             complete_var: str | None = None, standalone_mode: bool = True, *, hard_exit: bool = False,
+             **extra: Any) -> Any:
+        """Run one command and exit with its code. `hard_exit` (generate.py, whose process runs one
+        command and ends): after a `fast_exit` command, flush the output and end the process with
+        os._exit, skipping the interpreter's teardown (freeing every object of troposphere,
+        cfn-lint and our modules: about an eighth of a `templates` run), as mypy does by default;
+        and turn the cycle collector (which generate.py pauses while it starts) back on before
+        any other command runs."""
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        self.resolved, self.hard_exit = None, hard_exit
         code = EXIT_FAILURE
         try:
             with _stop_signals_raise():
@@ -163,7 +231,20 @@ class Group(click.Group):
         except KeyboardInterrupt as exc:
             _error("Interrupted.")
             code = interrupted(exc, "generate.py").exit_code
+        if hard_exit and isinstance(self.resolved, Command) and self.resolved.fast_exit:
+            _exit_now(code)
         sys.exit(code)
+
+
+def _exit_now(code: int) -> None:
+    """End the process at once with `code`, once standard output and error are flushed (what
+    os._exit skips); a stream that cannot be flushed leaves it to the regular exit to report."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a broken pipe, a closed stream
+        return
+    os._exit(code)
 
 
 @contextmanager

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 CONFIG_DIR = REPO_ROOT / "config"
 
 
-@command("templates")
+@command("templates", fast_exit=True)
 @click.option("--config", "configs", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Stage config (TOML). Repeatable. Default: every config in config/.")
 @click.option("--out", "out_dir", default="out", show_default=True, type=click.Path(file_okay=False, path_type=Path),

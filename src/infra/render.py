@@ -142,6 +142,10 @@ def _troposphere_bases() -> tuple[Any, Any]:
     return AWSHelperFn, BaseAWSObject
 
 
+# Values JSON holds as they are: the leaves of every template, tested before recursing into them.
+_LEAVES = frozenset({str, int, bool, float, type(None)})
+
+
 def plain(obj: Any) -> Any:
     """A troposphere object (or anything holding some) as plain JSON data, walked once.
 
@@ -150,12 +154,12 @@ def plain(obj: Any) -> Any:
     each value once, with the same validation and the same result (tested against to_dict()).
     """
     kind = type(obj)
-    if kind is str or kind is int or kind is bool or kind is float or obj is None:
+    if kind in _LEAVES:
         return obj
     if kind is dict:
-        return {k: plain(v) for k, v in obj.items()}
+        return {k: v if type(v) in _LEAVES else plain(v) for k, v in obj.items()}
     if kind is list or kind is tuple:
-        return [plain(v) for v in obj]
+        return [v if type(v) in _LEAVES else plain(v) for v in obj]
     helper_fn, aws_object = _troposphere_bases()
     if isinstance(obj, aws_object):
         if obj.do_validation:
@@ -167,6 +171,8 @@ def plain(obj: Any) -> Any:
             return {k: plain(v) for k, v in obj.resource.items() if k != "Properties"}
         return {}
     if isinstance(obj, helper_fn):  # Ref, Sub, Tags, ...: small, and some encode specially
+        if type(obj).to_dict is helper_fn.to_dict:  # the plain encoding of its data: walk the data here
+            return plain(obj.data)
         return plain(obj.to_dict())
     if isinstance(obj, dict):
         return {k: plain(v) for k, v in obj.items()}

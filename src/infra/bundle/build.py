@@ -176,7 +176,7 @@ def _python(run: _Run, recipe: Recipe, source: str, runtime: str, architecture: 
     hit = run.cache.zip(zip_key)
     if hit is not None:
         data, meta = hit
-        return Code(Asset(source, data), unzipped=meta["unzipped"], packages=_packages(meta))
+        return Code(Asset.hashed(source, data, meta["sha256"]), unzipped=meta["unzipped"], packages=_packages(meta))
     tree = _deps(run, recipe, runtime, architecture, what)
     deps = dependency_entries(tree)
     clash = sorted({n for n, _ in code} & {n for n, _ in deps})
@@ -201,18 +201,19 @@ def _layer(run: _Run, recipe: Recipe, runtime: str, architecture: str, what: str
     hit = run.cache.zip(zip_key)
     if hit is not None:
         data, meta = hit
-        unzipped, packages = meta["unzipped"], _packages(meta)
+        asset, unzipped, packages = Asset.hashed(lockfile, data, meta["sha256"]), meta["unzipped"], _packages(meta)
     else:
         tree = _deps(run, recipe, runtime, architecture, what)
         deps = dependency_entries(tree, LAYER_PREFIX)
         data = zip_entries(deps, executable=lambda _: True)
         unzipped, packages = _sizes(deps, LAYER_PREFIX)
         run.cache.put_zip(zip_key, data, {"unzipped": unzipped, "packages": packages})
+        asset = Asset(lockfile, data)
     from infra.bundle.python import python_version
 
     slug = "-".join(part for part in _rel(run, recipe.source).replace("_", "-").split("/") if part).lower()
     name = f"deps-{slug}-py{python_version(runtime).replace('.', '')}-{architecture.replace('_', '')}"
-    layer = Layer(lid, name, Asset(lockfile, data), runtime, architecture, lockfile, unzipped, packages)
+    layer = Layer(lid, name, asset, runtime, architecture, lockfile, unzipped, packages)
     run.layers[lid] = layer
     return layer
 
@@ -236,7 +237,7 @@ def _node(run: _Run, name: str, recipe: Recipe, what: str) -> Code:
     hit = run.cache.zip(zip_key)
     if hit is not None:
         data, meta = hit
-        return Code(Asset(source, data), unzipped=meta["unzipped"], packages=_packages(meta))
+        return Code(Asset.hashed(source, data, meta["sha256"]), unzipped=meta["unzipped"], packages=_packages(meta))
     run.progress(f"{what}: bundling with esbuild {esbuild_version()} for {fn.runtime}")
     with run.cache.scratch() as tmp:
         staging = Path(tmp)

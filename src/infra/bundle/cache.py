@@ -51,6 +51,7 @@ class Cache:
 
     # -- finished zips ----------------------------------------------------------------------
     def zip(self, k: str) -> tuple[bytes, dict[str, Any]] | None:
+        """The zip and its report (whose "sha256" is the zip's checked hash), or None on a miss."""
         data_file, meta_file = self.root / "zips" / f"{k}.zip", self.root / "zips" / f"{k}.json"
         try:
             meta = json.loads(meta_file.read_text())

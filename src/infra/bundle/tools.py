@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -44,6 +43,22 @@ def uv_binary() -> str:
 
 @lru_cache(maxsize=1)
 def uv_version() -> str:
+    """uv's version, part of every Python build's cache key: the `Version:` line of the METADATA
+    in uv's .dist-info folder beside the `uv` package, the file importlib.metadata reads too.
+    Read directly because importing importlib.metadata (it imports the email package) was about
+    12 ms of every cold `templates`; importlib.metadata answers when that file is not found."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("uv")  # finds the package without running it
+    if spec is not None and spec.origin:
+        found = list(Path(spec.origin).parent.parent.glob("uv-*.dist-info/METADATA"))
+        if len(found) == 1:
+            with open(found[0], encoding="utf-8") as fh:
+                for line in fh:
+                    if not line.strip():  # the headers end at the first blank line
+                        break
+                    if line.startswith("Version:"):
+                        return line.split(":", 1)[1].strip()
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -132,6 +147,8 @@ def run(argv: list[str], *, what: str, cwd: Path | None = None, env: dict[str, s
     """Run a build tool; its stdout, or a BuildError naming `what` with the end of its output.
 
     `network`: the tool reads a package index, so a connection failure is said as such."""
+    import subprocess  # here: a generation whose builds are all cache hits runs no tool
+
     try:
         proc = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               check=False)

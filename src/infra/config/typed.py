@@ -6,7 +6,6 @@ Every error names the file, the dotted key and the fix. Fields declare their con
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import json
 import math
@@ -73,7 +72,10 @@ def _shape(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field]]:
     """Type hints and loadable fields of a dataclass, computed once per class (a large config
     loads hundreds of tables of the same few classes)."""
     fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
-    return typing.get_type_hints(cls), fields
+    hints = {f.name: f.type for f in dataclasses.fields(cls)}
+    if any(isinstance(tp, str) for tp in hints.values()):  # postponed annotations: evaluate them
+        hints = typing.get_type_hints(cls)
+    return hints, fields
 
 
 def one_line(text: str) -> str:
@@ -101,7 +103,7 @@ class Loader:
         hints, fields = _shape(cls)
         for name in data:
             if name not in fields:
-                close = difflib.get_close_matches(name, fields, n=1)
+                close = _close_matches(name, fields)
                 fix = (f"did you mean '{close[0]}'?" if close
                        else f"valid keys are: {', '.join(sorted(fields))}.")
                 self.fail(_join(key, name), "unknown key.", fix)
@@ -163,7 +165,7 @@ class Loader:
             self.fail(key, f"{raw} is out of range.", f"use a value {rng}.")
         choices = meta.get("choices")
         if choices and raw not in choices:
-            close = difflib.get_close_matches(str(raw), [str(c) for c in choices], n=1)
+            close = _close_matches(str(raw), [str(c) for c in choices])
             self.fail(key, f"'{raw}' is not allowed.",
                       (f"did you mean '{close[0]}'? " if close else "")
                       + f"Allowed: {', '.join(map(str, choices))}.")
@@ -171,6 +173,13 @@ class Loader:
         if pattern and isinstance(raw, str) and not re.fullmatch(pattern, raw):
             self.fail(key, f"'{raw}' is not valid.", meta.get("hint") or f"match {pattern}.")
         return raw
+
+
+def _close_matches(word: str, candidates: typing.Iterable[str]) -> list[str]:
+    """The candidate closest to a mistyped `word`, if any is close (difflib loads on this error path only)."""
+    import difflib
+
+    return difflib.get_close_matches(word, list(candidates), n=1)
 
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
