@@ -70,7 +70,7 @@ def test_uv_projects_need_their_lock_and_one_declaration_only(tmp_path):
     project = '[project]\nname = "f"\nversion = "1"\ndependencies = ["pydantic==2.14.3"]\n'
     with pytest.raises(RecipeError, match="no uv.lock") as missing:
         detect(write(tmp_path / "a", {"pyproject.toml": project}), "python3.14")
-    assert "uv lock" in missing.value.fix
+    assert missing.value.fix_in("handlers/f") == "run `uv lock` in handlers/f and commit uv.lock."
     with pytest.raises(RecipeError, match="without the pyproject.toml"):
         detect(write(tmp_path / "b", {"uv.lock": "version = 1\n"}), "python3.14")
     with pytest.raises(RecipeError, match="both requirements.txt and pyproject.toml"):
@@ -170,7 +170,7 @@ def test_a_declaration_that_cannot_be_built_stops_generation_naming_the_key(proj
     with pytest.raises(ConfigError) as bad:
         build_configs([config], tmp_path / "out")
     assert bad.value.key == "functions.j.source" and "package-lock.json" in str(bad.value)
-    assert "npm install" in bad.value.fix and not (tmp_path / "out").exists()
+    assert f"run `npm install` in {project / 'j'} and commit" in bad.value.fix and not (tmp_path / "out").exists()
 
 
 # -- the build, with a fake installer --------------------------------------------------------

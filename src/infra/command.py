@@ -55,10 +55,19 @@ class Stopped(KeyboardInterrupt):
         self.signum = signum
 
 
+def stop_code(exc: BaseException) -> int:
+    """The exit code of a command stopped by `exc`: 130 for Ctrl-C, 143 for SIGTERM."""
+    return 128 + (exc.signum if isinstance(exc, Stopped) else signal.SIGINT)
+
+
+def stop_name(exc: BaseException) -> str:
+    """What stopped a command, as its messages name it."""
+    return "SIGTERM" if isinstance(exc, Stopped) and exc.signum == signal.SIGTERM else "Ctrl-C"
+
+
 def interrupted(exc: BaseException, command: str) -> UserError:
     """The one line for a command stopped by Ctrl-C (or SIGTERM, exit 143)."""
-    signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
-    return UserError(f"Interrupted: {command} stopped.", exit_code=128 + signum)
+    return UserError(f"Interrupted: {command} stopped.", exit_code=stop_code(exc))
 
 
 def _from_ctrl_c(exc: click.exceptions.Abort) -> bool:

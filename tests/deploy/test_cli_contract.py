@@ -343,10 +343,14 @@ def test_outputs_files_are_written_through_links_and_dash_is_standard_output(sta
     deployed = cli("deploy", *args, "--yes", "--require-approval", "never", "--outputs-file", link)
     assert deployed.exit_code == 0, deployed.output
     assert link.is_symlink() and json.loads(real.read_text())["TableName"] == "shop-dev-items"
+    # "-": standard output is the JSON alone (a pipe can parse it); the table and progress go to stderr.
     printed = cli("outputs", *args, "--outputs-file", "-")
     assert printed.exit_code == 0, printed.output
-    start = printed.stdout.index("{")
-    assert json.loads(printed.stdout[start:printed.stdout.index("}\n", start) + 1])["TableName"] == "shop-dev-items"
+    assert json.loads(printed.stdout)["TableName"] == "shop-dev-items" and "TableName" in printed.stderr
+    again = cli("deploy", *args, "--yes", "--require-approval", "never", "--outputs-file", "-")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["TableName"] == "shop-dev-items"
+    assert "==> Preflight" in again.stderr and "Outputs written" not in again.stderr
     assert not (tmp_path / "-").exists() and not Path("-").exists()
 
 

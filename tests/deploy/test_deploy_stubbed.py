@@ -6,10 +6,12 @@ rollbacks, an operation already running, and cancelling an update.
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import pytest
 
+from infra.command import Stopped
 from infra.deploy import changeset
 from infra.deploy.changeset import collect
 from infra.deploy.diff_render import render_text
@@ -346,6 +348,19 @@ def test_ctrl_c_during_an_update_cancels_it_and_waits_for_the_rollback():
     assert "cancelled and rolled back (UPDATE_ROLLBACK_COMPLETE)" in str(exc.value)
     assert "CancelUpdateStack" in err.getvalue()
     assert "UPDATE_ROLLBACK_COMPLETE" in out.getvalue()
+
+
+def test_sigterm_during_an_update_cancels_it_and_exits_143():
+    # `kill` or make passing SIGTERM on: the same cancel and rollback as Ctrl-C, named and coded as SIGTERM.
+    cfn, stub = stubbed()
+    execute_until_first_poll(stub)
+    rollback_to_completion(stub)
+    runner, _, err = runner_for(cfn, sleeper=Sleeper({1: Stopped(signal.SIGTERM)}))
+    with pytest.raises(Cancelled) as exc:
+        runner.execute(update_plan())
+    stub.assert_no_pending_responses()
+    assert exc.value.exit_code == 143
+    assert str(exc.value).startswith("Interrupted (SIGTERM): the update of") and "SIGTERM" in err.getvalue()
 
 
 def test_timeout_during_an_update_cancels_it_too():

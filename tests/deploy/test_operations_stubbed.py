@@ -252,7 +252,9 @@ def test_preflight_passes_when_the_account_is_ready_and_every_check_can_be_skipp
     skipped = run_checks(Preflight(build, again, None), ("all",))
     again.assert_done()                                  # no check called AWS (not even to read the stacks)
     assert {r.status for r in skipped} == {"skip"}
-    assert skipped[0].line() == "skip  names            skipped (--skip-check names)."
+    # The names line up at the longest one shown, two spaces from the message.
+    assert skipped[0].line(len("api-logging-role")) == "skip  names             skipped (--skip-check names)."
+    assert skipped[-1].line(len("api-logging-role")) == "skip  api-logging-role  skipped (--skip-check api-logging-role)."
 
 
 def test_a_check_that_cannot_run_warns_instead_of_failing(tmp_path):

@@ -72,7 +72,7 @@ def _function(run: _Run, name: str) -> Code:
         try:
             run.recipes[language] = detect(Path(cfg.root) / fn.source, fn.runtime)
         except RecipeError as exc:
-            raise ConfigError(cfg.file, f"functions.{name}.source", f"{fn.source}: {exc.problem}", exc.fix) from None
+            raise ConfigError(cfg.file, f"functions.{name}.source", f"{fn.source}: {exc.problem}", exc.fix_in(fn.source)) from None
     recipe = run.recipes[language]
     if recipe is None and fn.layer:
         raise ConfigError(cfg.file, f"functions.{name}.layer", f"'{fn.source}' declares no dependencies "

@@ -29,7 +29,7 @@ def recipe_of(cfg: Config, name: str) -> Recipe | None:
     try:
         return detect(Path(cfg.root) / fn.source, fn.runtime)
     except RecipeError as exc:
-        raise BuildError(f"{cfg.file}: functions.{name}.source: {fn.source}: {exc.problem} Fix: {exc.fix}",
+        raise BuildError(f"{cfg.file}: functions.{name}.source: {fn.source}: {exc.problem} Fix: {exc.fix_in(fn.source)}",
                          exit_code=2) from None
 
 

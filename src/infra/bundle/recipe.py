@@ -22,11 +22,16 @@ _LOCAL = re.compile(r"^\s*(\.{1,2}/|/|file:)")
 
 
 class RecipeError(Exception):
-    """The declaration is incomplete or ambiguous: `problem` and `fix`, for a ConfigError."""
+    """The declaration is incomplete or ambiguous: `problem` and `fix`, for a ConfigError. A fix
+    that says where to run a command names the folder as `{folder}`: see `fix_in`."""
 
     def __init__(self, problem: str, fix: str):
         super().__init__(problem)
         self.problem, self.fix = problem, fix
+
+    def fix_in(self, folder: str) -> str:
+        """The fix, naming the function's folder as the config gives it (e.g. handlers/notify)."""
+        return self.fix.replace("{folder}", folder)
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ def _python(source: Path) -> Recipe | None:
         return from_requirements
     if declared and not lock.is_file():
         raise RecipeError(f"pyproject.toml declares dependencies ({', '.join(declared[:3])}) but there is no uv.lock.",
-                          f"run `uv lock` in {source.name} and commit uv.lock.")
+                          "run `uv lock` in {folder} and commit uv.lock.")
     if lock.is_file():
         return Recipe("uv", source, project, lock, hashed=True) if declared or _lock_has_packages(lock) else None
     return None
@@ -144,5 +149,5 @@ def _node(source: Path) -> Recipe | None:
     if not lock.is_file():
         raise RecipeError(f"package.json declares dependencies ({', '.join(sorted(deps)[:3])}) but there is no "
                           "package-lock.json, so what is installed would change over time.",
-                          f"run `npm install` in {source.name} and commit package-lock.json.")
+                          "run `npm install` in {folder} and commit package-lock.json.")
     return Recipe("npm", source, manifest, lock, hashed=True, dependencies=tuple(sorted(deps)))

@@ -47,8 +47,9 @@ class Result:
     status: str      # ok, FAIL, warn, skip
     message: str
 
-    def line(self) -> str:
-        return f"{self.status:<4}  {self.check:<16} {self.message}"
+    def line(self, width: int = 0) -> str:
+        """Status, check name padded to `width` (the longest name shown), message: two spaces apart."""
+        return f"{self.status:<4}  {self.check:<{width}}  {self.message}"
 
 
 @dataclass(frozen=True)
@@ -137,9 +138,10 @@ def check(name: str, summary: str) -> Callable[[Callable[[Preflight], Result]], 
 def report(ui: Ui, results: list[Result]) -> list[Result]:
     """Print one line per check; the failed ones."""
     ui.step("Preflight")
+    width = max((len(r.check) for r in results), default=0)
     for r in results:
         style = {"FAIL": "bold red", "warn": "yellow", "ok": "green"}.get(r.status)
-        ui.say(r.line(), style=style)
+        ui.say(r.line(width), style=style)
     return [r for r in results if r.status == "FAIL"]
 
 

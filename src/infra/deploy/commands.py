@@ -17,6 +17,7 @@ from infra.args import BucketName, Duration, EndpointUrl, Profile, WritableFile
 from infra.command import EXIT_CHANGES, command
 from infra.deploy.checks import check_names
 from infra.errors import UsageError, UserError
+from infra.render import STDOUT
 
 if TYPE_CHECKING:
     from infra.deploy.stage import Options
@@ -89,10 +90,12 @@ def options(*, config: Path, out: Path, region: str | None, profile: str | None,
                    skip_checks=skip_checks, import_retained=import_retained, fail=fail)
 
 
-def _ui(yes: bool = False) -> Ui:
+def _ui(yes: bool = False, *, stdout_is_data: bool = False) -> Ui:
+    """The deploy commands' terminal. When standard output carries data (`--outputs-file -`), the
+    progress, tables and questions go to stderr so that a pipe receives the JSON alone."""
     from infra.deploy.ui import Ui
 
-    return Ui(assume_yes=yes)
+    return Ui(assume_yes=yes, progress_to_stderr=stdout_is_data)
 
 
 def _removed_allow_replacement(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -180,7 +183,8 @@ def deploy_cmd(config: Path, out: Path, region: str | None, profile: str | None,
     run_deploy(options(config=config, out=out, region=region, profile=profile, endpoint_url=endpoint_url,
                        bucket=bucket, yes=yes, allow_removal=allow_removal, recreate_failed=recreate_failed,
                        timeout=timeout, outputs_file=outputs_file, require_approval=require_approval, force=force,
-                       skip_checks=skip_checks, import_retained=import_retained, fail=False), _ui(yes))
+                       skip_checks=skip_checks, import_retained=import_retained, fail=False),
+               _ui(yes, stdout_is_data=outputs_file == STDOUT))
 
 
 @command("destroy")
@@ -220,7 +224,8 @@ def outputs_cmd(config: Path, out: Path, region: str | None, profile: str | None
     run_outputs(options(config=config, out=out, region=region, profile=profile, endpoint_url=endpoint_url,
                         bucket=None, yes=False, allow_removal=False, recreate_failed=False, timeout=None,
                         outputs_file=outputs_file, require_approval="broadening", force=False, skip_checks=(),
-                        import_retained=True, fail=False), _ui(), key=key, as_json=as_json, root_only=root_only)
+                        import_retained=True, fail=False), _ui(stdout_is_data=outputs_file == STDOUT), key=key,
+                as_json=as_json, root_only=root_only)
 
 
 @command("drift")

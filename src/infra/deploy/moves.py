@@ -102,11 +102,13 @@ def plan_refactor(build: Build, state: StageState, config: str) -> tuple[Refacto
         if source not in state.children:
             continue          # nothing deployed there: the deploy creates the bundle where it belongs
         if destination not in state.children:
-            raise ConfigError(config, f"{key}.group", f"moves it from {old} to {new}, and {new} is not deployed yet: "
-                              "CloudFormation's stack refactoring moves resources between existing stacks only (a "
-                              f"stack it creates would stand alone, outside {build.stack_name}).",
-                              f"keep it in {old} for now (remove the group), deploy, and move it once {new} exists "
-                              "(give a new resource that group first); or rename it so that a new one is created.")
+            # Named as the plan and the diff name nested stacks (logical IDs), with the lock's name once.
+            raise ConfigError(config, f"{key}.group", f"moves it from {source} to {destination} ({new} in the lock), "
+                              f"and {destination} is not deployed yet: CloudFormation's stack refactoring moves "
+                              "resources between existing stacks only (a stack it creates would stand alone, outside "
+                              f"{build.stack_name}).",
+                              f"keep it in {source} for now (remove the group), deploy, and move it once {destination} "
+                              "exists (give a new resource that group first); or rename it so that a new one is created.")
         pairs.setdefault((source, destination), []).append(key)
     templates = {lid: copy.deepcopy(child.template) for lid, child in state.children.items()}
     generated = {lid: build.template(path) for lid, path in build.templates.items()}

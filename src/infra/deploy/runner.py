@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from infra.command import stop_code, stop_name
 from infra.deploy import changeset, release
 from infra.deploy.changeset import collect
 from infra.deploy.resource_diff import (Diff, LocalFallback, Templates, deployed_template, enrich, local_plan,
@@ -26,7 +27,6 @@ from infra.errors import DeployError
 
 SUCCESS = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
 IMPORT = "IMPORT"
-EXIT_INTERRUPTED = 130
 
 
 @dataclass
@@ -129,9 +129,9 @@ class StackRunner:
                 f"{info.name} is still busy ({info.status}) after {format_duration(self.timeout)}; "
                 "another deploy or a rollback is running. Wait for it to finish (or raise --timeout) "
                 "and run the command again.") from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             raise DeployError(f"Stopped waiting for {info.name} ({info.status}); nothing was changed.",
-                              exit_code=EXIT_INTERRUPTED) from None
+                              exit_code=stop_code(stop)) from None
 
     def delete_and_wait(self, info: StackInfo, *, purpose: str) -> str:
         """Delete a stack and follow it to the end; the final status (DELETE_COMPLETE on success)."""
@@ -145,9 +145,9 @@ class StackRunner:
         except WaitTimeout:
             raise DeployError(f"{info.name} was not deleted within {format_duration(self.timeout)}; "
                               "the deletion continues in CloudFormation.") from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             raise DeployError(f"Stopped waiting: the deletion of {info.name} continues in CloudFormation.",
-                              exit_code=EXIT_INTERRUPTED) from None
+                              exit_code=stop_code(stop)) from None
         if status != "DELETE_COMPLETE":
             cause = find_root_cause(api_events_getter(self.cfn), info.stack_id, info.name, stream.cutoff)
             detail = f" Root cause: {cause.sentence()}." if cause else ""
@@ -170,9 +170,9 @@ class StackRunner:
         except WaitTimeout:
             raise DeployError(f"The rollback of {info.name} did not finish within {format_duration(self.timeout)}; "
                               "it continues in CloudFormation.") from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             raise DeployError(f"Stopped waiting: the rollback of {info.name} continues in CloudFormation.",
-                              exit_code=EXIT_INTERRUPTED) from None
+                              exit_code=stop_code(stop)) from None
 
     # -- planning --------------------------------------------------------------------------------
     def unchanged(self, info: StackInfo) -> bool:
@@ -335,8 +335,8 @@ class StackRunner:
 
     def _cancel(self, plan: Plan, cs: changeset.ChangeSet, stream: EventStream, why: BaseException) -> str:
         interrupted = isinstance(why, KeyboardInterrupt)
-        reason = "Interrupted (Ctrl-C)" if interrupted else f"--timeout of {format_duration(self.timeout)} reached"
-        code = EXIT_INTERRUPTED if interrupted else 1
+        reason = f"Interrupted ({stop_name(why)})" if interrupted else f"--timeout of {format_duration(self.timeout)} reached"
+        code = stop_code(why) if interrupted else 1
         name = self.spec.name
         if plan.kind in (CREATE, IMPORT):
             raise DeployError(
@@ -354,9 +354,9 @@ class StackRunner:
             self.ui.note(f"CancelUpdateStack: {error_message(exc)}")
         try:
             status = stream.wait_until_idle(None)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             raise DeployError(f"Stopped waiting: the rollback of {name} continues in CloudFormation.",
-                              exit_code=EXIT_INTERRUPTED) from None
+                              exit_code=stop_code(stop)) from None
         if status in SUCCESS:
             return status  # finished before the cancel could take effect
         if status == "UPDATE_ROLLBACK_COMPLETE":

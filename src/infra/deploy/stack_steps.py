@@ -317,4 +317,5 @@ def execute_outputs(run: Run, step: Outputs) -> None:
     show_outputs(run.ui, outputs, title=f"Outputs of {info.name}")
     if step.file:
         write_outputs(step.file, outputs)
-        run.ui.note(f"Outputs written to {step.file}")
+        if str(step.file) != "-":  # "-": the JSON itself is on standard output
+            run.ui.note(f"Outputs written to {step.file}")

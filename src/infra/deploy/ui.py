@@ -30,8 +30,9 @@ def _console(stderr: bool = False) -> Console:
 class Ui:
     """Where the deploy commands talk to the user."""
 
-    def __init__(self, out: Any = None, err: Any = None, *, assume_yes: bool = False):
-        self.out = out if out is not None else _console()
+    def __init__(self, out: Any = None, err: Any = None, *, assume_yes: bool = False, progress_to_stderr: bool = False):
+        # progress_to_stderr: standard output carries data (`deploy --outputs-file -`), so all else goes to stderr.
+        self.out = out if out is not None else _console(stderr=progress_to_stderr)
         self.err = err if err is not None else _console(stderr=True)
         self.assume_yes = assume_yes
 
@@ -88,7 +89,8 @@ class Ui:
         if self.assume_yes:
             return True
         try:
-            return click.confirm(question, default=False)
+            # The question goes where the progress goes (stderr when stdout carries data).
+            return click.confirm(question, default=False, err=bool(getattr(self.out, "stderr", False)))
         except click.exceptions.Abort as exc:
             self.out.print()
             # click makes one Abort of Ctrl-C and of end of input; the KeyboardInterrupt is its context.
