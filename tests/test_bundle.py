@@ -213,7 +213,9 @@ def test_the_zip_holds_code_and_dependencies_without_this_machines_traces(projec
     cfg = load(project, PY_FN)
     code = build_code(cfg, cache=Cache(project / "cache"))["f"]
     listed = names(code.asset.data)
-    assert listed == sorted(listed)
+    # The installed dependencies first (zipped once, reused), then the function's own files; each in name order.
+    own = ["app.py", "requirements.txt"]
+    assert listed == sorted(set(listed) - set(own)) + own
     assert {"app.py", "six.py", "pkg/__init__.py", "pkg-1.0.dist-info/METADATA",
             "pkg/_speed.cpython-314-x86_64-linux-gnu.so"} <= set(listed)
     assert not [n for n in listed if n.startswith("bin/") or n.endswith(".pyc") or "__pycache__" in n]
@@ -247,9 +249,15 @@ def test_an_unchanged_function_is_a_cache_hit_and_a_changed_input_never_is(proje
 def test_a_corrupt_cache_entry_is_rebuilt_never_shipped(project, fake):
     cache = Cache(project / "cache")
     first = build_code(load(project, PY_FN), cache=cache)["f"]
-    (zipped,) = (project / "cache" / "zips").glob("*.zip")
-    zipped.write_bytes(zipped.read_bytes()[:100])
-    assert build_code(load(project, PY_FN), cache=cache)["f"].asset == first.asset
+    zipped = sorted((project / "cache" / "zips").glob("*.zip"))
+    assert len(zipped) == 2                                  # the function's zip, and its dependencies' alone
+    for entry in zipped:
+        entry.write_bytes(entry.read_bytes()[:100])
+        assert build_code(load(project, PY_FN), cache=cache)["f"].asset == first.asset
+    (project / "f" / "app.py").write_text("def handler(e, c):\n    return 3\n")
+    next(p for p in zipped if len(p.read_bytes()) < len(first.asset.data)).write_bytes(b"PK")   # the dependencies'
+    rebuilt = build_code(load(project, PY_FN), cache=cache)["f"]                              # part, on a code change
+    assert set(names(rebuilt.asset.data)) == set(names(first.asset.data))
 
 
 def test_a_new_tool_version_rebuilds(project, fake, monkeypatch):

@@ -77,6 +77,9 @@ def test_the_node_zip_runs_alone_with_no_node_modules_and_no_network(built, tmp_
     codes, _, _ = built
     files = members(codes["js"].asset.data)
     assert sorted(files) == ["index.mjs", "index.mjs.map"]   # source_map = true
+    # node_modules is a link to the build cache's tree; the map names it as if it were installed in place.
+    sources = json.loads(files["index.mjs.map"])["sources"]
+    assert "../index.mjs" in sources and all(s == "../index.mjs" or s.startswith("../node_modules/zod/") for s in sources)
     assert b"from \"zod\"" not in files["index.mjs"] and b"ZodError" in files["index.mjs"]
     with zipfile.ZipFile(io.BytesIO(codes["js"].asset.data)) as zf:
         zf.extractall(tmp_path)
@@ -95,11 +98,29 @@ def test_the_node_zip_runs_alone_with_no_node_modules_and_no_network(built, tmp_
 
 def test_a_second_build_of_an_unchanged_tree_is_a_cache_hit(built, monkeypatch):
     codes, cache, said = built
-    assert len(said) == 4  # py, py-arm, the shared layer once, js
+    assert len(said) == 5  # py, py-arm, the shared layer once; js: npm ci, esbuild
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail(f"ran {a[0]}"))  # tools.run calls it
     again: list[str] = []
     rebuilt = build_code(load_config(CONFIG), again.append, cache)
     assert again == [] and {n: c.asset for n, c in rebuilt.items()} == {n: c.asset for n, c in codes.items()}
+
+
+def test_a_change_to_the_code_alone_bundles_again_without_installing(built, tmp_path, monkeypatch):
+    # npm ci is most of a rebuild's time (sync, watch): the installed tree is kept per lockfile.
+    _, cache, _ = built
+    node = {f"f/{p.name}": p.read_text() for p in (FIXTURES / "node-zod").iterdir()}
+    functions = '[functions.f]\nruntime = "nodejs24.x"\nsource = "f"\nhandler = "index.handler"\n'
+    first = build_code(project(tmp_path, node, functions), cache=cache)["f"]
+    ran: list[str] = []
+    real_run = subprocess.run
+    monkeypatch.setattr(subprocess, "run", lambda argv, **k: ran.append(Path(argv[0]).name) or real_run(argv, **k))
+    with (tmp_path / "f" / "index.mjs").open("a") as fh:
+        fh.write("\nexport const saved = 1;\n")
+    said: list[str] = []
+    second = build_code(project(tmp_path, node | {"f/index.mjs": (tmp_path / "f" / "index.mjs").read_text()},
+                                functions), said.append, cache)["f"]
+    assert ran == ["esbuild"] and [line for line in said if "npm ci" in line] == []
+    assert second.asset.key != first.asset.key and b"saved = 1" in members(second.asset.data)["index.mjs"]
 
 
 def test_two_clones_with_other_file_times_build_the_same_bytes(built, tmp_path):

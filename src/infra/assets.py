@@ -1,7 +1,8 @@
 """Handler code as content-addressed zip assets, built reproducibly.
 
-Same sources, same bytes, same key: entries are sorted, timestamps and permissions fixed, and
-nothing from the build machine (tests, caches, dev dependencies) goes in.
+Same sources, same bytes, same key: entries are sorted (a function's installed dependencies
+first, then its own files), timestamps and permissions fixed, and nothing from the build machine
+(tests, caches, dev dependencies) goes in.
 """
 from __future__ import annotations
 
@@ -74,13 +75,28 @@ def zip_entries(entries: Iterable[tuple[str, Path]], *, executable: Callable[[st
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         for name, path in sorted(entries):
-            info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3  # Unix, so the permission bits below are honoured
-            mode = 0o755 if executable(name) and os.stat(path).st_mode & 0o100 else 0o644
-            info.external_attr = (0o100000 | mode) << 16  # regular file
-            zf.writestr(info, path.read_bytes())
+            _write(zf, name, path, executable(name))
     return buf.getvalue()
+
+
+def zip_onto(base: bytes, entries: Iterable[tuple[str, Path]]) -> bytes:
+    """`base` (a zip made by zip_entries) with `entries` added after its own, in name order, as
+    zip_entries writes them. The base's members are kept as they are, compressed: a function's
+    installed dependencies are compressed once, not again for every change to its code."""
+    buf = io.BytesIO(base)
+    with zipfile.ZipFile(buf, "a", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for name, path in sorted(entries):
+            _write(zf, name, path, False)
+    return buf.getvalue()
+
+
+def _write(zf: zipfile.ZipFile, name: str, path: Path, executable: bool) -> None:
+    info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.create_system = 3  # Unix, so the permission bits below are honoured
+    mode = 0o755 if executable and os.stat(path).st_mode & 0o100 else 0o644
+    info.external_attr = (0o100000 | mode) << 16  # regular file
+    zf.writestr(info, path.read_bytes())
 
 
 def source_entries(src: Path) -> list[tuple[str, Path]]:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.assets import Asset, source_entries, zip_entries
+from infra.assets import Asset, source_entries, zip_entries, zip_onto
 from infra.bundle import limits
 from infra.bundle.cache import Cache, digest_files, key
 from infra.bundle.code import Code, Layer
@@ -184,11 +184,22 @@ def _python(run: _Run, recipe: Recipe, source: str, runtime: str, architecture: 
         raise ConfigError(run.cfg.file, f"{what.split(' ')[0]}.source",
                           f"{source}/{clash[0]} is also a file of an installed dependency.",
                           "rename the function's file or drop the dependency that ships it.")
-    dep_names = {n for n, _ in deps}
-    data = zip_entries([*code, *deps], executable=dep_names.__contains__)
+    data = zip_onto(_deps_zip(run, deps_key, deps), code)
     unzipped, packages = _sizes([*code, *deps])
     run.cache.put_zip(zip_key, data, {"unzipped": unzipped, "packages": packages})
     return Code(Asset(source, data), unzipped=unzipped, packages=packages)
+
+
+def _deps_zip(run: _Run, deps_key: str, deps: list[tuple[str, Path]]) -> bytes:
+    """The installed dependencies alone, zipped (cached): each change to the function's own code
+    adds its files to these bytes instead of compressing every dependency again (sync, watch)."""
+    part_key = key(deps=deps_key, mode="dependencies")
+    hit = run.cache.zip(part_key)
+    if hit is not None:
+        return hit[0]
+    data = zip_entries(deps, executable=lambda _: True)
+    run.cache.put_zip(part_key, data, {})
+    return data
 
 
 def _layer(run: _Run, recipe: Recipe, runtime: str, architecture: str, what: str) -> Layer:
@@ -238,11 +249,19 @@ def _node(run: _Run, name: str, recipe: Recipe, what: str) -> Code:
     if hit is not None:
         data, meta = hit
         return Code(Asset.hashed(source, data, meta["sha256"]), unzipped=meta["unzipped"], packages=_packages(meta))
+    deps_key = key(kind="npm-deps", tools={"npm": npm_version()}, inputs=recipe.digests())
+
+    def install(tree: Path, scratch: Path) -> None:
+        run.progress(f"{what}: installing {_rel(run, recipe.lockfile)} (npm ci)")
+        node.install_for_lambda(recipe, tree, what)
+
+    node_modules = run.cache.tree("npm", deps_key, install) / "node_modules"
     run.progress(f"{what}: bundling with esbuild {esbuild_version()} for {fn.runtime}")
     with run.cache.scratch() as tmp:
         staging = Path(tmp)
         try:
-            entries, packages = node.bundle(recipe, code, fn.handler, fn.runtime, fn.source_map, staging, what)
+            entries, packages = node.bundle(recipe, code, fn.handler, fn.runtime, fn.source_map, staging, what,
+                                            node_modules)
         except FileNotFoundError as exc:
             raise BuildError(f"{what}: a file of the function is missing ({exc}).", exit_code=2) from None
         data = zip_entries(entries)

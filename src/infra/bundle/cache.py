@@ -3,7 +3,8 @@ everything that decides its bytes (key()), so a hit can never be stale.
 
 Layout (default `<repository>/.cache/build/`, git-ignored; $SERVERLESS_INFRA_BUILD_CACHE moves it):
   zips/<key>.zip, zips/<key>.json   a function's (or layer's) zip and its size report
-  deps/<key>/                       dependencies installed for Lambda (reused when only code changed)
+  deps/<key>/                       Python dependencies installed for Lambda (reused when only code changed)
+  npm/<key>/                        Node.js dependencies installed for Lambda (npm ci; the same reuse)
   host/<key>/                       dependencies installed for this machine (invoke, serve)
 Entries are written beside their place and renamed in, so a crash leaves none half-written.
 Delete the folder at any time; it is rebuilt on demand.
@@ -21,7 +22,7 @@ from typing import Any
 
 CACHE_ENV = "SERVERLESS_INFRA_BUILD_CACHE"
 # Bump when the build itself changes what it produces (filters, flags, layout): every key changes.
-FORMAT = 1
+FORMAT = 2
 
 
 def key(**parts: Any) -> str:

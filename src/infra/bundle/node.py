@@ -1,11 +1,14 @@
 """Node.js dependencies: `npm ci` from the function's lockfile, then one esbuild bundle.
 
-The build happens in a staging copy of the source folder (the user's own node_modules, which
-holds whatever was last installed there, is never read): `npm ci --omit=dev --ignore-scripts`
-installs exactly the locked runtime dependencies, and esbuild bundles the handler into one
-tree-shaken file for the runtime's Node.js version: ESM for .mjs (and .js under "type":
-"module"), CommonJS otherwise. The AWS SDK v3 stays external (the runtime provides it) unless the
-function pins its own under `dependencies`.
+`npm ci --omit=dev --ignore-scripts` installs exactly the locked runtime dependencies into a
+tree of the build cache, once per lockfile (a change to the function's own code reuses it, as
+SAM's cached builds do: npm ci is most of a rebuild's time). The bundle is made in a staging copy
+of the source folder whose node_modules is a link to that tree (the user's own node_modules, which
+holds whatever was last installed there, is never read); esbuild runs with --preserve-symlinks, so
+it sees the same paths, and writes the same bytes, as with node_modules installed in place. It
+bundles the handler into one tree-shaken file for the runtime's Node.js version: ESM for .mjs (and
+.js under "type": "module"), CommonJS otherwise. The AWS SDK v3 stays external (the runtime
+provides it) unless the function pins its own under `dependencies`.
 """
 from __future__ import annotations
 
@@ -63,15 +66,25 @@ def npm_ci(folder: Path, what: str, *, dev: bool) -> None:
         raise
 
 
+def install_for_lambda(recipe: Recipe, tree: Path, what: str) -> None:
+    """The locked runtime dependencies in `tree`/node_modules (a build-cache tree)."""
+    for path in recipe.inputs:
+        shutil.copyfile(path, tree / path.name)
+    npm_ci(tree, what, dev=False)
+
+
 def bundle(recipe: Recipe, files: list[tuple[str, Path]], handler: str, runtime: str, source_map: bool,
-           staging: Path, what: str) -> tuple[list[tuple[str, Path]], list[tuple[str, int]]]:
-    """Build in `staging` (empty): the zip entries (name, file) and bytes per package in the bundle."""
+           staging: Path, what: str, node_modules: Path) -> tuple[list[tuple[str, Path]], list[tuple[str, int]]]:
+    """Build in `staging` (empty) against the installed `node_modules`: the zip entries (name,
+    file) and bytes per package in the bundle."""
     for rel, path in files:
+        if rel == "node_modules" or rel.startswith("node_modules/"):
+            continue  # never the user's own install (source_entries leaves it out already)
         (staging / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, staging / rel)
     for path in recipe.inputs:
         shutil.copyfile(path, staging / path.name)
-    npm_ci(staging, what, dev=False)
+    (staging / "node_modules").symlink_to(node_modules.resolve(), target_is_directory=True)
     module = entry(staging, handler)
     fmt = output_format(staging, module)
     rel = module.relative_to(staging).as_posix()
@@ -79,7 +92,7 @@ def bundle(recipe: Recipe, files: list[tuple[str, Path]], handler: str, runtime:
     dist = staging / ".dist"
     argv = [esbuild_binary(), rel, "--bundle", "--platform=node", f"--target={node_target(runtime)}",
             f"--format={fmt}", f"--outfile={dist.name}/{out_name}", "--metafile=.meta.json", "--charset=utf8",
-            "--log-level=error"]
+            "--log-level=error", "--preserve-symlinks"]
     if fmt == "esm":
         # Prefer packages' ESM builds: esbuild tree-shakes ES modules only.
         argv += ["--main-fields=module,main", f"--banner:js={ESM_REQUIRE_BANNER}"]

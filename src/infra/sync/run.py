@@ -22,7 +22,6 @@ from infra.deploy import sync_ledger as ledger
 from infra.deploy.manifest import Build, build_and_load
 from infra.deploy.owner import check_owner, config_identity
 from infra.deploy.session import Aws, Target, aws_errors
-from infra.deploy.deploy import run_deploy
 from infra.deploy.stack_state import UPDATABLE
 from infra.deploy.stacks import describe_stack
 from infra.deploy.stage import Options
@@ -332,6 +331,8 @@ def fall_back(opts: SyncOptions, ui: Ui, build: Build, blockers: list[str]) -> s
     for blocker in blockers:
         ui.say(f"  - {blocker}")
     ui.step(f"Falling back to deploy (a change set, approved as deploy --require-approval {opts.require_approval})")
+    from infra.deploy.deploy import run_deploy  # the deploy flow loads only when sync hands over to it
+
     run_deploy(opts.deploy_options(), ui)
     return DEPLOYED
 
