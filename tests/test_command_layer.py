@@ -301,11 +301,11 @@ def test_a_fast_exit_command_ends_the_process_at_once_when_asked(fast_exit, hard
     assert "written before the end" in capsys.readouterr().out
 
 
-def test_only_templates_ends_the_process_at_once():
-    """templates writes its files, closes them and starts no thread or child process; the other
-    commands (pools, servers, boto3, watchers) keep the regular exit."""
+def test_only_templates_and_sync_end_the_process_at_once():
+    """templates and sync write their files, close them and leave no thread or child process
+    behind; the other commands (pools, servers, watchers) keep the regular exit."""
     assert {name for name, cmd in cli.main.load_all().items() if isinstance(cmd, Command) and cmd.fast_exit} == {
-        "templates"}
+        "templates", "sync"}
 
 
 def test_generate_py_templates_prints_everything_and_exits_with_its_code(tmp_path):

@@ -12,6 +12,8 @@ import base64
 import hashlib
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 from deploy_emulator import REPO, boto
@@ -190,6 +192,30 @@ def test_an_undone_edit_is_put_back_and_a_deployed_sync_never_counts_again(catal
     assert shown.exit_code == 0, shown.output
     assert "Already live through sync" not in shown.stdout, shown.stdout
     assert lam.get_function_configuration(FunctionName="catalog-dev-users")["Environment"]["Variables"] == deployed_env
+
+
+def test_sync_through_generate_py_ends_at_once_with_everything_written(catalog, cli, emulator, tmp_path):
+    """generate.py ends a sync with os._exit (no interpreter teardown): its output still reaches a
+    file, the code is live, the exit code holds, and the cache sync keeps between runs is written."""
+    args = ["--config", catalog, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url]
+    lam = boto(emulator.endpoint_url, "lambda")
+    assert cli("deploy", *args, *CI).exit_code == 0
+    before = code_sha(lam, "catalog-dev-products")
+    edit(tmp_path / "handlers" / "products" / "app.py", "from __future__ import annotations",
+         "from __future__ import annotations\n\nSYNCED_MARK = 1")
+    printed = tmp_path / "sync-output.txt"
+    with printed.open("w") as fh:
+        run = subprocess.run([sys.executable, str(REPO / "generate.py"), "sync", *map(str, args)], cwd=tmp_path,
+                             stdout=fh, stderr=subprocess.PIPE, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr
+    lines = printed.read_text().splitlines()
+    assert any(line.startswith("synced catalog-dev/Compute > ProductsFunction") for line in lines), lines
+    assert lines[-1].startswith("Synced catalog-dev in ")
+    assert code_sha(lam, "catalog-dev-products") != before
+    assert [p for p in (tmp_path / ".cache" / "sync").rglob("*") if p.is_file()]
+    again = subprocess.run([sys.executable, str(REPO / "generate.py"), "sync", *map(str, args)], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=300, check=False)
+    assert again.returncode == 0 and "nothing to sync" in again.stdout, again.stderr
 
 
 def test_production_is_refused_before_any_call(emulator, cli, tmp_path, monkeypatch):

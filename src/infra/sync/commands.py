@@ -7,6 +7,7 @@ endpoint does not answer), 2 bad arguments or config and a production stage (ref
 """
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,7 +100,10 @@ class Syncer:
         return run_sync(opts, self.ui, cache_dir=self.fallback.cache_dir, aws=self.aws[config], build=build)
 
 
-@command("sync")
+# fast_exit: a sync leaves nothing behind (its files are written and closed, boto3 starts no thread,
+# a fallback deploy's lint pool is shut down before it returns), and skipping the interpreter's
+# teardown of boto3, troposphere and the rest is about a fifth of a sync (0.50 s -> 0.40 s).
+@command("sync", fast_exit=True)
 @aws_options
 @click.option("--watch", "watch_", is_flag=True, help="Keep running: sync again on every save (like watch --sync).")
 @fallback_options
@@ -117,6 +121,8 @@ def sync_cmd(config: Path, out: Path, region: str | None, profile: str | None, e
     syncer = Syncer(Fallback(out, region, profile, endpoint_url, bucket, yes, require_approval, skip_checks, force,
                              timeout, cache_dir))
     if watch_:
+        # A loop that runs for hours needs the cycle collector, which generate.py pauses for one-shot commands.
+        gc.enable()
         _refuse_production([config])
         _watch([config], out, syncer)
         return
