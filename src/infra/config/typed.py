@@ -14,18 +14,22 @@ import types
 import typing
 from typing import Any
 
+from infra.config.frozen import frozen_dataclass
 from infra.errors import ConfigError
 
 
 @typing.dataclass_transform(field_specifiers=(dataclasses.field,))
-def dataclass(**options: Any) -> Any:
-    """`dataclasses.dataclass(**options)` for config tables, cheaper to define: a class without a
-    docstring gets its name as one first, since dataclasses would otherwise build it from
-    `inspect.signature`, which was about half of the schema module's import time (cold start)."""
+def dataclass(*, frozen: bool, kw_only: bool) -> Any:
+    """`dataclasses.dataclass(frozen=True, kw_only=True)` for config tables, cheaper to define
+    (`infra.config.frozen`): the only kind the schema declares. A class without a docstring gets
+    its name as one first, since dataclasses would otherwise build it from `inspect.signature`."""
+    if not (frozen and kw_only):
+        raise TypeError("config tables are frozen, keyword-only dataclasses: dataclass(frozen=True, kw_only=True)")
+
     def decorate(cls: type) -> type:
         if not cls.__doc__:
             cls.__doc__ = cls.__name__
-        return dataclasses.dataclass(**options)(cls)
+        return frozen_dataclass(cls)
     return decorate
 
 
