@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from infra.cli import main
+from support.cli_result import one_line_error, read_only_dir
 from support.shipped import REPO
 
 CATALOG = REPO / "config" / "catalog-api.toml"
@@ -25,23 +26,6 @@ EXIT_FAILURE, EXIT_USAGE = 1, 2  # the README's exit codes
 
 def run(*args: object, input: str | None = None, env: dict | None = None):
     return CliRunner().invoke(main, [str(a) for a in args], input=input, env=env)
-
-
-def one_line_error(result) -> str:
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    return lines[0]
-
-
-def read_only_dir(tmp_path: Path) -> Path:
-    """A directory this process cannot write to (root writes anywhere but in /proc/sys)."""
-    if os.geteuid() == 0:
-        return Path("/proc/sys")
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
-    return locked
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from click.testing import CliRunner
 from infra import cli
 from infra.command import EXIT_INTERRUPTED, Command, Group, command
 from infra.errors import UserError
+from support.cli_result import one_line_error
 from support.shipped import REPO
 
 CATALOG = REPO / "config" / "catalog-api.toml"
@@ -32,13 +33,6 @@ ALL_COMMANDS = sorted(cli.main.load_all().values(), key=lambda c: c.name or "")
 
 def run(*args: object, input: str | None = None):
     return CliRunner().invoke(cli.main, [str(a) for a in args], input=input)
-
-
-def one_line_error(result) -> str:
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    return lines[0]
 
 
 # -- one way to define and register a command ---------------------------------------------------------

@@ -12,7 +12,6 @@ from __future__ import annotations
 import http.server
 import io
 import json
-import os
 import threading
 from pathlib import Path
 
@@ -22,6 +21,8 @@ import infra.deploy.manifest as manifest
 from infra.deploy.commands import COMMANDS
 from infra.emulator import free_port
 from stage_fixture import write_stage
+from support import cli_result
+from support.cli_result import read_only_dir
 
 COMMAND_NAMES = [c.name for c in COMMANDS]
 
@@ -73,23 +74,10 @@ def html_ok_server():
     yield from serve_html(200)
 
 
-def read_only_dir(tmp_path: Path) -> Path:
-    """A directory this process cannot write to (root writes anywhere but in /proc/sys)."""
-    if os.geteuid() == 0:
-        return Path("/proc/sys")
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
-    return locked
-
-
 def one_line_error(result) -> str:
     """The single `Error: ...` line of a failed command; no traceback anywhere."""
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    return lines[0]
+    return cli_result.one_line_error(result)
 
 
 # -- 1. bad arguments ---------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from deploy_emulator import REPO, boto
+from support.cli_result import error_line
 
 STACK = "catalog-prod"
 NESTED = {"Security", "Monitoring", "Data", "Api", "Compute", "ApiStage", "Firewall", "Dashboard"}
@@ -63,7 +64,7 @@ def test_catalog_api_gated_reviewed_destroyed_and_recovered_with_its_data(catalo
     missing = cli("deploy", *args, *CI)
     assert missing.exit_code == 1
     assert re.search(r"^FAIL\s+config-recorder\s+the Config rule\(s\) LambdaSettings30s256mbRule need", missing.stdout, re.M)
-    assert "Preflight: 1 check(s) failed (config-recorder)" in one_error(missing)
+    assert "Preflight: 1 check(s) failed (config-recorder)" in error_line(missing)
     assert stacks(cfn) == set()                                     # stopped before any change set
     boto(emulator.endpoint_url, "config").put_configuration_recorder(ConfigurationRecorder={
         "name": "default", "roleARN": "arn:aws:iam::123456789012:role/config"})
@@ -71,7 +72,7 @@ def test_catalog_api_gated_reviewed_destroyed_and_recovered_with_its_data(catalo
     # 1. CI without --require-approval never: a first deploy grants permissions, so it stops.
     gated = cli("deploy", *args, "--yes")
     assert gated.exit_code == 1
-    assert "Not deployed: it widens access" in one_error(gated) and "--require-approval never" in one_error(gated)
+    assert "Not deployed: it widens access" in error_line(gated) and "--require-approval never" in error_line(gated)
     assert "IAM statement changes" in gated.stdout
     assert STACK not in stacks(cfn) and our_change_sets_anywhere(cfn) == []
     assert cli("diff", *args).exit_code == 0
@@ -144,7 +145,7 @@ def test_catalog_api_gated_reviewed_destroyed_and_recovered_with_its_data(catalo
     assert "!Ref ProductsTableArn" in iam[0] and "dynamodb:GetItem" in diff.stdout
     assert [c for c in our_change_sets(cfn) if c["ExecutionStatus"] == "AVAILABLE"] == []   # diff deletes it
     stopped = cli("deploy", *args, "--yes")
-    assert stopped.exit_code == 1 and "widens access" in one_error(stopped)
+    assert stopped.exit_code == 1 and "widens access" in error_line(stopped)
     assert lam.get_function_configuration(FunctionName="catalog-prod-users")["MemorySize"] == 256
     updated = cli("deploy", *args, *CI)
     assert updated.exit_code == 0, updated.output
@@ -180,8 +181,8 @@ def test_catalog_api_gated_reviewed_destroyed_and_recovered_with_its_data(catalo
     twin.write_text(catalog.read_text())
     refused = cli("deploy", "--config", twin, *args[2:], *CI)
     assert refused.exit_code == 2
-    assert "catalog-prod was deployed from the config file catalog-api.toml" in one_error(refused)
-    assert "--force" in one_error(refused)
+    assert "catalog-prod was deployed from the config file catalog-api.toml" in error_line(refused)
+    assert "--force" in error_line(refused)
 
 
 def data_stack(cfn) -> str:
@@ -198,13 +199,6 @@ def our_change_sets_anywhere(cfn) -> list:
         return our_change_sets(cfn)
     except Exception:   # no such stack: no change set either
         return []
-
-
-def one_error(result) -> str:
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 def test_catalog_api_package_for_the_console(catalog, cli, emulator, tmp_path):

@@ -18,6 +18,7 @@ import sys
 import pytest
 from deploy_emulator import REPO, boto
 from sync_stage import STACK, dev_catalog, edit
+from support.cli_result import error_line
 
 CI = ("--yes", "--require-approval", "never", "--skip-check", "all")
 
@@ -39,13 +40,6 @@ def stack_times(cfn) -> dict[str, object]:
 
 def code_sha(lam, name: str) -> str:
     return lam.get_function_configuration(FunctionName=name)["CodeSha256"]
-
-
-def one_error(result) -> str:
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 def test_sync_code_env_and_api_then_fall_back_and_reconcile(catalog, cli, emulator, tmp_path):
@@ -119,7 +113,7 @@ def test_sync_code_env_and_api_then_fall_back_and_reconcile(catalog, cli, emulat
     assert "SYNCED catalog-dev/ApiStage > Stage (dev): deployment" in diff.stdout
     drift = cli("drift", *args)
     assert "Synced outside CloudFormation" in drift.stdout
-    assert one_error(drift) == ("Error: The endpoint does not implement CloudFormation's drift detection "
+    assert error_line(drift) == ("Error: The endpoint does not implement CloudFormation's drift detection "
                                 "(DetectStackDrift; the local emulator has none), so drift can be checked on AWS only.")
     assert drift.exit_code == 1
     assert "SYNCED catalog-dev/Compute > ProductsFunction (catalog-dev-products): code" in drift.stdout
@@ -224,7 +218,7 @@ def test_production_is_refused_before_any_call(emulator, cli, tmp_path, monkeypa
     result = cli("sync", "--config", REPO / "config" / "catalog-api.toml", "--out", tmp_path / "out",
                  "--endpoint-url", emulator.endpoint_url)
     assert result.exit_code == 2
-    error = one_error(result)
+    error = error_line(result)
     assert "Refusing to sync catalog-prod: it is a production stage ([project] production = true" in error
     assert "python generate.py deploy --config" in error and "Nothing was changed" in error
     assert cfn.describe_stacks()["Stacks"] == []
@@ -240,7 +234,7 @@ def test_termination_protection_is_refused(catalog, cli, emulator, tmp_path):
     before = code_sha(lam, "catalog-dev-products")
     result = cli("sync", *args)
     assert result.exit_code == 2
-    assert "its root stack has termination protection" in one_error(result)
+    assert "its root stack has termination protection" in error_line(result)
     assert code_sha(lam, "catalog-dev-products") == before
 
     # A function deleted outside CloudFormation: named, exit 1, nothing else changed.
@@ -248,7 +242,7 @@ def test_termination_protection_is_refused(catalog, cli, emulator, tmp_path):
     lam.delete_function(FunctionName="catalog-dev-products")
     gone = cli("sync", *args)
     assert gone.exit_code == 1
-    assert "the function catalog-dev-products does not exist although CloudFormation lists it" in one_error(gone)
+    assert "the function catalog-dev-products does not exist although CloudFormation lists it" in error_line(gone)
 
 
 def test_a_stage_not_deployed_and_an_endpoint_that_does_not_answer(catalog, cli, emulator, tmp_path):
@@ -257,11 +251,11 @@ def test_a_stage_not_deployed_and_an_endpoint_that_does_not_answer(catalog, cli,
     args = ["--config", catalog, "--out", tmp_path / "out"]
     missing = cli("sync", *args, "--endpoint-url", emulator.endpoint_url)
     assert missing.exit_code == 1
-    assert one_error(missing) == (f"Error: {STACK} is not deployed in us-east-1: sync only updates a deployed stage. "
+    assert error_line(missing) == (f"Error: {STACK} is not deployed in us-east-1: sync only updates a deployed stage. "
                                   f"Run `python generate.py deploy --config {catalog}` first.")
     dead = cli("sync", *args, "--endpoint-url", f"http://127.0.0.1:{free_port()}")
     assert dead.exit_code == 1
-    assert "Could not reach AWS while reading catalog-dev in us-east-1" in one_error(dead)
+    assert "Could not reach AWS while reading catalog-dev in us-east-1" in error_line(dead)
 
 
 def test_no_credentials(catalog, cli, emulator, tmp_path, monkeypatch):
@@ -269,14 +263,14 @@ def test_no_credentials(catalog, cli, emulator, tmp_path, monkeypatch):
         monkeypatch.delenv(key, raising=False)
     result = cli("sync", "--config", catalog, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url)
     assert result.exit_code == 1
-    assert "No AWS credentials found" in one_error(result)
+    assert "No AWS credentials found" in error_line(result)
 
 
 def test_watch_sync_refuses_a_production_config_before_watching(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
     result = cli("watch", "--config", REPO / "config" / "catalog-api.toml", "--out", tmp_path / "out", "--sync")
     assert result.exit_code == 2
-    assert "Refusing to sync catalog-prod: it is a production stage" in one_error(result)
+    assert "Refusing to sync catalog-prod: it is a production stage" in error_line(result)
     assert not (tmp_path / "out").exists()
 
 
@@ -291,4 +285,4 @@ def test_bad_arguments_are_one_line_and_exit_2(args, text, cli, aws_env, monkeyp
     monkeypatch.chdir(REPO)
     result = cli(*args)
     assert result.exit_code == 2, result.output
-    assert text in one_error(result)
+    assert text in error_line(result)
