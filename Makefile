@@ -10,9 +10,13 @@ OUT := out
 
 venv: $(VENV)/.installed
 
+# The .pth file puts src/ and the repository on the venv's path, so that its tools find the
+# project when run by hand too (`.venv/bin/lint-imports`, `.venv/bin/python -m pytest`), not only
+# through this Makefile's PYTHONPATH.
 $(VENV)/.installed: requirements.lock requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -c 'import sys, sysconfig, pathlib; pathlib.Path(sysconfig.get_paths()["purelib"], "serverless-infra.pth").write_text("\n".join(sys.argv[1:]) + "\n")' "$(CURDIR)/src" "$(CURDIR)"
 	touch $@
 
 $(CKV_VENV)/.installed: requirements-checkov.txt
