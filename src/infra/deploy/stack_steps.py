@@ -24,6 +24,7 @@ from infra.deploy.execution import Reviewed, Run
 from infra.deploy.steps import (Bootstrap, DeployGlobal, DeployRoot, Outputs, Package, Protect, RecordPlacement,
                                 Refactor, ReplanRoot)
 from infra.errors import DeployError, UserError
+from infra.render import STDOUT
 from infra.placement import record_moves, write_lock
 
 PLACEHOLDER_BUCKET = "(artifact bucket)"
@@ -317,5 +318,5 @@ def execute_outputs(run: Run, step: Outputs) -> None:
     show_outputs(run.ui, outputs, title=f"Outputs of {info.name}")
     if step.file:
         write_outputs(step.file, outputs)
-        if str(step.file) != "-":  # "-": the JSON itself is on standard output
+        if step.file != STDOUT:  # the JSON itself is on standard output
             run.ui.note(f"Outputs written to {step.file}")
