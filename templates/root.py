@@ -8,7 +8,7 @@ stacks as their quotas need; every other concern has one stack.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from pathlib import Path
@@ -16,12 +16,12 @@ from pathlib import Path
 from troposphere import GetAtt, Ref, cloudformation
 
 from infra import __version__
-
 from infra.bundle.build import Code
 from infra.config.schema import Config
 from infra.errors import ConfigError
 from infra.naming import logical_id, physical
 from infra.placement import FAMILIES, Cost, layer_stack, place
+from infra.records import record
 from infra.stack import Stack
 from templates import (api, api_stage, compute, dashboard, data, edge, firewall, layers, monitoring, network,
                        pipeline, security)
@@ -44,7 +44,7 @@ PARAMETER_LABELS = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class Child:
     """A nested stack: its logical ID in the root, its file in out/, how it was built, and the
     siblings it must wait for beyond those whose outputs it reads."""
@@ -55,7 +55,7 @@ class Child:
     depends_on: tuple[str, ...] = field(default=())
 
 
-@dataclass(frozen=True)
+@record
 class Layout:
     """Every nested stack of a config, in wiring order, and where each bundle was placed."""
 

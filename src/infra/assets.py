@@ -11,9 +11,10 @@ import io
 import os
 import zipfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+
+from infra.records import record
 
 # Zip has no timestamps before 1980; a fixed one keeps the bytes independent of mtime.
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
@@ -22,7 +23,7 @@ EXCLUDED_FILES = {"package-lock.json", "README.md"}
 EXCLUDED_SUFFIXES = (".pyc", ".pyo")
 
 
-@dataclass(frozen=True)
+@record
 class Asset:
     """A zipped handler: where its source is, its bytes, and its S3 key."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -16,13 +15,14 @@ from infra.config import Config, load_config
 from infra.errors import ConfigError, UsageError, UserError
 from infra.naming import physical, stack_name, tags
 from infra.placement import lock_path, read_lock, render_lock, replace_lock
+from infra.records import record
 from infra.render import compact_json, replace_dirs, template_dict, to_json_bytes, unwritable_reason
 from infra.resource_types import stateful_types
 
 STATEFUL_TYPES = stateful_types()
 
 
-@dataclass(frozen=True)
+@record
 class Output:
     """One config's generated files (relative path -> bytes), its placement lock, and how many
     stacks and resources it holds (for the summary line)."""

@@ -24,11 +24,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from infra.errors import ConfigError, UserError
 from infra.quotas import MAX_OUTPUTS, MAX_PARAMETER_VALUE, MAX_PARAMETERS, MAX_RESOURCES
+from infra.records import record
 from infra.render import replace_file
 
 LOCK_VERSION = 1
@@ -44,7 +45,7 @@ _DEFAULT = re.compile(r"(compute|data)(-(\d+))?")
 LAYERS_STACK = "layers"
 
 
-@dataclass(frozen=True)
+@record
 class Cost:
     """What a bundle adds to the stack that holds it."""
 
@@ -54,7 +55,7 @@ class Cost:
     value_bytes: int = 0  # bytes it adds to the stack's longest list-valued output
 
 
-@dataclass
+@record(frozen=False)
 class Load:
     """What a stack holds so far."""
 

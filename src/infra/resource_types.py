@@ -12,7 +12,8 @@ Adding a type is one entry in `TYPES` (an importable one also needs its finder i
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+
+from infra.records import record
 
 NESTED_STACK = "AWS::CloudFormation::Stack"
 
@@ -24,7 +25,7 @@ KEEPS_SNAPSHOT = frozenset({"Snapshot"})
 KEPT_ON_DELETE = KEEPS_RESOURCE | KEEPS_SNAPSHOT
 
 
-@dataclass(frozen=True)
+@record
 class ResourceType:
     """Facts about one resource type (all default to "no")."""
 

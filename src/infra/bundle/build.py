@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from infra.assets import Asset, source_entries, zip_entries, zip_onto
@@ -25,6 +25,7 @@ from infra.bundle.recipe import Recipe, RecipeError, detect
 from infra.config.schema import Config
 from infra.errors import ConfigError
 from infra.naming import logical_id
+from infra.records import record
 
 # The installers (bundle.python, bundle.node, bundle.tools) load only when a function declares
 # dependencies: generating a config without any costs nothing more than before.
@@ -35,7 +36,7 @@ DIST_INFO_SKIP = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json", "uv_cac
 LAYER_PREFIX = "python/"  # Lambda puts /opt/python on a Python function's sys.path
 
 
-@dataclass
+@record(frozen=False)
 class _Run:
     cfg: Config
     cache: Cache

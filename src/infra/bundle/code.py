@@ -1,12 +1,12 @@
 """What a build produces for one function: its zip and, optionally, the shared layer it uses."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from infra.assets import Asset
+from infra.records import record
 
 
-@dataclass(frozen=True)
+@record
 class Layer:
     """A Lambda layer holding the dependencies of one lockfile for one runtime and architecture."""
 
@@ -20,7 +20,7 @@ class Layer:
     packages: tuple[tuple[str, int], ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class Code:
     """What one function deploys: its zip (S3 key = content hash) and, optionally, its layer."""
 

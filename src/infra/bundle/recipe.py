@@ -12,8 +12,9 @@ import hashlib
 import json
 import re
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
+
+from infra.records import record
 
 # requirements.txt options that pull in other files: the build cache keys on this file's bytes
 # alone, so the file must say everything (a lock), not point elsewhere.
@@ -34,7 +35,7 @@ class RecipeError(Exception):
         return self.fix.replace("{folder}", folder)
 
 
-@dataclass(frozen=True)
+@record
 class Recipe:
     """A function's declared dependencies: `kind` is 'requirements', 'uv' or 'npm'."""
 

@@ -12,10 +12,10 @@ Not checked because we set no name: IAM roles (CloudFormation generates a name w
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Iterator
 
 from infra.config.schema import Config
+from infra.records import record
 
 ACCOUNT = "123456789012"   # account IDs are always 12 digits
 REST_API_ID = "a1b2c3d4e5"  # REST API IDs are 10 characters
@@ -24,7 +24,7 @@ ACCESS_LOG_BUCKET, PIPELINE_BUCKET, CLOUDFRONT_LOG_BUCKET = "access-logs", "pipe
 DEAD_LETTER_QUEUE = "failed-invocations"
 
 
-@dataclass(frozen=True)
+@record
 class Limit:
     what: str
     service: str
@@ -66,7 +66,7 @@ PIPELINE = Limit("CodePipeline pipeline", "CodePipeline", 100, r"[A-Za-z0-9.@\-_
                  "https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_PipelineDeclaration.html")
 
 
-@dataclass(frozen=True)
+@record
 class Name:
     key: str       # the config key to change when the name does not fit
     name: str

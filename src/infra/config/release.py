@@ -13,15 +13,15 @@ rotation functions) and release hooks never release gradually: there is no traff
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from infra.config import traffic
 from infra.config.schema import Config
+from infra.records import record
 
 ALIAS = "live"
 
 
-@dataclass(frozen=True)
+@record
 class Strategy:
     """A function's release, resolved (stage default applied)."""
 

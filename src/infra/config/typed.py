@@ -14,23 +14,17 @@ import types
 import typing
 from typing import Any
 
-from infra.config.frozen import frozen_dataclass
 from infra.errors import ConfigError
+from infra.records import record
 
 
 @typing.dataclass_transform(field_specifiers=(dataclasses.field,))
 def dataclass(*, frozen: bool, kw_only: bool) -> Any:
     """`dataclasses.dataclass(frozen=True, kw_only=True)` for config tables, cheaper to define
-    (`infra.config.frozen`): the only kind the schema declares. A class without a docstring gets
-    its name as one first, since dataclasses would otherwise build it from `inspect.signature`."""
+    (`infra.records`): the only kind the schema declares."""
     if not (frozen and kw_only):
         raise TypeError("config tables are frozen, keyword-only dataclasses: dataclass(frozen=True, kw_only=True)")
-
-    def decorate(cls: type) -> type:
-        if not cls.__doc__:
-            cls.__doc__ = cls.__name__
-        return frozen_dataclass(cls)
-    return decorate
+    return record(frozen=True, kw_only=True)
 
 
 def internal(default: Any) -> Any:
