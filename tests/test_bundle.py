@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.assets import Asset
+from infra.assets import Asset, build_asset
 from infra.bundle import build as bundle_build
 from infra.bundle import python as bpython
 from infra.bundle import tools as btools
@@ -258,6 +258,29 @@ def test_a_corrupt_cache_entry_is_rebuilt_never_shipped(project, fake):
     next(p for p in zipped if len(p.read_bytes()) < len(first.asset.data)).write_bytes(b"PK")   # the dependencies'
     rebuilt = build_code(load(project, PY_FN), cache=cache)["f"]                              # part, on a code change
     assert set(names(rebuilt.asset.data)) == set(names(first.asset.data))
+
+
+PLAIN_FN = '[functions.p]\nruntime = "python3.14"\nsource = "plain"\nhandler = "app.handler"\n'
+
+
+def test_a_function_without_dependencies_is_zipped_once_then_read_back(project, monkeypatch):
+    cache = Cache(project / "cache")
+    first = build_code(load(project, PLAIN_FN), cache=cache)["p"]
+    monkeypatch.setattr(bundle_build, "zip_entries", lambda *a, **k: pytest.fail("zipped an unchanged folder again"))
+    again = build_code(load(project, PLAIN_FN), cache=cache)["p"]
+    assert again.asset == first.asset and again.asset.key == first.asset.key and again.unzipped == first.unzipped
+    assert first.asset == Asset("plain", build_asset(project, "plain").data)  # what build_asset zips
+    monkeypatch.undo()
+    (project / "plain" / "app.py").write_text("def handler(e, c):\n    return 5\n")
+    changed = build_code(load(project, PLAIN_FN), cache=cache)["p"]
+    assert changed.asset.key != first.asset.key and b"return 5" in zipfile.ZipFile(io.BytesIO(changed.asset.data)).read("app.py")
+
+
+def test_a_cache_that_cannot_be_written_still_builds_a_plain_function(project, monkeypatch):
+    cache = Cache(project / "cache")
+    monkeypatch.setattr(Cache, "put_zip", lambda *a, **k: (_ for _ in ()).throw(PermissionError(13, "read-only")))
+    code = build_code(load(project, PLAIN_FN), cache=cache)["p"]
+    assert zipfile.ZipFile(io.BytesIO(code.asset.data)).namelist() == ["app.py"]
 
 
 def test_a_new_tool_version_rebuilds(project, fake, monkeypatch):

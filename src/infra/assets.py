@@ -9,12 +9,15 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import zipfile
 from collections.abc import Callable, Iterable
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from infra.records import record
+
+if TYPE_CHECKING:
+    import zipfile
 
 # Zip has no timestamps before 1980; a fixed one keeps the bytes independent of mtime.
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
@@ -73,6 +76,8 @@ def zip_entries(entries: Iterable[tuple[str, Path]], *, executable: Callable[[st
     """Zip `entries` (name in the zip, file) in name order, reproducibly: fixed time, fixed
     permissions (rw-r--r--; rwxr-xr-x for an executable file whose name `executable` accepts:
     installed dependencies may ship programs, the handler's own files never need the bit)."""
+    import zipfile  # on first use: a build that hits the cache never zips
+
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         for name, path in sorted(entries):
@@ -84,6 +89,8 @@ def zip_onto(base: bytes, entries: Iterable[tuple[str, Path]]) -> bytes:
     """`base` (a zip made by zip_entries) with `entries` added after its own, in name order, as
     zip_entries writes them. The base's members are kept as they are, compressed: a function's
     installed dependencies are compressed once, not again for every change to its code."""
+    import zipfile
+
     buf = io.BytesIO(base)
     with zipfile.ZipFile(buf, "a", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         for name, path in sorted(entries):
@@ -92,6 +99,8 @@ def zip_onto(base: bytes, entries: Iterable[tuple[str, Path]]) -> bytes:
 
 
 def _write(zf: zipfile.ZipFile, name: str, path: Path, executable: bool) -> None:
+    import zipfile
+
     info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
     info.compress_type = zipfile.ZIP_DEFLATED
     info.create_system = 3  # Unix, so the permission bits below are honoured

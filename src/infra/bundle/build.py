@@ -101,10 +101,22 @@ def _function(run: _Run, name: str) -> Code:
 
 
 def _plain(run: _Run, source: str) -> tuple[Asset, int]:
+    """A folder without dependencies, zipped as build_asset zips it (cached by its files: an
+    unchanged function is read back, not compressed again, and zipfile is not even imported)."""
     if source not in run.plain:
         entries = source_entries(Path(run.cfg.root) / source)
-        # the bytes build_asset writes, from one walk of the folder
-        run.plain[source] = (Asset(source, zip_entries(entries)), sum(path.stat().st_size for _, path in entries))
+        zip_key = key(source=digest_files(entries), mode="plain")
+        hit = run.cache.zip(zip_key)
+        if hit is not None:
+            data, meta = hit
+            run.plain[source] = (Asset.hashed(source, data, meta["sha256"]), int(meta["unzipped"]))
+        else:
+            data, size = zip_entries(entries), sum(path.stat().st_size for _, path in entries)
+            try:
+                run.cache.put_zip(zip_key, data, {"unzipped": size})
+            except OSError:
+                pass  # a cache that cannot be written only costs the next run this zip again
+            run.plain[source] = (Asset(source, data), size)
     return run.plain[source]
 
 
