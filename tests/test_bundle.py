@@ -22,6 +22,8 @@ from infra.bundle.recipe import RecipeError, detect
 from infra.config import parse_config
 from infra.errors import ConfigError
 
+REPO = Path(__file__).resolve().parents[1]
+
 HASH = "sha256:" + "0" * 64
 
 
@@ -281,6 +283,34 @@ def test_a_cache_that_cannot_be_written_still_builds_a_plain_function(project, m
     monkeypatch.setattr(Cache, "put_zip", lambda *a, **k: (_ for _ in ()).throw(PermissionError(13, "read-only")))
     code = build_code(load(project, PLAIN_FN), cache=cache)["p"]
     assert zipfile.ZipFile(io.BytesIO(code.asset.data)).namelist() == ["app.py"]
+
+
+def test_a_remembering_cache_reads_each_zip_once_and_a_plain_one_always_reads(project):
+    first = build_code(load(project, PLAIN_FN), cache=Cache(project / "cache"))["p"]
+    (zip_file,) = (project / "cache" / "zips").glob("*.zip")
+    remembering = Cache(project / "cache", remember=True)
+    assert build_code(load(project, PLAIN_FN), cache=remembering)["p"].asset == first.asset
+    zip_file.write_bytes(b"PK")  # changed on disk: the batch keeps the bytes it checked
+    assert build_code(load(project, PLAIN_FN), cache=remembering)["p"].asset == first.asset
+    assert Cache(project / "cache").zip(zip_file.stem) is None  # a new batch reads, and refuses it
+
+
+def test_configs_generated_together_read_a_zip_they_share_once(tmp_path, monkeypatch):
+    """secure-api and secure-api-prod ship the same dependencies zip: one batch reads it once."""
+    from infra.build import build_configs
+
+    configs = [REPO / "config" / "secure-api.toml", REPO / "config" / "secure-api-prod.toml"]
+    cache_dir = tmp_path / "cache"
+    monkeypatch.setenv("SERVERLESS_INFRA_BUILD_CACHE", str(cache_dir))
+    build_configs(configs, tmp_path / "warm", write_lock=False)  # fills this test's own cache
+    reads: list[str] = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: (reads.append(self.name) if self.parent == cache_dir / "zips"
+                                                         else None) or real(self))
+    build_configs(configs, tmp_path / "out", write_lock=False)
+    shipped = {p.name for p in (tmp_path / "out").glob("*/assets/*.zip")}
+    assert reads and sorted(reads) == sorted(set(reads))            # each cached zip read once
+    assert len(shipped) < sum(1 for _ in (tmp_path / "out").glob("*/assets/*.zip"))   # and one is shared
 
 
 def test_a_new_tool_version_rebuilds(project, fake, monkeypatch):

@@ -11,6 +11,7 @@ from typing import Callable
 from infra import quotas
 from infra.builders.releases import manifest as release_manifest
 from infra.bundle.build import Progress, assets as code_assets, build_code
+from infra.bundle.cache import Cache
 from infra.config import Config, load_config
 from infra.errors import ConfigError, UsageError, UserError
 from infra.naming import physical, stack_name, tags
@@ -33,15 +34,17 @@ class Output:
     resources: int = 0
 
 
-def generate(cfg: Config, lock: dict[str, str] | None = None, progress: Progress = lambda _: None) -> Output:
+def generate(cfg: Config, lock: dict[str, str] | None = None, progress: Progress = lambda _: None,
+             cache: Cache | None = None) -> Output:
     """Every file of one config's output directory, in memory, and the updated lock.
 
-    `progress` hears about each function whose dependencies are installed or bundled (cache misses)."""
+    `progress` hears about each function whose dependencies are installed or bundled (cache misses);
+    `cache`: the build cache (default: the config's repository's)."""
     from infra.diagram import markdown
     from infra.openapi import client_document
     from templates import edge_global, root  # templates import infra; keep infra importable alone
 
-    codes = build_code(cfg, progress)
+    codes = build_code(cfg, progress, cache)
     assets = code_assets(codes)
     plan = root.layout(cfg, codes, lock or {})
     kids = plan.children
@@ -156,10 +159,12 @@ def _generate_all(paths: list[Path], out_root: Path, *, locked: bool, write_lock
     if dupes:
         raise UsageError(f"two configs would both write {out_root / dupes[0]}/: config file names must be unique.")
     results = []
+    caches: dict[str, Cache] = {}  # one per repository, shared by its configs (a zip two stages ship is read once)
     for path, cfg in zip(paths, configs):
         lock_file = lock_path(path)
         old = lock_file.read_bytes() if lock_file.is_file() else None
-        out = generate(cfg, read_lock(lock_file), progress)
+        cache = caches.setdefault(cfg.root, Cache.at(Path(cfg.root), remember=True))
+        out = generate(cfg, read_lock(lock_file), progress, cache)
         if locked and out.lock != old:
             state = "is missing" if old is None else "is out of date"
             raise ConfigError(str(lock_file), "placement", f"{state}: the config places resources the lock does not record.",

@@ -43,16 +43,23 @@ def digest_files(files: Iterable[tuple[str, Path]]) -> str:
 
 
 class Cache:
-    def __init__(self, root: Path):
+    """The cache at `root`. With `remember`, each zip read or written is also kept in memory, so
+    that configs generated together read a shared zip (a layer, a function two stages ship) once:
+    for one batch of builds, never for a long-lived process."""
+
+    def __init__(self, root: Path, *, remember: bool = False):
         self.root = root
+        self._remembered: dict[str, tuple[bytes, dict[str, Any]]] | None = {} if remember else None
 
     @classmethod
-    def at(cls, repo_root: Path) -> Cache:
-        return cls(Path(os.environ.get(CACHE_ENV) or repo_root / ".cache" / "build"))
+    def at(cls, repo_root: Path, *, remember: bool = False) -> Cache:
+        return cls(Path(os.environ.get(CACHE_ENV) or repo_root / ".cache" / "build"), remember=remember)
 
     # -- finished zips ----------------------------------------------------------------------
     def zip(self, k: str) -> tuple[bytes, dict[str, Any]] | None:
         """The zip and its report (whose "sha256" is the zip's checked hash), or None on a miss."""
+        if self._remembered is not None and k in self._remembered:
+            return self._remembered[k]
         data_file, meta_file = self.root / "zips" / f"{k}.zip", self.root / "zips" / f"{k}.json"
         try:
             meta = json.loads(meta_file.read_text())
@@ -62,14 +69,18 @@ class Cache:
         # The report records the zip's hash: a truncated or swapped file is a miss, never shipped.
         if not isinstance(meta, dict) or meta.get("sha256") != hashlib.sha256(data).hexdigest():
             return None
+        if self._remembered is not None:
+            self._remembered[k] = (data, meta)
         return data, meta
 
     def put_zip(self, k: str, data: bytes, meta: dict[str, Any]) -> None:
         folder = self.root / "zips"
         folder.mkdir(parents=True, exist_ok=True)
+        meta = {**meta, "sha256": hashlib.sha256(data).hexdigest()}
         _atomic(folder / f"{k}.zip", data)
-        _atomic(folder / f"{k}.json", json.dumps({**meta, "sha256": hashlib.sha256(data).hexdigest()},
-                                                 sort_keys=True).encode())
+        _atomic(folder / f"{k}.json", json.dumps(meta, sort_keys=True).encode())
+        if self._remembered is not None:
+            self._remembered[k] = (data, meta)
 
     # -- installed trees --------------------------------------------------------------------
     def tree(self, kind: str, k: str, install: Callable[[Path, Path], None]) -> Path:
