@@ -304,9 +304,15 @@ def test_configs_generated_together_read_a_zip_they_share_once(tmp_path, monkeyp
     monkeypatch.setenv("SERVERLESS_INFRA_BUILD_CACHE", str(cache_dir))
     build_configs(configs, tmp_path / "warm", write_lock=False)  # fills this test's own cache
     reads: list[str] = []
-    real = Path.read_bytes
-    monkeypatch.setattr(Path, "read_bytes", lambda self: (reads.append(self.name) if self.parent == cache_dir / "zips"
-                                                         else None) or real(self))
+
+    def opening(path, *args, **kwargs):
+        if Path(path).parent == cache_dir / "zips":
+            reads.append(Path(path).name)
+        return open(path, *args, **kwargs)
+
+    from infra.bundle import cache as cache_module
+
+    monkeypatch.setattr(cache_module, "open", opening, raising=False)  # the module's name before the builtin
     build_configs(configs, tmp_path / "out", write_lock=False)
     shipped = {p.name for p in (tmp_path / "out").glob("*/assets/*.zip")}
     assert reads and sorted(reads) == sorted(set(reads))            # each cached zip read once

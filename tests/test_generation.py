@@ -311,3 +311,55 @@ def test_the_cycle_collector_is_paused_while_generating_and_resumed_after(tmp_pa
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_cached_zips_are_hard_linked_into_out_with_a_new_files_permissions(tmp_path, monkeypatch):
+    """A function's zip (a megabyte with its dependencies) is the build cache's file, linked: no
+    second copy is written. The link carries the permissions any new file gets, and its bytes are
+    the ones the generator checked."""
+    monkeypatch.setenv("SERVERLESS_INFRA_BUILD_CACHE", str(tmp_path / "cache"))
+    configs = [REPO / "config" / "catalog-api.toml", REPO / "config" / "secure-api.toml"]
+    build_configs(configs, tmp_path / "first", write_lock=False)
+    build_configs(configs, tmp_path / "out", write_lock=False)
+    zips = sorted((tmp_path / "out").glob("*/assets/*.zip"))
+    cached = {(p.stat().st_ino, p.stat().st_dev) for p in (tmp_path / "cache" / "zips").glob("*.zip")}
+    assert zips and all((z.stat().st_ino, z.stat().st_dev) in cached for z in zips)
+    from infra.render import umask
+
+    assert {oct(z.stat().st_mode & 0o777) for z in zips} == {oct(0o666 & ~umask())}
+    import hashlib
+
+    assert all(f"{hashlib.sha256(z.read_bytes()).hexdigest()}.zip" == z.name for z in zips)
+
+
+def test_a_cache_file_changed_after_it_was_read_is_written_not_linked(tmp_path, monkeypatch):
+    from infra import render
+
+    monkeypatch.setenv("SERVERLESS_INFRA_BUILD_CACHE", str(tmp_path / "cache"))
+    config = [REPO / "config" / "catalog-api.toml"]
+    build_configs(config, tmp_path / "first", write_lock=False)
+    real_link, linked = render._link, []
+
+    def link_after_a_change(source, path):
+        Path(source.path).write_bytes(Path(source.path).read_bytes() + b"!")   # same inode, new size
+        linked.append(real_link(source, path))
+        return linked[-1]
+
+    monkeypatch.setattr(render, "_link", link_after_a_change)
+    (out,) = build_configs(config, tmp_path / "out", write_lock=False)
+    assert linked and not any(linked)
+    for z in (out / "assets").glob("*.zip"):
+        import hashlib
+
+        assert f"{hashlib.sha256(z.read_bytes()).hexdigest()}.zip" == z.name and z.stat().st_nlink == 1
+
+
+def test_an_output_on_another_file_system_gets_the_bytes_written(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setenv("SERVERLESS_INFRA_BUILD_CACHE", str(tmp_path / "cache"))
+    config = [REPO / "config" / "catalog-api.toml"]
+    build_configs(config, tmp_path / "first", write_lock=False)
+    monkeypatch.setattr(os, "link", lambda *a: (_ for _ in ()).throw(OSError(18, "Invalid cross-device link")))
+    (out,) = build_configs(config, tmp_path / "out", write_lock=False)
+    assert tree(out) == tree(tmp_path / "first" / "catalog-api")

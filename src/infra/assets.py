@@ -10,11 +10,13 @@ import hashlib
 import io
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infra.records import record
+from infra.render import SameBytes
 
 if TYPE_CHECKING:
     import zipfile
@@ -32,16 +34,18 @@ class Asset:
 
     source: str
     data: bytes
+    # A file holding exactly these bytes (the build cache's): written into out/ as a hard link.
+    same: SameBytes | None = field(default=None, compare=False, repr=False)
 
     @cached_property  # a function's zip can be megabytes, and its key is read many times
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
 
     @classmethod
-    def hashed(cls, source: str, data: bytes, sha256: str) -> Asset:
+    def hashed(cls, source: str, data: bytes, sha256: str, same: SameBytes | None = None) -> Asset:
         """An asset whose hash the caller has just checked (a build cache hit): not hashed again.
         The hash goes where `cached_property` keeps its value, the instance's __dict__."""
-        asset = cls(source, data)
+        asset = cls(source, data, same)
         asset.__dict__["sha256"] = sha256
         return asset
 

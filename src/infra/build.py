@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import field
 from pathlib import Path
 from typing import Callable
 
@@ -17,7 +18,7 @@ from infra.errors import ConfigError, UsageError, UserError
 from infra.naming import physical, stack_name, tags
 from infra.placement import lock_path, read_lock, render_lock, replace_lock
 from infra.records import record
-from infra.render import compact_json, replace_dirs, template_dict, to_json_bytes, unwritable_reason
+from infra.render import SameBytes, compact_json, replace_dirs, template_dict, to_json_bytes, unwritable_reason
 from infra.resource_types import stateful_types
 
 STATEFUL_TYPES = stateful_types()
@@ -32,6 +33,7 @@ class Output:
     lock: bytes
     stacks: tuple[str, ...] = ()
     resources: int = 0
+    same: dict[str, SameBytes] = field(default_factory=dict)  # files written as hard links (render.replace_dirs)
 
 
 def generate(cfg: Config, lock: dict[str, str] | None = None, progress: Progress = lambda _: None,
@@ -72,8 +74,11 @@ def generate(cfg: Config, lock: dict[str, str] | None = None, progress: Progress
         raise ConfigError(cfg.file, "(system)", f"the root and its nested stacks hold {in_root} resources; one "
                           f"CloudFormation operation on nested stacks may touch at most {quotas.MAX_NESTED_OPERATION}.",
                           "split the system into two configs (two root stacks).")
+    same = {}
     for asset in assets:
         files[asset.key] = asset.data
+        if asset.same is not None:
+            same[asset.key] = asset.same
     if cfg.api:
         files["openapi.json"] = to_json_bytes(client_document(cfg))
     files["diagram.md"] = markdown(cfg, plan.placement).encode()
@@ -101,7 +106,7 @@ def generate(cfg: Config, lock: dict[str, str] | None = None, progress: Progress
         manifest["releases"] = releases
     files["manifest.json"] = to_json_bytes(manifest)
     return Output(files, render_lock(plan.placement), tuple(sorted(n.removesuffix(".json") for n, _ in stacks)),
-                  total)
+                  total, same)
 
 
 def build_configs(paths: list[Path], out_root: Path, *, locked: bool = False, write_lock: bool = True,
@@ -119,7 +124,7 @@ def build_configs(paths: list[Path], out_root: Path, *, locked: bool = False, wr
         results = _generate_all(paths, out_root, locked=locked, write_lock=write_lock, progress=progress)
     trees = {out_root / cfg.name: out.files for cfg, out, _, _ in results}
     try:
-        replace_dirs(trees)
+        replace_dirs(trees, {out_root / cfg.name: out.same for cfg, out, _, _ in results})
     except OSError as exc:
         where = getattr(exc, "filename", None) or out_root
         raise UserError(f"cannot write {where}: {exc.strerror or exc}. Choose another --out directory than "

@@ -11,7 +11,23 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from infra.records import record
+
 STDOUT = Path("-")  # an output path of "-": standard output
+
+
+@record
+class SameBytes:
+    """A file known to hold exactly some output file's bytes (a build cache entry, whose hash was
+    checked when it was read): `replace_dirs` hard-links it instead of writing megabytes again,
+    if it is still that file. `identity` is its (inode, size, mtime in ns) when it was read."""
+
+    path: str
+    identity: tuple[int, int, int]
+
+
+def identity(info: os.stat_result) -> tuple[int, int, int]:
+    return info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def to_json(data: Any) -> str:
@@ -31,13 +47,16 @@ def compact_json(data: Any) -> bytes:
     return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
 
 
-def replace_dirs(trees: dict[Path, dict[str, bytes]]) -> None:
+def replace_dirs(trees: dict[Path, dict[str, bytes]], same: dict[Path, dict[str, SameBytes]] | None = None) -> None:
     """Make each target directory hold exactly its files (relative path -> bytes), all at once.
 
     Every new tree is first written beside its target; only when all are written are they
     swapped in by rename. A failure while writing (disk full, permissions) leaves every target
     as it was; readers (and a crash) see the old directory or the new one, never a mix.
     Directories get the permissions new files get (the umask's), not mkdtemp's private 0700.
+    `same` names, per target, files that may be hard-linked from a file already holding their
+    bytes (`SameBytes`) instead of written: where linking fails (another file system), or that
+    file changed since it was read, the bytes are written as usual.
     """
     staged: list[tuple[Path, Path]] = []
     dir_mode = 0o777 & ~umask()
@@ -47,10 +66,12 @@ def replace_dirs(trees: dict[Path, dict[str, bytes]]) -> None:
             staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
             staging.chmod(dir_mode)
             staged.append((target, staging))
+            linkable = (same or {}).get(target, {})
             for rel, data in sorted(files.items()):
                 path = staging / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data)
+                if rel not in linkable or not _link(linkable[rel], path):
+                    path.write_bytes(data)
     except BaseException:
         for _, staging in staged:
             shutil.rmtree(staging, ignore_errors=True)
@@ -63,6 +84,23 @@ def replace_dirs(trees: dict[Path, dict[str, bytes]]) -> None:
         os.rename(staging, target)
         if old is not None:
             shutil.rmtree(old)
+
+
+def _link(source: SameBytes, path: Path) -> bool:
+    """Hard-link `source` at `path` if it is still the file that was read; True when done.
+    The link gets the permissions a new file gets (it is the same inode as the cache's file)."""
+    try:
+        os.link(source.path, path)
+    except OSError:  # another file system, links not supported, the file gone
+        return False
+    info = os.stat(path)
+    if identity(info) != source.identity:
+        os.unlink(path)
+        return False
+    mode = 0o666 & ~umask()
+    if stat.S_IMODE(info.st_mode) != mode:
+        os.chmod(path, mode)
+    return True
 
 
 @lru_cache(maxsize=1)

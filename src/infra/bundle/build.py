@@ -109,14 +109,15 @@ def _plain(run: _Run, source: str) -> tuple[Asset, int]:
         hit = run.cache.zip(zip_key)
         if hit is not None:
             data, meta = hit
-            run.plain[source] = (Asset.hashed(source, data, meta["sha256"]), int(meta["unzipped"]))
+            run.plain[source] = (Asset.hashed(source, data, meta["sha256"], run.cache.same_bytes(zip_key)),
+                                 int(meta["unzipped"]))
         else:
             data, size = zip_entries(entries), sum(path.stat().st_size for _, path in entries)
             try:
                 run.cache.put_zip(zip_key, data, {"unzipped": size})
             except OSError:
                 pass  # a cache that cannot be written only costs the next run this zip again
-            run.plain[source] = (Asset(source, data), size)
+            run.plain[source] = (Asset(source, data, run.cache.same_bytes(zip_key)), size)
     return run.plain[source]
 
 
@@ -189,7 +190,8 @@ def _python(run: _Run, recipe: Recipe, source: str, runtime: str, architecture: 
     hit = run.cache.zip(zip_key)
     if hit is not None:
         data, meta = hit
-        return Code(Asset.hashed(source, data, meta["sha256"]), unzipped=meta["unzipped"], packages=_packages(meta))
+        return Code(Asset.hashed(source, data, meta["sha256"], run.cache.same_bytes(zip_key)), unzipped=meta["unzipped"],
+                    packages=_packages(meta))
     tree = _deps(run, recipe, runtime, architecture, what)
     deps = dependency_entries(tree)
     clash = sorted({n for n, _ in code} & {n for n, _ in deps})
@@ -200,7 +202,7 @@ def _python(run: _Run, recipe: Recipe, source: str, runtime: str, architecture: 
     data = zip_onto(_deps_zip(run, deps_key, deps), code)
     unzipped, packages = _sizes([*code, *deps])
     run.cache.put_zip(zip_key, data, {"unzipped": unzipped, "packages": packages})
-    return Code(Asset(source, data), unzipped=unzipped, packages=packages)
+    return Code(Asset(source, data, run.cache.same_bytes(zip_key)), unzipped=unzipped, packages=packages)
 
 
 def _deps_zip(run: _Run, deps_key: str, deps: list[tuple[str, Path]]) -> bytes:
@@ -225,14 +227,15 @@ def _layer(run: _Run, recipe: Recipe, runtime: str, architecture: str, what: str
     hit = run.cache.zip(zip_key)
     if hit is not None:
         data, meta = hit
-        asset, unzipped, packages = Asset.hashed(lockfile, data, meta["sha256"]), meta["unzipped"], _packages(meta)
+        asset = Asset.hashed(lockfile, data, meta["sha256"], run.cache.same_bytes(zip_key))
+        unzipped, packages = meta["unzipped"], _packages(meta)
     else:
         tree = _deps(run, recipe, runtime, architecture, what)
         deps = dependency_entries(tree, LAYER_PREFIX)
         data = zip_entries(deps, executable=lambda _: True)
         unzipped, packages = _sizes(deps, LAYER_PREFIX)
         run.cache.put_zip(zip_key, data, {"unzipped": unzipped, "packages": packages})
-        asset = Asset(lockfile, data)
+        asset = Asset(lockfile, data, run.cache.same_bytes(zip_key))
     from infra.bundle.python import python_version
 
     slug = "-".join(part for part in _rel(run, recipe.source).replace("_", "-").split("/") if part).lower()
@@ -261,7 +264,8 @@ def _node(run: _Run, name: str, recipe: Recipe, what: str) -> Code:
     hit = run.cache.zip(zip_key)
     if hit is not None:
         data, meta = hit
-        return Code(Asset.hashed(source, data, meta["sha256"]), unzipped=meta["unzipped"], packages=_packages(meta))
+        return Code(Asset.hashed(source, data, meta["sha256"], run.cache.same_bytes(zip_key)), unzipped=meta["unzipped"],
+                    packages=_packages(meta))
     deps_key = key(kind="npm-deps", tools={"npm": npm_version()}, inputs=recipe.digests())
 
     def install(tree: Path, scratch: Path) -> None:
@@ -281,4 +285,4 @@ def _node(run: _Run, name: str, recipe: Recipe, what: str) -> Code:
         unzipped = sum(path.stat().st_size for _, path in entries)
     meta_packages = tuple(packages)
     run.cache.put_zip(zip_key, data, {"unzipped": unzipped, "packages": meta_packages})
-    return Code(Asset(source, data), unzipped=unzipped, packages=meta_packages)
+    return Code(Asset(source, data, run.cache.same_bytes(zip_key)), unzipped=unzipped, packages=meta_packages)

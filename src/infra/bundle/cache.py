@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from infra.render import SameBytes, identity, umask
+
 CACHE_ENV = "SERVERLESS_INFRA_BUILD_CACHE"
 # Bump when the build itself changes what it produces (filters, flags, layout): every key changes.
 FORMAT = 2
@@ -50,6 +52,7 @@ class Cache:
     def __init__(self, root: Path, *, remember: bool = False):
         self.root = root
         self._remembered: dict[str, tuple[bytes, dict[str, Any]]] | None = {} if remember else None
+        self._checked: dict[str, SameBytes] = {}  # zips whose bytes this process read or wrote
 
     @classmethod
     def at(cls, repo_root: Path, *, remember: bool = False) -> Cache:
@@ -63,12 +66,15 @@ class Cache:
         data_file, meta_file = self.root / "zips" / f"{k}.zip", self.root / "zips" / f"{k}.json"
         try:
             meta = json.loads(meta_file.read_text())
-            data = data_file.read_bytes()
+            with open(data_file, "rb") as fh:
+                info = os.fstat(fh.fileno())  # the file read, for same_bytes
+                data = fh.read()
         except (OSError, ValueError):
             return None
         # The report records the zip's hash: a truncated or swapped file is a miss, never shipped.
         if not isinstance(meta, dict) or meta.get("sha256") != hashlib.sha256(data).hexdigest():
             return None
+        self._checked[k] = SameBytes(str(data_file), identity(info))
         if self._remembered is not None:
             self._remembered[k] = (data, meta)
         return data, meta
@@ -77,10 +83,15 @@ class Cache:
         folder = self.root / "zips"
         folder.mkdir(parents=True, exist_ok=True)
         meta = {**meta, "sha256": hashlib.sha256(data).hexdigest()}
-        _atomic(folder / f"{k}.zip", data)
+        info = _atomic(folder / f"{k}.zip", data)
         _atomic(folder / f"{k}.json", json.dumps(meta, sort_keys=True).encode())
+        self._checked[k] = SameBytes(str(folder / f"{k}.zip"), identity(info))
         if self._remembered is not None:
             self._remembered[k] = (data, meta)
+
+    def same_bytes(self, k: str) -> SameBytes | None:
+        """The cached zip `k` as this process last read or wrote it, for hard-linking into out/."""
+        return self._checked.get(k)
 
     # -- installed trees --------------------------------------------------------------------
     def tree(self, kind: str, k: str, install: Callable[[Path, Path], None]) -> Path:
@@ -112,12 +123,17 @@ class Cache:
         return tempfile.TemporaryDirectory(prefix=".work-", dir=self.root)
 
 
-def _atomic(path: Path, data: bytes) -> None:
+def _atomic(path: Path, data: bytes) -> os.stat_result:
+    """Write `path` by rename, with a new file's permissions; return the written file's status."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), 0o666 & ~umask())  # mkstemp's 0600 would follow a hard link into out/
             fh.write(data)
+            fh.flush()
+            info = os.fstat(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return info
