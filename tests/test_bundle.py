@@ -319,6 +319,72 @@ def test_configs_generated_together_read_a_zip_they_share_once(tmp_path, monkeyp
     assert len(shipped) < sum(1 for _ in (tmp_path / "out").glob("*/assets/*.zip"))   # and one is shared
 
 
+def _aged(cache: Cache, k: str, seconds_ago: float) -> None:
+    import os
+    import time
+
+    marker = cache.root / "zips" / f"{k}.json"
+    os.utime(marker, (time.time() - seconds_ago, time.time() - seconds_ago))
+
+
+def test_the_cache_keeps_itself_under_its_size_removing_the_least_recently_used(tmp_path, monkeypatch):
+    monkeypatch.setenv("SERVERLESS_INFRA_BUILD_CACHE_MAX_MB", str(10_000 / 1024 / 1024))  # 10,000 bytes
+    old = Cache(tmp_path)
+    for i, age in enumerate((300, 200, 100, 50)):           # four entries of ~3 KB: over the size
+        old.put_zip(f"k{i}", bytes([i]) * 3000, {})
+        _aged(old, f"k{i}", age)
+    now = Cache(tmp_path)
+    assert now.zip("k0") is not None                         # used now: the oldest becomes the newest
+    now.put_zip("k4", b"4" * 3000, {})
+    removed = now.prune()
+    # least recently used first (k1, k2, then k3) until at most 80 % of 10,000 bytes is left; k0
+    # and k4, which this process used, stay
+    assert [p.stem for p in removed] == ["k1", "k2", "k3"]
+    left = sorted(p.stem for p in (tmp_path / "zips").glob("*.zip"))
+    assert left == ["k0", "k4"] and not (tmp_path / "zips" / "k1.json").exists()
+    assert now.prune() == []                                  # nothing new written since
+
+
+def test_a_size_check_runs_at_most_hourly_and_only_after_a_write(tmp_path, monkeypatch):
+    monkeypatch.setenv("SERVERLESS_INFRA_BUILD_CACHE_MAX_MB", "0")
+    cache = Cache(tmp_path)
+    cache.put_zip("a", b"a" * 100, {})
+    assert cache.prune() == []                                # the only entry is this process's own
+    reader = Cache(tmp_path)
+    assert reader.prune() == []                               # wrote nothing: no check at all
+    writer = Cache(tmp_path)
+    writer.put_zip("b", b"b" * 100, {})
+    assert writer.prune() == []                               # checked less than an hour ago
+    assert [p.stem for p in Cache(tmp_path).prune(force=True)] == ["a", "b"]
+
+
+def test_installed_trees_record_their_size_and_are_pruned_whole(tmp_path, monkeypatch):
+    cache = Cache(tmp_path)
+
+    def install(tree, scratch):
+        (tree / "pkg").mkdir()
+        (tree / "pkg" / "mod.py").write_bytes(b"x" * 5000)
+
+    tree = cache.tree("deps", "t1", install)
+    assert json.loads((tree / ".complete").read_text())["bytes"] == 5000
+    (tree / ".complete").write_text("t1")                      # a marker written before sizes were
+    assert [(m.parent.name, size) for m, size, _ in Cache(tmp_path)._entries()] == [("t1", 5002)]  # walked
+    monkeypatch.setenv("SERVERLESS_INFRA_BUILD_CACHE_MAX_MB", "0")
+    assert [m.parent.name for m in Cache(tmp_path).prune(force=True)] == ["t1"]
+    assert not (tmp_path / "deps").exists() or list((tmp_path / "deps").iterdir()) == []
+
+
+def test_a_pruned_zip_stays_in_the_out_folder_that_links_it(tmp_path, monkeypatch):
+    from infra.build import build_configs
+
+    monkeypatch.setenv("SERVERLESS_INFRA_BUILD_CACHE", str(tmp_path / "cache"))
+    (out,) = build_configs([REPO / "config" / "catalog-api.toml"], tmp_path / "out", write_lock=False)
+    before = {p.name: p.read_bytes() for p in (out / "assets").glob("*.zip")}
+    monkeypatch.setenv("SERVERLESS_INFRA_BUILD_CACHE_MAX_MB", "0")
+    assert Cache(tmp_path / "cache").prune(force=True)
+    assert {p.name: p.read_bytes() for p in (out / "assets").glob("*.zip")} == before
+
+
 def test_a_new_tool_version_rebuilds(project, fake, monkeypatch):
     cache = Cache(project / "cache")
     build_code(load(project, PY_FN), cache=cache)

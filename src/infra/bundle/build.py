@@ -56,6 +56,7 @@ def build_code(cfg: Config, progress: Progress = lambda _: None, cache: Cache | 
     for name in sorted(cfg.functions):
         codes[name] = _function(run, name)
         limits.check(cfg.file, f"functions.{name}", codes[name])
+    run.cache.prune()  # only when this build wrote an entry, at most hourly (cache.py)
     return codes
 
 

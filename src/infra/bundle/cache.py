@@ -8,6 +8,12 @@ Layout (default `<repository>/.cache/build/`, git-ignored; $SERVERLESS_INFRA_BUI
   host/<key>/                       dependencies installed for this machine (invoke, serve)
 Entries are written beside their place and renamed in, so a crash leaves none half-written.
 Delete the folder at any time; it is rebuilt on demand.
+
+The cache keeps itself under a size (2 GiB; $SERVERLESS_INFRA_BUILD_CACHE_MAX_MB changes it), as
+ccache does: each use of an entry touches it, and at most once an hour a build that wrote a new
+entry removes the least recently used ones until 80 % of the size is left, never one this
+process used. Every code change under `sync` or `watch` writes a new zip, a megabyte for a
+function with dependencies; without this the folder only grows.
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -23,6 +30,10 @@ from typing import Any
 from infra.render import SameBytes, identity, umask
 
 CACHE_ENV = "SERVERLESS_INFRA_BUILD_CACHE"
+MAX_MB_ENV = "SERVERLESS_INFRA_BUILD_CACHE_MAX_MB"
+DEFAULT_MAX_MB = 2048
+PRUNE_EVERY_S = 3600  # a size check lists every entry: done at most this often
+_TREE_KINDS = ("deps", "npm", "host")
 # Bump when the build itself changes what it produces (filters, flags, layout): every key changes.
 FORMAT = 2
 
@@ -53,6 +64,8 @@ class Cache:
         self.root = root
         self._remembered: dict[str, tuple[bytes, dict[str, Any]]] | None = {} if remember else None
         self._checked: dict[str, SameBytes] = {}  # zips whose bytes this process read or wrote
+        self._used: set[Path] = set()  # entries (their markers) this process read or wrote: never pruned
+        self._wrote = False
 
     @classmethod
     def at(cls, repo_root: Path, *, remember: bool = False) -> Cache:
@@ -75,6 +88,7 @@ class Cache:
         if not isinstance(meta, dict) or meta.get("sha256") != hashlib.sha256(data).hexdigest():
             return None
         self._checked[k] = SameBytes(str(data_file), identity(info))
+        self._touch(meta_file)  # the report, not the zip: the zip's identity is what out/ links check
         if self._remembered is not None:
             self._remembered[k] = (data, meta)
         return data, meta
@@ -88,6 +102,8 @@ class Cache:
         self._checked[k] = SameBytes(str(folder / f"{k}.zip"), identity(info))
         if self._remembered is not None:
             self._remembered[k] = (data, meta)
+        self._used.add(folder / f"{k}.json")
+        self._wrote = True
 
     def same_bytes(self, k: str) -> SameBytes | None:
         """The cached zip `k` as this process last read or wrote it, for hard-linking into out/."""
@@ -99,6 +115,7 @@ class Cache:
         folder for the installer's own files, removed afterwards)."""
         final = self.root / kind / k
         if (final / ".complete").is_file():
+            self._touch(final / ".complete")
             return final
         final.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f".{k[:12]}-", dir=final.parent))
@@ -106,7 +123,8 @@ class Cache:
             (work / "tree").mkdir()
             (work / "scratch").mkdir()
             install(work / "tree", work / "scratch")
-            (work / "tree" / ".complete").write_text(k)
+            # The marker records the tree's size, so a size check never walks installed trees.
+            (work / "tree" / ".complete").write_text(json.dumps({"key": k, "bytes": _tree_bytes(work / "tree")}))
             if not (final / ".complete").is_file():  # else another build finished it meanwhile: keep that
                 shutil.rmtree(final, ignore_errors=True)  # a crashed build's leftovers
                 try:
@@ -116,11 +134,118 @@ class Cache:
                         raise
         finally:
             shutil.rmtree(work, ignore_errors=True)
+        self._used.add(final / ".complete")
+        self._wrote = True
         return final
+
+    # -- size -------------------------------------------------------------------------------
+    def _touch(self, marker: Path) -> None:
+        self._used.add(marker)
+        try:
+            os.utime(marker)
+        except OSError:
+            pass  # a read-only cache still serves its entries
+
+    def prune(self, *, force: bool = False) -> list[Path]:
+        """After this process wrote an entry (or with `force`), and at most once an hour, remove the
+        least recently used entries until the cache holds at most 80 % of its size; return them."""
+        stamp = self.root / ".pruned"
+        if not force:
+            if not self._wrote:
+                return []
+            try:
+                if time.time() - stamp.stat().st_mtime < PRUNE_EVERY_S:
+                    return []
+            except OSError:
+                pass
+        entries = self._entries()
+        limit = _max_bytes()
+        total = sum(size for _, size, _ in entries)
+        removed: list[Path] = []
+        if total > limit:
+            for marker, size, _ in sorted(entries, key=lambda e: e[2]):  # least recently used first
+                if total <= limit * 0.8:
+                    break
+                if marker in self._used:
+                    continue
+                _remove(marker)
+                removed.append(marker)
+                total -= size
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            stamp.touch()
+        except OSError:
+            pass
+        self._wrote = False
+        return removed
+
+    def _entries(self) -> list[tuple[Path, int, float]]:
+        """Every entry as (its marker, its bytes, when it was last used)."""
+        found = []
+        zips = self.root / "zips"
+        if zips.is_dir():
+            for item in os.scandir(zips):
+                if item.name.endswith(".json") and not item.name.startswith("."):
+                    try:
+                        used = item.stat().st_mtime
+                        size = os.stat(zips / f"{item.name[:-5]}.zip").st_size + item.stat().st_size
+                    except OSError:
+                        continue
+                    found.append((Path(item.path), size, used))
+        for kind in _TREE_KINDS:
+            folder = self.root / kind
+            if not folder.is_dir():
+                continue
+            for item in os.scandir(folder):
+                marker = Path(item.path) / ".complete"
+                if item.name.startswith(".") or not marker.is_file():
+                    continue
+                try:
+                    size = json.loads(marker.read_text())["bytes"]
+                except (OSError, ValueError, TypeError, KeyError):
+                    size = _tree_bytes(Path(item.path))  # an entry from before sizes were recorded
+                found.append((marker, int(size), marker.stat().st_mtime))
+        return found
 
     def scratch(self) -> tempfile.TemporaryDirectory:
         self.root.mkdir(parents=True, exist_ok=True)
         return tempfile.TemporaryDirectory(prefix=".work-", dir=self.root)
+
+
+def _max_bytes() -> int:
+    raw = os.environ.get(MAX_MB_ENV, "")
+    try:
+        mb = float(raw) if raw else DEFAULT_MAX_MB
+    except ValueError:
+        mb = DEFAULT_MAX_MB
+    return int(max(mb, 0) * 1024 * 1024)
+
+
+def _tree_bytes(tree: Path) -> int:
+    total = 0
+    for folder, _, files in os.walk(tree):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def _remove(marker: Path) -> None:
+    """Remove one entry. A zip loses its report first (a reader then sees a miss, never a zip
+    without one); a tree is renamed away before it is deleted (a reader sees it whole or not)."""
+    if marker.suffix == ".json":
+        marker.unlink(missing_ok=True)
+        marker.with_suffix(".zip").unlink(missing_ok=True)
+        return
+    tree = marker.parent
+    doomed = tree.with_name(f".{tree.name}.removing-{os.getpid()}")
+    try:
+        os.rename(tree, doomed)
+    except OSError:
+        return
+    shutil.rmtree(doomed, ignore_errors=True)
 
 
 def _atomic(path: Path, data: bytes) -> os.stat_result:

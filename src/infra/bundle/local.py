@@ -43,7 +43,9 @@ def python_dependencies(cfg: Config, name: str, cache: Cache | None = None) -> P
     host = f"{sys.implementation.name}{sys.version_info[0]}.{sys.version_info[1]}-{sys.platform}-{platform.machine()}"
     what = f"functions.{name} ({cfg.functions[name].source})"
     k = key(kind=recipe.kind, host=host, tools={"uv": uv_version()}, inputs=recipe.digests(), hashed=recipe.hashed)
-    return cache.tree("host", k, lambda tree, scratch: python.install_for_host(recipe, tree, scratch, what))
+    tree = cache.tree("host", k, lambda tree, scratch: python.install_for_host(recipe, tree, scratch, what))
+    cache.prune()
+    return tree
 
 
 def node_run_folder(cfg: Config, name: str, cache: Cache | None = None) -> Path | None:
@@ -63,6 +65,7 @@ def node_run_folder(cfg: Config, name: str, cache: Cache | None = None) -> Path 
         node.npm_ci(tree, what, dev=True)
 
     modules = cache.tree("host", k, install) / "node_modules"
+    cache.prune()
     (cache.root / "local").mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=cache.root / "local"))
     for rel, path in source_entries(recipe.source):
