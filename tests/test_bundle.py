@@ -358,6 +358,29 @@ def test_a_size_check_runs_at_most_hourly_and_only_after_a_write(tmp_path, monke
     assert [p.stem for p in Cache(tmp_path).prune(force=True)] == ["a", "b"]
 
 
+@pytest.mark.parametrize("value", ["two gigs", "-1", "nan", "inf"])
+def test_a_cache_size_that_is_not_megabytes_is_one_clear_error(tmp_path, monkeypatch, value):
+    from infra.errors import UsageError
+
+    monkeypatch.setenv("SERVERLESS_INFRA_BUILD_CACHE_MAX_MB", value)
+    with pytest.raises(UsageError, match="SERVERLESS_INFRA_BUILD_CACHE_MAX_MB=.* is not a size in megabytes") as bad:
+        Cache.at(tmp_path)
+    assert bad.value.exit_code == 2
+
+
+def test_the_cache_size_command_line_error_is_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SERVERLESS_INFRA_BUILD_CACHE_MAX_MB": "lots", "SERVERLESS_INFRA_BUILD_CACHE": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "generate.py", "templates", "--config", "config/catalog-api.toml",
+                           "--out", str(tmp_path / "out")], cwd=REPO, env=env, capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "SERVERLESS_INFRA_BUILD_CACHE_MAX_MB='lots' is not a size in megabytes" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_installed_trees_record_their_size_and_are_pruned_whole(tmp_path, monkeypatch):
     cache = Cache(tmp_path)
 

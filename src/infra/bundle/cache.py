@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -27,6 +28,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from infra.errors import UsageError
 from infra.render import SameBytes, identity, umask
 
 CACHE_ENV = "SERVERLESS_INFRA_BUILD_CACHE"
@@ -69,6 +71,7 @@ class Cache:
 
     @classmethod
     def at(cls, repo_root: Path, *, remember: bool = False) -> Cache:
+        max_bytes()  # a bad size setting stops every build, not only the rare one that prunes
         return cls(Path(os.environ.get(CACHE_ENV) or repo_root / ".cache" / "build"), remember=remember)
 
     # -- finished zips ----------------------------------------------------------------------
@@ -159,7 +162,7 @@ class Cache:
             except OSError:
                 pass
         entries = self._entries()
-        limit = _max_bytes()
+        limit = max_bytes()
         total = sum(size for _, size, _ in entries)
         removed: list[Path] = []
         if total > limit:
@@ -212,13 +215,19 @@ class Cache:
         return tempfile.TemporaryDirectory(prefix=".work-", dir=self.root)
 
 
-def _max_bytes() -> int:
-    raw = os.environ.get(MAX_MB_ENV, "")
+def max_bytes() -> int:
+    """The cache's size: $SERVERLESS_INFRA_BUILD_CACHE_MAX_MB megabytes, 2048 when unset."""
+    raw = os.environ.get(MAX_MB_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_MB * 1024 * 1024
     try:
-        mb = float(raw) if raw else DEFAULT_MAX_MB
+        mb = float(raw)
     except ValueError:
-        mb = DEFAULT_MAX_MB
-    return int(max(mb, 0) * 1024 * 1024)
+        mb = math.nan
+    if not math.isfinite(mb) or mb < 0:
+        raise UsageError(f"{MAX_MB_ENV}={raw!r} is not a size in megabytes: set it to a number such as "
+                         f"{DEFAULT_MAX_MB}, or unset it for {DEFAULT_MAX_MB}.")
+    return int(mb * 1024 * 1024)
 
 
 def _tree_bytes(tree: Path) -> int:
