@@ -228,6 +228,8 @@ _original_create_change_set_response = responses.CloudFormationResponse.create_c
 
 
 # 5. placeholders for unsupported types ---------------------------------------------------------
+# The emulator's models override only what differs from moto's CloudFormationModel, which already
+# answers no name property (""), every attribute exists (True) and created at once (True).
 class Placeholder(CloudFormationModel):
     """An unsupported resource type, recorded but not created anywhere."""
 
@@ -241,16 +243,8 @@ class Placeholder(CloudFormationModel):
         self.region_name = region_name
 
     @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
     def cloudformation_type() -> str:
         return "AWS::Emulator::Placeholder"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return True
 
     @property
     def physical_resource_id(self) -> str:
@@ -282,9 +276,6 @@ class Placeholder(CloudFormationModel):
 
     def delete(self, account_id: str, region_name: str) -> None:
         return None
-
-    def is_created(self) -> bool:
-        return True
 
 
 # 4d. Lambda versions and aliases ------------------------------------------------------------------
@@ -396,10 +387,6 @@ class ApiGatewayAccount(CloudFormationModel):
         self.account_id, self.region_name = account_id, region_name
 
     @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
     def cloudformation_type() -> str:
         return "AWS::ApiGateway::Account"
 
@@ -433,9 +420,6 @@ class ApiGatewayAccount(CloudFormationModel):
                                         account_id: str, region_name: str) -> None:
         return None   # CloudFormation leaves the account setting as it is
 
-    def is_created(self) -> bool:
-        return True
-
 
 def _physical(value: Any) -> Any:
     """A Ref moto hands over as the resource object itself: its physical id."""
@@ -454,16 +438,8 @@ class ApiStage(CloudFormationModel):
         self.account_id, self.region_name = account_id, region_name
 
     @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
     def cloudformation_type() -> str:
         return "AWS::ApiGateway::Stage"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return True
 
     @property
     def physical_resource_id(self) -> str:
@@ -505,9 +481,6 @@ class ApiStage(CloudFormationModel):
             self._backend(account_id, region_name).delete_stage(self.rest_api_id, self.name)
         except Exception:  # the API went first
             pass
-
-    def is_created(self) -> bool:
-        return True
 
 
 _original_class_from_type = parsing.resource_class_from_type
