@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from infra.config.names import BUCKET
 from infra.render import STDOUT, unwritable_reason
 
 DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*$")
@@ -69,9 +70,9 @@ class EndpointUrl(click.ParamType[str]):
 
 
 # S3 bucket naming rules (docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html):
-# 3-63 characters of lowercase letters, digits, dots and hyphens, starting and ending with a letter
-# or digit, no two adjacent dots, not an IP address, none of the reserved prefixes and suffixes.
-BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# the characters and length the config checks for generated names (names.BUCKET), and no two
+# adjacent dots, not an IP address, none of the reserved prefixes and suffixes.
+BUCKET_NAME = re.compile(BUCKET.pattern)
 IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", "--x-s3", "--table-s3", ".mrap")
@@ -79,7 +80,7 @@ RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", "--x-s3", "--table-s3", ".mra
 
 def bucket_problem(name: str) -> str | None:
     """Why `name` cannot be an S3 bucket name (None when it can)."""
-    if not BUCKET_NAME.match(name):
+    if not BUCKET_NAME.fullmatch(name):
         return (f"'{name}' is not a valid S3 bucket name (3-63 characters: lowercase letters, digits, dots "
                 "and hyphens, starting and ending with a letter or digit)")
     if ".." in name or IP_ADDRESS.match(name):
