@@ -107,19 +107,33 @@ def _plain(run: _Run, source: str) -> tuple[Asset, int]:
     if source not in run.plain:
         entries = source_entries(Path(run.cfg.root) / source)
         zip_key = key(source=digest_files(entries), mode="plain")
-        hit = run.cache.zip(zip_key)
+        hit = _cached(run, zip_key, source)
         if hit is not None:
-            data, meta = hit
-            run.plain[source] = (Asset.hashed(source, data, meta["sha256"], run.cache.same_bytes(zip_key)),
-                                 int(meta["unzipped"]))
+            run.plain[source] = (hit[0], int(hit[1]["unzipped"]))
         else:
             data, size = zip_entries(entries), sum(path.stat().st_size for _, path in entries)
             try:
-                run.cache.put_zip(zip_key, data, {"unzipped": size})
-            except OSError:
-                pass  # a cache that cannot be written only costs the next run this zip again
-            run.plain[source] = (Asset(source, data, run.cache.same_bytes(zip_key)), size)
+                asset = _store(run, zip_key, source, data, {"unzipped": size})
+            except OSError:  # a cache that cannot be written only costs the next run this zip again
+                asset = Asset(source, data)
+            run.plain[source] = (asset, size)
     return run.plain[source]
+
+
+def _cached(run: _Run, zip_key: str, source: str) -> tuple[Asset, dict] | None:
+    """The cached zip `zip_key` as the asset of `source` (its hash checked on reading, its file
+    linkable into out/) and its report, or None on a miss."""
+    hit = run.cache.zip(zip_key)
+    if hit is None:
+        return None
+    data, meta = hit
+    return Asset.hashed(source, data, meta["sha256"], run.cache.same_bytes(zip_key)), meta
+
+
+def _store(run: _Run, zip_key: str, source: str, data: bytes, meta: dict) -> Asset:
+    """Cache a zip just built and return it as the asset of `source`, linkable into out/."""
+    run.cache.put_zip(zip_key, data, meta)
+    return Asset(source, data, run.cache.same_bytes(zip_key))
 
 
 def _rel(run: _Run, path: Path) -> str:
@@ -188,11 +202,9 @@ def _python(run: _Run, recipe: Recipe, source: str, runtime: str, architecture: 
     code = source_entries(recipe.source)
     deps_key = _deps_key(recipe, runtime, architecture)
     zip_key = key(deps=deps_key, source=digest_files(code), mode="bundled")
-    hit = run.cache.zip(zip_key)
+    hit = _cached(run, zip_key, source)
     if hit is not None:
-        data, meta = hit
-        return Code(Asset.hashed(source, data, meta["sha256"], run.cache.same_bytes(zip_key)), unzipped=meta["unzipped"],
-                    packages=_packages(meta))
+        return Code(hit[0], unzipped=hit[1]["unzipped"], packages=_packages(hit[1]))
     tree = _deps(run, recipe, runtime, architecture, what)
     deps = dependency_entries(tree)
     clash = sorted({n for n, _ in code} & {n for n, _ in deps})
@@ -202,8 +214,8 @@ def _python(run: _Run, recipe: Recipe, source: str, runtime: str, architecture: 
                           "rename the function's file or drop the dependency that ships it.")
     data = zip_onto(_deps_zip(run, deps_key, deps), code)
     unzipped, packages = _sizes([*code, *deps])
-    run.cache.put_zip(zip_key, data, {"unzipped": unzipped, "packages": packages})
-    return Code(Asset(source, data, run.cache.same_bytes(zip_key)), unzipped=unzipped, packages=packages)
+    return Code(_store(run, zip_key, source, data, {"unzipped": unzipped, "packages": packages}),
+                unzipped=unzipped, packages=packages)
 
 
 def _deps_zip(run: _Run, deps_key: str, deps: list[tuple[str, Path]]) -> bytes:
@@ -225,18 +237,15 @@ def _layer(run: _Run, recipe: Recipe, runtime: str, architecture: str, what: str
         return run.layers[lid]
     deps_key = _deps_key(recipe, runtime, architecture)
     zip_key = key(deps=deps_key, mode="layer")
-    hit = run.cache.zip(zip_key)
+    hit = _cached(run, zip_key, lockfile)
     if hit is not None:
-        data, meta = hit
-        asset = Asset.hashed(lockfile, data, meta["sha256"], run.cache.same_bytes(zip_key))
-        unzipped, packages = meta["unzipped"], _packages(meta)
+        asset, unzipped, packages = hit[0], hit[1]["unzipped"], _packages(hit[1])
     else:
         tree = _deps(run, recipe, runtime, architecture, what)
         deps = dependency_entries(tree, LAYER_PREFIX)
         data = zip_entries(deps, executable=lambda _: True)
         unzipped, packages = _sizes(deps, LAYER_PREFIX)
-        run.cache.put_zip(zip_key, data, {"unzipped": unzipped, "packages": packages})
-        asset = Asset(lockfile, data, run.cache.same_bytes(zip_key))
+        asset = _store(run, zip_key, lockfile, data, {"unzipped": unzipped, "packages": packages})
     from infra.bundle.python import python_version
 
     slug = "-".join(part for part in _rel(run, recipe.source).replace("_", "-").split("/") if part).lower()
@@ -262,11 +271,9 @@ def _node(run: _Run, name: str, recipe: Recipe, what: str) -> Code:
     zip_key = key(kind="npm", runtime=fn.runtime, architecture=fn.architecture, handler=fn.handler,
                   source_map=fn.source_map, tools={"npm": npm_version(), "esbuild": esbuild_version()},
                   inputs=recipe.digests(), source=digest_files(code))
-    hit = run.cache.zip(zip_key)
+    hit = _cached(run, zip_key, source)
     if hit is not None:
-        data, meta = hit
-        return Code(Asset.hashed(source, data, meta["sha256"], run.cache.same_bytes(zip_key)), unzipped=meta["unzipped"],
-                    packages=_packages(meta))
+        return Code(hit[0], unzipped=hit[1]["unzipped"], packages=_packages(hit[1]))
     deps_key = key(kind="npm-deps", tools={"npm": npm_version()}, inputs=recipe.digests())
 
     def install(tree: Path, scratch: Path) -> None:
@@ -285,5 +292,5 @@ def _node(run: _Run, name: str, recipe: Recipe, what: str) -> Code:
         data = zip_entries(entries)
         unzipped = sum(path.stat().st_size for _, path in entries)
     meta_packages = tuple(packages)
-    run.cache.put_zip(zip_key, data, {"unzipped": unzipped, "packages": meta_packages})
-    return Code(Asset(source, data, run.cache.same_bytes(zip_key)), unzipped=unzipped, packages=meta_packages)
+    return Code(_store(run, zip_key, source, data, {"unzipped": unzipped, "packages": meta_packages}),
+                unzipped=unzipped, packages=meta_packages)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.errors import UsageError
-from infra.render import SameBytes, identity, umask
+from infra.render import SameBytes, identity, replace_file
 
 CACHE_ENV = "SERVERLESS_INFRA_BUILD_CACHE"
 MAX_MB_ENV = "SERVERLESS_INFRA_BUILD_CACHE_MAX_MB"
@@ -100,9 +100,10 @@ class Cache:
         folder = self.root / "zips"
         folder.mkdir(parents=True, exist_ok=True)
         meta = {**meta, "sha256": hashlib.sha256(data).hexdigest()}
-        info = _atomic(folder / f"{k}.zip", data)
-        _atomic(folder / f"{k}.json", json.dumps(meta, sort_keys=True).encode())
-        self._checked[k] = SameBytes(str(folder / f"{k}.zip"), identity(info))
+        # Written by rename with a new file's permissions (mkstemp's 0600 would follow a hard link into out/).
+        replace_file(folder / f"{k}.zip", data)
+        replace_file(folder / f"{k}.json", json.dumps(meta, sort_keys=True).encode())
+        self._checked[k] = SameBytes(str(folder / f"{k}.zip"), identity(os.stat(folder / f"{k}.zip")))
         if self._remembered is not None:
             self._remembered[k] = (data, meta)
         self._used.add(folder / f"{k}.json")
@@ -255,19 +256,3 @@ def _remove(marker: Path) -> None:
     except OSError:
         return
     shutil.rmtree(doomed, ignore_errors=True)
-
-
-def _atomic(path: Path, data: bytes) -> os.stat_result:
-    """Write `path` by rename, with a new file's permissions; return the written file's status."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), 0o666 & ~umask())  # mkstemp's 0600 would follow a hard link into out/
-            fh.write(data)
-            fh.flush()
-            info = os.fstat(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return info
