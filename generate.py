@@ -13,8 +13,10 @@ if __name__ == "__main__":
     # would matter. Every other command gets it back before it runs (infra.command.Group.main).
     gc.disable()
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
-sys.path.insert(1, str(Path(__file__).resolve().parent))
+_REPO = Path(__file__).resolve().parent
+# src/ and the repository first, each once: the Makefile's PYTHONPATH names them too, and every
+# import (the standard library's included) asks each entry before the one that has it.
+sys.path[:] = list(dict.fromkeys([str(_REPO / "src"), str(_REPO), *sys.path]))
 
 from infra.cli import main  # noqa: E402
 

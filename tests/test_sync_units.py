@@ -1,13 +1,11 @@
 """sync's pure parts: what it may apply, how values resolve, what the ledger counts; watch's
-in-process lint (same findings as the lint command); the deferred cfn_flip import."""
+in-process lint (same findings as the lint command)."""
 from __future__ import annotations
 
 import copy
 import io
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -173,22 +171,6 @@ def test_watch_lints_in_process_with_the_same_findings_as_the_lint_command(tmp_p
     (target / "compute.json").write_text(text.replace(key, "assets/" + "f" * 64 + ".zip"))
     assert [(f.rule, f.line) for f in lint([target], jobs=1, cache=cache)] == [(f.rule, f.line) for f in expected]
     assert cache.misses == misses
-
-
-def test_the_generator_does_not_load_cfn_flip_or_yaml(tmp_path):
-    # The command as generate.py runs it, but with the regular exit (generate.py's ends the process).
-    code = ("import sys; sys.path[:0] = ['src', '.']; from infra.cli import main\n"
-            f"try:\n    main(['templates', '--config', 'config/catalog-api.toml', '--out', {str(tmp_path)!r}])\n"
-            "except SystemExit:\n    pass\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('cfn_flip', 'yaml', 'cfn_tools', 'boto3')))")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
-                          check=False)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip().splitlines()[-1] == "['cfn_flip']"   # the deferred stand-in only, never loaded
-    assert (tmp_path / "catalog-api" / "root.json").is_file()
-    import troposphere
-
-    assert "Resources" in troposphere.Template().to_yaml()             # loaded on first use
 
 
 def lambda_stub():

@@ -1,10 +1,15 @@
 """Modules loaded on first use instead of at import (the generator's cold start)."""
 from __future__ import annotations
 
+import _thread
 import importlib
 import sys
 import types
 from typing import Any
+
+# One lock for every stand-in: the first use of a deferred module may come from two threads
+# at once (deploys wait on stacks in threads), and the module must run once, in one place.
+_LOADING = _thread.allocate_lock()
 
 
 class _Deferred(types.ModuleType):
@@ -17,10 +22,11 @@ class _Deferred(types.ModuleType):
 
     def __getattr__(self, attr: str) -> Any:
         name = self.__name__
-        if sys.modules.get(name) is self:
-            del sys.modules[name]
-        real = importlib.import_module(name)
-        self.__dict__.update(real.__dict__)
+        with _LOADING:
+            if sys.modules.get(name) is self:
+                del sys.modules[name]
+            real = importlib.import_module(name)
+            self.__dict__.update(real.__dict__)
         return getattr(real, attr)
 
 

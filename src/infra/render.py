@@ -3,17 +3,17 @@ from __future__ import annotations
 
 import orjson
 import os
-import shutil
 import stat
 import sys
-import tempfile
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from infra.records import record
 
 STDOUT = Path("-")  # an output path of "-": standard output
+T = TypeVar("T")
 
 
 @record
@@ -53,18 +53,16 @@ def replace_dirs(trees: dict[Path, dict[str, bytes]], same: dict[Path, dict[str,
     Every new tree is first written beside its target; only when all are written are they
     swapped in by rename. A failure while writing (disk full, permissions) leaves every target
     as it was; readers (and a crash) see the old directory or the new one, never a mix.
-    Directories get the permissions new files get (the umask's), not mkdtemp's private 0700.
+    Directories get the permissions new folders get (the umask's).
     `same` names, per target, files that may be hard-linked from a file already holding their
     bytes (`SameBytes`) instead of written: where linking fails (another file system), or that
     file changed since it was read, the bytes are written as usual.
     """
     staged: list[tuple[Path, Path]] = []
-    dir_mode = 0o777 & ~umask()
     try:
         for target, files in trees.items():
             target.parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-            staging.chmod(dir_mode)
+            staging = Path(_beside(target, lambda p: os.mkdir(p, 0o777))[0])  # the umask's mode, as new folders get
             staged.append((target, staging))
             linkable = (same or {}).get(target, {})
             for rel, data in sorted(files.items()):
@@ -73,8 +71,10 @@ def replace_dirs(trees: dict[Path, dict[str, bytes]], same: dict[Path, dict[str,
                 if rel not in linkable or not _link(linkable[rel], path):
                     path.write_bytes(data)
     except BaseException:
+        from shutil import rmtree  # only to undo or to clear away: a first generation never needs it
+
         for _, staging in staged:
-            shutil.rmtree(staging, ignore_errors=True)
+            rmtree(staging, ignore_errors=True)
         raise
     for target, staging in staged:
         old = None
@@ -83,7 +83,23 @@ def replace_dirs(trees: dict[Path, dict[str, bytes]], same: dict[Path, dict[str,
             os.rename(target, old)
         os.rename(staging, target)
         if old is not None:
-            shutil.rmtree(old)
+            from shutil import rmtree
+
+            rmtree(old)
+
+
+def _beside(target: Path, make: Callable[[str], T]) -> tuple[str, T]:
+    """Create a new entry named `.<target's name>.<random>` beside `target` with `make(path)`,
+    which fails with FileExistsError if the name is taken; return its path and what make returned.
+    tempfile's mkstemp and mkdtemp do the same, but importing tempfile (and with it random and
+    shutil) is a millisecond of every generator start."""
+    for _ in range(100):
+        path = os.path.join(target.parent, f".{target.name}.{os.urandom(6).hex()}")
+        try:
+            return path, make(path)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {target}")
 
 
 def _link(source: SameBytes, path: Path) -> bool:
@@ -130,7 +146,9 @@ def replace_file(path: Path, data: bytes) -> None:
         return
     target = Path(os.path.realpath(path))
     mode = stat.S_IMODE(info.st_mode) if info is not None else 0o666 & ~umask()
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    # Private until renamed into place, and never through a link planted at the name.
+    tmp, fd = _beside(target, lambda p: os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                                0o600))
     try:
         with os.fdopen(fd, "wb") as fh:
             os.fchmod(fh.fileno(), mode)

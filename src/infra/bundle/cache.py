@@ -21,15 +21,16 @@ import hashlib
 import json
 import math
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infra.errors import UsageError
 from infra.render import SameBytes, identity, replace_file
+
+if TYPE_CHECKING:
+    import tempfile
 
 CACHE_ENV = "SERVERLESS_INFRA_BUILD_CACHE"
 MAX_MB_ENV = "SERVERLESS_INFRA_BUILD_CACHE_MAX_MB"
@@ -121,6 +122,9 @@ class Cache:
         if (final / ".complete").is_file():
             self._touch(final / ".complete")
             return final
+        import shutil  # the cache's writers import these themselves: a warm generation needs neither
+        import tempfile
+
         final.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f".{k[:12]}-", dir=final.parent))
         try:
@@ -212,6 +216,8 @@ class Cache:
         return found
 
     def scratch(self) -> tempfile.TemporaryDirectory:
+        import tempfile
+
         self.root.mkdir(parents=True, exist_ok=True)
         return tempfile.TemporaryDirectory(prefix=".work-", dir=self.root)
 
@@ -255,4 +261,6 @@ def _remove(marker: Path) -> None:
         os.rename(tree, doomed)
     except OSError:
         return
+    import shutil
+
     shutil.rmtree(doomed, ignore_errors=True)

@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -112,6 +111,8 @@ def esbuild_binary() -> str:
     binary = home / "node_modules" / "esbuild" / "bin" / "esbuild"
     if (home / ".complete").is_file() and binary.is_file():
         return str(binary)
+    import tempfile  # here, not at the top: a warm build only reads versions
+
     home.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".esbuild-", dir=home.parent))
     try:
