@@ -136,3 +136,25 @@ def test_every_error_says_how_to_fix(workdir):
         (workdir / "bad.toml").write_text(transform(base))
         result = CliRunner().invoke(main, ["templates", "--config", "bad.toml", "--out", "out"])
         assert re.search(r"(Fix: |did you mean)", result.output), result.output
+
+
+# Configs are parsed with tomli (tomllib's compiled upstream, pinned to its TOML 1.0 releases):
+# what it accepts and how it words an error must be what Python's own tomllib does.
+TOML_CASES = ["a = ", "a = 1\na = 2", "[x\n", 'a = "\\q"', "a = {x = 1,\n y = 2}", 'a = "\\e"',
+              "a = 1979-05-27T07:32Z", "[[t]]\nb = 1\n[t]\n"]
+
+
+@pytest.mark.parametrize("text", TOML_CASES + [(REPO / "config" / f"{n}.toml").read_text()
+                                              for n in ("secure-api", "secure-api-prod", "catalog-api")])
+def test_configs_parse_as_pythons_tomllib_parses_them(text):
+    import tomllib
+
+    import tomli
+
+    def parsed(module):
+        try:
+            return module.loads(text)
+        except module.TOMLDecodeError as exc:
+            return f"error: {exc}"
+
+    assert parsed(tomli) == parsed(tomllib)

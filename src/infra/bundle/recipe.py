@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tomllib
+import tomli
 from pathlib import Path
 
 from infra.records import record
@@ -116,8 +116,8 @@ def _requirements(path: Path) -> Recipe | None:
 
 def _project_dependencies(path: Path) -> list[str]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        data = tomli.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomli.TOMLDecodeError) as exc:
         raise RecipeError(f"pyproject.toml is not valid TOML ({exc}).", "fix its syntax.") from None
     deps = data.get("project", {}).get("dependencies", []) if isinstance(data.get("project"), dict) else []
     return [str(d) for d in deps] if isinstance(deps, list) else []
@@ -125,8 +125,8 @@ def _project_dependencies(path: Path) -> list[str]:
 
 def _lock_has_packages(path: Path) -> bool:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        data = tomli.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomli.TOMLDecodeError) as exc:
         raise RecipeError(f"uv.lock is not a valid lock ({exc}).", "run `uv lock` again.") from None
     packages = data.get("package", [])
     # The project itself is one package of its lock; dependencies are the others.

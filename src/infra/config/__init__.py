@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import os
-import tomllib
+import tomli
 from pathlib import Path
 
 from infra.config.schema import Config
@@ -32,13 +32,13 @@ def load_config(path: str | Path, root: Path = REPO_ROOT, *, today: datetime.dat
     path = Path(path)
     shown = _shown(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomli.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(shown, "(file)", "the config file does not exist.",
                           "check the path, or list config/ for the shipped configs.") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(shown, "(file)", f"is not UTF-8 text ({exc.reason}).", "save it as UTF-8.") from None
-    except tomllib.TOMLDecodeError as exc:
+    except tomli.TOMLDecodeError as exc:
         raise ConfigError(shown, "(syntax)", f"is not valid TOML: {exc}.", "fix the TOML syntax there.") from None
     return parse_config(raw, shown, path.stem, root, today=today)
 
