@@ -46,9 +46,9 @@ def uv_version() -> str:
     in uv's .dist-info folder beside the `uv` package, the file importlib.metadata reads too.
     Read directly because importing importlib.metadata (it imports the email package) was about
     12 ms of every cold `templates`; importlib.metadata answers when that file is not found."""
-    import importlib.util
+    import importlib.machinery  # loaded with the interpreter (importlib.util would import more)
 
-    spec = importlib.util.find_spec("uv")  # finds the package without running it
+    spec = importlib.machinery.PathFinder.find_spec("uv")  # finds the package without running it
     if spec is not None and spec.origin:
         found = list(Path(spec.origin).parent.parent.glob("uv-*.dist-info/METADATA"))
         if len(found) == 1:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime
-import importlib.util
+import importlib.machinery
 import ipaddress
 import json
 import re
@@ -27,7 +27,13 @@ ENV_REF = re.compile(r"\$\{([^}]*)\}")
 @lru_cache(maxsize=1)
 def runtime_lifecycle() -> dict:
     """Lambda runtime deprecation dates, from the data cfn-lint ships (rule W2531)."""
-    spec = importlib.util.find_spec("cfnlint")
+    # The path finder itself (loaded with the interpreter): importlib.util would import more, a
+    # millisecond of every generator start. It asks the other finders (an editable install's) after.
+    spec = importlib.machinery.PathFinder.find_spec("cfnlint")
+    if spec is None:
+        from importlib.util import find_spec
+
+        spec = find_spec("cfnlint")
     base = Path(next(iter(spec.submodule_search_locations)))
     return json.loads((base / "data" / "AdditionalSpecs" / "LmbdRuntimeLifecycle.json").read_text())
 
