@@ -113,3 +113,23 @@ def test_a_deferred_module_that_does_not_exist_fails_at_first_use():
             no_such_module_here.anything  # noqa: B018
     finally:
         sys.modules.pop("no_such_module_here", None)
+
+
+@pytest.mark.parametrize("enabled_before", [True, False])
+def test_cfn_lint_runs_with_the_collector_on_and_what_was_loaded_frozen(enabled_before, monkeypatch, tmp_path):
+    import gc
+
+    from infra import lint
+
+    seen = []
+    monkeypatch.setattr(lint, "_lint_batches", lambda by_region, jobs: seen.append(
+        (gc.isenabled(), gc.get_freeze_count() > 0)) or {})
+    was = gc.isenabled()
+    (gc.enable if enabled_before else gc.disable)()
+    try:
+        assert lint._run_cfn_lint({"us-east-1": [tmp_path / "t.json"]}, 1) == {}
+        after = (gc.isenabled(), gc.get_freeze_count())
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert seen == [(True, True)]
+    assert after == (enabled_before, 0)  # unfrozen again: a long-lived caller collects as before

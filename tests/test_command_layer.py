@@ -9,6 +9,7 @@ import dataclasses
 import importlib
 import inspect
 import io
+import json
 import os
 import signal
 import subprocess
@@ -295,11 +296,36 @@ def test_a_fast_exit_command_ends_the_process_at_once_when_asked(fast_exit, hard
     assert "written before the end" in capsys.readouterr().out
 
 
-def test_only_templates_and_sync_end_the_process_at_once():
-    """templates and sync write their files, close them and leave no thread or child process
-    behind; the other commands (pools, servers, watchers) keep the regular exit."""
+def test_only_templates_sync_and_lint_end_the_process_at_once():
+    """templates, sync and lint write their files, close them and leave no thread or child process
+    behind (lint's pool is shut down before it returns); the other commands (servers, watchers,
+    deploys) keep the regular exit."""
     assert {name for name, cmd in cli.main.load_all().items() if isinstance(cmd, Command) and cmd.fast_exit} == {
-        "templates", "sync"}
+        "templates", "sync", "lint"}
+
+
+def test_generate_py_lint_prints_every_finding_and_exits_with_its_code(tmp_path):
+    """Through generate.py (the hard exit), with two templates (two forked workers): every finding
+    reaches the pipe, the SARIF file is whole, and a clean lint exits 0."""
+    bad = {"AWSTemplateFormatVersion": "2010-09-09",
+           "Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": "soon"}}}}
+    clean = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": {"T": {"Type": "AWS::SNS::Topic"}}}
+    for name, body in (("a.json", bad), ("b.json", bad), ("c.json", clean)):
+        (tmp_path / name).write_text(json.dumps(body))
+    found = subprocess.run([sys.executable, "generate.py", "lint", str(tmp_path / "a.json"), str(tmp_path / "b.json"),
+                            "--no-cache"], cwd=REPO, capture_output=True, text=True)
+    assert found.returncode == 1, found.stderr
+    assert {line.split(":")[0] for line in found.stdout.splitlines()} == {str(tmp_path / "a.json"),
+                                                                          str(tmp_path / "b.json")}
+    assert found.stderr.startswith("Error: ") and "lint finding(s)" in found.stderr
+    sarif = subprocess.run([sys.executable, "generate.py", "lint", str(tmp_path / "a.json"), str(tmp_path / "b.json"),
+                            "--no-cache", "--format", "sarif", "--output", str(tmp_path / "r.sarif")], cwd=REPO,
+                           capture_output=True, text=True)
+    assert sarif.returncode == 1
+    assert len(json.loads((tmp_path / "r.sarif").read_text())["runs"][0]["results"]) == len(found.stdout.splitlines())
+    ok = subprocess.run([sys.executable, "generate.py", "lint", str(tmp_path / "c.json"), "--no-cache"], cwd=REPO,
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stdout.startswith("cfn-lint: 0 errors, 0 warnings")
 
 
 def test_generate_py_templates_prints_everything_and_exits_with_its_code(tmp_path):

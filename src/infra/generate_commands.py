@@ -49,7 +49,9 @@ def _summary(cfg: Config, out: Output, target: Path) -> None:
     click.echo(f"{target}/: {len(out.stacks)} stacks, {out.resources} resources ({', '.join(out.stacks)})")
 
 
-@command("lint")
+# fast_exit: a lint leaves nothing behind (its workers are joined, its cache files written and closed),
+# and the teardown it skips frees everything cfn-lint loaded: a tenth of a small lint.
+@command("lint", fast_exit=True)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--cache-dir", default=".cache/lint", show_default=True, type=click.Path(file_okay=False, path_type=Path),
               help="Where findings of unchanged templates are kept between runs.")
