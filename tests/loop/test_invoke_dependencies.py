@@ -59,3 +59,31 @@ def test_dependencies_do_not_leak_between_functions_or_into_this_process():
     other = local_function(cfg, "py-arm", {}, lambda line: None)    # same lockfile, its own modules
     assert other.invoke({"name": "cup", "price": 2}).error is None
     assert other.own["pydantic"] is not theirs
+
+
+@pytest.mark.parametrize("function", ["py", "js"])
+def test_dependencies_pruned_under_a_running_process_are_installed_again(function, tmp_path):
+    """serve keeps a function loaded for days; each invocation marks its installed dependencies as
+    used (so the build cache's pruning, least recently used first, passes them over), and a tree
+    pruned all the same is installed again at its place before the function runs."""
+    import os
+
+    from infra.bundle.cache import _remove
+
+    runner = local_function(load_config(CONFIG), function, {}, lambda line: None)
+    try:
+        event = {"name": "pen", "price": 1}
+        assert runner.invoke(event).error is None
+        tree = (runner.dependencies if function == "py"
+                else Path(os.readlink(runner.run_folder / "node_modules")).parent)
+        marker = tree / ".complete"
+        os.utime(marker, (1_000_000_000, 1_000_000_000))   # last used in 2001
+        assert runner.invoke(event).error is None
+        assert marker.stat().st_mtime > 1_000_000_000        # used now
+        _remove(marker)                                     # what the cache's prune does to an entry
+        assert not tree.exists()
+        outcome = runner.invoke(event)
+        assert outcome.error is None, outcome.error
+        assert marker.is_file()
+    finally:
+        runner.close()

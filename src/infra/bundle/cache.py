@@ -12,8 +12,9 @@ Delete the folder at any time; it is rebuilt on demand.
 The cache keeps itself under a size (2 GiB; $SERVERLESS_INFRA_BUILD_CACHE_MAX_MB changes it), as
 ccache does: each use of an entry touches it, and at most once an hour a build that wrote a new
 entry removes the least recently used ones until 80 % of the size is left, never one this
-process used. Every code change under `sync` or `watch` writes a new zip, a megabyte for a
-function with dependencies; without this the folder only grows.
+process used (a long-running one marks the trees it runs from at each use: `in_use`). Every code
+change under `sync` or `watch` writes a new zip, a megabyte for a function with dependencies;
+without this the folder only grows.
 """
 from __future__ import annotations
 
@@ -220,6 +221,19 @@ class Cache:
 
         self.root.mkdir(parents=True, exist_ok=True)
         return tempfile.TemporaryDirectory(prefix=".work-", dir=self.root)
+
+
+def in_use(tree: Path) -> bool:
+    """Mark an installed tree as used now, for a process that keeps using it (serve, watch): the
+    least recently used entries are the ones pruned, and its first use may be days old. False
+    when it has been pruned meanwhile (the caller installs it again)."""
+    try:
+        os.utime(tree / ".complete")
+    except FileNotFoundError:
+        return False
+    except OSError:
+        pass  # a read-only cache still serves its entries
+    return True
 
 
 def max_bytes() -> int:

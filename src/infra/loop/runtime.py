@@ -160,7 +160,21 @@ class PythonFunction(_Function):
 
     def invoke(self, event: Any, request_id: str | None = None) -> Invocation:
         request_id = request_id or str(uuid.uuid4())
-        with self.lock, _PROCESS_STATE, _environment(self.env), self._isolated(), _captured(self.log):
+        with self.lock:
+            self._keep_dependencies()
+            return self._invoke(event, request_id)
+
+    def _keep_dependencies(self) -> None:
+        """The dependencies stay in the build cache while this process uses them; pruned meanwhile
+        (another build, hours later), they are installed again at the same place."""
+        from infra.bundle.cache import in_use
+        from infra.bundle.local import python_dependencies
+
+        if self.dependencies is not None and not in_use(self.dependencies):
+            self.dependencies = python_dependencies(self.cfg, self.name)
+
+    def _invoke(self, event: Any, request_id: str) -> Invocation:
+        with _PROCESS_STATE, _environment(self.env), self._isolated(), _captured(self.log):
             if self.module is None:
                 self.module = self._load()
             started = self.clock()
@@ -272,6 +286,15 @@ class NodeFunction(_Function):
         self._remove_run_folder()
         self.run_folder = node_run_folder(self.cfg, self.name)
 
+    def _dependencies_kept(self) -> bool:
+        """Mark the installed node_modules the run folder links to as in use (see
+        PythonFunction._keep_dependencies); False when it has been pruned."""
+        from infra.bundle.cache import in_use
+
+        assert self.run_folder is not None
+        link = self.run_folder / "node_modules"
+        return not link.is_symlink() or in_use(Path(os.readlink(link)).parent)
+
     def _start(self) -> None:
         node = shutil.which("node")
         if node is None:
@@ -326,6 +349,9 @@ class NodeFunction(_Function):
     def invoke(self, event: Any, request_id: str | None = None) -> Invocation:
         request_id = request_id or str(uuid.uuid4())
         with self.lock:
+            if self.run_folder is not None and not self._dependencies_kept():
+                self.close()  # its node_modules was pruned meanwhile: a new copy, installed again
+                self._prepare()
             if self.proc is None or self.proc.poll() is not None:
                 self._start()
             started = time.monotonic()
