@@ -150,10 +150,7 @@ class Cache:
     # -- size -------------------------------------------------------------------------------
     def _touch(self, marker: Path) -> None:
         self._used.add(marker)
-        try:
-            os.utime(marker)
-        except OSError:
-            pass  # a read-only cache still serves its entries
+        _mark_used(marker)
 
     def prune(self, *, force: bool = False) -> list[Path]:
         """After this process wrote an entry (or with `force`), and at most once an hour, remove the
@@ -227,8 +224,13 @@ def in_use(tree: Path) -> bool:
     """Mark an installed tree as used now, for a process that keeps using it (serve, watch): the
     least recently used entries are the ones pruned, and its first use may be days old. False
     when it has been pruned meanwhile (the caller installs it again)."""
+    return _mark_used(tree / ".complete")
+
+
+def _mark_used(marker: Path) -> bool:
+    """Set an entry's last use (its marker's mtime) to now; False when the entry is gone."""
     try:
-        os.utime(tree / ".complete")
+        os.utime(marker)
     except FileNotFoundError:
         return False
     except OSError:

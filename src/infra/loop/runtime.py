@@ -350,8 +350,7 @@ class NodeFunction(_Function):
         request_id = request_id or str(uuid.uuid4())
         with self.lock:
             if self.run_folder is not None and not self._dependencies_kept():
-                self.close()  # its node_modules was pruned meanwhile: a new copy, installed again
-                self._prepare()
+                self.close()  # its node_modules was pruned meanwhile: _start makes a new copy, installed again
             if self.proc is None or self.proc.poll() is not None:
                 self._start()
             started = time.monotonic()
