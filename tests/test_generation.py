@@ -223,9 +223,20 @@ def test_unwritable_output_is_one_sentence(tmp_path):
     blocker.write_text("")
     result = CliRunner().invoke(main, ["templates", "--config", str(REPO / "config" / "catalog-api.toml"),
                                        "--out", str(blocker / "out")])
+    # The error is the last line: a cold build cache prints what it installs before it.
     assert result.exit_code == 2
-    assert result.output.startswith(f"Error: cannot write {blocker}/out: ")
+    assert result.output.splitlines()[-1].startswith(f"Error: cannot write {blocker}/out: Not a directory. ")
     assert "Traceback" not in result.output
+
+
+def test_an_output_root_that_is_a_device_is_named_as_not_a_directory(tmp_path):
+    from click.testing import CliRunner
+    from infra.cli import main
+    result = CliRunner().invoke(main, ["templates", "--config", str(REPO / "config" / "catalog-api.toml"),
+                                       "--out", "/dev/null"])
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == ("Error: cannot write /dev/null: it exists and is not a directory. "
+                                              "Choose another --out directory than /dev/null.")
 
 
 def test_a_failure_while_writing_leaves_every_output_as_it_was(tmp_path, monkeypatch):

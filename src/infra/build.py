@@ -3,6 +3,7 @@ the placement lock kept beside the config."""
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import field
@@ -127,7 +128,10 @@ def build_configs(paths: list[Path], out_root: Path, *, locked: bool = False, wr
         replace_dirs(trees, {out_root / cfg.name: out.same for cfg, out, _, _ in results})
     except OSError as exc:
         where = getattr(exc, "filename", None) or out_root
-        raise UserError(f"cannot write {where}: {exc.strerror or exc}. Choose another --out directory than "
+        reason = exc.strerror or exc
+        if isinstance(exc, FileExistsError) and os.path.exists(where) and not os.path.isdir(where):
+            reason = "it exists and is not a directory"  # e.g. /dev/null, which click's file_okay=False lets through
+        raise UserError(f"cannot write {where}: {reason}. Choose another --out directory than "
                         f"{out_root}.", exit_code=2) from None
     if write_lock:
         for _, out, lock_file, old in results:
