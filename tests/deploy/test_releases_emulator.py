@@ -31,7 +31,7 @@ def test_the_alias_serves_each_new_version_and_diff_announces_the_release(catalo
 
     created = cli("deploy", *args, *CI)
     assert created.exit_code == 0, created.output
-    assert "Alias 'live' created for products, users" in created.stdout
+    assert "This deploy creates the alias 'live' for products, users:" in created.stdout
     for name in ("catalog-prod-users", "catalog-prod-products"):
         alias = lam.get_alias(FunctionName=name, Name="live")
         assert alias["FunctionVersion"] == "1"

@@ -120,7 +120,8 @@ def test_a_plan_says_which_functions_shift_and_how_long_the_deploy_takes_at_leas
     # A first deploy creates the aliases: nothing shifts yet.
     created = [Row(COMPUTE, "Add", "UsersFunctionAlias", "AWS::Lambda::Alias"), NEW_USERS_VERSION]
     assert release.plan_lines(created, releases) == [
-        "Alias 'live' created for users: releases go through CodeDeploy from the next deploy that changes them on."]
+        "This deploy creates the alias 'live' for users: their releases go through CodeDeploy from the next deploy "
+        "that changes them on."]
     # An alias change without a new version of its function (a description) shifts nothing, and a
     # version of another function never counts for this one.
     other = [Row(COMPUTE, "Modify", "UsersFunctionAlias", "AWS::Lambda::Alias"),

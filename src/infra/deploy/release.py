@@ -96,8 +96,8 @@ def plan_lines(rows: Iterable[Any], releases: Iterable[Release]) -> list[str]:
         lines.append(f"This deploy takes at least {longest} minute{'s' if longest != 1 else ''}: CloudFormation waits "
                      "for every release, and an alarm that fires during one rolls it back and fails the deploy.")
     if new:
-        lines.append("Alias 'live' created for " + ", ".join(r.function for r in new) + ": releases go through "
-                     "CodeDeploy from the next deploy that changes them on.")
+        lines.append("This deploy creates the alias 'live' for " + ", ".join(r.function for r in new)
+                     + ": their releases go through CodeDeploy from the next deploy that changes them on.")
     return lines
 
 
