@@ -150,6 +150,16 @@ def test_what_escapes_a_command_is_one_line_and_its_exit_code(raised, code, text
     assert one_line_error(result) == f"Error: {text}"
 
 
+def test_no_command_prints_the_help_laid_out_and_exits_2():
+    result = CliRunner().invoke(cli.main, [])
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    assert lines[0] == "Usage: main [OPTIONS] COMMAND [ARGS]..."
+    listed = [line.split()[0] for line in lines[lines.index("Commands:") + 1:]]
+    assert listed == sorted(cli.COMMANDS)
+    assert "Error" not in result.output
+
+
 def test_ctrl_c_at_a_prompt_is_130_and_end_of_input_is_a_refusal():
     def asks() -> None:
         click.confirm("Go on?", abort=True)

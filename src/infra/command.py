@@ -227,6 +227,9 @@ class Group(click.Group):
         except UserError as exc:
             _error(str(exc))
             code = exc.exit_code
+        except click.exceptions.NoArgsIsHelpError as exc:  # `generate.py` alone: the help, laid out as click does
+            exc.show()
+            code = EXIT_USAGE
         except click.UsageError as exc:
             _error(usage_line(exc))
             code = EXIT_USAGE
