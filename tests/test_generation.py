@@ -374,3 +374,11 @@ def test_an_output_on_another_file_system_gets_the_bytes_written(tmp_path, monke
     monkeypatch.setattr(os, "link", lambda *a: (_ for _ in ()).throw(OSError(18, "Invalid cross-device link")))
     (out,) = build_configs(config, tmp_path / "out", write_lock=False)
     assert tree(out) == tree(tmp_path / "first" / "catalog-api")
+
+
+def test_the_configs_of_a_folder_are_its_toml_files_but_hidden_ones(tmp_path):
+    from infra.config import config_files
+
+    for name in ("b.toml", "a.toml", ".#a.toml", "a.toml~", "notes.txt"):
+        (tmp_path / name).write_text("")
+    assert config_files(tmp_path) == [tmp_path / "a.toml", tmp_path / "b.toml"]

@@ -275,3 +275,51 @@ def test_sync_refuses_exactly_the_functions_the_config_releases_gradually(tmp_pa
         verdicts[name] = may_sync_function(template, lid) is not None
     assert verdicts == {name: releases_gradually(cfg, name) for name in cfg.functions}
     assert verdicts == {"users": True, "products": False}
+
+
+def test_watch_without_config_follows_the_config_folder(tmp_path):
+    """A config added to the folder is generated and watched; an editor's hidden file is not a
+    config; a config removed is not watched any more."""
+    import threading
+    import time
+
+    from infra.sync.watch import run_watch
+
+    folder = tmp_path / "config"
+    folder.mkdir()
+    first = folder / "catalog-api.toml"
+    shutil.copy(REPO / "config" / "catalog-api.toml", first)
+    shutil.copy(REPO / "config" / "catalog-api.lock.json", folder / "catalog-api.lock.json")
+    said: list[str] = []
+    stop = threading.Event()
+    watcher = threading.Thread(target=run_watch, args=([first], tmp_path / "out", said.append),
+                               kwargs={"folder": folder, "debounce": 50, "stop": stop}, daemon=True)
+
+    def wait_for(text: str, timeout: float = 120.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [line for line in said if text in line]
+            if found:
+                return found[-1]
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} not said within {timeout} s: {said}")
+
+    watcher.start()
+    try:
+        wait_for("watching")
+        (folder / ".#shop.toml").write_text("not = [a config")     # emacs' lock file: ignored
+        shutil.copy(first, folder / "shop.toml")
+        wait_for("new config: shop.toml")
+        assert "0 finding(s)" in wait_for("shop.toml: generated in")
+        assert (tmp_path / "out" / "shop" / "root.json").is_file()
+        assert (folder / "shop.lock.json").is_file()
+        (folder / "shop.toml").unlink()
+        wait_for("not watched any more (removed): shop.toml")
+        (folder / "shop.toml").write_text(first.read_text().replace("memory = 256", "memory = 1", 1))
+        assert "memory" in wait_for("build failed: ")                  # back again, and invalid: shown
+    finally:
+        stop.set()
+        watcher.join(timeout=30)
+    assert not watcher.is_alive()
+    assert not any(".#shop" in line for line in said)
+    assert (tmp_path / "out" / "shop").is_dir()                     # a removed config's output is left

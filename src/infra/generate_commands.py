@@ -12,14 +12,12 @@ import click
 
 from infra.args import WritableFile
 from infra.command import EXIT_FAILURE, EXIT_USAGE, command
-from infra.config import REPO_ROOT, Config
+from infra.config import CONFIG_DIR, REPO_ROOT, Config, config_files
 from infra.errors import UsageError, UserError
 from infra.render import STDOUT
 
 if TYPE_CHECKING:
     from infra.build import Output
-
-CONFIG_DIR = REPO_ROOT / "config"
 
 
 @command("templates", fast_exit=True)
@@ -34,7 +32,7 @@ def templates_cmd(configs: tuple[Path, ...], out_dir: Path, locked: bool) -> Non
     placement lock file (config/<name>.lock.json) when it changed."""
     from infra.build import build_configs
 
-    paths = list(configs) or sorted(CONFIG_DIR.glob("*.toml"))
+    paths = list(configs) or config_files()
     if not paths:
         raise UsageError(f"no configs in {CONFIG_DIR} and none given with --config.")
     build_configs(paths, out_dir, locked=locked, on_built=_summary, progress=lambda line: click.echo(line, err=True))

@@ -14,9 +14,17 @@ from infra.errors import ConfigError
 
 # The repository root: handler sources in configs are relative to it.
 REPO_ROOT = Path(__file__).resolve().parents[3]
+# Where the stage configs live: `templates`, `watch` and `schema --check` take every one in it.
+CONFIG_DIR = REPO_ROOT / "config"
 # ISO date that stands in for today where configs are checked against dates (runtime deprecation):
 # the test suite pins it, so no test depends on the day it runs.
 TODAY_ENV = "SERVERLESS_INFRA_TODAY"
+
+
+def config_files(folder: Path = CONFIG_DIR) -> list[Path]:
+    """The stage configs in `folder`, sorted: its `*.toml` files but hidden ones, which are an editor's
+    lock or backup files (emacs' `.#name.toml`), matched by pathlib's glob but not by a shell's."""
+    return sorted(p for p in folder.glob("*.toml") if not p.name.startswith("."))
 
 
 def config_today() -> datetime.date:

@@ -157,7 +157,7 @@ def check_schema(target: Path, config_dir: Path | None = None) -> str:
     Returns the line to print; raises UserError (exit 1) listing what is wrong, or the loader's
     ConfigError (exit 2) for a config that does not load.
     """
-    from infra.config import REPO_ROOT, load_config
+    from infra.config import CONFIG_DIR, config_files, load_config
 
     problems = []
     try:
@@ -166,7 +166,7 @@ def check_schema(target: Path, config_dir: Path | None = None) -> str:
         current = None
     if current != render():
         problems.append(f"{target} is stale: run `python generate.py schema` (or `make schema`) and commit it")
-    for path in sorted((config_dir or REPO_ROOT / "config").glob("*.toml")):
+    for path in config_files(config_dir or CONFIG_DIR):
         load_config(path)  # a config that does not load fails here with its own message (exit 2)
         first = path.read_text(encoding="utf-8").split("\n", 1)[0].strip()
         if first != DIRECTIVE:

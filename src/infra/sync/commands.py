@@ -148,17 +148,17 @@ def watch_cmd(configs: tuple[Path, ...], out: Path, sync_: bool, region: str | N
     One long-lived process: the generator and cfn-lint stay loaded and only the templates that
     changed are linted again. A failing build is shown and watching goes on; Ctrl-C stops (exit 130).
     """
-    from infra.config import REPO_ROOT
+    from infra.config import CONFIG_DIR, config_files
 
-    paths = list(configs) or sorted((REPO_ROOT / "config").glob("*.toml"))
+    paths = list(configs) or config_files()
     if not paths:
-        raise UsageError("no configs to watch: pass --config FILE.")
+        raise UsageError(f"no configs to watch in {CONFIG_DIR}: pass --config FILE.")
     syncer = None
     if sync_:
         _refuse_production(paths)
         syncer = Syncer(Fallback(out, region, profile, endpoint_url, bucket, yes, require_approval, skip_checks,
                                  force, timeout, cache_dir))
-    _watch(paths, out, syncer)
+    _watch(paths, out, syncer, folder=None if configs else CONFIG_DIR)
 
 
 def _refuse_production(configs: list[Path]) -> None:
@@ -173,7 +173,7 @@ def _refuse_production(configs: list[Path]) -> None:
             raise production_refusal(config, stack_name(cfg), f"[project] production = true in {config}")
 
 
-def _watch(configs: list[Path], out: Path, syncer: Syncer | None) -> None:
+def _watch(configs: list[Path], out: Path, syncer: Syncer | None, *, folder: Path | None = None) -> None:
     """Watch until Ctrl-C, which ends it like any command: one line, exit 130."""
     from infra.sync.watch import run_watch
 
@@ -187,7 +187,7 @@ def _watch(configs: list[Path], out: Path, syncer: Syncer | None) -> None:
     if syncer is not None:
         def sync(config: Path) -> None:
             syncer(config, generated=True)
-    run_watch(configs, out, say, sync)
+    run_watch(configs, out, say, sync, folder=folder)
 
 
 COMMANDS = [sync_cmd, watch_cmd]

@@ -158,30 +158,53 @@ class Session:
 
 
 def run_watch(configs: list[Path], out: Path, say: Callable[[str], None],
-              sync: Callable[[Path], None] | None = None, *, debounce: int = DEBOUNCE_MS,
-              stop: Any = None) -> None:
+              sync: Callable[[Path], None] | None = None, *, folder: Path | None = None,
+              debounce: int = DEBOUNCE_MS, stop: Any = None) -> None:
     """Build once, then on every debounced burst of saves rebuild what it touched. Returns when
-    `stop` is set; Ctrl-C raises KeyboardInterrupt."""
+    `stop` is set; Ctrl-C raises KeyboardInterrupt.
+
+    `folder` (watch without --config): the configs are those in it (`config_files`), followed as
+    they come and go: a config added there is generated and watched, one removed is not watched
+    any more (its output folder is left as it is)."""
     import cfnlint.runner  # noqa: F401  (loaded once, before the first save)
 
+    from infra.config import config_files
+
+    configs = [c.resolve() for c in configs]
     session = Session(out, say, sync)
     session.rebuild(configs)
     items = _watched(configs, say)
     while True:
-        paths = _paths(items)
+        paths = _paths(items, folder)
         ignore = [out.resolve(), Path(".cache").resolve()]
         ready = False
         for changes in file_changes(paths, ignore=ignore, stop=stop, debounce=debounce):
             if not ready:
                 ready = True
                 say(f"watching {len(paths)} path(s) for changes{' (and syncing)' if sync else ''}; Ctrl-C stops")
+            added: list[Path] = []
+            if folder is not None and changes:
+                now = [c.resolve() for c in config_files(folder)]
+                added = [c for c in now if c not in configs]
+                removed = [c for c in configs if c not in now]
+                if removed:
+                    say("not watched any more (removed): " + ", ".join(p.name for p in removed))
+                if added or removed:
+                    configs = now
+                    items = _watched(configs, say)
             hit, files = affected(changes, items)
-            if not hit:
+            todo = sorted({*added, *(i.config for i in hit)})
+            if not todo:
+                if _paths(items, folder) != paths:
+                    break
                 continue
-            say("changed: " + ", ".join(p.name for p in files))
-            session.rebuild([i.config for i in hit])
+            if added:
+                say("new config: " + ", ".join(p.name for p in added))
+            if files and set(files) != set(added):
+                say("changed: " + ", ".join(p.name for p in files if p not in added))
+            session.rebuild(todo)
             items = _watched(configs, say)
-            if _paths(items) != paths:
+            if _paths(items, folder) != paths:
                 break   # a config names other handler directories now: watch the new set
         else:
             return
@@ -195,7 +218,11 @@ def _watched(configs: list[Path], say: Callable[[str], None]) -> list[Watched]:
         return [Watched(c.resolve()) for c in configs]
 
 
-def _paths(items: list[Watched]) -> list[Path]:
+def _paths(items: list[Watched], folder: Path | None = None) -> list[Path]:
     """Each config's folder (editors save by writing a new file and renaming it over the old one,
-    which a watch on the file itself would lose) and each handler directory."""
-    return sorted({i.config.parent for i in items} | {s for i in items for s in i.sources})
+    which a watch on the file itself would lose), each handler directory, and `folder` (the
+    configs' own, followed for new ones)."""
+    found = {i.config.parent for i in items} | {s for i in items for s in i.sources}
+    if folder is not None:
+        found.add(folder.resolve())
+    return sorted(found)
