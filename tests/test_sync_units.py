@@ -323,3 +323,37 @@ def test_watch_without_config_follows_the_config_folder(tmp_path):
     assert not watcher.is_alive()
     assert not any(".#shop" in line for line in said)
     assert (tmp_path / "out" / "shop").is_dir()                     # a removed config's output is left
+
+
+# The child starts with SIGINT ignored, as a command started with `&` from a script does.
+_SIGINT_IGNORED = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                   "os.execv(sys.executable, [sys.executable] + sys.argv[1:])")
+
+
+@pytest.mark.parametrize("signum, code", [(2, 130), (15, 143)])
+def test_watch_ends_on_sigint_and_sigterm_with_their_exit_codes(tmp_path, signum, code):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    config = tmp_path / "catalog-api.toml"
+    shutil.copy(REPO / "config" / "catalog-api.toml", config)
+    shutil.copy(REPO / "config" / "catalog-api.lock.json", tmp_path / "catalog-api.lock.json")
+    log = tmp_path / "log.txt"
+    with log.open("w") as sink:
+        proc = subprocess.Popen([sys.executable, "-c", _SIGINT_IGNORED, str(REPO / "generate.py"), "watch",
+                                 "--config", str(config), "--out", str(tmp_path / "out")],
+                                cwd=tmp_path, stdout=sink, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        try:
+            deadline = time.monotonic() + 120
+            while "watching" not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert "watching" in log.read_text(), log.read_text()
+            proc.send_signal(signum)
+            assert proc.wait(timeout=30) == code
+        finally:
+            proc.kill()
+            proc.wait()
+    assert log.read_text().splitlines()[-1] == "Error: Interrupted: watch stopped."

@@ -279,27 +279,44 @@ def _stop_signals_raise() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+class Caught:
+    """The stop signal `stop_once` caught, if any."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def stopped(self, exc: KeyboardInterrupt) -> Stopped:
+        """`exc` as the `Stopped` of the signal caught: code that checks for signals itself may
+        swallow the handler's exception and raise a plain KeyboardInterrupt instead (watchfiles'
+        notifier does, for SIGTERM too)."""
+        return exc if isinstance(exc, Stopped) else Stopped(self.signum or signal.SIGINT)
+
+
 @contextmanager
-def stop_once() -> Iterator[None]:
+def stop_once() -> Iterator[Caught]:
     """While a long-running command cleans up after a stop (servers, child processes), a second
     Ctrl-C or SIGTERM (make passes both on) must not cut the clean-up short: the first stop
-    raises `Stopped`, later ones are ignored until the block ends."""
+    raises `Stopped`, later ones are ignored until the block ends. The handlers are installed
+    even where the process inherited SIGINT ignored (started with `&` from a script), so such a
+    command ends on `kill -INT` as it does on Ctrl-C in a terminal."""
     import threading
 
+    caught = Caught()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield caught
         return
     previous: dict[signal.Signals, Any] = {}
 
     def stop(signum: int, frame: Any) -> None:
-        for caught in previous:
-            signal.signal(caught, signal.SIG_IGN)
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        caught.signum = signum
         raise Stopped(signum)
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         previous[sig] = signal.signal(sig, stop)
     try:
-        yield
+        yield caught
     finally:
-        for caught, handler in previous.items():
-            signal.signal(caught, handler)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

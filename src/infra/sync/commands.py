@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from infra.args import EndpointUrl, Profile
-from infra.command import command
+from infra.command import command, stop_once
 from infra.deploy.commands import (APPROVAL_LEVELS, aws_options, bucket_option, force_option, skip_check_option,
                                    timeout_option)
 from infra.errors import UsageError
@@ -187,7 +187,11 @@ def _watch(configs: list[Path], out: Path, syncer: Syncer | None, *, folder: Pat
     if syncer is not None:
         def sync(config: Path) -> None:
             syncer(config, generated=True)
-    run_watch(configs, out, say, sync, folder=folder)
+    with stop_once() as caught:
+        try:
+            run_watch(configs, out, say, sync, folder=folder)
+        except KeyboardInterrupt as exc:  # SIGTERM included: exit 143, as serve and emulator
+            raise caught.stopped(exc) from None
 
 
 COMMANDS = [sync_cmd, watch_cmd]
