@@ -357,3 +357,35 @@ def test_watch_ends_on_sigint_and_sigterm_with_their_exit_codes(tmp_path, signum
             proc.kill()
             proc.wait()
     assert log.read_text().splitlines()[-1] == "Error: Interrupted: watch stopped."
+
+
+def test_watch_sync_passes_over_production_stages_it_follows_and_refuses_those_named(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    import infra.config
+    from infra.build import build_configs
+    from infra.cli import main
+    from infra.errors import UsageError
+    from infra.sync.commands import Fallback, Syncer, watch_sync
+
+    config = tmp_path / "catalog-api.toml"                       # production = true
+    shutil.copy(REPO / "config" / "catalog-api.toml", config)
+    shutil.copy(REPO / "config" / "catalog-api.lock.json", tmp_path / "catalog-api.lock.json")
+    build_configs([config], tmp_path / "out")
+    # No credentials and no endpoint: a production stage is decided before any AWS call.
+    syncer = Syncer(Fallback(tmp_path / "out", None, None, None, None, False, "broadening", (), False, None,
+                             tmp_path / "cache"))
+    said: list[str] = []
+    followed = watch_sync(syncer, said.append, follow=True)
+    followed(config)
+    followed(config)
+    assert said == ["catalog-api.toml: a production stage, regenerated and linted but never synced"]
+    with pytest.raises(UsageError, match="Refusing to sync catalog-prod: it is a production stage"):
+        watch_sync(syncer, said.append, follow=False)(config)
+    # watch --sync over a config folder that holds production stages only: nothing to sync, exit 2.
+    monkeypatch.setattr(infra.config, "CONFIG_DIR", tmp_path)
+    monkeypatch.setattr(infra.config, "config_files", lambda folder=tmp_path: [config])
+    result = CliRunner().invoke(main, ["watch", "--sync", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"Error: watch --sync has no development stage to sync in {tmp_path}: every "
+                                    "config there is a production stage")

@@ -83,8 +83,9 @@ class Syncer:
         self.ui = Ui(assume_yes=fallback.yes)
         self.aws: dict[Path, Aws] = {}
 
-    def __call__(self, config: Path, *, generated: bool = False) -> str:
-        """Sync `config`; `generated`: watch has just generated it into --out (not generated again)."""
+    def __call__(self, config: Path, *, generated: bool = False, skip_production: bool = False) -> str | None:
+        """Sync `config`; `generated`: watch has just generated it into --out (not generated again);
+        `skip_production`: a production stage is passed over (None) instead of refused."""
         from infra.deploy.manifest import Build, build_and_load
         from infra.deploy.session import Aws
         from infra.sync.run import production_refusal, run_sync
@@ -92,6 +93,8 @@ class Syncer:
         opts = self.fallback.options(config)
         build = Build.load(opts.out / config.stem) if generated else build_and_load(opts.config, opts.out)
         if build.production:
+            if skip_production:
+                return None
             raise production_refusal(opts.config, build.stack_name, f"[project] production = true in {opts.config}")
         if config not in self.aws:
             aws = Aws(opts.target, default_region=build.region)
@@ -155,14 +158,26 @@ def watch_cmd(configs: tuple[Path, ...], out: Path, sync_: bool, region: str | N
         raise UsageError(f"no configs to watch in {CONFIG_DIR}: pass --config FILE.")
     syncer = None
     if sync_:
-        _refuse_production(paths)
+        if configs:
+            _refuse_production(paths)
+        elif len(_production(paths)) == len(paths):
+            raise UsageError(f"watch --sync has no development stage to sync in {CONFIG_DIR}: every config there is "
+                             f"a production stage, which sync never changes. Run watch without --sync, or add a "
+                             "development config.")
         syncer = Syncer(Fallback(out, region, profile, endpoint_url, bucket, yes, require_approval, skip_checks,
                                  force, timeout, cache_dir))
     _watch(paths, out, syncer, folder=None if configs else CONFIG_DIR)
 
 
+def _production(configs: list[Path]) -> list[Path]:
+    """The production stages among `configs` (a config that does not load fails here, exit 2)."""
+    from infra.config import load_config
+
+    return [config for config in configs if load_config(config).project.production]
+
+
 def _refuse_production(configs: list[Path]) -> None:
-    """watch --sync on a production config: refused before watching starts (exit 2)."""
+    """watch --sync on a production config it was given: refused before watching starts (exit 2)."""
     from infra.config import load_config
     from infra.naming import stack_name
     from infra.sync.run import production_refusal
@@ -171,6 +186,19 @@ def _refuse_production(configs: list[Path]) -> None:
         cfg = load_config(config)
         if cfg.project.production:
             raise production_refusal(config, stack_name(cfg), f"[project] production = true in {config}")
+
+
+def watch_sync(syncer: Syncer, say: Callable[[str], None], *, follow: bool) -> Callable[[Path], None]:
+    """What watch runs after each clean build of a config. `follow`: the configs are those found in
+    config/, not named with --config, so a production stage among them is regenerated and linted
+    like the others but never synced, and that is said once."""
+    passed_over: set[Path] = set()
+
+    def sync(config: Path) -> None:
+        if syncer(config, generated=True, skip_production=follow) is None and config not in passed_over:
+            passed_over.add(config)
+            say(f"{config.name}: a production stage, regenerated and linted but never synced")
+    return sync
 
 
 def _watch(configs: list[Path], out: Path, syncer: Syncer | None, *, folder: Path | None = None) -> None:
@@ -183,10 +211,7 @@ def _watch(configs: list[Path], out: Path, syncer: Syncer | None, *, folder: Pat
         click.echo(f"[{datetime.datetime.now():%H:%M:%S}] {text}", err=text.startswith(("build failed", "sync failed",
                                                                                            "lint failed")))
 
-    sync = None
-    if syncer is not None:
-        def sync(config: Path) -> None:
-            syncer(config, generated=True)
+    sync = None if syncer is None else watch_sync(syncer, say, follow=folder is not None)
     with stop_once() as caught:
         try:
             run_watch(configs, out, say, sync, folder=folder)
