@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 CKV_VENV := .venv-checkov
 OUT := out
 
-.PHONY: templates lint check scale test test-py test-node check-code bench clean venv diagrams schema serve tools
+.PHONY: templates lint check scale test test-py test-node check-code bench clean venv diagrams schema serve tools watch
 
 venv: $(VENV)/.installed
 
@@ -84,6 +84,11 @@ CONFIG ?= config/catalog-api.toml
 PORT ?= 3000
 serve: $(VENV)/.installed handlers/users/node_modules/.installed
 	$(PY) generate.py serve --config $(CONFIG) --port $(PORT) --emulator
+
+## watch: regenerate and re-lint every config in config/ on each save of a config or handler file
+## (Ctrl-C stops); SYNC=1 also syncs each save to the development stages (watch --sync)
+watch: $(VENV)/.installed
+	$(PY) generate.py watch $(if $(SYNC),--sync)
 
 ## bench: wall time and peak memory of generating every shipped config, against cdk synth; the fast
 ## loop (sync and watch --sync save-to-synced on the emulator, watch re-lint), bench/sync_bench.py
