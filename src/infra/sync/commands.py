@@ -3,7 +3,7 @@
 Exit codes (as every command): 0 synced or nothing to sync, 1 failure (AWS refused, a function
 update failed, the stage is not deployed, a function was deleted outside CloudFormation, the
 endpoint does not answer), 2 bad arguments or config and a production stage (refused), 130 Ctrl-C
-(the normal end of `watch`).
+(the normal end of `watch`), 143 SIGTERM.
 """
 from __future__ import annotations
 
