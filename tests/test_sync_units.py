@@ -173,6 +173,42 @@ def test_watch_lints_in_process_with_the_same_findings_as_the_lint_command(tmp_p
     assert cache.misses == misses
 
 
+def test_watch_replays_the_lint_commands_cache_and_adds_to_it(tmp_path, monkeypatch):
+    import re
+
+    import infra.lint
+    from infra.build import build_configs
+    from infra.lint import LintCache, MemoryLintCache, lint
+
+    (target,) = build_configs([REPO / "config" / "catalog-api.toml"], tmp_path / "out")
+    compute = target / "compute.json"
+    broken = json.loads(compute.read_text())
+    fn = next(r for r in broken["Resources"].values() if r["Type"] == "AWS::Lambda::Function")
+    fn["Properties"]["MemorySize"] = 1                      # E3034, so there are findings to replay
+    compute.write_text(json.dumps(broken, indent=1))
+    disk = tmp_path / "lint-cache"
+    expected = lint([target], cache_dir=disk)               # what `make templates` leaves behind
+    assert [f.rule for f in expected] == ["E3034"]
+
+    def no_cfn_lint(*_args, **_kwargs):
+        raise AssertionError("cfn-lint ran")
+
+    monkeypatch.setattr(infra.lint, "_lint_files", no_cfn_lint)
+    monkeypatch.setattr(infra.lint, "_run_cfn_lint", no_cfn_lint)
+    # A watch started now lints nothing: every template's findings come from lint's cache.
+    cache = MemoryLintCache(LintCache(disk))
+    assert lint([target], jobs=1, cache=cache) == expected and cache.misses == 0
+    # A saved handler changes only a code hash: replayed from memory, and written through, so
+    # the next `make templates` replays it too instead of linting compute.json again.
+    text = compute.read_text()
+    old_key = re.search(r"assets/[0-9a-f]{64}\.zip", text).group(0)
+    compute.write_text(text.replace(old_key, "assets/" + "e" * 64 + ".zip"))
+    before = len(list(disk.iterdir()))
+    assert lint([target], jobs=1, cache=cache) == expected and cache.misses == 0
+    assert len(list(disk.iterdir())) == before + 1
+    assert lint([target], cache_dir=disk) == expected
+
+
 def lambda_stub():
     import boto3
     from botocore.stub import Stubber

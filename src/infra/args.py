@@ -16,6 +16,9 @@ import click
 from infra.config.names import BUCKET
 from infra.render import STDOUT, unwritable_reason
 
+# Where `lint` keeps the findings of templates it has linted, and `watch` reads and adds to them
+# (relative to the working directory: make runs in the repository).
+LINT_CACHE_DIR = Path(".cache/lint")
 DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*$")
 
 

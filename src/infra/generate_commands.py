@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from infra.args import WritableFile
+from infra.args import LINT_CACHE_DIR, WritableFile
 from infra.command import EXIT_FAILURE, EXIT_USAGE, command
 from infra.config import CONFIG_DIR, REPO_ROOT, Config, config_files
 from infra.errors import UsageError, UserError
@@ -51,7 +51,7 @@ def _summary(cfg: Config, out: Output, target: Path) -> None:
 # and the teardown it skips frees everything cfn-lint loaded: a tenth of a small lint.
 @command("lint", fast_exit=True)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--cache-dir", default=".cache/lint", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--cache-dir", default=LINT_CACHE_DIR, show_default=True, type=click.Path(file_okay=False, path_type=Path),
               help="Where findings of unchanged templates are kept between runs.")
 @click.option("--no-cache", is_flag=True, help="Lint every template, ignoring and not writing the cache.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Parallel cfn-lint processes (default: one per core).")

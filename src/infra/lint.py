@@ -178,6 +178,9 @@ class LintCache:
             return None  # unreadable entries are misses, never "clean"
         return [tuple(r) for r in rows]
 
+    def has(self, key: str) -> bool:
+        return (self.directory / f"{key}.json").is_file()
+
     def put(self, key: str, rows: list[tuple]) -> None:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -193,27 +196,45 @@ BLANK_HASH = b"assets/" + b"0" * 64 + b".zip"
 class MemoryLintCache:
     """`LintCache` in memory, for the life of one process (`watch`): findings per cache key, and
     cfn-lint's loaded rules (loading them is most of a small template's lint time). The rules are
-    the same objects a `Runner` runs over every template of a batch, so results are unchanged."""
+    the same objects a `Runner` runs over every template of a batch, so results are unchanged.
 
-    def __init__(self) -> None:
+    `disk`: `lint`'s own cache, read on a miss (a watch started after `make templates` lints
+    nothing it already linted) and written through (the next `make templates` lints nothing the
+    watch did)."""
+
+    def __init__(self, disk: LintCache | None = None) -> None:
         self.entries: dict[str, list[tuple]] = {}
         self.misses = 0
         self.rules: object | None = None
+        self.disk = disk
 
     def key(self, file: Path, body: bytes, template: dict, region: str) -> str:
         """`cache_key` of the template with each code asset's hash blanked: a saved handler
         changes only that hash (a string of fixed length in a fixed place), which no cfn-lint
-        rule reads, so the findings, line numbers included, are those of the last lint."""
-        return cache_key(file, ASSET_HASH.sub(BLANK_HASH, body), template, region)
+        rule reads, so the findings, line numbers included, are those of the last lint. With
+        `disk`, the disk's key of these exact bytes follows, after a space."""
+        blanked = cache_key(file, ASSET_HASH.sub(BLANK_HASH, body), template, region)
+        return blanked if self.disk is None else f"{blanked} {cache_key(file, body, template, region)}"
 
     def get(self, key: str) -> list[tuple] | None:
-        rows = self.entries.get(key)
+        memory_key, _, disk_key = key.partition(" ")
+        rows = self.entries.get(memory_key)
+        if self.disk is not None and disk_key:
+            if rows is None:
+                rows = self.disk.get(disk_key)
+                if rows is not None:
+                    self.entries[memory_key] = rows
+            elif not self.disk.has(disk_key):  # new bytes, the same findings: `lint` replays them too
+                self.disk.put(disk_key, rows)
         if rows is None:
             self.misses += 1
         return rows
 
     def put(self, key: str, rows: list[tuple]) -> None:
-        self.entries[key] = list(rows)
+        memory_key, _, disk_key = key.partition(" ")
+        self.entries[memory_key] = list(rows)
+        if self.disk is not None and disk_key:
+            self.disk.put(disk_key, rows)
 
 
 def _lint_files(region: str, files: list[str], kept: MemoryLintCache | None = None) -> dict[str, list[tuple]]:

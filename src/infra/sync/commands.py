@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from infra.args import EndpointUrl, Profile
+from infra.args import LINT_CACHE_DIR, EndpointUrl, Profile
 from infra.command import command, stop_once
 from infra.deploy.commands import (APPROVAL_LEVELS, aws_options, bucket_option, force_option, skip_check_option,
                                    timeout_option)
@@ -142,10 +142,15 @@ def sync_cmd(config: Path, out: Path, region: str | None, profile: str | None, e
 @click.option("--profile", type=Profile(), help="AWS named profile, for --sync.")
 @click.option("--endpoint-url", type=EndpointUrl(),
               help="Send every AWS call to this endpoint (a local emulator), for --sync.")
+@click.option("--lint-cache-dir", default=LINT_CACHE_DIR, show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="lint's cache: findings of templates already linted are replayed, and new ones added.")
+@click.option("--no-lint-cache", is_flag=True, help="Lint every template once at the start, ignoring lint's cache.")
 @fallback_options
 def watch_cmd(configs: tuple[Path, ...], out: Path, sync_: bool, region: str | None, profile: str | None,
-              endpoint_url: str | None, bucket: str | None, yes: bool, require_approval: str,
-              skip_checks: tuple[str, ...], force: bool, timeout: float | None, cache_dir: Path) -> None:
+              endpoint_url: str | None, lint_cache_dir: Path, no_lint_cache: bool, bucket: str | None, yes: bool,
+              require_approval: str, skip_checks: tuple[str, ...], force: bool, timeout: float | None,
+              cache_dir: Path) -> None:
     """Regenerate and re-lint on every save of a config or handler file (and with --sync, sync it).
 
     One long-lived process: the generator and cfn-lint stay loaded and only the templates that
@@ -166,7 +171,8 @@ def watch_cmd(configs: tuple[Path, ...], out: Path, sync_: bool, region: str | N
                              "development config.")
         syncer = Syncer(Fallback(out, region, profile, endpoint_url, bucket, yes, require_approval, skip_checks,
                                  force, timeout, cache_dir))
-    _watch(paths, out, syncer, folder=None if configs else CONFIG_DIR)
+    _watch(paths, out, syncer, folder=None if configs else CONFIG_DIR,
+           lint_cache=None if no_lint_cache else lint_cache_dir)
 
 
 def _production(configs: list[Path]) -> list[Path]:
@@ -201,7 +207,8 @@ def watch_sync(syncer: Syncer, say: Callable[[str], None], *, follow: bool) -> C
     return sync
 
 
-def _watch(configs: list[Path], out: Path, syncer: Syncer | None, *, folder: Path | None = None) -> None:
+def _watch(configs: list[Path], out: Path, syncer: Syncer | None, *, folder: Path | None = None,
+           lint_cache: Path | None = LINT_CACHE_DIR) -> None:
     """Watch until Ctrl-C, which ends it like any command: one line, exit 130."""
     from infra.sync.watch import run_watch
 
@@ -214,7 +221,7 @@ def _watch(configs: list[Path], out: Path, syncer: Syncer | None, *, folder: Pat
     sync = None if syncer is None else watch_sync(syncer, say, follow=folder is not None)
     with stop_once() as caught:
         try:
-            run_watch(configs, out, say, sync, folder=folder)
+            run_watch(configs, out, say, sync, folder=folder, lint_cache=lint_cache)
         except KeyboardInterrupt as exc:  # SIGTERM included: exit 143, as serve and emulator
             raise caught.stopped(exc) from None
 

@@ -82,11 +82,12 @@ def file_changes(paths: list[Path], *, ignore: list[Path], stop: Any = None,
 class Session:
     """What stays loaded between saves: the lint findings by content, and the sync's AWS session."""
 
-    def __init__(self, out: Path, say: Callable[[str], None], sync: Callable[[Path], None] | None = None):
-        from infra.lint import MemoryLintCache
+    def __init__(self, out: Path, say: Callable[[str], None], sync: Callable[[Path], None] | None = None,
+                 lint_cache: Path | None = None):
+        from infra.lint import LintCache, MemoryLintCache
 
         self.out, self.say, self.sync = out, say, sync
-        self.lint_cache = MemoryLintCache()
+        self.lint_cache = MemoryLintCache(LintCache(lint_cache) if lint_cache else None)
         self.digests: dict[Path, str] = {}         # template file -> SHA-256 of its bytes at the last lint
         self.interfaces: dict[Path, str] = {}      # template file -> SHA-256 of its Parameters and Outputs
         self.findings: dict[Path, list[Any]] = {}  # template file -> its findings at the last lint
@@ -159,24 +160,25 @@ class Session:
 
 def run_watch(configs: list[Path], out: Path, say: Callable[[str], None],
               sync: Callable[[Path], None] | None = None, *, folder: Path | None = None,
-              debounce: int = DEBOUNCE_MS, stop: Any = None) -> None:
+              lint_cache: Path | None = None, debounce: int = DEBOUNCE_MS, stop: Any = None) -> None:
     """Build once, then on every debounced burst of saves rebuild what it touched. Returns when
     `stop` is set; Ctrl-C raises KeyboardInterrupt.
 
     `folder` (watch without --config): the configs are those in it (`config_files`), followed as
     they come and go: a config added there is generated and watched, one removed is not watched
-    any more (its output folder is left as it is)."""
+    any more (its output folder is left as it is). `lint_cache`: `lint`'s cache folder, read and
+    written through (see `MemoryLintCache`)."""
     import cfnlint.runner  # noqa: F401  (loaded once, before the first save)
 
     from infra.config import config_files
 
     configs = [c.resolve() for c in configs]
-    session = Session(out, say, sync)
+    session = Session(out, say, sync, lint_cache)
     session.rebuild(configs)
     items = _watched(configs, say)
     while True:
         paths = _paths(items, folder)
-        ignore = [out.resolve(), Path(".cache").resolve()]
+        ignore = [out.resolve(), Path(".cache").resolve(), *([lint_cache.resolve()] if lint_cache else [])]
         ready = False
         for changes in file_changes(paths, ignore=ignore, stop=stop, debounce=debounce):
             if not ready:
