@@ -425,3 +425,52 @@ def test_watch_sync_passes_over_production_stages_it_follows_and_refuses_those_n
     assert result.exit_code == 2
     assert result.output.startswith(f"Error: watch --sync has no development stage to sync in {tmp_path}: every "
                                     "config there is a production stage")
+
+
+def test_watch_sees_a_removed_handler_directory_come_back(tmp_path):
+    """A branch switch removes a handler directory and brings it back: the failed build is shown,
+    and the directory's return builds the config again (watch used to stop watching it)."""
+    import threading
+    import time
+
+    from infra.sync.watch import _paths, affected, run_watch, watched
+
+    handler = tmp_path / "handlers" / "products"
+    shutil.copytree(REPO / "handlers" / "products", handler, ignore=shutil.ignore_patterns("__pycache__", "tests"))
+    config = tmp_path / "catalog-api.toml"
+    text = (REPO / "config" / "catalog-api.toml").read_text()
+    config.write_text(text.replace('source = "handlers/products"', f'source = "{handler}"', 1))
+    (item,) = watched([config])
+    away = tmp_path / "away"
+    handler.rename(away)
+    (kept,) = watched([config], [item])                      # does not load: keeps what it watched
+    assert kept.sources == item.sources and handler not in _paths([kept]) and tmp_path / "handlers" in _paths([kept])
+    assert affected({handler}, [kept]) == ([kept], [handler])
+    away.rename(handler)
+
+    said: list[str] = []
+    stop = threading.Event()
+    watcher = threading.Thread(target=run_watch, args=([config], tmp_path / "out", said.append),
+                               kwargs={"debounce": 50, "stop": stop}, daemon=True)
+
+    def wait_for(text: str, after: int = 0, timeout: float = 120.0) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for i, line in enumerate(said[after:], after):
+                if text in line:
+                    return i
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} not said within {timeout} s: {said}")
+
+    watcher.start()
+    try:
+        ready = wait_for("watching")
+        handler.rename(away)
+        failed = wait_for("build failed: ", ready)
+        assert "does not exist" in said[failed]
+        away.rename(handler)
+        assert "0 finding(s)" in said[wait_for("catalog-api.toml: generated in", failed)]
+    finally:
+        stop.set()
+        watcher.join(timeout=30)
+    assert not watcher.is_alive()

@@ -32,15 +32,23 @@ class Watched:
     sources: set[Path] = field(default_factory=set)
 
 
-def watched(configs: list[Path]) -> list[Watched]:
-    """Each config with its handler directories (read from the config itself)."""
+def watched(configs: list[Path], previous: Iterable[Watched] = ()) -> list[Watched]:
+    """Each config with its handler directories (read from the config itself). A config that does
+    not load keeps the directories it had in `previous`: a handler directory that is removed and
+    comes back (a branch switch) is seen coming back, and the config is built again."""
     from infra.config import load_config
 
+    known = {item.config: item.sources for item in previous}
     found = []
     for path in configs:
-        cfg = load_config(path)
+        path = path.resolve()
+        try:
+            cfg = load_config(path)
+        except UserError:
+            found.append(Watched(path, set(known.get(path, ()))))
+            continue
         root = Path(cfg.root)
-        found.append(Watched(path.resolve(), {(root / fn.source).resolve() for fn in cfg.functions.values()}))
+        found.append(Watched(path, {(root / fn.source).resolve() for fn in cfg.functions.values()}))
     return found
 
 
@@ -175,7 +183,7 @@ def run_watch(configs: list[Path], out: Path, say: Callable[[str], None],
     configs = [c.resolve() for c in configs]
     session = Session(out, say, sync, lint_cache)
     session.rebuild(configs)
-    items = _watched(configs, say)
+    items = watched(configs)
     while True:
         paths = _paths(items, folder)
         ignore = [out.resolve(), Path(".cache").resolve(), *([lint_cache.resolve()] if lint_cache else [])]
@@ -193,7 +201,7 @@ def run_watch(configs: list[Path], out: Path, say: Callable[[str], None],
                     say("not watched any more (removed): " + ", ".join(p.name for p in removed))
                 if added or removed:
                     configs = now
-                    items = _watched(configs, say)
+                    items = watched(configs, items)
             hit, files = affected(changes, items)
             todo = sorted({*added, *(i.config for i in hit)})
             if not todo:
@@ -205,26 +213,26 @@ def run_watch(configs: list[Path], out: Path, say: Callable[[str], None],
             if files and set(files) != set(added):
                 say("changed: " + ", ".join(p.name for p in files if p not in added))
             session.rebuild(todo)
-            items = _watched(configs, say)
+            items = watched(configs, items)
             if _paths(items, folder) != paths:
                 break   # a config names other handler directories now: watch the new set
         else:
             return
 
 
-def _watched(configs: list[Path], say: Callable[[str], None]) -> list[Watched]:
-    """`watched`, or (while a config is invalid) the config files alone."""
-    try:
-        return watched(configs)
-    except UserError:
-        return [Watched(c.resolve()) for c in configs]
-
-
 def _paths(items: list[Watched], folder: Path | None = None) -> list[Path]:
     """Each config's folder (editors save by writing a new file and renaming it over the old one,
     which a watch on the file itself would lose), each handler directory, and `folder` (the
     configs' own, followed for new ones)."""
-    found = {i.config.parent for i in items} | {s for i in items for s in i.sources}
+    found = {i.config.parent for i in items} | {_existing(s) for i in items for s in i.sources}
     if folder is not None:
         found.add(folder.resolve())
     return sorted(found)
+
+
+def _existing(path: Path) -> Path:
+    """`path`, or the nearest folder above it that exists, where a removed handler directory will
+    come back (watchfiles refuses to watch a path that does not exist)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
