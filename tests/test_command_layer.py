@@ -27,6 +27,7 @@ from infra.command import EXIT_INTERRUPTED, Command, Group, command
 from infra.errors import UserError
 from support.cli_result import one_line_error
 from support.shipped import REPO
+from support.signals import SIGINT_DEFAULT
 
 CATALOG = REPO / "config" / "catalog-api.toml"
 ALL_COMMANDS = sorted(cli.main.load_all().values(), key=lambda c: c.name or "")
@@ -247,7 +248,7 @@ def test_ctrl_c_during_a_parallel_lint_is_130_and_one_line(out_dir, tmp_path):
     """The terminal sends SIGINT to the whole process group: the cfn-lint workers used to print a
     traceback each and the command ended as click's "Aborted!" (exit 1)."""
     env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{REPO}"}
-    proc = subprocess.Popen([sys.executable, str(REPO / "generate.py"), "lint", str(out_dir), "--no-cache",
+    proc = subprocess.Popen([*SIGINT_DEFAULT, str(REPO / "generate.py"), "lint", str(out_dir), "--no-cache",
                              "--jobs", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             cwd=tmp_path, start_new_session=True)
     deadline = time.monotonic() + 60

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from support.shipped import REPO
+from support.signals import SIGINT_IGNORED
 
 from infra.deploy.drift import StackDrift, show
 from infra.deploy.sync_ledger import Synced, current, explains, record
@@ -361,16 +362,10 @@ def test_watch_without_config_follows_the_config_folder(tmp_path):
     assert (tmp_path / "out" / "shop").is_dir()                     # a removed config's output is left
 
 
-# The child starts with SIGINT ignored, as a command started with `&` from a script does.
-_SIGINT_IGNORED = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
-                   "os.execv(sys.executable, [sys.executable] + sys.argv[1:])")
-
-
 @pytest.mark.parametrize("signum, code", [(2, 130), (15, 143)])
 def test_watch_ends_on_sigint_and_sigterm_with_their_exit_codes(tmp_path, signum, code):
     import os
     import subprocess
-    import sys
     import time
 
     config = tmp_path / "catalog-api.toml"
@@ -378,7 +373,8 @@ def test_watch_ends_on_sigint_and_sigterm_with_their_exit_codes(tmp_path, signum
     shutil.copy(REPO / "config" / "catalog-api.lock.json", tmp_path / "catalog-api.lock.json")
     log = tmp_path / "log.txt"
     with log.open("w") as sink:
-        proc = subprocess.Popen([sys.executable, "-c", _SIGINT_IGNORED, str(REPO / "generate.py"), "watch",
+        # SIGINT ignored, as a script's `watch &` starts it: watch must end on it all the same.
+        proc = subprocess.Popen([*SIGINT_IGNORED, str(REPO / "generate.py"), "watch",
                                  "--config", str(config), "--out", str(tmp_path / "out")],
                                 cwd=tmp_path, stdout=sink, stderr=subprocess.STDOUT,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
