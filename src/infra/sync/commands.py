@@ -134,7 +134,7 @@ def sync_cmd(config: Path, out: Path, region: str | None, profile: str | None, e
 
 @command("watch")
 @click.option("--config", "configs", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Stage config (TOML). Repeatable. Default: every config in config/.")
+              help="Stage config (TOML). Repeatable. Default: every config in config/, followed as configs are added or removed there.")
 @click.option("--out", default="out", show_default=True, type=click.Path(file_okay=False, path_type=Path),
               help="Where the templates are generated.")
 @click.option("--sync", "sync_", is_flag=True, help="Also sync each save to the (development) stage.")
