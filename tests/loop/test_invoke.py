@@ -143,6 +143,36 @@ def test_node_errors_and_timeouts_are_lambdas_and_the_environment_is_replaced(ec
     assert after.result["statusCode"] == 200
 
 
+def test_a_saved_handler_runs_in_a_new_environment_from_the_next_invocation(echo_project, echo_config, emulator):
+    """serve keeps each function warm; a save of its code (a file its zip holds) ends that
+    environment, as a deploy would, and a save elsewhere (its tests) does not."""
+    said: list[tuple[str, str]] = []
+    with backing(echo_config, endpoint_url=emulator.endpoint_url) as back:
+        provision(echo_config, lambda s: boto3.client(s, region_name="us-east-1", endpoint_url=emulator.endpoint_url))
+        with functions(echo_config, ["pyecho", "jsecho"], back, lambda name, line: said.append((name, line))) as runners:
+            py, js = runners["pyecho"], runners["jsecho"]
+            assert json.loads(py.invoke({"path": "/x"}).result["body"])["table"] == "echo-dev-items"
+            assert json.loads(js.invoke({"path": "/x"}).result["body"])["table"].endswith(":table/echo-dev-items")
+            module, process = py.module, js.proc.pid
+            (echo_project / "echo-py" / "tests").mkdir()
+            (echo_project / "echo-py" / "tests" / "test_app.py").write_text("def test_nothing(): pass\n")
+            py.invoke({"path": "/x"})
+            assert py.module is module                        # not code: the same environment
+            for folder, name, old in (("echo-py", "app.py", 'os.environ.get("TABLE_NAME")'),
+                                      ("echo-js", "index.mjs", "process.env.TABLE_NAME")):
+                path = echo_project / folder / name
+                path.write_text(path.read_text().replace(old, "'saved'"))
+            assert json.loads(py.invoke({"path": "/x"}).result["body"])["table"] == "saved"
+            assert json.loads(js.invoke({"path": "/x"}).result["body"])["table"] == "saved"
+            assert py.module is not module and js.proc.pid != process
+            (echo_project / "echo-py" / "helper.py").write_text("VALUE = 1\n")   # a new file is code too
+            py.invoke({"path": "/x"})
+    reloads = [(name, line) for name, line in said if line.startswith("code changed")]
+    assert reloads == [("pyecho", "code changed in echo-py: a new execution environment (cold start) with it"),
+                       ("jsecho", "code changed in echo-js: a new execution environment (cold start) with it"),
+                       ("pyecho", "code changed in echo-py: a new execution environment (cold start) with it")]
+
+
 def test_invoke_with_an_unknown_function_or_bad_event_is_a_usage_error(cli, tmp_path):
     result = cli("invoke", "--config", CATALOG, "orders")
     assert result.exit_code == 2 and "no function named 'orders'" in result.output

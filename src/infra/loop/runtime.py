@@ -2,7 +2,9 @@
 
 Both behave like one warm Lambda execution environment: the handler module is imported once
 (with the function's environment, as Lambda's init does) and then serves invocations one at a
-time. Each Python function gets its own fresh import of its module and of the modules beside it
+time. A save of the function's code (a file its zip would hold) ends that environment: the next
+invocation starts a new one, with the new code (a cold start, as a deploy of it would give).
+Each Python function gets its own fresh import of its module and of the modules beside it
 (handlers/products/apigw.py and handlers/api/apigw.py are different modules here, as they are in
 two zips). What the handler prints is its log: it goes to `log`, never into the result.
 
@@ -69,6 +71,24 @@ class _Function:
         self.source = Path(cfg.root) / self.spec.source
         self.lock = threading.Lock()
         self.clock: Callable[[], float] = time.monotonic  # tests move it to time out without waiting
+        self.code: tuple | None = None  # the code files' names, sizes and times at the last check
+
+    def code_changed(self) -> bool:
+        """Whether a file of the function's code (`package_files`: what its zip holds) was saved,
+        added or removed since the last check; the first check only records. Checked before each
+        invocation: a handler directory is a few files, read in well under a millisecond."""
+        from infra.assets import package_files
+
+        code = []
+        for path in package_files(self.source) if self.source.is_dir() else []:
+            with contextlib.suppress(OSError):  # removed while being read: the next check sees it
+                info = path.stat()
+                code.append((str(path), info.st_size, info.st_mtime_ns))
+        before, self.code = self.code, tuple(code)
+        return before is not None and before != self.code
+
+    def say_reloaded(self) -> None:
+        self.log(f"code changed in {self.spec.source}: a new execution environment (cold start) with it")
 
     def context_fields(self, request_id: str) -> dict[str, Any]:
         region, fname = self.cfg.project.region, physical(self.cfg, self.name)
@@ -161,8 +181,20 @@ class PythonFunction(_Function):
     def invoke(self, event: Any, request_id: str | None = None) -> Invocation:
         request_id = request_id or str(uuid.uuid4())
         with self.lock:
+            if self.code_changed():
+                self._new_environment()
             self._keep_dependencies()
             return self._invoke(event, request_id)
+
+    def _new_environment(self) -> None:
+        """Forget the imported handler and its sibling modules (imported again on this
+        invocation), and install its dependencies again if its lockfile changed."""
+        from infra.bundle.local import python_dependencies
+
+        self.module, self.own = None, {}
+        self.dependencies = python_dependencies(self.cfg, self.name)
+        self.dependency_names = _top_level_names(self.dependencies) if self.dependencies else set()
+        self.say_reloaded()
 
     def _keep_dependencies(self) -> None:
         """The dependencies stay in the build cache while this process uses them; pruned meanwhile
@@ -349,6 +381,12 @@ class NodeFunction(_Function):
     def invoke(self, event: Any, request_id: str | None = None) -> Invocation:
         request_id = request_id or str(uuid.uuid4())
         with self.lock:
+            if self.code_changed():
+                from infra.bundle.local import recipe_of
+
+                self.close()  # _start copies the sources again (and installs a changed lockfile's dependencies)
+                self.has_dependencies = recipe_of(self.cfg, self.name) is not None
+                self.say_reloaded()
             if self.run_folder is not None and not self._dependencies_kept():
                 self.close()  # its node_modules was pruned meanwhile: _start makes a new copy, installed again
             if self.proc is None or self.proc.poll() is not None:
