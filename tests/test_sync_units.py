@@ -421,6 +421,15 @@ def test_watch_sync_passes_over_production_stages_it_follows_and_refuses_those_n
     assert result.exit_code == 2
     assert result.output.startswith(f"Error: watch --sync has no development stage to sync in {tmp_path}: every "
                                     "config there is a production stage")
+    # A followed config that does not load is a failed build to show, not a reason to refuse the watch.
+    from infra.config import ConfigError
+    from infra.sync.commands import _production
+
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[project]\nname = 1\n")
+    assert _production([config, broken], skip_invalid=True) == [config]
+    with pytest.raises(ConfigError):
+        _production([config, broken])
 
 
 def test_watch_sees_a_removed_handler_directory_come_back(tmp_path):
@@ -470,3 +479,67 @@ def test_watch_sees_a_removed_handler_directory_come_back(tmp_path):
         stop.set()
         watcher.join(timeout=30)
     assert not watcher.is_alive()
+
+
+def test_a_handler_directory_back_while_no_watcher_ran_is_still_seen(tmp_path, monkeypatch):
+    """The directory comes back between the failed build and the moment the new watcher runs
+    (no event for it): the new watcher's first look finds it, and the config is built again."""
+    import infra.sync.watch as watch_module
+
+    handler = tmp_path / "handlers" / "products"
+    shutil.copytree(REPO / "handlers" / "products", handler, ignore=shutil.ignore_patterns("__pycache__", "tests"))
+    config = tmp_path / "catalog-api.toml"
+    text = (REPO / "config" / "catalog-api.toml").read_text()
+    config.write_text(text.replace('source = "handlers/products"', f'source = "{handler}"', 1))
+    away = tmp_path / "away"
+    watchers: list[list[Path]] = []
+
+    def scripted(paths, **_kwargs):
+        watchers.append(paths)
+        if len(watchers) == 1:
+            yield set()                    # watching
+            handler.rename(away)
+            yield {handler}                # the removal's event: the build fails, the watch restarts
+        elif len(watchers) == 2:
+            away.rename(handler)           # back before the new watcher runs: no event
+            yield set()                    # watching again
+        # a third watcher (back on the directory itself) ends the test
+
+    monkeypatch.setattr(watch_module, "file_changes", scripted)
+    said: list[str] = []
+    watch_module.run_watch([config], tmp_path / "out", said.append)
+    assert [line.split(":")[0] for line in said if not line.startswith("watching")] == [
+        "catalog-api.toml", "changed", "build failed", "changed", "catalog-api.toml"]
+    assert said[-1].startswith("catalog-api.toml: generated in") and len(watchers) == 3
+
+
+def test_watch_builds_and_syncs_each_config_on_its_own_and_stops_on_an_interrupt(tmp_path, monkeypatch):
+    from infra.errors import UserError
+    from infra.lint import Finding
+    from infra.sync.watch import Session
+
+    dev, prod = tmp_path / "dev.toml", tmp_path / "prod.toml"
+    text = (REPO / "config" / "catalog-api.toml").read_text()
+    dev.write_text(text)
+    prod.write_text(text.replace("memory = 256", "memory = 1", 1))      # does not build
+    said: list[str] = []
+    synced: list[Path] = []
+    session = Session(tmp_path / "out", said.append, synced.append)
+    assert not session.rebuild([dev, prod])                             # one failed: not all clean
+    assert any(line.startswith("build failed: ") and "prod.toml" in line for line in said)
+    assert synced == [dev]                                              # the other built and synced
+    # A finding in one config's templates holds back that config's sync only.
+    prod.write_text(text)
+    real = Session.lint
+    monkeypatch.setattr(Session, "lint", lambda self, targets: real(self, targets) + [
+        Finding(str(tmp_path / "out" / "prod" / "compute.json"), 1, "E0000", "error", "made up")])
+    synced.clear()
+    assert not session.rebuild([dev, prod])
+    assert synced == [dev] and "prod.toml: not synced: fix its lint findings first" in said
+    # A sync stopped by Ctrl-C (a fallback deploy's exit 130) ends the watch instead of going on.
+    def interrupted(config: Path) -> None:
+        raise UserError("Interrupted: deploy stopped.", exit_code=130)
+
+    session.sync = interrupted
+    with pytest.raises(UserError, match="Interrupted"):
+        session.rebuild([dev])

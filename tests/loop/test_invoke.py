@@ -6,9 +6,11 @@ import json
 import boto3
 import pytest
 
+import infra.bundle.local
+
 from loop_support import CATALOG, SECURE
 from infra.config import load_config
-from infra.errors import UsageError
+from infra.errors import UsageError, UserError
 from infra.loop import env as envmod
 from infra.loop.local import backing, function_environment, functions
 from infra.loop.provision import provision
@@ -143,7 +145,8 @@ def test_node_errors_and_timeouts_are_lambdas_and_the_environment_is_replaced(ec
     assert after.result["statusCode"] == 200
 
 
-def test_a_saved_handler_runs_in_a_new_environment_from_the_next_invocation(echo_project, echo_config, emulator):
+def test_a_saved_handler_runs_in_a_new_environment_from_the_next_invocation(echo_project, echo_config, emulator,
+                                                                            monkeypatch):
     """serve keeps each function warm; a save of its code (a file its zip holds) ends that
     environment, as a deploy would, and a save elsewhere (its tests) does not."""
     said: list[tuple[str, str]] = []
@@ -167,10 +170,38 @@ def test_a_saved_handler_runs_in_a_new_environment_from_the_next_invocation(echo
             assert py.module is not module and js.proc.pid != process
             (echo_project / "echo-py" / "helper.py").write_text("VALUE = 1\n")   # a new file is code too
             py.invoke({"path": "/x"})
+            # A new environment that fails to start (its dependencies do not install) is tried again.
+            (echo_project / "echo-py" / "helper.py").write_text("VALUE = 22\n")
+            with monkeypatch.context() as patched:
+                patched.setattr(infra.bundle.local, "python_dependencies", _failing_install)
+                with pytest.raises(UserError, match="cannot install"):
+                    py.invoke({"path": "/x"})
+            assert py.invoke({"path": "/x"}).result["statusCode"] == 200 and py.module.__dict__.get("handler")
+            # The zip leaves the lockfile out, but a change to it is one.
+            (echo_project / "echo-js" / "package-lock.json").write_text("{}\n")
+            assert js.code_changed() is not None
     reloads = [(name, line) for name, line in said if line.startswith("code changed")]
     assert reloads == [("pyecho", "code changed in echo-py: a new execution environment (cold start) with it"),
                        ("jsecho", "code changed in echo-js: a new execution environment (cold start) with it"),
+                       ("pyecho", "code changed in echo-py: a new execution environment (cold start) with it"),
                        ("pyecho", "code changed in echo-py: a new execution environment (cold start) with it")]
+
+
+def _failing_install(cfg, name, cache=None):
+    raise UserError(f"function {name}: cannot install its dependencies (a stand-in failure).")
+
+
+def test_code_saved_before_the_first_invocation_is_the_code_that_runs(echo_project, echo_config, emulator):
+    """The code is recorded when the function is set up (serve's start), not at its first request."""
+    said: list[tuple[str, str]] = []
+    with backing(echo_config, endpoint_url=emulator.endpoint_url) as back:
+        provision(echo_config, lambda s: boto3.client(s, region_name="us-east-1", endpoint_url=emulator.endpoint_url))
+        with functions(echo_config, ["pyecho"], back, lambda name, line: said.append((name, line))) as runners:
+            app = echo_project / "echo-py" / "app.py"
+            app.write_text(app.read_text().replace('os.environ.get("TABLE_NAME")', "'before the first'"))
+            assert json.loads(runners["pyecho"].invoke({"path": "/x"}).result["body"])["table"] == "before the first"
+            assert runners["pyecho"].code_changed() is None
+    assert not [line for _, line in said if line.startswith("code changed")]   # nothing ran before it
 
 
 def test_invoke_with_an_unknown_function_or_bad_event_is_a_usage_error(cli, tmp_path):

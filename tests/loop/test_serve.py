@@ -284,7 +284,7 @@ def test_readme_newcomer_flow_make_serve_then_curl(tmp_path):
                        {"Content-Type": "application/json"})
         assert user.status == 201, user.body  # the Node.js handler too
     finally:
-        if proc.poll() is None:  # (an early exit is the assertion's to report)
+        with contextlib.suppress(ProcessLookupError):  # the group is gone: the assertion above says why
             os.killpg(proc.pid, signal.SIGTERM)  # as Ctrl-C in the terminal would, to make and serve
         proc.wait(timeout=30)
         log.close()

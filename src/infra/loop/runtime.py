@@ -71,21 +71,31 @@ class _Function:
         self.source = Path(cfg.root) / self.spec.source
         self.lock = threading.Lock()
         self.clock: Callable[[], float] = time.monotonic  # tests move it to time out without waiting
-        self.code: tuple | None = None  # the code files' names, sizes and times at the last check
+        self.code = self._code_now()  # what the environment was started with (before any copy or install)
 
-    def code_changed(self) -> bool:
-        """Whether a file of the function's code (`package_files`: what its zip holds) was saved,
-        added or removed since the last check; the first check only records. Checked before each
-        invocation: a handler directory is a few files, read in well under a millisecond."""
+    def _code_now(self) -> tuple:
+        """The function's code files (`package_files`: what its zip holds, and the lockfile, which
+        the zip leaves out but which decides the dependencies) with their sizes and times."""
         from infra.assets import package_files
 
+        files = package_files(self.source) if self.source.is_dir() else []
+        lockfile = self.source / "package-lock.json"
+        if lockfile.is_file():
+            files.append(lockfile)
         code = []
-        for path in package_files(self.source) if self.source.is_dir() else []:
+        for path in files:
             with contextlib.suppress(OSError):  # removed while being read: the next check sees it
                 info = path.stat()
                 code.append((str(path), info.st_size, info.st_mtime_ns))
-        before, self.code = self.code, tuple(code)
-        return before is not None and before != self.code
+        return tuple(code)
+
+    def code_changed(self) -> tuple | None:
+        """The code as it is now, if a file of it was saved, added or removed since the environment
+        started; else None. Checked before each invocation (a handler directory is a few files):
+        the caller starts a new environment, then records it as `self.code`, so a new environment
+        that failed to start (a lockfile that does not install) is tried again on the next one."""
+        now = self._code_now()
+        return None if now == self.code else now
 
     def say_reloaded(self) -> None:
         self.log(f"code changed in {self.spec.source}: a new execution environment (cold start) with it")
@@ -181,8 +191,10 @@ class PythonFunction(_Function):
     def invoke(self, event: Any, request_id: str | None = None) -> Invocation:
         request_id = request_id or str(uuid.uuid4())
         with self.lock:
-            if self.code_changed():
+            changed = self.code_changed()
+            if changed is not None:
                 self._new_environment()
+                self.code = changed
             self._keep_dependencies()
             return self._invoke(event, request_id)
 
@@ -191,10 +203,12 @@ class PythonFunction(_Function):
         invocation), and install its dependencies again if its lockfile changed."""
         from infra.bundle.local import python_dependencies
 
-        self.module, self.own = None, {}
-        self.dependencies = python_dependencies(self.cfg, self.name)
-        self.dependency_names = _top_level_names(self.dependencies) if self.dependencies else set()
-        self.say_reloaded()
+        dependencies = python_dependencies(self.cfg, self.name)  # failing, it leaves everything as it was
+        loaded, self.module, self.own = self.module is not None, None, {}
+        self.dependencies = dependencies
+        self.dependency_names = _top_level_names(dependencies) if dependencies else set()
+        if loaded:
+            self.say_reloaded()
 
     def _keep_dependencies(self) -> None:
         """The dependencies stay in the build cache while this process uses them; pruned meanwhile
@@ -381,12 +395,16 @@ class NodeFunction(_Function):
     def invoke(self, event: Any, request_id: str | None = None) -> Invocation:
         request_id = request_id or str(uuid.uuid4())
         with self.lock:
-            if self.code_changed():
+            changed = self.code_changed()
+            if changed is not None:
                 from infra.bundle.local import recipe_of
 
+                running = self.proc is not None
                 self.close()  # _start copies the sources again (and installs a changed lockfile's dependencies)
                 self.has_dependencies = recipe_of(self.cfg, self.name) is not None
-                self.say_reloaded()
+                self.code = changed
+                if running:
+                    self.say_reloaded()
             if self.run_folder is not None and not self._dependencies_kept():
                 self.close()  # its node_modules was pruned meanwhile: _start makes a new copy, installed again
             if self.proc is None or self.proc.poll() is not None:

@@ -19,7 +19,7 @@ from infra.args import LINT_CACHE_DIR, EndpointUrl, Profile
 from infra.command import command, stop_once
 from infra.deploy.commands import (APPROVAL_LEVELS, aws_options, bucket_option, force_option, skip_check_option,
                                    timeout_option)
-from infra.errors import UsageError
+from infra.errors import UsageError, UserError
 
 if TYPE_CHECKING:
     from infra.deploy.session import Aws
@@ -165,7 +165,7 @@ def watch_cmd(configs: tuple[Path, ...], out: Path, sync_: bool, region: str | N
     if sync_:
         if configs:
             _refuse_production(paths)
-        elif len(_production(paths)) == len(paths):
+        elif len(_production(paths, skip_invalid=True)) == len(paths):
             raise UsageError(f"watch --sync has no development stage to sync in {CONFIG_DIR}: every config there is "
                              f"a production stage, which sync never changes. Run watch without --sync, or add a "
                              "development config.")
@@ -175,11 +175,22 @@ def watch_cmd(configs: tuple[Path, ...], out: Path, sync_: bool, region: str | N
            lint_cache=None if no_lint_cache else lint_cache_dir)
 
 
-def _production(configs: list[Path]) -> list[Path]:
-    """The production stages among `configs` (a config that does not load fails here, exit 2)."""
+def _production(configs: list[Path], *, skip_invalid: bool = False) -> list[Path]:
+    """The production stages among `configs`. A config that does not load fails here (exit 2), or
+    with `skip_invalid` is left out (watch shows it as a failed build and goes on)."""
     from infra.config import load_config
 
-    return [config for config in configs if load_config(config).project.production]
+    found = []
+    for config in configs:
+        try:
+            production = load_config(config).project.production
+        except UserError:
+            if not skip_invalid:
+                raise
+            continue
+        if production:
+            found.append(config)
+    return found
 
 
 def _refuse_production(configs: list[Path]) -> None:

@@ -101,38 +101,50 @@ class Session:
         self.findings: dict[Path, list[Any]] = {}  # template file -> its findings at the last lint
 
     def rebuild(self, configs: list[Path]) -> bool:
-        """Generate, lint what changed, sync; True when the build and lint were clean."""
+        """Generate each config, lint what changed, sync each config whose own templates have no
+        findings; True when every build and lint was clean. Each config is built on its own: one
+        that fails (a production config being edited) does not hold back the others. A failure
+        that is an interrupt (a fallback deploy stopped by Ctrl-C) ends the watch."""
         from infra.build import build_configs
 
         t0 = time.perf_counter()
-        try:
-            targets = build_configs(configs, self.out)
-        except UserError as exc:
-            self.say(f"build failed: {exc}")
+        built: list[tuple[Path, Path]] = []
+        for config in configs:
+            try:
+                (target,) = build_configs([config], self.out)
+            except UserError as exc:
+                _interrupt_ends_watch(exc)
+                self.say(f"build failed: {exc}")
+            else:
+                built.append((config, target))
+        if not built:
             return False
         t1 = time.perf_counter()
         misses = self.lint_cache.misses
         try:
-            findings = self.lint(targets)
+            findings = self.lint([target for _, target in built])
         except UserError as exc:
+            _interrupt_ends_watch(exc)
             self.say(f"lint failed: {exc}")
             return False
         t2 = time.perf_counter()
         linted = self.lint_cache.misses - misses
         for finding in findings:
             self.say(str(finding))
-        names = ", ".join(p.name for p in configs)
+        names = ", ".join(config.name for config, _ in built)
         self.say(f"{names}: generated in {t1 - t0:.2f} s, re-linted {linted} changed template(s) in {t2 - t1:.2f} s "
                  f"(templates changed only in a code hash are not): {len(findings)} finding(s)")
-        if self.sync is not None and not findings:
-            for config in configs:
+        if self.sync is not None:
+            for config, target in built:
+                if any(Path(f.file).is_relative_to(target) for f in findings):
+                    self.say(f"{config.name}: not synced: fix its lint findings first")
+                    continue
                 try:
                     self.sync(config)
                 except UserError as exc:
+                    _interrupt_ends_watch(exc)
                     self.say(f"sync failed: {exc}")
-        elif self.sync is not None:
-            self.say("not synced: fix the lint findings first")
-        return not findings
+        return len(built) == len(configs) and not findings
 
     def lint(self, targets: list[Path]) -> list[Any]:
         """`lint` over the templates whose bytes changed since the last build (and a root whose
@@ -166,6 +178,13 @@ class Session:
         return [f for file, _region in files for f in self.findings.get(file, [])]
 
 
+def _interrupt_ends_watch(exc: UserError) -> None:
+    """A command's way of saying it was stopped by Ctrl-C or SIGTERM (exit 130, 143) is a
+    UserError too; watch does not go on after one."""
+    if exc.exit_code >= 128:
+        raise exc
+
+
 def run_watch(configs: list[Path], out: Path, say: Callable[[str], None],
               sync: Callable[[Path], None] | None = None, *, folder: Path | None = None,
               lint_cache: Path | None = None, debounce: int = DEBOUNCE_MS, stop: Any = None) -> None:
@@ -182,18 +201,26 @@ def run_watch(configs: list[Path], out: Path, say: Callable[[str], None],
 
     configs = [c.resolve() for c in configs]
     session = Session(out, say, sync, lint_cache)
-    session.rebuild(configs)
     items = watched(configs)
+    seen = _existence(items)
+    session.rebuild(configs)
+    items = watched(configs, items)
+    seen = {**_existence(items), **seen}
     while True:
         paths = _paths(items, folder)
         ignore = [out.resolve(), Path(".cache").resolve(), *([lint_cache.resolve()] if lint_cache else [])]
         ready = False
         for changes in file_changes(paths, ignore=ignore, stop=stop, debounce=debounce):
-            if not ready:
+            starting = not ready
+            if starting:
                 ready = True
                 say(f"watching {len(paths)} path(s) for changes{' (and syncing)' if sync else ''}; Ctrl-C stops")
+                # What happened while no watcher ran (a build, a restart on other folders) made no
+                # event: a handler directory that came or went since the last build counts as
+                # changed, and the config folder is looked at.
+                changes = changes | {src for src, existed in seen.items() if src.exists() != existed}
             added: list[Path] = []
-            if folder is not None and changes:
+            if folder is not None and (changes or starting):
                 now = [c.resolve() for c in config_files(folder)]
                 added = [c for c in now if c not in configs]
                 removed = [c for c in configs if c not in now]
@@ -212,12 +239,19 @@ def run_watch(configs: list[Path], out: Path, say: Callable[[str], None],
                 say("new config: " + ", ".join(p.name for p in added))
             if files and set(files) != set(added):
                 say("changed: " + ", ".join(p.name for p in files if p not in added))
+            seen = _existence(items)
             session.rebuild(todo)
             items = watched(configs, items)
+            seen = {**_existence(items), **seen}   # a folder first named by this build: as it is now
             if _paths(items, folder) != paths:
                 break   # a config names other handler directories now: watch the new set
         else:
             return
+
+
+def _existence(items: list[Watched]) -> dict[Path, bool]:
+    """Whether each handler directory exists now."""
+    return {src: src.exists() for item in items for src in item.sources}
 
 
 def _paths(items: list[Watched], folder: Path | None = None) -> list[Path]:
