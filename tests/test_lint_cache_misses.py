@@ -62,3 +62,21 @@ def test_a_valid_json_entry_of_the_wrong_shape_never_hides_a_finding(broken):
     for path in cache.iterdir():
         path.write_text("{}")
     assert "E3043" in {f.rule for f in lint([work], cache_dir=cache)}
+
+
+def test_the_cache_keeps_its_most_recently_used_entries_under_its_bound(tmp_path):
+    import os
+
+    cache = LintCache(tmp_path / "cache", max_entries=10)
+    assert cache.prune() == 0                                   # nothing written: nothing to do
+    for i in range(12):
+        cache.put(f"k{i:02d}", [] if i % 2 else [(1, "E3034", "error", "m")])
+        os.utime(tmp_path / "cache" / f"k{i:02d}.json", (1_000_000 + i, 1_000_000 + i))
+    assert cache.get("k00") == [(1, "E3034", "error", "m")]    # the oldest, used now: kept
+    assert cache.prune() == 4                                   # 12 > 10: down to 8, least recently used first
+    left = sorted(p.stem for p in (tmp_path / "cache").glob("*.json"))
+    assert left == ["k00", "k05", "k06", "k07", "k08", "k09", "k10", "k11"]
+    for i in range(12, 15):
+        cache.put(f"k{i:02d}", [])
+    assert cache.prune() == 0                                   # pruned less than an hour ago
+    assert cache.prune(force=True) == 3                         # forced: 11 > 10, down to 8 again

@@ -1,6 +1,7 @@
 """cfn-lint (informational rules included) and the quota checks over generated output."""
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import json
@@ -8,6 +9,7 @@ import multiprocessing
 import os
 import re
 import signal
+import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -18,6 +20,8 @@ from infra import quotas
 from infra.errors import QuotaError, UsageError
 from infra.render import compact_json, replace_file
 
+LINT_CACHE_MAX_ENTRIES = 5000    # a few MB of small JSON files: hundreds of runs of every shipped template
+LINT_CACHE_PRUNE_EVERY_S = 3600
 # W3002: the root points at its children by local path on purpose, so that E3043 checks the
 # parameters passed to each child; `package` rewrites those paths to S3 URLs.
 IGNORED = ["W3002"]
@@ -127,6 +131,9 @@ def lint(paths: list[Path], *, cache_dir: Path | None = None, jobs: int | None =
         # Findings cfn-lint files under another name are reported as they are, never cached.
         for name, rows in sorted(results.items()):
             findings += [Finding(name, *row) for row in rows]
+    disk = cached.disk if isinstance(cached, MemoryLintCache) else cached
+    if disk is not None:
+        disk.prune()
     return findings
 
 
@@ -164,18 +171,27 @@ def _interface(child: Path) -> bytes:
 
 
 class LintCache:
-    """Findings per cache key, one small JSON file each (an empty list: a clean template)."""
+    """Findings per cache key, one small JSON file each (an empty list: a clean template).
 
-    def __init__(self, directory: Path):
+    Bounded: after a run that added entries, at most once an hour, the least recently used ones
+    (a hit sets its file's time) are removed until `max_entries` * 0.8 remain. Every edit adds an
+    entry per changed template, and `watch` one per save, so without a bound it only grows."""
+
+    def __init__(self, directory: Path, max_entries: int = LINT_CACHE_MAX_ENTRIES):
         self.directory = directory
+        self.max_entries = max_entries
+        self.wrote = False
 
     def get(self, key: str) -> list[tuple] | None:
+        path = self.directory / f"{key}.json"
         try:
-            rows = json.loads((self.directory / f"{key}.json").read_text())
+            rows = json.loads(path.read_text())
         except (OSError, ValueError):
             return None
         if not isinstance(rows, list) or not all(isinstance(r, list) and len(r) == 4 for r in rows):
             return None  # unreadable entries are misses, never "clean"
+        with contextlib.suppress(OSError):  # used now: the last to be pruned (a read-only cache is fine)
+            os.utime(path)
         return [tuple(r) for r in rows]
 
     def has(self, key: str) -> bool:
@@ -185,8 +201,35 @@ class LintCache:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             replace_file(self.directory / f"{key}.json", json.dumps(rows).encode())
+            self.wrote = True
         except OSError:
             pass  # a cache that cannot be written only costs time
+
+    def prune(self, *, force: bool = False) -> int:
+        """See the class; returns how many entries were removed."""
+        stamp = self.directory / ".pruned"
+        if not force:
+            if not self.wrote:
+                return 0
+            with contextlib.suppress(OSError):
+                if time.time() - stamp.stat().st_mtime < LINT_CACHE_PRUNE_EVERY_S:
+                    return 0
+        self.wrote = False
+        entries = []
+        with contextlib.suppress(OSError):
+            for item in os.scandir(self.directory):
+                if item.name.endswith(".json") and not item.name.startswith("."):
+                    with contextlib.suppress(OSError):
+                        entries.append((item.stat().st_mtime, item.path))
+        removed = 0
+        if len(entries) > self.max_entries:
+            for _, path in sorted(entries)[:len(entries) - int(self.max_entries * 0.8)]:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+                    removed += 1
+        with contextlib.suppress(OSError):
+            stamp.touch()
+        return removed
 
 
 ASSET_HASH = re.compile(rb"assets/[0-9a-f]{64}\.zip")
