@@ -9,7 +9,6 @@ import multiprocessing
 import os
 import re
 import signal
-import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from infra import quotas
 from infra.errors import QuotaError, UsageError
+from infra.lru import check_due, least_recently_used, mark_used
 from infra.render import compact_json, replace_file
 
 LINT_CACHE_MAX_ENTRIES = 5000    # a few MB of small JSON files: hundreds of runs of every shipped template
@@ -190,8 +190,7 @@ class LintCache:
             return None
         if not isinstance(rows, list) or not all(isinstance(r, list) and len(r) == 4 for r in rows):
             return None  # unreadable entries are misses, never "clean"
-        with contextlib.suppress(OSError):  # used now: the last to be pruned (a read-only cache is fine)
-            os.utime(path)
+        mark_used(path)  # the last to be pruned
         return [tuple(r) for r in rows]
 
     def has(self, key: str) -> bool:
@@ -208,25 +207,20 @@ class LintCache:
     def prune(self, *, force: bool = False) -> int:
         """See the class; returns how many entries were removed."""
         stamp = self.directory / ".pruned"
-        if not force:
-            if not self.wrote:
-                return 0
-            with contextlib.suppress(OSError):
-                if time.time() - stamp.stat().st_mtime < LINT_CACHE_PRUNE_EVERY_S:
-                    return 0
+        if not force and not (self.wrote and check_due(stamp, LINT_CACHE_PRUNE_EVERY_S)):
+            return 0
         self.wrote = False
-        entries = []
+        entries = []  # each counts 1 against the bound
         with contextlib.suppress(OSError):
             for item in os.scandir(self.directory):
                 if item.name.endswith(".json") and not item.name.startswith("."):
                     with contextlib.suppress(OSError):
-                        entries.append((item.stat().st_mtime, item.path))
+                        entries.append((item.stat().st_mtime, 1, item.path))
         removed = 0
-        if len(entries) > self.max_entries:
-            for _, path in sorted(entries)[:len(entries) - int(self.max_entries * 0.8)]:
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
-                    removed += 1
+        for path in least_recently_used(entries, self.max_entries):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+                removed += 1
         with contextlib.suppress(OSError):
             stamp.touch()
         return removed

@@ -22,12 +22,12 @@ import hashlib
 import json
 import math
 import os
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from infra.errors import UsageError
+from infra.lru import check_due, least_recently_used, mark_used
 from infra.render import SameBytes, identity, replace_file
 
 if TYPE_CHECKING:
@@ -150,33 +150,18 @@ class Cache:
     # -- size -------------------------------------------------------------------------------
     def _touch(self, marker: Path) -> None:
         self._used.add(marker)
-        _mark_used(marker)
+        mark_used(marker)
 
     def prune(self, *, force: bool = False) -> list[Path]:
         """After this process wrote an entry (or with `force`), and at most once an hour, remove the
         least recently used entries until the cache holds at most 80 % of its size; return them."""
         stamp = self.root / ".pruned"
-        if not force:
-            if not self._wrote:
-                return []
-            try:
-                if time.time() - stamp.stat().st_mtime < PRUNE_EVERY_S:
-                    return []
-            except OSError:
-                pass
-        entries = self._entries()
-        limit = max_bytes()
-        total = sum(size for _, size, _ in entries)
-        removed: list[Path] = []
-        if total > limit:
-            for marker, size, _ in sorted(entries, key=lambda e: e[2]):  # least recently used first
-                if total <= limit * 0.8:
-                    break
-                if marker in self._used:
-                    continue
-                _remove(marker)
-                removed.append(marker)
-                total -= size
+        if not force and not (self._wrote and check_due(stamp, PRUNE_EVERY_S)):
+            return []
+        removed = least_recently_used(((used, size, marker) for marker, size, used in self._entries()), max_bytes(),
+                                      keep=self._used)
+        for marker in removed:
+            _remove(marker)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             stamp.touch()
@@ -224,18 +209,7 @@ def in_use(tree: Path) -> bool:
     """Mark an installed tree as used now, for a process that keeps using it (serve, watch): the
     least recently used entries are the ones pruned, and its first use may be days old. False
     when it has been pruned meanwhile (the caller installs it again)."""
-    return _mark_used(tree / ".complete")
-
-
-def _mark_used(marker: Path) -> bool:
-    """Set an entry's last use (its marker's mtime) to now; False when the entry is gone."""
-    try:
-        os.utime(marker)
-    except FileNotFoundError:
-        return False
-    except OSError:
-        pass  # a read-only cache still serves its entries
-    return True
+    return mark_used(tree / ".complete")
 
 
 def max_bytes() -> int:
