@@ -199,10 +199,10 @@ def _refuse_production(configs: list[Path]) -> None:
     from infra.naming import stack_name
     from infra.sync.run import production_refusal
 
-    for config in configs:
-        cfg = load_config(config)
-        if cfg.project.production:
-            raise production_refusal(config, stack_name(cfg), f"[project] production = true in {config}")
+    production = _production(configs)
+    if production:
+        config = production[0]
+        raise production_refusal(config, stack_name(load_config(config)), f"[project] production = true in {config}")
 
 
 def watch_sync(syncer: Syncer, say: Callable[[str], None], *, follow: bool) -> Callable[[Path], None]:

@@ -201,11 +201,7 @@ def run_watch(configs: list[Path], out: Path, say: Callable[[str], None],
 
     configs = [c.resolve() for c in configs]
     session = Session(out, say, sync, lint_cache)
-    items = watched(configs)
-    seen = _existence(items)
-    session.rebuild(configs)
-    items = watched(configs, items)
-    seen = {**_existence(items), **seen}
+    items, seen = _rebuild(session, configs, configs, watched(configs))
     while True:
         paths = _paths(items, folder)
         ignore = [out.resolve(), Path(".cache").resolve(), *([lint_cache.resolve()] if lint_cache else [])]
@@ -239,14 +235,21 @@ def run_watch(configs: list[Path], out: Path, say: Callable[[str], None],
                 say("new config: " + ", ".join(p.name for p in added))
             if files and set(files) != set(added):
                 say("changed: " + ", ".join(p.name for p in files if p not in added))
-            seen = _existence(items)
-            session.rebuild(todo)
-            items = watched(configs, items)
-            seen = {**_existence(items), **seen}   # a folder first named by this build: as it is now
+            items, seen = _rebuild(session, todo, configs, items)
             if _paths(items, folder) != paths:
                 break   # a config names other handler directories now: watch the new set
         else:
             return
+
+
+def _rebuild(session: Session, todo: list[Path], configs: list[Path],
+             items: list[Watched]) -> tuple[list[Watched], dict[Path, bool]]:
+    """Build `todo`; return what `configs` now watch, and whether each handler directory existed
+    when the build started (a folder first named by this build: as it is now)."""
+    seen = _existence(items)
+    session.rebuild(todo)
+    items = watched(configs, items)
+    return items, {**_existence(items), **seen}
 
 
 def _existence(items: list[Watched]) -> dict[Path, bool]:
