@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
+import time
 
 import boto3
 import pytest
@@ -334,3 +337,50 @@ def test_an_endpoint_that_answers_html_is_one_line(command, cli, aws_env, html_e
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
     assert len(errors) == 1 and "answered with an HTML page" in errors[0], result.stderr
     assert "Traceback" not in result.output and "serving" not in result.stderr
+
+
+def test_a_same_size_save_within_the_second_of_the_last_import_runs_the_new_code(echo_project, echo_config,
+                                                                                 emulator, monkeypatch):
+    """CPython trusts a cached .pyc whose recorded source time (whole seconds) and size match the
+    source: an edit of the same size in the same second would run the old code. A function's own
+    modules are compiled from their source in each new environment instead."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)   # as on a user's machine: .pyc files are written
+    folder = echo_project / "echo-py"
+    (folder / "helper.py").write_text("VALUE = 'one'\n")
+    app = folder / "app.py"
+    app.write_text(app.read_text().replace('os.environ.get("TABLE_NAME")', "__import__('helper').VALUE + '/a'"))
+    second = (time.time_ns() // 10**9 - 5) * 10**9     # a whole second, so that +0.1 s and +0.5 s share it
+    for path in (folder / "helper.py", app):
+        os.utime(path, ns=(second + 10**8, second + 10**8))
+    with backing(echo_config, endpoint_url=emulator.endpoint_url) as back:
+        provision(echo_config, lambda s: boto3.client(s, region_name="us-east-1", endpoint_url=emulator.endpoint_url))
+        with functions(echo_config, ["pyecho"], back, lambda *_: None) as runners:
+            py = runners["pyecho"]
+            assert json.loads(py.invoke({"path": "/x"}).result["body"])["table"] == "one/a"
+            for path, old, new in ((folder / "helper.py", "one", "two"), (app, "/a", "/b")):
+                path.write_text(path.read_text().replace(old, new))      # same size ...
+                os.utime(path, ns=(second + 5 * 10**8, second + 5 * 10**8))   # ... in the same second
+            assert json.loads(py.invoke({"path": "/x"}).result["body"])["table"] == "two/b"
+    assert not list(folder.rglob("*.pyc"))   # nothing cached that a later edit could be mistaken for
+
+
+def test_a_node_invocations_log_is_read_before_its_answer_is_returned(echo_config, emulator):
+    """The runner prints the handler's log on stderr and answers on stdout: two pipes, read by two
+    threads. A slow log reader must not let the answer (and serve's request line) overtake it."""
+    said: list[str] = []
+
+    def slow_log(name: str, line: str) -> None:
+        if "echo called" in line:
+            time.sleep(0.3)
+        said.append(line)
+
+    with backing(echo_config, endpoint_url=emulator.endpoint_url) as back:
+        provision(echo_config, lambda s: boto3.client(s, region_name="us-east-1", endpoint_url=emulator.endpoint_url))
+        with functions(echo_config, ["jsecho"], back, slow_log) as runners:
+            for _ in range(2):
+                outcome = runners["jsecho"].invoke({"path": "/x"})
+                assert outcome.result["statusCode"] == 200
+                assert said.count("node echo called") == 1
+                said.clear()
+            assert runners["jsecho"].invoke({"path": "/throw"}).error["errorType"] == "TypeError"
+    assert not [line for line in said if "end-of-log" in line]   # the marker itself is never shown

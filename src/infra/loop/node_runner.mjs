@@ -8,7 +8,9 @@
 //   stdin, per invocation:   {"event": ..., "context": {functionName, ..., timeoutMs}}
 //   stdout, per invocation:  {"result": ...} | {"error": {errorType, errorMessage, stackTrace}}
 // Whatever the handler prints (console.*, process.stdout) goes to stderr: in Lambda it is the
-// function's log, and here stdout carries only the protocol.
+// function's log, and here stdout carries only the protocol. Each invocation's log ends with a
+// line holding only END_OF_LOG, written before its answer: the two pipes are read apart, and
+// the caller waits for it so that an invocation's log is never shown after its answer.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -16,6 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
 
 const [directory, handlerSpec] = process.argv.slice(2);
+const END_OF_LOG = '\u0000end-of-log';
 const reply = process.stdout.write.bind(process.stdout);
 const log = (...args) => process.stderr.write(`${format(...args)}\n`);
 process.stdout.write = process.stderr.write.bind(process.stderr);
@@ -23,6 +26,11 @@ for (const level of ['log', 'info', 'warn', 'error', 'debug', 'trace']) console[
 
 function send(message) {
   reply(`${JSON.stringify(message)}\n`);
+}
+
+function answer(text) {
+  process.stderr.write(`${END_OF_LOG}\n`);
+  reply(text);
 }
 
 function describe(err) {
@@ -87,8 +95,8 @@ for await (const line of createInterface({ input: process.stdin, crlfDelay: Infi
   try {
     const result = await call(handler, event, context);
     // Lambda returns the JSON serialisation of the result: undefined becomes null.
-    reply(`${JSON.stringify({ result: result === undefined ? null : result })}\n`);
+    answer(`${JSON.stringify({ result: result === undefined ? null : result })}\n`);
   } catch (err) {
-    send({ error: describe(err) });
+    answer(`${JSON.stringify({ error: describe(err) })}\n`);
   }
 }

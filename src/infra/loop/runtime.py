@@ -16,6 +16,7 @@ Node.js function runs from a copy of its sources beside its own node_modules.
 from __future__ import annotations
 
 import contextlib
+import importlib.machinery
 import importlib.util
 import io
 import json
@@ -28,7 +29,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -157,6 +158,48 @@ def _top_level_names(folder: Path) -> set[str]:
     return names
 
 
+class _FromSource(importlib.machinery.SourceFileLoader):
+    """Compiles a function's own modules from their source, never from a cached .pyc (and writes
+    none): CPython trusts a .pyc whose recorded source time (whole seconds) and size match, so an
+    edit of the same size in the same second as the last import would run the old code. Handler
+    modules are small; compiling them in each new environment costs milliseconds."""
+
+    def path_stats(self, path: str) -> Mapping[str, Any]:
+        raise OSError("a function's own modules are compiled from source")  # SourceLoader: no bytecode
+
+
+_FROM_SOURCE = importlib.machinery.FileFinder.path_hook(
+    (importlib.machinery.ExtensionFileLoader, importlib.machinery.EXTENSION_SUFFIXES),
+    (_FromSource, importlib.machinery.SOURCE_SUFFIXES),
+    (importlib.machinery.SourcelessFileLoader, importlib.machinery.BYTECODE_SUFFIXES))
+
+
+@contextlib.contextmanager
+def _compiled_from_source(folder: Path) -> Iterator[None]:
+    """While it lasts, modules imported from `folder` (and its packages) are compiled from source."""
+    root = str(folder)
+
+    def inside(path: str) -> bool:
+        return path == root or path.startswith(root + os.sep)
+
+    def hook(path: str) -> Any:
+        if not inside(path):
+            raise ImportError("not a function's own folder")  # the next hook handles it
+        return _FROM_SOURCE(path)
+
+    def forget() -> None:  # finders are cached per folder: ours must neither be kept nor be shadowed
+        for path in [p for p in sys.path_importer_cache if isinstance(p, str) and inside(p)]:
+            del sys.path_importer_cache[path]
+
+    forget()
+    sys.path_hooks.insert(0, hook)
+    try:
+        yield
+    finally:
+        sys.path_hooks.remove(hook)
+        forget()
+
+
 class PythonFunction(_Function):
     """A Python handler imported into this process, with its own copy of its sibling modules and
     of its dependencies."""
@@ -174,7 +217,7 @@ class PythonFunction(_Function):
     def _load(self) -> ModuleType:
         file = self.source / f"{self.module_name.replace('.', '/')}.py"
         unique = f"_local_{self.name.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
-        spec = importlib.util.spec_from_file_location(unique, file)
+        spec = importlib.util.spec_from_file_location(unique, file, loader=_FromSource(unique, str(file)))
         if spec is None or not file.is_file():
             raise FunctionInitError(f"function {self.name}: {file} is missing (handler {self.spec.handler}).")
         module = importlib.util.module_from_spec(spec)
@@ -255,7 +298,8 @@ class PythonFunction(_Function):
         sys.path[0:0] = [str(f) for f in folders]
         importlib.invalidate_caches()
         try:
-            yield
+            with _compiled_from_source(self.source):
+                yield
         finally:
             for folder in folders:
                 sys.path.remove(str(folder))
@@ -310,6 +354,10 @@ def _captured(log: Log) -> Iterator[None]:
             sink.flush()
 
 
+END_OF_LOG = "\0end-of-log"  # node_runner.mjs's last log line of each invocation, before its answer
+LOG_GRACE_S = 2.0  # how long an answer waits for its log to be read (it was written first)
+
+
 class NodeFunction(_Function):
     """A Node.js handler run by node_runner.mjs in a `node` child process, kept warm."""
 
@@ -319,6 +367,7 @@ class NodeFunction(_Function):
 
         self.proc: subprocess.Popen | None = None
         self.answers: queue.Queue = queue.Queue()
+        self.log_ended = threading.Event()  # the runner's END_OF_LOG line was read
         self.run_folder: Path | None = None  # a copy of the sources beside their node_modules
         self.has_dependencies = recipe_of(cfg, name) is not None
         if self.has_dependencies:
@@ -357,7 +406,7 @@ class NodeFunction(_Function):
             env={"AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED": "true", **os.environ, **self.env},
             text=True, encoding="utf-8", bufsize=1)
         threading.Thread(target=self._pump, args=(self.proc.stdout, self.answers.put), daemon=True).start()
-        threading.Thread(target=self._pump, args=(self.proc.stderr, self.log), daemon=True).start()
+        threading.Thread(target=self._pump, args=(self.proc.stderr, self._log_line), daemon=True).start()
         first = self._next(timeout=max(10.0, float(self.spec.timeout)))
         if first is None or "initError" in first:
             err = (first or {}).get("initError", {})
@@ -369,6 +418,12 @@ class NodeFunction(_Function):
             message = err.get("errorMessage", "the runner did not start")
             raise FunctionInitError(f"function {self.name}: loading {self.spec.handler} failed "
                                     f"({err.get('errorType', 'Error')}: {message}).{hint}")
+
+    def _log_line(self, line: str) -> None:
+        if line == END_OF_LOG:
+            self.log_ended.set()
+        else:
+            self.log(line)
 
     @staticmethod
     def _pump(stream, sink) -> None:
@@ -411,6 +466,7 @@ class NodeFunction(_Function):
                 self._start()
             started = time.monotonic()
             fields = {**self.context_fields(request_id), "timeoutMs": self.spec.timeout * 1000}
+            self.log_ended.clear()
             try:
                 self.proc.stdin.write(json.dumps({"event": event, "context": fields}) + "\n")
                 self.proc.stdin.flush()
@@ -420,6 +476,9 @@ class NodeFunction(_Function):
                                                      "errorMessage": "the Node.js process exited"})
             answer = self._next(timeout=self.spec.timeout)
             elapsed = (time.monotonic() - started) * 1000
+            if answer is not None:
+                # Its log was written before its answer, but on the other pipe: shown first.
+                self.log_ended.wait(timeout=LOG_GRACE_S)
             if answer is None:
                 exited = self.proc.poll() is not None
                 self.close()  # as Lambda does, a timed-out or crashed environment is not reused
