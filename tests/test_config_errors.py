@@ -84,6 +84,31 @@ CASES = [
      "buckets.failed-events-of-every-kind-kept", "S3 allows 63"),
     ("two-cors-origins", CATALOG, lambda t: sub(t, 'origins = ["*"]', 'origins = ["https://a.example", "https://b.example"]'),
      "api.cors.origins", "exactly one origin"),
+    ("one-letter-env-var", CATALOG, lambda t: sub(t, 'ENVIRONMENT = "prod"', 'X = "prod"'),
+     "functions.users.environment.X", "at least two letters, digits and _, starting with a letter"),
+    ("underscore-env-var", CATALOG, lambda t: sub(t, 'ENVIRONMENT = "prod"', '_XY = "prod"'),
+     "functions.users.environment._XY", "starting with a letter"),
+    ("rotation-function-that-may-not-rotate", SECURE,
+     lambda t: sub(t, '[functions.rotation.access]\nsecret = "rotate"\n', ''),
+     "functions.rotation.access.secret", 'its access is not set: its role could not store the new password'),
+    ("rotation-function-that-serves-the-api", SECURE,
+     lambda t: sub(t, 'rotation_function = "rotation"', 'rotation_function = "api"'),
+     "secret.rotation_function", "'api' serves the API (GET /api/v1, POST /api/v1)"),
+    ("tag-the-tool-sets", CATALOG, lambda t: sub(t, "production = true", 'production = true\ntags = { Project = "x" }'),
+     "project.tags.Project", "every resource is tagged Project from project.name"),
+    ("tag-with-aws-prefix", CATALOG, lambda t: sub(t, "production = true", 'production = true\ntags = { "aws:team" = "x" }'),
+     'project.tags."aws:team"', "reserved for AWS"),
+    ("tag-value-with-semicolon", CATALOG, lambda t: sub(t, "production = true", 'production = true\ntags = { team = "a;b" }'),
+     "project.tags.team", "not a valid tag value"),
+    ("retention-suggests-nearest", CATALOG, lambda t: sub(t, "log_retention_days = 7", "log_retention_days = 31"),
+     "functions.users.log_retention_days", "use 30 or 60, the nearest allowed"),
+    ("name-too-long-says-32", CATALOG, lambda t: t.replace("[functions.products]", "[functions.products-of-the-catalog-of-things]")
+     .replace('function = "products"', 'function = "products-of-the-catalog-of-things"'),
+     "functions.products-of-the-catalog-of-things", "at most 32 lowercase letters"),
+    ("secret-reference-without-secret", CATALOG, lambda t: sub(t, 'ENVIRONMENT = "prod"', 'SEC = "${secret.arn}"'),
+     "functions.users.environment.SEC", "the config has no [secret]. Fix: add a [secret] table"),
+    ("rule-group-in-the-wrong-case", CATALOG, lambda t: sub(t, '"AWSManagedRulesSQLiRuleSet"', '"AWSManagedRulesSQLIRuleSet"'),
+     "firewall.managed_rule_groups[2]", "did you mean 'AWSManagedRulesSQLiRuleSet'?"),
     ("bad-access-level", CATALOG, lambda t: sub(t, 'tables = { users = "read-write" }', 'tables = { users = "admin" }'),
      "functions.users.access.tables.users", "'admin' is not allowed"),
 ]
@@ -123,6 +148,14 @@ def test_bad_config_exits_2_naming_file_and_key(case, workdir):
 
 def test_at_least_15_distinct_cases():
     assert len({c[0] for c in CASES}) >= 15
+
+
+def test_a_byte_order_mark_is_named(workdir):
+    (workdir / "bom.toml").write_bytes(b"\xef\xbb\xbf" + CATALOG.encode())
+    result = CliRunner().invoke(main, ["templates", "--config", "bom.toml", "--out", "out"])
+    assert result.exit_code == 2
+    assert "bom.toml: (file): starts with a byte-order mark (BOM)" in result.output
+    assert "Fix: save it as UTF-8 without a BOM." in result.output
 
 
 def test_missing_config_file(workdir):

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 from infra.config import json_schema, parse_config
-from infra.config.json_schema import DIRECTIVE, SCHEMA_PATH, render, stage_config_schema
+from infra.config.json_schema import DIRECTIVE, SCHEMA_PATH, directive, render, stage_config_schema
 from infra.config.schema import Config
 from infra.config.typed import Loader
 from infra.errors import ConfigError
@@ -47,11 +47,16 @@ def test_the_schema_is_a_valid_draft_07_schema():
     jsonschema.Draft7Validator.check_schema(json.loads(CHECKED_IN.read_text()))
 
 
-@pytest.mark.parametrize("config", SHIPPED, ids=lambda p: p.stem)
+EXAMPLES = sorted((CHECKED_IN.parents[1] / "config" / "examples").glob("*.toml"))
+
+
+@pytest.mark.parametrize("config", [*SHIPPED, *EXAMPLES], ids=lambda p: p.stem)
 def test_every_shipped_config_references_the_schema_and_validates(config):
     text = config.read_text()
-    assert text.splitlines()[0] == DIRECTIVE
-    assert (config.parent / DIRECTIVE.split()[1]).resolve() == CHECKED_IN
+    first = text.splitlines()[0]
+    assert first == directive(config, CHECKED_IN.parents[1])
+    assert first == DIRECTIVE or config in EXAMPLES
+    assert (config.parent / first.split()[1]).resolve() == CHECKED_IN
     errors = sorted(VALIDATOR.iter_errors(tomllib.loads(text)), key=str)
     assert not errors, [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in errors]
 

@@ -377,6 +377,10 @@ def test_a_development_stage_can_opt_in_and_production_can_opt_out(project):
     ('traffic = "canary-10-percent-5-minutes"\npercent = 20', "functions.orders.release.percent",
      "applies to custom traffic"),
     ('traffic = "canary"\npercent = 100\ninterval_minutes = 5', "functions.orders.release.percent", "out of range"),
+    ('traffic = "canary"\npercent = 0\ninterval_minutes = 5', "functions.orders.release.percent",
+     "0 is out of range. Fix: use a value from 1 to 99."),
+    ('traffic = "linear"\npercent = 10\ninterval_minutes = 0', "functions.orders.release.interval_minutes",
+     "0 is out of range. Fix: use a value from 1 to 1440."),
     ('traffic = "all-at-once"\nbefore_traffic = "nobody"', "functions.orders.release.before_traffic",
      "no function named 'nobody'"),
     ('traffic = "all-at-once"\nafter_traffic = "orders"', "functions.orders.release.after_traffic",
@@ -411,6 +415,21 @@ access = { secret = "rotate" }
     with pytest.raises(ConfigError, match=r"provisioned_concurrency: 5 is more than the function's reserved"):
         load(HOOKED.replace("memory = 256", "memory = 256\nreserved_concurrency = 1").replace(
             "provisioned_concurrency = 2", "provisioned_concurrency = 5"), project)
+
+
+def test_a_function_that_serves_the_api_is_no_release_hook(project):
+    """A hook is invoked by CodeDeploy by name and updated all at once: an API function made a hook
+    would have its routes lose their gradual release, silently."""
+    second = BASE.replace("[api]", '[functions.billing]\nruntime = "python3.14"\nsource = "fn"\n'
+                                   'handler = "app.handler"\n\n[api]')
+    second += '\n[[api.routes]]\nmethod = "GET"\npath = "/bills"\nfunction = "billing"\n'
+    with pytest.raises(ConfigError) as exc:
+        load(second + '\n[functions.orders.release]\ntraffic = "canary-10-percent-15-minutes"\n'
+                      'before_traffic = "billing"\n', project)
+    assert exc.value.key == "functions.orders.release.before_traffic"
+    assert "'billing' serves the API (GET /bills); CodeDeploy invokes a release hook" in str(exc.value)
+    assert "its API traffic would lose its gradual release" in str(exc.value)
+    assert "Fix: declare a function of its own as the hook" in str(exc.value)
 
 
 def test_the_cli_exits_2_on_a_bad_release(tmp_path):

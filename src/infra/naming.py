@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from infra.config.schema import Config
+from infra.config.schema import OWN_TAGS, Config
 
 
 def logical_id(*parts: str) -> str:
@@ -32,8 +32,7 @@ def stack_name(cfg: Config) -> str:
 
 def tags(cfg: Config) -> dict[str, str]:
     """Tags for every taggable resource: Project, Environment, ManagedBy, plus the config's own."""
-    base = {"Project": cfg.project.name, "Environment": cfg.project.stage,
-            "ManagedBy": cfg.project.managed_by}
+    base = {tag: getattr(cfg.project, key.removeprefix("project.")) for tag, key in OWN_TAGS.items()}
     return dict(sorted({**cfg.project.tags, **base}.items()))
 
 

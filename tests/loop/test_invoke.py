@@ -47,6 +47,13 @@ def test_generate_event_prints_a_proxy_event_for_a_route(cli):
     assert isinstance(ctx["requestTimeEpoch"], int)
 
 
+def test_generate_event_keeps_a_body_argument_that_is_not_utf8_as_its_bytes(cli):
+    """The shell passes bytes; Python decodes arguments with surrogateescape ('\\xff' -> '\\udcff')."""
+    body = b"\xff\xfe".decode("utf-8", "surrogateescape")
+    event = _event(cli, "--method", "POST", "--path", "/users", "--body", body)
+    assert event["isBase64Encoded"] is True and event["body"] == "//4="
+
+
 @pytest.mark.parametrize("args, message", [
     (("--method", "PATCH", "--path", "/users/1"), "matches no route"),
     (("--path", "/nowhere"), "matches no route"),

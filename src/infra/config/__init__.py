@@ -40,7 +40,11 @@ def load_config(path: str | Path, root: Path = REPO_ROOT, *, today: datetime.dat
     path = Path(path)
     shown = _shown(path)
     try:
-        raw = tomli.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        if text.startswith("\ufeff"):  # what some Windows editors save as "UTF-8 with BOM"
+            raise ConfigError(shown, "(file)", "starts with a byte-order mark (BOM), which TOML does not allow.",
+                              "save it as UTF-8 without a BOM.")
+        raw = tomli.loads(text)
     except FileNotFoundError:
         raise ConfigError(shown, "(file)", "the config file does not exist.",
                           "check the path, or list config/ for the shipped configs.") from None

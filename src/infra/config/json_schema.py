@@ -24,7 +24,15 @@ DIALECT = "http://json-schema.org/draft-07/schema#"
 # Where the schema is checked in, relative to the repository root, and how a config in config/
 # refers to it (taplo resolves the directive relative to the config file).
 SCHEMA_PATH = "schema/stage-config.json"
-DIRECTIVE = "#:schema ../schema/stage-config.json"
+DIRECTIVE = "#:schema ../schema/stage-config.json"  # a config's first line in config/
+
+
+def directive(config: Path, repo: Path) -> str:
+    """The `#:schema` line of a config at `config`: the schema's path from the config's folder
+    (editors resolve it from there), so config/examples/ has its own."""
+    import os
+
+    return "#:schema " + Path(os.path.relpath(repo / SCHEMA_PATH, config.parent)).as_posix()
 _SCALARS = {str: "string", int: "integer", float: "number", bool: "boolean"}
 
 
@@ -159,6 +167,7 @@ def check_schema(target: Path, config_dir: Path | None = None) -> str:
     """
     from infra.config import CONFIG_DIR, config_files, load_config
 
+    folder = config_dir or CONFIG_DIR
     problems = []
     try:
         current = target.read_text(encoding="utf-8") if target.is_file() else None
@@ -166,11 +175,12 @@ def check_schema(target: Path, config_dir: Path | None = None) -> str:
         current = None
     if current != render():
         problems.append(f"{target} is stale: run `python generate.py schema` (or `make schema`) and commit it")
-    for path in config_files(config_dir or CONFIG_DIR):
+    for path in [*config_files(folder), *config_files(folder / "examples")]:
         load_config(path)  # a config that does not load fails here with its own message (exit 2)
         first = path.read_text(encoding="utf-8").split("\n", 1)[0].strip()
-        if first != DIRECTIVE:
-            problems.append(f"{path.name} does not start with `{DIRECTIVE}`")
+        wanted = directive(path, folder.parent)  # config/'s parent is the repository
+        if first != wanted:
+            problems.append(f"{path.relative_to(folder.parent)} does not start with `{wanted}`")
     if problems:
         raise UserError("; ".join(problems) + ".", exit_code=1)
-    return f"{target} is up to date; every config in config/ references it."
+    return f"{target} is up to date; every config in config/ and config/examples/ references it."

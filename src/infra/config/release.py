@@ -91,7 +91,7 @@ def strategy(cfg: Config, name: str) -> Strategy:
     if rel is None:
         gradual = cfg.project.production and not never_gradual(cfg, name)
         return resolved(traffic.PRODUCTION_DEFAULT if gradual else traffic.ALL_AT_ONCE)
-    return resolved(rel.traffic, rel.percent, rel.interval_minutes, rel.before_traffic, rel.after_traffic,
+    return resolved(rel.traffic, rel.percent or 0, rel.interval_minutes or 0, rel.before_traffic, rel.after_traffic,
                      rel.provisioned_concurrency)
 
 
@@ -119,6 +119,17 @@ def gradual_functions(cfg: Config) -> list[str]:
 
 
 
+def serves_api(cfg: Config, name: str) -> list[str]:
+    """What of the API function `name` serves: its routes ('GET /users') and 'the JWT authorizer'."""
+    api = cfg.api
+    if api is None:
+        return []
+    served = [f"{r.method} {r.path}" for r in api.routes if r.function == name]
+    if api.auth.jwt is not None and api.auth.jwt.function == name:
+        served.append("the JWT authorizer")
+    return served
+
+
 def alarm_kinds(cfg: Config, name: str) -> list[str]:
     """Which generated alarms stop a release of function `name` (the [monitoring.alarms] keys):
     its own errors alarm and, when it serves the API (routes or the JWT authorizer), the API
@@ -128,9 +139,6 @@ def alarm_kinds(cfg: Config, name: str) -> list[str]:
         return []
     a = mon.alarms
     kinds = ["function_errors"] if a.function_errors else []
-    api = cfg.api
-    serves = api and (any(r.function == name for r in api.routes)
-                      or (api.auth.jwt is not None and api.auth.jwt.function == name))
-    if serves:
+    if serves_api(cfg, name):
         kinds += [k for k in ("api_5xx", "api_latency_ms") if getattr(a, k)]
     return kinds

@@ -13,10 +13,13 @@ from infra.config import traffic
 from infra.config.typed import dataclass, internal, spec  # dataclasses.dataclass, cheaper to define
 
 NAME = r"[a-z][a-z0-9-]{0,30}[a-z0-9]|[a-z]"
-NAME_HINT = "use lowercase letters, digits and dashes, starting with a letter (e.g. 'data')."
+NAME_HINT = ("use at most 32 lowercase letters, digits and dashes, starting with a letter and not ending with a "
+             "dash (e.g. 'data').")
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
                   2192, 2557, 2922, 3288, 3653)
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+# The tags every taggable resource gets, and the key of [project] each one's value comes from.
+OWN_TAGS = {"Project": "project.name", "Environment": "project.stage", "ManagedBy": "project.managed_by"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,10 +116,10 @@ class Release:
                             "'canary-10-percent-5|10|15|30-minutes', 'linear-10-percent-every-1-minute', "
                             "'linear-10-percent-every-2|3|10-minutes', or a custom 'canary' / 'linear' "
                             "(with percent and interval_minutes)")
-    percent: int = spec(0, min=0, max=99, doc="custom 'canary' / 'linear': percent of traffic moved first "
-                                              "(canary) or at every step (linear)")
-    interval_minutes: int = spec(0, min=0, max=1440, doc="custom 'canary' / 'linear': minutes before the rest "
-                                                         "moves (canary) or between steps (linear)")
+    percent: Optional[int] = spec(None, min=1, max=99, doc="custom 'canary' / 'linear': percent of traffic moved "
+                                                          "first (canary) or at every step (linear)")
+    interval_minutes: Optional[int] = spec(None, min=1, max=1440, doc="custom 'canary' / 'linear': minutes before "
+                                                                      "the rest moves (canary) or between steps (linear)")
     before_traffic: str = spec("", doc="function under [functions] CodeDeploy runs before any traffic moves "
                                        "(a smoke test); it reports Succeeded or Failed, and Failed rolls back")
     after_traffic: str = spec("", doc="function under [functions] CodeDeploy runs once all traffic has moved")
@@ -152,8 +155,11 @@ class Function:
     log_retention_days: int = spec(30, choices=RETENTION_DAYS, doc="days the function's log group keeps events")
     on_failure_bucket: str = spec("", doc="bucket under [buckets] receiving failed async events")
     access: Access = spec(factory=Access, doc="what the function may touch")
-    environment: dict[str, str] = spec(factory=dict, pattern=r"[A-Za-z_][A-Za-z0-9_]*",
-                                       hint="environment variable names are letters, digits and _.",
+    # Lambda's pattern for a variable's name: [a-zA-Z]([a-zA-Z0-9_])+
+    # (https://docs.aws.amazon.com/lambda/latest/api/API_Environment.html).
+    environment: dict[str, str] = spec(factory=dict, pattern=r"[A-Za-z][A-Za-z0-9_]+",
+                                       hint="an environment variable's name is at least two letters, digits and _, "
+                                            "starting with a letter (Lambda's rule).",
                                        doc="variables; values may reference ${tables.X.name}, "
                                            "${buckets.X.name}, ${secret.arn}, ${key.id}, ${key.arn}")
     group: str = spec("", pattern=f"(?:{NAME})?", hint=NAME_HINT,

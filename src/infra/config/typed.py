@@ -104,10 +104,10 @@ class Loader:
                 close = _close_matches(name, fields)
                 fix = (f"did you mean '{close[0]}'?" if close
                        else f"valid keys are: {', '.join(sorted(fields))}.")
-                self.fail(_join(key, name), "unknown key.", fix)
+                self.fail(key_path(key, name), "unknown key.", fix)
         values = {}
         for name, fld in fields.items():
-            sub = _join(key, name)
+            sub = key_path(key, name)
             if name in data:
                 values[name] = self.value(hints[name], data[name], sub, fld.metadata)
             elif fld.default is dataclasses.MISSING and fld.default_factory is dataclasses.MISSING:
@@ -130,10 +130,10 @@ class Loader:
             out = {}
             for k, v in raw.items():
                 if meta.get("pattern") and not re.fullmatch(meta["pattern"], k):
-                    self.fail(_join(key, k), "is not a valid name.",
+                    self.fail(key_path(key, k), "is not a valid name.",
                               meta.get("hint") or f"names match {meta['pattern']}.")
                 item_meta = {m: meta.get(m) for m in ("choices", "min", "max")}
-                out[k] = self.value(val_tp, v, _join(key, k), item_meta)
+                out[k] = self.value(val_tp, v, key_path(key, k), item_meta)
             return out
         if origin in (list, tuple):
             (item_tp,) = typing.get_args(tp)[:1]
@@ -163,14 +163,23 @@ class Loader:
             self.fail(key, f"{raw} is out of range.", f"use a value {rng}.")
         choices = meta.get("choices")
         if choices and raw not in choices:
-            close = _close_matches(str(raw), [str(c) for c in choices])
-            self.fail(key, f"'{raw}' is not allowed.",
-                      (f"did you mean '{close[0]}'? " if close else "")
-                      + f"Allowed: {', '.join(map(str, choices))}.")
+            self.fail(key, f"'{raw}' is not allowed.", _nearest(raw, choices) + f"Allowed: {', '.join(map(str, choices))}.")
         pattern = meta.get("pattern")
         if pattern and isinstance(raw, str) and not re.fullmatch(pattern, raw):
             self.fail(key, f"'{raw}' is not valid.", meta.get("hint") or f"match {pattern}.")
         return raw
+
+
+def _nearest(raw: typing.Any, choices: tuple) -> str:
+    """A suggestion for a value that is not one of `choices`: the allowed numbers on either side of
+    a number (31 -> 30 or 60; spelling means nothing there), the closest spelling of a word."""
+    if isinstance(raw, int) and all(isinstance(c, int) for c in choices):
+        below = [c for c in choices if c < raw]
+        above = [c for c in choices if c > raw]
+        near = [str(c) for c in ([max(below)] if below else []) + ([min(above)] if above else [])]
+        return f"use {' or '.join(near)}, the nearest allowed. "
+    close = _close_matches(str(raw), [str(c) for c in choices])
+    return f"did you mean '{close[0]}'? " if close else ""
 
 
 def _close_matches(word: str, candidates: typing.Iterable[str]) -> list[str]:
@@ -183,7 +192,7 @@ def _close_matches(word: str, candidates: typing.Iterable[str]) -> list[str]:
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def _join(key: str, name: str) -> str:
+def key_path(key: str, name: str) -> str:
     # Keys that are not bare TOML keys are shown quoted, as they would be written in TOML.
     shown = name if _BARE.fullmatch(name) else json.dumps(name)
     return f"{key}.{shown}" if key else shown

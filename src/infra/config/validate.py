@@ -10,8 +10,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from infra.config import release, traffic
-from infra.config.schema import Config, Function
-from infra.config.typed import Loader
+from infra.config.schema import OWN_TAGS, Config, Function
+from infra.config.typed import Loader, key_path
 
 JSON_TYPES = ("string", "number", "integer", "boolean", "object", "array")
 # Lambda reserves these names; setting one fails at deploy time.
@@ -64,6 +64,7 @@ def validate(cfg: Config, ld: Loader, today: datetime.date) -> None:
     """Raise ConfigError on the first cross-field problem, in file order.
 
     `today` decides which runtimes are deprecated (an input, so tests can pin it)."""
+    _tags(cfg, ld)
     _network(cfg, ld)
     _secret(cfg, ld)
     _tables(cfg, ld)
@@ -72,6 +73,35 @@ def validate(cfg: Config, ld: Loader, today: datetime.date) -> None:
     _features(cfg, ld)
     _releases(cfg, ld)
     _names(cfg, ld)
+
+
+# AWS's tag rules ("Tag naming limits and requirements",
+# https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html): keys of 1-128 and values
+# of 0-256 characters, letters, digits, spaces and _ . : / = + - @; the aws: prefix is AWS's own;
+# at most 50 tags on a resource.
+_TAG_TEXT = re.compile(r"[\w .:/=+\-@]*")
+
+
+def _tags(cfg: Config, ld: Loader) -> None:
+    tags = cfg.project.tags
+    for name, value in tags.items():
+        key = key_path("project.tags", name)
+        if name in OWN_TAGS:
+            ld.fail(key, f"every resource is tagged {name} from {OWN_TAGS[name]}, which this tag would contradict.",
+                    f"remove it{' and set project.managed_by' if name == 'ManagedBy' else ''}.")
+        if name.lower().startswith("aws:"):
+            ld.fail(key, "tag keys that start with 'aws:' are reserved for AWS.", "use another prefix.")
+        if not 1 <= len(name) <= 128 or not _TAG_TEXT.fullmatch(name):
+            ld.fail(key, "is not a valid tag key.", "use 1-128 letters, digits, spaces and _ . : / = + - @.")
+        if len(value) > 256 or not _TAG_TEXT.fullmatch(value):
+            ld.fail(key, "is not a valid tag value.", "use at most 256 letters, digits, spaces and _ . : / = + - @.")
+    managed_by = cfg.project.managed_by
+    if not 1 <= len(managed_by) <= 256 or not _TAG_TEXT.fullmatch(managed_by):
+        ld.fail("project.managed_by", "is the ManagedBy tag's value, and not a valid one.",
+                "use 1-256 letters, digits, spaces and _ . : / = + - @.")
+    if len(tags) + len(OWN_TAGS) > 50:
+        ld.fail("project.tags", f"{len(tags)} tags, and every resource gets {len(OWN_TAGS)} more; AWS allows 50.",
+                f"keep at most {50 - len(OWN_TAGS)}.")
 
 
 def _network(cfg: Config, ld: Loader) -> None:
@@ -98,9 +128,31 @@ def _network(cfg: Config, ld: Loader) -> None:
 
 
 def _secret(cfg: Config, ld: Loader) -> None:
-    if cfg.secret and cfg.secret.rotation_function not in cfg.functions:
-        ld.fail("secret.rotation_function", f"no function named '{cfg.secret.rotation_function}'.",
-                _known("functions", cfg.functions))
+    if not cfg.secret:
+        return
+    rotation = cfg.secret.rotation_function
+    if rotation not in cfg.functions:
+        ld.fail("secret.rotation_function", f"no function named '{rotation}'.", _known("functions", cfg.functions))
+    _not_serving_api(cfg, ld, "secret.rotation_function", rotation,
+                     "Secrets Manager invokes a rotation function with its rotation steps, by its own ARN",
+                     'declare a function of its own for the rotation (source = "handlers/rotation").')
+    granted = cfg.functions[rotation].access.secret
+    if granted != "rotate":
+        ld.fail(f"functions.{rotation}.access.secret",
+                f"'{rotation}' rotates the secret (secret.rotation_function), but its access is "
+                f"{repr(granted) if granted else 'not set'}: its role could not store the new password.",
+                f'set secret = "rotate" under [functions.{rotation}.access].')
+
+
+def _not_serving_api(cfg: Config, ld: Loader, key: str, name: str, invoked: str, fix: str) -> None:
+    """A function AWS invokes for its own purpose (a rotation, a release hook) is not an API
+    function too: it would get those events beside the API's, and it is never released through
+    an alias, so its routes would silently lose their gradual release."""
+    served = release.serves_api(cfg, name)
+    if served:
+        shown = ", ".join(served[:3]) + (f" and {len(served) - 3} more" if len(served) > 3 else "")
+        ld.fail(key, f"'{name}' serves the API ({shown}); {invoked}, so it is updated all at once, never "
+                "through an alias, and its API traffic would lose its gradual release.", fix)
 
 
 def _key_name(spec: str) -> str:
@@ -194,8 +246,16 @@ def _env_ref(cfg: Config, ref: str, key: str, ld: Loader) -> None:
         or (parts[0] == "key" and parts[1:] in (["id"], ["arn"]))
     )
     if not ok:
+        if parts[0] == "secret" and cfg.secret is None:
+            ld.fail(key, f"'${{{ref}}}' refers to the secret, but the config has no [secret].",
+                    "add a [secret] table, or remove the variable.")
+        forms = ([f"${{tables.{next(iter(cfg.tables))}.name|arn}}"] if cfg.tables else []) \
+            + ([f"${{buckets.{next(iter(cfg.buckets))}.name|arn}}"] if cfg.buckets else []) \
+            + (["${secret.arn}"] if cfg.secret else []) + ["${key.id}", "${key.arn}"]
         ld.fail(key, f"'${{{ref}}}' does not refer to anything this config declares.",
-                "use ${tables.NAME.name|arn}, ${buckets.NAME.name|arn}, ${secret.arn}, ${key.id} or ${key.arn}.")
+                f"use {', '.join(forms[:-1])} or {forms[-1]}"
+                + (f" (tables: {', '.join(cfg.tables)})" if len(cfg.tables) > 1 else "")
+                + (f" (buckets: {', '.join(cfg.buckets)})" if len(cfg.buckets) > 1 else "") + ".")
 
 
 def _api(cfg: Config, ld: Loader) -> None:
@@ -302,9 +362,24 @@ def _api_size(cfg: Config, ld: Loader) -> None:
                 "api.resource_quota to the new value.")
 
 
+# AWS's managed rule groups without a required configuration ("AWS Managed Rules rule groups list",
+# https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-list.html). WAF
+# matches names exactly; a name that differs from one of these in case only is a typo.
+MANAGED_RULE_GROUPS = (
+    "AWSManagedRulesCommonRuleSet", "AWSManagedRulesAdminProtectionRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
+    "AWSManagedRulesSQLiRuleSet", "AWSManagedRulesLinuxRuleSet", "AWSManagedRulesUnixRuleSet",
+    "AWSManagedRulesWindowsRuleSet", "AWSManagedRulesPHPRuleSet", "AWSManagedRulesWordPressRuleSet",
+    "AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesAnonymousIpList")
+
+
 def _features(cfg: Config, ld: Loader) -> None:
     if cfg.firewall and not cfg.api:
         ld.fail("firewall", "a firewall protects the API, but the config has no [api].", "add [api] or remove [firewall].")
+    for i, group in enumerate(cfg.firewall.managed_rule_groups if cfg.firewall else ()):
+        spelled = {g.lower(): g for g in MANAGED_RULE_GROUPS}.get(group.lower())
+        if spelled and spelled != group:
+            ld.fail(f"firewall.managed_rule_groups[{i}]", f"'{group}' is not a rule group name (WAF matches names "
+                    "exactly).", f"did you mean '{spelled}'?")
     if cfg.edge:
         edge = cfg.edge
         if not cfg.api:
@@ -323,6 +398,10 @@ def _features(cfg: Config, ld: Loader) -> None:
         if rotation and not cfg.firewall:
             ld.fail("edge.origin_verify_rotation_function", "there is no origin-verification secret without [firewall].",
                     "add [firewall] or remove it.")
+        if rotation:
+            _not_serving_api(cfg, ld, "edge.origin_verify_rotation_function", rotation,
+                             "Secrets Manager invokes a rotation function with its rotation steps, by its own ARN",
+                             'declare a function of its own for the rotation (source = "handlers/origin_verify").')
         if rotation and cfg.secret and cfg.secret.rotation_function == rotation:
             ld.fail("edge.origin_verify_rotation_function", "the app secret's rotation function cannot also rotate "
                     "the origin-verification secret.", "declare a function with source = \"handlers/origin_verify\".")
@@ -355,13 +434,13 @@ def _releases(cfg: Config, ld: Loader) -> None:
         key = f"functions.{name}.release"
         if rel.traffic in traffic.CUSTOM:
             for field in ("percent", "interval_minutes"):
-                if not getattr(rel, field):
+                if getattr(rel, field) is None:
                     ld.fail(f"{key}.{field}", f"custom traffic '{rel.traffic}' needs {field}.",
                             f"set {field} (percent 1-99, interval_minutes 1-1440), or use a named traffic such "
                             f"as '{traffic.PRODUCTION_DEFAULT}'.")
         else:
             for field in ("percent", "interval_minutes"):
-                if getattr(rel, field):
+                if getattr(rel, field) is not None:
                     ld.fail(f"{key}.{field}", f"applies to custom traffic ('canary' or 'linear'), not '{rel.traffic}'.",
                             f"remove {field}, or set traffic = \"canary\" or \"linear\".")
         for field in ("before_traffic", "after_traffic"):
@@ -373,6 +452,10 @@ def _releases(cfg: Config, ld: Loader) -> None:
             if hook == name:
                 ld.fail(f"{key}.{field}", "a function cannot be its own release hook.",
                         "declare a separate function that tests this one.")
+            _not_serving_api(cfg, ld, f"{key}.{field}", hook,
+                             "CodeDeploy invokes a release hook with its lifecycle events, by name",
+                             "declare a function of its own as the hook: one that tests the new version and "
+                             "reports the result to CodeDeploy.")
             hook_rel = cfg.functions[hook].release
             if hook_rel is not None and hook_rel.traffic != traffic.ALL_AT_ONCE:
                 ld.fail(f"functions.{hook}.release.traffic", f"'{hook}' is a release hook of '{name}'; CodeDeploy "

@@ -230,7 +230,9 @@ def _read_body(body: str | None) -> bytes | None:
             return Path(body[1:]).read_bytes()
         except OSError as exc:
             raise UsageError(f"cannot read the body file {body[1:]}: {exc.strerror or exc}.") from None
-    return body.encode("utf-8")
+    # The shell's bytes as they were: click decodes arguments with surrogateescape, so bytes that
+    # are not UTF-8 come back unchanged (and the event base64-encodes such a body).
+    return body.encode("utf-8", "surrogateescape")
 
 
 @command("emulator")
