@@ -537,7 +537,16 @@ def test_pip_needs_every_manylinux_tag_lambda_accepts():
     assert tags[0] == "manylinux_2_34_x86_64" and "manylinux2014_x86_64" in tags and "manylinux1_x86_64" in tags
     assert "manylinux_2_35_x86_64" not in tags
     assert bpython.pip_platforms("aarch64")[-1] == "manylinux2014_aarch64"
-    assert bpython.uv_platform("arm64") == "aarch64-manylinux_2_34"
+    assert bpython.uv_platform("arm64", "python3.14") == "aarch64-manylinux_2_34"
+    assert bpython.pip_platforms("x86_64", 26)[0] == "manylinux_2_26_x86_64"
+
+
+@pytest.mark.parametrize("runtime, platform", [
+    ("python3.14", "x86_64-manylinux_2_34"), ("python3.12", "x86_64-manylinux_2_34"),
+    ("python3.11", "x86_64-manylinux_2_17"),   # Amazon Linux 2 (2.26): a manylinux_2_34 wheel would not load there
+])
+def test_each_python_runtime_gets_wheels_for_its_own_glibc(runtime, platform):
+    assert bpython.uv_platform("x86_64", runtime) == platform
 
 
 def test_uvs_version_is_read_from_its_metadata_as_importlib_metadata_reads_it(monkeypatch, tmp_path):

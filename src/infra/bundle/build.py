@@ -147,9 +147,10 @@ def _rel(run: _Run, path: Path) -> str:
 
 def _deps_key(recipe: Recipe, runtime: str, architecture: str) -> str:
     from infra.bundle import tools
+    from infra.bundle.python import uv_platform
 
     return key(kind=recipe.kind, runtime=runtime, architecture=architecture, tools={"uv": tools.uv_version()},
-               inputs=recipe.digests(), hashed=recipe.hashed)
+               platform=uv_platform(architecture, runtime), inputs=recipe.digests(), hashed=recipe.hashed)
 
 
 def _deps(run: _Run, recipe: Recipe, runtime: str, architecture: str, what: str) -> Path:

@@ -2,8 +2,8 @@
 (local runs).
 
 For Lambda: wheels only (`--no-build`: nothing is compiled here, so nothing of this machine leaks
-in), for the runtime's CPython version and Amazon Linux 2023 (glibc 2.34, so any manylinux tag up
-to manylinux_2_34) on x86_64 or aarch64. No bytecode is compiled.
+in), for the runtime's CPython version and its operating system's glibc (any manylinux tag up to
+it) on x86_64 or aarch64. No bytecode is compiled.
 """
 from __future__ import annotations
 
@@ -14,9 +14,14 @@ from pathlib import Path
 from infra.bundle.recipe import Recipe
 from infra.bundle.tools import BuildError, ToolFailed, run, uv_binary
 
-# Amazon Linux 2023, the OS of python3.12 and later, has glibc 2.34.
-# ("Improved toolchain: gcc, binutils, and glibc", https://docs.aws.amazon.com/linux/al2023/ug/glibc-gcc-and-binutils.html)
+# The OS of each Python runtime ("Supported runtimes",
+# https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html): python3.12 and later run on
+# Amazon Linux 2023, glibc 2.34; python3.11 on Amazon Linux 2, glibc 2.26 ("Improved toolchain:
+# gcc, binutils, and glibc", https://docs.aws.amazon.com/linux/al2023/ug/glibc-gcc-and-binutils.html).
+# A wheel built for a newer glibc than the runtime's fails to import there.
 LAMBDA_GLIBC_MINOR = 34
+AMAZON_LINUX_2_GLIBC_MINOR = 26
+FIRST_AL2023_PYTHON = (3, 12)
 # Lambda's architecture name -> the machine name in wheel tags.
 MACHINE = {"x86_64": "x86_64", "arm64": "aarch64"}
 # PEP 600 aliases of the legacy manylinux tags.
@@ -28,16 +33,28 @@ def python_version(runtime: str) -> str:
     return runtime.removeprefix("python")
 
 
-def uv_platform(architecture: str) -> str:
-    """uv's --python-platform for Lambda: e.g. 'aarch64-manylinux_2_34'."""
-    return f"{MACHINE[architecture]}-manylinux_2_{LAMBDA_GLIBC_MINOR}"
+def glibc_minor(runtime: str) -> int:
+    """The glibc (2.N) of the OS `runtime` runs on."""
+    major, minor = (int(part) for part in python_version(runtime).split("."))
+    return LAMBDA_GLIBC_MINOR if (major, minor) >= FIRST_AL2023_PYTHON else AMAZON_LINUX_2_GLIBC_MINOR
 
 
-def pip_platforms(machine: str) -> list[str]:
+# The manylinux_2_N values uv's --python-platform takes (up to the newest Lambda has).
+UV_MANYLINUX_MINORS = (17, 28, 31, 32, 33, 34)
+
+
+def uv_platform(architecture: str, runtime: str) -> str:
+    """uv's --python-platform for Lambda: e.g. 'aarch64-manylinux_2_34'; the newest uv takes that
+    the runtime's glibc can load (manylinux_2_17 for Amazon Linux 2's 2.26)."""
+    minor = max(m for m in UV_MANYLINUX_MINORS if m <= glibc_minor(runtime))
+    return f"{MACHINE[architecture]}-manylinux_2_{minor}"
+
+
+def pip_platforms(machine: str, glibc: int = LAMBDA_GLIBC_MINOR) -> list[str]:
     """Every platform tag pip must be given for Lambda: pip matches --platform exactly, so each
-    manylinux_2_N from 2_34 down (and the legacy aliases) is listed."""
+    manylinux_2_N from 2_<glibc> down (and the legacy aliases) is listed."""
     tags = []
-    for minor in range(LAMBDA_GLIBC_MINOR, 4, -1):
+    for minor in range(glibc, 4, -1):
         if machine == "aarch64" and minor < 17:
             break  # no aarch64 manylinux below 2_17
         tags.append(f"manylinux_2_{minor}_{machine}")
@@ -64,9 +81,10 @@ def requirements(recipe: Recipe, work: Path, what: str) -> tuple[Path, list[str]
 def install_for_lambda(recipe: Recipe, runtime: str, architecture: str, dest: Path, work: Path, what: str) -> None:
     """Install the locked dependencies into `dest` for `runtime` on `architecture`."""
     req, flags = requirements(recipe, work, what)
-    target = f"{runtime} {architecture} (cp{python_version(runtime).replace('.', '')}, {uv_platform(architecture)})"
+    platform = uv_platform(architecture, runtime)
+    target = f"{runtime} {architecture} (cp{python_version(runtime).replace('.', '')}, {platform})"
     argv = [uv_binary(), "pip", "install", "--quiet", "--target", str(dest), "--python", sys.executable,
-            "--python-platform", uv_platform(architecture), "--python-version", python_version(runtime),
+            "--python-platform", platform, "--python-version", python_version(runtime),
             "--no-build", *flags, "-r", str(req)]
     try:
         run(argv, cwd=recipe.source, what=f"{what}: installing {recipe.lockfile.name} for {target}", network=True)
