@@ -17,7 +17,7 @@ from infra.bundle import python as bpython
 from infra.bundle import tools as btools
 from infra.bundle.build import Code, Layer, build_code, dependency_entries
 from infra.bundle.cache import Cache
-from infra.bundle.limits import MAX_UNZIPPED, MAX_ZIPPED
+from infra.bundle.limits import MAX_UNZIPPED
 from infra.bundle.recipe import RecipeError, detect
 from infra.config import parse_config
 from infra.errors import ConfigError
@@ -467,12 +467,12 @@ def test_over_lambdas_unzipped_limit_names_the_function_and_its_largest_packages
     assert "unzipped, its code take 250.0 MB" in message and "numpy 200.0 MB" in message
 
 
-def test_over_the_zipped_limit_and_a_layer_counts_toward_the_unzipped_one():
+def test_a_zip_over_50_mb_is_fine_through_s3_and_a_layer_counts_toward_the_unzipped_limit():
+    """50 MB is the quota of a zip uploaded directly to Lambda; the templates name their zips in S3."""
     from infra.bundle.limits import check
 
-    big = Asset("f", b"\0" * (MAX_ZIPPED + 1))
-    with pytest.raises(ConfigError, match=r"its code is 50.0 MB zipped.*Largest packages: boto3 40.0 MB"):
-        check("demo.toml", "functions.f", Code(big, unzipped=1, packages=(("boto3", 40 * 1024 * 1024),)))
+    big = Asset("f", b"\0" * (50 * 1024 * 1024 + 1))
+    check("demo.toml", "functions.f", Code(big, unzipped=100 * 1024 * 1024, packages=(("blob", 90 * 1024 * 1024),)))
     layer = Layer("L", "deps", Asset("f/requirements.txt", b"z"), "python3.14", "x86_64", "f/requirements.txt",
                   MAX_UNZIPPED - 10, (("torch", MAX_UNZIPPED - 10),))
     with pytest.raises(ConfigError, match=r"unzipped, its code and its layer take .*Largest packages: torch"):
@@ -572,3 +572,96 @@ def test_a_cache_hit_keeps_the_hash_it_checked_which_is_the_zips(project, fake):
     assert again.asset.key == first.asset.key == f"assets/{hashlib.sha256(again.asset.data).hexdigest()}.zip"
     assert Asset.hashed("f", b"zip", "abc").key == "assets/abc.zip"
     assert Asset.hashed("f", b"zip", "abc") == Asset("f", b"zip")      # the hash is derived, not compared
+
+
+def test_a_uv_lock_that_no_longer_matches_pyproject_is_refused_not_installed_without_the_new_dependency(tmp_path):
+    """`uv export --frozen` would export the old lock: the added dependency missing at run time."""
+    import shutil
+
+    source = tmp_path / "fn"
+    shutil.copytree(REPO / "tests" / "fixtures" / "deps" / "py-uv", source,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    req, flags = bpython.requirements(detect(source, "python3.14"), tmp_path, "functions.f (fn)")
+    assert "pydantic==2.14.3" in req.read_text() and flags == ["--require-hashes", "--no-deps"]
+    manifest = source / "pyproject.toml"
+    manifest.write_text(manifest.read_text().replace('["pydantic==2.14.3"]', '["pydantic==2.14.3", "six==1.17.0"]'))
+    with pytest.raises(btools.BuildError) as err:
+        bpython.requirements(detect(source, "python3.14"), tmp_path, "functions.f (fn)")
+    assert err.value.exit_code == 2
+    assert str(err.value) == ("functions.f (fn): uv.lock does not match pyproject.toml (a dependency was added, "
+                              "removed or changed since it was locked). Fix: run `uv lock` in the function's folder "
+                              "and commit uv.lock.")
+
+
+UV_NO_VERSION = """error: No solution found when resolving dependencies
+  cause: Because there is no version of requests==99.0.0 and you require requests==99.0.0, we can conclude that \
+your requirements are unsatisfiable."""
+UV_NO_PACKAGE = """error: No solution found when resolving dependencies
+  cause: Because reqeusts was not found in the package registry and you require reqeusts==2.32.3, we can conclude \
+that your requirements are unsatisfiable."""
+UV_HASH_MISMATCH = """error: Failed to download `six==1.17.0`
+  cause: Hash mismatch for `six==1.17.0`
+
+         Expected:
+           sha256:0000000000000000000000000000000000000000000000000000000000000000"""
+UV_SOME_HASHES = ("error: In `--require-hashes` mode, all requirements must have a hash, but none were provided "
+                  "for: idna==3.10")
+
+
+@pytest.mark.parametrize("output, message", [
+    (UV_NO_VERSION, "the package index has no requests==99.0.0. Fix: pin a version the index has"),
+    (UV_NO_PACKAGE, "the package index has no package named reqeusts. Fix: check the name's spelling in "
+                    "requirements.txt."),
+    (UV_HASH_MISMATCH, "the file downloaded for six==1.17.0 does not match its --hash. Fix: correct the hash"),
+    (UV_SOME_HASHES, "idna==3.10 has no --hash while other lines have one"),
+])
+def test_a_fault_in_the_requirements_is_exit_2_with_its_fix(tmp_path, output, message):
+    recipe = detect(write(tmp_path / "f", {"requirements.txt": "x==1\n", "app.py": ""}), "python3.14")
+    err = bpython.declaration_error(btools.ToolFailed("w", output), recipe, "functions.f (f)")
+    assert err is not None and err.exit_code == 2 and str(err).startswith(f"functions.f (f): {message}")
+    assert bpython.declaration_error(btools.ToolFailed("w", "error: uv panicked"), recipe, "functions.f (f)") is None
+
+
+def test_a_version_the_index_lacks_is_a_declaration_error_from_uv_itself(tmp_path):
+    recipe = detect(write(tmp_path / "f", {"requirements.txt": "six==99.0.0\n", "app.py": ""}), "python3.14")
+    with pytest.raises(btools.BuildError) as err:
+        bpython.install_for_lambda(recipe, "python3.14", "x86_64", tmp_path / "dest", tmp_path, "functions.f (f)")
+    assert err.value.exit_code == 2 and "the package index has no six==99.0.0" in str(err.value)
+
+
+ESBUILD_UNRESOLVED = """✘ [ERROR] Could not resolve "{spec}"
+
+    index.mjs:1:7:
+      1 │ import x from "{spec}";
+        ╵               ~~~~~~~~~~
+
+  You can mark the path "{spec}" as external to exclude it from the bundle, which will remove this error and leave \
+the unresolved path in the bundle."""
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("prettier/standalone", "imports 'prettier/standalone', a devDependency, and only dependencies are bundled for "
+                            "Lambda. Fix: move prettier to dependencies in package.json"),
+    ("@scope/tool", "imports '@scope/tool', which package.json does not declare. Fix: run `npm install @scope/tool`"),
+    ("./helpers.mjs", "imports './helpers.mjs', which does not exist. Fix: correct the import's path."),
+])
+def test_an_import_esbuild_cannot_resolve_is_a_declaration_error(tmp_path, spec, message):
+    from infra.bundle.node import unresolved_import
+
+    manifest = {"name": "f", "dependencies": {"zod": "4.1.0"}, "devDependencies": {"prettier": "3.0.0"}}
+    recipe = detect(write(tmp_path / "f", {"package.json": json.dumps(manifest), "package-lock.json": "{}",
+                                           "index.mjs": ""}), "nodejs24.x")
+    err = unresolved_import(ESBUILD_UNRESOLVED.format(spec=spec), recipe, "functions.f (f)")
+    assert err is not None and err.exit_code == 2 and message in str(err)
+    assert unresolved_import("✘ [ERROR] Unexpected end of file", recipe, "functions.f (f)") is None
+
+
+def test_bundled_packages_with_native_addons_are_found(tmp_path):
+    from infra.bundle.node import native_addons
+
+    modules = tmp_path / "node_modules"
+    write(modules / "bcrypt", {"package.json": "{}", "bcrypt.js": "", "prebuilds/linux-x64/bcrypt.node": "\0"})
+    write(modules / "@napi/thing", {"package.json": "{}", "binding.gyp": "{}"})
+    write(modules / "zod", {"package.json": "{}", "index.js": ""})
+    write(modules / "unbundled-addon", {"package.json": "{}", "x.node": "\0"})
+    assert native_addons(["(function code)", "bcrypt", "@napi/thing", "zod"], modules) == ["@napi/thing", "bcrypt"]

@@ -1,15 +1,17 @@
 """Lambda's deployment package limits, checked on every function before anything is written.
 
-"Lambda quotas": a .zip deployment package is at most 50 MB zipped (direct upload) and 250 MB
-unzipped, the function's layers included.
-https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+"Lambda quotas": a .zip deployment package is at most 250 MB unzipped, the function's layers
+included (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). The 50 MB
+zipped quota is for a zip "uploaded directly to Lambda. Use Amazon S3 for larger files"
+(CodeSizeZipped, https://docs.aws.amazon.com/lambda/latest/api/API_AccountLimit.html): every
+template here names its zips in S3 (and `sync` uploads a zip over it through S3), so it limits
+nothing here.
 """
 from __future__ import annotations
 
 from infra.bundle.code import Code
 from infra.errors import ConfigError
 
-MAX_ZIPPED = 50 * 1024 * 1024
 MAX_UNZIPPED = 250 * 1024 * 1024
 SHOWN = 5
 
@@ -23,15 +25,7 @@ def largest(packages: tuple[tuple[str, int], ...]) -> str:
 
 
 def check(file: str, key: str, code: Code) -> None:
-    """ConfigError (exit 2) naming the function and its largest packages when over a limit."""
-    zips = [("its code", code.asset, code.packages)]
-    if code.layer:
-        zips.append((f"its layer ({code.layer.lockfile})", code.layer.asset, code.layer.packages))
-    for what, asset, packages in zips:
-        if len(asset.data) > MAX_ZIPPED:
-            raise ConfigError(file, key, f"{what} is {mb(len(asset.data))} zipped; Lambda accepts at most "
-                              f"{mb(MAX_ZIPPED)} per zip. Largest packages: {largest(packages)}.",
-                              "drop or replace the largest dependencies (or move them to a container image).")
+    """ConfigError (exit 2) naming the function and its largest packages when over the limit."""
     total = code.unzipped + (code.layer.unzipped if code.layer else 0)
     if total > MAX_UNZIPPED:
         packages = tuple(sorted([*code.packages, *(code.layer.packages if code.layer else ())],

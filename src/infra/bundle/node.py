@@ -100,10 +100,57 @@ def bundle(recipe: Recipe, files: list[tuple[str, Path]], handler: str, runtime:
         argv.append("--external:@aws-sdk/*")
     if source_map:
         argv.append("--sourcemap")
-    run(argv, cwd=staging, what=f"{what}: esbuild")
+    try:
+        run(argv, cwd=staging, what=f"{what}: esbuild")
+    except ToolFailed as exc:
+        raise unresolved_import(exc.output, recipe, what) or exc from None
     outputs = sorted(p for p in dist.rglob("*") if p.is_file())
     entries = [(p.relative_to(dist).as_posix(), p) for p in outputs]
-    return entries, package_sizes(staging / ".meta.json")
+    sizes = package_sizes(staging / ".meta.json")
+    native = native_addons([name for name, _ in sizes], node_modules)
+    if native:
+        raise BuildError(f"{what}: bundles {', '.join(native)}, with a native addon (compiled .node code): a bundle "
+                         "holds JavaScript only, so the function would fail on Lambda when it loads it, and this "
+                         "builder compiles nothing for Lambda's OS. Fix: use a pure-JavaScript package instead "
+                         "(such as bcryptjs for bcrypt), or a Lambda layer built for Amazon Linux.", exit_code=2)
+    return entries, sizes
+
+
+def native_addons(packages: list[str], node_modules: Path) -> list[str]:
+    """The bundled packages that ship or build a native addon (a .node file, or a binding.gyp)."""
+    native = []
+    for name in packages:
+        folder = node_modules / name
+        if name.startswith("(") or not folder.is_dir():
+            continue
+        if (folder / "binding.gyp").is_file() or next(folder.rglob("*.node"), None) is not None:
+            native.append(name)
+    return sorted(native)
+
+
+_UNRESOLVED = re.compile(r'Could not resolve "([^"]+)"')
+
+
+def unresolved_import(output: str, recipe: Recipe, what: str) -> BuildError | None:
+    """esbuild's "Could not resolve" said as what it is in the function's own declaration (exit 2):
+    a missing file, a devDependency (never bundled), or a package package.json does not name."""
+    found = _UNRESOLVED.search(output)
+    if not found:
+        return None
+    spec = found.group(1)
+    if spec.startswith((".", "/")):
+        return BuildError(f"{what}: its code imports '{spec}', which does not exist. Fix: correct the import's path.",
+                          exit_code=2)
+    parts = spec.split("/")
+    package = "/".join(parts[:2]) if spec.startswith("@") else parts[0]
+    manifest = json.loads((recipe.source / "package.json").read_text(encoding="utf-8"))
+    if package in (manifest.get("devDependencies") or {}):
+        return BuildError(f"{what}: its code imports '{spec}', a devDependency, and only dependencies are bundled "
+                          f"for Lambda. Fix: move {package} to dependencies in package.json and run `npm install` "
+                          "in the function's folder, or stop importing it.", exit_code=2)
+    return BuildError(f"{what}: its code imports '{spec}', which package.json does not declare. Fix: run `npm install "
+                      f"{package}` in the function's folder (it is added to dependencies and the lockfile), or remove "
+                      "the import.", exit_code=2)
 
 
 def package_sizes(metafile: Path) -> list[tuple[str, int]]:

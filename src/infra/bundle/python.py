@@ -66,14 +66,23 @@ def pip_platforms(machine: str, glibc: int = LAMBDA_GLIBC_MINOR) -> list[str]:
 def requirements(recipe: Recipe, work: Path, what: str) -> tuple[Path, list[str]]:
     """The requirements file to install and the flags its kind needs.
 
-    A uv project is exported from its lock (`uv export --frozen`: the lock is never updated here),
-    with hashes, and installed without resolving again (`--no-deps`): exactly what uv.lock says.
+    A uv project is exported from its lock (`uv export --locked`: the lock is never updated here,
+    and one that no longer matches pyproject.toml is refused, where `--frozen` would install the
+    old lock without the new dependency), with hashes, and installed without resolving again
+    (`--no-deps`): exactly what uv.lock says.
     """
     if recipe.kind == "uv":
         out = work / "requirements.txt"
-        run([uv_binary(), "export", "--frozen", "--no-dev", "--no-emit-project", "--no-header",
-             "--format", "requirements.txt", "--output-file", str(out), "--quiet"],
-            cwd=recipe.source, what=f"{what}: reading {recipe.lockfile.name} (uv export)")
+        try:
+            run([uv_binary(), "export", "--locked", "--no-dev", "--no-emit-project", "--no-header",
+                 "--format", "requirements.txt", "--output-file", str(out), "--quiet"],
+                cwd=recipe.source, what=f"{what}: reading {recipe.lockfile.name} (uv export)", network=True)
+        except ToolFailed as exc:
+            if "needs to be updated" in exc.output:
+                raise BuildError(f"{what}: {recipe.lockfile.name} does not match pyproject.toml (a dependency was "
+                                 f"added, removed or changed since it was locked). Fix: run `uv lock` in the function's folder "
+                                 f"and commit {recipe.lockfile.name}.", exit_code=2) from None
+            raise
         return out, ["--require-hashes", "--no-deps"]
     return recipe.lockfile, ["--require-hashes"] if recipe.hashed else []
 
@@ -93,18 +102,49 @@ def install_for_lambda(recipe: Recipe, runtime: str, architecture: str, dest: Pa
         if package:
             raise BuildError(
                 f"{what}: {package} has no wheel for {target}, and Lambda code is never compiled on this "
-                f"machine. Fix: pin a version of {package} that publishes a manylinux wheel for "
-                f"{MACHINE[architecture]} and this Python (see its files on the package index), choose another "
-                f"architecture, or drop the dependency.", exit_code=2) from None
-        raise
+                f"machine. Fix: pin a version of {package} that publishes a wheel for this Python and "
+                f"{MACHINE[architecture]} (a manylinux one, or a py3-none-any one for pure Python: see its files "
+                f"on the package index), choose another architecture, or drop the dependency.", exit_code=2) from None
+        raise declaration_error(exc, recipe, what) or exc from None
 
 
 def install_for_host(recipe: Recipe, dest: Path, work: Path, what: str) -> None:
     """Install the same locked dependencies for this machine's Python (local runs)."""
     req, flags = requirements(recipe, work, what)
-    run([uv_binary(), "pip", "install", "--quiet", "--target", str(dest), "--python", sys.executable, *flags,
-         "-r", str(req)], cwd=recipe.source, what=f"{what}: installing {recipe.lockfile.name} for this machine",
-        network=True)
+    try:
+        run([uv_binary(), "pip", "install", "--quiet", "--target", str(dest), "--python", sys.executable, *flags,
+             "-r", str(req)], cwd=recipe.source, what=f"{what}: installing {recipe.lockfile.name} for this machine",
+            network=True)
+    except ToolFailed as exc:
+        raise declaration_error(exc, recipe, what) or exc from None
+
+
+# What uv says when the fault is in the function's requirements (exit 2, with the fix), not in a
+# tool or the network (exit 1): (uv's words, the problem, the fix). {0}: the package; {file}: the
+# requirements file.
+_DECLARATION = (
+    (re.compile(r"there is no version of (\S+?)(?= and |,|$)", re.M),
+     "the package index has no {0}", "pin a version the index has (see the package's release history) in {file}."),
+    (re.compile(r"\b(\S+) was not found in the package registry"),
+     "the package index has no package named {0}", "check the name's spelling in {file}."),
+    (re.compile(r"Hash mismatch for `([^`]+)`"),
+     "the file downloaded for {0} does not match its --hash", "correct the hash in {file}, or generate the hashes "
+     "again (`uv pip compile --generate-hashes`)."),
+    (re.compile(r"all requirements must have a hash, but none were provided for: (.+)"),
+     "{0} has no --hash while other lines have one, and then every line needs one",
+     "give every line of {file} its hashes (`uv pip compile --generate-hashes`), or none."),
+)
+
+
+def declaration_error(exc: ToolFailed, recipe: Recipe, what: str) -> BuildError | None:
+    """The install's failure said as a problem of the function's requirements, when it is one."""
+    for pattern, problem, fix in _DECLARATION:
+        found = pattern.search(exc.output)
+        if found:
+            package = found.group(1).strip().rstrip(".")
+            return BuildError(f"{what}: {problem.format(package)}. Fix: {fix.format(package, file=recipe.lockfile.name)}",
+                              exit_code=2)
+    return None
 
 
 _NO_WHEEL = (
