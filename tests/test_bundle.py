@@ -62,10 +62,29 @@ def test_requirements_with_hashes_are_installed_with_require_hashes(tmp_path):
     ("-e .", "includes another file"),
     ("./vendor/pkg", "local path"),
     ("file:///wheels/x.whl", "local path"),
+    ("-rbase.txt", "includes another file"),                       # pip's attached form
+    ("six @ file:///tmp/wh/six-1.17.0-py2.py3-none-any.whl", "local path"),
+    ("dist/six-1.17.0-py2.py3-none-any.whl", "local path"),
+    ("--find-links /tmp/wh", "local path"),
+    ("-f./wheels", "local path"),
+    ("--no-index", "local path"),
+    ("--extra-index-url file:///srv/index", "local path"),
 ])
 def test_a_requirements_file_must_say_everything_itself(tmp_path, line, words):
     with pytest.raises(RecipeError, match=words):
         detect(write(tmp_path, {"requirements.txt": f"pydantic==2.14.3\n{line}\n"}), "python3.14")
+
+
+@pytest.mark.parametrize("line", ["--index-url https://pypi.example.com/simple", "-i https://pypi.example.com/simple",
+                                  "--find-links https://example.com/wheels", "requests @ https://example.com/r.whl",
+                                  "pydantic[email]>=2; python_version >= '3.11'", "--only-binary=:all:"])
+def test_index_urls_and_direct_urls_are_not_local_paths(tmp_path, line):
+    assert detect(write(tmp_path, {"requirements.txt": f"six==1.17.0\n{line}\n"}), "python3.14") is not None
+
+
+def test_a_requirements_file_with_only_an_attached_include_is_refused_not_taken_as_empty(tmp_path):
+    with pytest.raises(RecipeError, match="includes another file"):
+        detect(write(tmp_path, {"requirements.txt": "-rother.txt\n"}), "python3.14")
 
 
 def test_uv_projects_need_their_lock_and_one_declaration_only(tmp_path):

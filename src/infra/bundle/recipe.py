@@ -18,8 +18,13 @@ from infra.records import record
 
 # requirements.txt options that pull in other files: the build cache keys on this file's bytes
 # alone, so the file must say everything (a lock), not point elsewhere.
-_INCLUDES = re.compile(r"^\s*(-r|-c|-e|--requirement|--constraint|--editable)(\s|=|$)")
-_LOCAL = re.compile(r"^\s*(\.{1,2}/|/|file:)")
+# pip's short options take their value attached too (-rother.txt).
+_INCLUDES = re.compile(r"^\s*(-[rce]|--(requirement|constraint|editable)([\s=]|$))")
+# What installs from this machine's files: a path (./pkg, /tmp/x.whl, dist/x.whl), a file: URL
+# (also as `name @ file:...`), or an index option pointing at a folder (--find-links /wheels,
+# --no-index, which leaves only such links).
+_LOCAL = re.compile(r"^\s*(\.{1,2}/|/|file:|--no-index\b|(-f|--find-links|-i|--index-url|--extra-index-url)"
+                    r"[\s=]*+(?![a-z][a-z0-9+.-]*://(?!/)))|@\s*file:|^\s*[^\s;@:]+\.(whl|zip|tar\.gz|tgz)\b")
 
 
 class RecipeError(Exception):
@@ -106,7 +111,7 @@ def _requirements(path: Path) -> Recipe | None:
                               "editable install, so the file alone does not say what is installed.",
                               "write every requirement in this one file (`uv pip compile --generate-hashes` "
                               "writes such a lock).")
-        if _LOCAL.match(line):
+        if _LOCAL.search(line):
             raise RecipeError(f"requirements.txt line {number} ('{line[:60]}') installs from a local path, which "
                               "is not reproducible on another machine.", "publish the package to an index and pin it.")
         hashed = hashed or "--hash" in line
