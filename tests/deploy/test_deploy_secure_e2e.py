@@ -61,8 +61,16 @@ def test_secure_api_global_stack_first_then_root_then_destroy_everything(cli, em
 
     (bucket,) = outputs["DataBucketNames"].split(",")
     west["s3"].put_object(Bucket=bucket, Key="index.html", Body=b"<h1>hi</h1>")
-    gone = cli("destroy", *args, "--yes")
+    # One question for both stacks, as deploy asks: no deletes nothing, one piped "y" deletes both.
+    kept = cli("destroy", *args, input="n\n")
+    assert kept.exit_code == 1 and kept.stdout.count("[y/N]") == 1
+    assert (f"Delete {ROOT} and its " in kept.stdout and f"nested stack(s) in us-west-2 and {GLOBAL} and its 0 "
+            "nested stack(s) in us-east-1, emptying the 3 S3 bucket(s) listed" in kept.stdout)
+    assert f"Nothing deleted: {ROOT} and {GLOBAL} were not confirmed" in kept.stderr
+    assert west["cloudformation"].describe_stacks(StackName=ROOT)["Stacks"][0]["StackStatus"] != "DELETE_COMPLETE"
+    gone = cli("destroy", *args, input="y\n")
     assert gone.exit_code == 0, gone.output
+    assert gone.stdout.count("[y/N]") == 1
     assert "will be emptied and deleted: " + bucket in gone.stdout
     names = {s["StackName"] for s in west["cloudformation"].list_stacks()["StackSummaries"]
              if s["StackStatus"] != "DELETE_COMPLETE"}

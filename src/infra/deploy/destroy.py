@@ -143,8 +143,25 @@ def show_kept(ui: Ui, kept: list[Kept], title: str) -> None:
     ui.show(table)
 
 
-def destroy_stack(aws: Aws, ui: Ui, name: str, opts: Options, *, disable_protection: bool) -> list[Kept] | None:
-    """Delete one stack tree; what it kept (None when there was no such stack)."""
+@dataclass
+class Doomed:
+    """A stack tree the destroy deletes, surveyed before the one question."""
+
+    aws: Aws
+    name: str
+    info: StackInfo
+    runner: StackRunner
+    kept: list[Kept]
+    buckets: list[DoomedBucket]
+    nested: int
+
+    def described(self) -> str:
+        return f"{self.name} and its {self.nested} nested stack(s) in {self.aws.region}"
+
+
+def prepare(aws: Aws, ui: Ui, name: str, opts: Options, *, disable_protection: bool) -> Doomed | None:
+    """Survey one stack tree and show what its deletion keeps and empties (None: no such stack).
+    Termination protection refuses it here, before any question is asked."""
     cfn = aws.client("cloudformation")
     spec = StackSpec(name=name, template={}, parameters={}, tags={})
     runner = StackRunner(aws, ui, spec, change_set_name="", timeout=opts.timeout)
@@ -160,30 +177,40 @@ def destroy_stack(aws: Aws, ui: Ui, name: str, opts: Options, *, disable_protect
             ui.say(f"{name} was deleted meanwhile.")
             return None
     found = survey(cfn, info)
-    kept, nested = found.kept, found.nested
-    buckets = spare_bootstrap_bucket(cfn, found.buckets)
-    ui.step(f"Destroy {name} ({aws.region}, {info.status}, {nested} nested stack(s))")
-    show_kept(ui, kept, "Kept after deletion")
-    show_buckets(ui, buckets)
+    doomed = Doomed(aws, name, info, runner, found.kept, spare_bootstrap_bucket(cfn, found.buckets), found.nested)
+    ui.step(f"Destroy {name} ({aws.region}, {info.status}, {found.nested} nested stack(s))")
+    show_kept(ui, doomed.kept, "Kept after deletion")
+    show_buckets(ui, doomed.buckets)
     if info.termination_protection and not disable_protection:
         raise DeployError(
-            f"{name} has termination protection (a production stage), so it was not deleted. To delete "
+            f"{name} has termination protection (a production stage), so nothing was deleted. To delete "
             "it anyway, run destroy again with --disable-termination-protection; the resources listed "
             "as kept will remain.")
-    question = f"Delete {name} and its {nested} nested stack(s) in {aws.region}"
+    return doomed
+
+
+def question(stacks: list[Doomed]) -> str:
+    """The one question a destroy asks, naming every stack it deletes."""
+    text = "Delete " + " and ".join(d.described() for d in stacks)
+    buckets = sum(len(d.buckets) for d in stacks)
     if buckets:
-        question += f", emptying the {len(buckets)} S3 bucket(s) listed (all their objects are lost)"
-    if not ui.confirm(question + "?"):
-        raise DeployError(f"Nothing deleted: {name} was not confirmed (pass --yes to skip the prompt).")
+        text += f", emptying the {buckets} S3 bucket(s) listed (all their objects are lost)"
+    return text + "?"
+
+
+def delete(ui: Ui, doomed: Doomed) -> list[Kept]:
+    """Empty the stack tree's buckets and delete it; what it kept."""
+    name, info, buckets, runner = doomed.name, doomed.info, doomed.buckets, doomed.runner
     if buckets:
         ui.step(f"Emptying {len(buckets)} S3 bucket(s) of {name}")
         try:
-            empty_buckets(aws, ui, buckets)
+            empty_buckets(doomed.aws, ui, buckets)
         except DeployError as exc:
             raise DeployError(f"{exc} {name} itself was not deleted.") from None
     if info.termination_protection:
         ui.warn(f"Turning off termination protection of {name} (--disable-termination-protection).")
-        cfn.update_termination_protection(StackName=info.stack_id, EnableTerminationProtection=False)
+        doomed.aws.client("cloudformation").update_termination_protection(
+            StackName=info.stack_id, EnableTerminationProtection=False)
     try:
         runner.delete_and_wait(info, purpose="destroy")
     except DeleteFailed as failed:
@@ -193,7 +220,7 @@ def destroy_stack(aws: Aws, ui: Ui, name: str, opts: Options, *, disable_protect
                 "logs arrived during the deletion). Emptying the buckets again and retrying the deletion once.")
         ui.step(f"Emptying {len(buckets)} S3 bucket(s) of {name} again")
         try:
-            empty_buckets(aws, ui, buckets)
+            empty_buckets(doomed.aws, ui, buckets)
         except DeployError as exc:
             raise DeployError(f"{exc} {name} is in {failed.status}.") from None
         try:
@@ -201,22 +228,51 @@ def destroy_stack(aws: Aws, ui: Ui, name: str, opts: Options, *, disable_protect
         except DeleteFailed as again:
             raise DeployError(f"{again} (The buckets had been emptied again and the deletion retried once.)") from None
     ui.success(f"{name}: DELETE_COMPLETE.")
-    return kept
+    return doomed.kept
+
+
+def destroy_stack(aws: Aws, ui: Ui, name: str, opts: Options, *, disable_protection: bool) -> list[Kept] | None:
+    """Delete one stack tree after its own question; what it kept (None when there was no such stack)."""
+    doomed = prepare(aws, ui, name, opts, disable_protection=disable_protection)
+    if doomed is None:
+        return None
+    if not ui.confirm(question([doomed])):
+        raise DeployError(f"Nothing deleted: {name} was not confirmed (pass --yes to skip the prompt).")
+    return delete(ui, doomed)
 
 
 def run_destroy(opts: Options, ui: Ui, *, disable_protection: bool = False) -> list[Kept]:
-    """The destroy command: the root, then the us-east-1 stack; what stays in the account."""
+    """The destroy command: every stack surveyed and shown, one question for all of them, then the
+    root deleted and then the us-east-1 stack; what stays in the account."""
     build, aws = open_stage(opts, ui)
     read_stage(build, aws, ui, opts, action="destroy", refuse=True)   # another config's stacks: refused
-    kept: list[Kept] = []
-    with aws_errors(f"destroying {build.stack_name} in {aws.region}"):
-        root = destroy_stack(aws, ui, build.stack_name, opts, disable_protection=disable_protection)
-        kept += root or []
+    targets = [(aws, build.stack_name, f"destroying {build.stack_name} in {aws.region}")]
     if build.global_stack:
         glob = build.global_stack
-        gaws = aws.in_region(glob.region)
-        with aws_errors(f"destroying {glob.label}"):
-            kept += destroy_stack(gaws, ui, glob.stack_name, opts, disable_protection=disable_protection) or []
+        targets.append((aws.in_region(glob.region), glob.stack_name, f"destroying {glob.label}"))
+    doomed: list[tuple[Doomed, str]] = []
+    for where, name, doing in targets:
+        with aws_errors(doing):
+            found = prepare(where, ui, name, opts, disable_protection=disable_protection)
+        if found is not None:
+            doomed.append((found, doing))
+    if not doomed:
+        return []
+    if not ui.confirm(question([d for d, _ in doomed])):
+        names = " and ".join(d.name for d, _ in doomed)
+        raise DeployError(f"Nothing deleted: {names} {'were' if len(doomed) > 1 else 'was'} not confirmed "
+                          "(pass --yes to skip the prompt).")
+    kept: list[Kept] = []
+    for i, (target, doing) in enumerate(doomed):
+        try:
+            with aws_errors(doing):
+                kept += delete(ui, target)
+        except DeployError as exc:
+            left = [d.name for d, _ in doomed[i + 1:]]
+            if left:
+                raise DeployError(f"{exc} {' and '.join(left)} not deleted (it is deleted after {target.name}); "
+                                  "run destroy again once that is fixed.") from None
+            raise
     if kept:
         show_kept(ui, kept, "Still in the account (retained)")
     return kept
