@@ -281,6 +281,11 @@ def test_replacing_a_fixed_name_is_refused_honestly_and_a_renamed_bucket_needs_a
     diff = cli("diff", *stage.args())
     line = next(x for x in diff.stdout.splitlines() if "ItemsTable" in x and "Modify" in x)
     assert "REPLACE" in line and "stateful" in line
+    # diff shows the plan and says what a deploy would do with it: a change found, not a failure.
+    assert diff.exit_code == 0, diff.output
+    assert "A deploy of shop-dev would be refused: these changes replace resources that have a fixed name" \
+        in " ".join(diff.stderr.split())
+    assert cli("diff", *stage.args("--fail")).exit_code == 3
     for flags in ((), ("--allow-removal",)):
         error = one_paragraph_error(cli("deploy", *stage.args(*CI, *flags)))
         assert "Refusing to deploy shop-dev" in error and "which CloudFormation cannot do" in error
@@ -291,6 +296,11 @@ def test_replacing_a_fixed_name_is_refused_honestly_and_a_renamed_bucket_needs_a
 
     # A bucket under a new name: possible (a new, empty bucket; the old one is retained), so it needs --allow-removal.
     stage.params = {"production": True, "bucket_name": "shop-dev-uploads-v2"}
+    gate = cli("diff", *stage.args("--fail"))
+    assert gate.exit_code == 3, gate.output
+    assert ("A deploy of shop-dev would be refused: the change set removes or replaces stateful resources: "
+            "shop-dev/Data > UploadsBucket (AWS::S3::Bucket, replaced)") in " ".join(gate.stderr.split())
+    assert "If that is intended, deploy with --allow-removal." in " ".join(gate.stderr.split())
     refused = cli("deploy", *stage.args(*CI))
     error = one_paragraph_error(refused)
     assert refused.exit_code == 1

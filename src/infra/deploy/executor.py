@@ -24,7 +24,7 @@ from infra.deploy import import_stacks, stack_steps
 from infra.deploy.execution import Run
 from infra.deploy.retained import show_imports
 from infra.deploy.review import approve as ask
-from infra.deploy.review import changed, check_replacements, show_steps
+from infra.deploy.review import changed, check_replacements, replacement_refusal, show_steps
 from infra.deploy.stack_state import StackInfo
 from infra.deploy.steps import (Bootstrap, DeployGlobal, DeployRoot, ImportRoot, ImportStack, Outputs, Package,
                                 Protect, RecordPlacement, Refactor, ReplanRoot, Step)
@@ -70,6 +70,12 @@ def preview(run: Run) -> None:
     for reviewed in run.reviewed.values():
         run.show(reviewed)
     for reviewed in run.reviewed.values():
+        if run.read_only:   # diff shows the plan whatever a deploy would do with it, and says that
+            refusal = replacement_refusal(reviewed.plan, run.build.stateful_types,
+                                          allow_removal=run.opts.allow_removal, read_only=True)
+            if refusal:
+                run.ui.warn(refusal)
+            continue
         check_replacements(reviewed.plan, run.build.stateful_types, allow_removal=run.opts.allow_removal)
 
 

@@ -42,29 +42,41 @@ def changed(plan: Plan) -> bool:
 def check_replacements(plan: Plan, stateful_types: Collection[str], *, allow_removal: bool) -> None:
     """Refuse what CloudFormation cannot do (replace a resource whose custom name stays), and
     stateful removals or replacements the user did not allow (--allow-removal)."""
+    refusal = replacement_refusal(plan, stateful_types, allow_removal=allow_removal)
+    if refusal:
+        raise DeployError(refusal)
+
+
+def replacement_refusal(plan: Plan, stateful_types: Collection[str], *, allow_removal: bool,
+                        read_only: bool = False) -> str | None:
+    """Why a deploy of `plan` is refused (check_replacements), or None. `read_only` (diff): said as
+    what a deploy would do, since the plan is only shown."""
     if plan.diff is None:
-        return
+        return None
     name = plan.spec.name
+    refusing = f"A deploy of {name} would be refused" if read_only else f"Refusing to deploy {name}"
+    unchanged = "" if read_only else " Nothing was changed."
     impossible = [r for r in plan.diff.rows if r.replaces and r.custom_name]
     if impossible:
         listed = "; ".join(f"{r.stack} > {r.logical_id} ({r.resource_type} named {r.custom_name}, changing "
                            f"{', '.join(r.properties) or 'a property that replaces it'})" for r in impossible)
-        raise DeployError(
-            f"Refusing to deploy {name}: these changes replace resources that have a fixed name, which "
+        return (
+            f"{refusing}: these changes replace resources that have a fixed name, which "
             f"CloudFormation cannot do (it creates the new resource before deleting the old one, and the name is "
             f"taken): {listed}. Keep that property as it is, or rename the resource in the config: a new one is "
             "created beside the old one, and the old one leaves the stack (kept in the account when it is "
             "retained; pass --allow-removal). To carry a production stage's data over, destroy it (its data is "
-            "retained) and deploy again: deploy imports the retained resources. Nothing was changed.")
+            f"retained) and deploy again: deploy imports the retained resources.{unchanged}")
     risky = plan.diff.stateful_risks(stateful_types)
     if risky and not allow_removal:
         listed = ", ".join(f"{r.stack} > {r.logical_id} ({r.resource_type}, "
                            f"{'removed' if r.action == 'Remove' else 'replaced'})" for r in risky)
-        raise DeployError(
-            f"Refusing to deploy {name}: the change set removes or replaces stateful resources: {listed}. "
+        again = "deploy with --allow-removal" if read_only else "re-run with --allow-removal"
+        return (
+            f"{refusing}: the change set removes or replaces stateful resources: {listed}. "
             "A removed resource is deleted with its data (DeletionPolicy Delete) or left in the account outside "
-            "the stack (Retain); a replaced one starts empty. Re-run with --allow-removal if that is intended; "
-            "nothing was changed.")
+            f"the stack (Retain); a replaced one starts empty. If that is intended, {again}.{unchanged}")
+    return None
 
 
 def approve(ui: Ui, level: str, plans: list[Plan], region_of: dict[str, str], *, action: str = "Deploy",
