@@ -389,6 +389,51 @@ def test_ctrl_c_during_a_create_explains_it_cannot_be_cancelled():
     assert exc.value.exit_code == 130
 
 
+def _interrupted_execute(monkeypatch, *, reached: bool):
+    """ExecuteChangeSet stopped by Ctrl-C while in flight: after (reached) or before it got to AWS."""
+    real = changeset.execute
+
+    def execute(cfn, cs, token):
+        if reached:
+            real(cfn, cs, token)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(changeset, "execute", execute)
+
+
+def test_ctrl_c_while_execute_change_set_is_in_flight_cancels_the_update_it_started(monkeypatch):
+    cfn, stub = stubbed()
+    stub.add_response("list_stack_resources", no_resources(), {"StackName": ROOT_ID})
+    stub.add_response("describe_stack_events", newest_first(ev(ROOT_ID, STACK, "UPDATE_COMPLETE", seconds=-100)))
+    stub.add_response("execute_change_set", {}, {"ChangeSetName": CS_ARN, "StackName": ROOT_ID, "ClientRequestToken": ANY})
+    stub.add_response("describe_change_set", {"ExecutionStatus": "EXECUTE_IN_PROGRESS"},
+                      {"ChangeSetName": CS_ARN, "StackName": ROOT_ID})
+    rollback_to_completion(stub)
+    _interrupted_execute(monkeypatch, reached=True)
+    runner, _, err = runner_for(cfn)
+    with pytest.raises(Cancelled) as exc:
+        runner.execute(update_plan())
+    stub.assert_no_pending_responses()
+    assert exc.value.exit_code == 130 and "cancelled and rolled back" in str(exc.value)
+    assert "CancelUpdateStack" in err.getvalue()
+
+
+def test_ctrl_c_before_execute_change_set_reached_aws_says_nothing_changed(monkeypatch):
+    cfn, stub = stubbed()
+    stub.add_response("list_stack_resources", no_resources(), {"StackName": ROOT_ID})
+    stub.add_response("describe_stack_events", newest_first(ev(ROOT_ID, STACK, "UPDATE_COMPLETE", seconds=-100)))
+    stub.add_response("describe_change_set", {"ExecutionStatus": "AVAILABLE"},
+                      {"ChangeSetName": CS_ARN, "StackName": ROOT_ID})
+    _interrupted_execute(monkeypatch, reached=False)
+    runner, _, _ = runner_for(cfn)
+    with pytest.raises(DeployError) as exc:
+        runner.execute(update_plan())
+    stub.assert_no_pending_responses()
+    assert exc.value.exit_code == 130
+    assert str(exc.value) == (f"Interrupted (Ctrl-C) before CloudFormation executed the change set: {STACK} was "
+                              "not changed.")
+
+
 def test_a_failed_update_reports_the_nested_root_cause():
     cfn, stub = stubbed()
     stub.add_response("list_stack_resources", nested_resources(("Compute", COMPUTE_ID)), {"StackName": ROOT_ID})
@@ -776,3 +821,30 @@ def test_only_a_non_empty_bucket_of_ours_makes_the_deletion_retry():
     assert not blocked_by_our_bucket(RootCause("catalog-prod/Data", "Role", "AWS::IAM::Role", "DELETE_FAILED",
                                                "is not empty"), ours)
     assert not blocked_by_our_bucket(None, ours)
+
+
+@pytest.mark.parametrize("reached, status, message", [
+    (True, "DELETE_IN_PROGRESS", f"Stopped waiting: the deletion of {STACK} continues in CloudFormation."),
+    (False, "UPDATE_COMPLETE", f"Interrupted (Ctrl-C) before CloudFormation started deleting {STACK}: it was not "
+                               "deleted."),
+])
+def test_ctrl_c_while_delete_stack_is_in_flight_says_whether_the_deletion_runs(reached, status, message):
+    cfn, stub = stubbed()
+    stub.add_response("list_stack_resources", no_resources(), {"StackName": ROOT_ID})
+    stub.add_response("describe_stack_events", newest_first(ev(ROOT_ID, STACK, "UPDATE_COMPLETE", seconds=-100)))
+    if reached:
+        stub.add_response("delete_stack", {}, {"StackName": ROOT_ID, "ClientRequestToken": ANY})
+    stub.add_response("describe_stacks", stack(status), {"StackName": ROOT_ID})
+    real = cfn.delete_stack
+
+    def delete_stack(**kwargs):
+        if reached:
+            real(**kwargs)
+        raise KeyboardInterrupt
+
+    cfn.delete_stack = delete_stack
+    runner, _, _ = runner_for(cfn)
+    with pytest.raises(DeployError) as exc:
+        runner.delete_and_wait(StackInfo(STACK, ROOT_ID, "UPDATE_COMPLETE"), purpose="destroy")
+    stub.assert_no_pending_responses()
+    assert exc.value.exit_code == 130 and str(exc.value) == message

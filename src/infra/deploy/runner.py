@@ -138,7 +138,15 @@ class StackRunner:
         stream = self._stream(info.stack_id)
         stream.prime()
         token = f"serverless-infra-{uuid.uuid4()}"
-        self.cfn.delete_stack(StackName=info.stack_id, ClientRequestToken=token)
+        try:
+            self.cfn.delete_stack(StackName=info.stack_id, ClientRequestToken=token)
+        except KeyboardInterrupt as stop:   # while DeleteStack was in flight: did it reach CloudFormation?
+            now = describe_stack(self.cfn, info.stack_id)
+            if now is not None and now.status == info.status:
+                raise DeployError(f"Interrupted ({stop_name(stop)}) before CloudFormation started deleting "
+                                  f"{info.name}: it was not deleted.", exit_code=stop_code(stop)) from None
+            raise DeployError(f"Stopped waiting: the deletion of {info.name} continues in CloudFormation.",
+                              exit_code=stop_code(stop)) from None
         try:
             with stream.sink:
                 status = stream.wait_for_operation(self.timeout)
@@ -294,10 +302,17 @@ class StackRunner:
                 changeset.execute(self.cfn, cs, token)
             except aws_exceptions() as exc:
                 self._execute_failed(cs, stream, error_message(exc))
-            try:
-                status = stream.wait_for_operation(self.timeout)
-            except (KeyboardInterrupt, WaitTimeout) as why:
-                status = self._cancel(plan, cs, stream, why)
+            except KeyboardInterrupt as stop:
+                # Stopped while ExecuteChangeSet was in flight: it may or may not have reached CloudFormation.
+                if not self._executed(cs):
+                    raise DeployError(f"Interrupted ({stop_name(stop)}) before CloudFormation executed the change "
+                                      f"set: {self.spec.name} was not changed.", exit_code=stop_code(stop)) from None
+                status = self._cancel(plan, cs, stream, stop)
+            else:
+                try:
+                    status = stream.wait_for_operation(self.timeout)
+                except (KeyboardInterrupt, WaitTimeout) as why:
+                    status = self._cancel(plan, cs, stream, why)
         elapsed = (datetime.now() - started).total_seconds()
         if status not in SUCCESS:
             cause = find_root_cause(api_events_getter(self.cfn), cs.stack_id, self.spec.name, stream.cutoff)
@@ -319,6 +334,15 @@ class StackRunner:
         if plan.kind == CREATE and status == "ROLLBACK_COMPLETE":
             text += " The stack is now in ROLLBACK_COMPLETE: fix the cause and deploy again with --recreate-failed."
         return text
+
+    def _executed(self, cs: changeset.ChangeSet) -> bool:
+        """Whether CloudFormation took the change set for execution (one it no longer has was: an
+        executed change set is deleted with the others of its stack)."""
+        try:
+            answer = self.cfn.describe_change_set(ChangeSetName=cs.arn, StackName=cs.stack_id)
+        except aws_exceptions():
+            return True   # gone, or unknown: assume the update runs, and follow it
+        return answer.get("ExecutionStatus") not in ("AVAILABLE", "UNAVAILABLE")
 
     def _execute_failed(self, cs: changeset.ChangeSet, stream: EventStream, message: str) -> None:
         """ExecuteChangeSet itself failed (AWS: bad state or token; emulators: a resource failed)."""
