@@ -246,6 +246,24 @@ def test_leftovers_of_earlier_runs_are_cleaned_up(stage, cli):
     assert all(c["ExecutionStatus"] == "EXECUTE_COMPLETE" for c in change_sets(cfn))
 
 
+def test_another_runs_change_set_under_review_is_left_alone(stage, cli):
+    """Two deploys of one stage: the second no longer deletes the first's change set while the first
+    waits at its question (it did, by their shared fixed name, and the first then failed)."""
+    assert cli("deploy", *stage.args(*CI)).exit_code == 0
+    cfn, s3 = stage.client("cloudformation"), stage.client("s3")
+    s3.create_bucket(Bucket="scratch")
+    s3.put_object(Bucket="scratch", Key="t.json", Body=json.dumps({"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}))
+    theirs = cfn.create_change_set(StackName=STACK, ChangeSetName="serverless-infra-deploy-0123456789ab",
+                                   ChangeSetType="UPDATE", TemplateURL="https://scratch.s3.us-east-1.amazonaws.com/t.json")
+    stage.params = {"memory": 512}
+    result = cli("deploy", *stage.args(*CI))
+    assert result.exit_code == 0, result.output
+    assert "Another run is reviewing a change set for shop-dev (made 1 min ago)" in " ".join(result.output.split())
+    assert theirs["Id"] in {c["ChangeSetId"] for c in change_sets(cfn)}
+    ours = [c for c in change_sets(cfn) if c["ChangeSetId"] != theirs["Id"]]
+    assert ours and all(c["ChangeSetName"].startswith("serverless-infra-deploy-") for c in ours)
+
+
 def test_no_changes_from_cloudformation_is_success_without_a_change_set(stage, cli, monkeypatch):
     assert cli("deploy", *stage.args(*CI)).exit_code == 0
     cfn = stage.client("cloudformation")

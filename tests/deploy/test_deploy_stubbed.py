@@ -186,19 +186,35 @@ def test_cloudformations_pre_deployment_validation_is_shown_with_a_failed_change
 
 
 def test_stale_change_sets_of_this_stack_and_name_are_deleted_only():
+    """A killed run's leftovers go (the old fixed name, or a run's name 6 hours old); another run's
+    change set under review (younger) stays, counted; other stacks' and other tools' stay."""
+    from datetime import timedelta
+
     cfn, stub = stubbed()
-    summary = lambda name, stack_name, arn, status="CREATE_COMPLETE": {  # noqa: E731
+    now = T0 + timedelta(days=1)
+    summary = lambda name, stack_name, arn, age_h=10.0: {  # noqa: E731
         "ChangeSetName": name, "StackName": stack_name, "ChangeSetId": arn, "StackId": "x",
-        "ExecutionStatus": "AVAILABLE", "Status": status}
+        "ExecutionStatus": "AVAILABLE", "Status": "CREATE_COMPLETE", "CreationTime": now - timedelta(hours=age_h)}
     stub.add_response("list_change_sets", {"Summaries": [
-        summary("serverless-infra-deploy", STACK, CS_ARN),
+        summary("serverless-infra-deploy", STACK, CS_ARN, age_h=0.1),
         summary("serverless-infra-deploy", "other-stack", "arn:other"),
         summary("someone-elses", STACK, "arn:mine-not"),
+        summary("serverless-infra-deploy-0a1b2c3d4e5f", STACK, "arn:killed-run", age_h=7),
+        summary("serverless-infra-deploy-aaaaaaaaaaaa", STACK, "arn:reviewing", age_h=0.5),
+        summary("serverless-infra-deployment", STACK, "arn:not-ours"),
     ], "NextToken": "t"}, {"StackName": STACK})
     stub.add_response("delete_change_set", {}, {"ChangeSetName": CS_ARN})
+    stub.add_response("delete_change_set", {}, {"ChangeSetName": "arn:killed-run"})
     stub.add_response("list_change_sets", {"Summaries": []}, {"StackName": STACK, "NextToken": "t"})
-    assert changeset.delete_stale(cfn, STACK, "serverless-infra-deploy") == 1
+    stale = changeset.delete_stale(cfn, STACK, "serverless-infra-deploy", now=now)
     stub.assert_no_pending_responses()
+    assert stale.deleted == 2 and stale.waiting == [1800.0]
+
+
+def test_each_run_names_its_own_change_set():
+    first, second = (changeset.run_name("serverless-infra-deploy") for _ in range(2))
+    assert first != second and first.startswith("serverless-infra-deploy-") and len(first) <= 128
+    assert all(c.isalnum() or c == "-" for c in first)
 
 
 def test_nested_change_sets_are_walked_into_one_diff():

@@ -1,7 +1,9 @@
 """Change sets: create (with nested change sets), wait, read every level as rows, execute, clean up.
 
-- One fixed name per purpose (`serverless-infra-deploy`, `serverless-infra-diff`): a leftover
-  from an interrupted run is found by name and deleted before the next one is created.
+- One name per purpose and run (`serverless-infra-deploy-<run>`, `serverless-infra-diff-<run>`):
+  two runs on one stack never delete each other's change set while it is being reviewed. A run
+  deletes its own when it ends; one left by a killed run is deleted by CloudFormation when any
+  change set of the stack executes, and by the next run once it is STALE_AFTER_S old.
 - An empty change set is not a failure: CloudFormation's "didn't contain changes" (and
   "No updates are to be performed") become `NoChanges`.
 - Change sets are addressed by ARN, never by name alone, so two stacks (the root and the
@@ -10,8 +12,10 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from infra.deploy.resource_diff import NESTED_STACK_TYPE, Diff, LocalFallback, Row
@@ -29,6 +33,14 @@ NO_CHANGE_MARKERS = (
     "submitted information didn't contain changes",
 )
 CREATE_TIMEOUT = 600.0
+# A change set of another run younger than this is taken as under review (a deploy waiting at its
+# question), never deleted; older, it is a killed run's leftover.
+STALE_AFTER_S = 6 * 3600.0
+
+
+def run_name(base: str) -> str:
+    """This run's change set name: `base` and a random suffix (names: [a-zA-Z][-a-zA-Z0-9]*, at most 128)."""
+    return f"{base}-{uuid.uuid4().hex[:12]}"
 
 
 class NoChanges(Exception):
@@ -52,30 +64,46 @@ class ChangeSet:
     executed: bool = False
 
 
-def delete_stale(cfn: Any, stack: str, name: str) -> int:
-    """Delete change sets called `name` on `stack` left by earlier runs; how many."""
+@dataclass
+class Stale:
+    deleted: int = 0
+    waiting: list[float] = field(default_factory=list)   # ages (s) of other runs' change sets under review
+
+
+def delete_stale(cfn: Any, stack: str, base: str, now: datetime | None = None) -> Stale:
+    """Delete the change sets of `stack` that runs named `base` left behind: ones called `base`
+    itself (an older version's fixed name) or `base-<run>` older than STALE_AFTER_S. Younger ones
+    belong to a run still reviewing its plan: counted, left alone."""
     from botocore.exceptions import ClientError
 
-    deleted = 0
+    now = now or datetime.now(timezone.utc)
+    found = Stale()
     try:
         for page in cfn.get_paginator("list_change_sets").paginate(StackName=stack):
             for summary in page.get("Summaries", []):
                 # Some endpoints list every stack's change sets: check the stack as well.
                 if summary.get("StackName") not in (None, stack) and summary.get("StackId") != stack:
                     continue
-                if summary.get("ChangeSetName") != name or summary.get("ExecutionStatus") == "EXECUTE_IN_PROGRESS":
+                name = summary.get("ChangeSetName", "")
+                if summary.get("ExecutionStatus") == "EXECUTE_IN_PROGRESS" or not (
+                        name == base or name.startswith(base + "-")):
+                    continue
+                created = summary.get("CreationTime")
+                age = (now - created).total_seconds() if isinstance(created, datetime) else None
+                if name != base and age is not None and age < STALE_AFTER_S:
+                    found.waiting.append(age)
                     continue
                 try:
                     cfn.delete_change_set(ChangeSetName=summary["ChangeSetId"])
-                    deleted += 1
+                    found.deleted += 1
                 except ClientError as exc:
                     if "does not exist" not in str(exc) and "not found" not in str(exc).lower():
                         raise
     except ClientError as exc:
         if "does not exist" in str(exc):
-            return deleted
+            return found
         raise
-    return deleted
+    return found
 
 
 def create(cfn: Any, *, stack: str, kind: str, name: str, parameters: dict[str, str],

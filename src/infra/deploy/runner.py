@@ -197,10 +197,10 @@ class StackRunner:
         if info is not None and self.unchanged(info):
             plan.no_changes = True
             return plan
-        changeset.delete_stale(self.cfn, self.spec.name, self.change_set_name)
+        self._clear_stale()
         try:
             plan.change_set = changeset.create(
-                self.cfn, stack=self.spec.name, kind=plan.kind, name=self.change_set_name,
+                self.cfn, stack=self.spec.name, kind=plan.kind, name=changeset.run_name(self.change_set_name),
                 parameters=self.spec.parameters, tags=self.spec.tags,
                 template_url=self.spec.template_url, template_body=self.spec.template_body,
                 sleep=self.sleep, clock=self.clock)
@@ -215,6 +215,14 @@ class StackRunner:
         plan.diff = collect(self.cfn, plan.change_set.changes, self.spec.name, LocalFallback(templates))
         self._describe(plan, templates)
         return plan
+
+    def _clear_stale(self) -> None:
+        """Delete what killed runs left; say when another run is reviewing a plan for this stack."""
+        stale = changeset.delete_stale(self.cfn, self.spec.name, self.change_set_name)
+        if stale.waiting:
+            minutes = max(1, round(min(stale.waiting) / 60))
+            self.ui.note(f"Another run is reviewing a change set for {self.spec.name} (made {minutes} min ago). "
+                         "Whichever executes first voids the other's plan, and that one then stops, changing nothing.")
 
     def templates(self, info: StackInfo | None) -> Templates:
         return Templates(self.cfn, self.spec.name, info.stack_id if info else None, self.spec.template,
@@ -249,10 +257,10 @@ class StackRunner:
         when it does not exist); nothing else may change in the same operation."""
         info = self.ready(recreate_failed=False, read_only=False)
         plan = Plan(self.spec, info, kind=IMPORT)
-        changeset.delete_stale(self.cfn, self.spec.name, self.change_set_name)
+        self._clear_stale()
         try:
             plan.change_set = changeset.create(
-                self.cfn, stack=self.spec.name, kind=IMPORT, name=self.change_set_name,
+                self.cfn, stack=self.spec.name, kind=IMPORT, name=changeset.run_name(self.change_set_name),
                 parameters=self.spec.parameters, tags=self.spec.tags, template_url=self.spec.template_url,
                 template_body=self.spec.template_body, sleep=self.sleep, clock=self.clock,
                 resources_to_import=resources)
@@ -352,6 +360,11 @@ class StackRunner:
             cause = find_root_cause(api_events_getter(self.cfn), cs.stack_id, self.spec.name, stream.cutoff)
         except aws_exceptions():
             pass
+        if "does not exist" in message or "ChangeSetNotFound" in message:
+            raise DeployError(f"The change set for {self.spec.name} is gone: another run executed its own on "
+                              f"{self.spec.name} while this one waited (CloudFormation then deletes every other "
+                              "change set of the stack). This run changed nothing: run it again to plan from what "
+                              "is deployed now.")
         text = f"CloudFormation could not execute the change set for {self.spec.name}: {message.rstrip('.')}."
         if cause is not None:
             text += f" Root cause: {cause.sentence()}."
