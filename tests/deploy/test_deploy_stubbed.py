@@ -864,3 +864,20 @@ def test_ctrl_c_while_delete_stack_is_in_flight_says_whether_the_deletion_runs(r
         runner.delete_and_wait(StackInfo(STACK, ROOT_ID, "UPDATE_COMPLETE"), purpose="destroy")
     stub.assert_no_pending_responses()
     assert exc.value.exit_code == 130 and str(exc.value) == message
+
+
+def test_a_change_set_another_run_voided_stops_saying_nothing_changed():
+    """Another run executed its change set first: CloudFormation deleted ours with the stack's others."""
+    cfn, stub = stubbed()
+    stub.add_response("list_stack_resources", no_resources(), {"StackName": ROOT_ID})
+    stub.add_response("describe_stack_events", newest_first(ev(ROOT_ID, STACK, "UPDATE_COMPLETE", seconds=-100)))
+    stub.add_client_error("execute_change_set", service_error_code="ChangeSetNotFound",
+                          service_message=f"ChangeSet [{CS_ARN}] does not exist", http_status_code=404)
+    stub.add_response("list_stack_resources", no_resources(), {"StackName": ROOT_ID})   # finish(): the events so far
+    stub.add_response("describe_stack_events", {"StackEvents": []})
+    stub.add_response("describe_stack_events", {"StackEvents": []})                      # the root-cause search
+    runner, _, _ = runner_for(cfn)
+    with pytest.raises(DeployError) as exc:
+        runner.execute(update_plan())
+    assert str(exc.value).startswith(f"The change set for {STACK} is gone: another run executed its own")
+    assert "This run changed nothing: run it again" in str(exc.value)
