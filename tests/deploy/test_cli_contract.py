@@ -177,6 +177,14 @@ def test_an_unknown_output_key_is_one_line(stage, cli, tmp_path, emulator):
     # --json with a key is still JSON.
     as_json = cli("outputs", *args, "--json", "TableName")
     assert as_json.exit_code == 0 and json.loads(as_json.stdout) == {"TableName": "shop-dev-items"}
+    # ... and so is the outputs file: KEY selects what it holds, as it selects what --json prints.
+    piped = cli("outputs", *args, "TableName", "--outputs-file", "-")
+    assert piped.exit_code == 0 and json.loads(piped.stdout) == {"TableName": "shop-dev-items"}
+    saved = tmp_path / "one.json"
+    assert cli("outputs", *args, "TableName", "--outputs-file", saved).exit_code == 0
+    assert json.loads(saved.read_text()) == {"TableName": "shop-dev-items"}
+    assert cli("outputs", *args, "TableNme", "--outputs-file", tmp_path / "none.json").exit_code == 1
+    assert not (tmp_path / "none.json").exists()     # an unknown KEY writes no file
 
 
 # -- 2. every flag reaches the command ------------------------------------------------------------------

@@ -88,16 +88,16 @@ def run_outputs(opts: Options, ui: Ui, *, key: str | None = None, as_json: bool 
         if info is None:
             raise DeployError(f"Stack {build.stack_name} does not exist in {aws.region}; deploy it first.")
         outputs = read_outputs(aws, ui, info, root_only=root_only)
-    if opts.outputs_file:
-        write_outputs(opts.outputs_file, outputs)
+    if key is not None and key not in outputs:
+        if root_only and key in read_outputs(aws, ui, info, root_only=False):
+            raise DeployError(f"{key} is an output of one of {build.stack_name}'s nested stacks, not of the root: "
+                              "drop --root-only.")
+        close = difflib.get_close_matches(key, list(outputs), n=3)
+        hint = f" Did you mean {' or '.join(close)}?" if close else f" It has: {', '.join(outputs) or 'none'}."
+        raise DeployError(f"{build.stack_name} has no output {key}.{hint}")
+    if opts.outputs_file:   # what the command selected: KEY alone, as --json gives it
+        write_outputs(opts.outputs_file, outputs if key is None else {key: outputs[key]})
     if key is not None:
-        if key not in outputs:
-            if root_only and key in read_outputs(aws, ui, info, root_only=False):
-                raise DeployError(f"{key} is an output of one of {build.stack_name}'s nested stacks, not of the root: "
-                                  "drop --root-only.")
-            close = difflib.get_close_matches(key, list(outputs), n=3)
-            hint = f" Did you mean {' or '.join(close)}?" if close else f" It has: {', '.join(outputs) or 'none'}."
-            raise DeployError(f"{build.stack_name} has no output {key}.{hint}")
         # --json keeps its promise of JSON: the one output as an object.
         ui.raw(json.dumps({key: outputs[key]}, indent=2) if as_json else outputs[key])
     elif as_json:
