@@ -280,3 +280,13 @@ def test_outputs_are_plain_tab_lines_when_piped_and_a_table_on_a_terminal():
     tty = Ui(out=Console(file=out2, width=80, force_terminal=True, color_system=None))
     show_outputs(tty, {"ApiUrl": url}, title="Outputs")
     assert "Output" in out2.getvalue() and "ApiUrl" in out2.getvalue()
+
+
+def test_a_move_is_no_iam_change_in_the_summary():
+    """A moved role or policy is the same resource in another stack: it widens and narrows nothing."""
+    from infra.deploy.diff_render import summary
+
+    diff = Diff(rows=[Row(f"{STACK}/ComputeExtra", "Move", "OrdersRole", "AWS::IAM::Role", "False"),
+                      Row(f"{STACK}/ComputeExtra", "Move", "OrdersPolicy", "AWS::IAM::Policy", "False"),
+                      Row(f"{STACK}/Compute", "Modify", "UsersRole", "AWS::IAM::Role", "False")])
+    assert summary(diff) == "0 to add, 1 to modify, 0 to remove, 2 to move; 1 IAM change"

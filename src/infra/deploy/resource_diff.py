@@ -46,6 +46,8 @@ class Row:
 
     @property
     def iam(self) -> bool:
+        if self.action == "Move":
+            return False   # the same resource, properties and all, in another stack: no access changes
         if self.resource_type.startswith("AWS::IAM::") or facts(self.resource_type).grants_access:
             if self.resource_type == "AWS::KMS::Key":
                 return self.action != "Modify" or bool(set(self.properties) & IAM_PROPERTIES) or not self.properties
