@@ -304,6 +304,13 @@ def test_clients_use_adaptive_retries(aws_env):
     assert Aws(Target(region="eu-west-1", endpoint_url="http://127.0.0.1:1")).client("s3").meta.endpoint_url == "http://127.0.0.1:1"
 
 
+def test_the_first_call_gives_up_within_seconds_on_an_endpoint_that_never_answers(aws_env):
+    """STS GetCallerIdentity answers at once; 10 attempts of 60 s each were minutes of silence."""
+    config = Aws(Target(region="eu-west-1")).client("sts", quick=True).meta.config
+    assert config.retries["total_max_attempts"] == 2 and config.read_timeout == 10 and config.connect_timeout == 5
+    assert Aws(Target(region="eu-west-1")).client("sts").meta.config.read_timeout == 60   # the other calls
+
+
 def test_unknown_region_is_one_sentence_with_a_suggestion():
     with pytest.raises(UsageError, match=r"Unknown AWS region 'us-est-1'\. Did you mean .*us-east-1"):
         check_region(boto3.Session(), "us-est-1")

@@ -22,6 +22,8 @@ from infra.errors import DeployError, UsageError, UserError
 # which never throttles and answers HTTP 500 for operations it does not implement.
 AWS_MAX_ATTEMPTS = 10
 EMULATOR_MAX_ATTEMPTS = 2
+# The first call's timeouts (seconds): STS answers at once, or the endpoint is not answering.
+QUICK_CONNECT_S, QUICK_READ_S = 5, 10
 USER_AGENT_APPID = "serverless-infra"
 
 # Region names in the shape AWS uses (us-east-1, eu-central-2, us-gov-west-1, cn-north-1, ...):
@@ -74,7 +76,7 @@ class Aws:
         if not region:
             raise UsageError("No AWS region given: pass --region or set `region` in the stage config.")
         self.region = check_region(self.session, region)
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients: dict[tuple[str, str, bool], Any] = {}
         self.unsupported: set[str] = set()
         self._account: str | None = None
 
@@ -103,7 +105,7 @@ class Aws:
         if self._account is None:
             where = f"the endpoint {self.endpoint_url}" if self.endpoint_url else "AWS"
             with aws_errors(f"checking the AWS credentials against {where}"):
-                answer = self.client("sts").get_caller_identity()
+                answer = self.client("sts", quick=True).get_caller_identity()
             account = answer.get("Account") if isinstance(answer, dict) else None
             if not account:
                 raise DeployError(f"Unexpected answer from {where}: STS GetCallerIdentity named no account; "
@@ -125,17 +127,21 @@ class Aws:
                 "login, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) or pass --profile."
             )
 
-    def client(self, service: str) -> Any:
-        key = (service, self.region)
+    def client(self, service: str, *, quick: bool = False) -> Any:
+        """A client for `service` in this region. `quick`: for the first call of a command (STS
+        GetCallerIdentity, which answers at once), short timeouts and two attempts, so an endpoint
+        that takes the connection and never answers is one error within seconds, not minutes of
+        silence (10 attempts of 60 s against AWS)."""
+        key = (service, self.region, quick)
         if key not in self._clients:
             from botocore.config import Config
 
-            attempts = EMULATOR_MAX_ATTEMPTS if self.endpoint_url else AWS_MAX_ATTEMPTS
+            attempts = EMULATOR_MAX_ATTEMPTS if self.endpoint_url or quick else AWS_MAX_ATTEMPTS
             config = Config(
                 retries={"mode": "adaptive", "total_max_attempts": attempts},
                 user_agent_appid=USER_AGENT_APPID,
-                connect_timeout=10,
-                read_timeout=60,
+                connect_timeout=QUICK_CONNECT_S if quick else 10,
+                read_timeout=QUICK_READ_S if quick else 60,
             )
             client = self.session.client(service, region_name=self.region, endpoint_url=self.endpoint_url,
                                          config=config)
