@@ -442,3 +442,52 @@ def test_ctrl_c_stops_serve_with_exit_130_and_its_emulator(tmp_path):
     emulator_port = int("".join(log).split("emulator: http://127.0.0.1:", 1)[1].split(" ", 1)[0])
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", emulator_port), timeout=2).close()
+
+
+def test_a_saved_config_is_served_from_the_next_request_and_a_broken_one_is_not(tmp_path, users_node_modules):
+    """serve follows its config as it follows the code: a new route answers, a new table is created
+    in the emulator serve started (--emulator), and a config that does not load changes nothing."""
+    from infra.loop.local import close_runners, make_runners
+    from infra.loop.reload import ConfigReloader, route_functions
+
+    path = tmp_path / "catalog-api.toml"
+    path.write_text(CATALOG.read_text())
+    cfg = load_config(path)
+    lines: list[str] = []
+
+    def save(text: str) -> None:   # a later whole second: the reload compares time and size
+        path.write_text(text)
+        later = path.stat().st_mtime_ns + 2 * 10**9
+        os.utime(path, ns=(later, later))
+
+    with backing(cfg, emulator=True, say=lines.append) as back:
+        api = LocalApi(cfg, make_runners(cfg, route_functions(cfg.api.routes), back,
+                                         lambda name, line: lines.append(f"[{name}] {line}")), lines.append)
+        api.before_request = ConfigReloader(path, api, back, lines.append,
+                                            lambda name, line: lines.append(f"[{name}] {line}")).check
+        server = make_server(api, 0)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        thread.start()
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        try:
+            assert request(f"{base}/orders").status == 403               # not a route yet
+            text = CATALOG.read_text().replace(
+                'TABLE_NAME = "${tables.products.name}"',
+                'TABLE_NAME = "${tables.products.name}"\nORDERS_TABLE = "${tables.orders.name}"')
+            text = text.replace("[tables.products]", '[tables.orders]\npartition_key = "id:S"\n\n[tables.products]')
+            text += '\n[[api.routes]]\nmethod = "GET"\npath = "/orders"\nfunction = "products"\nauth = "NONE"\n'
+            save(text)
+            assert request(f"{base}/orders").status != 403              # routed to products now
+            assert any(line.startswith("config changed in ") for line in lines)
+            assert any("catalog-prod-orders" in line for line in lines if line.startswith("emulator: "))
+            assert any(line.split()[:4] == ["GET", "/orders", "->", "products"] for line in lines)
+            save("[project\n")                                               # broken: the previous one stays
+            assert request(f"{base}/products").status == 200
+            assert request(f"{base}/orders").status != 403
+            assert [line for line in lines if line.startswith("config not applied: ")
+                    and "is not valid TOML" in line and line.endswith("Still serving the previous config.")]
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join()
+            close_runners(api.functions)

@@ -156,20 +156,26 @@ def serve_cmd(config: Path, port: int, stage_outputs: Path | None, endpoint_url:
 
     Routes, path parameters, query strings, CORS preflight and request-model validation behave
     as in the deployed API; IAM and API-key authorization are NOT enforced (a warning says so).
-    Stop with Ctrl-C (exit 130).
+    A saved handler runs from the next request on, and so does a saved config. Stop with Ctrl-C
+    (exit 130).
     """
-    from infra.loop.local import backing as make_backing, functions
+    from infra.loop.local import backing as make_backing, close_runners, make_runners
+    from infra.loop.reload import ConfigReloader, route_functions
     from infra.loop.server import LocalApi, make_server
 
     cfg = _load(config)
     if not cfg.api:
         raise UsageError(f"{cfg.file}: the config has no [api] to serve; use `invoke` to run a function.")
     say = _stderr()
-    names = sorted({r.function for r in cfg.api.routes})
+
+    def function_log(name: str, line: str) -> None:
+        say(f"[{name}] {line}")
+
     with stop_once(), make_backing(cfg, stage_outputs=stage_outputs, endpoint_url=endpoint_url, emulator=emulator,
                                    profile=profile, say=say) as back:
-        with functions(cfg, names, back, lambda name, line: say(f"[{name}] {line}")) as runners:
-            api = LocalApi(cfg, runners, say)
+        api = LocalApi(cfg, make_runners(cfg, route_functions(cfg.api.routes), back, function_log), say)
+        try:
+            api.before_request = ConfigReloader(config, api, back, say, function_log).check
             server = make_server(api, port)
             host, bound = str(server.server_address[0]), server.server_address[1]
             for line in api.route_lines():
@@ -178,8 +184,10 @@ def serve_cmd(config: Path, port: int, stage_outputs: Path | None, endpoint_url:
                 f"on http://{host}:{bound}  (Ctrl-C to stop)")
             try:
                 server.serve_forever(poll_interval=0.2)
-            finally:  # Ctrl-C or SIGTERM: the emulator and Node.js processes are stopped on the way out
+            finally:
                 server.server_close()
+        finally:  # Ctrl-C or SIGTERM: the emulator and Node.js processes are stopped on the way out
+            close_runners(api.functions)
 
 
 @command("generate-event")

@@ -28,6 +28,12 @@ class Backing:
     resolve: envmod.Resolver
     extra_env: dict[str, str] = field(default_factory=dict)
     summary: str = ""
+    # The same backing for a changed config (serve reloads it): its references resolved anew, and
+    # with --emulator its new tables, buckets, key and secret created there.
+    rebind: Callable[[Config], "Backing"] | None = None
+
+    def for_config(self, cfg: Config) -> "Backing":
+        return self.rebind(cfg) if self.rebind else self
 
 
 def _unresolved(ref: str) -> str:
@@ -65,11 +71,17 @@ def backing(cfg: Config, *, stage_outputs: Path | None = None, endpoint_url: str
             raise UsageError(f"could not start the local emulator (moto_server): {exc}.") from None
         try:
             session, _ = _session(cfg, None, fake=True)
-            made = provision(cfg, _clients(session, cfg, server.endpoint_url))
-            say(f"emulator: {server.endpoint_url} (moto) with tables {', '.join(made['tables']) or 'none'}; "
-                f"buckets {', '.join(made['buckets']) or 'none'}; key {made['key'][0]}"
-                + (f"; secret {made['secret'][0]}" if made["secret"] else ""))
-            yield _emulator_backing(cfg, session, server.endpoint_url, dict(FAKE_CREDENTIALS))
+
+            def provisioned(config: Config) -> Backing:
+                made = provision(config, _clients(session, config, server.endpoint_url))
+                say(f"emulator: {server.endpoint_url} (moto) with tables {', '.join(made['tables']) or 'none'}; "
+                    f"buckets {', '.join(made['buckets']) or 'none'}; key {made['key'][0]}"
+                    + (f"; secret {made['secret'][0]}" if made["secret"] else ""))
+                back = _emulator_backing(config, session, server.endpoint_url, dict(FAKE_CREDENTIALS))
+                back.rebind = provisioned
+                return back
+
+            yield provisioned(cfg)
         finally:
             server.stop()
         return
@@ -96,7 +108,8 @@ def _check_endpoint(session: Any, cfg: Config, endpoint: str) -> None:
 def _emulator_backing(cfg: Config, session: Any, endpoint: str, extra: dict[str, str]) -> Backing:
     resolver = envmod.EmulatorResolver(cfg, _clients(session, cfg, endpoint), endpoint)
     return Backing(resolver, {**extra, "AWS_ENDPOINT_URL": endpoint, "AWS_EC2_METADATA_DISABLED": "true"},
-                   summary=f"emulator at {endpoint}")
+                   summary=f"emulator at {endpoint}",
+                   rebind=lambda config: _emulator_backing(config, session, endpoint, extra))
 
 
 def _session(cfg: Config, profile: str | None, fake: bool = False) -> tuple[Any, dict[str, str]]:
@@ -141,9 +154,20 @@ def function_environment(cfg: Config, name: str, back: Backing) -> dict[str, str
 @contextlib.contextmanager
 def functions(cfg: Config, names: list[str], back: Backing, log: Callable[[str, str], None]) -> Iterator[dict]:
     """Local runners for `names` (log(function, line) receives their logs), closed on exit."""
+    runners: dict = {}
+    try:
+        runners = make_runners(cfg, names, back, log)
+        yield runners
+    finally:
+        close_runners(runners)
+
+
+def make_runners(cfg: Config, names: list[str], back: Backing, log: Callable[[str, str], None]) -> dict:
+    """Local runners for `names`; the caller closes them (close_runners), and none is left open
+    when one cannot be made."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    runners = {}
+    runners: dict = {}
     try:
         for name in names:
             try:
@@ -151,7 +175,12 @@ def functions(cfg: Config, names: list[str], back: Backing, log: Callable[[str, 
             except (BotoCoreError, ClientError) as exc:
                 raise UsageError(f"resolving the environment of function {name}: {exc}.") from None
             runners[name] = local_function(cfg, name, environment, functools.partial(log, name))
-        yield runners
-    finally:
-        for runner in runners.values():
-            runner.close()
+    except BaseException:
+        close_runners(runners)
+        raise
+    return runners
+
+
+def close_runners(runners: dict) -> None:
+    for runner in runners.values():
+        runner.close()

@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
@@ -26,17 +27,55 @@ BAD_REQUEST = {"message": "Bad Request"}
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 
 
+@dataclass(frozen=True)
+class _Served:
+    cfg: Config
+    api: Api
+    routes: RouteTable
+    validators: dict
+    functions: dict
+
+
 class LocalApi:
     """The API of one config, served by local functions (name -> runner with `invoke(event)`)."""
 
     def __init__(self, cfg: Config, functions: dict, log: Callable[[str], None],
                  clock: Callable[[], float] = time.time):
-        assert cfg.api is not None, "serve refuses a config without an [api]"
-        self.api: Api = cfg.api
-        self.cfg, self.functions, self.log, self.clock = cfg, functions, log, clock
-        self.routes = RouteTable(cfg)
-        self.validators = {name: body_validator(model_schema(name, m)) for name, m in self.api.models.items()}
+        self.log, self.clock = log, clock
         self.lock = threading.Lock()
+        self.before_request: Callable[[], None] | None = None   # serve's config reload (reload.py)
+        self._use(cfg, functions)
+
+    def _use(self, cfg: Config, functions: dict) -> None:
+        assert cfg.api is not None, "serve refuses a config without an [api]"
+        api: Api = cfg.api
+        validators = {name: body_validator(model_schema(name, m)) for name, m in api.models.items()}
+        # One attribute, swapped whole: a request reads it once and is answered by one config.
+        self.served = _Served(cfg, api, RouteTable(cfg), validators, functions)
+
+    @property
+    def cfg(self) -> Config:
+        return self.served.cfg
+
+    @property
+    def api(self) -> Api:
+        return self.served.api
+
+    @property
+    def routes(self) -> RouteTable:
+        return self.served.routes
+
+    @property
+    def functions(self) -> dict:
+        return self.served.functions
+
+    def replace(self, cfg: Config, functions: dict) -> dict:
+        """Serve `cfg` with `functions` from the next request on (a running invocation ends first);
+        the functions it served until now, for the caller to close."""
+        with self.lock:
+            old = self.functions
+            self._use(cfg, functions)
+        return old
 
     def route_lines(self) -> list[str]:
         """One line per route for the start-up banner, with what is not enforced locally."""
@@ -49,32 +88,36 @@ class LocalApi:
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         started = time.monotonic()
-        response, target = self._answer(request)
+        if self.before_request is not None:
+            self.before_request()
+        with self.lock:   # one request at a time, answered wholly by one config (see replace)
+            response, target = self._answer(request)
         self.log(f'{request.source_ip} "{request.method} {request.path}" {response.status} '
                  f"{(time.monotonic() - started) * 1000:.0f}ms{target}")
         return response
 
     def _answer(self, request: HttpRequest) -> tuple[HttpResponse, str]:
-        match = self.routes.match(request.method, request.path)
-        if request.method == "OPTIONS" and self.api.cors and match is not None:
+        served = self.served
+        api = served.api
+        match = served.routes.match(request.method, request.path)
+        if request.method == "OPTIONS" and api.cors and match is not None:
             # The generated OPTIONS method: a MOCK integration answering 204 with the CORS headers.
-            return HttpResponse(204, [*cors_headers(self.api).items(), ("Content-Type", "application/json")],
+            return HttpResponse(204, [*cors_headers(api).items(), ("Content-Type", "application/json")],
                                 b""), ""
         if match is None or match.route is None:
             return self.gateway(403, MISSING_TOKEN, "MissingAuthenticationTokenException"), ""
         route = match.route
-        if (self.api.request_validation and route.model and validated_content_type(request.headers)
-                and not self.validators[route.model](request.body)):
+        if (api.request_validation and route.model and validated_content_type(request.headers)
+                and not served.validators[route.model](request.body)):
             return self.gateway(400, INVALID_BODY, "BadRequestException"), f" (invalid {route.model} body)"
-        event = proxy_event(self.cfg, request, match.resource, match.path_parameters, route, now=self.clock())
+        event = proxy_event(served.cfg, request, match.resource, match.path_parameters, route, now=self.clock())
         request_id = event["requestContext"]["requestId"]
         target = f" -> {route.function} ({request_id})"
-        with self.lock:
-            try:
-                outcome = self.functions[route.function].invoke(event)
-            except UserError as exc:  # the handler could not even be loaded
-                self.log(f"{route.function}: {exc}")
-                return self.gateway(502, INTERNAL_ERROR, "InternalServerErrorException"), target
+        try:
+            outcome = served.functions[route.function].invoke(event)
+        except UserError as exc:  # the handler could not even be loaded
+            self.log(f"{route.function}: {exc}")
+            return self.gateway(502, INTERNAL_ERROR, "InternalServerErrorException"), target
         if outcome.error is not None:
             self.log(f"{route.function}: {outcome.error.get('errorType')}: {outcome.error.get('errorMessage')}")
             return self.gateway(502, INTERNAL_ERROR, "InternalServerErrorException"), target
