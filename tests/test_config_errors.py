@@ -107,6 +107,12 @@ CASES = [
      "functions.products-of-the-catalog-of-things", "at most 32 lowercase letters"),
     ("secret-reference-without-secret", CATALOG, lambda t: sub(t, 'ENVIRONMENT = "prod"', 'SEC = "${secret.arn}"'),
      "functions.users.environment.SEC", "the config has no [secret]. Fix: add a [secret] table"),
+    ("tag-our-config-key", CATALOG,
+     lambda t: sub(t, "production = true", 'production = true\ntags = { "serverless-infra:config" = "x" }'),
+     'project.tags."serverless-infra:config"', "under this key"),
+    ("too-many-tags", CATALOG, lambda t: sub(t, "production = true", "production = true\ntags = { "
+                                             + ", ".join(f't{i} = "v"' for i in range(47)) + " }"),
+     "project.tags", "47 tags, and every resource gets 4 more"),
     ("rule-group-in-the-wrong-case", CATALOG, lambda t: sub(t, '"AWSManagedRulesSQLiRuleSet"', '"AWSManagedRulesSQLIRuleSet"'),
      "firewall.managed_rule_groups[2]", "did you mean 'AWSManagedRulesSQLiRuleSet'?"),
     ("bad-access-level", CATALOG, lambda t: sub(t, 'tables = { users = "read-write" }', 'tables = { users = "admin" }'),

@@ -192,9 +192,9 @@ def test_stale_change_sets_of_this_stack_and_name_are_deleted_only():
 
     cfn, stub = stubbed()
     now = T0 + timedelta(days=1)
-    summary = lambda name, stack_name, arn, age_h=10.0: {  # noqa: E731
+    summary = lambda name, stack_name, arn, age_h=10.0, execution="AVAILABLE": {  # noqa: E731
         "ChangeSetName": name, "StackName": stack_name, "ChangeSetId": arn, "StackId": "x",
-        "ExecutionStatus": "AVAILABLE", "Status": "CREATE_COMPLETE", "CreationTime": now - timedelta(hours=age_h)}
+        "ExecutionStatus": execution, "Status": "CREATE_COMPLETE", "CreationTime": now - timedelta(hours=age_h)}
     stub.add_response("list_change_sets", {"Summaries": [
         summary("serverless-infra-deploy", STACK, CS_ARN, age_h=0.1),
         summary("serverless-infra-deploy", "other-stack", "arn:other"),
@@ -202,13 +202,18 @@ def test_stale_change_sets_of_this_stack_and_name_are_deleted_only():
         summary("serverless-infra-deploy-0a1b2c3d4e5f", STACK, "arn:killed-run", age_h=7),
         summary("serverless-infra-deploy-aaaaaaaaaaaa", STACK, "arn:reviewing", age_h=0.5),
         summary("serverless-infra-deployment", STACK, "arn:not-ours"),
+        summary("serverless-infra-deploy-bbbbbbbbbbbb", STACK, "arn:ours-executed", age_h=0.2,
+                execution="EXECUTE_COMPLETE"),
+        summary("serverless-infra-deploy-cccccccccccc", STACK, "arn:voided", age_h=0.2, execution="OBSOLETE"),
     ], "NextToken": "t"}, {"StackName": STACK})
     stub.add_response("delete_change_set", {}, {"ChangeSetName": CS_ARN})
     stub.add_response("delete_change_set", {}, {"ChangeSetName": "arn:killed-run"})
+    stub.add_response("delete_change_set", {}, {"ChangeSetName": "arn:ours-executed"})
+    stub.add_response("delete_change_set", {}, {"ChangeSetName": "arn:voided"})
     stub.add_response("list_change_sets", {"Summaries": []}, {"StackName": STACK, "NextToken": "t"})
     stale = changeset.delete_stale(cfn, STACK, "serverless-infra-deploy", now=now)
     stub.assert_no_pending_responses()
-    assert stale.deleted == 2 and stale.waiting == [1800.0]
+    assert stale.deleted == 4 and stale.waiting == [1800.0]
 
 
 def test_each_run_names_its_own_change_set():
@@ -448,6 +453,21 @@ def test_ctrl_c_before_execute_change_set_reached_aws_says_nothing_changed(monke
     assert exc.value.exit_code == 130
     assert str(exc.value) == (f"Interrupted (Ctrl-C) before CloudFormation executed the change set: {STACK} was "
                               "not changed.")
+
+
+def test_ctrl_c_when_another_run_executed_first_cancels_nothing(monkeypatch):
+    """Our change set is gone: another run's execution deleted it, and the update running is theirs."""
+    cfn, stub = stubbed()
+    stub.add_response("list_stack_resources", no_resources(), {"StackName": ROOT_ID})
+    stub.add_response("describe_stack_events", newest_first(ev(ROOT_ID, STACK, "UPDATE_COMPLETE", seconds=-100)))
+    stub.add_client_error("describe_change_set", service_error_code="ChangeSetNotFound",
+                          service_message=f"ChangeSet [{CS_ARN}] does not exist", http_status_code=404)
+    _interrupted_execute(monkeypatch, reached=False)
+    runner, _, _ = runner_for(cfn)
+    with pytest.raises(DeployError) as exc:
+        runner.execute(update_plan())
+    stub.assert_no_pending_responses()   # no CancelUpdateStack
+    assert exc.value.exit_code == 130 and "before CloudFormation executed the change set" in str(exc.value)
 
 
 def test_a_failed_update_reports_the_nested_root_cause():
@@ -843,6 +863,9 @@ def test_only_a_non_empty_bucket_of_ours_makes_the_deletion_retry():
     (True, "DELETE_IN_PROGRESS", f"Stopped waiting: the deletion of {STACK} continues in CloudFormation."),
     (False, "UPDATE_COMPLETE", f"Interrupted (Ctrl-C) before CloudFormation started deleting {STACK}: it was not "
                                "deleted."),
+    # destroy's retry after a bucket was not empty: the stack is DELETE_FAILED, not what the survey saw
+    (False, "DELETE_FAILED", f"Interrupted (Ctrl-C) before CloudFormation started deleting {STACK}: it was not "
+                             "deleted."),
 ])
 def test_ctrl_c_while_delete_stack_is_in_flight_says_whether_the_deletion_runs(reached, status, message):
     cfn, stub = stubbed()

@@ -11,7 +11,8 @@ from rich.console import Console
 
 from infra.deploy.resource_diff import Diff, Row, Templates, enrich, output_changes
 from infra.deploy.diff_render import render_text
-from infra.deploy.owner import CONFIG_TAG, check_owner, config_identity
+from infra.config.schema import CONFIG_TAG
+from infra.deploy.owner import check_owner, config_identity
 from infra.deploy.access_diff import Rule, Statement, security_changes
 from infra.deploy.stack_state import StackInfo
 from infra.deploy.property_diff import HIDDEN, compact, property_changes, shorten

@@ -20,6 +20,9 @@ RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 # The tags every taggable resource gets, and the key of [project] each one's value comes from.
 OWN_TAGS = {"Project": "project.name", "Environment": "project.stage", "ManagedBy": "project.managed_by"}
+# The stack tag naming the config file that owns a stage's stacks (deploy refuses another config's);
+# CloudFormation passes stack tags on to the resources, so it counts toward their 50 too.
+CONFIG_TAG = "serverless-infra:config"
 
 
 @dataclass(frozen=True, kw_only=True)

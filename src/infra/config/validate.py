@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from infra.config import release, traffic
-from infra.config.schema import OWN_TAGS, Config, Function
+from infra.config.schema import CONFIG_TAG, OWN_TAGS, Config, Function
 from infra.config.typed import Loader, key_path
 
 JSON_TYPES = ("string", "number", "integer", "boolean", "object", "array")
@@ -91,6 +91,9 @@ def _tags(cfg: Config, ld: Loader) -> None:
                     f"remove it{' and set project.managed_by' if name == 'ManagedBy' else ''}.")
         if name.lower().startswith("aws:"):
             ld.fail(key, "tag keys that start with 'aws:' are reserved for AWS.", "use another prefix.")
+        if name == CONFIG_TAG:
+            ld.fail(key, "deploy tags the stage's stacks with the config file that owns them under this key.",
+                    "use another key.")
         if not 1 <= len(name) <= 128 or not _TAG_TEXT.fullmatch(name):
             ld.fail(key, "is not a valid tag key.", "use 1-128 letters, digits, spaces and _ . : / = + - @.")
         if len(value) > 256 or not _TAG_TEXT.fullmatch(value):
@@ -99,9 +102,10 @@ def _tags(cfg: Config, ld: Loader) -> None:
     if not 1 <= len(managed_by) <= 256 or not _TAG_TEXT.fullmatch(managed_by):
         ld.fail("project.managed_by", "is the ManagedBy tag's value, and not a valid one.",
                 "use 1-256 letters, digits, spaces and _ . : / = + - @.")
-    if len(tags) + len(OWN_TAGS) > 50:
-        ld.fail("project.tags", f"{len(tags)} tags, and every resource gets {len(OWN_TAGS)} more; AWS allows 50.",
-                f"keep at most {50 - len(OWN_TAGS)}.")
+    ours = len(OWN_TAGS) + 1   # and the stack's CONFIG_TAG, which CloudFormation passes on to resources
+    if len(tags) + ours > 50:
+        ld.fail("project.tags", f"{len(tags)} tags, and every resource gets {ours} more ({', '.join(OWN_TAGS)} "
+                f"and {CONFIG_TAG}); AWS allows 50.", f"keep at most {50 - ours}.")
 
 
 def _network(cfg: Config, ld: Loader) -> None:

@@ -72,8 +72,9 @@ class Stale:
 
 def delete_stale(cfn: Any, stack: str, base: str, now: datetime | None = None) -> Stale:
     """Delete the change sets of `stack` that runs named `base` left behind: ones called `base`
-    itself (an older version's fixed name) or `base-<run>` older than STALE_AFTER_S. Younger ones
-    belong to a run still reviewing its plan: counted, left alone."""
+    itself (an older version's fixed name), and `base-<run>` ones that were executed, failed or
+    made obsolete, or are older than STALE_AFTER_S. A younger one still awaiting execution belongs
+    to a run reviewing its plan: counted, left alone."""
     from botocore.exceptions import ClientError
 
     now = now or datetime.now(timezone.utc)
@@ -90,14 +91,20 @@ def delete_stale(cfn: Any, stack: str, base: str, now: datetime | None = None) -
                     continue
                 created = summary.get("CreationTime")
                 age = (now - created).total_seconds() if isinstance(created, datetime) else None
-                if name != base and age is not None and age < STALE_AFTER_S:
-                    found.waiting.append(age)
+                pending = (summary.get("ExecutionStatus") in ("AVAILABLE", "UNAVAILABLE")
+                           and summary.get("Status") in ("CREATE_PENDING", "CREATE_IN_PROGRESS", "CREATE_COMPLETE"))
+                if name != base and pending and age is not None and age < STALE_AFTER_S:
+                    found.waiting.append(age)   # made and not executed: a run reviewing it
                     continue
+                # Executed, failed or obsolete (voided by another execution), or old: a leftover.
                 try:
                     cfn.delete_change_set(ChangeSetName=summary["ChangeSetId"])
                     found.deleted += 1
                 except ClientError as exc:
-                    if "does not exist" not in str(exc) and "not found" not in str(exc).lower():
+                    # Gone meanwhile, or one CloudFormation will not delete in its state: a leftover
+                    # is never worth failing the run for.
+                    if ("does not exist" not in str(exc) and "not found" not in str(exc).lower()
+                            and exc.response.get("Error", {}).get("Code") != "InvalidChangeSetStatus"):
                         raise
     except ClientError as exc:
         if "does not exist" in str(exc):

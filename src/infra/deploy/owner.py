@@ -11,11 +11,11 @@ import re
 from pathlib import Path
 
 from infra.config import REPO_ROOT
+from infra.config.schema import CONFIG_TAG
 from infra.deploy.stack_state import StackInfo
 from infra.deploy.ui import Ui
 from infra.errors import UsageError
 
-CONFIG_TAG = "serverless-infra:config"
 # Tag values allow letters, digits, spaces and _ . : / = + - @ (CloudFormation stack tags).
 TAG_UNSAFE = re.compile(r"[^\w .:/=+\-@]")
 

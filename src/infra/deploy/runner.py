@@ -19,7 +19,7 @@ from infra.deploy.resource_diff import (Diff, LocalFallback, Templates, deployed
                                         value_changes)
 from infra.deploy.events import EventStream, WaitTimeout, make_sink
 from infra.deploy.rootcause import RootCause, api_events_getter, explain_failure, find_root_cause
-from infra.deploy.session import Aws, aws_exceptions, error_message, is_not_implemented
+from infra.deploy.session import Aws, aws_exceptions, error_code, error_message, is_not_implemented
 from infra.deploy.stack_state import CREATE, FAILED_CREATE, RECREATE, REFUSE, UPDATE, WAIT, StackInfo, decide
 from infra.deploy.stacks import describe_stack
 from infra.deploy.ui import Ui
@@ -142,7 +142,7 @@ class StackRunner:
             self.cfn.delete_stack(StackName=info.stack_id, ClientRequestToken=token)
         except KeyboardInterrupt as stop:   # while DeleteStack was in flight: did it reach CloudFormation?
             now = describe_stack(self.cfn, info.stack_id)
-            if now is not None and now.status == info.status:
+            if now is not None and now.status not in ("DELETE_IN_PROGRESS", "DELETE_COMPLETE"):
                 raise DeployError(f"Interrupted ({stop_name(stop)}) before CloudFormation started deleting "
                                   f"{info.name}: it was not deleted.", exit_code=stop_code(stop)) from None
             raise DeployError(f"Stopped waiting: the deletion of {info.name} continues in CloudFormation.",
@@ -312,7 +312,7 @@ class StackRunner:
                 self._execute_failed(cs, stream, error_message(exc))
             except KeyboardInterrupt as stop:
                 # Stopped while ExecuteChangeSet was in flight: it may or may not have reached CloudFormation.
-                if not self._executed(cs):
+                if not self._executed(cs, stop):
                     raise DeployError(f"Interrupted ({stop_name(stop)}) before CloudFormation executed the change "
                                       f"set: {self.spec.name} was not changed.", exit_code=stop_code(stop)) from None
                 status = self._cancel(plan, cs, stream, stop)
@@ -343,14 +343,20 @@ class StackRunner:
             text += " The stack is now in ROLLBACK_COMPLETE: fix the cause and deploy again with --recreate-failed."
         return text
 
-    def _executed(self, cs: changeset.ChangeSet) -> bool:
-        """Whether CloudFormation took the change set for execution (one it no longer has was: an
-        executed change set is deleted with the others of its stack)."""
+    def _executed(self, cs: changeset.ChangeSet, stop: BaseException) -> bool:
+        """Whether CloudFormation took the change set for execution. One it no longer has was never
+        executed: another run executed its own first (CloudFormation then deletes the stack's
+        other change sets), and the update running now, if any, is that run's, never to cancel."""
         try:
             answer = self.cfn.describe_change_set(ChangeSetName=cs.arn, StackName=cs.stack_id)
-        except aws_exceptions():
-            return True   # gone, or unknown: assume the update runs, and follow it
-        return answer.get("ExecutionStatus") not in ("AVAILABLE", "UNAVAILABLE")
+        except aws_exceptions() as exc:
+            if "does not exist" in error_message(exc) or error_code(exc) == "ChangeSetNotFound":
+                return False
+            raise DeployError(f"Interrupted while CloudFormation was asked to execute the change set for "
+                              f"{self.spec.name}, and whether it did could not be read "
+                              f"({error_message(exc).rstrip('.')}): see the stack's events before running again.",
+                              exit_code=stop_code(stop)) from None
+        return answer.get("ExecutionStatus") in ("EXECUTE_IN_PROGRESS", "EXECUTE_COMPLETE", "EXECUTE_FAILED")
 
     def _execute_failed(self, cs: changeset.ChangeSet, stream: EventStream, message: str) -> None:
         """ExecuteChangeSet itself failed (AWS: bad state or token; emulators: a resource failed)."""

@@ -11,7 +11,7 @@ from typing import Any
 from infra.deploy.bootstrap import STACK_NAME as BOOTSTRAP_STACK
 from infra.deploy.bootstrap_template import template as bootstrap_template
 from infra.deploy.manifest import MANIFEST, Build
-from infra.deploy.owner import CONFIG_TAG
+from infra.config.schema import CONFIG_TAG
 from infra.deploy.package import Packaged
 from infra.deploy.runner import StackSpec
 from infra.errors import DeployError
