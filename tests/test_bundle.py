@@ -69,6 +69,10 @@ def test_requirements_with_hashes_are_installed_with_require_hashes(tmp_path):
     ("-f./wheels", "local path"),
     ("--no-index", "local path"),
     ("--extra-index-url file:///srv/index", "local path"),
+    ("localpkg @ ./localpkg", "local path"),
+    ("foo @ ../foo-1.0-py3-none-any.whl", "local path"),
+    ("libs/localpkg", "local path"),
+    ("localpkg/", "local path"),
 ])
 def test_a_requirements_file_must_say_everything_itself(tmp_path, line, words):
     with pytest.raises(RecipeError, match=words):
@@ -76,6 +80,8 @@ def test_a_requirements_file_must_say_everything_itself(tmp_path, line, words):
 
 
 @pytest.mark.parametrize("line", ["--index-url https://pypi.example.com/simple", "-i https://pypi.example.com/simple",
+                                  "--index-url ${PIP_INDEX_URL}", "--index-url HTTPS://PYPI.EXAMPLE.COM/simple",
+                                  "pkg @ git+https://example.com/a/b", "six==1.17.0 ; sys_platform == 'linux'",
                                   "--find-links https://example.com/wheels", "requests @ https://example.com/r.whl",
                                   "pydantic[email]>=2; python_version >= '3.11'", "--only-binary=:all:"])
 def test_index_urls_and_direct_urls_are_not_local_paths(tmp_path, line):

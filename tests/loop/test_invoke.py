@@ -16,6 +16,7 @@ from infra.config import load_config
 from infra.errors import UsageError, UserError
 from infra.loop import env as envmod
 from infra.loop.local import backing, function_environment, functions
+from infra.loop.runtime import LOG_GRACE_S
 from infra.loop.provision import provision
 from support.shipped import SHIPPED
 
@@ -391,3 +392,22 @@ def test_a_node_invocations_log_is_read_before_its_answer_is_returned(echo_confi
                 said.clear()
             assert runners["jsecho"].invoke({"path": "/throw"}).error["errorType"] == "TypeError"
     assert not [line for line in said if "end-of-log" in line]   # the marker itself is never shown
+
+
+def test_a_node_log_without_a_final_newline_still_ends_before_the_answer(echo_project, echo_config, emulator):
+    """A handler's process.stdout.write('...') with no newline: the runner's end mark still gets a
+    line of its own (it was glued to the output and never recognised: a 2 s wait on every call)."""
+    (echo_project / "echo-js" / "index.mjs").write_text(
+        "export const handler = async () => { process.stdout.write('progress...'); console.log(''); "
+        "process.stdout.write('half'); return { statusCode: 200, body: 'ok' }; };\n")
+    said: list[str] = []
+    with backing(echo_config, endpoint_url=emulator.endpoint_url) as back:
+        provision(echo_config, lambda s: boto3.client(s, region_name="us-east-1", endpoint_url=emulator.endpoint_url))
+        with functions(echo_config, ["jsecho"], back, lambda name, line: said.append(line)) as runners:
+            started = time.monotonic()
+            for _ in range(3):
+                assert runners["jsecho"].invoke({"path": "/x"}).result["statusCode"] == 200
+            elapsed = time.monotonic() - started
+    assert said == ["progress...", "half"] * 3   # console.log('') ended the first line; the mark, the second
+    assert elapsed < 3 * LOG_GRACE_S   # not every invocation waited out the grace period for its mark
+

@@ -20,11 +20,24 @@ from infra.records import record
 # alone, so the file must say everything (a lock), not point elsewhere.
 # pip's short options take their value attached too (-rother.txt).
 _INCLUDES = re.compile(r"^\s*(-[rce]|--(requirement|constraint|editable)([\s=]|$))")
-# What installs from this machine's files: a path (./pkg, /tmp/x.whl, dist/x.whl), a file: URL
-# (also as `name @ file:...`), or an index option pointing at a folder (--find-links /wheels,
-# --no-index, which leaves only such links).
-_LOCAL = re.compile(r"^\s*(\.{1,2}/|/|file:|--no-index\b|(-f|--find-links|-i|--index-url|--extra-index-url)"
-                    r"[\s=]*+(?![a-z][a-z0-9+.-]*://(?!/)))|@\s*file:|^\s*[^\s;@:]+\.(whl|zip|tar\.gz|tgz)\b")
+# What installs from this machine's files: a path (./pkg, /tmp/x.whl, dist/x.whl, libs/pkg), a
+# file: URL or a path after `name @`, or an index option pointing at a folder (--find-links
+# /wheels; --no-index, which leaves only such links). An index named by an environment variable
+# (${PIP_INDEX_URL}: uv expands it) is taken as remote.
+_LOCAL_OPTION = re.compile(r"^\s*(--no-index\b|(-f|--find-links|-i|--index-url|--extra-index-url)[\s=]*+"
+                           r"(?![a-z][a-z0-9+.-]*://(?!/)|\$\{))", re.IGNORECASE)
+_LOCAL_DIRECT = re.compile(r"^\s*(\.{1,2}/|/|file:)|@\s*(file:|\.{1,2}/|/)", re.IGNORECASE)
+
+
+def _local(line: str) -> bool:
+    if _LOCAL_OPTION.search(line) or _LOCAL_DIRECT.search(line):
+        return True
+    if line.lstrip().startswith("-"):
+        return False
+    # A requirement is a name, extras, versions and markers: none has a '/', which only a path
+    # (or a URL, with its scheme) brings.
+    specifier = line.split(";", 1)[0].split(" --", 1)[0]
+    return "/" in specifier and "://" not in specifier
 
 
 class RecipeError(Exception):
@@ -111,7 +124,7 @@ def _requirements(path: Path) -> Recipe | None:
                               "editable install, so the file alone does not say what is installed.",
                               "write every requirement in this one file (`uv pip compile --generate-hashes` "
                               "writes such a lock).")
-        if _LOCAL.search(line):
+        if _local(line):
             raise RecipeError(f"requirements.txt line {number} ('{line[:60]}') installs from a local path, which "
                               "is not reproducible on another machine.", "publish the package to an index and pin it.")
         hashed = hashed or "--hash" in line

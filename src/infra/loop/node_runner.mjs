@@ -9,8 +9,9 @@
 //   stdout, per invocation:  {"result": ...} | {"error": {errorType, errorMessage, stackTrace}}
 // Whatever the handler prints (console.*, process.stdout) goes to stderr: in Lambda it is the
 // function's log, and here stdout carries only the protocol. Each invocation's log ends with a
-// line holding only END_OF_LOG, written before its answer: the two pipes are read apart, and
-// the caller waits for it so that an invocation's log is never shown after its answer.
+// line `END_OF_LOG <n>` (n counts invocations from 1), on a line of its own even after output
+// with no newline, written before its answer: the two pipes are read apart, and the caller
+// waits for it so that an invocation's log is never shown after its answer.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -20,16 +21,26 @@ import { format } from 'node:util';
 const [directory, handlerSpec] = process.argv.slice(2);
 const END_OF_LOG = '\u0000end-of-log';
 const reply = process.stdout.write.bind(process.stdout);
+// Everything the handler prints goes through here, so the runner knows whether a line is open.
+const toStderr = process.stderr.write.bind(process.stderr);
+let lineOpen = false;
+process.stderr.write = (chunk, ...rest) => {
+  const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+  if (text.length) lineOpen = !text.endsWith('\n');
+  return toStderr(chunk, ...rest);
+};
 const log = (...args) => process.stderr.write(`${format(...args)}\n`);
-process.stdout.write = process.stderr.write.bind(process.stderr);
+process.stdout.write = process.stderr.write;
 for (const level of ['log', 'info', 'warn', 'error', 'debug', 'trace']) console[level] = log;
 
 function send(message) {
   reply(`${JSON.stringify(message)}\n`);
 }
 
+let invocations = 0;
 function answer(text) {
-  process.stderr.write(`${END_OF_LOG}\n`);
+  invocations += 1;
+  process.stderr.write(`${lineOpen ? '\n' : ''}${END_OF_LOG} ${invocations}\n`);
   reply(text);
 }
 

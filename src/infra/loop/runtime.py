@@ -354,7 +354,7 @@ def _captured(log: Log) -> Iterator[None]:
             sink.flush()
 
 
-END_OF_LOG = "\0end-of-log"  # node_runner.mjs's last log line of each invocation, before its answer
+END_OF_LOG = "\0end-of-log"  # node_runner.mjs's last log line of each invocation ("<mark> <n>"), before its answer
 LOG_GRACE_S = 2.0  # how long an answer waits for its log to be read (it was written first)
 
 
@@ -367,7 +367,9 @@ class NodeFunction(_Function):
 
         self.proc: subprocess.Popen | None = None
         self.answers: queue.Queue = queue.Queue()
-        self.log_ended = threading.Event()  # the runner's END_OF_LOG line was read
+        # Invocations sent to the runner, and the last whose END_OF_LOG line was read.
+        self.sent, self.logged = 0, 0
+        self.log_read = threading.Condition()
         self.run_folder: Path | None = None  # a copy of the sources beside their node_modules
         self.has_dependencies = recipe_of(cfg, name) is not None
         if self.has_dependencies:
@@ -396,6 +398,7 @@ class NodeFunction(_Function):
             raise FunctionInitError(f"function {self.name} ({self.spec.runtime}) needs Node.js: install "
                                     "Node.js 20 or later and put `node` on PATH.")
         self.answers = queue.Queue()
+        self.sent = self.logged = 0   # a new runner counts from 1 again
         if self.has_dependencies and self.run_folder is None:
             self._prepare()
         folder = self.run_folder or self.source
@@ -420,8 +423,11 @@ class NodeFunction(_Function):
                                     f"({err.get('errorType', 'Error')}: {message}).{hint}")
 
     def _log_line(self, line: str) -> None:
-        if line == END_OF_LOG:
-            self.log_ended.set()
+        mark, _, number = line.partition(" ")
+        if mark == END_OF_LOG and number.isdigit():
+            with self.log_read:
+                self.logged = int(number)
+                self.log_read.notify_all()
         else:
             self.log(line)
 
@@ -466,7 +472,7 @@ class NodeFunction(_Function):
                 self._start()
             started = time.monotonic()
             fields = {**self.context_fields(request_id), "timeoutMs": self.spec.timeout * 1000}
-            self.log_ended.clear()
+            self.sent += 1
             try:
                 self.proc.stdin.write(json.dumps({"event": event, "context": fields}) + "\n")
                 self.proc.stdin.flush()
@@ -478,7 +484,8 @@ class NodeFunction(_Function):
             elapsed = (time.monotonic() - started) * 1000
             if answer is not None:
                 # Its log was written before its answer, but on the other pipe: shown first.
-                self.log_ended.wait(timeout=LOG_GRACE_S)
+                with self.log_read:
+                    self.log_read.wait_for(lambda: self.logged >= self.sent, timeout=LOG_GRACE_S)
             if answer is None:
                 exited = self.proc.poll() is not None
                 self.close()  # as Lambda does, a timed-out or crashed environment is not reused
