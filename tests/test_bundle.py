@@ -645,6 +645,18 @@ def test_a_fault_in_the_requirements_is_exit_2_with_its_fix(tmp_path, output, me
     err = bpython.declaration_error(btools.ToolFailed("w", output), recipe, "functions.f (f)")
     assert err is not None and err.exit_code == 2 and str(err).startswith(f"functions.f (f): {message}")
     assert bpython.declaration_error(btools.ToolFailed("w", "error: uv panicked"), recipe, "functions.f (f)") is None
+    refused = UV_NO_PACKAGE + "\nhint: An index URL (https://idx.example/simple) could not be queried due to a lack of " \
+                              "valid authentication credentials (401 Unauthorized)."
+    assert bpython.declaration_error(btools.ToolFailed("w", refused), recipe, "functions.f (f)") is None
+
+
+def test_a_uv_projects_fix_is_said_in_its_own_terms(tmp_path):
+    project = '[project]\nname = "f"\nversion = "1"\ndependencies = ["requests==99.0.0"]\n'
+    recipe = detect(write(tmp_path / "f", {"pyproject.toml": project, "uv.lock": "version = 1\n", "app.py": ""}),
+                    "python3.14")
+    err = bpython.declaration_error(btools.ToolFailed("w", UV_NO_VERSION), recipe, "functions.f (f)")
+    assert err is not None and str(err).endswith("Fix: change the dependency in pyproject.toml and run `uv lock` in "
+                                                  "the function's folder.")
 
 
 def test_a_version_the_index_lacks_is_a_declaration_error_from_uv_itself(tmp_path):
@@ -669,6 +681,8 @@ the unresolved path in the bundle."""
                             "Lambda. Fix: move prettier to dependencies in package.json"),
     ("@scope/tool", "imports '@scope/tool', which package.json does not declare. Fix: run `npm install @scope/tool`"),
     ("./helpers.mjs", "imports './helpers.mjs', which does not exist. Fix: correct the import's path."),
+    ("zod/v9", "imports 'zod/v9', and the installed zod (a dependency, at the version package-lock.json pins) "
+               "has no such entry point"),
 ])
 def test_an_import_esbuild_cannot_resolve_is_a_declaration_error(tmp_path, spec, message):
     from infra.bundle.node import unresolved_import
@@ -679,6 +693,8 @@ def test_an_import_esbuild_cannot_resolve_is_a_declaration_error(tmp_path, spec,
     err = unresolved_import(ESBUILD_UNRESOLVED.format(spec=spec), recipe, "functions.f (f)")
     assert err is not None and err.exit_code == 2 and message in str(err)
     assert unresolved_import("✘ [ERROR] Unexpected end of file", recipe, "functions.f (f)") is None
+    inside = ESBUILD_UNRESOLVED.format(spec="left-pad").replace("index.mjs:1:7:", "node_modules/zod/index.js:1:7:")
+    assert unresolved_import(inside, recipe, "functions.f (f)") is None   # a dependency's import, not ours
 
 
 def test_bundled_packages_with_native_addons_are_found(tmp_path):
@@ -689,4 +705,5 @@ def test_bundled_packages_with_native_addons_are_found(tmp_path):
     write(modules / "@napi/thing", {"package.json": "{}", "binding.gyp": "{}"})
     write(modules / "zod", {"package.json": "{}", "index.js": ""})
     write(modules / "unbundled-addon", {"package.json": "{}", "x.node": "\0"})
-    assert native_addons(["(function code)", "bcrypt", "@napi/thing", "zod"], modules) == ["@napi/thing", "bcrypt"]
+    write(modules / "plain", {"package.json": "{}", "lib/handlers.node/index.js": ""})   # a folder named *.node
+    assert native_addons(["(function code)", "bcrypt", "@napi/thing", "zod", "plain"], modules) == ["@napi/thing", "bcrypt"]

@@ -428,7 +428,7 @@ def test_a_function_that_serves_the_api_is_no_release_hook(project):
                       'before_traffic = "billing"\n', project)
     assert exc.value.key == "functions.orders.release.before_traffic"
     assert "'billing' serves the API (GET /bills); CodeDeploy invokes a release hook" in str(exc.value)
-    assert "its API traffic would lose its gradual release" in str(exc.value)
+    assert "its API traffic would skip the gradual releases of production stages" in str(exc.value)
     assert "Fix: declare a function of its own as the hook" in str(exc.value)
 
 

@@ -123,20 +123,26 @@ def native_addons(packages: list[str], node_modules: Path) -> list[str]:
         folder = node_modules / name
         if name.startswith("(") or not folder.is_dir():
             continue
-        if (folder / "binding.gyp").is_file() or next(folder.rglob("*.node"), None) is not None:
+        if (folder / "binding.gyp").is_file() or any(p.is_file() for p in folder.rglob("*.node")):
             native.append(name)
     return sorted(native)
 
 
 _UNRESOLVED = re.compile(r'Could not resolve "([^"]+)"')
+# esbuild's location of the import it could not resolve: "    node_modules/x/index.js:3:17:".
+_LOCATION = re.compile(r"^\s+(\S+?):\d+:\d+:\s*$", re.MULTILINE)
 
 
 def unresolved_import(output: str, recipe: Recipe, what: str) -> BuildError | None:
     """esbuild's "Could not resolve" said as what it is in the function's own declaration (exit 2):
-    a missing file, a devDependency (never bundled), or a package package.json does not name."""
+    a missing file, a devDependency (never bundled), a package package.json does not name, or an
+    entry point a dependency does not have. An import inside a dependency is left as esbuild said it."""
     found = _UNRESOLVED.search(output)
     if not found:
         return None
+    where = _LOCATION.search(output, found.end())
+    if where and "node_modules/" in where.group(1):
+        return None   # a dependency's own import: not the function's code; esbuild's words stand
     spec = found.group(1)
     if spec.startswith((".", "/")):
         return BuildError(f"{what}: its code imports '{spec}', which does not exist. Fix: correct the import's path.",
@@ -144,6 +150,11 @@ def unresolved_import(output: str, recipe: Recipe, what: str) -> BuildError | No
     parts = spec.split("/")
     package = "/".join(parts[:2]) if spec.startswith("@") else parts[0]
     manifest = json.loads((recipe.source / "package.json").read_text(encoding="utf-8"))
+    if package in (manifest.get("dependencies") or {}):
+        return BuildError(f"{what}: its code imports '{spec}', and the installed {package} (a dependency, at the "
+                          "version package-lock.json pins) has no such entry point. Fix: import a path the "
+                          f"package exports (see its package.json 'exports'), or update {package} with npm.",
+                          exit_code=2)
     if package in (manifest.get("devDependencies") or {}):
         return BuildError(f"{what}: its code imports '{spec}', a devDependency, and only dependencies are bundled "
                           f"for Lambda. Fix: move {package} to dependencies in package.json and run `npm install` "

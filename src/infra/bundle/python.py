@@ -136,14 +136,22 @@ _DECLARATION = (
 )
 
 
+# An index that refused us says "not found" too: that is access, not the requirements.
+_ACCESS = re.compile(r"\b(401|403)\b|Unauthorized|Forbidden|authenticat", re.IGNORECASE)
+# A uv project's requirements are pyproject.toml, locked by `uv lock`: the fix is said that way.
+_UV_FIX = "change the dependency in pyproject.toml and run `uv lock` in the function's folder."
+
+
 def declaration_error(exc: ToolFailed, recipe: Recipe, what: str) -> BuildError | None:
     """The install's failure said as a problem of the function's requirements, when it is one."""
+    if _ACCESS.search(exc.output):
+        return None
     for pattern, problem, fix in _DECLARATION:
         found = pattern.search(exc.output)
         if found:
             package = found.group(1).strip().rstrip(".")
-            return BuildError(f"{what}: {problem.format(package)}. Fix: {fix.format(package, file=recipe.lockfile.name)}",
-                              exit_code=2)
+            said = _UV_FIX if recipe.kind == "uv" else fix.format(package, file=recipe.lockfile.name)
+            return BuildError(f"{what}: {problem.format(package)}. Fix: {said}", exit_code=2)
     return None
 
 

@@ -155,8 +155,9 @@ def _not_serving_api(cfg: Config, ld: Loader, key: str, name: str, invoked: str,
     served = release.serves_api(cfg, name)
     if served:
         shown = ", ".join(served[:3]) + (f" and {len(served) - 3} more" if len(served) > 3 else "")
-        ld.fail(key, f"'{name}' serves the API ({shown}); {invoked}, so it is updated all at once, never "
-                "through an alias, and its API traffic would lose its gradual release.", fix)
+        ld.fail(key, f"'{name}' serves the API ({shown}); {invoked}, so it would get those events beside the "
+                "API's, and it is never released through an alias: its API traffic would skip the gradual "
+                "releases of production stages.", fix)
 
 
 def _key_name(spec: str) -> str:
