@@ -37,9 +37,10 @@ handlers/%/node_modules/.installed: handlers/%/package.json handlers/%/package-l
 tools: $(VENV)/.installed
 	$(PY) -c "from infra.bundle.tools import esbuild_binary, esbuild_version; esbuild_binary(); print('esbuild', esbuild_version())"
 
-## templates: generate every config in config/ into out/ and lint it
+## templates: generate every config in config/ into out/ and lint it; `make templates LOCKED=1` (CI)
+## also fails when a config's placement lock is missing or would change
 templates: $(VENV)/.installed
-	$(PY) generate.py templates --out $(OUT)
+	$(PY) generate.py templates --out $(OUT)$(if $(LOCKED), --locked)
 	$(PY) generate.py lint $(OUT)
 
 ## diagrams: refresh the README's diagram of each shipped config (from out/<config>/diagram.md)
