@@ -553,8 +553,15 @@ def destroy(cfn, disable_protection):
 
     ui, out, err = quiet_ui()
     opts = Options(config=Path("c.toml"), out=Path("out"), target=Target())
-    kept = destroy_stack(FakeAws(cfn), ui, "shop-dev", opts, disable_protection=disable_protection)
+    s3, s3_stub = s3_stubbed()
+    forget_syncs(s3_stub)
+    kept = destroy_stack(FakeAws(cfn, s3), ui, "shop-dev", opts, disable_protection=disable_protection)
     return kept, out.getvalue(), err.getvalue()
+
+
+def forget_syncs(s3_stub):
+    """A destroyed stage's sync ledger goes with it (in the artifact bucket, the root's AssetBucket)."""
+    s3_stub.add_response("delete_object", {}, {"Bucket": "bucket", "Key": "sync/shop-dev.json"})
 
 
 def test_destroy_lists_what_is_kept_and_refuses_a_protected_stack(tmp_path):
@@ -744,6 +751,7 @@ def test_destroy_empties_delete_policy_buckets_only_and_never_the_artifact_bucke
     delete_attempt(stub, resources, before=before, root=root, data=data)
     stub.add_response("describe_stack_events", newest_first(*before, *root), {"StackName": ROOT_ID})  # finish()
     not_found(stub, "describe_stack_events", DATA_ID)
+    forget_syncs(s3_stub)
     kept, out, _ = destroy_with_s3(cfn, s3)
     stub.assert_no_pending_responses()
     s3_stub.assert_no_pending_responses()     # the retained buckets and the artifact bucket: no S3 call at all
@@ -821,6 +829,7 @@ def test_a_bucket_refilled_during_the_deletion_is_emptied_again_and_the_deletion
         delete_attempt(stub, resources, before=before2, root=root2, data=data2)
         stub.add_response("describe_stack_events", newest_first(*of(ROOT_ID, before2), *root2), {"StackName": ROOT_ID})
         not_found(stub, "describe_stack_events", DATA_ID)
+        forget_syncs(s3_stub)
         kept, out, err = destroy_with_s3(cfn, s3)
     else:
         root2, data2 = failed_delete(at=40)

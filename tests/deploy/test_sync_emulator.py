@@ -188,6 +188,116 @@ def test_an_undone_edit_is_put_back_and_a_deployed_sync_never_counts_again(catal
     assert lam.get_function_configuration(FunctionName="catalog-dev-users")["Environment"]["Variables"] == deployed_env
 
 
+def _cfn_deployment(cfn, apigw, rest_id: str) -> str:
+    """The deployment CloudFormation made (not one of sync's)."""
+    return next(d["id"] for d in apigw.get_deployments(restApiId=rest_id)["items"]
+                if not str(d.get("description", "")).startswith("serverless-infra sync"))
+
+
+def test_an_undone_api_edit_is_put_back_on_the_deployed_definition(catalog, cli, emulator, tmp_path):
+    """The API's counterpart of the undone function edit: synced, then undone in the config, it went
+    on serving the synced definition while sync said 'nothing to sync' and deploy 'no changes'."""
+    args = ["--config", catalog, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url]
+    cfn, apigw = boto(emulator.endpoint_url, "cloudformation"), boto(emulator.endpoint_url, "apigateway")
+    assert cli("deploy", *args, *CI).exit_code == 0
+    rest_id = next(a["id"] for a in apigw.get_rest_apis()["items"] if a["name"] == "prod-MyAPI")
+    deployed = apigw.get_stage(restApiId=rest_id, stageName="dev")["deploymentId"]
+    before = stack_times(cfn)
+    edit(catalog, "max_age = 3600", "max_age = 700")
+    assert cli("sync", *args).exit_code == 0
+    assert apigw.get_stage(restApiId=rest_id, stageName="dev")["deploymentId"] != deployed
+
+    edit(catalog, "max_age = 700", "max_age = 3600")
+    back = cli("sync", *args)
+    assert back.exit_code == 0, back.output
+    assert f"catalog-dev/Api > RestApi ({rest_id}): OpenAPI document and stage dev back to the deployed ones " \
+           f"({deployed})" in back.stdout
+    assert "nothing is shown as synced" in back.stdout
+    assert apigw.get_stage(restApiId=rest_id, stageName="dev")["deploymentId"] == deployed
+    assert _cfn_deployment(cfn, apigw, rest_id) == deployed
+    assert not [d for d in apigw.get_deployments(restApiId=rest_id)["items"]
+                if str(d.get("description", "")).startswith("serverless-infra sync")]   # the synced one is gone
+    clean = cli("diff", *args, "--fail")
+    assert clean.exit_code == 0 and "Already live through sync" not in clean.stdout, clean.output
+    assert stack_times(cfn) == before
+
+
+def test_an_undone_edit_is_put_back_before_a_deploy_that_would_not_touch_it(catalog, cli, emulator, tmp_path):
+    """Synced, undone, and another change that needs a deploy: the deploy leaves the undone value
+    (its template did not change), so sync puts it back before it hands over."""
+    args = ["--config", catalog, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url]
+    lam = boto(emulator.endpoint_url, "lambda")
+    assert cli("deploy", *args, *CI).exit_code == 0
+    deployed_env = lam.get_function_configuration(FunctionName="catalog-dev-users")["Environment"]["Variables"]
+    edit(catalog, 'ENVIRONMENT = "dev"', 'ENVIRONMENT = "dev"\nFEATURE = "on"')
+    assert cli("sync", *args).exit_code == 0
+    edit(catalog, '\nFEATURE = "on"', "")
+    edit(catalog, '[tables.products]\npartition_key = "id:S"\n', '[tables.products]\npartition_key = "id:S"\n'
+         'point_in_time_recovery = false\n')
+    both = cli("sync", *args, *CI)
+    assert both.exit_code == 0, both.output
+    out = both.stdout
+    assert out.index("UsersFunction (catalog-dev-users): environment (back to the deployed value)") \
+        < out.index("Falling back to deploy")
+    assert lam.get_function_configuration(FunctionName="catalog-dev-users")["Environment"]["Variables"] == deployed_env
+    clean = cli("diff", *args, "--fail")
+    assert clean.exit_code == 0 and "Already live through sync" not in clean.stdout, clean.output
+
+
+def test_what_changed_outside_since_a_sync_is_sent_again(catalog, cli, emulator, tmp_path):
+    """The ledger says what sync applied; the live function decides whether it still has it."""
+    import io
+    import zipfile
+
+    args = ["--config", catalog, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url]
+    lam = boto(emulator.endpoint_url, "lambda")
+    assert cli("deploy", *args, *CI).exit_code == 0
+    edit(catalog, 'ENVIRONMENT = "dev"', 'ENVIRONMENT = "dev"\nFEATURE = "on"')
+    edit(tmp_path / "handlers" / "products" / "app.py", "from __future__ import annotations",
+         "from __future__ import annotations\n\nSYNCED_MARK = 1")
+    assert cli("sync", *args).exit_code == 0
+    synced_sha = code_sha(lam, "catalog-dev-products")
+    # Someone else's code and environment, outside this tool.
+    other = io.BytesIO()
+    with zipfile.ZipFile(other, "w") as z:
+        z.writestr("app.py", "def handler(event, context):\n    return {}\n")
+    lam.update_function_code(FunctionName="catalog-dev-products", ZipFile=other.getvalue())
+    env = lam.get_function_configuration(FunctionName="catalog-dev-users")["Environment"]["Variables"]
+    lam.update_function_configuration(FunctionName="catalog-dev-users",
+                                      Environment={"Variables": {**env, "FEATURE": "off"}})
+    shown = cli("diff", *args)
+    assert "catalog-dev/Compute > UsersFunction (catalog-dev-users): environment" in shown.stdout
+    assert shown.stdout.count("changed again since (not by sync)") == 2, shown.stdout
+    again = cli("sync", *args)
+    assert again.exit_code == 0, again.output
+    assert "ProductsFunction (catalog-dev-products): code in" in again.stdout
+    assert "UsersFunction (catalog-dev-users): environment in" in again.stdout
+    assert code_sha(lam, "catalog-dev-products") == synced_sha
+    assert lam.get_function_configuration(FunctionName="catalog-dev-users")["Environment"]["Variables"]["FEATURE"] == "on"
+
+
+def test_a_stage_destroyed_and_deployed_again_forgets_what_was_synced_into_the_old_one(catalog, cli, emulator,
+                                                                                       tmp_path):
+    args = ["--config", catalog, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url]
+    lam = boto(emulator.endpoint_url, "lambda")
+    assert cli("deploy", *args, *CI).exit_code == 0
+    handler = tmp_path / "handlers" / "products" / "app.py"
+    original = handler.read_text()
+    marked = original.replace("from __future__ import annotations",
+                              "from __future__ import annotations\n\nSYNCED_MARK = 1", 1)
+    handler.write_text(marked)
+    assert cli("sync", *args).exit_code == 0
+    handler.write_text(original)
+    assert cli("destroy", *args, "--yes").exit_code == 0
+    assert cli("deploy", *args, *CI).exit_code == 0
+    deployed_sha = code_sha(lam, "catalog-dev-products")
+    handler.write_text(marked)                           # the same edit, on the new stage
+    again = cli("sync", *args)
+    assert again.exit_code == 0, again.output
+    assert "ProductsFunction (catalog-dev-products): code in" in again.stdout
+    assert code_sha(lam, "catalog-dev-products") != deployed_sha
+
+
 def test_sync_through_generate_py_ends_at_once_with_everything_written(catalog, cli, emulator, tmp_path):
     """generate.py ends a sync with os._exit (no interpreter teardown): its output still reaches a
     file, the code is live, the exit code holds, and the cache sync keeps between runs is written."""

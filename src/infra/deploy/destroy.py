@@ -28,6 +28,7 @@ from infra.deploy.session import Aws, aws_errors, aws_exceptions
 from infra.deploy.stack_state import StackInfo
 from infra.deploy.stacks import describe_stack, nested_stacks
 from infra.deploy.stage import Options, open_stage, read_stage
+from infra.deploy.sync_ledger import Ledger
 from infra.deploy.ui import Ui
 from infra.errors import DeployError
 from infra.resource_types import KEEPS_SNAPSHOT, KEPT_ON_DELETE, facts
@@ -228,6 +229,7 @@ def delete(ui: Ui, doomed: Doomed) -> list[Kept]:
         except DeleteFailed as again:
             raise DeployError(f"{again} (The buckets had been emptied again and the deletion retried once.)") from None
     ui.success(f"{name}: DELETE_COMPLETE.")
+    Ledger(doomed.aws, info, name).delete()   # what sync did to the stage went with it
     return doomed.kept
 
 

@@ -3,9 +3,12 @@
 In the deploy layer, beside `drift` and `diff`, which show it: `infra.sync` writes it.
 
 One JSON object in the artifact bucket (the root's AssetBucket parameter), `sync/<stack>.json`:
-an entry per synced resource, with the key of the nested template that was deployed when it was
-synced (its `base`). An entry counts while that nested stack still has that template: the next
-deploy that updates the stack records the change in CloudFormation, and the entry is over.
+the root stack's id, and an entry per synced resource, with the key of the nested template that
+was deployed when it was synced (its `base`). Entries count for that stack only: a stage destroyed
+and deployed again has another id (and its templates may well have the same keys), so what was
+synced into the old one is nothing to the new one; `destroy` deletes the object too. An entry
+counts while that nested stack still has that template: the next deploy that updates the stack
+records the change in CloudFormation, and the entry is over.
 Whoever runs `diff` or `drift` (another machine, CI) reads the same object, and each entry is
 checked against the live resource, so what is shown as synced is what is live.
 """
@@ -58,11 +61,14 @@ class Synced:
 
 
 class Ledger:
-    def __init__(self, aws: Aws, stack_name: str, bucket: str | None):
+    def __init__(self, aws: Aws, root: StackInfo, stack_name: str | None = None):
+        bucket = root.parameters.get(ASSET_BUCKET)
         self.s3 = aws.client("s3") if bucket else None
-        self.bucket, self.key = bucket, ledger_key(stack_name)
+        self.bucket, self.key, self.stack_id = bucket, ledger_key(stack_name or root.name), root.stack_id
 
     def read(self) -> dict[str, dict[str, Any]]:
+        """The entries of this root stack; none when the object is another stack's (an earlier
+        stage of the same name, destroyed since) or was written before ledgers named their stack."""
         if self.s3 is None:
             return {}
         try:
@@ -73,13 +79,26 @@ class Ledger:
             raise
         except ValueError:
             return {}
-        return data if isinstance(data, dict) else {}
+        if not isinstance(data, dict) or data.get("stack_id") != self.stack_id:
+            return {}
+        entries = data.get("entries")
+        return entries if isinstance(entries, dict) else {}
 
     def write(self, entries: dict[str, dict[str, Any]]) -> None:
         if self.s3 is None:
             return
         self.s3.put_object(Bucket=self.bucket, Key=self.key, ContentType="application/json",
-                           Body=json.dumps(entries, indent=1, sort_keys=True).encode())
+                           Body=json.dumps({"stack_id": self.stack_id, "entries": entries}, indent=1,
+                                           sort_keys=True).encode())
+
+    def delete(self) -> None:
+        """Forget everything (the stage is destroyed); best effort: a stale object is ignored anyway."""
+        if self.s3 is None:
+            return
+        try:
+            self.s3.delete_object(Bucket=self.bucket, Key=self.key)
+        except aws_exceptions():
+            pass
 
 
 def record(entries: dict[str, dict[str, Any]], key: str, entry: dict[str, Any]) -> None:
@@ -101,8 +120,7 @@ def outstanding(aws: Aws, stack_name: str, root: StackInfo) -> list[Synced]:
 
     Costs one S3 read when nothing was ever synced; else also the root's template and one call
     per synced resource."""
-    bucket = root.parameters.get(ASSET_BUCKET)
-    entries = Ledger(aws, stack_name, bucket).read()
+    entries = Ledger(aws, root, stack_name).read()
     if not entries:
         return []
     found = []
@@ -129,7 +147,7 @@ def prune(aws: Aws, stack_name: str, root: StackInfo) -> None:
     template). Kept, they would count again if a later deploy brought back the template they were
     synced over (an edit deployed, then undone), and show as synced what CloudFormation had long
     replaced. Costs one S3 read when nothing was ever synced."""
-    book = Ledger(aws, stack_name, root.parameters.get(ASSET_BUCKET))
+    book = Ledger(aws, root, stack_name)
     entries = book.read()
     if entries:
         kept = current(entries, child_keys(aws, root))
@@ -138,10 +156,18 @@ def prune(aws: Aws, stack_name: str, root: StackInfo) -> None:
 
 
 def _still_live(aws: Aws, entry: dict[str, Any]) -> bool:
+    """The live resource still has what the sync applied (its code, its settings, its deployment)."""
     try:
-        if entry["type"] == FUNCTION and entry.get("code_sha256"):
+        if entry["type"] == FUNCTION and (entry.get("code_sha256") or entry.get("config")):
             live = aws.client("lambda").get_function_configuration(FunctionName=entry["physical_id"])
-            return bool(live.get("CodeSha256") == entry["code_sha256"])
+            if entry.get("code_sha256") and live.get("CodeSha256") != entry["code_sha256"]:
+                return False
+            for prop, value in (entry.get("config") or {}).items():
+                now = ({"Variables": (live.get("Environment") or {}).get("Variables") or {}}
+                       if prop == "Environment" else live.get(prop))
+                if now != value:
+                    return False
+            return True
         if entry.get("deployment") and entry.get("stage"):
             stage = aws.client("apigateway").get_stage(restApiId=entry.get("rest_api_id", entry["physical_id"]),
                                                        stageName=entry["stage"])

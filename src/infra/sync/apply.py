@@ -156,8 +156,10 @@ class FunctionGone(DeployError):
 
 
 def update_api(apigw: Any, label: str, rest_api_id: str, document: dict[str, Any], parameters: dict[str, str],
-               stage: str, digest: str) -> str:
-    """Put the OpenAPI document (overwrite), deploy it, point `stage` at it; the new deployment's id.
+               stage: str, digest: str, to_deployment: str | None = None) -> tuple[str, str]:
+    """Put the OpenAPI document (overwrite), deploy it, point `stage` at it; the new deployment's id
+    and the one the stage served before. `to_deployment`: the document is the deployed one, put
+    back, and the stage goes back to that deployment (CloudFormation's), which already serves it.
 
     Earlier sync deployments that no stage uses any more are deleted (a deploy leaves the one the
     last sync made behind: CloudFormation does not know it).
@@ -169,7 +171,9 @@ def update_api(apigw: Any, label: str, rest_api_id: str, document: dict[str, Any
         raise DeployError(f"{label} ({rest_api_id}): API Gateway refused the OpenAPI document ({error_code(exc)}: "
                           f"{error_message(exc)}); the API is unchanged.") from None
     try:
-        deployment = apigw.create_deployment(restApiId=rest_api_id, description=f"{SYNC_DESCRIPTION} {digest}")["id"]
+        previous = str(apigw.get_stage(restApiId=rest_api_id, stageName=stage).get("deploymentId", ""))
+        deployment = to_deployment or apigw.create_deployment(restApiId=rest_api_id,
+                                                              description=f"{SYNC_DESCRIPTION} {digest}")["id"]
         apigw.update_stage(restApiId=rest_api_id, stageName=stage,
                            patchOperations=[{"op": "replace", "path": "/deploymentId", "value": deployment}])
     except aws_exceptions() as exc:
@@ -177,7 +181,7 @@ def update_api(apigw: Any, label: str, rest_api_id: str, document: dict[str, Any
                           f"{stage} failed ({error_code(exc)}: {error_message(exc)}); the stage still serves the "
                           "previous deployment. Run sync again, or deploy.") from None
     _prune(apigw, rest_api_id, keep=deployment)
-    return str(deployment)
+    return str(deployment), previous
 
 
 def _prune(apigw: Any, rest_api_id: str, keep: str) -> None:

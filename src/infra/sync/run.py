@@ -96,6 +96,7 @@ class ApiUpdate:
     digest: str
     stage_stack: str = ""
     stage_logical_id: str = ""
+    restore_to: str = ""   # put back: the deployed document, and the stage on CloudFormation's deployment
 
 
 @dataclass
@@ -167,8 +168,7 @@ def prepare(stage: DeployedStage, build: Build, comparison: Comparison,
     is not sent again, so a stage pays only for what changed since the last sync.
     """
     out = Prepared(blockers=list(comparison.blockers))
-    if out.blockers:
-        return out
+    entries = entries or {}
     pseudo = pseudo_parameters(stage.aws.region, stage.account())
     templates: dict[str, dict[str, Any]] = {}
 
@@ -177,7 +177,14 @@ def prepare(stage: DeployedStage, build: Build, comparison: Comparison,
             templates[child] = build.template(build.templates[child])
         return templates[child]
 
-    for change in with_restores(stage, build, comparison.functions, entries or {}, generated):
+    changes = with_restores(stage, build, comparison.functions, entries, generated)
+    if out.blockers:
+        # A deploy makes the changes; what an earlier sync left that the config no longer asks for
+        # is put back first, since the deploy would not touch it (its template did not change).
+        changes = [FunctionChange(c.stack, c.logical_id, "Code" in c.restore,
+                                  tuple(p for p in c.config if p in c.restore), c.restore)
+                   for c in changes if c.restore]
+    for change in changes:
         label = f"{build.stack_name}/{change.stack} > {change.logical_id}"
         props = generated(change.stack)["Resources"][change.logical_id].get("Properties") or {}
         update = FunctionUpdate(label, "")
@@ -198,22 +205,56 @@ def prepare(stage: DeployedStage, build: Build, comparison: Comparison,
             update.code = (build.directory / key).read_bytes()
             if len(update.code) > INLINE_ZIP_LIMIT:
                 update.code_s3 = (stage.root.parameters.get(ledger.ASSET_BUCKET, ""), key)
-        change = _not_yet_live(change, update, (entries or {}).get(f"{change.stack}/{change.logical_id}"),
-                               stage.child_key(change.stack))
+        entry = entries.get(f"{change.stack}/{change.logical_id}")
+        if entry and entry.get("base") == stage.child_key(change.stack):
+            update.name = stage.physical_id(change.stack, change.logical_id)
+            change = _not_yet_live(change, update, entry, _live_function(stage, update))
         if not change.code and not change.config:
             continue
-        update.name = stage.physical_id(change.stack, change.logical_id)
+        update.name = update.name or stage.physical_id(change.stack, change.logical_id)
         out.functions.append((change, update))
-    if comparison.api:
+    if comparison.api and not out.blockers:
         try:
             api = _prepare_api(stage, build, comparison.api, generated, pseudo)
-            entry = (entries or {}).get(f"{api.stack}/{api.logical_id}") or {}
+            entry = entries.get(f"{api.stack}/{api.logical_id}") or {}
             if not (entry.get("base") == stage.child_key(api.stack) and entry.get("digest") == api.digest):
                 out.api = api
         except Unresolvable as exc:
             out.blockers.append(f"{build.stack_name}/{comparison.api.stack} > {comparison.api.logical_id}: its OpenAPI "
                                 f"document refers to {exc}, which only a deploy can resolve")
+    elif not comparison.api:
+        out.api = _api_restore(stage, build, entries, pseudo)
     return out
+
+
+def _api_restore(stage: DeployedStage, build: Build, entries: dict[str, dict[str, Any]],
+                 pseudo: dict[str, str]) -> ApiUpdate | None:
+    """The API an earlier sync changed over the template still deployed, while the generated API is
+    the deployed one again (an edit synced, then undone): put back as deployed. Without this it
+    would keep the undone definition, and no deploy would change it (CloudFormation sees no change)."""
+    api = next((e for _, e in sorted(entries.items()) if e.get("type") == REST_API
+                and e.get("base") == stage.child_key(str(e.get("stack", "")))), None)
+    if api is None:
+        return None
+    staged = next((e for _, e in sorted(entries.items()) if e.get("type") == STAGE
+                   and e.get("base") == stage.child_key(str(e.get("stack", "")))), None)
+    if staged is None:
+        return None
+    change = ApiChange(str(api["stack"]), str(api["logical_id"]), str(staged["stack"]), str(staged["logical_id"]))
+    try:
+        update = _prepare_api(stage, build, change, stage.child_template, pseudo)
+    except Unresolvable:
+        return None   # cannot be rebuilt here: the next deploy records the API (its Deployment is new)
+    # The deployment CloudFormation made, which the stage served before the first sync over this
+    # template (recorded then); else read from the stack.
+    update.restore_to = str(staged.get("cfn_deployment") or "")
+    if not update.restore_to:
+        deployed = stage.child_template(change.stage_stack).get("Resources") or {}
+        deployment = next((lid for lid, r in sorted(deployed.items()) if r.get("Type") == DEPLOYMENT), "")
+        if not deployment:
+            return None
+        update.restore_to = stage.physical_id(change.stage_stack, deployment)
+    return update
 
 
 def with_restores(stage: DeployedStage, build: Build, changes: list[FunctionChange],
@@ -239,17 +280,41 @@ def with_restores(stage: DeployedStage, build: Build, changes: list[FunctionChan
     return list(out.values())
 
 
-def _not_yet_live(change: FunctionChange, update: FunctionUpdate, entry: dict[str, Any] | None,
-                  base: str | None) -> FunctionChange:
-    """`change` less what the ledger says an earlier sync over the same deployed template made live
-    (`update` is trimmed to match)."""
-    if not entry or entry.get("base") != base:
-        return change
+def _live_function(stage: DeployedStage, update: FunctionUpdate) -> Callable[[], dict[str, Any]]:
+    """The function's live configuration, read once when first asked for (None if it cannot be)."""
+    seen: list[dict[str, Any]] = []
+
+    def live() -> dict[str, Any]:
+        if not seen:
+            from infra.deploy.session import aws_exceptions
+
+            try:
+                seen.append(stage.aws.client("lambda").get_function_configuration(FunctionName=update.name))
+            except aws_exceptions():
+                seen.append({})   # gone or unreadable: nothing is taken as live; the update says why
+        return seen[0]
+
+    return live
+
+
+def _live_value(live: dict[str, Any], prop: str) -> Any:
+    if prop == "Environment":
+        return {"Variables": (live.get("Environment") or {}).get("Variables") or {}}
+    return live.get(prop)
+
+
+def _not_yet_live(change: FunctionChange, update: FunctionUpdate, entry: dict[str, Any],
+                  live: Callable[[], dict[str, Any]]) -> FunctionChange:
+    """`change` less what an earlier sync over the same deployed template made live and still is:
+    the ledger says what that sync applied, and the live function must still have it (code or
+    settings changed since outside this tool are sent again). `update` is trimmed to match."""
     code = change.code
-    if code and update.code is not None and entry.get("code_sha256") == code_sha256(update.code):
+    if code and update.code is not None and entry.get("code_sha256") == code_sha256(update.code) \
+            and live().get("CodeSha256") == entry["code_sha256"]:
         update.code, update.code_s3, code = None, None, False
     applied = entry.get("config") or {}
-    config = tuple(p for p in change.config if applied.get(p) != update.config.get(p))
+    config = tuple(p for p in change.config if applied.get(p) != update.config.get(p)
+                   or _live_value(live(), p) != update.config.get(p))
     update.config = {p: update.config[p] for p in config}
     restore = tuple(p for p in change.restore if p in config or (p == "Code" and code))
     return FunctionChange(change.stack, change.logical_id, code, config, restore)
@@ -302,26 +367,33 @@ def run_sync(opts: SyncOptions, ui: Ui, *, cache_dir: Path = DEFAULT_CACHE, aws:
         aws.check_credentials()
     stage = open_deployed(build, aws, opts, ui, cache_dir)
     try:
-        book = ledger.Ledger(aws, build.stack_name, stage.root.parameters.get(ledger.ASSET_BUCKET))
+        book = ledger.Ledger(aws, stage.root, build.stack_name)
         with aws_errors(f"comparing {build.stack_name} with the generated templates in {aws.region}"):
             comparison = compare(stage, build)
             entries = book.read()   # also when nothing differs: an undone edit may still be live through sync
             prepared = prepare(stage, build, comparison, entries)
         if prepared.blockers:
+            if prepared.functions or prepared.api:   # put back first what the deploy would not touch
+                apply(stage, build, prepared, ui, book, entries)
             return fall_back(opts, ui, build, prepared.blockers)
         if not prepared.functions and prepared.api is None:
-            live = any(e.get("base") == stage.child_key(str(e.get("stack", ""))) for e in entries.values())
-            already = " (what differs from CloudFormation is live through an earlier sync)" if live else ""
+            already = " (what differs from CloudFormation is live through an earlier sync)" \
+                if _synced_live(stage, entries) else ""
             ui.success(f"{build.stack_name}: nothing to sync{already}.")
             return NOTHING
-        outstanding = apply(stage, build, prepared, ui, book, entries)
+        apply(stage, build, prepared, ui, book, entries)
     finally:
         stage.save()
     took = f"Synced {build.stack_name} in {time.perf_counter() - started:.2f} s."
-    ui.success(f"{took} CloudFormation still records the previous state: diff and drift show these as synced until "
-               "the next deploy records them." if outstanding else
+    ui.success(f"{took} CloudFormation still records the previous state: diff and drift show what sync changed "
+               "as synced until the next deploy records it." if _synced_live(stage, entries) else
                f"{took} What sync had changed is back to what CloudFormation deployed: nothing is shown as synced.")
     return SYNCED
+
+
+def _synced_live(stage: DeployedStage, entries: dict[str, dict[str, Any]]) -> bool:
+    """Whether the ledger still holds something over the templates deployed now."""
+    return any(e.get("base") == stage.child_key(str(e.get("stack", ""))) for e in entries.values())
 
 
 def fall_back(opts: SyncOptions, ui: Ui, build: Build, blockers: list[str]) -> str:
@@ -371,24 +443,40 @@ def apply(stage: DeployedStage, build: Build, prepared: Prepared, ui: Ui, book: 
             back = {CONFIG_WORDS.get(p, "code") for p in change.restore}
             done = ", ".join(w + (" (back to the deployed value)" if w in back else "") for w in change.what)
             ui.say(f"synced {update.label} ({update.name}): {done} in {time.perf_counter() - t0:.2f} s")
-        if prepared.api:
+        if prepared.api and prepared.api.restore_to:
             api = prepared.api
             t0 = time.perf_counter()
             with aws_errors(f"syncing {api.label} ({api.rest_api_id})"):
-                deployment = update_api(aws.client("apigateway"), api.label, api.rest_api_id, api.document,
-                                        api.parameters, api.stage, api.digest)
+                update_api(aws.client("apigateway"), api.label, api.rest_api_id, api.document, api.parameters,
+                           api.stage, api.digest, to_deployment=api.restore_to)
+            entries.pop(f"{api.stack}/{api.logical_id}", None)
+            entries.pop(f"{api.stage_stack}/{api.stage_logical_id}", None)
+            changed = True
+            ui.say(f"synced {api.label} ({api.rest_api_id}): OpenAPI document and stage {api.stage} back to the "
+                   f"deployed ones ({api.restore_to}) in {time.perf_counter() - t0:.2f} s")
+        elif prepared.api:
+            api = prepared.api
+            t0 = time.perf_counter()
+            with aws_errors(f"syncing {api.label} ({api.rest_api_id})"):
+                deployment, previous = update_api(aws.client("apigateway"), api.label, api.rest_api_id,
+                                                  api.document, api.parameters, api.stage, api.digest)
             ledger.record(entries, f"{api.stack}/{api.logical_id}", {
                 "label": api.label, "stack": api.stack, "logical_id": api.logical_id, "type": REST_API,
                 "physical_id": api.rest_api_id, "what": ["API definition"], "at": ledger.now(),
                 "base": stage.child_key(api.stack), "deployment": deployment, "stage": api.stage,
                 "digest": api.digest})
             if api.stage_stack:   # the stage serves a deployment CloudFormation did not make
-                ledger.record(entries, f"{api.stage_stack}/{api.stage_logical_id}", {
+                stage_key = f"{api.stage_stack}/{api.stage_logical_id}"
+                earlier = entries.get(stage_key) or {}
+                base = stage.child_key(api.stage_stack)
+                # CloudFormation's deployment: what the stage served before the first sync over this template.
+                cfn_deployment = earlier.get("cfn_deployment") if earlier.get("base") == base else previous
+                ledger.record(entries, stage_key, {
                     "label": f"{build.stack_name}/{api.stage_stack} > {api.stage_logical_id}",
                     "stack": api.stage_stack, "logical_id": api.stage_logical_id, "type": STAGE,
                     "physical_id": api.stage, "rest_api_id": api.rest_api_id, "what": ["deployment"],
-                    "at": ledger.now(), "base": stage.child_key(api.stage_stack), "deployment": deployment,
-                    "stage": api.stage})
+                    "at": ledger.now(), "base": base, "deployment": deployment, "stage": api.stage,
+                    "cfn_deployment": cfn_deployment})
             changed = outstanding = True
             ui.say(f"synced {api.label} ({api.rest_api_id}): OpenAPI document, deployed to stage {api.stage} "
                    f"({deployment}) in {time.perf_counter() - t0:.2f} s")
