@@ -287,6 +287,24 @@ def test_watch_shows_a_failing_build_and_goes_on(tmp_path):
     assert affected({REPO / "README.md"}, [item]) == ([], [])
     assert not relevant(Path("/x/handlers/users/node_modules/a.js")) and not relevant(Path("/x/app.py~"))
     assert relevant(Path("/x/handlers/users/index.mjs"))
+    # A shared module reached through a link in the handler directory: its target is watched too.
+    products = watched([REPO / "config" / "catalog-api.toml"])[0]
+    shared = (REPO / "handlers" / "shared" / "apigw.py").resolve()
+    assert shared in products.links
+    assert affected({shared}, [products])[0] == [products]
+
+
+def test_a_project_under_a_hidden_folder_is_watched_all_the_same():
+    """Only the part of a path below the watched folder decides (a git worktree in .worktrees/)."""
+    from infra.sync.watch import relevant
+
+    roots = [Path("/repo/.worktrees/feature/config"), Path("/repo/.worktrees/feature/handlers/users")]
+    assert relevant(Path("/repo/.worktrees/feature/config/catalog-api.toml"), roots)
+    assert relevant(Path("/repo/.worktrees/feature/handlers/users/index.mjs"), roots)
+    assert not relevant(Path("/repo/.worktrees/feature/handlers/users/.cache/x.js"), roots)
+    assert not relevant(Path("/repo/.worktrees/feature/handlers/users/node_modules/a.js"), roots)
+    assert not relevant(Path("/repo/.worktrees/feature/config/.#catalog-api.toml"), roots)   # emacs' lock
+    assert not relevant(Path("/repo/.worktrees/feature/config/catalog-api.toml"))             # no roots: the old rule
 
 
 def test_sync_refuses_exactly_the_functions_the_config_releases_gradually(tmp_path):
@@ -360,6 +378,50 @@ def test_watch_without_config_follows_the_config_folder(tmp_path):
     assert not watcher.is_alive()
     assert not any(".#shop" in line for line in said)
     assert (tmp_path / "out" / "shop").is_dir()                     # a removed config's output is left
+
+
+def test_watch_rebuilds_on_a_save_of_a_shared_module_a_handler_links_to(tmp_path):
+    """handlers/products/apigw.py is a link to handlers/shared/apigw.py: the zip holds it, so a
+    save of the shared file is a change of products (a watch on handlers/products never sees it)."""
+    import re
+    import threading
+    import time
+
+    from infra.sync.watch import run_watch
+
+    for name in ("products", "users", "shared"):
+        shutil.copytree(REPO / "handlers" / name, tmp_path / "handlers" / name, symlinks=True,
+                        ignore=shutil.ignore_patterns("node_modules", "__pycache__", "tests"))
+    assert (tmp_path / "handlers" / "products" / "apigw.py").is_symlink()
+    config = tmp_path / "catalog-api.toml"
+    config.write_text(re.sub(r'source = "handlers/(\w+)"', lambda m: f'source = "{tmp_path / "handlers" / m.group(1)}"',
+                             (REPO / "config" / "catalog-api.toml").read_text()))
+    shutil.copy(REPO / "config" / "catalog-api.lock.json", tmp_path / "catalog-api.lock.json")
+    said: list[str] = []
+    stop = threading.Event()
+    watcher = threading.Thread(target=run_watch, args=([config], tmp_path / "out", said.append),
+                               kwargs={"debounce": 50, "stop": stop}, daemon=True)
+
+    def wait_for(text: str, timeout: float = 120.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [line for line in said if text in line]
+            if found:
+                return found[-1]
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} not said within {timeout} s: {said}")
+
+    watcher.start()
+    try:
+        wait_for("watching")
+        shared = tmp_path / "handlers" / "shared" / "apigw.py"
+        shared.write_text(shared.read_text() + "\nSHARED_MARK = 1\n")
+        wait_for("changed: apigw.py")
+        assert "catalog-api.toml: generated in" in wait_for("generated in")
+    finally:
+        stop.set()
+        watcher.join(timeout=30)
+    assert not watcher.is_alive()
 
 
 @pytest.mark.parametrize("signum, code", [(2, 130), (15, 143)])

@@ -3,9 +3,9 @@
 The generator and cfn-lint stay loaded, so a save pays only for what changed: the configs whose
 file or handler sources changed are generated again, the templates whose bytes changed are linted
 in this process (the same `lint` as the command, with its findings kept in memory by the same
-cache key), and with `--sync` the stage is synced. Saves are debounced by watchfiles (a burst of
-writes from an editor or a formatter is one change); a failing build is printed and watching goes
-on; Ctrl-C ends the process with exit code 130.
+cache key), and with `--sync` the stage is synced. Saves are debounced by watchfiles (writes that
+follow each other within STEP_MS, an editor's save, are one change); a failing build is printed
+and watching goes on; Ctrl-C ends the process with exit code 130.
 """
 from __future__ import annotations
 
@@ -19,17 +19,41 @@ from typing import Any
 from infra.assets import EXCLUDED_DIRS
 from infra.errors import UserError
 
-DEBOUNCE_MS = 200   # quiet time that ends a burst of writes
-STEP_MS = 25        # how often watchfiles looks for the end of a burst
+DEBOUNCE_MS = 200   # the longest stretch of writes grouped into one change (watchfiles' debounce)
+STEP_MS = 25        # the quiet time that ends a change (watchfiles' step)
 READY_MS = 100      # the notifier's first idle timeout: then it is surely running
 
 
 @dataclass
 class Watched:
-    """One config and the handler directories its functions are built from."""
+    """One config, the handler directories its functions are built from, and what links in those
+    directories lead to outside them (handlers/products/apigw.py -> handlers/shared/apigw.py): a
+    save there changes the zips too, and a watch on the directory never sees it."""
 
     config: Path
     sources: set[Path] = field(default_factory=set)
+    links: set[Path] = field(default_factory=set)
+
+    @property
+    def roots(self) -> set[Path]:
+        return self.sources | self.links
+
+
+def linked(sources: Iterable[Path]) -> set[Path]:
+    """The targets of symbolic links inside `sources` that lie outside them (files or folders)."""
+    import os
+
+    found: set[Path] = set()
+    for src in sources:
+        for folder, dirs, files in os.walk(src):
+            dirs[:] = [d for d in dirs if d not in EXCLUDED_DIRS and not d.startswith(".")]
+            for name in [*files, *dirs]:
+                path = Path(folder) / name
+                if path.is_symlink():
+                    target = path.resolve()
+                    if target.exists() and not any(target.is_relative_to(s) for s in sources):
+                        found.add(target)
+    return found
 
 
 def watched(configs: list[Path], previous: Iterable[Watched] = ()) -> list[Watched]:
@@ -38,30 +62,38 @@ def watched(configs: list[Path], previous: Iterable[Watched] = ()) -> list[Watch
     comes back (a branch switch) is seen coming back, and the config is built again."""
     from infra.config import load_config
 
-    known = {item.config: item.sources for item in previous}
+    known = {item.config: item for item in previous}
     found = []
     for path in configs:
         path = path.resolve()
         try:
             cfg = load_config(path)
         except UserError:
-            found.append(Watched(path, set(known.get(path, ()))))
+            old = known.get(path)
+            found.append(Watched(path, set(old.sources), set(old.links)) if old else Watched(path))
             continue
         root = Path(cfg.root)
-        found.append(Watched(path, {(root / fn.source).resolve() for fn in cfg.functions.values()}))
+        sources = {(root / fn.source).resolve() for fn in cfg.functions.values()}
+        found.append(Watched(path, sources, linked(sources)))
     return found
 
 
-def relevant(path: Path) -> bool:
-    """A file whose change can change the output: not caches, tests, dependencies or editor temp files."""
-    parts = path.parts
-    if any(p in EXCLUDED_DIRS or (p.startswith(".") and p not in (".", "..")) for p in parts[-4:]):
+def relevant(path: Path, roots: Iterable[Path] = ()) -> bool:
+    """A file whose change can change the output: not caches, tests, dependencies or editor temp
+    files. Only the part of the path below the watched folder holding it is looked at: a project
+    that itself lives under a hidden folder (a git worktree in .worktrees/) is watched all the same."""
+    within = [path.relative_to(r).parts for r in roots if path.is_relative_to(r)]
+    parts = min(within, key=len) if within else path.parts[-4:]
+    if any(p in EXCLUDED_DIRS or (p.startswith(".") and p not in (".", "..")) for p in parts[:-1]):
         return False
-    return not path.name.endswith(("~", ".swp", ".swx", ".tmp", ".pyc"))
+    name = path.name
+    if name.startswith(".") and name not in (".", ".."):   # an editor's hidden temp or lock file
+        return False
+    return not name.endswith(("~", ".swp", ".swx", ".tmp", ".pyc"))
 
 
 def touches(path: Path, item: Watched) -> bool:
-    return path == item.config or any(path.is_relative_to(src) for src in item.sources)
+    return path == item.config or any(path == r or path.is_relative_to(r) for r in item.roots)
 
 
 def affected(changes: Iterable[Path], items: list[Watched]) -> tuple[list[Watched], list[Path]]:
@@ -80,7 +112,7 @@ def file_changes(paths: list[Path], *, ignore: list[Path], stop: Any = None,
 
     def wanted(_change: Any, name: str) -> bool:
         path = Path(name)
-        return relevant(path) and not any(path.is_relative_to(i) for i in ignore)
+        return relevant(path, paths) and not any(path.is_relative_to(i) for i in ignore)
 
     for batch in watch(*paths, debounce=debounce, step=STEP_MS, stop_event=stop, raise_interrupt=True,
                        watch_filter=wanted, yield_on_timeout=True, rust_timeout=READY_MS):
@@ -262,6 +294,7 @@ def _paths(items: list[Watched], folder: Path | None = None) -> list[Path]:
     which a watch on the file itself would lose), each handler directory, and `folder` (the
     configs' own, followed for new ones)."""
     found = {i.config.parent for i in items} | {_existing(s) for i in items for s in i.sources}
+    found |= {link if link.is_dir() else link.parent for i in items for link in i.links}
     if folder is not None:
         found.add(folder.resolve())
     return sorted(found)
