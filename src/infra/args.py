@@ -136,3 +136,19 @@ class Profile(click.ParamType[str]):
             self.fail(f"AWS profile '{text}' is not configured in your AWS config or credentials file; "
                       "pass an existing --profile or omit it.", param, ctx)
         return text
+
+
+class Once(click.Option):
+    """An option given at most once. click keeps the last of repeated values without a word, so
+    `sync --config a.toml --config b.toml` quietly worked on b alone; a repeat is a usage error."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs["multiple"] = True
+        super().__init__(*args, **kwargs)
+
+    def process_value(self, ctx: click.Context, value: Any) -> Any:
+        values = super().process_value(ctx, value)
+        if values and len(values) > 1:
+            raise click.BadParameter(f"given {len(values)} times ({', '.join(map(str, values))}); this command "
+                                     "takes one: run it once per value.", ctx=ctx, param=self)
+        return values[0] if values else None

@@ -208,6 +208,16 @@ def test_another_region_than_the_configs_is_said_out_loud(stage, cli):
     assert "Deploy" not in result.stderr and "Changes to create shop-dev (eu-west-1)" in result.stdout
     assert boto(stage.endpoint, "cloudformation", "eu-west-1").describe_stacks(StackName=STACK)["Stacks"]
     assert STACK not in stacks(stage.client("cloudformation"))      # nothing in the config's region
+    synced = cli("sync", *stage.args("--region", "eu-west-1"))      # sync says it too
+    assert ("--region eu-west-1: working on shop-dev in eu-west-1, not in the config's region us-east-1"
+            in " ".join(synced.stderr.split())), synced.output
+
+
+def test_a_repeated_config_is_a_usage_error_not_the_last_one_silently(stage, cli):
+    for command in ("sync", "deploy", "outputs"):
+        result = cli(command, *stage.args("--config", stage.config))
+        assert result.exit_code == 2, result.output
+        assert "Invalid value for '--config': given 2 times" in result.output
 
 
 def test_drift_on_an_endpoint_without_the_api_is_one_line(stage, cli):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from infra.args import BucketName, Duration, EndpointUrl, Profile, WritableFile
+from infra.args import BucketName, Duration, EndpointUrl, Once, Profile, WritableFile
 from infra.command import EXIT_CHANGES, command
 from infra.deploy.checks import check_names
 from infra.errors import UsageError, UserError
@@ -34,7 +34,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def aws_options(fn: F) -> F:
     """--config, --out and the AWS target options every AWS-facing command takes."""
     options = [
-        click.option("--config", "config", required=True,
+        click.option("--config", "config", cls=Once, required=True,
                      type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      help="Stage config (TOML), e.g. config/catalog-api.toml."),
         click.option("--out", "out", default="out", show_default=True,

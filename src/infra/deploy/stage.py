@@ -51,12 +51,18 @@ def open_stage(opts: Options, ui: Ui | None = None) -> tuple[Build, Aws]:
     """
     build = build_and_load(opts.config, opts.out)
     aws = Aws(opts.target, default_region=build.region)
-    if opts.target.region and aws.region != build.region and ui is not None:
-        ui.warn(f"--region {aws.region}: working on {build.stack_name} in {aws.region}, not in the config's "
-                f"region {build.region} ([project] region of {opts.config}). Omit --region to use the config's.")
+    if ui is not None:
+        warn_other_region(ui, build, aws, opts.config)
     aws.check_credentials()
     aws.account_id()
     return build, aws
+
+
+def warn_other_region(ui: Ui, build: Build, aws: Aws, config: Path) -> None:
+    """Say so when --region names another region than the config's (every command that has it)."""
+    if aws.target.region and aws.region != build.region:
+        ui.warn(f"--region {aws.region}: working on {build.stack_name} in {aws.region}, not in the config's "
+                f"region {build.region} ([project] region of {config}). Omit --region to use the config's.")
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from infra.args import Duration, EndpointUrl, Profile
+from infra.args import Duration, EndpointUrl, Once, Profile
 from infra.command import command, stop_once
 from infra.errors import UsageError
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_CONFIG = click.option("--config", "config", required=True,
+_CONFIG = click.option("--config", "config", cls=Once, required=True,
                        type=click.Path(exists=True, dir_okay=False, path_type=Path),
                        help="Stage config (TOML), e.g. config/catalog-api.toml.")
 

@@ -97,7 +97,10 @@ class Syncer:
                 return None
             raise production_refusal(opts.config, build.stack_name, f"[project] production = true in {opts.config}")
         if config not in self.aws:
+            from infra.deploy.stage import warn_other_region
+
             aws = Aws(opts.target, default_region=build.region)
+            warn_other_region(self.ui, build, aws, opts.config)
             aws.check_credentials()
             self.aws[config] = aws
         return run_sync(opts, self.ui, cache_dir=self.fallback.cache_dir, aws=self.aws[config], build=build)
