@@ -13,6 +13,7 @@ import pytest
 
 from infra.assets import Asset, build_asset
 from infra.bundle import build as bundle_build
+from infra.bundle import install_errors
 from infra.bundle import python as bpython
 from infra.bundle import tools as btools
 from infra.bundle.build import Code, Layer, build_code, dependency_entries
@@ -553,8 +554,8 @@ hint: Wheels are required for `numpy` because building from source is disabled f
 
 
 def test_uvs_no_wheel_answer_names_the_package():
-    assert bpython.missing_wheel(UV_NO_WHEEL) == "numpy"
-    assert bpython.missing_wheel("error: Failed to fetch: `https://pypi.org/simple/numpy/`") is None
+    assert install_errors.missing_wheel(UV_NO_WHEEL) == "numpy"
+    assert install_errors.missing_wheel("error: Failed to fetch: `https://pypi.org/simple/numpy/`") is None
 
 
 def test_pip_needs_every_manylinux_tag_lambda_accepts():
@@ -642,19 +643,19 @@ UV_SOME_HASHES = ("error: In `--require-hashes` mode, all requirements must have
 ])
 def test_a_fault_in_the_requirements_is_exit_2_with_its_fix(tmp_path, output, message):
     recipe = detect(write(tmp_path / "f", {"requirements.txt": "x==1\n", "app.py": ""}), "python3.14")
-    err = bpython.declaration_error(btools.ToolFailed("w", output), recipe, "functions.f (f)")
+    err = install_errors.declaration_error(btools.ToolFailed("w", output), recipe, "functions.f (f)")
     assert err is not None and err.exit_code == 2 and str(err).startswith(f"functions.f (f): {message}")
-    assert bpython.declaration_error(btools.ToolFailed("w", "error: uv panicked"), recipe, "functions.f (f)") is None
+    assert install_errors.declaration_error(btools.ToolFailed("w", "error: uv panicked"), recipe, "functions.f (f)") is None
     refused = UV_NO_PACKAGE + "\nhint: An index URL (https://idx.example/simple) could not be queried due to a lack of " \
                               "valid authentication credentials (401 Unauthorized)."
-    assert bpython.declaration_error(btools.ToolFailed("w", refused), recipe, "functions.f (f)") is None
+    assert install_errors.declaration_error(btools.ToolFailed("w", refused), recipe, "functions.f (f)") is None
 
 
 def test_a_uv_projects_fix_is_said_in_its_own_terms(tmp_path):
     project = '[project]\nname = "f"\nversion = "1"\ndependencies = ["requests==99.0.0"]\n'
     recipe = detect(write(tmp_path / "f", {"pyproject.toml": project, "uv.lock": "version = 1\n", "app.py": ""}),
                     "python3.14")
-    err = bpython.declaration_error(btools.ToolFailed("w", UV_NO_VERSION), recipe, "functions.f (f)")
+    err = install_errors.declaration_error(btools.ToolFailed("w", UV_NO_VERSION), recipe, "functions.f (f)")
     assert err is not None and str(err).endswith("Fix: change the dependency in pyproject.toml and run `uv lock` in "
                                                   "the function's folder.")
 
