@@ -605,3 +605,94 @@ def test_watch_builds_and_syncs_each_config_on_its_own_and_stops_on_an_interrupt
     session.sync = interrupted
     with pytest.raises(UserError, match="Interrupted"):
         session.rebuild([dev])
+
+
+class _FakeStage:
+    """What `prepare` reads of a deployed stage, with nothing deployed through sync yet."""
+
+    class aws:
+        region = "us-east-1"
+
+    root = type("Root", (), {"parameters": {"AssetBucket": "bucket"}})()
+
+    def account(self):
+        return "123456789012"
+
+    def child_key(self, child):
+        return f"templates/{child}.json"
+
+    def parameters(self, child):
+        return {}
+
+    def physical_id(self, child, logical_id):
+        return f"fn-{logical_id.lower()}"
+
+
+def test_a_blocker_found_while_preparing_leaves_nothing_else_to_apply(tmp_path):
+    """A deploy makes every change once a blocker is known: a value only a deploy can resolve
+    (Fn::GetAtt) in one function must not let another function's new code go out first."""
+    from infra.sync.compare import Comparison, FunctionChange
+    from infra.sync.run import prepare
+
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "b.zip").write_bytes(b"PK new code")
+    compute = {"Resources": {
+        "AFunction": {"Type": "AWS::Lambda::Function", "Properties": {
+            "Environment": {"Variables": {"ROLE": {"Fn::GetAtt": ["Role", "Arn"]}}}}},
+        "BFunction": {"Type": "AWS::Lambda::Function", "Properties": {"Code": {"S3Key": "assets/b.zip"}}}}}
+    (tmp_path / "compute.json").write_text(json.dumps(compute))
+    build = type("Build", (), {"stack_name": "shop-dev", "directory": tmp_path,
+                               "templates": {"Compute": tmp_path / "compute.json"},
+                               "template": staticmethod(lambda path: json.loads(path.read_text()))})()
+    comparison = Comparison(functions=[FunctionChange("Compute", "AFunction", False, ("Environment",)),
+                                       FunctionChange("Compute", "BFunction", True, ())])
+    prepared = prepare(_FakeStage(), build, comparison, {})
+    assert prepared.blockers == ["shop-dev/Compute > AFunction: its Environment refers to Fn::GetAtt ['Role', "
+                                 "'Arn'], which only a deploy can resolve"]
+    assert prepared.functions == [] and prepared.api is None
+
+
+def test_the_ledger_is_one_root_stacks_and_reads_the_earlier_format():
+    import io
+
+    from infra.deploy.stack_state import StackInfo
+    from infra.deploy.sync_ledger import Ledger
+
+    entry = {"base": "templates/x.json", "type": "AWS::Lambda::Function", "stack": "Compute"}
+    stored: dict[str, bytes] = {}
+
+    class S3:
+        def get_object(self, Bucket, Key):  # noqa: N803 - boto3's names
+            return {"Body": io.BytesIO(stored[Key])}
+
+        def put_object(self, Bucket, Key, Body, ContentType):  # noqa: N803
+            stored[Key] = Body
+
+    aws = type("Aws", (), {"client": lambda self, service: S3()})()
+    first = StackInfo("shop-dev", "arn:stack/shop-dev/1", "UPDATE_COMPLETE", parameters={"AssetBucket": "b"})
+    again = StackInfo("shop-dev", "arn:stack/shop-dev/2", "CREATE_COMPLETE", parameters={"AssetBucket": "b"})
+    Ledger(aws, first).write({"Compute/Fn": entry})
+    assert Ledger(aws, first).read() == {"Compute/Fn": entry}
+    assert Ledger(aws, again).read() == {}          # the stage destroyed and deployed again: not its ledger
+    stored["sync/shop-dev.json"] = json.dumps({"Compute/Fn": entry}).encode()   # written before the stack id
+    assert Ledger(aws, again).read() == {"Compute/Fn": entry}
+
+
+def test_links_are_followed_inside_the_project_only_and_loops_are_skipped(tmp_path):
+    import os
+
+    from infra.sync.watch import linked
+
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    (project / "handlers" / "f").mkdir(parents=True)
+    (project / "handlers" / "shared").mkdir()
+    (project / "handlers" / "shared" / "util.py").write_text("")
+    elsewhere.mkdir()
+    (elsewhere / "notes.json").write_text("{}")
+    f = project / "handlers" / "f"
+    os.symlink(project / "handlers" / "shared" / "util.py", f / "util.py")
+    os.symlink(elsewhere / "notes.json", f / "notes.json")          # outside the project: its folder is not watched
+    os.symlink(f / "loop2", f / "loop1")
+    os.symlink(f / "loop1", f / "loop2")                            # a loop
+    os.symlink(f / "missing", f / "broken")                         # a broken link
+    assert linked([f], project) == {(project / "handlers" / "shared" / "util.py").resolve()}

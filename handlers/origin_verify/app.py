@@ -7,8 +7,11 @@ and CloudFront takes minutes to reach every edge location, so the steps keep two
 
 * ``createSecret``: a new random value (GetRandomPassword, letters and digits) as AWSPENDING,
   unless that version already has one (a retried step).
-* ``setSecret``: the web ACL's RequireCloudFront rule accepts the current *and* the pending value;
-  then the distribution's origin header is set to the pending value.
+* ``setSecret``: the web ACL's RequireCloudFront rule accepts the pending value besides every
+  value it accepts already and every value the distribution sends now (never fewer: an earlier
+  rotation abandoned after its setSecret left CloudFront sending a value that is not AWSCURRENT);
+  after WAF_PROPAGATION_SECONDS, for the change to reach every WAF node, the distribution's origin
+  header is set to the pending value.
 * ``testSecret``: the web ACL accepts the pending value, every origin sends it, and the
   distribution is Deployed (every edge sends the new value); the version then gets the
   ROTATION_TESTED label. Still deploying after DEPLOY_WAIT_SECONDS: the step fails and Secrets
@@ -35,6 +38,8 @@ Environment:
   RULE_NAME            web ACL rule checking it (default RequireCloudFront)
   VALUE_LENGTH         length of new values, 32 to 128 (default 48)
   DEPLOY_WAIT_SECONDS  how long testSecret waits for CloudFront (default 240)
+  WAF_PROPAGATION_SECONDS  how long setSecret waits between the web ACL and the distribution
+                       (default 60: "AWS WAF ... propagates ... usually within a minute")
   LOG_LEVEL            DEBUG, INFO (default), WARNING or ERROR
 """
 from __future__ import annotations
@@ -50,9 +55,10 @@ from botocore.config import Config
 from secret_rotation import (RotationError, clear_tested, log, mark_tested, pending_exists, require_tested,
                              run_step)
 
-# UpdateWebACL takes the whole ACL: these optional parts are passed back as GetWebACL gave them.
-_ACL_PASSTHROUGH = ("Description", "CustomResponseBodies", "CaptchaConfig", "ChallengeConfig",
-                    "TokenDomains", "AssociationConfig")
+# UpdateWebACL takes the whole ACL and resets what it is not given: every other part GetWebACL
+# gave that UpdateWebACL takes (data protection, association, captcha, ... and parts added to the
+# API later) is passed back as it was.
+_ACL_SET_HERE = {"Name", "Scope", "Id", "DefaultAction", "Rules", "VisibilityConfig", "LockToken"}
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=10)
 # Created once per container; honour AWS_ENDPOINT_URL (the emulator in tests).
 _SECRETS = boto3.client("secretsmanager", config=_CONFIG)
@@ -150,7 +156,8 @@ def set_accepted(values: list[str]) -> None:
     # WAF's OrStatement takes two or more statements.
     rule["Statement"] = {"NotStatement": {"Statement": matches[0] if len(matches) == 1
                                           else {"OrStatement": {"Statements": matches}}}}
-    kwargs = {k: acl[k] for k in _ACL_PASSTHROUGH if acl.get(k)}
+    takes = _WAF.meta.service_model.operation_model("UpdateWebACL").input_shape.members
+    kwargs = {k: v for k, v in acl.items() if k in takes and k not in _ACL_SET_HERE and v}
     _WAF.update_web_acl(Name=acl["Name"], Scope="REGIONAL", Id=acl["Id"], DefaultAction=acl["DefaultAction"],
                         Rules=acl["Rules"], VisibilityConfig=acl["VisibilityConfig"], LockToken=lock, **kwargs)
     log("INFO", "web ACL updated", acceptedValues=len(values))
@@ -182,11 +189,16 @@ def set_origin_header(value: str) -> None:
     log("INFO", "distribution origin header updated", distribution=distribution)
 
 
-def _origins_send(value: str) -> bool:
+def _sent_values() -> list[str]:
+    """The header values the distribution's origins send now (in its configuration)."""
     _, _, distribution = _targets()
     config = _CLOUDFRONT.get_distribution_config(Id=distribution)["DistributionConfig"]
-    headers = _origin_headers(config)
-    return bool(headers) and all(h["HeaderValue"] == value for h in headers)
+    return [h["HeaderValue"] for h in _origin_headers(config)]
+
+
+def _origins_send(value: str) -> bool:
+    sent = _sent_values()
+    return bool(sent) and all(v == value for v in sent)
 
 
 def _wait_deployed(deadline: float) -> None:
@@ -229,9 +241,14 @@ def create_secret(secret_id: str, token: str) -> None:
 def set_secret(secret_id: str, token: str) -> None:
     current = _value(secret_id, VersionStage="AWSCURRENT")
     pending = _value(secret_id, VersionId=token, VersionStage="AWSPENDING")
-    # The web ACL first: from here on, edges still sending the current value and edges already
-    # sending the pending one both get through.
-    set_accepted([current, pending])
+    # The web ACL first, and it only widens here: edges still sending whatever they send now
+    # (the current value, or an abandoned rotation's) and edges already sending the pending one
+    # all get through. finishSecret narrows it, once every edge sends one value.
+    already = accepted_values(_rule(_web_acl()[0]))
+    wanted = list(dict.fromkeys([*already, *_sent_values(), current, pending]))
+    if wanted != already:
+        set_accepted(wanted)
+        time.sleep(_int_env("WAF_PROPAGATION_SECONDS", 60, 0, 300))
     set_origin_header(pending)
 
 

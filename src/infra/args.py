@@ -140,9 +140,13 @@ class Profile(click.ParamType[str]):
 
 class Once(click.Option):
     """An option given at most once. click keeps the last of repeated values without a word, so
-    `sync --config a.toml --config b.toml` quietly worked on b alone; a repeat is a usage error."""
+    `sync --config a.toml --config b.toml` quietly worked on b alone; a repeat is a usage error.
+    (It is read as a multiple option: a default or an environment variable would be split into
+    several values, so neither is taken.)"""
 
     def __init__(self, *args: Any, **kwargs: Any):
+        if kwargs.get("default") is not None or kwargs.get("envvar"):
+            raise TypeError("Once options take no default and no envvar")
         kwargs["multiple"] = True
         super().__init__(*args, **kwargs)
 

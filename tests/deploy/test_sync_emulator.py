@@ -222,6 +222,33 @@ def test_an_undone_api_edit_is_put_back_on_the_deployed_definition(catalog, cli,
     assert stack_times(cfn) == before
 
 
+def test_an_undone_api_edit_whose_deployment_is_unknown_is_deployed_anew_as_deployed(catalog, cli, emulator,
+                                                                                      tmp_path):
+    """Where neither the stack nor the ledger names CloudFormation's deployment (the emulator names
+    none; a ledger that recorded a sync's), the deployed document is deployed anew: never a stage
+    left on a sync's deployment."""
+    args = ["--config", catalog, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url]
+    apigw, s3 = boto(emulator.endpoint_url, "apigateway"), boto(emulator.endpoint_url, "s3")
+    assert cli("deploy", *args, *CI).exit_code == 0
+    rest_id = next(a["id"] for a in apigw.get_rest_apis()["items"] if a["name"] == "prod-MyAPI")
+    edit(catalog, "max_age = 3600", "max_age = 700")
+    assert cli("sync", *args).exit_code == 0
+    synced = apigw.get_stage(restApiId=rest_id, stageName="dev")["deploymentId"]
+    bucket = next(b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("serverless-infra"))
+    book = json.loads(s3.get_object(Bucket=bucket, Key="sync/catalog-dev.json")["Body"].read())
+    for entry in book["entries"].values():
+        if entry.get("cfn_deployment"):
+            entry["cfn_deployment"] = synced          # as if recorded after an earlier, unrecorded sync
+    s3.put_object(Bucket=bucket, Key="sync/catalog-dev.json", Body=json.dumps(book).encode())
+    edit(catalog, "max_age = 700", "max_age = 3600")
+    back = cli("sync", *args)
+    assert back.exit_code == 0, back.output
+    assert "back to the deployed document, in a new deployment" in back.stdout
+    assert apigw.get_stage(restApiId=rest_id, stageName="dev")["deploymentId"] != synced
+    clean = cli("diff", *args, "--fail")
+    assert clean.exit_code == 0 and "Already live through sync" not in clean.stdout, clean.output
+
+
 def test_an_undone_edit_is_put_back_before_a_deploy_that_would_not_touch_it(catalog, cli, emulator, tmp_path):
     """Synced, undone, and another change that needs a deploy: the deploy leaves the undone value
     (its template did not change), so sync puts it back before it hands over."""

@@ -491,3 +491,31 @@ def test_a_saved_config_is_served_from_the_next_request_and_a_broken_one_is_not(
             server.server_close()
             thread.join()
             close_runners(api.functions)
+
+
+def test_a_config_reload_that_fails_on_aws_is_said_and_the_previous_config_serves(tmp_path):
+    """An AWS or emulator failure while applying a saved config (creating its tables) is one line,
+    like a config that does not load, and never an exception in the request's thread."""
+    from botocore.exceptions import EndpointConnectionError
+
+    from infra.loop.local import Backing
+    from infra.loop.reload import ConfigReloader
+
+    path = tmp_path / "catalog-api.toml"
+    path.write_text(CATALOG.read_text())
+    cfg = load_config(path)
+    lines: list[str] = []
+
+    def unreachable(config):
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+
+    api = LocalApi(cfg, {}, lines.append)
+    reloader = ConfigReloader(path, api, Backing(lambda ref: ref, rebind=unreachable), lines.append,
+                              lambda name, line: None)
+    path.write_text(CATALOG.read_text() + "\n")
+    later = path.stat().st_mtime_ns + 2 * 10**9
+    os.utime(path, ns=(later, later))
+    reloader.check()
+    reloader.check()                                   # said once
+    assert [line for line in lines if line.startswith("config not applied: EndpointConnectionError")] == lines
+    assert len(lines) == 1 and api.cfg is cfg

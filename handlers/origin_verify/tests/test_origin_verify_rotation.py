@@ -53,6 +53,7 @@ def system(rotation, aws_env, monkeypatch):
                                  Value=json.dumps({"webAclArn": acl["ARN"], "distributionId": dist["Id"]}))
     monkeypatch.setenv("TARGETS_PARAMETER", PARAMETER)
     monkeypatch.setenv("DEPLOY_WAIT_SECONDS", "0")
+    monkeypatch.setenv("WAF_PROPAGATION_SECONDS", "0")
     return {"secret": secret, "acl": acl, "distribution": dist["Id"], **clients}
 
 
@@ -121,6 +122,31 @@ def test_steps_are_idempotent_when_secrets_manager_retries_them(rotation, system
         step(rotation, system, token, name)
     step(rotation, system, token, "finishSecret")  # retried after success: still one value
     assert accepted(rotation, system)[0] == [new]
+
+
+def test_a_rotation_after_an_abandoned_one_keeps_accepting_what_cloudfront_sends(rotation, system, monkeypatch):
+    """Rotation A got through setSecret (CloudFront sends A), then failed testSecret (still
+    deploying) and was abandoned. Rotation B must not drop A from the web ACL while every edge
+    still sends it; and it waits for the web ACL change to spread before CloudFront moves."""
+    first = start_rotation(system)
+    step(rotation, system, first, "createSecret")
+    step(rotation, system, first, "setSecret")
+    abandoned = value(system, VersionId=first, VersionStage="AWSPENDING")
+    assert sent(system) == [abandoned]
+    system["secretsmanager"].update_secret_version_stage(SecretId=system["secret"], VersionStage="AWSPENDING",
+                                                         RemoveFromVersionId=first)   # as AWS's docs advise
+    slept: list[float] = []
+    monkeypatch.setattr(rotation.time, "sleep", slept.append)
+    monkeypatch.setenv("WAF_PROPAGATION_SECONDS", "60")
+    second = start_rotation(system)
+    step(rotation, system, second, "createSecret")
+    step(rotation, system, second, "setSecret")
+    new = value(system, VersionId=second, VersionStage="AWSPENDING")
+    assert accepted(rotation, system)[0] == [ORIGINAL, abandoned, new]   # what CloudFront sent stays accepted
+    assert sent(system) == [new] and slept == [60]
+    step(rotation, system, second, "testSecret")
+    step(rotation, system, second, "finishSecret")
+    assert accepted(rotation, system)[0] == [new]                        # narrowed once every edge sends it
 
 
 def test_test_step_fails_while_cloudfront_still_sends_the_old_value(rotation, system):

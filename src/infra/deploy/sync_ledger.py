@@ -68,7 +68,9 @@ class Ledger:
 
     def read(self) -> dict[str, dict[str, Any]]:
         """The entries of this root stack; none when the object is another stack's (an earlier
-        stage of the same name, destroyed since) or was written before ledgers named their stack."""
+        stage of the same name, destroyed since). One written before ledgers named their stack
+        (the entries alone) is read as this stack's: what it says is live is checked against the
+        live resources before it counts, and the next write names the stack."""
         if self.s3 is None:
             return {}
         try:
@@ -79,7 +81,11 @@ class Ledger:
             raise
         except ValueError:
             return {}
-        if not isinstance(data, dict) or data.get("stack_id") != self.stack_id:
+        if not isinstance(data, dict):
+            return {}
+        if "stack_id" not in data and all(isinstance(e, dict) and "base" in e for e in data.values()):
+            return data   # the earlier format
+        if data.get("stack_id") != self.stack_id:
             return {}
         entries = data.get("entries")
         return entries if isinstance(entries, dict) else {}

@@ -160,9 +160,10 @@ def serve_cmd(config: Path, port: int, stage_outputs: Path | None, endpoint_url:
     (exit 130).
     """
     from infra.loop.local import backing as make_backing, close_runners, make_runners
-    from infra.loop.reload import ConfigReloader, route_functions
+    from infra.loop.reload import ConfigReloader, route_functions, stamp
     from infra.loop.server import LocalApi, make_server
 
+    read_at = stamp(config)   # before reading: a save while serve starts is applied at the first request
     cfg = _load(config)
     if not cfg.api:
         raise UsageError(f"{cfg.file}: the config has no [api] to serve; use `invoke` to run a function.")
@@ -175,7 +176,7 @@ def serve_cmd(config: Path, port: int, stage_outputs: Path | None, endpoint_url:
                                    profile=profile, say=say) as back:
         api = LocalApi(cfg, make_runners(cfg, route_functions(cfg.api.routes), back, function_log), say)
         try:
-            api.before_request = ConfigReloader(config, api, back, say, function_log).check
+            api.before_request = ConfigReloader(config, api, back, say, function_log, read_at).check
             server = make_server(api, port)
             host, bound = str(server.server_address[0]), server.server_address[1]
             for line in api.route_lines():

@@ -17,7 +17,7 @@ from infra.loop.local import Backing, close_runners, make_runners
 from infra.loop.server import LocalApi
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
+def stamp(path: Path) -> tuple[int, int] | None:
     try:
         info = os.stat(path)
     except OSError:
@@ -33,13 +33,15 @@ class ConfigReloader:
     """Checks the config file before each request (one stat) and applies a saved change."""
 
     def __init__(self, path: Path, api: LocalApi, back: Backing, log: Callable[[str], None],
-                 function_log: Callable[[str, str], None]):
+                 function_log: Callable[[str, str], None], seen: tuple[int, int] | None = None):
+        """`seen`: the file's stamp when the config being served was read (a save since then,
+        while serve was starting, is applied at the first request)."""
         self.path, self.api, self.back, self.log, self.function_log = path, api, back, log, function_log
-        self.seen = _stamp(path)
+        self.seen = seen if seen is not None else stamp(path)
         self.lock = threading.Lock()
 
     def check(self) -> None:
-        now = _stamp(self.path)
+        now = stamp(self.path)
         if now is None or now == self.seen:
             return
         with self.lock:
@@ -59,6 +61,9 @@ class ConfigReloader:
             runners = make_runners(cfg, route_functions(cfg.api.routes), back, self.function_log)
         except UserError as exc:
             self.log(f"config not applied: {exc} Still serving the previous config.")
+            return
+        except Exception as exc:  # noqa: BLE001 - an AWS or emulator failure: said, and serving goes on
+            self.log(f"config not applied: {type(exc).__name__}: {exc}. Still serving the previous config.")
             return
         old = self.api.replace(cfg, runners)
         self.back = back

@@ -96,7 +96,8 @@ class ApiUpdate:
     digest: str
     stage_stack: str = ""
     stage_logical_id: str = ""
-    restore_to: str = ""   # put back: the deployed document, and the stage on CloudFormation's deployment
+    restoring: bool = False   # put back: the deployed document (an edit synced, then undone) ...
+    restore_to: str = ""      # ... and the stage on CloudFormation's deployment ("": deployed anew)
 
 
 @dataclass
@@ -165,9 +166,11 @@ def prepare(stage: DeployedStage, build: Build, comparison: Comparison,
     """Every update with its values resolved, before any is made; what cannot be resolved is a blocker.
 
     `entries` (the ledger): what an earlier sync already made live over the same deployed template
-    is not sent again, so a stage pays only for what changed since the last sync.
+    is not sent again, so a stage pays only for what changed since the last sync. With a blocker
+    (from the comparison, or found here), a deploy makes the changes: only restores are kept, what
+    an earlier sync left that the config no longer asks for, which the deploy would not touch (its
+    template did not change).
     """
-    out = Prepared(blockers=list(comparison.blockers))
     entries = entries or {}
     pseudo = pseudo_parameters(stage.aws.region, stage.account())
     templates: dict[str, dict[str, Any]] = {}
@@ -178,12 +181,46 @@ def prepare(stage: DeployedStage, build: Build, comparison: Comparison,
         return templates[child]
 
     changes = with_restores(stage, build, comparison.functions, entries, generated)
-    if out.blockers:
-        # A deploy makes the changes; what an earlier sync left that the config no longer asks for
-        # is put back first, since the deploy would not touch it (its template did not change).
-        changes = [FunctionChange(c.stack, c.logical_id, "Code" in c.restore,
-                                  tuple(p for p in c.config if p in c.restore), c.restore)
-                   for c in changes if c.restore]
+    out = Prepared(blockers=list(comparison.blockers))
+    if not out.blockers:
+        out.functions = _function_updates(stage, build, changes, entries, generated, pseudo, out.blockers)
+        if comparison.api and not out.blockers:
+            try:
+                api = _prepare_api(stage, build, comparison.api, generated, pseudo)
+                entry = entries.get(f"{api.stack}/{api.logical_id}") or {}
+                if not (entry.get("base") == stage.child_key(api.stack) and entry.get("digest") == api.digest
+                        and _stage_serves(stage, api, entry.get("deployment"))):
+                    out.api = api
+            except Unresolvable as exc:
+                out.blockers.append(f"{build.stack_name}/{comparison.api.stack} > {comparison.api.logical_id}: its "
+                                    f"OpenAPI document refers to {exc}, which only a deploy can resolve")
+    if out.blockers:   # a deploy does it all: nothing forward is applied, restores only (blockers kept)
+        restores = [FunctionChange(c.stack, c.logical_id, "Code" in c.restore,
+                                   tuple(p for p in c.config if p in c.restore), c.restore)
+                    for c in changes if c.restore]
+        out.functions = _function_updates(stage, build, restores, entries, generated, pseudo, [])
+        out.api = None
+    if not comparison.api:
+        out.api = _api_restore(stage, build, entries, pseudo)
+    return out
+
+
+def _stage_serves(stage: DeployedStage, api: ApiUpdate, deployment: Any) -> bool:
+    """The stage still serves the deployment an earlier sync made (not changed outside since)."""
+    from infra.deploy.session import aws_exceptions
+
+    try:
+        live = stage.aws.client("apigateway").get_stage(restApiId=api.rest_api_id, stageName=api.stage)
+    except aws_exceptions():
+        return False
+    return bool(deployment) and live.get("deploymentId") == deployment
+
+
+def _function_updates(stage: DeployedStage, build: Build, changes: list[FunctionChange],
+                      entries: dict[str, dict[str, Any]], generated: Callable[[str], dict[str, Any]],
+                      pseudo: dict[str, str], blockers: list[str]) -> list[tuple[FunctionChange, FunctionUpdate]]:
+    """Each change's update, values resolved; what cannot be made is added to `blockers`."""
+    found = []
     for change in changes:
         label = f"{build.stack_name}/{change.stack} > {change.logical_id}"
         props = generated(change.stack)["Resources"][change.logical_id].get("Properties") or {}
@@ -194,13 +231,13 @@ def prepare(stage: DeployedStage, build: Build, comparison: Comparison,
                 params = stage.parameters(change.stack) if needs_parameters(value) else {}
                 update.config[prop] = resolve(value, params, pseudo)
         except Unresolvable as exc:
-            out.blockers.append(f"{label}: its {prop} refers to {exc}, which only a deploy can resolve")
+            blockers.append(f"{label}: its {prop} refers to {exc}, which only a deploy can resolve")
             continue
         if change.code:
             code = props.get("Code") or {}
             key = code.get("S3Key") if isinstance(code, dict) else None
             if not isinstance(key, str) or not (build.directory / key).is_file():
-                out.blockers.append(f"{label}: its code is not a generated asset")
+                blockers.append(f"{label}: its code is not a generated asset")
                 continue
             update.code = (build.directory / key).read_bytes()
             if len(update.code) > INLINE_ZIP_LIMIT:
@@ -212,19 +249,8 @@ def prepare(stage: DeployedStage, build: Build, comparison: Comparison,
         if not change.code and not change.config:
             continue
         update.name = update.name or stage.physical_id(change.stack, change.logical_id)
-        out.functions.append((change, update))
-    if comparison.api and not out.blockers:
-        try:
-            api = _prepare_api(stage, build, comparison.api, generated, pseudo)
-            entry = entries.get(f"{api.stack}/{api.logical_id}") or {}
-            if not (entry.get("base") == stage.child_key(api.stack) and entry.get("digest") == api.digest):
-                out.api = api
-        except Unresolvable as exc:
-            out.blockers.append(f"{build.stack_name}/{comparison.api.stack} > {comparison.api.logical_id}: its OpenAPI "
-                                f"document refers to {exc}, which only a deploy can resolve")
-    elif not comparison.api:
-        out.api = _api_restore(stage, build, entries, pseudo)
-    return out
+        found.append((change, update))
+    return found
 
 
 def _api_restore(stage: DeployedStage, build: Build, entries: dict[str, dict[str, Any]],
@@ -245,16 +271,34 @@ def _api_restore(stage: DeployedStage, build: Build, entries: dict[str, dict[str
         update = _prepare_api(stage, build, change, stage.child_template, pseudo)
     except Unresolvable:
         return None   # cannot be rebuilt here: the next deploy records the API (its Deployment is new)
-    # The deployment CloudFormation made, which the stage served before the first sync over this
-    # template (recorded then); else read from the stack.
-    update.restore_to = str(staged.get("cfn_deployment") or "")
-    if not update.restore_to:
-        deployed = stage.child_template(change.stage_stack).get("Resources") or {}
-        deployment = next((lid for lid, r in sorted(deployed.items()) if r.get("Type") == DEPLOYMENT), "")
-        if not deployment:
-            return None
-        update.restore_to = stage.physical_id(change.stage_stack, deployment)
+    update.restoring = True
+    update.restore_to = _cfn_deployment(stage, change.stage_stack, update.rest_api_id, staged)
     return update
+
+
+def _cfn_deployment(stage: DeployedStage, stage_stack: str, rest_api_id: str, staged: dict[str, Any]) -> str:
+    """The deployment CloudFormation made for the stage: its stack's Deployment resource; where the
+    endpoint names none (an emulator), what the stage served before the first sync over this
+    template, unless that is a sync's own. "" when neither is known: the deployed document is then
+    deployed anew."""
+    from infra.deploy.session import aws_exceptions
+    from infra.sync.apply import SYNC_DESCRIPTION
+
+    deployed = stage.child_template(stage_stack).get("Resources") or {}
+    logical = next((lid for lid, r in sorted(deployed.items()) if r.get("Type") == DEPLOYMENT), "")
+    if logical:
+        try:
+            return stage.physical_id(stage_stack, logical)
+        except DeployError:
+            pass
+    recorded = str(staged.get("cfn_deployment") or "")
+    if not recorded:
+        return ""
+    try:
+        made = stage.aws.client("apigateway").get_deployment(restApiId=rest_api_id, deploymentId=recorded)
+    except aws_exceptions():
+        return ""
+    return "" if str(made.get("description", "")).startswith(SYNC_DESCRIPTION) else recorded
 
 
 def with_restores(stage: DeployedStage, build: Build, changes: list[FunctionChange],
@@ -443,17 +487,20 @@ def apply(stage: DeployedStage, build: Build, prepared: Prepared, ui: Ui, book: 
             back = {CONFIG_WORDS.get(p, "code") for p in change.restore}
             done = ", ".join(w + (" (back to the deployed value)" if w in back else "") for w in change.what)
             ui.say(f"synced {update.label} ({update.name}): {done} in {time.perf_counter() - t0:.2f} s")
-        if prepared.api and prepared.api.restore_to:
+        if prepared.api and prepared.api.restoring:
             api = prepared.api
             t0 = time.perf_counter()
             with aws_errors(f"syncing {api.label} ({api.rest_api_id})"):
-                update_api(aws.client("apigateway"), api.label, api.rest_api_id, api.document, api.parameters,
-                           api.stage, api.digest, to_deployment=api.restore_to)
+                deployment, _ = update_api(aws.client("apigateway"), api.label, api.rest_api_id, api.document,
+                                           api.parameters, api.stage, api.digest, to_deployment=api.restore_to or None)
             entries.pop(f"{api.stack}/{api.logical_id}", None)
             entries.pop(f"{api.stage_stack}/{api.stage_logical_id}", None)
             changed = True
-            ui.say(f"synced {api.label} ({api.rest_api_id}): OpenAPI document and stage {api.stage} back to the "
-                   f"deployed ones ({api.restore_to}) in {time.perf_counter() - t0:.2f} s")
+            how = (f"back to the deployed ones ({deployment})" if api.restore_to else
+                   f"back to the deployed document, in a new deployment ({deployment}: CloudFormation's own "
+                   "could not be found)")
+            ui.say(f"synced {api.label} ({api.rest_api_id}): OpenAPI document and stage {api.stage} {how} in "
+                   f"{time.perf_counter() - t0:.2f} s")
         elif prepared.api:
             api = prepared.api
             t0 = time.perf_counter()

@@ -39,20 +39,29 @@ class Watched:
         return self.sources | self.links
 
 
-def linked(sources: Iterable[Path]) -> set[Path]:
-    """The targets of symbolic links inside `sources` that lie outside them (files or folders)."""
+def linked(sources: Iterable[Path], root: Path) -> set[Path]:
+    """The targets of symbolic links inside `sources` that lie outside them but inside the project
+    (`root`) or beside them (handlers/shared next to handlers/products): a link to a file somewhere
+    else would have its whole folder watched. A broken link or a loop is left out (the build leaves
+    it out too)."""
     import os
 
+    sources = list(sources)
     found: set[Path] = set()
     for src in sources:
         for folder, dirs, files in os.walk(src):
             dirs[:] = [d for d in dirs if d not in EXCLUDED_DIRS and not d.startswith(".")]
             for name in [*files, *dirs]:
                 path = Path(folder) / name
-                if path.is_symlink():
-                    target = path.resolve()
-                    if target.exists() and not any(target.is_relative_to(s) for s in sources):
-                        found.add(target)
+                if not path.is_symlink():
+                    continue
+                try:
+                    target = path.resolve(strict=True)
+                except (OSError, RuntimeError):   # broken, or a loop (RuntimeError before Python 3.13)
+                    continue
+                near = target.is_relative_to(root) or any(target.is_relative_to(s.parent) for s in sources)
+                if near and not any(target.is_relative_to(s) for s in sources):
+                    found.add(target)
     return found
 
 
@@ -74,7 +83,7 @@ def watched(configs: list[Path], previous: Iterable[Watched] = ()) -> list[Watch
             continue
         root = Path(cfg.root)
         sources = {(root / fn.source).resolve() for fn in cfg.functions.values()}
-        found.append(Watched(path, sources, linked(sources)))
+        found.append(Watched(path, sources, linked(sources, root.resolve())))
     return found
 
 
@@ -294,7 +303,7 @@ def _paths(items: list[Watched], folder: Path | None = None) -> list[Path]:
     which a watch on the file itself would lose), each handler directory, and `folder` (the
     configs' own, followed for new ones)."""
     found = {i.config.parent for i in items} | {_existing(s) for i in items for s in i.sources}
-    found |= {link if link.is_dir() else link.parent for i in items for link in i.links}
+    found |= {_existing(link if link.is_dir() else link.parent) for i in items for link in i.links}
     if folder is not None:
         found.add(folder.resolve())
     return sorted(found)
