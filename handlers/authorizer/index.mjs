@@ -1,6 +1,7 @@
 // API Gateway REQUEST authorizer for auth = "JWT" routes. The generated stack sets:
 //   JWT_ISSUER    the exact `iss` of accepted tokens
-//   JWT_AUDIENCE  accepted audiences (client IDs), comma-separated
+//   JWT_AUDIENCE  accepted audiences, comma-separated: the API's identifier in access tokens'
+//                 `aud` (or the client IDs, for issuers whose access tokens carry only `client_id`)
 //   JWT_JWKS_URL  the issuer's key set
 //   JWT_SCOPED_ROUTES  JSON [[METHOD, "/path/{var}", [scopes...]], ...]: routes needing scopes
 // API Gateway caches the returned policy per token, method and resource path (see policy.mjs).
@@ -48,11 +49,15 @@ export function makeHandler(env = process.env, options = {}) {
     try {
       const claims = await verifyToken(verifier, bearerOf(event));
       const scopes = scopesOf(claims);
+      // Who calls: the subject, or for a machine client without one its client id. A token that
+      // names neither is refused: every such caller would otherwise be one and the same user.
+      const principal = claimString(claims.sub) || claimString(claims.client_id ?? claims.azp);
+      if (!principal) throw new Unauthorized("token names no subject (sub) and no client (client_id, azp)");
       return {
-        principalId: claimString(claims.sub) || "unknown",
+        principalId: principal,
         policyDocument: policyFor(event, scopes, cfg.scopedRoutes),
         // Handlers read these from requestContext.authorizer (values must be strings or numbers).
-        context: { sub: claimString(claims.sub), iss: claimString(claims.iss), scope: scopes.join(" "),
+        context: { sub: principal, iss: claimString(claims.iss), scope: scopes.join(" "),
                    email: claimString(claims.email), client_id: claimString(claims.client_id ?? claims.azp) },
       };
     } catch (err) {

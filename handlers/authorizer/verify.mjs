@@ -1,24 +1,36 @@
 // Token verification with aws-jwt-verify (AWS's library), plus the checks it leaves to its user.
 //
 // The library checks the signature against the issuer's JWKS, `iss`, `exp`/`nbf` (with grace),
-// and for Cognito issuers `token_use` and `client_id`. It caches the JWKS for the life of the
-// execution environment and refetches only for an unknown `kid` (at most every 10 s), so a
-// briefly unreachable issuer does not fail tokens signed with a key it already has.
+// and for Cognito issuers `token_use` and `client_id`. Its key cache is ours to shape:
+// - the JWKS is fetched again once it is JWKS_MAX_AGE_SECONDS old, so a key the issuer removed
+//   (rotated out, or compromised) stops being trusted; if the issuer does not answer then, the
+//   keys already held stay in use, so a briefly unreachable issuer does not fail good tokens;
+// - an unknown `kid` fetches the JWKS again; a `kid` still unknown after that fetch is refused
+//   for 10 s, and no other unknown kid fetches within REFETCH_MIN_SECONDS of it: per kid, so
+//   forged kids (anyone can send one) cost the issuer one fetch a second at most and never keep
+//   a newly rotated key out for long, as the library's own per-issuer penalty box did (each
+//   forged kid blocked every fetch for 10 s).
 // What it does not check, we do (each refusal is a 401):
 // - base64url that is not canonical: it decodes with Node's lenient base64, which ignores `=`
 //   padding and the unused low bits of the last character, so one signature has several spellings;
 // - RSA keys under 2048 bits (the floor NIST SP 800-131A and the jose library set);
 // - a key whose type does not match the token's alg family;
 // - tokens without `exp` (the library checks `exp` only when present);
-// - for non-Cognito issuers: `token_use`, when present, must be "access", and `aud` (or, for
-//   access tokens without one, `client_id`) must name an accepted audience.
+// - for non-Cognito issuers: `token_use`, when present, must be "access"; an ID token (one with
+//   the ID-token-only claims `nonce`, `at_hash` or `c_hash`, or the header `typ` of one) is
+//   refused, since its `aud` is a client ID and would otherwise pass; and `aud` (or, for access
+//   tokens without one, `client_id`) must name an accepted audience.
 import { CognitoJwtVerifier, JwtVerifier } from "aws-jwt-verify";
-import { FetchError, JwksValidationError } from "aws-jwt-verify/error";
+import { FetchError, JwksValidationError, WaitPeriodNotYetEndedJwkError } from "aws-jwt-verify/error";
 import { SimpleFetcher } from "aws-jwt-verify/https";
 import { SimpleJwksCache } from "aws-jwt-verify/jwk";
 
 export const GRACE_SECONDS = 60; // clock skew tolerated on exp and nbf
 export const MIN_RSA_BITS = 2048;
+export const JWKS_MAX_AGE_SECONDS = 600;
+export const REFETCH_MIN_SECONDS = 1;
+const UNKNOWN_KID_SECONDS = 10;
+const ID_TOKEN_CLAIMS = ["nonce", "at_hash", "c_hash"];
 const COGNITO_ISSUER = /^https:\/\/cognito-idp\.([a-z0-9-]+)\.amazonaws\.com\/([A-Za-z0-9-]+_[A-Za-z0-9]+)\/?$/;
 const KTY_OF_ALG = { RS: "RSA", ES: "EC", Ed: "OKP" };
 const B64URL = /^[A-Za-z0-9_-]+$/;
@@ -64,32 +76,94 @@ function checkExpiry({ payload }) {
   if (typeof payload.exp !== "number") throw new Unauthorized("token has no expiry");
 }
 
-function checkGenericAccessToken({ payload }, audience) {
+function checkGenericAccessToken({ header, payload }, audience) {
   if (payload.token_use !== undefined && payload.token_use !== "access") {
     throw new Unauthorized("not an access token");
+  }
+  if (ID_TOKEN_CLAIMS.some((claim) => payload[claim] !== undefined) || /^id[+_-]?jwt$/i.test(String(header.typ ?? ""))) {
+    throw new Unauthorized("an ID token, not an access token");
   }
   const auds = payload.aud === undefined ? [payload.client_id] : [].concat(payload.aud);
   if (!auds.some((a) => typeof a === "string" && audience.includes(a))) throw new Unauthorized("wrong audience");
 }
 
+/** Refetch limits per kid (see the top of this file); `now` in milliseconds. */
+class KidPenaltyBox {
+  constructor(now) {
+    this.now = now;
+    this.unknownUntil = new Map(); // "uri kid" -> when that kid may be looked for again
+    this.lastMiss = new Map(); // uri -> when a fetch last failed to find the kid it was made for
+  }
+
+  async wait(uri, kid) {
+    const now = this.now();
+    if ((this.unknownUntil.get(`${uri} ${kid}`) ?? 0) > now) {
+      throw new WaitPeriodNotYetEndedJwkError(`kid ${kid} was not in the JWKS a moment ago`);
+    }
+    if (now - (this.lastMiss.get(uri) ?? -Infinity) < REFETCH_MIN_SECONDS * 1000) {
+      throw new WaitPeriodNotYetEndedJwkError("the JWKS was fetched for an unknown kid a moment ago");
+    }
+  }
+
+  registerFailedAttempt(uri, kid) {
+    const now = this.now();
+    this.lastMiss.set(uri, now);
+    if (this.unknownUntil.size > 1000) { // random kids: forget the ones whose wait is over
+      for (const [key, until] of this.unknownUntil) if (until <= now) this.unknownUntil.delete(key);
+    }
+    this.unknownUntil.set(`${uri} ${kid}`, now + UNKNOWN_KID_SECONDS * 1000);
+  }
+
+  registerSuccessfulAttempt(uri, kid) {
+    this.unknownUntil.delete(`${uri} ${kid}`);
+  }
+}
+
+/** The library's cache with an age limit: an old JWKS is fetched again before it is used. */
+class ExpiringJwksCache extends SimpleJwksCache {
+  constructor({ now, ...props }) {
+    super({ ...props, penaltyBox: new KidPenaltyBox(now) });
+    this.now = now;
+    this.fetchedAt = new Map();
+  }
+
+  async getJwks(uri) {
+    const jwks = await super.getJwks(uri);
+    this.fetchedAt.set(uri, this.now());
+    return jwks;
+  }
+
+  async getJwk(uri, decomposedJwt) {
+    if (this.jwksCache.has(uri) && this.now() - (this.fetchedAt.get(uri) ?? 0) > JWKS_MAX_AGE_SECONDS * 1000) {
+      try {
+        await this.getJwks(uri);
+      } catch (err) {
+        if (!isIssuerOutage(err)) throw err;
+        this.fetchedAt.set(uri, this.now()); // unreachable: the keys held stay in use; asked again later
+      }
+    }
+    return super.getJwk(uri, decomposedJwt);
+  }
+}
+
 /**
  * A verifier for the configured issuer. `fetcher` (tests) replaces the library's HTTPS fetcher,
- * e.g. one trusting a loopback server's certificate, with shorter timeouts.
+ * e.g. one trusting a loopback server's certificate, with shorter timeouts; `now` (tests) the clock.
  */
-export function makeVerifier({ issuer, audience, jwksUrl }, { fetcher = new SimpleFetcher() } = {}) {
+export function makeVerifier({ issuer, audience, jwksUrl }, { fetcher = new SimpleFetcher(), now = Date.now } = {}) {
   const cognito = COGNITO_ISSUER.exec(issuer);
   if (cognito) {
     // Cognito: the library checks token_use ("access": ID tokens carry no scopes and must not
     // pass) and client_id. It derives the pool's JWKS URL itself (for the regional and the
     // global issuer name); the configured one is what is fetched for either.
-    const jwksCache = new SimpleJwksCache({ fetcher: { fetch: (uri, ...rest) => fetcher.fetch(
+    const jwksCache = new ExpiringJwksCache({ now, fetcher: { fetch: (uri, ...rest) => fetcher.fetch(
       uri.endsWith(`/${cognito[2]}/.well-known/jwks.json`) ? jwksUrl : uri, ...rest) } });
     return CognitoJwtVerifier.create({
       userPoolId: cognito[2], tokenUse: "access", clientId: audience, graceSeconds: GRACE_SECONDS,
       customJwtCheck: (args) => { checkKey(args); checkExpiry(args); },
     }, { jwksCache });
   }
-  const jwksCache = new SimpleJwksCache({ fetcher });
+  const jwksCache = new ExpiringJwksCache({ now, fetcher });
   return JwtVerifier.create({
     issuer, jwksUri: jwksUrl, audience: null, graceSeconds: GRACE_SECONDS, // audience: checked below
     customJwtCheck: (args) => { checkKey(args); checkExpiry(args); checkGenericAccessToken(args, audience); },
@@ -102,9 +176,11 @@ export async function verifyToken(verifier, token) {
   return verifier.verify(token);
 }
 
-/** The token's scopes: OAuth's space-separated `scope`, or an `scp` list. */
+/** The token's scopes: OAuth's space-separated `scope`, or `scp` as a list or (Entra ID) a
+ * space-separated string. */
 export function scopesOf(claims) {
   if (typeof claims.scope === "string") return claims.scope.split(" ").filter(Boolean);
   if (Array.isArray(claims.scp)) return claims.scp.map(String);
+  if (typeof claims.scp === "string") return claims.scp.split(" ").filter(Boolean);
   return [];
 }

@@ -7,7 +7,7 @@ import { SimpleFetcher } from "aws-jwt-verify/https";
 
 import { bearerOf, makeHandler } from "../index.mjs";
 import { policyFor, stagePrefix } from "../policy.mjs";
-import { rsaModulusBits } from "../verify.mjs";
+import { JWKS_MAX_AGE_SECONDS, rsaModulusBits } from "../verify.mjs";
 import { ISSUER, SECONDS, decide, enc, jwk, keys, startIssuer, token, valid } from "./support.mjs";
 
 const PREFIX = "arn:aws:execute-api:us-west-2:123456789012:abc123/dev";
@@ -22,9 +22,11 @@ before(async () => {
 });
 after(() => issuer.close());
 
-function handler(extraEnv = {}, fetcher = new SimpleFetcher({ defaultRequestOptions: issuer.fetchOptions })) {
+function handler(extraEnv = {}, fetcher = new SimpleFetcher({ defaultRequestOptions: issuer.fetchOptions }),
+  now = Date.now) {
   return makeHandler({ JWT_ISSUER: ISSUER, JWT_AUDIENCE: "web-client, mobile-client", JWT_JWKS_URL: issuer.url,
-    JWT_SCOPED_ROUTES: JSON.stringify(SCOPED), ...extraEnv }, { fetcher });
+    JWT_SCOPED_ROUTES: JSON.stringify(SCOPED), ...extraEnv }, { fetcher: fetcher ?? new SimpleFetcher(
+    { defaultRequestOptions: issuer.fetchOptions }), now });
 }
 
 /** A REQUEST authorizer event for `method` on route `resource`, requested as `path`. */
@@ -177,6 +179,57 @@ test("a new key is fetched once; forged kids do not make a refetch storm", async
   } finally {
     issuer.served.keys.pop();
   }
+});
+
+test("a forged kid never keeps a newly rotated key from being fetched", async () => {
+  // The library's own penalty box blocked every fetch for the issuer 10 s after any unknown kid:
+  // one forged token every 10 s kept a rotated key out for good.
+  let clock = Date.now();
+  const h = handler({}, undefined, () => clock);
+  await h(request(token(valid())));
+  clock += 2000;
+  await assert.rejects(h(request(token(valid(), { kid: "forged" }))), unauthorized);
+  issuer.served.keys.push(jwk(keys.other, "rotated", "RS256"));
+  try {
+    clock += 2000; // past REFETCH_MIN_SECONDS, well inside the forged kid's own 10 s
+    const allowed = await h(request(token(valid(), { kid: "rotated", key: keys.other.privateKey })));
+    assert.equal(allowed.policyDocument.Statement[0].Effect, "Allow");
+  } finally {
+    issuer.served.keys.pop();
+  }
+});
+
+test("a key the issuer removed stops being trusted once the key set is old", async () => {
+  let clock = Date.now();
+  const h = handler({}, undefined, () => clock);
+  issuer.served.keys.push(jwk(keys.other, "leaving", "RS256"));
+  const signed = token(valid(), { kid: "leaving", key: keys.other.privateKey });
+  await h(request(signed));
+  issuer.served.keys.pop(); // revoked at the issuer
+  await h(request(signed)); // still within the key set's age: trusted from the cache
+  clock += (JWKS_MAX_AGE_SECONDS + 1) * 1000;
+  await assert.rejects(h(request(signed)), unauthorized);
+  // The issuer down when the key set is old: the keys held stay in use (no outage for good tokens).
+  clock += (JWKS_MAX_AGE_SECONDS + 1) * 1000;
+  issuer.down = true;
+  try {
+    await h(request(token(valid())));
+  } finally {
+    issuer.down = false;
+  }
+});
+
+test("an OIDC ID token is not an access token; scp as a string is a scope list; no subject is refused", async () => {
+  const h = handler();
+  for (const idToken of [valid({ nonce: "n-1" }), valid({ at_hash: "x" }), valid({ c_hash: "y" })]) {
+    await assert.rejects(h(request(token(idToken))), unauthorized);
+  }
+  await assert.rejects(h(request(token(valid(), { header: { typ: "id+jwt" } }))), unauthorized);
+  const entra = await h(request(token(valid({ scp: "items/write items/read" })), "POST", "/items", "/items"));
+  assert.equal(decide(entra.policyDocument, `${PREFIX}/POST/items`), "Allow");
+  const machine = await h(request(token(valid({ sub: undefined, client_id: "batch-job" }))));
+  assert.equal(machine.principalId, "batch-job");
+  await assert.rejects(h(request(token(valid({ sub: undefined })))), unauthorized);
 });
 
 test("a JWKS endpoint that never answers fails after the timeout (500)", async () => {
