@@ -40,6 +40,7 @@ import contextvars
 import json
 import os
 import re
+import secrets
 import sys
 import time
 import unicodedata
@@ -156,8 +157,21 @@ def _json_default(value: Any) -> Any:
 
 
 def to_json(value: Any) -> str:
-    """JSON text for a payload that may hold DynamoDB types (Decimal numbers, sets, binary)."""
-    return json.dumps(value, default=_json_default, separators=(",", ":"))
+    """JSON text for a payload that may hold DynamoDB types (Decimal numbers, sets, binary).
+
+    A Decimal is written as its own digits, never through a binary float, so a number comes back
+    as it was sent and stored (0.12345678901234567890 stays so; a float would give 0.123456789012
+    34568). The json module writes no raw text, so each such number goes out as a placeholder
+    string, tagged with a random marker no payload can hold, then replaced by its digits."""
+    marker = secrets.token_hex(8)
+
+    def exact(item: Any) -> Any:
+        if isinstance(item, Decimal) and item.is_finite() and item != item.to_integral_value():
+            return f"\0{marker}{item}\0"
+        return _json_default(item)
+
+    text = json.dumps(value, default=exact, separators=(",", ":"))
+    return text if marker not in text else re.sub(rf'"\\u0000{marker}([-+.0-9Ee]+)\\u0000"', r"\1", text)
 
 
 def _base_headers() -> dict[str, str]:

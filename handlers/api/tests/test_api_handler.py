@@ -64,6 +64,16 @@ def test_post_keeps_numbers_exact(call, table):
     assert stored["wide"] == 10**60 and stored["zero"] == 0
 
 
+def test_answers_give_numbers_back_digit_for_digit(call, table):
+    """Stored exactly, and answered exactly: never through a binary float, which keeps 17 digits."""
+    body = '{"exact": 0.12345678901234567890123456789, "big": 12345678901234567890.5, "price": 19.99}'
+    created = call("POST", "/api/v1", body=body)
+    assert created.status == 201, created
+    for text in (created.text, call("GET", "/api/v1").text):
+        assert '"exact":0.12345678901234567890123456789' in text and '"big":12345678901234567890.5' in text
+        assert '"price":19.99' in text
+
+
 @pytest.mark.parametrize("body, message", [
     ('{"n": 1e400}', "number"), ('{"n": 1e-131}', "number"), ('{"n": 1e126}', "number"),
     ('{"n": %s}' % ("1" * 39), "number"), ('{"n": [1, {"m": 0.%s}]}' % ("1" * 39), "number"),

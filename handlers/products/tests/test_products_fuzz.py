@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, event as note_event, given, settings
@@ -115,7 +116,9 @@ def test_post_is_201_and_readable_or_400(products, fuzz_table, lambda_context, i
     if response.status == 201:
         name, price = body["name"], body["price"]
         assert response.json["name"] == name.strip()
-        assert float(price) == pytest.approx(response.json["price"])
+        # The price comes back as the number sent, digit for digit (never through a binary float).
+        assert json.loads(response.text, parse_float=Decimal)["price"] == json.loads(json.dumps(price),
+                                                                                     parse_float=Decimal)
         fetched = call("GET", "/products/{id}", f"/products/{response.json['id']}",
                        path_params={"id": response.json["id"]})
         assert fetched.status == 200 and fetched.json == response.json
