@@ -22,8 +22,13 @@ LINT_CACHE_DIR = Path(".cache/lint")
 DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*$")
 
 
+MAX_DURATION_S = 366 * 24 * 3600.0   # a year: longer is a mistake (and past what CloudWatch Logs keeps)
+BARE_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
+
+
 class Duration(click.ParamType[float]):
-    """A duration: 90s, 15m, 1h, 1h30m; a bare number is minutes. Value in seconds."""
+    """A duration: 90s, 15m, 1h, 1h30m; a bare number is minutes. Value in seconds, more than 0
+    and at most a year (nan, inf and 1e9 are not durations)."""
 
     name = "DURATION"
 
@@ -31,16 +36,17 @@ class Duration(click.ParamType[float]):
         if isinstance(value, (int, float)):
             return float(value)
         text = str(value).strip().lower()
-        try:
+        if BARE_NUMBER.match(text):
             seconds = float(text) * 60
-        except ValueError:
+        else:
             match = DURATION.match(text)
             if not text or not match or not any(match.groups()):
                 self.fail(f"'{value}' is not a duration (examples: 90s, 15m, 1h, 1h30m; a bare number is minutes).", param, ctx)
             h, m, s = (float(g) if g else 0.0 for g in match.groups())
             seconds = h * 3600 + m * 60 + s
-        if seconds <= 0:
-            self.fail("the timeout must be positive.", param, ctx)
+        if not 0 < seconds <= MAX_DURATION_S:
+            self.fail(f"'{value}' is {'not more than zero' if seconds <= 0 else 'more than a year'}; give a duration "
+                      "such as 90s, 15m or 2h.", param, ctx)
         return seconds
 
 

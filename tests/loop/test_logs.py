@@ -104,6 +104,25 @@ def test_follow_prints_new_events_until_stopped_without_waiting(cw, emulator):
     assert count == 4 and polls == [7.0, 7.0]
 
 
+def test_follow_prints_an_event_that_arrives_after_a_newer_one(cw, emulator):
+    """CloudWatch delivers late, by different delays per group: an access log line can arrive
+    after a newer function line was read, and --follow must still print it (it did not)."""
+    cfg = load_config(CATALOG)
+    reader = logs.Reader(cw, logs.sources(cfg), None)
+    base = int(time.time() * 1000) - 5000
+    put(cw, USERS, (base + 3000, "newer, read first"))
+    printed: list[str] = []
+    polls = []
+
+    def sleep(seconds: float) -> None:
+        polls.append(seconds)
+        if len(polls) == 1:
+            put(cw, PRODUCTS, (base, "older, delivered late"))
+
+    logs.run(reader, printed.append, since_seconds=60, follow=True, sleep=sleep, stop=lambda: len(polls) >= 2)
+    assert [line.split(None, 2)[2] for line in printed] == ["newer, read first", "older, delivered late"]
+
+
 def test_since_uses_the_injected_clock(cw):
     cfg = load_config(CATALOG)
     now = int(time.time() * 1000)
@@ -141,6 +160,11 @@ def test_no_events_is_said_on_stderr_not_silence(cli, cw, emulator):
     (("--function", "orders"), "no function named 'orders'"),
     (("--function", "users", "--api"), "exclude each other"),
     (("--since", "soon"), "is not a duration"),
+    (("--since", "nan"), "is not a duration"),        # float() took these: an internal error, then
+    (("--since", "inf"), "is not a duration"),
+    (("--since", "1e9"), "is not a duration"),
+    (("--since", "0"), "'0' is not more than zero"),   # it said "the timeout must be positive"
+    (("--since", "600000"), "is more than a year"),    # minutes: AWS refused the start time
 ])
 def test_bad_arguments_exit_2(cli, args, message):
     result = cli("logs", "--config", CATALOG, *args)

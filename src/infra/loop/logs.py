@@ -21,6 +21,8 @@ from infra.errors import DeployError, UsageError
 from infra.naming import api_access_log_group, function_log_group
 
 API_SOURCE = "api"
+# How late an event may arrive and still be printed by --follow (lines may then be out of time order).
+LATE_SECONDS = 60.0
 POLL_SECONDS = 2.0
 # Lambda's text log format: Node.js writes "<time>\t<request id>\t<LEVEL>\t<message>", the
 # Python runtime's logging module "[LEVEL]\t<time>\t<request id>\t<message>".
@@ -105,7 +107,7 @@ def run(reader: Reader, emit: Callable[[str], None], *, since_seconds: float, fo
     """Print the events of the last `since_seconds`, then (with `follow`) new ones until
     `stop()` is true or Ctrl-C. Returns the number of lines printed."""
     width = max(len(s.label) for s in reader.groups)
-    start = int((clock() - since_seconds) * 1000)
+    start = first = newest = int((clock() - since_seconds) * 1000)
     printed = 0
     seen: dict[tuple[str, str], int] = {}
     while True:
@@ -123,11 +125,14 @@ def run(reader: Reader, emit: Callable[[str], None], *, since_seconds: float, fo
             printed += 1
         if not follow or stop():
             return printed
-        # Read again from the newest timestamp seen (inclusive: more events may share it) and
-        # forget ids older than that, so the de-duplication set stays small.
+        # Read again from LATE_SECONDS before the newest timestamp seen: CloudWatch Logs delivers
+        # events late, by different delays for each group and stream (an access log line seconds
+        # after a function's), and one that arrives after a newer one was read would be lost.
+        # The ids already printed are skipped; older ones are forgotten, so the set stays small.
         if batch:
-            start = max(start, batch[-1].timestamp)
-            seen = {k: ts for k, ts in seen.items() if ts >= start}
+            newest = max(newest, batch[-1].timestamp)
+        start = max(first, newest - int(LATE_SECONDS * 1000))
+        seen = {k: ts for k, ts in seen.items() if ts >= start}
         sleep(poll_seconds)
 
 
