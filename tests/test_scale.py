@@ -248,13 +248,25 @@ def test_templates_locked_refuses_a_stale_lock(tmp_path):
     shutil.copy(REPO / "config" / "catalog-api.toml", cfg)
     args = ["templates", "--config", str(cfg), "--out", str(tmp_path / "out"), "--locked"]
     result = CliRunner().invoke(main, args)
-    assert result.exit_code == 2 and "catalog-api.lock.json: placement: is missing" in result.output
+    assert result.exit_code == 2 and "catalog-api.lock.json: placement: the lock file is missing." in result.output
     assert not (tmp_path / "out").exists() and not (tmp_path / "catalog-api.lock.json").exists()
     assert CliRunner().invoke(main, args[:-1]).exit_code == 0  # writes the lock
     assert CliRunner().invoke(main, args).exit_code == 0
+    lock = tmp_path / "catalog-api.lock.json"
+    written = lock.read_text()
     cfg.write_text(cfg.read_text() + TABLE)
     result = CliRunner().invoke(main, args)
-    assert result.exit_code == 2 and "is out of date" in result.output
+    assert result.exit_code == 2 and "it is out of date (not recorded: tables." in result.output
+    # An entry it records in excess is named too, not called one the config lacks.
+    data = json.loads(written)
+    data["placement"]["functions.zzz"] = "compute"
+    lock.write_text(json.dumps(data))
+    cfg.write_text(cfg.read_text().replace(TABLE, ""))
+    said = " ".join(CliRunner().invoke(main, args).output.split())
+    assert "it is out of date (recorded but no longer in the config: functions.zzz)" in said
+    lock.write_text(json.dumps(json.loads(written), indent=4))          # the same entries, other formatting
+    said = " ".join(CliRunner().invoke(main, args).output.split())
+    assert "it records the same placement, but not as `templates` writes it" in said
 
 
 def test_shipped_locks_are_committed_and_current():

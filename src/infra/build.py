@@ -175,13 +175,35 @@ def _generate_all(paths: list[Path], out_root: Path, *, locked: bool, write_lock
         cache = caches.setdefault(cfg.root, Cache.at(Path(cfg.root), remember=True))
         out = generate(cfg, read_lock(lock_file), progress, cache)
         if locked and out.lock != old:
-            state = "is missing" if old is None else "is out of date"
-            raise ConfigError(str(lock_file), "placement", f"{state}: the config places resources the lock does not record.",
+            raise ConfigError(str(lock_file), "placement", _lock_difference(old, out.lock),
                               "run `python generate.py templates` and commit the lock file.")
         if write_lock and out.lock != old:
             _check_lock_writable(lock_file)
         results.append((cfg, out, lock_file, old))
     return results
+
+
+def _lock_difference(old: bytes | None, new: bytes) -> str:
+    """What `templates --locked` found: which entries the lock lacks, has in excess, or places
+    elsewhere, or that only its formatting differs."""
+    import json
+
+    if old is None:
+        return "the lock file is missing."
+    try:
+        before = json.loads(old).get("placement") or {}
+    except (ValueError, AttributeError):
+        before = {}
+    after = json.loads(new).get("placement") or {}
+    parts = []
+    for label, keys in (("not recorded", sorted(set(after) - set(before))),
+                        ("recorded but no longer in the config", sorted(set(before) - set(after))),
+                        ("recorded in another stack", sorted(k for k in set(before) & set(after)
+                                                              if before[k] != after[k]))):
+        if keys:
+            parts.append(f"{label}: {', '.join(keys[:5])}{f' and {len(keys) - 5} more' if len(keys) > 5 else ''}")
+    return ("it is out of date (" + "; ".join(parts) + ")." if parts
+            else "it records the same placement, but not as `templates` writes it (its formatting differs).")
 
 
 def _check_lock_writable(lock_file: Path) -> None:
