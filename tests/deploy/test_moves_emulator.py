@@ -52,3 +52,24 @@ def test_a_group_change_plans_a_move_that_widens_nothing_and_the_emulator_says_i
     assert lock.read_bytes() == before
     fn = boto(emulator.endpoint_url, "lambda").get_function(FunctionName=f"{STACK}-b")["Configuration"]
     assert fn["FunctionName"] == f"{STACK}-b"                                   # still there, untouched
+
+
+def test_a_lost_lock_entry_is_named_as_such_not_as_a_retained_resource(cli, emulator, tmp_path, monkeypatch):
+    """Without its lock entry a regrouped function is placed afresh: the plan would delete it in
+    one stack and create it, same names, in the other. The preflight says the lock is the cause
+    (it said a resource of the live stack "was retained by this stage")."""
+    monkeypatch.chdir(tmp_path)
+    config, lock = tmp_path / "moves.toml", tmp_path / "moves.lock.json"
+    args = ["--config", config, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url]
+    write_config(tmp_path, None)
+    assert cli("deploy", *args, "--yes", "--require-approval", "never").exit_code == 0
+    write_config(tmp_path, "g")
+    data = json.loads(lock.read_text())
+    del data["placement"]["functions.b"]                 # what the lock's own message allows
+    lock.write_text(json.dumps(data, indent=2) + "\n")
+    refused = cli("deploy", *args, "--yes", "--require-approval", "never")
+    assert refused.exit_code == 1, refused.output[-3000:]
+    said = " ".join(refused.stdout.split())
+    assert "FAIL names BFunction" in said and "(deployed in moves-dev/Compute, placed in moves-dev/ComputeG)" in said
+    assert "the placement lock (" in said and "moves.lock.json) is missing or lost their entries" in said
+    assert "retained by this stage" not in said

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ from infra.deploy.stacks import describe_stack
 from infra.deploy.steps import Bootstrap, DeployPlan, Refactor
 from infra.deploy.ui import Ui
 from infra.errors import DeployError
+from infra.placement import lock_path
 from infra.resource_types import facts, importable_types
 
 if TYPE_CHECKING:   # the generated build is read, never imported at start-up (the CLI lists the checks)
@@ -196,8 +198,16 @@ def names(pf: Preflight) -> Result:
     problems: list[str] = []
     todo: list[tuple[Stack, Candidate]] = []
     named = [t for t in importable_types() if facts(t).name_property]
+    # Where each resource of this stage is deployed now: one the templates put in another nested
+    # stack, with no move planned, is one the placement lock forgot (deleted, or an entry removed):
+    # the deploy would delete it in one stack and create it, under the same name, in the other.
+    deployed_in = {lid: s.label for s in pf.stacks if s.child for lid in s.deployed}
+    misplaced: list[str] = []
     for stack, lid, res in pf.resources(*named):
         if lid in stack.deployed or (stack.child, lid) in moved:
+            continue
+        if stack.child and deployed_in.get(lid, stack.label) != stack.label:
+            misplaced.append(f"{lid} (deployed in {deployed_in[lid]}, placed in {stack.label})")
             continue
         name = resolve_name((res.get("Properties") or {}).get(facts(res["Type"]).name_property), account,
                             stack.aws.region)
@@ -223,6 +233,13 @@ def names(pf: Preflight) -> Result:
             problems.append(f"{where} exists: {why}")
         else:
             problems.append(f"{where} is taken: {owner}; rename it in the config")
+    if misplaced:
+        lock = lock_path(Path(pf.build.config)) if pf.build.config else "the config's .lock.json"
+        problems.insert(0, f"{', '.join(misplaced[:5])}{f' and {len(misplaced) - 5} more' if len(misplaced) > 5 else ''}: "
+                        f"the templates place these elsewhere than they are deployed, with no move planned, so the "
+                        f"placement lock ({lock}) is missing or lost their entries; restore it from version control "
+                        "(a move on purpose is a `group` change with the lock kept, which deploy makes without "
+                        "replacement)")
     if problems:
         return Result("names", "FAIL", "; ".join(problems) + ".")
     what = f"{len(todo)} name(s) to create are free" if todo else "nothing named to create"
