@@ -92,7 +92,8 @@ class Run:
         self.remember(reviewed.runner, reviewed.plan)
 
     def show(self, reviewed: Reviewed) -> None:
-        show_plan(self.ui, reviewed.plan, reviewed.region, self.build.stateful_types)
+        show_plan(self.ui, reviewed.plan, reviewed.region, self.build.stateful_types,
+                  emulator=bool(self.aws.endpoint_url))
 
     def discard(self) -> None:
         """Delete every change set made and not executed (and the empty stack of a create)."""

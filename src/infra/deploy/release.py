@@ -85,16 +85,24 @@ def shifting(rows: Iterable[Any], releases: Iterable[Release]) -> tuple[list[Rel
     return shifts, new
 
 
-def plan_lines(rows: Iterable[Any], releases: Iterable[Release]) -> list[str]:
-    """What `diff` and `deploy` say about releases before anything runs."""
+def plan_lines(rows: Iterable[Any], releases: Iterable[Release], *, emulator: bool = False) -> list[str]:
+    """What `diff` and `deploy` say about releases before anything runs. `emulator`: the endpoint
+    is the local emulator, which has no CodeDeploy: said, so that nobody takes a release there
+    (instant, its hooks never run) for one tested."""
     shifts, new = shifting(rows, releases)
     lines = []
     if shifts:
         lines.append(f"Gradual release (CodeDeploy) of {len(shifts)} function(s): "
                      + "; ".join(f"{r.function} ({r.describe})" for r in shifts) + ".")
         longest = max(r.minutes for r in shifts)
-        lines.append(f"This deploy takes at least {longest} minute{'s' if longest != 1 else ''}: CloudFormation waits "
-                     "for every release, and an alarm that fires during one rolls it back and fails the deploy.")
+        if emulator:
+            lines.append(f"On AWS this deploy takes at least {longest} minute{'s' if longest != 1 else ''}. The "
+                         "emulator has no CodeDeploy: it moves each alias at once, runs no before- or after-traffic "
+                         "hook and watches no alarm.")
+        else:
+            lines.append(f"This deploy takes at least {longest} minute{'s' if longest != 1 else ''}: CloudFormation "
+                         "waits for every release, and an alarm that fires during one rolls it back and fails the "
+                         "deploy.")
     if new:
         lines.append("This deploy creates the alias 'live' for " + ", ".join(r.function for r in new)
                      + ": their releases go through CodeDeploy from the next deploy that changes them on.")

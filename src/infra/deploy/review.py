@@ -24,14 +24,15 @@ def show_steps(ui: Ui, plan: DeployPlan) -> None:
         ui.note(note)
 
 
-def show_plan(ui: Ui, plan: Plan, region: str, stateful_types: Collection[str]) -> None:
-    """One stack's diff (or that it has no changes)."""
+def show_plan(ui: Ui, plan: Plan, region: str, stateful_types: Collection[str], *, emulator: bool = False) -> None:
+    """One stack's diff (or that it has no changes); `emulator`: the endpoint is the local emulator."""
     if plan.no_changes or plan.diff is None:
         ui.success(f"{plan.spec.name}: no changes.")
         return
     verb = "create" if plan.kind == CREATE else "update"
     ui.show(render(plan.diff, f"Changes to {verb} {plan.spec.name} ({region})", tuple(stateful_types)))
-    for line in release.plan_lines(plan.diff.rows, release.releases_of({"releases": plan.spec.releases})):
+    for line in release.plan_lines(plan.diff.rows, release.releases_of({"releases": plan.spec.releases}),
+                                   emulator=emulator):
         ui.say(line, style="bold")
 
 
