@@ -101,7 +101,8 @@ def test_diff_table_has_every_column_and_highlights_without_colour():
     users = next(line for line in text.splitlines() if "UsersTable" in line)
     assert "REPLACE" in users and "stateful" in users and "catalog-prod/Data" in users
     assert "IAM" in next(line for line in text.splitlines() if "UsersRole" in line)
-    assert "REPLACE (conditional)" in text and "retain" in text
+    assert "REPLACE (conditional)" in text
+    assert "kept in the account (Retain)" in " ".join(text.split())     # a removal that keeps the resource
     assert "AssetBucket" in text and "Owner" in text and "note: catalog-prod/Compute" in text
     assert text.strip().endswith("1 to add, 2 to modify (2 replaced), 1 to remove; 1 IAM change; 1 parameter change; 1 tag change")
 

@@ -48,6 +48,9 @@ def test_the_alias_serves_each_new_version_and_diff_announces_the_release(catalo
     assert diff.exit_code == 0, diff.output
     assert "Gradual release (CodeDeploy) of 1 function(s): users (canary: 10% at once, the rest after 15 minutes)." \
         in diff.stdout
+    # The version the alias serves leaves the template, and is kept (Retain): said so, not as a deletion.
+    removed = [line for line in diff.stdout.splitlines() if "Remove" in line and "AWS::Lambda::Version" in line]
+    assert removed and all("kept in the account (Retain)" in line for line in removed), diff.stdout
     # ... and, on the emulator, that the release there is none: no CodeDeploy, no hook, no alarm.
     said = " ".join(diff.stdout.split())
     assert "On AWS this deploy takes at least 15 minutes. The emulator has no CodeDeploy: it moves each alias " \

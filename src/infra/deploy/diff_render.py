@@ -24,6 +24,8 @@ ACTION_STYLE = {"Add": "green", "Modify": "yellow", "Remove": "red", "Import": "
 REPLACEMENT_TEXT = {"True": "REPLACE", "Conditional": "REPLACE (conditional)", "False": "no", "?": "?", "": "-"}
 COLUMNS = ("Stack", "Action", "Logical ID", "Type", "Replacement", "Notes")
 NOTES_MIN = 12   # narrowest useful Notes column before falling back to one line per change
+KEPT = {"Retain": "kept in the account (Retain)", "RetainExceptOnCreate": "kept in the account (Retain)",
+        "Snapshot": "snapshot kept", "ReplaceAndRetain": "old one kept (Retain)", "ReplaceAndSnapshot": "snapshot kept"}
 
 
 def notes_for(row: Row, stateful_types: Collection[str]) -> str:
@@ -33,7 +35,8 @@ def notes_for(row: Row, stateful_types: Collection[str]) -> str:
     if row.resource_type in stateful_types:
         notes.append("stateful")
     if row.policy_action and row.policy_action not in ("Delete", "ReplaceAndDelete"):
-        notes.append(row.policy_action.lower())
+        # A removal that keeps the resource: said plainly, since "Remove" alone reads as deleted.
+        notes.append(KEPT.get(row.policy_action, row.policy_action.lower()))
     if row.local:
         notes.append("local")
     if row.identifier:

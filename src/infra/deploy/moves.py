@@ -103,7 +103,7 @@ def plan_refactor(build: Build, state: StageState, config: str) -> tuple[Refacto
             continue          # nothing deployed there: the deploy creates the bundle where it belongs
         if destination not in state.children:
             # Named as the plan and the diff name nested stacks (logical IDs), with the lock's name once.
-            raise ConfigError(config, f"{key}.group", f"moves it from {source} to {destination} ({new} in the lock), "
+            raise ConfigError(config, f"{key}.group", f"moves it from {source} to {destination} (stack {new} of the placement), "
                               f"and {destination} is not deployed yet: CloudFormation's stack refactoring moves "
                               "resources between existing stacks only (a stack it creates would stand alone, outside "
                               f"{build.stack_name}).",

@@ -222,6 +222,15 @@ def enrich(diff: Diff, templates: Templates) -> Diff:
 
     rows = []
     for row in diff.rows:
+        if row.action == "Remove" and not row.policy_action:
+            # What a removal does with the resource (CloudFormation says it in the change set; an
+            # emulator may not): from the deployed template's DeletionPolicy, so a retained one
+            # is not shown as deleted.
+            deployed = pair(row.stack)
+            policy = ((deployed[0].get("Resources") or {}).get(row.logical_id) or {}).get("DeletionPolicy") \
+                if deployed else None
+            if isinstance(policy, str) and policy != "Delete":
+                row = Row(**{**row.__dict__, "policy_action": policy})
         found = pair(row.stack) if row.action == "Modify" else None
         if found is not None:
             old = (found[0].get("Resources") or {}).get(row.logical_id)
