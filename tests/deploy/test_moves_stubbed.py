@@ -198,7 +198,7 @@ def test_what_a_refactor_cannot_do_is_refused_before_asking_cloudformation(moved
     build, state, _ = moved
     # The destination nested stack is not deployed yet: a refactor would create it standalone, outside the root.
     alone = StageState(**{**state.__dict__, "children": {"Compute": state.children["Compute"]}})
-    with pytest.raises(ConfigError, match=r"moves it from Compute to ComputeBilling \(compute-billing in the lock\), "
+    with pytest.raises(ConfigError, match=r"moves it from Compute to ComputeBilling \(stack compute-billing of the placement\), "
                        "and ComputeBilling is not deployed yet: CloudFormation's stack refactoring"):
         plan_refactor(build, alone, "shop.toml")
     # The destination lacks a parameter the moved resources use: a refactor cannot add parameters.
