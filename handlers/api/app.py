@@ -40,6 +40,7 @@ from decimal import Decimal
 from typing import Any
 
 import apigw
+from botocore.exceptions import ClientError
 
 # DynamoDB allows 32 levels counting the top-level attribute; ``data`` is that attribute.
 MAX_NESTING = 31
@@ -112,7 +113,16 @@ def create_item(request: apigw.Request) -> dict:
     if problem:
         raise apigw.HttpError(400, problem)
     item = {"id": str(uuid.uuid4()), "timestamp": int(time.time() * 1000), "data": storable(data)}
-    _table().put_item(Item=item)
+    try:
+        _table().put_item(Item=item)
+    except ClientError as err:
+        # DynamoDB sizes an item otherwise than its JSON (a list of small numbers takes about 1.5
+        # times its text), so a body under MAX_ITEM_BODY_BYTES can still be too large: the
+        # client's fault, 413, not a 500.
+        error = err.response.get("Error", {})
+        if error.get("Code") == "ValidationException" and "size" in str(error.get("Message", "")).lower():
+            raise apigw.HttpError(413, "Request body is larger than a stored item may be") from None
+        raise
     apigw.log("INFO", "item stored", itemId=item["id"])
     return apigw.respond(201, item)
 

@@ -259,3 +259,17 @@ def test_post_with_a_body_that_is_not_json_is_415(api, table, make_event, lambda
     response = api.handler(event, lambda_context)
     assert response["statusCode"] == 415 and json.loads(response["body"])["requestId"] == "req-test"
     assert table.scan()["Items"] == []
+
+
+def test_an_item_dynamodb_finds_too_large_is_413_not_500(call, table, monkeypatch, api):
+    """DynamoDB sizes an item otherwise than its JSON text: a body under the handler's own cap can
+    still be refused by it, and that is the client's body, not a server fault."""
+    from botocore.exceptions import ClientError
+
+    def refuse(**_):
+        raise ClientError({"Error": {"Code": "ValidationException",
+                                     "Message": "Item size has exceeded the maximum allowed size"}}, "PutItem")
+
+    monkeypatch.setattr(api, "_table", lambda: type("T", (), {"put_item": staticmethod(refuse)})())
+    response = call("POST", "/api/v1", body={"numbers": [1] * 100})
+    assert response.status == 413 and "larger than a stored item may be" in response.json["message"]
