@@ -459,3 +459,25 @@ def test_destroy_of_a_production_stage_keeps_its_bucket_and_its_contents(stage, 
     assert result.exit_code == 0, result.output
     assert "will be emptied" not in result.stdout and "Kept after deletion" in result.stdout
     assert [o["Key"] for o in s3.list_objects_v2(Bucket="shop-dev-uploads")["Contents"]] == ["keep.json"]
+
+
+def test_the_emulator_keeps_a_retained_resource_an_update_removes(emulator):
+    """As CloudFormation does: DeletionPolicy Retain keeps the resource in the account when an
+    update takes it out of the template (the emulator deleted it, while diff said 'kept')."""
+    cfn, s3, ddb = (boto(emulator.endpoint_url, s) for s in ("cloudformation", "s3", "dynamodb"))
+    kept = {"Bucket": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain",
+                       "Properties": {"BucketName": "kept-bucket-0123"}},
+            "Table": {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "Properties": {
+                "TableName": "kept-table", "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}]}},
+            "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "gone-topic"}}}
+    cfn.create_stack(StackName="retain-test", TemplateBody=json.dumps({"Resources": kept}))
+    cfn.update_stack(StackName="retain-test", TemplateBody=json.dumps(
+        {"Resources": {"Other": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "other-topic"}}}}))
+    assert "kept-bucket-0123" in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    assert "kept-table" in ddb.list_tables()["TableNames"]
+    topics = {t["TopicArn"].rsplit(":", 1)[1] for t in boto(emulator.endpoint_url, "sns").list_topics()["Topics"]}
+    assert "gone-topic" not in topics and "other-topic" in topics
+    listed = {r["LogicalResourceId"] for r in cfn.list_stack_resources(StackName="retain-test")["StackResourceSummaries"]}
+    assert listed == {"Other"}

@@ -47,7 +47,11 @@ Faithful fixes (documented CloudFormation behaviour, computed from moto's own st
    so a new nested stack that reads an output the update adds to an existing nested stack fails
    ("Output ... not found"). CloudFormation orders the update by dependencies; the patch modifies
    existing resources first (moto creates an added resource on demand when a modified one refers
-   to it), then creates the remaining new ones.
+   to it), then creates the remaining new ones. A resource the update removes is deleted unless
+   its DeletionPolicy keeps it (Retain, RetainExceptOnCreate: "CloudFormation keeps the resource
+   without deleting the resource or its contents when its stack is deleted" or updated away,
+   https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html);
+   moto deleted it whatever its policy, though its stack deletion honours Retain.
 4c. Change sets of type IMPORT (resource import, which moto does not implement): CreateChangeSet
    with ChangeSetType IMPORT and ResourcesToImport validates what CloudFormation validates (each
    resource to import is in the template with a DeletionPolicy, the template adds nothing else, the
@@ -566,7 +570,10 @@ def _update_modified_first(self: Any, template: dict[str, Any], parameters: dict
     for _ in range(parsing.MAX_UPDATE_ATTEMPTS):   # removals as moto does them
         for logical_name in list(actions["Remove"]):
             try:
-                if logical_name in self._parsed_resources:
+                kept = self._resource_json_map[logical_name].get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate")
+                if kept:
+                    self._parsed_resources.pop(logical_name, None)   # out of the stack, still in the account
+                elif logical_name in self._parsed_resources:
                     self._delete_resource(self._parsed_resources[logical_name], self._resource_json_map[logical_name])
             except Exception as exc:  # a dependency: try again in the next pass
                 last_exception = exc
