@@ -17,9 +17,11 @@
 // - a key whose type does not match the token's alg family;
 // - tokens without `exp` (the library checks `exp` only when present);
 // - for non-Cognito issuers: `token_use`, when present, must be "access"; an ID token (one with
-//   the ID-token-only claims `nonce`, `at_hash` or `c_hash`, or the header `typ` of one) is
-//   refused, since its `aud` is a client ID and would otherwise pass; and `aud` (or, for access
-//   tokens without one, `client_id`) must name an accepted audience.
+//   the ID-token-only claims `at_hash` or `c_hash`, Keycloak's `typ: "ID"`, or the header `typ`
+//   of one) is refused, since its `aud` is a client ID and would otherwise pass (one with none of
+//   these cannot be told apart: accept the API's identifier as audience, not client IDs); and
+//   `aud` (or, for access tokens without one, `client_id`) must name an accepted audience.
+// - the token's `iss` is checked before the library sees it (it caches per `iss`).
 import { CognitoJwtVerifier, JwtVerifier } from "aws-jwt-verify";
 import { FetchError, JwksValidationError, WaitPeriodNotYetEndedJwkError } from "aws-jwt-verify/error";
 import { SimpleFetcher } from "aws-jwt-verify/https";
@@ -30,7 +32,9 @@ export const MIN_RSA_BITS = 2048;
 export const JWKS_MAX_AGE_SECONDS = 600;
 export const REFETCH_MIN_SECONDS = 1;
 const UNKNOWN_KID_SECONDS = 10;
-const ID_TOKEN_CLAIMS = ["nonce", "at_hash", "c_hash"];
+// Claims only ID tokens carry (OpenID Connect Core 3.1.3.6, 3.3.2.11). Not `nonce`: Keycloak
+// before 25 copied it into access tokens too (keycloak/keycloak#26893).
+const ID_TOKEN_CLAIMS = ["at_hash", "c_hash"];
 const COGNITO_ISSUER = /^https:\/\/cognito-idp\.([a-z0-9-]+)\.amazonaws\.com\/([A-Za-z0-9-]+_[A-Za-z0-9]+)\/?$/;
 const KTY_OF_ALG = { RS: "RSA", ES: "EC", Ed: "OKP" };
 const B64URL = /^[A-Za-z0-9_-]+$/;
@@ -80,7 +84,8 @@ function checkGenericAccessToken({ header, payload }, audience) {
   if (payload.token_use !== undefined && payload.token_use !== "access") {
     throw new Unauthorized("not an access token");
   }
-  if (ID_TOKEN_CLAIMS.some((claim) => payload[claim] !== undefined) || /^id[+_-]?jwt$/i.test(String(header.typ ?? ""))) {
+  if (ID_TOKEN_CLAIMS.some((claim) => payload[claim] !== undefined) || /^id[+_-]?jwt$/i.test(String(header.typ ?? ""))
+      || payload.typ === "ID") { // Keycloak's ID tokens say so in the payload
     throw new Unauthorized("an ID token, not an access token");
   }
   const auds = payload.aud === undefined ? [payload.client_id] : [].concat(payload.aud);
@@ -119,17 +124,23 @@ class KidPenaltyBox {
   }
 }
 
-/** The library's cache with an age limit: an old JWKS is fetched again before it is used. */
+/** The library's cache with an age limit: an old JWKS is fetched again before it is used.
+ * `onChange` runs when a fetch brings other keys than those held: the verifier then forgets the
+ * keys it converted (cached by issuer and kid, not by content), so a key the issuer replaced
+ * under the same kid is not still used. */
 class ExpiringJwksCache extends SimpleJwksCache {
   constructor({ now, ...props }) {
     super({ ...props, penaltyBox: new KidPenaltyBox(now) });
     this.now = now;
     this.fetchedAt = new Map();
+    this.onChange = () => {};
   }
 
   async getJwks(uri) {
+    const before = this.jwksCache.get(uri);
     const jwks = await super.getJwks(uri);
     this.fetchedAt.set(uri, this.now());
+    if (before !== undefined && JSON.stringify(before) !== JSON.stringify(jwks)) this.onChange();
     return jwks;
   }
 
@@ -138,8 +149,10 @@ class ExpiringJwksCache extends SimpleJwksCache {
       try {
         await this.getJwks(uri);
       } catch (err) {
-        if (!isIssuerOutage(err)) throw err;
-        this.fetchedAt.set(uri, this.now()); // unreachable: the keys held stay in use; asked again later
+        // Unreachable, or a key set that does not parse: the keys held stay in use, asked again later.
+        this.fetchedAt.set(uri, this.now());
+        console.log(JSON.stringify({ level: "WARNING", message: "key set refresh failed; keeping the keys held",
+          reason: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }));
       }
     }
     return super.getJwk(uri, decomposedJwt);
@@ -158,21 +171,43 @@ export function makeVerifier({ issuer, audience, jwksUrl }, { fetcher = new Simp
     // global issuer name); the configured one is what is fetched for either.
     const jwksCache = new ExpiringJwksCache({ now, fetcher: { fetch: (uri, ...rest) => fetcher.fetch(
       uri.endsWith(`/${cognito[2]}/.well-known/jwks.json`) ? jwksUrl : uri, ...rest) } });
-    return CognitoJwtVerifier.create({
+    const verifier = CognitoJwtVerifier.create({
       userPoolId: cognito[2], tokenUse: "access", clientId: audience, graceSeconds: GRACE_SECONDS,
       customJwtCheck: (args) => { checkKey(args); checkExpiry(args); },
     }, { jwksCache });
+    return withKeyRefresh(verifier, jwksCache, issuer);
   }
   const jwksCache = new ExpiringJwksCache({ now, fetcher });
-  return JwtVerifier.create({
+  const verifier = JwtVerifier.create({
     issuer, jwksUri: jwksUrl, audience: null, graceSeconds: GRACE_SECONDS, // audience: checked below
     customJwtCheck: (args) => { checkKey(args); checkExpiry(args); checkGenericAccessToken(args, audience); },
   }, { jwksCache });
+  return withKeyRefresh(verifier, jwksCache, issuer);
+}
+
+function withKeyRefresh(verifier, jwksCache, issuer) {
+  jwksCache.onChange = () => {
+    verifier.publicKeyCache.clearCache(issuer);
+    verifier.publicKeyCache.clearCache(issuer.replace(/\/$/, ""));
+  };
+  verifier.expectedIssuer = issuer.replace(/\/$/, "");
+  return verifier;
 }
 
 /** Verify `token` and return its claims; Unauthorized, or the library's error, otherwise. */
 export async function verifyToken(verifier, token) {
   assertCanonical(token);
+  // The issuer first, before the library looks at the signature: it caches a converted key per
+  // token `iss`, so tokens with made-up issuers would fill the memory of a warm environment.
+  let iss;
+  try {
+    iss = JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString("utf8"))?.iss;
+  } catch {
+    throw new Unauthorized("payload is not JSON");
+  }
+  if (typeof iss !== "string" || iss.replace(/\/$/, "") !== verifier.expectedIssuer) {
+    throw new Unauthorized("wrong issuer");
+  }
   return verifier.verify(token);
 }
 

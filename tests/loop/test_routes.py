@@ -77,6 +77,13 @@ def test_auth_modes_are_rows_a_new_mode_only_adds_one(monkeypatch):
     jwt = Route(method="GET", path="/x", function="f", auth="JWT")
     assert auth.request_context(jwt, bearer)["authorizer"]["principalId"] == "u1"
     assert auth.request_context(jwt, {"authorization": "Bearer not-a-jwt"}) == {}
+    # As handlers/authorizer: a machine client without sub is its client id; Entra's scp string
+    # and a scp list are scopes; a token naming no subject and no client has no identity.
+    machine = auth.request_context(jwt, {"authorization": token({"client_id": "batch", "scp": "a/read a/write"})})
+    assert machine["authorizer"]["principalId"] == "batch" and machine["authorizer"]["scope"] == "a/read a/write"
+    listed = auth.request_context(jwt, {"authorization": token({"sub": "u2", "scp": ["x/read"]})})
+    assert listed["authorizer"]["scope"] == "x/read"
+    assert auth.request_context(jwt, {"authorization": token({"iss": "https://i.example"})}) == {}
     # A mode the table does not know is announced as not enforced.
     unknown = Route.__new__(Route)
     object.__setattr__(unknown, "auth", "SOMETHING")

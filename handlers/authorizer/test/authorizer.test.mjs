@@ -7,7 +7,7 @@ import { SimpleFetcher } from "aws-jwt-verify/https";
 
 import { bearerOf, makeHandler } from "../index.mjs";
 import { policyFor, stagePrefix } from "../policy.mjs";
-import { JWKS_MAX_AGE_SECONDS, rsaModulusBits } from "../verify.mjs";
+import { JWKS_MAX_AGE_SECONDS, Unauthorized, makeVerifier, rsaModulusBits, verifyToken } from "../verify.mjs";
 import { ISSUER, SECONDS, decide, enc, jwk, keys, startIssuer, token, valid } from "./support.mjs";
 
 const PREFIX = "arn:aws:execute-api:us-west-2:123456789012:abc123/dev";
@@ -221,15 +221,45 @@ test("a key the issuer removed stops being trusted once the key set is old", asy
 
 test("an OIDC ID token is not an access token; scp as a string is a scope list; no subject is refused", async () => {
   const h = handler();
-  for (const idToken of [valid({ nonce: "n-1" }), valid({ at_hash: "x" }), valid({ c_hash: "y" })]) {
+  for (const idToken of [valid({ at_hash: "x" }), valid({ c_hash: "y" }), valid({ typ: "ID" })]) {
     await assert.rejects(h(request(token(idToken))), unauthorized);
   }
   await assert.rejects(h(request(token(valid(), { header: { typ: "id+jwt" } }))), unauthorized);
+  // Keycloak before 25 puts the client's nonce in access tokens too: still an access token.
+  const keycloak = await h(request(token(valid({ nonce: "n-1", typ: "Bearer", azp: "web-client" }))));
+  assert.equal(keycloak.policyDocument.Statement[0].Effect, "Allow");
   const entra = await h(request(token(valid({ scp: "items/write items/read" })), "POST", "/items", "/items"));
   assert.equal(decide(entra.policyDocument, `${PREFIX}/POST/items`), "Allow");
   const machine = await h(request(token(valid({ sub: undefined, client_id: "batch-job" }))));
   assert.equal(machine.principalId, "batch-job");
   await assert.rejects(h(request(token(valid({ sub: undefined })))), unauthorized);
+});
+
+test("a key replaced under the same kid is used once the key set is fetched again", async () => {
+  // The library also caches each key it converted, by issuer and kid: a new key under an old kid
+  // went on being checked against the old one.
+  let clock = Date.now();
+  const h = handler({}, undefined, () => clock);
+  issuer.served.keys.push(jwk(keys.rsa, "fixed", "RS256"));
+  try {
+    await h(request(token(valid(), { kid: "fixed" })));
+    issuer.served.keys[issuer.served.keys.length - 1] = jwk(keys.other, "fixed", "RS256");
+    clock += (JWKS_MAX_AGE_SECONDS + 1) * 1000;
+    await assert.rejects(h(request(token(valid(), { kid: "fixed" }))), unauthorized);   // the old key: out
+    const renewed = await h(request(token(valid(), { kid: "fixed", key: keys.other.privateKey })));
+    assert.equal(renewed.policyDocument.Statement[0].Effect, "Allow");
+  } finally {
+    issuer.served.keys.pop();
+  }
+});
+
+test("tokens with made-up issuers are refused before any key is converted for them", async () => {
+  const verifier = makeVerifier({ issuer: ISSUER, audience: ["web-client"], jwksUrl: issuer.url },
+    { fetcher: new SimpleFetcher({ defaultRequestOptions: issuer.fetchOptions }) });
+  for (let i = 0; i < 50; i += 1) {
+    await assert.rejects(verifyToken(verifier, token(valid({ iss: `https://made-up-${i}.example` }))), Unauthorized);
+  }
+  assert.equal(verifier.publicKeyCache.publicKeys.size, 0);
 });
 
 test("a JWKS endpoint that never answers fails after the timeout (500)", async () => {

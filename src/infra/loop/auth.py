@@ -38,9 +38,9 @@ def _api_key_identity(headers: Headers) -> dict[str, dict]:
     return {"identity": {"apiKey": key}} if key else {}
 
 
-def _bearer_claims(headers: Headers) -> dict[str, str]:
+def _bearer_payload(headers: Headers) -> dict:
     """The payload of the request's `Authorization: Bearer <JWT>` token, NOT verified (there is
-    no issuer to ask locally); string and number claims only, as API Gateway passes them."""
+    no issuer to ask locally)."""
     import base64
     import json
 
@@ -53,9 +53,24 @@ def _bearer_claims(headers: Headers) -> dict[str, str]:
         payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
     except (ValueError, UnicodeDecodeError):
         return {}
-    if not isinstance(payload, dict):
-        return {}
-    return {k: str(v) for k, v in payload.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)}
+    return payload if isinstance(payload, dict) else {}
+
+
+def _bearer_claims(headers: Headers) -> dict[str, str]:
+    """The unverified token's string and number claims, as API Gateway passes them."""
+    return {k: str(v) for k, v in _bearer_payload(headers).items()
+            if isinstance(v, (str, int, float)) and not isinstance(v, bool)}
+
+
+def _scopes(payload: dict) -> list[str]:
+    """As handlers/authorizer reads them: `scope`, or `scp` as a list or a space-separated string."""
+    for claim in ("scope", "scp"):
+        value = payload.get(claim)
+        if isinstance(value, str):
+            return [s for s in value.split(" ") if s]
+        if claim == "scp" and isinstance(value, list):
+            return [str(s) for s in value]
+    return []
 
 
 def _cognito_identity(headers: Headers) -> dict[str, dict]:
@@ -64,14 +79,18 @@ def _cognito_identity(headers: Headers) -> dict[str, dict]:
 
 
 def _jwt_identity(headers: Headers) -> dict[str, dict]:
-    """What handlers/authorizer returns as its context, from the unverified token."""
+    """What handlers/authorizer returns as its context, from the unverified token: its principal
+    is the subject, or a machine client's id; a token naming neither gets no identity (the
+    deployed authorizer refuses it)."""
+    payload = _bearer_payload(headers)
     claims = _bearer_claims(headers)
-    if not claims:
+    client = claims.get("client_id", claims.get("azp", ""))
+    principal = claims.get("sub") or client
+    if not principal:
         return {}
-    return {"authorizer": {"principalId": claims.get("sub", "unknown"), "sub": claims.get("sub", ""),
-                           "iss": claims.get("iss", ""), "scope": claims.get("scope", ""),
-                           "email": claims.get("email", ""),
-                           "client_id": claims.get("client_id", claims.get("azp", ""))}}
+    return {"authorizer": {"principalId": principal, "sub": principal, "iss": claims.get("iss", ""),
+                           "scope": " ".join(_scopes(payload)), "email": claims.get("email", ""),
+                           "client_id": client}}
 
 
 MODES: tuple[AuthMode, ...] = (
