@@ -33,8 +33,11 @@ class Duration(click.ParamType[float]):
     name = "DURATION"
 
     def convert(self, value: Any, param: Any, ctx: Any) -> float:
-        if isinstance(value, (int, float)):
-            return float(value)
+        if isinstance(value, (int, float)):   # a default given in seconds: held to the same range
+            seconds = float(value)
+            if not 0 < seconds <= MAX_DURATION_S:   # nan compares false: refused too
+                self.fail(f"{value!r} seconds is not a duration from 1 second to a year.", param, ctx)
+            return seconds
         text = str(value).strip().lower()
         if BARE_NUMBER.match(text):
             seconds = float(text) * 60
