@@ -36,7 +36,7 @@ class Duration(click.ParamType[float]):
         if isinstance(value, (int, float)):   # a default given in seconds: held to the same range
             seconds = float(value)
             if not 0 < seconds <= MAX_DURATION_S:   # nan compares false: refused too
-                self.fail(f"{value!r} seconds is not a duration from 1 second to a year.", param, ctx)
+                self.fail(f"{value!r} seconds is not a duration of more than zero and at most a year.", param, ctx)
             return seconds
         text = str(value).strip().lower()
         if BARE_NUMBER.match(text):
