@@ -80,3 +80,24 @@ def test_the_cache_keeps_its_most_recently_used_entries_under_its_bound(tmp_path
         cache.put(f"k{i:02d}", [])
     assert cache.prune() == 0                                   # pruned less than an hour ago
     assert cache.prune(force=True) == 3                         # forced: 11 > 10, down to 8 again
+
+
+def test_a_template_named_twice_is_linted_once_and_its_findings_are_kept(broken, tmp_path):
+    """Named twice (`lint out out`), a template was linted twice: the second copy got an empty
+    share of the findings and recorded the template as clean, so every later run passed it."""
+    work, _ = broken
+    cache = tmp_path / "fresh-cache"
+    twice = lint([work, work, work / "root.json"], cache_dir=cache)
+    assert [f.rule for f in twice].count("E3043") == 1
+    assert [f.rule for f in lint([work], cache_dir=cache)].count("E3043") == 1   # replayed, not "clean"
+
+
+def test_lint_refuses_a_file_that_is_not_a_template_whatever_the_working_directory(out_dir, tmp_path, monkeypatch):
+    """openapi.json named on its own gave a finding on a file called '?' from the repository (its
+    .cfnlintrc ignores that file), a clean cached result after, and real findings elsewhere."""
+    from infra.errors import UsageError
+
+    for where in (tmp_path, lint_module.Path(__file__).resolve().parents[1]):
+        monkeypatch.chdir(where)
+        with pytest.raises(UsageError, match="openapi.json: not a CloudFormation template"):
+            lint([out_dir / "catalog-api" / "openapi.json"], cache_dir=tmp_path / "cache")

@@ -40,10 +40,20 @@ class Finding:
 
 
 def templates_under(paths: list[Path]) -> list[tuple[Path, str]]:
-    """(template file, region) for every template under `paths` (output dirs or files)."""
+    """(template file, region) for every template under `paths` (output dirs or files), each once
+    however often it is named (a file named twice was linted twice, and its second, empty share
+    of the findings was cached as its result)."""
+    found: dict[Path, tuple[Path, str]] = {}
+    for file, region in _templates_under(paths):
+        found.setdefault(file.resolve(), (file, region))
+    return list(found.values())
+
+
+def _templates_under(paths: list[Path]) -> list[tuple[Path, str]]:
     found: list[tuple[Path, str]] = []
     for path in paths:
         if path.is_file():
+            _require_template(path)
             found.append((path, _region_for(path)))
             continue
         if not path.is_dir():
@@ -72,6 +82,18 @@ def _from_manifest(manifest: Path) -> list[tuple[Path, str]]:
         raise UsageError(f"{manifest}: not a manifest the generator wrote ({what}); regenerate the output "
                          "with `python generate.py templates`.") from None
     return out
+
+
+def _require_template(path: Path) -> None:
+    """A file named on the command line is a CloudFormation template (a JSON object with
+    Resources), not the output's manifest or OpenAPI document."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return   # said as a finding (not valid JSON) or an error when it is read for linting
+    if not isinstance(data, dict) or "Resources" not in data:
+        raise UsageError(f"{path}: not a CloudFormation template (no Resources); lint takes an output folder "
+                         "(out/ or out/<config>/) or a template file in it.")
 
 
 def _region_for(path: Path) -> str:
@@ -280,7 +302,10 @@ def _lint_files(region: str, files: list[str], kept: MemoryLintCache | None = No
     from cfnlint.config import ConfigMixIn
     from cfnlint.runner import Runner
 
-    config = ConfigMixIn(["--template", *files], include_checks=["I"], ignore_checks=IGNORED, regions=[region])
+    # Our settings only: a .cfnlintrc in the working directory (the repository has one, for
+    # plain `cfn-lint` runs) would otherwise change the result with the folder lint runs from.
+    config = ConfigMixIn(["--template", *files, "--config-file", os.devnull], include_checks=["I"],
+                         ignore_checks=IGNORED, regions=[region])
     out: dict[str, list[tuple]] = {f: [] for f in files}
     if kept is not None:
         from cfnlint.runner.template.runner import run_template_by_file_paths
@@ -292,7 +317,9 @@ def _lint_files(region: str, files: list[str], kept: MemoryLintCache | None = No
         matches = Runner(config).run()
     for match in matches:
         row = (match.linenumber, match.rule.id, match.rule.severity.lower(), match.message)
-        out.setdefault(match.filename or "?", []).append(row)
+        # cfn-lint names the file of every finding on a template; one it does not name is the
+        # batch's only file's when there is one.
+        out.setdefault(match.filename or (files[0] if len(files) == 1 else "?"), []).append(row)
     return out
 
 
