@@ -195,7 +195,8 @@ TARGET = [(["--region", "us-east-1"], "target.region", "us-east-1"),
           (["--endpoint-url", "http://127.0.0.1:4566"], "target.endpoint_url", "http://127.0.0.1:4566"),
           (["--out", "elsewhere"], "out", Path("elsewhere"))]
 WIRING: dict[str, list[tuple[list[str], str, object]]] = {
-    "package": [(["--bucket", "my-artifacts"], "bucket", "my-artifacts")],
+    "package": [(["--bucket", "my-artifacts"], "bucket", "my-artifacts"),
+                (["--skip-check", "names"], "skip_checks", ("names",))],
     "diff": [(["--bucket", "my-artifacts"], "bucket", "my-artifacts"), (["--timeout", "90s"], "timeout", 90.0), (["--fail"], "fail", True)],
     "deploy": [
         (["--bucket", "my-artifacts"], "bucket", "my-artifacts"), (["--yes"], "yes", True), (["--yes"], "ui.yes", True),

@@ -202,7 +202,13 @@ def our_change_sets_anywhere(cfn) -> list:
 
 
 def test_catalog_api_package_for_the_console(catalog, cli, emulator, tmp_path):
-    result = cli("package", "--config", catalog, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url)
+    args = ["--config", catalog, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url]
+    # The console is handed nothing a deploy would refuse: the preflight runs first (the emulator
+    # has no AWS Config recorder, which catalog-api's Config rule needs).
+    refused = cli("package", *args)
+    assert refused.exit_code == 1 and "FAIL  config-recorder" in refused.stdout, refused.output
+    assert not (tmp_path / "out" / "catalog-api" / "packaged").exists()
+    result = cli("package", *args, "--skip-check", "config-recorder")
     assert result.exit_code == 0, result.output
     packaged = json.loads(Path(tmp_path / "out" / "catalog-api" / "packaged" / "root.json").read_text())
     urls = [r["Properties"]["TemplateURL"] for r in packaged["Resources"].values()

@@ -109,10 +109,12 @@ def _removed_allow_replacement(ctx: click.Context, param: click.Parameter, value
 @command("package")
 @aws_options
 @bucket_option
+@skip_check_option
 def package_cmd(config: Path, out: Path, region: str | None, profile: str | None, endpoint_url: str | None,
-                bucket: str | None) -> None:
+                bucket: str | None, skip_checks: tuple[str, ...]) -> None:
     """Upload handler zips and templates to S3 (by content hash) and print a console link.
 
+    Runs the preflight checks first, as deploy does (a console deploy would fail on what they find).
     Writes the console-ready root template to <out>/<config>/packaged/root.json and prints its S3 URL
     and a CloudFormation console quick-create link.
     """
@@ -120,7 +122,7 @@ def package_cmd(config: Path, out: Path, region: str | None, profile: str | None
 
     run_package(options(config=config, out=out, region=region, profile=profile, endpoint_url=endpoint_url,
                         bucket=bucket, yes=False, allow_removal=False, recreate_failed=False, timeout=None,
-                        outputs_file=None, require_approval="broadening", force=False, skip_checks=(),
+                        outputs_file=None, require_approval="broadening", force=False, skip_checks=skip_checks,
                         import_retained=True, fail=False), _ui())
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from infra.deploy.execution import Run
 from infra.deploy.package import Packaged, console_domain, quick_create_link, upload_file
+from infra.deploy.checks import check_plan
 from infra.deploy.planner import PlanOptions, plan_deploy
 from infra.deploy.session import aws_errors
 from infra.deploy.specs import console_parameters
@@ -22,8 +23,11 @@ from infra.errors import DeployError
 
 def run_package(opts: Options, ui: Ui) -> Packaged:
     build, aws = open_stage(opts, ui)
-    stage = read_stage(build, aws, ui, opts, action="package", refuse=False, artifacts=True)
+    stage = read_stage(build, aws, ui, opts, action="package", refuse=False, find_imports=True, artifacts=True)
     planned = plan_deploy(build, stage.state, PlanOptions(opts.bucket, None, str(opts.config)))
+    # What deploy checks before any change set, checked before the console is handed the stage:
+    # a console deploy would fail (or wait on a certificate forever) on what they find.
+    check_plan(build, aws, ui, opts.skip_checks, stage.state.imports, planned, deploying=True)
     # Only the steps that make the artifacts: the bootstrap stack (when needed) and the upload.
     steps = tuple(s for s in planned if isinstance(s, (Bootstrap, Package)))
     run = Run(stage, ui, DeployPlan(planned.stage, planned.region, steps))
@@ -42,8 +46,9 @@ def run_package(opts: Options, ui: Ui) -> Packaged:
     params = console_parameters(build, bucket)
     if build.global_stack:
         glob = build.global_stack
-        ui.say(f"1. First create {glob.label}; a certificate in it completes only once its DNS "
-               "validation record resolves:")
+        has_certificate = "AWS::CertificateManager::Certificate" in glob.template.read_text()
+        ui.say(f"1. First create {glob.label}" + ("; a certificate in it completes only once its DNS validation "
+                                                   "record resolves:" if has_certificate else ":"))
         if glob.region == aws.region:
             with aws_errors(f"uploading the template of {glob.label} to s3://{bucket}"):
                 url = upload_file(aws, bucket, glob.template)
