@@ -96,5 +96,7 @@ watch: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) bench/run.py
 
+## clean: remove what generation, tests and the benchmark write (out/, out-bench/, the build, lint and
+## sync caches in .cache/, test caches); the virtual environments and handlers' node_modules stay
 clean:
-	rm -rf $(OUT) .pytest_cache
+	rm -rf $(OUT) out-bench .cache .pytest_cache .hypothesis

@@ -186,6 +186,9 @@ def test_schema_check_help_states_its_real_exit_codes(tmp_path):
     fresh = tmp_path / "fresh.json"
     fresh.write_text(render())
     assert run("schema", "--check", "--output", fresh).exit_code == 0
+    missing = run("schema", "--check", "--output", tmp_path / "missing.json")
+    assert missing.exit_code == EXIT_FAILURE and "missing.json does not exist: run `python generate.py schema`" in \
+        missing.output
     configs = tmp_path / "config"
     configs.mkdir()
     (configs / "broken.toml").write_text("#:schema ../schema/stage-config.json\n[project]\ncolour = 1\n")

@@ -113,6 +113,9 @@ CASES = [
     ("too-many-tags", CATALOG, lambda t: sub(t, "production = true", "production = true\ntags = { "
                                              + ", ".join(f't{i} = "v"' for i in range(47)) + " }"),
      "project.tags", "47 tags, and every resource gets 4 more"),
+    ("source-the-file-system-refuses", CATALOG, lambda t: sub(t, 'source = "handlers/users"',
+                                                               f'source = "handlers/{"x" * 300}"'),
+     "functions.users.source", "cannot be a directory here (File name too long)"),
     ("rule-group-in-the-wrong-case", CATALOG, lambda t: sub(t, '"AWSManagedRulesSQLiRuleSet"', '"AWSManagedRulesSQLIRuleSet"'),
      "firewall.managed_rule_groups[2]", "did you mean 'AWSManagedRulesSQLiRuleSet'?"),
     ("bad-access-level", CATALOG, lambda t: sub(t, 'tables = { users = "read-write" }', 'tables = { users = "admin" }'),

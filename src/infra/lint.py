@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import re
 import signal
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -203,6 +204,7 @@ class LintCache:
         self.directory = directory
         self.max_entries = max_entries
         self.wrote = False
+        self.unwritable = False
 
     def get(self, key: str) -> list[tuple] | None:
         path = self.directory / f"{key}.json"
@@ -223,8 +225,13 @@ class LintCache:
             self.directory.mkdir(parents=True, exist_ok=True)
             replace_file(self.directory / f"{key}.json", json.dumps(rows).encode())
             self.wrote = True
-        except OSError:
-            pass  # a cache that cannot be written only costs time
+        except OSError as exc:
+            # A cache that cannot be written only costs time, but the next run would be as slow
+            # again for no reason given: said once.
+            if not self.unwritable:
+                self.unwritable = True
+                print(f"note: the lint cache {self.directory} cannot be written ({exc.strerror or exc}); "
+                      "linting goes on without it.", file=sys.stderr)
 
     def prune(self, *, force: bool = False) -> int:
         """See the class; returns how many entries were removed."""

@@ -67,6 +67,14 @@ def test_deploy_outputs_and_destroy_against_the_emulator_command(cli, aws_env, t
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
+def test_a_log_that_cannot_be_written_is_a_bad_argument_said_before_the_server_starts(cli, tmp_path):
+    result = cli("emulator", "--port", 0, "--log", tmp_path / "no-such-folder" / "x.log")
+    assert result.exit_code == 2
+    assert [line for line in result.stderr.splitlines() if line.strip()] == [
+        f"Error: cannot write the emulator's log to {tmp_path / 'no-such-folder' / 'x.log'}: No such file or "
+        "directory; choose another --log."]
+
+
 def test_a_port_in_use_is_one_line_and_exit_2(cli):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

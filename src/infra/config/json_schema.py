@@ -173,7 +173,9 @@ def check_schema(target: Path, config_dir: Path | None = None) -> str:
         current = target.read_text(encoding="utf-8") if target.is_file() else None
     except (OSError, UnicodeDecodeError):
         current = None
-    if current != render():
+    if current is None:
+        problems.append(f"{target} does not exist: run `python generate.py schema` (or `make schema`) and commit it")
+    elif current != render():
         problems.append(f"{target} is stale: run `python generate.py schema` (or `make schema`) and commit it")
     for path in [*config_files(folder), *config_files(folder / "examples")]:
         load_config(path)  # a config that does not load fails here with its own message (exit 2)
@@ -183,4 +185,6 @@ def check_schema(target: Path, config_dir: Path | None = None) -> str:
             problems.append(f"{path.relative_to(folder.parent)} does not start with `{wanted}`")
     if problems:
         raise UserError("; ".join(problems) + ".", exit_code=1)
-    return f"{target} is up to date; every config in config/ and config/examples/ references it."
+    checked_in = folder.parent / SCHEMA_PATH
+    named = "it" if target.resolve() == checked_in.resolve() else SCHEMA_PATH
+    return f"{target} is up to date; every config in config/ and config/examples/ references {named}."

@@ -192,7 +192,12 @@ def _functions(cfg: Config, ld: Loader, today: datetime.date) -> None:
             ld.fail(f"{key}.vpc", "the function runs in the VPC but the config has no [network].",
                     "add a [network] table or set vpc = false.")
         src = root / fn.source
-        if not src.is_dir():
+        try:
+            found = src.is_dir()
+        except OSError as exc:   # a name the file system refuses (too long, ...): the config's value
+            ld.fail(f"{key}.source", f"'{fn.source[:80]}' cannot be a directory here ({exc.strerror or exc}).",
+                    "point source at an existing directory.")
+        if not found:
             ld.fail(f"{key}.source", f"handler directory '{fn.source}' does not exist.",
                     f"create it or point source at an existing directory (relative to {root}).")
         module = fn.handler.rsplit(".", 1)[0]

@@ -258,6 +258,13 @@ def emulator_cmd(port: int, log: str | None) -> None:
     """
     from infra.emulator import run_emulator
 
+    if log:   # a bad argument (exit 2), said before the server starts: the log is appended to
+        try:
+            with open(log, "a", encoding="utf-8"):
+                pass
+        except OSError as exc:
+            raise UsageError(f"cannot write the emulator's log to {log}: {exc.strerror or exc}; "
+                             "choose another --log.") from None
     with stop_once():
         run_emulator(port, log=log, say=_stderr())
 
