@@ -225,10 +225,16 @@ def test_catalog_api_package_for_the_console(catalog, cli, emulator, tmp_path):
                                Tags=[{"Key": k, "Value": v} for k, v in
                                      {"Project": "catalog", "Environment": "prod", "ManagedBy": "serverless-infra"}.items()])
     cfn.execute_change_set(ChangeSetName=cs["Id"])
-    deployed = cli("deploy", "--config", catalog, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url,
-                   *CI, "--skip-check", "config-recorder")
+    # Created from the console, the production stage has no termination protection: diff says the
+    # deploy turns it on, and counts it as a change.
+    gate = cli("diff", *args, "--fail")
+    assert gate.exit_code == 3, gate.output
+    assert "This deploy will turn on termination protection of catalog-prod (it is off)" in " ".join(gate.stdout.split())
+    deployed = cli("deploy", *args, *CI, "--skip-check", "config-recorder")
     assert deployed.exit_code == 0, deployed.output
     assert "catalog-prod: no changes." in deployed.stdout
+    assert cfn.describe_stacks(StackName=STACK)["Stacks"][0]["EnableTerminationProtection"] is True
+    assert cli("diff", *args, "--fail").exit_code == 0
 
 
 def test_generate_py_in_a_subprocess(catalog, emulator, tmp_path):

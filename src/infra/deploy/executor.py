@@ -38,6 +38,7 @@ PREVIEWS: dict[type[Step], Handler] = {
     DeployGlobal: stack_steps.preview_global,
     Refactor: stack_steps.preview_refactor,
     DeployRoot: stack_steps.preview_root,
+    Protect: stack_steps.preview_protect,
 }
 HANDLERS: dict[type[Step], Handler] = {
     Bootstrap: stack_steps.execute_bootstrap,

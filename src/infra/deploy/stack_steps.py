@@ -306,6 +306,16 @@ def root_now(run: Run) -> StackInfo:
     return run.root_info
 
 
+def preview_protect(run: Run, step: Protect) -> None:
+    """A production stage whose root has no termination protection (one created from the console,
+    or by hand) gets it from this deploy: a change, so diff shows it and `diff --fail` counts it."""
+    root = run.state.root
+    if root is not None and not run.state.creating and not root.termination_protection:
+        change = f"turn on termination protection of {root.name} (it is off) and set its stack policies"
+        run.ui.say(f"This deploy will {change}.", style="bold")
+        run.other_changes.append(change)
+
+
 def execute_protect(run: Run, step: Protect) -> None:
     with aws_errors(f"protecting {run.build.stack_name} in {run.aws.region}"):
         protect(run.aws, run.ui, run.build, root_now(run))
