@@ -97,6 +97,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/run.py
 
 ## clean: remove what generation, tests and the benchmark write (out/, out-bench/, the build, lint and
-## sync caches in .cache/, test caches); the virtual environments and handlers' node_modules stay
+## sync caches in .cache/, test caches); the virtual environments, the handlers' node_modules and the
+## bundler installed in .cache/tools stay (rebuilding the build cache needs the package indexes)
 clean:
-	rm -rf $(OUT) out-bench .cache .pytest_cache .hypothesis
+	rm -rf $(OUT) out-bench .cache/build .cache/lint .cache/sync .pytest_cache .hypothesis

@@ -17,8 +17,8 @@
 // - a key whose type does not match the token's alg family;
 // - tokens without `exp` (the library checks `exp` only when present);
 // - for non-Cognito issuers: `token_use`, when present, must be "access"; an ID token (one with
-//   the ID-token-only claims `at_hash` or `c_hash`, Keycloak's `typ: "ID"`, or the header `typ`
-//   of one) is refused, since its `aud` is a client ID and would otherwise pass (one with none of
+//   the ID-token-only claims `at_hash` or `c_hash`, a `nonce` unless `typ` is "Bearer", Keycloak's
+//   `typ: "ID"`, or the header `typ` of one) is refused, since its `aud` is a client ID and would otherwise pass (one with none of
 //   these cannot be told apart: accept the API's identifier as audience, not client IDs); and
 //   `aud` (or, for access tokens without one, `client_id`) must name an accepted audience.
 // - the token's `iss` is checked before the library sees it (it caches per `iss`).
@@ -32,8 +32,9 @@ export const MIN_RSA_BITS = 2048;
 export const JWKS_MAX_AGE_SECONDS = 600;
 export const REFETCH_MIN_SECONDS = 1;
 const UNKNOWN_KID_SECONDS = 10;
-// Claims only ID tokens carry (OpenID Connect Core 3.1.3.6, 3.3.2.11). Not `nonce`: Keycloak
-// before 25 copied it into access tokens too (keycloak/keycloak#26893).
+// Claims only ID tokens carry (OpenID Connect Core 3.1.3.6, 3.3.2.11), and `nonce`, except in a
+// token that says it is an access token (`typ: "Bearer"`): Keycloak before 25 copied the nonce
+// into access tokens too (keycloak/keycloak#26893), and they say so.
 const ID_TOKEN_CLAIMS = ["at_hash", "c_hash"];
 const COGNITO_ISSUER = /^https:\/\/cognito-idp\.([a-z0-9-]+)\.amazonaws\.com\/([A-Za-z0-9-]+_[A-Za-z0-9]+)\/?$/;
 const KTY_OF_ALG = { RS: "RSA", ES: "EC", Ed: "OKP" };
@@ -85,7 +86,8 @@ function checkGenericAccessToken({ header, payload }, audience) {
     throw new Unauthorized("not an access token");
   }
   if (ID_TOKEN_CLAIMS.some((claim) => payload[claim] !== undefined) || /^id[+_-]?jwt$/i.test(String(header.typ ?? ""))
-      || payload.typ === "ID") { // Keycloak's ID tokens say so in the payload
+      || payload.typ === "ID" // Keycloak's ID tokens say so in the payload
+      || (payload.nonce !== undefined && payload.typ !== "Bearer")) {
     throw new Unauthorized("an ID token, not an access token");
   }
   const auds = payload.aud === undefined ? [payload.client_id] : [].concat(payload.aud);
@@ -175,22 +177,22 @@ export function makeVerifier({ issuer, audience, jwksUrl }, { fetcher = new Simp
       userPoolId: cognito[2], tokenUse: "access", clientId: audience, graceSeconds: GRACE_SECONDS,
       customJwtCheck: (args) => { checkKey(args); checkExpiry(args); },
     }, { jwksCache });
-    return withKeyRefresh(verifier, jwksCache, issuer);
+    // The library accepts the pool's two issuer names (regional, and the "issuer-cognito-idp" one).
+    const names = [issuer, `https://issuer-cognito-idp.${cognito[1]}.amazonaws.com/${cognito[2]}`];
+    return withKeyRefresh(verifier, jwksCache, names);
   }
   const jwksCache = new ExpiringJwksCache({ now, fetcher });
   const verifier = JwtVerifier.create({
     issuer, jwksUri: jwksUrl, audience: null, graceSeconds: GRACE_SECONDS, // audience: checked below
     customJwtCheck: (args) => { checkKey(args); checkExpiry(args); checkGenericAccessToken(args, audience); },
   }, { jwksCache });
-  return withKeyRefresh(verifier, jwksCache, issuer);
+  return withKeyRefresh(verifier, jwksCache, [issuer]);
 }
 
-function withKeyRefresh(verifier, jwksCache, issuer) {
-  jwksCache.onChange = () => {
-    verifier.publicKeyCache.clearCache(issuer);
-    verifier.publicKeyCache.clearCache(issuer.replace(/\/$/, ""));
-  };
-  verifier.expectedIssuer = issuer.replace(/\/$/, "");
+function withKeyRefresh(verifier, jwksCache, issuers) {
+  const names = issuers.flatMap((name) => [name, name.replace(/\/$/, "")]);
+  jwksCache.onChange = () => { for (const name of names) verifier.publicKeyCache.clearCache(name); };
+  verifier.expectedIssuers = new Set(names);
   return verifier;
 }
 
@@ -205,7 +207,7 @@ export async function verifyToken(verifier, token) {
   } catch {
     throw new Unauthorized("payload is not JSON");
   }
-  if (typeof iss !== "string" || iss.replace(/\/$/, "") !== verifier.expectedIssuer) {
+  if (typeof iss !== "string" || !verifier.expectedIssuers.has(iss)) {
     throw new Unauthorized("wrong issuer");
   }
   return verifier.verify(token);

@@ -162,6 +162,12 @@ def test_catalog_api_gated_reviewed_destroyed_and_recovered_with_its_data(catalo
     assert stacks(cfn) == {"serverless-infra-artifacts"}        # the shared bootstrap stack only
     assert not [f for f in lam.list_functions()["Functions"] if f["FunctionName"].startswith("catalog-prod")]
 
+    # The console cannot import them: package says so, and uploads nothing for a stack that would fail.
+    console = cli("package", *args, "--skip-check", "config-recorder")
+    assert console.exit_code == 1, console.output
+    assert "Error: This stage's retained resources exist in the account (" in " ".join(console.stderr.split())
+    assert "which imports them first; nothing was uploaded." in " ".join(console.stderr.split())
+
     # 6. Deploy again: the retained resources are imported, nothing is recreated or emptied.
     back = cli("deploy", *args, *CI)
     assert back.exit_code == 0, back.output

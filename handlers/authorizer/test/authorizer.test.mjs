@@ -134,6 +134,9 @@ test("a Cognito issuer: aws-jwt-verify's Cognito checks (access tokens only, cli
   const out = await h(request(token(claims())));
   assert.equal(out.context.client_id, "client-a");
   assert.deepEqual(fetched, [issuer.url]);
+  // The pool's other issuer name, which the library accepts too, passes the early iss check.
+  const global = await h(request(token(claims({ iss: "https://issuer-cognito-idp.us-west-2.amazonaws.com/us-west-2_AbC123" }))));
+  assert.equal(global.policyDocument.Statement[0].Effect, "Allow");
   for (const [why, c] of Object.entries({
     "ID token": claims({ token_use: "id", aud: "client-a", client_id: undefined }),
     "garbage token_use": claims({ token_use: "refresh" }),
@@ -221,7 +224,7 @@ test("a key the issuer removed stops being trusted once the key set is old", asy
 
 test("an OIDC ID token is not an access token; scp as a string is a scope list; no subject is refused", async () => {
   const h = handler();
-  for (const idToken of [valid({ at_hash: "x" }), valid({ c_hash: "y" }), valid({ typ: "ID" })]) {
+  for (const idToken of [valid({ at_hash: "x" }), valid({ c_hash: "y" }), valid({ typ: "ID" }), valid({ nonce: "n" })]) {
     await assert.rejects(h(request(token(idToken))), unauthorized);
   }
   await assert.rejects(h(request(token(valid(), { header: { typ: "id+jwt" } }))), unauthorized);

@@ -28,6 +28,13 @@ def run_package(opts: Options, ui: Ui) -> Packaged:
     # What deploy checks before any change set, checked before the console is handed the stage:
     # a console deploy would fail (or wait on a certificate forever) on what they find.
     check_plan(build, aws, ui, opts.skip_checks, stage.state.imports, planned, deploying=True)
+    found = stage.state.imports.all() if stage.state.imports else []
+    if found:   # deploy imports them first; a stack created from the console creates them, and fails
+        names = ", ".join(f"{f.candidate.name} ({f.candidate.label} > {f.candidate.logical_id})" for f in found[:5])
+        raise DeployError(f"This stage's retained resources exist in the account ({names}"
+                          f"{f' and {len(found) - 5} more' if len(found) > 5 else ''}): a stack created from the "
+                          "console would try to create them again and fail. Deploy it with `python generate.py "
+                          f"deploy --config {opts.config}`, which imports them first; nothing was uploaded.")
     # Only the steps that make the artifacts: the bootstrap stack (when needed) and the upload.
     steps = tuple(s for s in planned if isinstance(s, (Bootstrap, Package)))
     run = Run(stage, ui, DeployPlan(planned.stage, planned.region, steps))

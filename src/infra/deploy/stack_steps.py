@@ -310,6 +310,8 @@ def preview_protect(run: Run, step: Protect) -> None:
     """A production stage whose root has no termination protection (one created from the console,
     or by hand) gets it from this deploy: a change, so diff shows it and `diff --fail` counts it."""
     root = run.state.root
+    if "UpdateTerminationProtection" in run.aws.unsupported:
+        return   # an endpoint without it: protect() only warns, so this would never settle
     if root is not None and not run.state.creating and not root.termination_protection:
         change = f"turn on termination protection of {root.name} (it is off) and set its stack policies"
         run.ui.say(f"This deploy will {change}.", style="bold")
