@@ -371,3 +371,20 @@ def test_generate_pys_paused_cycle_collector_comes_back_for_every_command_but_a_
     finally:
         gc.enable()
     assert seen == [collector_on]
+
+
+def test_generate_py_run_by_an_interpreter_without_the_packages_hands_over_to_the_projects(tmp_path):
+    """The README's `python generate.py ...` with the system's python (no click, no troposphere):
+    a traceback before; now the project's .venv interpreter runs the command."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    base = getattr(sys, "_base_executable", sys.executable)   # this venv's own interpreter, without its packages
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    run = subprocess.run([base, "-I", str(repo / "generate.py")], capture_output=True, text=True, env=env,
+                         timeout=120, cwd=tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr
+    assert run.stdout.startswith("Usage: generate.py [OPTIONS] COMMAND [ARGS]...") or \
+        run.stderr.startswith("Usage: generate.py [OPTIONS] COMMAND [ARGS]...")

@@ -389,7 +389,8 @@ def test_a_stage_not_deployed_and_an_endpoint_that_does_not_answer(catalog, cli,
     missing = cli("sync", *args, "--endpoint-url", emulator.endpoint_url)
     assert missing.exit_code == 1
     assert error_line(missing) == (f"Error: {STACK} is not deployed in us-east-1: sync only updates a deployed stage. "
-                                  f"Run `python generate.py deploy --config {catalog}` first.")
+                                  f"Run `python generate.py deploy --config {catalog} --endpoint-url "
+                                  f"{emulator.endpoint_url}` first.")   # the same emulator, not AWS
     dead = cli("sync", *args, "--endpoint-url", f"http://127.0.0.1:{free_port()}")
     assert dead.exit_code == 1
     assert "Could not reach AWS while reading catalog-dev in us-east-1" in error_line(dead)

@@ -95,7 +95,8 @@ class Syncer:
         if build.production:
             if skip_production:
                 return None
-            raise production_refusal(opts.config, build.stack_name, f"[project] production = true in {opts.config}")
+            raise production_refusal(opts.config, build.stack_name, f"[project] production = true in {opts.config}",
+                                     opts.target)
         if config not in self.aws:
             from infra.deploy.stage import warn_other_region
 

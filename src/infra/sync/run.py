@@ -107,10 +107,20 @@ class Prepared:
     blockers: list[str] = field(default_factory=list)
 
 
-def production_refusal(config: Path, stack: str, why: str) -> UsageError:
+def deploy_command(config: Path, target: Target | None = None) -> str:
+    """The deploy command line for this stage, with the options that choose where it is (so that
+    what a message suggests goes to the same emulator or region as the command that said it)."""
+    words = ["python generate.py deploy --config", str(config)]
+    if target is not None:
+        words += [f"--{opt} {value}" for opt, value in (("region", target.region), ("profile", target.profile),
+                                                        ("endpoint-url", target.endpoint_url)) if value]
+    return " ".join(words)
+
+
+def production_refusal(config: Path, stack: str, why: str, target: Target | None = None) -> UsageError:
     return UsageError(f"Refusing to sync {stack}: it is a production stage ({why}). sync changes code outside "
                       "CloudFormation, without a change set, approval or rollback, which a production stage must "
-                      f"never get; run `python generate.py deploy --config {config}` instead. Nothing was changed.")
+                      f"never get; run `{deploy_command(config, target)}` instead. Nothing was changed.")
 
 
 def open_deployed(build: Build, aws: Aws, opts: SyncOptions, ui: Ui, cache_dir: Path) -> DeployedStage:
@@ -119,9 +129,10 @@ def open_deployed(build: Build, aws: Aws, opts: SyncOptions, ui: Ui, cache_dir: 
         root = describe_stack(aws.client("cloudformation"), build.stack_name)
     if root is None or root.status == "REVIEW_IN_PROGRESS":
         raise DeployError(f"{build.stack_name} is not deployed in {aws.region}: sync only updates a deployed stage. "
-                          f"Run `python generate.py deploy --config {opts.config}` first.")
+                          f"Run `{deploy_command(opts.config, opts.target)}` first.")
     if root.termination_protection:
-        raise production_refusal(opts.config, build.stack_name, "its root stack has termination protection")
+        raise production_refusal(opts.config, build.stack_name, "its root stack has termination protection",
+                                 opts.target)
     if root.busy:
         raise DeployError(f"{build.stack_name} is busy ({root.status}); run sync again when that operation ends.")
     if root.status not in UPDATABLE:
@@ -405,7 +416,8 @@ def run_sync(opts: SyncOptions, ui: Ui, *, cache_dir: Path = DEFAULT_CACHE, aws:
     started = time.perf_counter()
     build = build or build_and_load(opts.config, opts.out)
     if build.production:
-        raise production_refusal(opts.config, build.stack_name, f"[project] production = true in {opts.config}")
+        raise production_refusal(opts.config, build.stack_name, f"[project] production = true in {opts.config}",
+                                 opts.target)
     if aws is None:
         aws = Aws(opts.target, default_region=build.region)
         aws.check_credentials()
