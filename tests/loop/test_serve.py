@@ -333,6 +333,19 @@ def test_serve_port_in_use_is_one_sentence_and_exit_2(echo_config):
         assert refused.value.exit_code == 2          # README: "a port in use" is exit 2, as for `emulator`
 
 
+def test_serve_checks_its_port_before_starting_and_filling_an_emulator(cli):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = cli("serve", "--config", CATALOG, "--emulator", "--port", port)
+    assert result.exit_code == 2
+    assert [line for line in result.stderr.splitlines() if line.strip()] == [   # no emulator started first
+        f"Error: cannot listen on 127.0.0.1:{port} (Address already in use); pass another --port."]
+
+
 
 # -- issue 18: hostile requests, content types, the library validator, exit codes ----------------------
 def raw(base: str, data: bytes, timeout: float = 10) -> tuple[int, dict[str, str], bytes]:

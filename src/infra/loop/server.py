@@ -209,6 +209,19 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # LocalApi.handle logs one line per request
 
 
+def check_port(port: int, host: str = "127.0.0.1") -> None:
+    """A port that cannot be had is a bad argument (exit 2), said before anything is started."""
+    import socket
+
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror}); pass another --port.") from None
+
+
 def make_server(api: LocalApi, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
     """An HTTP server for `api` on host:port (port 0: any free port); not started. A port that
     cannot be had is a bad argument (exit 2), as for `emulator`."""
