@@ -124,10 +124,26 @@ class WritableFile(click.ParamType[Path]):
         path = Path(value)
         if path == STDOUT:
             return STDOUT
-        reason = unwritable_reason(path)
+        reason = unwritable_reason(path) or _probe(path)
         if reason:
             self.fail(f"{reason}; choose another path.", param, ctx)
         return path
+
+
+def _probe(path: Path) -> str | None:
+    """Create `path` and remove it again, when it does not exist but its folder does: a folder
+    that looks writable (root is allowed everything by access()) can still refuse a new file, as
+    /proc and /sys do, and a deploy must not find that out only once the stack is updated."""
+    import os
+
+    if path.exists() or not path.parent.is_dir():
+        return None
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as exc:
+        return f"{path} cannot be created ({exc.strerror or exc})"
+    os.unlink(path)
+    return None
 
 
 class Profile(click.ParamType[str]):

@@ -94,6 +94,10 @@ BAD_ARGUMENTS = [
     ("outputs file is a directory", ["outputs", "--outputs-file", "{dir}"], 2, "is a directory; choose another path"),
     ("outputs file in a read-only directory", ["deploy", "--outputs-file", "{read_only}/x/outputs.json"], 2,
      "is not writable"),
+    # A folder that looks writable but refuses new files (/proc, /sys: even root's access() says
+    # yes): refused before anything is deployed, not after the stack was updated.
+    ("outputs file in a folder that refuses files", ["deploy", "--outputs-file", "/proc/outputs.json"], 2,
+     "/proc/outputs.json cannot be created"),
     ("timeout is not a duration", ["deploy", "--timeout", "soon"], 2, "'soon' is not a duration"),
     ("approval level unknown", ["deploy", "--require-approval", "sometimes"], 2, "'sometimes' is not one of"),
     ("check name unknown", ["preflight", "--skip-check", "dns"], 2, "'dns' is not one of"),
