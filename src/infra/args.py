@@ -136,14 +136,14 @@ def _probe(path: Path) -> str | None:
     /proc and /sys do, and a deploy must not find that out only once the stack is updated."""
     import os
 
-    target = Path(os.path.realpath(path))   # a link is written through: its target is what is created
-    if target.exists() or not target.parent.is_dir():
+    # A link is written through, to whatever it names (a file, /dev/stdout): not probed.
+    if path.is_symlink() or path.exists() or not path.parent.is_dir():
         return None
     try:
-        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except OSError as exc:
         return f"{path} cannot be created ({exc.strerror or exc})"
-    os.unlink(target)
+    os.unlink(path)
     return None
 
 
