@@ -133,7 +133,7 @@ def outstanding(aws: Aws, stack_name: str, root: StackInfo) -> list[Synced]:
     for _, entry in sorted(current(entries, child_keys(aws, root)).items()):
         found.append(Synced(entry["label"], f"{stack_name}/{entry['stack']}", entry["logical_id"], entry["type"],
                             entry["physical_id"], tuple(entry.get("what", [])), entry.get("at", "?"),
-                            _still_live(aws, entry)))
+                            still_live(aws, entry)))
     return found
 
 
@@ -161,19 +161,22 @@ def prune(aws: Aws, stack_name: str, root: StackInfo) -> None:
             book.write(kept)
 
 
-def _still_live(aws: Aws, entry: dict[str, Any]) -> bool:
+def live_value(live: dict[str, Any], prop: str) -> Any:
+    """A setting of a function's live configuration (GetFunctionConfiguration) in its template
+    form: Environment as {"Variables": {...}}, which Lambda leaves out when there are none."""
+    if prop == "Environment":
+        return {"Variables": (live.get("Environment") or {}).get("Variables") or {}}
+    return live.get(prop)
+
+
+def still_live(aws: Aws, entry: dict[str, Any]) -> bool:
     """The live resource still has what the sync applied (its code, its settings, its deployment)."""
     try:
         if entry["type"] == FUNCTION and (entry.get("code_sha256") or entry.get("config")):
             live = aws.client("lambda").get_function_configuration(FunctionName=entry["physical_id"])
             if entry.get("code_sha256") and live.get("CodeSha256") != entry["code_sha256"]:
                 return False
-            for prop, value in (entry.get("config") or {}).items():
-                now = ({"Variables": (live.get("Environment") or {}).get("Variables") or {}}
-                       if prop == "Environment" else live.get(prop))
-                if now != value:
-                    return False
-            return True
+            return all(live_value(live, prop) == value for prop, value in (entry.get("config") or {}).items())
         if entry.get("deployment") and entry.get("stage"):
             stage = aws.client("apigateway").get_stage(restApiId=entry.get("rest_api_id", entry["physical_id"]),
                                                        stageName=entry["stage"])

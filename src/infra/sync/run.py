@@ -200,7 +200,7 @@ def prepare(stage: DeployedStage, build: Build, comparison: Comparison,
                 api = _prepare_api(stage, build, comparison.api, generated, pseudo)
                 entry = entries.get(f"{api.stack}/{api.logical_id}") or {}
                 if not (entry.get("base") == stage.child_key(api.stack) and entry.get("digest") == api.digest
-                        and _stage_serves(stage, api, entry.get("deployment"))):
+                        and ledger.still_live(stage.aws, entry)):   # the stage still serves it
                     out.api = api
             except Unresolvable as exc:
                 out.blockers.append(f"{build.stack_name}/{comparison.api.stack} > {comparison.api.logical_id}: its "
@@ -214,17 +214,6 @@ def prepare(stage: DeployedStage, build: Build, comparison: Comparison,
     if not comparison.api:
         out.api = _api_restore(stage, build, entries, pseudo)
     return out
-
-
-def _stage_serves(stage: DeployedStage, api: ApiUpdate, deployment: Any) -> bool:
-    """The stage still serves the deployment an earlier sync made (not changed outside since)."""
-    from infra.deploy.session import aws_exceptions
-
-    try:
-        live = stage.aws.client("apigateway").get_stage(restApiId=api.rest_api_id, stageName=api.stage)
-    except aws_exceptions():
-        return False
-    return bool(deployment) and live.get("deploymentId") == deployment
 
 
 def _function_updates(stage: DeployedStage, build: Build, changes: list[FunctionChange],
@@ -352,12 +341,6 @@ def _live_function(stage: DeployedStage, update: FunctionUpdate) -> Callable[[],
     return live
 
 
-def _live_value(live: dict[str, Any], prop: str) -> Any:
-    if prop == "Environment":
-        return {"Variables": (live.get("Environment") or {}).get("Variables") or {}}
-    return live.get(prop)
-
-
 def _not_yet_live(change: FunctionChange, update: FunctionUpdate, entry: dict[str, Any],
                   live: Callable[[], dict[str, Any]]) -> FunctionChange:
     """`change` less what an earlier sync over the same deployed template made live and still is:
@@ -369,7 +352,7 @@ def _not_yet_live(change: FunctionChange, update: FunctionUpdate, entry: dict[st
         update.code, update.code_s3, code = None, None, False
     applied = entry.get("config") or {}
     config = tuple(p for p in change.config if applied.get(p) != update.config.get(p)
-                   or _live_value(live(), p) != update.config.get(p))
+                   or ledger.live_value(live(), p) != update.config.get(p))
     update.config = {p: update.config[p] for p in config}
     restore = tuple(p for p in change.restore if p in config or (p == "Code" and code))
     return FunctionChange(change.stack, change.logical_id, code, config, restore)
