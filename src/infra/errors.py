@@ -42,3 +42,21 @@ class DeployError(UserError):
     """A deploy-time fault (AWS said no, a stack failed, credentials missing). Exit code 1."""
 
     exit_code = 1
+
+
+def cannot_listen(host: str, port: int, exc: OSError) -> UsageError:
+    """A port that cannot be had: a bad argument (exit 2), for `emulator` and `serve` alike."""
+    return UsageError(f"cannot listen on {host}:{port} ({exc.strerror}); pass another --port.")
+
+
+def claim_port(port: int, host: str = "127.0.0.1") -> int:
+    """`port` (0: a free one, chosen now) if it can be listened on, else `cannot_listen`; checked
+    before a server is started, so that a port in use is said before anything else runs."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((host, port))
+            return int(probe.getsockname()[1])
+    except OSError as exc:
+        raise cannot_listen(host, port, exc) from None

@@ -121,18 +121,13 @@ def moto_version() -> str | None:
 def run_emulator(port: int, *, log: str | None = None, say: Callable[[str], None] = print) -> None:
     """`generate.py emulator`: the patched emulator on 127.0.0.1:`port` (0: any free port) until
     Ctrl-C or SIGTERM, which stop it; everything it holds is then gone."""
-    from infra.errors import DeployError, UsageError
+    from infra.errors import DeployError, claim_port
 
     moto = moto_version()
     if moto is None:
         raise DeployError("The emulator needs moto, which is not installed: pip install "
                           "'moto[server,cloudformation]==5.2.5' (make venv installs it from requirements.lock).")
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", port))
-            port = sock.getsockname()[1]
-    except OSError as exc:
-        raise UsageError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); pass another --port.") from None
+    port = claim_port(port)
     server = MotoServer(port, log=log, patched=True)
     try:
         server.start()

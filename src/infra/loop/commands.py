@@ -161,13 +161,15 @@ def serve_cmd(config: Path, port: int, stage_outputs: Path | None, endpoint_url:
     """
     from infra.loop.local import backing as make_backing, close_runners, make_runners
     from infra.loop.reload import ConfigReloader, route_functions, stamp
-    from infra.loop.server import LocalApi, check_port, make_server
+    from infra.errors import claim_port
+    from infra.loop.server import LocalApi, make_server
 
     read_at = stamp(config)   # before reading: a save while serve starts is applied at the first request
     cfg = _load(config)
     if not cfg.api:
         raise UsageError(f"{cfg.file}: the config has no [api] to serve; use `invoke` to run a function.")
-    check_port(port)   # a port in use is said before an emulator is started and filled
+    if port:
+        claim_port(port)   # a port in use is said before an emulator is started and filled
     say = _stderr()
 
     def function_log(name: str, line: str) -> None:

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from infra.config.schema import Api, Config
-from infra.errors import UsageError, UserError
+from infra.errors import UserError, cannot_listen
 from infra.loop import auth
 from infra.loop.events import BadProxyResponse, HttpRequest, HttpResponse, http_response, proxy_event
 from infra.loop.routes import (INVALID_BODY, MISSING_TOKEN, RouteTable, body_validator, cors_headers,
@@ -58,14 +58,6 @@ class LocalApi:
         return self.served.cfg
 
     @property
-    def api(self) -> Api:
-        return self.served.api
-
-    @property
-    def routes(self) -> RouteTable:
-        return self.served.routes
-
-    @property
     def functions(self) -> dict:
         return self.served.functions
 
@@ -80,7 +72,7 @@ class LocalApi:
     def route_lines(self) -> list[str]:
         """One line per route for the start-up banner, with what is not enforced locally."""
         lines = []
-        for r in self.routes.routes:
+        for r in self.served.routes.routes:
             notes = auth.warnings(r)
             lines.append(f"{r.method:<7} {r.path:<28} -> {r.function}"
                          + (f"   WARNING: {'; '.join(notes)}" if notes else ""))
@@ -131,7 +123,7 @@ class LocalApi:
 
     def gateway(self, status: int, payload: dict, error_type: str | None = None) -> HttpResponse:
         """An answer API Gateway makes itself, as JSON (its gateway responses carry the CORS origin)."""
-        headers = [("Content-Type", "application/json"), *gateway_headers(self.api).items()]
+        headers = [("Content-Type", "application/json"), *gateway_headers(self.served.api).items()]
         if error_type:
             headers.insert(1, ("x-amzn-ErrorType", error_type))
         return HttpResponse(status, headers, json.dumps(payload).encode())
@@ -209,19 +201,6 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # LocalApi.handle logs one line per request
 
 
-def check_port(port: int, host: str = "127.0.0.1") -> None:
-    """A port that cannot be had is a bad argument (exit 2), said before anything is started."""
-    import socket
-
-    if port == 0:
-        return
-    with socket.socket() as probe:
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror}); pass another --port.") from None
-
-
 def make_server(api: LocalApi, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
     """An HTTP server for `api` on host:port (port 0: any free port); not started. A port that
     cannot be had is a bad argument (exit 2), as for `emulator`."""
@@ -229,6 +208,6 @@ def make_server(api: LocalApi, port: int, host: str = "127.0.0.1") -> ThreadingH
     try:
         server = ThreadingHTTPServer((host, port), handler)
     except OSError as exc:
-        raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror}); pass another --port.") from None
+        raise cannot_listen(host, port, exc) from None
     server.daemon_threads = True
     return server
