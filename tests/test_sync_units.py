@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import io
+import functools
 import json
 import shutil
 from pathlib import Path
@@ -332,11 +333,23 @@ def test_sync_refuses_exactly_the_functions_the_config_releases_gradually(tmp_pa
     assert verdicts == {"users": True, "products": False}
 
 
+def said_line(said: list[str], text: str, timeout: float = 120.0) -> str:
+    """The last line of a running watch's output holding `text`, waited for."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [line for line in said if text in line]
+        if found:
+            return found[-1]
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} not said within {timeout} s: {said}")
+
+
 def test_watch_without_config_follows_the_config_folder(tmp_path):
     """A config added to the folder is generated and watched; an editor's hidden file is not a
     config; a config removed is not watched any more."""
     import threading
-    import time
 
     from infra.sync.watch import run_watch
 
@@ -350,14 +363,7 @@ def test_watch_without_config_follows_the_config_folder(tmp_path):
     watcher = threading.Thread(target=run_watch, args=([first], tmp_path / "out", said.append),
                                kwargs={"folder": folder, "debounce": 50, "stop": stop}, daemon=True)
 
-    def wait_for(text: str, timeout: float = 120.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = [line for line in said if text in line]
-            if found:
-                return found[-1]
-            time.sleep(0.05)
-        raise AssertionError(f"{text!r} not said within {timeout} s: {said}")
+    wait_for = functools.partial(said_line, said)
 
     watcher.start()
     try:
@@ -385,7 +391,6 @@ def test_watch_rebuilds_on_a_save_of_a_shared_module_a_handler_links_to(tmp_path
     save of the shared file is a change of products (a watch on handlers/products never sees it)."""
     import re
     import threading
-    import time
 
     from infra.sync.watch import run_watch
 
@@ -402,14 +407,7 @@ def test_watch_rebuilds_on_a_save_of_a_shared_module_a_handler_links_to(tmp_path
     watcher = threading.Thread(target=run_watch, args=([config], tmp_path / "out", said.append),
                                kwargs={"debounce": 50, "stop": stop}, daemon=True)
 
-    def wait_for(text: str, timeout: float = 120.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = [line for line in said if text in line]
-            if found:
-                return found[-1]
-            time.sleep(0.05)
-        raise AssertionError(f"{text!r} not said within {timeout} s: {said}")
+    wait_for = functools.partial(said_line, said)
 
     watcher.start()
     try:
