@@ -11,6 +11,7 @@ be, or named and handed to a deploy when it may not.
 """
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from typing import Any
 from infra.deploy import sync_ledger as ledger
 from infra.deploy.manifest import Build, build_and_load
 from infra.deploy.owner import check_owner, config_identity
-from infra.deploy.session import Aws, Target, aws_errors
+from infra.deploy.session import Aws, Target, aws_errors, aws_exceptions
 from infra.deploy.stack_state import UPDATABLE
 from infra.deploy.stacks import describe_stack
 from infra.deploy.stage import Options
@@ -281,7 +282,6 @@ def _cfn_deployment(stage: DeployedStage, stage_stack: str, rest_api_id: str, st
     endpoint names none (an emulator), what the stage served before the first sync over this
     template, unless that is a sync's own. "" when neither is known: the deployed document is then
     deployed anew."""
-    from infra.deploy.session import aws_exceptions
     from infra.sync.apply import SYNC_DESCRIPTION
 
     deployed = stage.child_template(stage_stack).get("Resources") or {}
@@ -325,18 +325,14 @@ def with_restores(stage: DeployedStage, build: Build, changes: list[FunctionChan
 
 
 def _live_function(stage: DeployedStage, update: FunctionUpdate) -> Callable[[], dict[str, Any]]:
-    """The function's live configuration, read once when first asked for (None if it cannot be)."""
-    seen: list[dict[str, Any]] = []
+    """The function's live configuration, read once when first asked for ({} if it cannot be)."""
 
+    @functools.cache
     def live() -> dict[str, Any]:
-        if not seen:
-            from infra.deploy.session import aws_exceptions
-
-            try:
-                seen.append(stage.aws.client("lambda").get_function_configuration(FunctionName=update.name))
-            except aws_exceptions():
-                seen.append({})   # gone or unreadable: nothing is taken as live; the update says why
-        return seen[0]
+        try:
+            return stage.aws.client("lambda").get_function_configuration(FunctionName=update.name)
+        except aws_exceptions():
+            return {}   # gone or unreadable: nothing is taken as live; the update says why
 
     return live
 
@@ -449,11 +445,11 @@ def fall_back(opts: SyncOptions, ui: Ui, build: Build, blockers: list[str]) -> s
 
 
 def apply(stage: DeployedStage, build: Build, prepared: Prepared, ui: Ui, book: ledger.Ledger,
-          entries: dict[str, dict[str, Any]]) -> bool:
-    """Functions first, then the API; each applied change is recorded even if a later one fails. True when
-    something applied now differs from what CloudFormation deployed (False: every change put a value back)."""
+          entries: dict[str, dict[str, Any]]) -> None:
+    """Functions first, then the API; each applied change is recorded (in `entries`, written to the
+    ledger) even if a later one fails."""
     aws = stage.aws
-    changed = outstanding = False
+    changed = False
     waiter = Waiter()
     ui.step(f"Sync {build.stack_name} ({aws.region}): " + ", ".join(
         [f"{len(prepared.functions)} function(s)"] + (["the API definition"] if prepared.api else [])))
@@ -478,55 +474,51 @@ def apply(stage: DeployedStage, build: Build, prepared: Prepared, ui: Ui, book: 
                 entries[key] = entry
             else:
                 ledger.record(entries, key, entry | {"what": change.what})
-            changed, outstanding = True, outstanding or entry is not None
+            changed = True
             back = {CONFIG_WORDS.get(p, "code") for p in change.restore}
             done = ", ".join(w + (" (back to the deployed value)" if w in back else "") for w in change.what)
             ui.say(f"synced {update.label} ({update.name}): {done} in {time.perf_counter() - t0:.2f} s")
-        if prepared.api and prepared.api.restoring:
+        if prepared.api:
             api = prepared.api
             t0 = time.perf_counter()
             with aws_errors(f"syncing {api.label} ({api.rest_api_id})"):
-                deployment, _ = update_api(aws.client("apigateway"), api.label, api.rest_api_id, api.document,
-                                           api.parameters, api.stage, api.digest, to_deployment=api.restore_to or None)
-            entries.pop(f"{api.stack}/{api.logical_id}", None)
-            entries.pop(f"{api.stage_stack}/{api.stage_logical_id}", None)
-            changed = True
-            how = (f"back to the deployed ones ({deployment})" if api.restore_to else
-                   f"back to the deployed document, in a new deployment ({deployment}: CloudFormation's own "
-                   "could not be found)")
-            ui.say(f"synced {api.label} ({api.rest_api_id}): OpenAPI document and stage {api.stage} {how} in "
-                   f"{time.perf_counter() - t0:.2f} s")
-        elif prepared.api:
-            api = prepared.api
-            t0 = time.perf_counter()
-            with aws_errors(f"syncing {api.label} ({api.rest_api_id})"):
+                # A restore puts the stage back on CloudFormation's deployment when it is known.
                 deployment, previous = update_api(aws.client("apigateway"), api.label, api.rest_api_id,
-                                                  api.document, api.parameters, api.stage, api.digest)
-            ledger.record(entries, f"{api.stack}/{api.logical_id}", {
-                "label": api.label, "stack": api.stack, "logical_id": api.logical_id, "type": REST_API,
-                "physical_id": api.rest_api_id, "what": ["API definition"], "at": ledger.now(),
-                "base": stage.child_key(api.stack), "deployment": deployment, "stage": api.stage,
-                "digest": api.digest})
-            if api.stage_stack:   # the stage serves a deployment CloudFormation did not make
-                stage_key = f"{api.stage_stack}/{api.stage_logical_id}"
-                earlier = entries.get(stage_key) or {}
-                base = stage.child_key(api.stage_stack)
-                # CloudFormation's deployment: what the stage served before the first sync over this template.
-                cfn_deployment = earlier.get("cfn_deployment") if earlier.get("base") == base else previous
-                ledger.record(entries, stage_key, {
-                    "label": f"{build.stack_name}/{api.stage_stack} > {api.stage_logical_id}",
-                    "stack": api.stage_stack, "logical_id": api.stage_logical_id, "type": STAGE,
-                    "physical_id": api.stage, "rest_api_id": api.rest_api_id, "what": ["deployment"],
-                    "at": ledger.now(), "base": base, "deployment": deployment, "stage": api.stage,
-                    "cfn_deployment": cfn_deployment})
-            changed = outstanding = True
-            ui.say(f"synced {api.label} ({api.rest_api_id}): OpenAPI document, deployed to stage {api.stage} "
-                   f"({deployment}) in {time.perf_counter() - t0:.2f} s")
+                                                  api.document, api.parameters, api.stage, api.digest,
+                                                  to_deployment=api.restore_to or None)
+            changed = True
+            if api.restoring:
+                entries.pop(f"{api.stack}/{api.logical_id}", None)
+                entries.pop(f"{api.stage_stack}/{api.stage_logical_id}", None)
+                how = (f"back to the deployed ones ({deployment})" if api.restore_to else
+                       f"back to the deployed document, in a new deployment ({deployment}: CloudFormation's own "
+                       "could not be found)")
+                ui.say(f"synced {api.label} ({api.rest_api_id}): OpenAPI document and stage {api.stage} {how} in "
+                       f"{time.perf_counter() - t0:.2f} s")
+            else:
+                ledger.record(entries, f"{api.stack}/{api.logical_id}", {
+                    "label": api.label, "stack": api.stack, "logical_id": api.logical_id, "type": REST_API,
+                    "physical_id": api.rest_api_id, "what": ["API definition"], "at": ledger.now(),
+                    "base": stage.child_key(api.stack), "deployment": deployment, "stage": api.stage,
+                    "digest": api.digest})
+                if api.stage_stack:   # the stage serves a deployment CloudFormation did not make
+                    stage_key = f"{api.stage_stack}/{api.stage_logical_id}"
+                    earlier = entries.get(stage_key) or {}
+                    base = stage.child_key(api.stage_stack)
+                    # CloudFormation's deployment: what the stage served before the first sync over this template.
+                    cfn_deployment = earlier.get("cfn_deployment") if earlier.get("base") == base else previous
+                    ledger.record(entries, stage_key, {
+                        "label": f"{build.stack_name}/{api.stage_stack} > {api.stage_logical_id}",
+                        "stack": api.stage_stack, "logical_id": api.stage_logical_id, "type": STAGE,
+                        "physical_id": api.stage, "rest_api_id": api.rest_api_id, "what": ["deployment"],
+                        "at": ledger.now(), "base": base, "deployment": deployment, "stage": api.stage,
+                        "cfn_deployment": cfn_deployment})
+                ui.say(f"synced {api.label} ({api.rest_api_id}): OpenAPI document, deployed to stage {api.stage} "
+                       f"({deployment}) in {time.perf_counter() - t0:.2f} s")
     finally:
         if changed:
             with aws_errors(f"recording the sync in s3://{book.bucket}/{book.key}"):
                 book.write(entries)
-    return outstanding
 
 
 __all__ = ["DEPLOYED", "NOTHING", "SYNCED", "SyncOptions", "run_sync"]
