@@ -15,7 +15,7 @@ from infra.builders.releases import manifest as release_manifest
 from infra.bundle.build import Progress, assets as code_assets, build_code
 from infra.bundle.cache import Cache
 from infra.config import Config, load_config
-from infra.errors import ConfigError, UsageError, UserError
+from infra.errors import ConfigError, UsageError, UserError, first_few
 from infra.naming import physical, stack_name, tags
 from infra.placement import lock_path, read_lock, render_lock, replace_lock
 from infra.records import record
@@ -201,7 +201,7 @@ def _lock_difference(old: bytes | None, new: bytes) -> str:
                         ("recorded in another stack", sorted(k for k in set(before) & set(after)
                                                               if before[k] != after[k]))):
         if keys:
-            parts.append(f"{label}: {', '.join(keys[:5])}{f' and {len(keys) - 5} more' if len(keys) > 5 else ''}")
+            parts.append(f"{label}: {first_few(keys)}")
     return ("it is out of date (" + "; ".join(parts) + ")." if parts
             else "it records the same placement, but not as `templates` writes it (its formatting differs).")
 

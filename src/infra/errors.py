@@ -1,6 +1,8 @@
 """Errors the user can act on: printed as one paragraph, never as a traceback."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class UserError(Exception):
     """A mistake or fault the user can fix; `exit_code` is what the CLI exits with."""
@@ -42,6 +44,12 @@ class DeployError(UserError):
     """A deploy-time fault (AWS said no, a stack failed, credentials missing). Exit code 1."""
 
     exit_code = 1
+
+
+def first_few(items: Sequence[str], shown: int = 5, sep: str = ", ") -> str:
+    """`items` for a message: the first `shown` of them, and how many more ("a, b and 3 more")."""
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return sep.join(items[:shown]) + more
 
 
 def cannot_listen(host: str, port: int, exc: OSError) -> UsageError:

@@ -12,6 +12,7 @@ from pathlib import Path
 from infra.config import release, traffic
 from infra.config.schema import CONFIG_TAG, OWN_TAGS, Config, Function
 from infra.config.typed import Loader, key_path
+from infra.errors import first_few
 
 JSON_TYPES = ("string", "number", "integer", "boolean", "object", "array")
 # Lambda reserves these names; setting one fails at deploy time.
@@ -154,8 +155,7 @@ def _not_serving_api(cfg: Config, ld: Loader, key: str, name: str, invoked: str,
     an alias, so its routes would silently lose their gradual release."""
     served = release.serves_api(cfg, name)
     if served:
-        shown = ", ".join(served[:3]) + (f" and {len(served) - 3} more" if len(served) > 3 else "")
-        ld.fail(key, f"'{name}' serves the API ({shown}); {invoked}, so it would get those events beside the "
+        ld.fail(key, f"'{name}' serves the API ({first_few(served, 3)}); {invoked}, so it would get those events beside the "
                 "API's, and it is never released through an alias: its API traffic would skip the gradual "
                 "releases of production stages.", fix)
 

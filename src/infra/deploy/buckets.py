@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.deploy.session import error_code
-from infra.errors import DeployError
+from infra.errors import DeployError, first_few
 
 BATCH = 1000          # DeleteObjects takes at most 1000 keys per request
 SHOWN_ERRORS = 3      # per-key failures named in the error
@@ -82,14 +82,13 @@ def delete_batch(s3: Any, bucket: str, objects: list[dict[str, str]]) -> None:
     errors = answer.get("Errors") or []
     if not errors:
         return
-    shown = "; ".join(
+    shown = first_few([
         f"{e.get('Key', '?')}"
         + (f" (version {e['VersionId']})" if e.get("VersionId") else "")
         + f": {e.get('Code', 'Error')}: {str(e.get('Message', '')).rstrip('.')}"
-        for e in errors[:SHOWN_ERRORS])
-    more = f" and {len(errors) - SHOWN_ERRORS} more" if len(errors) > SHOWN_ERRORS else ""
+        for e in errors], SHOWN_ERRORS, "; ")
     raise DeployError(
         f"Could not empty the S3 bucket {bucket}: S3 refused to delete {len(errors)} of {len(objects)} "
-        f"object version(s) in one batch: {shown}{more}. Remove them yourself (object lock, a "
+        f"object version(s) in one batch: {shown}. Remove them yourself (object lock, a "
         "bucket policy or missing s3:DeleteObjectVersion permission usually cause this), then run "
         "destroy again.")

@@ -31,7 +31,7 @@ from infra.deploy.session import Aws, aws_errors, aws_exceptions, error_code, er
 from infra.deploy.stacks import describe_stack
 from infra.deploy.steps import Bootstrap, DeployPlan, Refactor
 from infra.deploy.ui import Ui
-from infra.errors import DeployError
+from infra.errors import DeployError, first_few
 from infra.placement import lock_path
 from infra.resource_types import facts, importable_types
 
@@ -235,7 +235,7 @@ def names(pf: Preflight) -> Result:
             problems.append(f"{where} is taken: {owner}; rename it in the config")
     if misplaced:
         lock = lock_path(Path(pf.build.config)) if pf.build.config else "the config's .lock.json"
-        problems.insert(0, f"{', '.join(misplaced[:5])}{f' and {len(misplaced) - 5} more' if len(misplaced) > 5 else ''}: "
+        problems.insert(0, f"{first_few(misplaced)}: "
                         f"the templates place these elsewhere than they are deployed, with no move planned, so the "
                         f"placement lock ({lock}) is missing or lost their entries; restore it from version control "
                         "(a move on purpose is a `group` change with the lock kept, which deploy makes without "

@@ -18,7 +18,7 @@ from infra.deploy.stack_steps import execute_bootstrap, execute_package
 from infra.deploy.stage import Options, open_stage, read_stage
 from infra.deploy.steps import Bootstrap, DeployPlan, Package
 from infra.deploy.ui import Ui
-from infra.errors import DeployError
+from infra.errors import DeployError, first_few
 
 
 def run_package(opts: Options, ui: Ui) -> Packaged:
@@ -30,9 +30,8 @@ def run_package(opts: Options, ui: Ui) -> Packaged:
     check_plan(build, aws, ui, opts.skip_checks, stage.state.imports, planned, deploying=True)
     found = stage.state.imports.all() if stage.state.imports else []
     if found:   # deploy imports them first; a stack created from the console creates them, and fails
-        names = ", ".join(f"{f.candidate.name} ({f.candidate.label} > {f.candidate.logical_id})" for f in found[:5])
-        raise DeployError(f"This stage's retained resources exist in the account ({names}"
-                          f"{f' and {len(found) - 5} more' if len(found) > 5 else ''}): a stack created from the "
+        names = first_few([f"{f.candidate.name} ({f.candidate.label} > {f.candidate.logical_id})" for f in found])
+        raise DeployError(f"This stage's retained resources exist in the account ({names}): a stack created from the "
                           "console would try to create them again and fail. Deploy it with `python generate.py "
                           f"deploy --config {opts.config}`, which imports them first; nothing was uploaded.")
     # Only the steps that make the artifacts: the bootstrap stack (when needed) and the upload.
