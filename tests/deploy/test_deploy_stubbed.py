@@ -546,8 +546,19 @@ def destroy_lookups(stub, protection: bool):
          "LastUpdatedTimestamp": T0, "ResourceStatus": "UPDATE_COMPLETE"}]}, {"StackName": ROOT_ID})
 
 
+def destroy_stack(aws, ui, name, opts, *, disable_protection):
+    """What run_destroy does for one stack tree: survey, its question (answered yes), delete; what
+    it kept (None: no such stack)."""
+    from infra.deploy.destroy import delete, prepare, question
+
+    doomed = prepare(aws, ui, name, opts, disable_protection=disable_protection)
+    if doomed is None:
+        return None
+    assert ui.confirm(question([doomed]))
+    return delete(ui, doomed)
+
+
 def destroy(cfn, disable_protection):
-    from infra.deploy.destroy import destroy_stack
     from infra.deploy.stage import Options
     from infra.deploy.session import Target
 
@@ -714,7 +725,6 @@ def of(stack_id: str, events: list[dict]) -> list[dict]:
 
 
 def destroy_with_s3(cfn, s3):
-    from infra.deploy.destroy import destroy_stack
     from infra.deploy.stage import Options
     from infra.deploy.session import Target
 

@@ -233,16 +233,6 @@ def delete(ui: Ui, doomed: Doomed) -> list[Kept]:
     return doomed.kept
 
 
-def destroy_stack(aws: Aws, ui: Ui, name: str, opts: Options, *, disable_protection: bool) -> list[Kept] | None:
-    """Delete one stack tree after its own question; what it kept (None when there was no such stack)."""
-    doomed = prepare(aws, ui, name, opts, disable_protection=disable_protection)
-    if doomed is None:
-        return None
-    if not ui.confirm(question([doomed])):
-        raise DeployError(f"Nothing deleted: {name} was not confirmed (pass --yes to skip the prompt).")
-    return delete(ui, doomed)
-
-
 def run_destroy(opts: Options, ui: Ui, *, disable_protection: bool = False) -> list[Kept]:
     """The destroy command: every stack surveyed and shown, one question for all of them, then the
     root deleted and then the us-east-1 stack; what stays in the account."""
