@@ -2,6 +2,7 @@
 in-process lint (same findings as the lint command)."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import functools
@@ -346,27 +347,37 @@ def said_line(said: list[str], text: str, timeout: float = 120.0) -> str:
     raise AssertionError(f"{text!r} not said within {timeout} s: {said}")
 
 
-def test_watch_without_config_follows_the_config_folder(tmp_path):
-    """A config added to the folder is generated and watched; an editor's hidden file is not a
-    config; a config removed is not watched any more."""
+@contextlib.contextmanager
+def watching(configs: list[Path], out: Path, **options):
+    """`run_watch` in a thread (50 ms debounce) while the block runs: the lines it says, as said.
+    It is stopped at the end of the block, and must then end."""
     import threading
 
     from infra.sync.watch import run_watch
 
+    said: list[str] = []
+    stop = threading.Event()
+    watcher = threading.Thread(target=run_watch, args=(configs, out, said.append),
+                               kwargs={"debounce": 50, "stop": stop, **options}, daemon=True)
+    watcher.start()
+    try:
+        yield said
+    finally:
+        stop.set()
+        watcher.join(timeout=30)
+    assert not watcher.is_alive()
+
+
+def test_watch_without_config_follows_the_config_folder(tmp_path):
+    """A config added to the folder is generated and watched; an editor's hidden file is not a
+    config; a config removed is not watched any more."""
     folder = tmp_path / "config"
     folder.mkdir()
     first = folder / "catalog-api.toml"
     shutil.copy(REPO / "config" / "catalog-api.toml", first)
     shutil.copy(REPO / "config" / "catalog-api.lock.json", folder / "catalog-api.lock.json")
-    said: list[str] = []
-    stop = threading.Event()
-    watcher = threading.Thread(target=run_watch, args=([first], tmp_path / "out", said.append),
-                               kwargs={"folder": folder, "debounce": 50, "stop": stop}, daemon=True)
-
-    wait_for = functools.partial(said_line, said)
-
-    watcher.start()
-    try:
+    with watching([first], tmp_path / "out", folder=folder) as said:
+        wait_for = functools.partial(said_line, said)
         wait_for("watching")
         (folder / ".#shop.toml").write_text("not = [a config")     # emacs' lock file: ignored
         shutil.copy(first, folder / "shop.toml")
@@ -378,10 +389,6 @@ def test_watch_without_config_follows_the_config_folder(tmp_path):
         wait_for("not watched any more (removed): shop.toml")
         (folder / "shop.toml").write_text(first.read_text().replace("memory = 256", "memory = 1", 1))
         assert "memory" in wait_for("build failed: ")                  # back again, and invalid: shown
-    finally:
-        stop.set()
-        watcher.join(timeout=30)
-    assert not watcher.is_alive()
     assert not any(".#shop" in line for line in said)
     assert (tmp_path / "out" / "shop").is_dir()                     # a removed config's output is left
 
@@ -390,9 +397,6 @@ def test_watch_rebuilds_on_a_save_of_a_shared_module_a_handler_links_to(tmp_path
     """handlers/products/apigw.py is a link to handlers/shared/apigw.py: the zip holds it, so a
     save of the shared file is a change of products (a watch on handlers/products never sees it)."""
     import re
-    import threading
-
-    from infra.sync.watch import run_watch
 
     for name in ("products", "users", "shared"):
         shutil.copytree(REPO / "handlers" / name, tmp_path / "handlers" / name, symlinks=True,
@@ -402,24 +406,13 @@ def test_watch_rebuilds_on_a_save_of_a_shared_module_a_handler_links_to(tmp_path
     config.write_text(re.sub(r'source = "handlers/(\w+)"', lambda m: f'source = "{tmp_path / "handlers" / m.group(1)}"',
                              (REPO / "config" / "catalog-api.toml").read_text()))
     shutil.copy(REPO / "config" / "catalog-api.lock.json", tmp_path / "catalog-api.lock.json")
-    said: list[str] = []
-    stop = threading.Event()
-    watcher = threading.Thread(target=run_watch, args=([config], tmp_path / "out", said.append),
-                               kwargs={"debounce": 50, "stop": stop}, daemon=True)
-
-    wait_for = functools.partial(said_line, said)
-
-    watcher.start()
-    try:
+    with watching([config], tmp_path / "out") as said:
+        wait_for = functools.partial(said_line, said)
         wait_for("watching")
         shared = tmp_path / "handlers" / "shared" / "apigw.py"
         shared.write_text(shared.read_text() + "\nSHARED_MARK = 1\n")
         wait_for("changed: apigw.py")
         assert "catalog-api.toml: generated in" in wait_for("generated in")
-    finally:
-        stop.set()
-        watcher.join(timeout=30)
-    assert not watcher.is_alive()
 
 
 @pytest.mark.parametrize("signum, code", [(2, 130), (15, 143)])
@@ -495,10 +488,9 @@ def test_watch_sync_passes_over_production_stages_it_follows_and_refuses_those_n
 def test_watch_sees_a_removed_handler_directory_come_back(tmp_path):
     """A branch switch removes a handler directory and brings it back: the failed build is shown,
     and the directory's return builds the config again (watch used to stop watching it)."""
-    import threading
     import time
 
-    from infra.sync.watch import _paths, affected, run_watch, watched
+    from infra.sync.watch import _paths, affected, watched
 
     handler = tmp_path / "handlers" / "products"
     shutil.copytree(REPO / "handlers" / "products", handler, ignore=shutil.ignore_patterns("__pycache__", "tests"))
@@ -513,32 +505,22 @@ def test_watch_sees_a_removed_handler_directory_come_back(tmp_path):
     assert affected({handler}, [kept]) == ([kept], [handler])
     away.rename(handler)
 
-    said: list[str] = []
-    stop = threading.Event()
-    watcher = threading.Thread(target=run_watch, args=([config], tmp_path / "out", said.append),
-                               kwargs={"debounce": 50, "stop": stop}, daemon=True)
+    with watching([config], tmp_path / "out") as said:
+        def wait_for(text: str, after: int = 0, timeout: float = 120.0) -> int:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                for i, line in enumerate(said[after:], after):
+                    if text in line:
+                        return i
+                time.sleep(0.05)
+            raise AssertionError(f"{text!r} not said within {timeout} s: {said}")
 
-    def wait_for(text: str, after: int = 0, timeout: float = 120.0) -> int:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for i, line in enumerate(said[after:], after):
-                if text in line:
-                    return i
-            time.sleep(0.05)
-        raise AssertionError(f"{text!r} not said within {timeout} s: {said}")
-
-    watcher.start()
-    try:
         ready = wait_for("watching")
         handler.rename(away)
         failed = wait_for("build failed: ", ready)
         assert "does not exist" in said[failed]
         away.rename(handler)
         assert "0 finding(s)" in said[wait_for("catalog-api.toml: generated in", failed)]
-    finally:
-        stop.set()
-        watcher.join(timeout=30)
-    assert not watcher.is_alive()
 
 
 def test_a_handler_directory_back_while_no_watcher_ran_is_still_seen(tmp_path, monkeypatch):
