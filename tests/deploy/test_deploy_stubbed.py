@@ -251,7 +251,7 @@ def test_nested_change_sets_are_walked_into_one_diff():
     assert [r.logical_id for r in diff.stateful_risks(["AWS::DynamoDB::Table"])] == ["UsersTable"]
     text = render_text(diff, "Changes to update catalog-prod", ["AWS::DynamoDB::Table"])
     assert "REPLACE" in text and "IAM" in text and "stateful" in text
-    assert "1 to add, 2 to modify (1 replaced), 0 to remove; 1 IAM change" in text
+    assert "1 to add, 2 to modify (1 replaced), 0 to remove; permissions change on 1 resource" in text
 
 
 # -- stack states -----------------------------------------------------------------------------------

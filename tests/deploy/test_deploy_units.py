@@ -104,7 +104,8 @@ def test_diff_table_has_every_column_and_highlights_without_colour():
     assert "REPLACE (conditional)" in text
     assert "kept in the account (Retain)" in " ".join(text.split())     # a removal that keeps the resource
     assert "AssetBucket" in text and "Owner" in text and "note: catalog-prod/Compute" in text
-    assert text.strip().endswith("1 to add, 2 to modify (2 replaced), 1 to remove; 1 IAM change; 1 parameter change; 1 tag change")
+    assert text.strip().endswith("1 to add, 2 to modify (2 replaced), 1 to remove; permissions change on 1 resource; "
+                                 "1 parameter change; 1 tag change")
 
 
 def test_diff_in_colour_marks_replacements_red():

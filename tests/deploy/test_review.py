@@ -191,7 +191,7 @@ def test_identifiers_are_never_cut_at_80_columns():
     for value in ("Service:lambda.amazonaws.com", "sts:AssumeRole", "dynamodb:GetItem", "arn:aws:dynamodb:::table/t"):
         assert value in text, text      # IAM values are never broken either
     assert max(len(line) for line in text.splitlines()) <= 80
-    assert text.strip().endswith("1 to add, 1 to modify, 0 to remove; 2 broadening permission changes")
+    assert text.strip().endswith("1 to add, 1 to modify, 0 to remove; 2 changes marked '!' widen access")
 
 
 def test_a_wide_terminal_gets_the_table():
@@ -290,4 +290,4 @@ def test_a_move_is_no_iam_change_in_the_summary():
     diff = Diff(rows=[Row(f"{STACK}/ComputeExtra", "Move", "OrdersRole", "AWS::IAM::Role", "False"),
                       Row(f"{STACK}/ComputeExtra", "Move", "OrdersPolicy", "AWS::IAM::Policy", "False"),
                       Row(f"{STACK}/Compute", "Modify", "UsersRole", "AWS::IAM::Role", "False")])
-    assert summary(diff) == "0 to add, 1 to modify, 0 to remove, 2 to move; 1 IAM change"
+    assert summary(diff) == "0 to add, 1 to modify, 0 to remove, 2 to move; permissions change on 1 resource"

@@ -58,11 +58,13 @@ def summary(diff: Diff) -> str:
         if action not in ("Add", "Modify", "Remove"):
             parts.append(f"{n} to {action.lower()}")
     text = ", ".join(parts)
+    # Two different units, each named: resources whose permissions change (a role, a policy, a
+    # key or bucket policy), and the IAM statements or security group rules that widen access.
     if iam:
-        text += f"; {iam} IAM change{'s' if iam != 1 else ''}"
+        text += f"; permissions change on {iam} resource{'s' if iam != 1 else ''}"
     broad = len(diff.broadening)
     if broad:
-        text += f"; {broad} broadening permission change{'s' if broad != 1 else ''}"
+        text += f"; {broad} change{'s' if broad != 1 else ''} marked '!' widen{'s' if broad == 1 else ''} access"
     for label, items in (("parameter", diff.parameters), ("output", diff.outputs), ("tag", diff.tags)):
         if items:
             text += f"; {len(items)} {label} change{'s' if len(items) != 1 else ''}"
