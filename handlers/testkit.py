@@ -192,15 +192,27 @@ def invoker(make_event, lambda_context):
 
 
 def create_table(endpoint_url: str, name: str, hash_key: tuple[str, str],
-                 range_key: tuple[str, str] | None = None):
-    """Create an on-demand table in the emulator and return its boto3 Table resource."""
+                 range_key: tuple[str, str] | None = None,
+                 indexes: dict[str, tuple[tuple[str, str], tuple[str, str]]] | None = None):
+    """Create an on-demand table in the emulator and return its boto3 Table resource.
+    ``indexes``: index name -> (hash key, range key), each projecting every attribute."""
     resource = boto3.resource("dynamodb", endpoint_url=endpoint_url, region_name=REGION)
-    keys = [(hash_key, "HASH")] + ([(range_key, "RANGE")] if range_key else [])
+
+    def schema(hash_key, range_key):
+        return [{"AttributeName": n, "KeyType": kt}
+                for (n, _), kt in [(hash_key, "HASH")] + ([(range_key, "RANGE")] if range_key else [])]
+
+    attributes = dict([hash_key, *([range_key] if range_key else []),
+                       *(key for keys in (indexes or {}).values() for key in keys)])
+    extra = {"GlobalSecondaryIndexes": [{"IndexName": index, "KeySchema": schema(*keys),
+                                         "Projection": {"ProjectionType": "ALL"}}
+                                        for index, keys in indexes.items()]} if indexes else {}
     table = resource.create_table(
         TableName=name,
-        KeySchema=[{"AttributeName": n, "KeyType": kt} for (n, _), kt in keys],
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for (n, t), _ in keys],
+        KeySchema=schema(hash_key, range_key),
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t in attributes.items()],
         BillingMode="PAY_PER_REQUEST",
+        **extra,
     )
     table.wait_until_exists()
     return table
@@ -208,7 +220,7 @@ def create_table(endpoint_url: str, name: str, hash_key: tuple[str, str],
 
 @pytest.fixture(scope="session")
 def new_table(moto_server):
-    """``new_table(name, hash_key, range_key=None)``: a fresh table in the emulator."""
+    """``new_table(name, hash_key, range_key=None, indexes=None)``: a fresh table in the emulator."""
     return lambda *args, **kwargs: create_table(moto_server.endpoint_url, *args, **kwargs)
 
 

@@ -18,6 +18,7 @@ from infra.builders.logs import log_group
 from infra.config.names import CLOUDFRONT_LOG_BUCKET
 from infra.config.release import ALIAS, releases_gradually
 from infra.config.schema import Config, Function
+from infra.config.validate import static_reference
 from infra.errors import ConfigError
 from infra.naming import logical_id, parameter_prefix, physical
 from infra.render import plain
@@ -63,6 +64,9 @@ class _Refs:
         return self.st.param("SecretArn", "ARN of the application secret")
 
     def env(self, ref: str) -> Any:
+        static = static_reference(self.st.cfg, ref)
+        if static is not None:
+            return static
         kind, *rest = ref.split(".")
         if kind == "tables":
             return self.table(rest[0], "Name" if rest[1] == "name" else "Arn")

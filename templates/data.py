@@ -28,19 +28,30 @@ def table_bundle(cfg: Config, name: str) -> Stack:
     if cfg.monitoring and cfg.monitoring.alarms.table_throttles:
         limit = cfg.monitoring.alarms.table_throttles
         dims = [cw.MetricDimension(Name="TableName", Value=Ref(table))]
-        # Read and write throttles of every operation, summed (the seed watched GetItem only).
-        queries = [cw.MetricDataQuery(Id=i, ReturnData=False, MetricStat=cw.MetricStat(
-            Metric=cw.Metric(Namespace="AWS/DynamoDB", MetricName=m, Dimensions=dims), Period=PERIOD, Stat="Sum"))
-            for i, m in (("reads", "ReadThrottleEvents"), ("writes", "WriteThrottleEvents"))]
-        queries.append(cw.MetricDataQuery(Id="throttles", Expression="reads + writes", Label="Throttle events",
-                                          ReturnData=True))
         st.add(alarm(cfg, st, logical_id(name, "ThrottlesAlarm"), f"{name}-throttles",
-                     f"{name} table throttle events above {limit}", limit, Metrics=queries))
+                     f"{name} table throttle events above {limit}", limit, Metrics=_throttles(dims)))
+        # An index's throttles are its own metrics (dimensions TableName and
+        # GlobalSecondaryIndexName): https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/metrics-dimensions.html
+        for index in sorted(spec.indexes):
+            index_dims = [*dims, cw.MetricDimension(Name="GlobalSecondaryIndexName", Value=index)]
+            st.add(alarm(cfg, st, logical_id(name, index, "IndexThrottlesAlarm"), f"{name}-{index}-throttles",
+                         f"{name} table's {index} index throttle events above {limit}", limit,
+                         Metrics=_throttles(index_dims)))
     st.output(f"{lid}Name", Ref(table), f"Name of the {name} table")
     st.output(f"{lid}Arn", GetAtt(table, "Arn"), f"ARN of the {name} table")
     if spec.stream:
         st.output(f"{lid}StreamArn", GetAtt(table, "StreamArn"), f"Stream ARN of the {name} table")
     return st
+
+
+def _throttles(dims: list) -> list:
+    """Read and write throttles of every operation, summed (the seed watched GetItem only)."""
+    queries = [cw.MetricDataQuery(Id=i, ReturnData=False, MetricStat=cw.MetricStat(
+        Metric=cw.Metric(Namespace="AWS/DynamoDB", MetricName=m, Dimensions=dims), Period=PERIOD, Stat="Sum"))
+        for i, m in (("reads", "ReadThrottleEvents"), ("writes", "WriteThrottleEvents"))]
+    queries.append(cw.MetricDataQuery(Id="throttles", Expression="reads + writes", Label="Throttle events",
+                                      ReturnData=True))
+    return queries
 
 
 def bucket_bundle(cfg: Config, name: str) -> Stack:

@@ -118,6 +118,22 @@ CASES = [
      "functions.users.source", "cannot be a directory here (File name too long)"),
     ("rule-group-in-the-wrong-case", CATALOG, lambda t: sub(t, '"AWSManagedRulesSQLiRuleSet"', '"AWSManagedRulesSQLIRuleSet"'),
      "firewall.managed_rule_groups[2]", "did you mean 'AWSManagedRulesSQLiRuleSet'?"),
+    ("index-key-of-another-type", SECURE, lambda t: sub(t, 'partition_key = "feed:S"\nsort_key = "timestamp:N"',
+                                                        'partition_key = "feed:S"\nsort_key = "timestamp:S"'),
+     "tables.data.indexes.by-time.sort_key", "says 'timestamp:S', but 'timestamp:N' is declared elsewhere"),
+    ("index-sort-key-is-its-partition-key", SECURE, lambda t: sub(t, 'partition_key = "feed:S"\nsort_key = "timestamp:N"',
+                                                                  'partition_key = "feed:S"\nsort_key = "feed:S"'),
+     "tables.data.indexes.by-time.sort_key", "same attribute as the index's partition key"),
+    ("index-capacity-on-demand", CATALOG, lambda t: sub(t, '[tables.users]', '[tables.users.indexes.by-email]\n'
+                                                        'partition_key = "email:S"\nread_capacity = 5\n\n[tables.users]'),
+     "tables.users.indexes.by-email.read_capacity", "provisioned tables only"),
+    ("too-many-indexes", CATALOG, lambda t: t + "".join(f'\n[tables.users.indexes.index-{i}]\npartition_key = "k{i}:S"\n'
+                                                        for i in range(21)),
+     "tables.users.indexes", "declares 21 indexes; a table may have at most 20"),
+    ("index-name-too-short", SECURE, lambda t: sub(t, "[tables.data.indexes.by-time]", "[tables.data.indexes.bt]"),
+     "tables.data.indexes.bt", "3 to 32 lowercase letters"),
+    ("dangling-index-reference", SECURE, lambda t: sub(t, "indexes.by-time.name}", "indexes.by-tim.name}"),
+     "functions.api.environment.ITEMS_INDEX", "${tables.data.indexes.by-time.name}"),
     ("bad-access-level", CATALOG, lambda t: sub(t, 'tables = { users = "read-write" }', 'tables = { users = "admin" }'),
      "functions.users.access.tables.users", "'admin' is not allowed"),
 ]

@@ -102,21 +102,39 @@ def test_table_keys_capacity_autoscaling_pitr_stream(secure):
     data = secure["data"]
     has_resource_properties(data, "AWS::DynamoDB::Table", {
         "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}, {"AttributeName": "timestamp", "KeyType": "RANGE"}],
+        # Each key attribute once, the index's included: CloudFormation refuses one defined twice.
         "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"},
-                                 {"AttributeName": "timestamp", "AttributeType": "N"}],
+                                 {"AttributeName": "timestamp", "AttributeType": "N"},
+                                 {"AttributeName": "feed", "AttributeType": "S"}],
         "BillingMode": "PROVISIONED",
         "ProvisionedThroughput": {"ReadCapacityUnits": 500, "WriteCapacityUnits": 500},
         "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
-        "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"}})
+        "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
+        "GlobalSecondaryIndexes": [{
+            "IndexName": "by-time",
+            "KeySchema": [{"AttributeName": "feed", "KeyType": "HASH"},
+                          {"AttributeName": "timestamp", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"},
+            "ProvisionedThroughput": {"ReadCapacityUnits": 500, "WriteCapacityUnits": 500}}]})
     for dim in ("Read", "Write"):
-        has_resource_properties(data, "AWS::ApplicationAutoScaling::ScalableTarget", {
-            "MinCapacity": 500, "MaxCapacity": 5000, "ScalableDimension": f"dynamodb:table:{dim}CapacityUnits",
-            "ResourceId": "table/tap-dev-data", "RoleARN": ABSENT})
+        for kind, resource_id in (("table", "table/tap-dev-data"), ("index", "table/tap-dev-data/index/by-time")):
+            has_resource_properties(data, "AWS::ApplicationAutoScaling::ScalableTarget", {
+                "MinCapacity": 500, "MaxCapacity": 5000, "ScalableDimension": f"dynamodb:{kind}:{dim}CapacityUnits",
+                "ResourceId": resource_id, "RoleARN": ABSENT}, count=1)
         has_resource_properties(data, "AWS::ApplicationAutoScaling::ScalingPolicy", {
             "PolicyType": "TargetTrackingScaling",
             "TargetTrackingScalingPolicyConfiguration": {
                 "TargetValue": 70.0,
-                "PredefinedMetricSpecification": {"PredefinedMetricType": f"DynamoDB{dim}CapacityUtilization"}}})
+                "PredefinedMetricSpecification": {"PredefinedMetricType": f"DynamoDB{dim}CapacityUtilization"}}},
+            count=2)
+
+
+def test_the_index_has_its_own_throttle_alarm(secure):
+    alarms = resources(secure["data"], "AWS::CloudWatch::Alarm")
+    metrics = alarms["DataByTimeIndexThrottlesAlarm"]["Properties"]["Metrics"]
+    dimensions = [m["MetricStat"]["Metric"]["Dimensions"] for m in metrics if "MetricStat" in m]
+    assert dimensions == [[{"Name": "TableName", "Value": {"Ref": "DataTable"}},
+                           {"Name": "GlobalSecondaryIndexName", "Value": "by-time"}]] * 2
 
 
 def test_on_demand_billing_selectable(catalog):
@@ -153,7 +171,7 @@ def test_function_settings(secure):
         "TracingConfig": {"Mode": "Active"}, "Runtime": "python3.14", "KmsKeyArn": {"Ref": "KeyArn"},
         "VpcConfig": {"SubnetIds": {"Ref": "PrivateSubnetIds"},
                       "SecurityGroupIds": [{"Ref": "LambdaSecurityGroupId"}]},
-        "Environment": {"Variables": {"TABLE_NAME": {"Ref": "DataTableName"},
+        "Environment": {"Variables": {"TABLE_NAME": {"Ref": "DataTableName"}, "ITEMS_INDEX": "by-time",
                                       "BUCKET_NAME": {"Ref": "StaticContentBucketName"},
                                       "SECRET_ARN": {"Ref": "SecretArn"}, "KMS_KEY_ID": {"Ref": "KeyId"}}},
         "LoggingConfig": {"LogGroup": {"Ref": "ApiFunctionLogGroup"}},

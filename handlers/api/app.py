@@ -10,22 +10,31 @@ Routes (API Gateway REST, Lambda proxy integration):
 * ``GET /api/v1?limit=``: the ``limit`` (1 to 100, default 20) most recent items, newest first:
   ``{"items": [...], "count": n, "truncated": bool}``.
 
-Trade-off of ``GET``: the table's key is (id, timestamp), so "most recent" has no index to
-read. The handler Scans at most SCAN_MAX_ITEMS items (default 1000) and keeps the newest
-``limit`` of those. While the table holds no more than that, the answer is exact; beyond it
-the answer is the newest among the items scanned and ``truncated`` is true, and every call
-reads (and pays for) up to SCAN_MAX_ITEMS items. A table that grows should get a GSI with a
-constant (or per-day) partition key and ``timestamp`` as sort key, read with Query,
-ScanIndexForward=false and Limit.
+``GET`` reads an index when ITEMS_INDEX names one: a global secondary index with partition key
+``feed`` (S), sort key ``timestamp`` (N) and every attribute projected (``projection = "all"``).
+``POST`` writes each item to one of FEED_SHARDS feeds (``items#0`` ... ``items#<n-1>``, chosen
+from the item's id: every feed takes an even share of the writes, so no index partition holds
+them all); ``GET`` Queries each feed newest first with Limit and keeps the newest ``limit``.
+The answer is exact and each call reads at most FEED_SHARDS x ``limit`` items, however large the
+table. FEED_SHARDS may be raised later, never lowered (items in a feed no longer read would drop
+out of ``GET``). Items stored before the index existed have no ``feed``, and are older than every
+item that has one: when the feeds hold fewer than ``limit`` items, ``GET`` tops the answer up
+from them with the Scan below, so a stage that gains the index keeps answering the same.
+
+Without ITEMS_INDEX (a table without the index), ``GET`` Scans at most SCAN_MAX_ITEMS items
+(default 1000) and keeps the newest ``limit`` of those: exact while the table holds no more than
+that; beyond it the answer is the newest among the items scanned and ``truncated`` is true, and
+every call reads (and pays for) up to SCAN_MAX_ITEMS items.
 
 Errors: 400 validation/malformed input, 404, 405, 413 (see MAX_BODY_BYTES), 415 (a body that is
 not ``application/json``), 503 when DynamoDB
 still throttles after the SDK's retries, 500 otherwise; bodies are ``{"message", "requestId"}``.
 
 Environment: TABLE_NAME (required; partition key ``id`` S, sort key ``timestamp`` N),
-SCAN_MAX_ITEMS, ALLOWED_ORIGIN, MAX_BODY_BYTES, LOG_LEVEL (see apigw.py).
+ITEMS_INDEX, FEED_SHARDS (default 4), SCAN_MAX_ITEMS, ALLOWED_ORIGIN, MAX_BODY_BYTES, LOG_LEVEL
+(see apigw.py).
 
-IAM: dynamodb:PutItem, dynamodb:Scan on the table. With a customer managed key on the table,
+IAM: dynamodb:PutItem, dynamodb:Scan on the table, dynamodb:Query on its index. With a customer managed key on the table,
 the role also needs that key through DynamoDB (kms:Decrypt, kms:Encrypt, kms:GenerateDataKey*,
 kms:DescribeKey with kms:ViaService dynamodb.<region>.amazonaws.com) unless the key policy
 already grants it to the account's DynamoDB users.
@@ -40,12 +49,16 @@ from decimal import Decimal
 from typing import Any
 
 import apigw
+from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 # DynamoDB allows 32 levels counting the top-level attribute; ``data`` is that attribute.
 MAX_NESTING = 31
 DEFAULT_SCAN_MAX_ITEMS = 1000
 SCAN_PAGE_SIZE = 500
+DEFAULT_FEED_SHARDS = 4
+MAX_FEED_SHARDS = 64
+FEED = "feed"  # the index's partition key: internal, never part of an answer
 # An item is at most 400 KB; refuse bodies that could not fit whatever MAX_BODY_BYTES says.
 MAX_ITEM_BODY_BYTES = 350 * 1024
 
@@ -53,12 +66,25 @@ def _table():
     return apigw.table()
 
 
-def _scan_budget() -> int:
+def _positive_env(name: str, default: int, maximum: int | None = None) -> int:
+    """A positive integer from the environment; the default when unset or not one."""
     try:
-        value = int(os.environ.get("SCAN_MAX_ITEMS", DEFAULT_SCAN_MAX_ITEMS))
+        value = int(os.environ.get(name, default))
     except ValueError:
-        return DEFAULT_SCAN_MAX_ITEMS
-    return value if value > 0 else DEFAULT_SCAN_MAX_ITEMS
+        return default
+    return value if 0 < value <= (maximum or value) else default
+
+
+def _scan_budget() -> int:
+    return _positive_env("SCAN_MAX_ITEMS", DEFAULT_SCAN_MAX_ITEMS)
+
+
+def _feeds() -> list[str]:
+    return [f"items#{n}" for n in range(_positive_env("FEED_SHARDS", DEFAULT_FEED_SHARDS, MAX_FEED_SHARDS))]
+
+
+def _shown(item: dict) -> dict:
+    return {key: value for key, value in item.items() if key != FEED}
 
 
 _NUMBER_PROBLEM = ("Request body contains a number DynamoDB cannot store (at most 38 "
@@ -112,7 +138,11 @@ def create_item(request: apigw.Request) -> dict:
     problem = storage_problem(data)
     if problem:
         raise apigw.HttpError(400, problem)
-    item = {"id": str(uuid.uuid4()), "timestamp": int(time.time() * 1000), "data": storable(data)}
+    item_id = uuid.uuid4()
+    item = {"id": str(item_id), "timestamp": int(time.time() * 1000), "data": storable(data)}
+    if os.environ.get("ITEMS_INDEX"):
+        feeds = _feeds()
+        item[FEED] = feeds[item_id.int % len(feeds)]  # uuid4 is random: an even spread over the feeds
     try:
         _table().put_item(Item=item)
     except ClientError as err:
@@ -124,7 +154,7 @@ def create_item(request: apigw.Request) -> dict:
             raise apigw.HttpError(413, "Request body is larger than a stored item may be") from None
         raise
     apigw.log("INFO", "item stored", itemId=item["id"])
-    return apigw.respond(201, item)
+    return apigw.respond(201, _shown(item))
 
 
 def _timestamp(item: dict) -> Any:
@@ -134,11 +164,47 @@ def _timestamp(item: dict) -> Any:
 
 def list_items(request: apigw.Request) -> dict:
     limit = apigw.parse_limit(request.query)
+    index = os.environ.get("ITEMS_INDEX")
+    if not index:
+        newest, truncated = _scan_newest(limit)
+    else:
+        newest, truncated = _feed_newest(index, limit), False
+        if len(newest) < limit:
+            # Fewer than `limit` items carry a feed: the rest of the answer, if any, is among the
+            # items stored before the index existed (all older than those that carry one).
+            older, truncated = _scan_newest(limit - len(newest), without_feed=True)
+            newest += older
+    items = [_shown(item) for item in newest]
+    return apigw.respond(200, {"items": items, "count": len(items), "truncated": truncated})
+
+
+def _feed_newest(index: str, limit: int) -> list[dict]:
+    """The newest `limit` items of every feed, merged: each feed is read newest first, page by
+    page until it has given `limit` items (a page stops at 1 MB, a few large items)."""
+    table = _table()
+    found: list[dict] = []
+    for feed in _feeds():
+        kwargs: dict = {"IndexName": index, "KeyConditionExpression": Key(FEED).eq(feed), "ScanIndexForward": False}
+        taken = 0
+        while taken < limit:
+            page = table.query(Limit=limit - taken, **kwargs)
+            batch = page.get("Items", [])
+            found += batch
+            taken += len(batch)
+            if not page.get("LastEvaluatedKey"):
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return heapq.nlargest(limit, found, key=_timestamp)
+
+
+def _scan_newest(limit: int, *, without_feed: bool = False) -> tuple[list[dict], bool]:
+    """The newest `limit` items among at most SCAN_MAX_ITEMS scanned, and whether the scan
+    stopped at that budget before the end of the table."""
     budget = _scan_budget()
     table = _table()
     newest: list[dict] = []
     scanned = 0
-    kwargs: dict = {}
+    kwargs: dict = {"FilterExpression": Attr(FEED).not_exists()} if without_feed else {}
     while True:
         page = table.scan(Limit=min(SCAN_PAGE_SIZE, budget - scanned), **kwargs)
         batch = page.get("Items", [])
@@ -146,13 +212,10 @@ def list_items(request: apigw.Request) -> dict:
         newest = heapq.nlargest(limit, newest + batch, key=_timestamp)
         last = page.get("LastEvaluatedKey")
         if not last:
-            truncated = False
-            break
+            return newest, False
         if scanned >= budget:
-            truncated = True
-            break
+            return newest, True
         kwargs["ExclusiveStartKey"] = last
-    return apigw.respond(200, {"items": newest, "count": len(newest), "truncated": truncated})
 
 
 handler = apigw.Router({"/api/v1": {"GET": list_items, "POST": create_item}})

@@ -7,6 +7,7 @@ pytest.register_assert_rewrite("handlers.testkit")
 from handlers.testkit import *  # noqa: E402,F403 - the shared fixtures
 
 TABLE = "api-test"
+INDEX = "by-time"
 
 
 @pytest.fixture(scope="module")
@@ -24,4 +25,18 @@ def table(api, aws_env, new_table, monkeypatch):
 
 @pytest.fixture
 def call(api, table, invoker):
+    return invoker(api)
+
+
+@pytest.fixture
+def indexed_table(api, aws_env, new_table, monkeypatch):
+    """The same table with the index GET reads (feed S, timestamp N), named by ITEMS_INDEX."""
+    aws_env.reset()
+    monkeypatch.setenv("TABLE_NAME", TABLE)
+    monkeypatch.setenv("ITEMS_INDEX", INDEX)
+    return new_table(TABLE, ("id", "S"), ("timestamp", "N"), indexes={INDEX: (("feed", "S"), ("timestamp", "N"))})
+
+
+@pytest.fixture
+def indexed_call(api, indexed_table, invoker):
     return invoker(api)

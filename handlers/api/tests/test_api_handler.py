@@ -172,6 +172,72 @@ def test_bad_scan_budget_falls_back_to_the_default(call, table, monkeypatch, bud
     assert call("GET", "/api/v1").json["count"] == 3
 
 
+# --- GET /api/v1 through the index (ITEMS_INDEX) --------------------------------------------------
+
+
+def post_items(call, count):
+    """POST `count` items, each with a later timestamp than the one before; their ids in order."""
+    ids = []
+    for n in range(count):
+        ids.append(call("POST", "/api/v1", body={"n": n}).json["id"])
+        time.sleep(0.002)  # timestamps are milliseconds: each item its own
+    return ids
+
+
+def test_post_spreads_items_over_the_feeds_and_answers_without_the_feed(indexed_call, indexed_table):
+    answers = [indexed_call("POST", "/api/v1", body={"n": n}) for n in range(40)]
+    assert all(a.status == 201 and "feed" not in a.json for a in answers)
+    feeds = {item["feed"] for item in indexed_table.scan()["Items"]}
+    assert feeds == {"items#0", "items#1", "items#2", "items#3"}  # 40 random ids miss one of 4 feeds at ~1e-5
+
+
+def test_get_reads_the_feeds_not_the_table(indexed_call, indexed_table, api, monkeypatch):
+    ids = post_items(indexed_call, 12)
+    table = api._table()
+    monkeypatch.setattr(api, "_table", lambda: table)
+    monkeypatch.setattr(table, "scan", lambda **_: pytest.fail("GET scanned the table"))
+    response = indexed_call("GET", "/api/v1", query={"limit": "5"})
+    assert response.status == 200
+    assert [item["id"] for item in response.json["items"]] == ids[::-1][:5]
+    assert response.json["truncated"] is False and response.json["count"] == 5
+    assert all("feed" not in item for item in response.json["items"])
+
+
+def test_get_follows_a_feed_across_pages(indexed_call, indexed_table, api, monkeypatch):
+    monkeypatch.setenv("FEED_SHARDS", "1")
+    ids = post_items(indexed_call, 7)
+    table = api._table()
+    real_query = table.query
+    calls = []
+
+    def short_pages(**kwargs):  # a page cut short, as DynamoDB's 1 MB page is for large items
+        calls.append(kwargs.get("Limit"))
+        return real_query(**{**kwargs, "Limit": min(kwargs["Limit"], 2)})
+
+    monkeypatch.setattr(api, "_table", lambda: table)
+    monkeypatch.setattr(table, "query", short_pages)
+    response = indexed_call("GET", "/api/v1", query={"limit": "5"})
+    assert [item["id"] for item in response.json["items"]] == ids[::-1][:5]
+    assert calls == [5, 3, 1]  # never more than the items still wanted
+
+
+def test_items_stored_before_the_index_complete_a_short_answer(indexed_call, indexed_table):
+    old = seed(indexed_table, [1, 2, 3])  # no feed: written before the stage had the index
+    new = post_items(indexed_call, 2)
+    response = indexed_call("GET", "/api/v1", query={"limit": "4"})
+    assert [item["id"] for item in response.json["items"]] == [*new[::-1], old[3], old[2]]
+    assert response.json["truncated"] is False
+    assert indexed_call("GET", "/api/v1", query={"limit": "2"}).json["items"][1]["id"] == new[0]
+
+
+@pytest.mark.parametrize("shards", ["0", "-1", "65", "x"])
+def test_bad_feed_counts_fall_back_to_the_default(indexed_call, indexed_table, monkeypatch, shards):
+    monkeypatch.setenv("FEED_SHARDS", shards)
+    ids = post_items(indexed_call, 3)
+    assert {item["feed"] for item in indexed_table.scan()["Items"]} <= {f"items#{n}" for n in range(4)}
+    assert [item["id"] for item in indexed_call("GET", "/api/v1").json["items"]] == ids[::-1]
+
+
 @pytest.mark.parametrize("limit", ["0", "101", "x", "", "2.0", "-5"])
 def test_get_rejects_bad_limits(call, table, limit):
     response = call("GET", "/api/v1", query={"limit": limit})

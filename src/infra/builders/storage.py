@@ -10,29 +10,55 @@ from troposphere import GetAtt, Ref, Sub
 from troposphere import applicationautoscaling as aas
 from troposphere import dynamodb, s3
 
-from infra.config.schema import Bucket, Table
+from infra.config.schema import Autoscaling, Bucket, Index, Table
 from infra.grants import allow, document, suffixed
+from infra.naming import logical_id
 
 _TYPES = {"S": "S", "N": "N", "B": "B"}
 
 
-def _key_schema(table: Table) -> tuple[list, list]:
-    attrs, schema = [], []
-    for spec, role in ((table.partition_key, "HASH"), (table.sort_key, "RANGE")):
+def _key_schema(partition_key: str, sort_key: str) -> list:
+    return [dynamodb.KeySchema(AttributeName=spec.split(":")[0], KeyType=role)
+            for spec, role in ((partition_key, "HASH"), (sort_key, "RANGE")) if spec]
+
+
+def _attributes(table: Table) -> list:
+    """Each key attribute of the table and its indexes, once (CloudFormation refuses an attribute
+    defined twice, or one no key uses); config validation made each one's type agree."""
+    seen: dict[str, str] = {}
+    for spec in (table.partition_key, table.sort_key,
+                 *(k for i in table.indexes.values() for k in (i.partition_key, i.sort_key))):
         if spec:
             name, kind = spec.split(":")
-            attrs.append(dynamodb.AttributeDefinition(AttributeName=name, AttributeType=_TYPES[kind]))
-            schema.append(dynamodb.KeySchema(AttributeName=name, KeyType=role))
-    return attrs, schema
+            seen.setdefault(name, kind)
+    return [dynamodb.AttributeDefinition(AttributeName=name, AttributeType=_TYPES[kind]) for name, kind in seen.items()]
+
+
+def _capacity(table: Table, index: Index) -> tuple[int, int]:
+    """An index's base read and write capacity: its own, else the table's."""
+    return index.read_capacity or table.read_capacity, index.write_capacity or table.write_capacity
+
+
+def _indexes(table: Table) -> list:
+    out = []
+    for name, index in sorted(table.indexes.items()):
+        props: dict[str, Any] = dict(
+            IndexName=name, KeySchema=_key_schema(index.partition_key, index.sort_key),
+            Projection=dynamodb.Projection(ProjectionType="ALL" if index.projection == "all" else "KEYS_ONLY"))
+        if table.billing == "provisioned":
+            reads, writes = _capacity(table, index)
+            props["ProvisionedThroughput"] = dynamodb.ProvisionedThroughput(ReadCapacityUnits=reads,
+                                                                            WriteCapacityUnits=writes)
+        out.append(dynamodb.GlobalSecondaryIndex(**props))
+    return out
 
 
 def table(logical_id: str, name: str, table: Table, key_arn: Any, *, production: bool) -> dynamodb.Table:
     """A DynamoDB table encrypted with the system key, with point-in-time recovery."""
-    attrs, schema = _key_schema(table)
     props: dict[str, Any] = dict(
         TableName=name,
-        AttributeDefinitions=attrs,
-        KeySchema=schema,
+        AttributeDefinitions=_attributes(table),
+        KeySchema=_key_schema(table.partition_key, table.sort_key),
         SSESpecification=dynamodb.SSESpecification(SSEEnabled=True, SSEType="KMS", KMSMasterKeyId=key_arn),
         PointInTimeRecoverySpecification=dynamodb.PointInTimeRecoverySpecification(
             PointInTimeRecoveryEnabled=table.point_in_time_recovery),
@@ -47,34 +73,52 @@ def table(logical_id: str, name: str, table: Table, key_arn: Any, *, production:
         props["BillingMode"] = "PAY_PER_REQUEST"
     if table.stream:
         props["StreamSpecification"] = dynamodb.StreamSpecification(StreamViewType=table.stream)
+    if table.indexes:
+        props["GlobalSecondaryIndexes"] = _indexes(table)
     return dynamodb.Table(logical_id, **props)
 
 
 def table_autoscaling(prefix: str, table_name: str, table: Table, depends_on: str) -> list:
-    """Target-tracking auto scaling of reads and writes: min = base, max = base x multiplier.
+    """Target-tracking auto scaling of reads and writes: min = base, max = base x multiplier, for
+    the table and for each of its indexes (an index's capacity is its own: one left out keeps its
+    base capacity and throttles the table's writes once they outgrow it).
 
     No RoleARN: Application Auto Scaling then uses its service-linked role, so we create no
     role with broad DynamoDB rights.
     """
+    if table.autoscaling is None:
+        return []
+    out = _scaling(prefix, table_name, f"table/{table_name}", "table",
+                   (table.read_capacity, table.write_capacity), table.autoscaling, depends_on)
+    for name, index in sorted(table.indexes.items()):
+        out += _scaling(logical_id(prefix, name, "Index"), f"{table_name}-{name}", f"table/{table_name}/index/{name}",
+                        "index", _capacity(table, index), table.autoscaling, depends_on)
+    return out
+
+
+def _scaling(prefix: str, policy_prefix: str, resource_id: str, kind: str, bases: tuple[int, int],
+             autoscaling: Autoscaling, depends_on: str) -> list:
+    """A scalable target and a target-tracking policy for reads and for writes.
+    Resource IDs and dimensions: https://docs.aws.amazon.com/autoscaling/application/APIReference/API_RegisterScalableTarget.html"""
     out = []
-    for dim, base, metric in (("Read", table.read_capacity, "DynamoDBReadCapacityUtilization"),
-                              ("Write", table.write_capacity, "DynamoDBWriteCapacityUtilization")):
+    for (dim, metric), base in zip((("Read", "DynamoDBReadCapacityUtilization"),
+                                    ("Write", "DynamoDBWriteCapacityUtilization")), bases):
         target = aas.ScalableTarget(
             f"{prefix}{dim}ScalableTarget",
             MinCapacity=base,
-            MaxCapacity=base * table.autoscaling.max_multiplier,
-            ResourceId=f"table/{table_name}",
-            ScalableDimension=f"dynamodb:table:{dim}CapacityUnits",
+            MaxCapacity=base * autoscaling.max_multiplier,
+            ResourceId=resource_id,
+            ScalableDimension=f"dynamodb:{kind}:{dim}CapacityUnits",
             ServiceNamespace="dynamodb",
             DependsOn=[depends_on],
         )
         policy = aas.ScalingPolicy(
             f"{prefix}{dim}ScalingPolicy",
-            PolicyName=f"{table_name}-{dim.lower()}-utilization",
+            PolicyName=f"{policy_prefix}-{dim.lower()}-utilization",
             PolicyType="TargetTrackingScaling",
             ScalingTargetId=Ref(target),
             TargetTrackingScalingPolicyConfiguration=aas.TargetTrackingScalingPolicyConfiguration(
-                TargetValue=float(table.autoscaling.target_utilization),
+                TargetValue=float(autoscaling.target_utilization),
                 PredefinedMetricSpecification=aas.PredefinedMetricSpecification(
                     PredefinedMetricType=metric)),
         )

@@ -72,12 +72,41 @@ class Autoscaling:
     target_utilization: int = spec(70, min=20, max=90, doc="target utilization percent")
 
 
+_KEY = r"[A-Za-z0-9_.-]+:[SNB]"
+
+
+def _partition_key(example: str) -> str:
+    """A table's or an index's partition key field."""
+    return spec(doc="'name:S', 'name:N' or 'name:B'", pattern=_KEY,
+                hint=f"write 'name:TYPE' with TYPE one of S, N, B (e.g. '{example}').")
+
+
+def _sort_key() -> str:
+    """A table's or an index's sort key field (optional)."""
+    return spec("", doc="sort key 'name:TYPE' (TYPE S, N or B); empty = none", pattern=f"({_KEY})?",
+                hint="write 'name:TYPE' with TYPE one of S, N, B (e.g. 'timestamp:N').")
+
+
+INDEX_NAME = r"[a-z][a-z0-9-]{1,30}[a-z0-9]"
+INDEX_HINT = ("use 3 to 32 lowercase letters, digits and dashes, starting with a letter and not ending with a "
+              "dash (e.g. 'by-time').")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Index:
+    partition_key: str = _partition_key("feed:S")
+    sort_key: str = _sort_key()
+    projection: str = spec("all", choices=("all", "keys-only"),
+                           doc="'all' (the index holds whole items: a Query needs no second read) or "
+                               "'keys-only' (the keys of the table and of the index)")
+    read_capacity: int = spec(0, min=0, max=40000, doc="base read capacity (provisioned); 0 = the table's")
+    write_capacity: int = spec(0, min=0, max=40000, doc="base write capacity (provisioned); 0 = the table's")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Table:
-    partition_key: str = spec(doc="'name:S', 'name:N' or 'name:B'", pattern=r"[A-Za-z0-9_.-]+:[SNB]",
-                              hint="write 'name:TYPE' with TYPE one of S, N, B (e.g. 'id:S').")
-    sort_key: str = spec("", doc="sort key 'name:TYPE' (TYPE S, N or B); empty = none", pattern=r"([A-Za-z0-9_.-]+:[SNB])?",
-                         hint="write 'name:TYPE' with TYPE one of S, N, B (e.g. 'timestamp:N').")
+    partition_key: str = _partition_key("id:S")
+    sort_key: str = _sort_key()
     billing: str = spec("on-demand", choices=("on-demand", "provisioned"),
                         doc="'on-demand' (pay per request) or 'provisioned' (read/write capacity)")
     read_capacity: int = spec(5, min=1, max=40000, doc="base read capacity (provisioned)")
@@ -86,6 +115,9 @@ class Table:
     stream: str = spec("", choices=("", "NEW_AND_OLD_IMAGES", "NEW_IMAGE", "OLD_IMAGE", "KEYS_ONLY"),
                        doc="DynamoDB stream view type; empty = no stream")
     point_in_time_recovery: bool = spec(True, doc="continuous backups (point-in-time recovery)")
+    indexes: dict[str, Index] = spec(factory=dict, pattern=INDEX_NAME, hint=INDEX_HINT,
+                                     doc="global secondary indexes by name (at most 20); with provisioned billing "
+                                         "each has its own capacity and follows the table's [autoscaling]")
     group: str = spec("", pattern=f"(?:{NAME})?", hint=NAME_HINT,
                       doc="nested stack group: bundles with the same group share the stack data-<group>; "
                           "default: placed automatically (see the lock file)")

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from infra.config import release, traffic
-from infra.config.schema import CONFIG_TAG, OWN_TAGS, Config, Function
+from infra.config.schema import CONFIG_TAG, OWN_TAGS, Config, Function, Table
 from infra.config.typed import Loader, key_path
 from infra.errors import first_few
 
@@ -173,6 +173,37 @@ def _tables(cfg: Config, ld: Loader) -> None:
         if t.billing == "on-demand" and t.autoscaling:
             ld.fail(f"{key}.autoscaling", "auto scaling applies to provisioned tables only.",
                     "remove [autoscaling] or set billing = \"provisioned\".")
+        _indexes(t, key, ld)
+
+
+# A table has at most 20 global secondary indexes (DynamoDB's default quota):
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#gsi-limits
+MAX_INDEXES = 20
+
+
+def _indexes(t: Table, key: str, ld: Loader) -> None:
+    """Each index's keys are attributes of one type across the table (CloudFormation defines each
+    attribute once, in AttributeDefinitions), and capacity belongs to provisioned tables only."""
+    if len(t.indexes) > MAX_INDEXES:
+        ld.fail(f"{key}.indexes", f"declares {len(t.indexes)} indexes; a table may have at most {MAX_INDEXES}.",
+                "remove some, or ask AWS for a higher quota and split the table meanwhile.")
+    types = {_key_name(k): k for k in (t.partition_key, t.sort_key) if k}
+    for name, index in t.indexes.items():
+        where = f"{key}.indexes.{name}"
+        if index.sort_key and _key_name(index.sort_key) == _key_name(index.partition_key):
+            ld.fail(f"{where}.sort_key", "is the same attribute as the index's partition key.",
+                    "use a different attribute name, or leave sort_key out.")
+        for field, spec in (("partition_key", index.partition_key), ("sort_key", index.sort_key)):
+            if not spec:
+                continue
+            known = types.setdefault(_key_name(spec), spec)
+            if known != spec:
+                ld.fail(f"{where}.{field}", f"says '{spec}', but '{known}' is declared elsewhere on this table.",
+                        f"use '{known}': an attribute has one type across a table and its indexes.")
+        if t.billing == "on-demand" and (index.read_capacity or index.write_capacity):
+            ld.fail(f"{where}.read_capacity" if index.read_capacity else f"{where}.write_capacity",
+                    "capacity applies to indexes of provisioned tables only.",
+                    "remove it (an on-demand table's indexes are on demand too) or set billing = \"provisioned\".")
 
 
 def _names(cfg: Config, ld: Loader) -> None:
@@ -247,10 +278,21 @@ def _runtime(runtime: str, key: str, ld: Loader, today: datetime.date) -> None:
                 f"use '{successor}'." if successor else "use a current runtime.")
 
 
+def static_reference(cfg: Config, ref: str) -> str | None:
+    """The value of a reference the config alone decides (`tables.X.indexes.Y.name`: the index's
+    name), None for one that only a deployed stage can say (a table's name, a key's ID)."""
+    parts = ref.split(".")
+    if (len(parts) == 5 and parts[0] == "tables" and parts[1] in cfg.tables and parts[2] == "indexes"
+            and parts[3] in cfg.tables[parts[1]].indexes and parts[4] == "name"):
+        return parts[3]
+    return None
+
+
 def _env_ref(cfg: Config, ref: str, key: str, ld: Loader) -> None:
     parts = ref.split(".")
     ok = (
-        (len(parts) == 3 and parts[0] == "tables" and parts[1] in cfg.tables and parts[2] in ("name", "arn"))
+        static_reference(cfg, ref) is not None
+        or (len(parts) == 3 and parts[0] == "tables" and parts[1] in cfg.tables and parts[2] in ("name", "arn"))
         or (len(parts) == 3 and parts[0] == "buckets" and parts[1] in cfg.buckets and parts[2] in ("name", "arn"))
         or (parts[0] == "secret" and cfg.secret is not None and parts[1:] == ["arn"])
         or (parts[0] == "key" and parts[1:] in (["id"], ["arn"]))
@@ -259,7 +301,9 @@ def _env_ref(cfg: Config, ref: str, key: str, ld: Loader) -> None:
         if parts[0] == "secret" and cfg.secret is None:
             ld.fail(key, f"'${{{ref}}}' refers to the secret, but the config has no [secret].",
                     "add a [secret] table, or remove the variable.")
+        indexed = next(((t, i) for t, spec in cfg.tables.items() for i in spec.indexes), None)
         forms = ([f"${{tables.{next(iter(cfg.tables))}.name|arn}}"] if cfg.tables else []) \
+            + ([f"${{tables.{indexed[0]}.indexes.{indexed[1]}.name}}"] if indexed else []) \
             + ([f"${{buckets.{next(iter(cfg.buckets))}.name|arn}}"] if cfg.buckets else []) \
             + (["${secret.arn}"] if cfg.secret else []) + ["${key.id}", "${key.arn}"]
         ld.fail(key, f"'${{{ref}}}' does not refer to anything this config declares.",

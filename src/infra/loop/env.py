@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.config.schema import Config
-from infra.config.validate import ENV_REF
+from infra.config.validate import ENV_REF, static_reference
 from infra.errors import UsageError
 from infra.naming import function_log_group, logical_id, physical, stack_name
 
@@ -37,7 +37,11 @@ def references(cfg: Config, functions: list[str]) -> list[str]:
 
 def config_environment(cfg: Config, function: str, resolve: Resolver) -> dict[str, str]:
     """The function's [functions.X.environment] with every reference replaced by its value."""
-    return {var: ENV_REF.sub(lambda m: resolve(m.group(1)), value)
+    def one(ref: str) -> str:
+        static = static_reference(cfg, ref)
+        return resolve(ref) if static is None else static
+
+    return {var: ENV_REF.sub(lambda m: one(m.group(1)), value)
             for var, value in cfg.functions[function].environment.items()}
 
 

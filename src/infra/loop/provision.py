@@ -24,13 +24,20 @@ def provision(cfg: Config, client: Callable[[str], Any]) -> dict[str, list[str]]
     made: dict[str, list[str]] = {"tables": [], "buckets": [], "key": [], "secret": []}
     ddb = client("dynamodb")
     for name, table in cfg.tables.items():
-        keys = [(table.partition_key, "HASH")] + ([(table.sort_key, "RANGE")] if table.sort_key else [])
         table_name = physical(cfg, name)
-        _ignore_exists(functools.partial(
-            ddb.create_table, TableName=table_name, BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": k.split(":")[0], "KeyType": role} for k, role in keys],
-            AttributeDefinitions=[{"AttributeName": k.split(":")[0], "AttributeType": k.split(":")[1]}
-                                  for k, _ in keys]))
+        attributes = {k.split(":")[0]: k.split(":")[1]
+                      for k in (table.partition_key, table.sort_key,
+                                *(k for i in table.indexes.values() for k in (i.partition_key, i.sort_key))) if k}
+        definition: dict[str, Any] = dict(
+            TableName=table_name, BillingMode="PAY_PER_REQUEST",
+            KeySchema=_key_schema(table.partition_key, table.sort_key),
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in attributes.items()])
+        if table.indexes:
+            definition["GlobalSecondaryIndexes"] = [
+                {"IndexName": index_name, "KeySchema": _key_schema(index.partition_key, index.sort_key),
+                 "Projection": {"ProjectionType": "ALL" if index.projection == "all" else "KEYS_ONLY"}}
+                for index_name, index in sorted(table.indexes.items())]
+        _ignore_exists(functools.partial(ddb.create_table, **definition))
         made["tables"].append(table_name)
     if cfg.buckets:
         s3 = client("s3")
@@ -55,6 +62,11 @@ def provision(cfg: Config, client: Callable[[str], Any]) -> dict[str, list[str]]
         _ignore_exists(lambda: client("secretsmanager").create_secret(Name=name, SecretString=value))
         made["secret"].append(name)
     return made
+
+
+def _key_schema(partition_key: str, sort_key: str) -> list[dict[str, str]]:
+    return [{"AttributeName": k.split(":")[0], "KeyType": role}
+            for k, role in ((partition_key, "HASH"), (sort_key, "RANGE")) if k]
 
 
 _EXISTS = {"ResourceInUseException", "BucketAlreadyOwnedByYou", "BucketAlreadyExists",
