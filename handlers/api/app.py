@@ -19,7 +19,9 @@ The answer is exact and each call reads at most FEED_SHARDS x ``limit`` items, h
 table. FEED_SHARDS may be raised later, never lowered (items in a feed no longer read would drop
 out of ``GET``). Items stored before the index existed have no ``feed``, and are older than every
 item that has one: when the feeds hold fewer than ``limit`` items, ``GET`` tops the answer up
-from them with the Scan below, so a stage that gains the index keeps answering the same.
+from them with the Scan below, so a stage that gains the index keeps answering the same. While
+DynamoDB builds the index from a table's items (backfilling, minutes to hours on a large table;
+CloudFormation does not wait for it), Queries on it are refused and ``GET`` answers with the Scan.
 
 Without ITEMS_INDEX (a table without the index), ``GET`` Scans at most SCAN_MAX_ITEMS items
 (default 1000) and keeps the newest ``limit`` of those: exact while the table holds no more than
@@ -43,6 +45,7 @@ from __future__ import annotations
 
 import heapq
 import os
+import re
 import time
 import uuid
 from decimal import Decimal
@@ -59,6 +62,10 @@ SCAN_PAGE_SIZE = 500
 DEFAULT_FEED_SHARDS = 4
 MAX_FEED_SHARDS = 64
 FEED = "feed"  # the index's partition key: internal, never part of an answer
+# The answers to a Query on an index that is still being built, or that the table lacks: DynamoDB's
+# (ValidationException) and the local emulator's (moto: ResourceNotFoundException "Invalid index").
+_INDEX_NOT_READY = re.compile(r"backfill|does not have the specified index|invalid index", re.IGNORECASE)
+_INDEX_ERROR_CODES = ("ValidationException", "ResourceNotFoundException")
 # An item is at most 400 KB; refuse bodies that could not fit whatever MAX_BODY_BYTES says.
 MAX_ITEM_BODY_BYTES = 350 * 1024
 
@@ -165,10 +172,11 @@ def _timestamp(item: dict) -> Any:
 def list_items(request: apigw.Request) -> dict:
     limit = apigw.parse_limit(request.query)
     index = os.environ.get("ITEMS_INDEX")
-    if not index:
+    feed = _feed_newest(index, limit) if index else None
+    if feed is None:
         newest, truncated = _scan_newest(limit)
     else:
-        newest, truncated = _feed_newest(index, limit), False
+        newest, truncated = feed, False
         if len(newest) < limit:
             # Fewer than `limit` items carry a feed: the rest of the answer, if any, is among the
             # items stored before the index existed (all older than those that carry one).
@@ -178,16 +186,27 @@ def list_items(request: apigw.Request) -> dict:
     return apigw.respond(200, {"items": items, "count": len(items), "truncated": truncated})
 
 
-def _feed_newest(index: str, limit: int) -> list[dict]:
+def _feed_newest(index: str, limit: int) -> list[dict] | None:
     """The newest `limit` items of every feed, merged: each feed is read newest first, page by
-    page until it has given `limit` items (a page stops at 1 MB, a few large items)."""
+    page until it has given `limit` items (a page stops at 1 MB, a few large items). None while
+    the index cannot be read: DynamoDB builds an index added to a table with items from those
+    items (backfilling), and refuses Queries on it until it is ACTIVE; CloudFormation does not
+    wait for that, so the function can run before. The Scan answers meanwhile."""
     table = _table()
     found: list[dict] = []
     for feed in _feeds():
         kwargs: dict = {"IndexName": index, "KeyConditionExpression": Key(FEED).eq(feed), "ScanIndexForward": False}
         taken = 0
         while taken < limit:
-            page = table.query(Limit=limit - taken, **kwargs)
+            try:
+                page = table.query(Limit=limit - taken, **kwargs)
+            except ClientError as err:
+                error = err.response.get("Error", {})
+                message = str(error.get("Message", ""))
+                if error.get("Code") not in _INDEX_ERROR_CODES or not _INDEX_NOT_READY.search(message):
+                    raise
+                apigw.log("WARNING", "index not readable, scanning instead", index=index, reason=message)
+                return None
             batch = page.get("Items", [])
             found += batch
             taken += len(batch)

@@ -230,6 +230,39 @@ def test_items_stored_before_the_index_complete_a_short_answer(indexed_call, ind
     assert indexed_call("GET", "/api/v1", query={"limit": "2"}).json["items"][1]["id"] == new[0]
 
 
+def test_an_index_the_table_lacks_is_scanned_around(call, table, monkeypatch, capsys):
+    monkeypatch.setenv("ITEMS_INDEX", "by-time")  # the function updated before the table has the index
+    ids = seed(table, [1, 2, 3])
+    response = call("GET", "/api/v1", query={"limit": "2"})
+    assert response.status == 200 and [item["id"] for item in response.json["items"]] == [ids[3], ids[2]]
+    assert "index not readable, scanning instead" in capsys.readouterr().out
+
+
+def test_an_index_still_being_built_is_scanned_around(indexed_call, indexed_table, api, monkeypatch):
+    ids = seed(indexed_table, [4, 5])
+    table = api._table()
+
+    def backfilling(**_):
+        raise ClientError({"Error": {"Code": "ValidationException", "Message":
+                                     "Cannot read from backfilling global secondary index: by-time"}}, "Query")
+
+    monkeypatch.setattr(api, "_table", lambda: table)
+    monkeypatch.setattr(table, "query", backfilling)
+    response = indexed_call("GET", "/api/v1")
+    assert [item["id"] for item in response.json["items"]] == [ids[5], ids[4]]
+
+
+def test_other_query_errors_are_not_hidden(indexed_call, indexed_table, api, monkeypatch):
+    table = api._table()
+
+    def broken(**_):
+        raise ClientError({"Error": {"Code": "ValidationException", "Message": "Query condition missed key"}}, "Query")
+
+    monkeypatch.setattr(api, "_table", lambda: table)
+    monkeypatch.setattr(table, "query", broken)
+    assert indexed_call("GET", "/api/v1").status == 500
+
+
 @pytest.mark.parametrize("shards", ["0", "-1", "65", "x"])
 def test_bad_feed_counts_fall_back_to_the_default(indexed_call, indexed_table, monkeypatch, shards):
     monkeypatch.setenv("FEED_SHARDS", shards)
