@@ -205,8 +205,9 @@ def test_every_preflight_check_fails_clearly_when_the_account_is_not_ready(tmp_p
                          expected_params={"FunctionName": "shop-dev-items"})
     results = {r.check: r for r in run_checks(Preflight(build, aws, None))}
     aws.assert_done()
-    assert {r.status for c, r in results.items() if c != "api-logging-role"} == {"FAIL"}
+    assert {r.status for c, r in results.items() if c not in ("api-logging-role", "table-indexes")} == {"FAIL"}
     assert results["api-logging-role"].status == "skip"       # the fixture stage has no REST API
+    assert results["table-indexes"].status == "skip"          # nor a deployed table (see the tests below)
     assert "Table shop-dev-items (shop-dev/Data > ItemsTable) is taken: it does not carry this stage's" in results["names"].message
     assert "Bucket shop-dev-uploads (shop-dev/Data > UploadsBucket) is taken: the name is taken by a bucket of another account" \
         in results["names"].message
@@ -220,7 +221,7 @@ def test_every_preflight_check_fails_clearly_when_the_account_is_not_ready(tmp_p
     from infra.deploy.checks import failure, report
 
     failed = report(ui, list(results.values()))
-    assert len(out.getvalue().splitlines()) == 8          # a heading and one line per check
+    assert len(out.getvalue().splitlines()) == 9          # a heading and one line per check
     assert str(failure(failed, deploying=True)).startswith("Preflight: 6 check(s) failed (names, hosted-zone, ")
 
 
@@ -245,8 +246,8 @@ def test_preflight_passes_when_the_account_is_ready_and_every_check_can_be_skipp
     aws.assert_done()
     assert [(r.check, r.status) for r in results] == [(c, "ok") for c in (
         "names", "hosted-zone", "certificate", "config-recorder", "connection", "concurrency")] + [
-        ("api-logging-role", "skip")]                   # the fixture stage has no REST API
-    assert results[-2].message == "100 reserved, 900 of the account's concurrency stays unreserved."
+        ("api-logging-role", "skip"), ("table-indexes", "skip")]   # no REST API, no deployed table
+    assert results[-3].message == "100 reserved, 900 of the account's concurrency stays unreserved."
 
     again = StubbedAws()
     skipped = run_checks(Preflight(build, again, None), ("all",))
@@ -254,7 +255,7 @@ def test_preflight_passes_when_the_account_is_ready_and_every_check_can_be_skipp
     assert {r.status for r in skipped} == {"skip"}
     # The names line up at the longest one shown, two spaces from the message.
     assert skipped[0].line(len("api-logging-role")) == "skip  names             skipped (--skip-check names)."
-    assert skipped[-1].line(len("api-logging-role")) == "skip  api-logging-role  skipped (--skip-check api-logging-role)."
+    assert skipped[-2].line(len("api-logging-role")) == "skip  api-logging-role  skipped (--skip-check api-logging-role)."
 
 
 def test_a_check_that_cannot_run_warns_instead_of_failing(tmp_path):

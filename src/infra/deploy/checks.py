@@ -407,6 +407,60 @@ def api_logging_role(pf: Preflight) -> Result:
     return Result("api-logging-role", "FAIL", f"{problem} (another tool or a deleted stack changed it); {fix}.")
 
 
+@check("table-indexes", "each deployed table gains or loses at most one index, and changes none in place")
+def table_indexes(pf: Preflight) -> Result:
+    """DynamoDB creates or deletes one global secondary index per table update, and changes an
+    index's keys or projection never (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateTable.html;
+    CloudFormation: "You can delete or add one global secondary index without interruption. If you
+    do both in the same update ... the update fails", AWS::DynamoDB::Table GlobalSecondaryIndexes).
+    Such a deploy would fail at the table and roll back every stack; this says so before. The live
+    table is compared (DescribeTable), so an index still being built is seen too."""
+    ddb: Any = None
+    problems: list[str] = []
+    checked = 0
+    for stack, lid, res in pf.resources("AWS::DynamoDB::Table"):
+        wanted = {i["IndexName"]: i for i in (res.get("Properties") or {}).get("GlobalSecondaryIndexes") or []}
+        name = stack.physical.get(lid)
+        if not wanted or not name:  # no index to add or keep, or a table this deploy creates
+            continue
+        ddb = ddb or pf.aws.client("dynamodb")
+        try:
+            live = ddb.describe_table(TableName=name)["Table"]
+        except aws_exceptions() as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+            continue
+        checked += 1
+        have = {i["IndexName"]: i for i in live.get("GlobalSecondaryIndexes") or []}
+        added, removed = sorted(set(wanted) - set(have)), sorted(set(have) - set(wanted))
+        changed = sorted(n for n in set(wanted) & set(have) if _index_shape(wanted[n]) != _index_shape(have[n]))
+        building = sorted(f"{n} ({i['IndexStatus']})" for n, i in have.items()
+                          if i.get("IndexStatus", "ACTIVE") != "ACTIVE")
+        if changed:
+            problems.append(f"{name}: index {', '.join(changed)} would change its keys or projection, which DynamoDB "
+                            "cannot do to an index; add the new shape under another index name in one deploy, and "
+                            "remove the old index in the next")
+        if len(added) + len(removed) > 1:
+            moves = [*(f"add {n}" for n in added), *(f"remove {n}" for n in removed)]
+            problems.append(f"{name}: this deploy would {' and '.join(moves)}, but a table gains or loses one index "
+                            "per update; change one index per deploy")
+        elif building and (added or removed):
+            problems.append(f"{name}: index {', '.join(building)} is still being built, and DynamoDB adds or removes "
+                            "no other index until it is ACTIVE; deploy again once it is")
+    if problems:
+        return Result("table-indexes", "FAIL", "; ".join(problems) + ".")
+    if not checked:
+        return Result("table-indexes", "skip", "no deployed table with indexes in the templates.")
+    return Result("table-indexes", "ok", f"{checked} deployed table(s) change at most one index each.")
+
+
+def _index_shape(index: dict[str, Any]) -> tuple[Any, ...]:
+    """What of an index DynamoDB cannot change: its keys and its projection."""
+    projection = index.get("Projection") or {}
+    return (tuple((k["AttributeName"], k["KeyType"]) for k in index.get("KeySchema") or []),
+            projection.get("ProjectionType"), tuple(sorted(projection.get("NonKeyAttributes") or ())))
+
+
 def bootstrap_sets_role(pf: Preflight, cfn: Any) -> bool:
     """The plan creates the bootstrap stack, or adds API Gateway's account setting to it."""
     steps = pf.plan.of(Bootstrap) if pf.plan is not None else []
