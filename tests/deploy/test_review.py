@@ -246,6 +246,22 @@ def test_a_person_can_approve_broadening():
     assert result == "deployed" and len(asked) == 1
 
 
+def test_the_count_names_each_stack_when_several_widen_access():
+    from dataclasses import replace
+
+    from infra.deploy.review import approve as decide
+
+    bootstrap = planned(True)
+    bootstrap.spec = replace(bootstrap.spec, name="serverless-infra-artifacts")
+    ui, _, _ = quiet_ui()
+    ui.assume_yes = True
+    with pytest.raises(DeployError) as refused:
+        decide(ui, "broadening", [bootstrap, planned(True)], {STACK: "us-east-1", "serverless-infra-artifacts": "us-east-1"})
+    # Each stack's summary line counts its own changes; the total says how it adds up.
+    assert f"(4 IAM statement or security group change(s) marked '!' above: 2 in serverless-infra-artifacts, 2 in {STACK})" \
+        in str(refused.value)
+
+
 # -- which config owns the stack --------------------------------------------------------------------
 def test_the_config_identity_is_repository_relative_or_the_file_name(tmp_path):
     repo = Path(__file__).resolve().parents[2]

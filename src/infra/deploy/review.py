@@ -92,6 +92,9 @@ def approve(ui: Ui, level: str, plans: list[Plan], region_of: dict[str, str], *,
     if not live and not extra:
         return
     broadening = [c for p in live if p.diff is not None for c in p.diff.broadening]
+    per_stack = [(p.spec.name, len(p.diff.broadening)) for p in live if p.diff is not None and p.diff.broadening]
+    # Each stack's summary line counts its own; the total names them when there are several.
+    where = f": {', '.join(f'{n} in {name}' for name, n in per_stack)}" if len(per_stack) > 1 else ""
     needs_person = (level == "any") or (level == "broadening" and bool(broadening))
     names = " and ".join(f"{p.spec.name} ({region_of[p.spec.name]})" for p in live) or ", ".join(extra)
     if level == "never":
@@ -99,7 +102,8 @@ def approve(ui: Ui, level: str, plans: list[Plan], region_of: dict[str, str], *,
     if ui.assume_yes:
         if not needs_person:
             return
-        why = (f"it widens access ({len(broadening)} IAM statement or security group change(s) marked '!' above)"
+        why = (f"it widens access ({len(broadening)} IAM statement or security group change(s) marked '!' "
+               f"above{where})"
                if level == "broadening" else "--require-approval any asks a person about every change")
         raise DeployError(
             f"Not deployed: {why}, and --yes cannot approve that (--require-approval {level}). Review the diff and "
@@ -108,7 +112,7 @@ def approve(ui: Ui, level: str, plans: list[Plan], region_of: dict[str, str], *,
     question = f"{action} these changes to {names}?" if action == "Deploy" else f"{action}: {names}?"
     if broadening:
         question = (f"This deploy widens access ({len(broadening)} IAM statement or security group change(s) "
-                    f"marked '!'). {question}")
+                    f"marked '!'{where}). {question}")
     if not ui.confirm(question):
         raise DeployError(f"Nothing deployed to {names}: the changes were not confirmed (pass --yes to deploy "
                           "without the prompt). The change sets were deleted.")
