@@ -42,7 +42,11 @@ Faithful fixes (documented CloudFormation behaviour, computed from moto's own st
    moto replaces the resource in the stack's map with None, so the stack loses it (and its Ref) on
    any property change. CloudFormation updates such resources in place; the patch keeps the
    resource (with its data) in the stack. The changed properties themselves are not applied in the
-   emulator, so tests never assert on them (and the README says so).
+   emulator, so tests never assert on them (and the README says so), but for 3e.
+3e. A table's global secondary indexes: an update that adds or removes one applies it through
+   moto's own UpdateTable, as CloudFormation does ("You can delete or add one global secondary
+   index without interruption", AWS::DynamoDB::Table GlobalSecondaryIndexes), so the emulated
+   table has the indexes its template declares (Queries on them work, the preflight sees them).
 3d. Update order: moto creates the resources an update adds before it modifies the existing ones,
    so a new nested stack that reads an output the update adds to an existing nested stack fails
    ("Output ... not found"). CloudFormation orders the update by dependencies; the patch modifies
@@ -560,7 +564,29 @@ def _update_keeping_resource(logical_id: str, resource_json: dict[str, Any], res
                              account_id: str, region_name: str) -> Any:
     original = resources_map._parsed_resources.get(logical_id)
     updated = _original_update_resource(logical_id, resource_json, resources_map, account_id, region_name)
-    return original if updated is None and original is not None else updated
+    if updated is None and original is not None:
+        if resource_json.get("Type") == "AWS::DynamoDB::Table":
+            _update_table_indexes(original, resource_json, resources_map, account_id, region_name)
+        return original
+    return updated
+
+
+def _update_table_indexes(table: Any, resource_json: dict[str, Any], resources_map: Any,
+                          account_id: str, region_name: str) -> None:
+    """3e. The indexes a table update adds or removes, through moto's own UpdateTable (an index's
+    other changes, which DynamoDB refuses, are left out; so is the one-index-per-update rule, which
+    the preflight check table-indexes enforces before a deploy)."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    props = parsing.clean_json(resource_json.get("Properties") or {}, resources_map)
+    wanted = {i["IndexName"]: i for i in props.get("GlobalSecondaryIndexes") or []}
+    have = {i.name for i in table.global_indexes}
+    changes = ([{"Create": index} for name, index in wanted.items() if name not in have]
+               + [{"Delete": {"IndexName": name}} for name in sorted(have - set(wanted))])
+    if changes:
+        dynamodb_backends[account_id][region_name].update_table(
+            table.name, attr_definitions=props.get("AttributeDefinitions") or [], global_index=changes, throughput={},
+            billing_mode="", stream_spec={}, deletion_protection_enabled=None, warm_throughput=None)
 
 
 # 3d. modify before add ---------------------------------------------------------------------------------
