@@ -9,6 +9,7 @@ from troposphere import GetAtt, Join, Ref, cloudwatch as cw
 
 from infra.builders import storage
 from infra.builders.alarms import PERIOD, alarm
+from infra.config.names import index_alarm
 from infra.config.schema import Config
 from infra.naming import logical_id, physical
 from infra.stack import Stack
@@ -34,7 +35,7 @@ def table_bundle(cfg: Config, name: str) -> Stack:
         # GlobalSecondaryIndexName): https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/metrics-dimensions.html
         for index in sorted(spec.indexes):
             index_dims = [*dims, cw.MetricDimension(Name="GlobalSecondaryIndexName", Value=index)]
-            st.add(alarm(cfg, st, logical_id(name, index, "IndexThrottlesAlarm"), f"{name}-{index}-throttles",
+            st.add(alarm(cfg, st, logical_id(name, index, "IndexThrottlesAlarm"), index_alarm(name, index),
                          f"{name} table's {index} index throttle events above {limit}", limit,
                          Metrics=_throttles(index_dims)))
     st.output(f"{lid}Name", Ref(table), f"Name of the {name} table")

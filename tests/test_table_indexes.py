@@ -2,8 +2,10 @@
 auto scaling of each index (the emulator's copy: tests/loop/test_provision_indexes.py)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from support.match import has_resource_properties, resources
-from test_aws_correctness import build, config_text, sub
+from test_aws_correctness import build, config_text, load, sub
 
 CATALOG_INDEXED = sub(config_text("catalog-api"), "[tables.products]",
                       '[tables.users.indexes.by-email]\npartition_key = "email:S"\nprojection = "keys-only"\n\n'
@@ -47,3 +49,14 @@ def test_a_table_without_indexes_is_defined_as_before():
     for table in resources(data, "AWS::DynamoDB::Table").values():
         assert "GlobalSecondaryIndexes" not in table["Properties"]
         assert table["Properties"]["AttributeDefinitions"] == [{"AttributeName": "id", "AttributeType": "S"}]
+
+
+def test_two_parts_of_a_config_that_would_name_one_alarm_are_named():
+    from infra.config.names import problems
+
+    cfg = load(config_text("secure-api"))
+    # Built without validation, which refuses this pair earlier for their logical IDs.
+    both = replace(cfg, tables={**cfg.tables, "data-by-time-index": cfg.tables["data"]})
+    assert ("tables.data-by-time-index", "would name a CloudWatch alarm 'tap-dev-data-by-time-index-throttles', the "
+            "name tables.data.indexes.by-time gives one too.", "rename tables.data-by-time-index or "
+            "tables.data.indexes.by-time.") in list(problems(both))

@@ -1,4 +1,4 @@
-"""Secure API (secure-api profile): Lambda handler ``app.handler``, runtime python3.13.
+"""Secure API (secure-api profile): Lambda handler ``app.handler``, runtime python3.14.
 
 Routes (API Gateway REST, Lambda proxy integration):
 
@@ -14,14 +14,21 @@ Routes (API Gateway REST, Lambda proxy integration):
 ``feed`` (S), sort key ``timestamp`` (N) and every attribute projected (``projection = "all"``).
 ``POST`` writes each item to one of FEED_SHARDS feeds (``items#0`` ... ``items#<n-1>``, chosen
 from the item's id: every feed takes an even share of the writes, so no index partition holds
-them all); ``GET`` Queries each feed newest first with Limit and keeps the newest ``limit``.
-The answer is exact and each call reads at most FEED_SHARDS x ``limit`` items, however large the
-table. FEED_SHARDS may be raised later, never lowered (items in a feed no longer read would drop
-out of ``GET``). Items stored before the index existed have no ``feed``, and are older than every
-item that has one: when the feeds hold fewer than ``limit`` items, ``GET`` tops the answer up
-from them with the Scan below, so a stage that gains the index keeps answering the same. While
-DynamoDB builds the index from a table's items (backfilling, minutes to hours on a large table;
-CloudFormation does not wait for it), Queries on it are refused and ``GET`` answers with the Scan.
+them all), with or without the index. ``GET`` Queries each feed newest first with Limit and keeps
+the newest ``limit``: exact, and at most FEED_SHARDS x ``limit`` items read from the index however
+large the table. FEED_SHARDS may be raised later, never lowered (items in a feed no longer read
+would drop out of ``GET``); a value that is not an integer from 1 to 64 is logged and 4 is used.
+
+Items without a ``feed`` (stored by a version of this handler before it wrote feeds) are not in
+the index. When the feeds hold fewer than ``limit`` items (a new or quiet stage, or one that just
+gained the index), ``GET`` also runs the Scan below over them and merges by timestamp; that call
+reads up to SCAN_MAX_ITEMS items. Such items newer than ``limit`` feed items are not listed: this
+happens only while an older version still serves writes (during the gradual release of the
+version that starts writing feeds). Giving each item without one a feed (UpdateItem SET feed =
+"items#0" on the items a Scan with ``attribute_not_exists(feed)`` finds) puts them in the index.
+While DynamoDB builds the index from a table's items (backfilling, minutes to hours on a large
+table; CloudFormation does not wait for it), Queries on it are refused and ``GET`` answers with
+the Scan.
 
 Without ITEMS_INDEX (a table without the index), ``GET`` Scans at most SCAN_MAX_ITEMS items
 (default 1000) and keeps the newest ``limit`` of those: exact while the table holds no more than
@@ -74,12 +81,19 @@ def _table():
 
 
 def _positive_env(name: str, default: int, maximum: int | None = None) -> int:
-    """A positive integer from the environment; the default when unset or not one."""
-    try:
-        value = int(os.environ.get(name, default))
-    except ValueError:
+    """A positive integer from the environment; the default when unset, or (with a warning in
+    the log) when it is not one."""
+    raw = os.environ.get(name)
+    if raw is None:
         return default
-    return value if 0 < value <= (maximum or value) else default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if 0 < value <= (maximum or value):
+        return value
+    apigw.log("WARNING", f"{name} is not an integer from 1 to {maximum or 'any'}; using {default}", value=raw)
+    return default
 
 
 def _scan_budget() -> int:
@@ -147,9 +161,10 @@ def create_item(request: apigw.Request) -> dict:
         raise apigw.HttpError(400, problem)
     item_id = uuid.uuid4()
     item = {"id": str(item_id), "timestamp": int(time.time() * 1000), "data": storable(data)}
-    if os.environ.get("ITEMS_INDEX"):
-        feeds = _feeds()
-        item[FEED] = feeds[item_id.int % len(feeds)]  # uuid4 is random: an even spread over the feeds
+    # Written whether or not the table has the index yet: a version that writes feeds can run
+    # before the index exists, so that no item written after the index lacks one.
+    feeds = _feeds()
+    item[FEED] = feeds[item_id.int % len(feeds)]  # uuid4 is random: an even spread over the feeds
     try:
         _table().put_item(Item=item)
     except ClientError as err:
@@ -181,7 +196,7 @@ def list_items(request: apigw.Request) -> dict:
             # Fewer than `limit` items carry a feed: the rest of the answer, if any, is among the
             # items stored before the index existed (all older than those that carry one).
             older, truncated = _scan_newest(limit - len(newest), without_feed=True)
-            newest += older
+            newest = heapq.nlargest(limit, newest + older, key=_timestamp)
     items = [_shown(item) for item in newest]
     return apigw.respond(200, {"items": items, "count": len(items), "truncated": truncated})
 

@@ -5,19 +5,9 @@ from config names only, never from positions, counters or content.
 """
 from __future__ import annotations
 
-import re
 
+from infra.config.names import logical_id  # noqa: F401 (defined beside the names, at the config layer, which checks them)
 from infra.config.schema import OWN_TAGS, Config
-
-
-def logical_id(*parts: str) -> str:
-    """CamelCase logical ID from config names: ('static-content', 'Bucket') -> 'StaticContentBucket'."""
-    words = []
-    for part in parts:
-        for word in re.split(r"[^A-Za-z0-9]+", part):
-            if word:
-                words.append(word[0].upper() + word[1:])
-    return "".join(words)
 
 
 def physical(cfg: Config, *parts: str) -> str:

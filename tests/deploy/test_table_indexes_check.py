@@ -63,7 +63,7 @@ def test_adding_an_index_while_another_is_built_fails():
     live(aws, index("by-a", "a", status="CREATING"))
     result = table_indexes(preflight(aws, [index("by-a", "a"), index("by-b", "b")]))
     assert result.status == "FAIL"
-    assert "index by-a (CREATING) is still being built" in result.message
+    assert "index by-a (CREATING) is still being built or removed" in result.message
 
 
 def test_an_index_being_built_is_no_problem_when_no_index_changes():
@@ -83,3 +83,16 @@ def test_a_table_gone_from_the_account_is_skipped():
     aws = StubbedAws()
     aws.stub("dynamodb").add_client_error("describe_table", "ResourceNotFoundException", "not found")
     assert table_indexes(preflight(aws, [index("by-a", "a")])).status == "skip"
+
+
+def test_removing_every_index_at_once_fails():
+    aws = StubbedAws()
+    live(aws, index("by-a", "a", status="ACTIVE"), index("by-b", "b", status="ACTIVE"))
+    result = table_indexes(preflight(aws, []))
+    assert result.status == "FAIL" and "would remove by-a and remove by-b" in result.message
+
+
+def test_an_index_whose_capacity_changes_blocks_nothing():
+    aws = StubbedAws()
+    live(aws, index("by-a", "a", status="UPDATING"))   # auto scaling changing its capacity
+    assert table_indexes(preflight(aws, [index("by-a", "a"), index("by-b", "b")])).status == "ok"

@@ -27,7 +27,7 @@ def test_indexes_are_added_one_deploy_at_a_time(catalog_deployed, cli):
     add_index(config, "by-email", "email")
     first = deploy()
     assert first.exit_code == 0, first.output
-    assert "table-indexes     1 deployed table(s) change at most one index each." in first.output
+    assert "table-indexes     2 deployed table(s) change at most one index each." in first.output
     assert indexes(endpoint, table) == ["by-email"]
     users = boto(endpoint, "dynamodb")
     users.put_item(TableName=table, Item={"id": {"S": "u1"}, "email": {"S": "a@example.com"}})

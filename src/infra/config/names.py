@@ -94,8 +94,10 @@ def generated(cfg: Config) -> Iterator[Name]:
         if cfg.monitoring and cfg.monitoring.alarms.function_errors:
             yield Name(f"functions.{name}", _physical(cfg, f"{name}-errors"), ALARM)
     if cfg.monitoring and cfg.monitoring.alarms.table_throttles:
-        for name in cfg.tables:
+        for name, table in cfg.tables.items():
             yield Name(f"tables.{name}", _physical(cfg, f"{name}-throttles"), ALARM)
+            for index in table.indexes:
+                yield Name(f"tables.{name}.indexes.{index}", _physical(cfg, index_alarm(name, index)), ALARM)
     if cfg.api:
         api_name = cfg.api.name or _physical(cfg, "api")
         yield Name("api.name", f"/aws/apigateway/{api_name}-{cfg.project.stage}/access", LOG_GROUP)
@@ -128,10 +130,31 @@ def generated(cfg: Config) -> Iterator[Name]:
             yield Name(key, f"{prefix}/waf/web-acl-arn", PARAMETER)
 
 
+def logical_id(*parts: str) -> str:
+    """CamelCase logical ID from config names: ('static-content', 'Bucket') -> 'StaticContentBucket'."""
+    words = []
+    for part in parts:
+        for word in re.split(r"[^A-Za-z0-9]+", part):
+            if word:
+                words.append(word[0].upper() + word[1:])
+    return "".join(words)
+
+
+def index_alarm(table: str, index: str) -> str:
+    """The throttle alarm of a table's index (before the `<project>-<stage>-` prefix)."""
+    return f"{table}-{index}-index-throttles"
+
+
 def problems(cfg: Config) -> Iterator[tuple[str, str, str]]:
-    """(key, what is wrong, how to fix it) for each generated name AWS would reject."""
+    """(key, what is wrong, how to fix it) for each generated name AWS would reject, or that two
+    parts of the config would both take (names are unique per kind in an account and region)."""
+    taken: dict[tuple[str, str], str] = {}
     for n in generated(cfg):
         lim = n.limit
+        other = taken.setdefault((lim.what, n.name), n.key)
+        if other != n.key:
+            yield (n.key, f"would name a {lim.what} '{n.name}', the name {other} gives one too.",
+                   f"rename {n.key} or {other}.")
         if len(n.name) > lim.max_len:
             yield (n.key, f"the {lim.what} name '{n.name}' would be {len(n.name)} characters ({lim.service} allows "
                           f"{lim.max_len}: {lim.source}).", _shorten(cfg, n.key))

@@ -6,11 +6,13 @@ import importlib.machinery
 import ipaddress
 import json
 import re
+from collections.abc import Collection
 from functools import lru_cache
 from pathlib import Path
 
 from infra.config import release, traffic
 from infra.config.schema import CONFIG_TAG, OWN_TAGS, Config, Function, Table
+from infra.config.names import logical_id
 from infra.config.typed import Loader, key_path
 from infra.errors import first_few
 
@@ -173,7 +175,7 @@ def _tables(cfg: Config, ld: Loader) -> None:
         if t.billing == "on-demand" and t.autoscaling:
             ld.fail(f"{key}.autoscaling", "auto scaling applies to provisioned tables only.",
                     "remove [autoscaling] or set billing = \"provisioned\".")
-        _indexes(t, key, ld)
+        _indexes(t, key, ld, name, cfg.tables)
 
 
 # A table has at most 20 global secondary indexes (DynamoDB's default quota):
@@ -181,7 +183,7 @@ def _tables(cfg: Config, ld: Loader) -> None:
 MAX_INDEXES = 20
 
 
-def _indexes(t: Table, key: str, ld: Loader) -> None:
+def _indexes(t: Table, key: str, ld: Loader, table_name: str, cfg_tables: Collection[str]) -> None:
     """Each index's keys are attributes of one type across the table (CloudFormation defines each
     attribute once, in AttributeDefinitions), and capacity belongs to provisioned tables only."""
     if len(t.indexes) > MAX_INDEXES:
@@ -200,6 +202,10 @@ def _indexes(t: Table, key: str, ld: Loader) -> None:
             if known != spec:
                 ld.fail(f"{where}.{field}", f"says '{spec}', but '{known}' is declared elsewhere on this table.",
                         f"use '{known}': an attribute has one type across a table and its indexes.")
+        clash = next((other for other in cfg_tables if logical_id(other) == logical_id(table_name, name, "Index")), None)
+        if clash:
+            ld.fail(where, f"its resources' logical IDs ({logical_id(table_name, name, 'Index')}...) would be those of "
+                    f"table '{clash}'.", f"rename the index or the table '{clash}'.")
         if t.billing == "on-demand" and (index.read_capacity or index.write_capacity):
             ld.fail(f"{where}.read_capacity" if index.read_capacity else f"{where}.write_capacity",
                     "capacity applies to indexes of provisioned tables only.",

@@ -414,14 +414,15 @@ def table_indexes(pf: Preflight) -> Result:
     CloudFormation: "You can delete or add one global secondary index without interruption. If you
     do both in the same update ... the update fails", AWS::DynamoDB::Table GlobalSecondaryIndexes).
     Such a deploy would fail at the table and roll back every stack; this says so before. The live
-    table is compared (DescribeTable), so an index still being built is seen too."""
+    table is compared (DescribeTable, for every deployed table: one whose indexes are all removed
+    counts too), so an index still being built or removed is seen too."""
     ddb: Any = None
     problems: list[str] = []
     checked = 0
     for stack, lid, res in pf.resources("AWS::DynamoDB::Table"):
         wanted = {i["IndexName"]: i for i in (res.get("Properties") or {}).get("GlobalSecondaryIndexes") or []}
         name = stack.physical.get(lid)
-        if not wanted or not name:  # no index to add or keep, or a table this deploy creates
+        if not name:  # a table this deploy creates: CreateTable takes all its indexes at once
             continue
         ddb = ddb or pf.aws.client("dynamodb")
         try:
@@ -434,8 +435,9 @@ def table_indexes(pf: Preflight) -> Result:
         have = {i["IndexName"]: i for i in live.get("GlobalSecondaryIndexes") or []}
         added, removed = sorted(set(wanted) - set(have)), sorted(set(have) - set(wanted))
         changed = sorted(n for n in set(wanted) & set(have) if _index_shape(wanted[n]) != _index_shape(have[n]))
+        # UPDATING (a capacity change, which auto scaling makes) blocks no index change.
         building = sorted(f"{n} ({i['IndexStatus']})" for n, i in have.items()
-                          if i.get("IndexStatus", "ACTIVE") != "ACTIVE")
+                          if i.get("IndexStatus") in ("CREATING", "DELETING"))
         if changed:
             problems.append(f"{name}: index {', '.join(changed)} would change its keys or projection, which DynamoDB "
                             "cannot do to an index; add the new shape under another index name in one deploy, and "
@@ -445,12 +447,12 @@ def table_indexes(pf: Preflight) -> Result:
             problems.append(f"{name}: this deploy would {' and '.join(moves)}, but a table gains or loses one index "
                             "per update; change one index per deploy")
         elif building and (added or removed):
-            problems.append(f"{name}: index {', '.join(building)} is still being built, and DynamoDB adds or removes "
-                            "no other index until it is ACTIVE; deploy again once it is")
+            problems.append(f"{name}: index {', '.join(building)} is still being built or removed, and DynamoDB "
+                            "adds or removes no other index until that is done; deploy again once it is")
     if problems:
         return Result("table-indexes", "FAIL", "; ".join(problems) + ".")
     if not checked:
-        return Result("table-indexes", "skip", "no deployed table with indexes in the templates.")
+        return Result("table-indexes", "skip", "no deployed table.")
     return Result("table-indexes", "ok", f"{checked} deployed table(s) change at most one index each.")
 
 

@@ -38,6 +38,7 @@ def provision(cfg: Config, client: Callable[[str], Any]) -> dict[str, list[str]]
                  "Projection": {"ProjectionType": "ALL" if index.projection == "all" else "KEYS_ONLY"}}
                 for index_name, index in sorted(table.indexes.items())]
         _ignore_exists(functools.partial(ddb.create_table, **definition))
+        _add_indexes(ddb, definition)
         made["tables"].append(table_name)
     if cfg.buckets:
         s3 = client("s3")
@@ -62,6 +63,17 @@ def provision(cfg: Config, client: Callable[[str], Any]) -> dict[str, list[str]]
         _ignore_exists(lambda: client("secretsmanager").create_secret(Name=name, SecretString=value))
         made["secret"].append(name)
     return made
+
+
+def _add_indexes(ddb: Any, definition: dict[str, Any]) -> None:
+    """The indexes a table kept from an earlier run (serve reloading a config that gained one)
+    lacks, added one UpdateTable each, as DynamoDB takes them."""
+    have = {i["IndexName"] for i in ddb.describe_table(TableName=definition["TableName"])["Table"]
+            .get("GlobalSecondaryIndexes", [])}
+    for index in definition.get("GlobalSecondaryIndexes", []):
+        if index["IndexName"] not in have:
+            ddb.update_table(TableName=definition["TableName"], AttributeDefinitions=definition["AttributeDefinitions"],
+                             GlobalSecondaryIndexUpdates=[{"Create": index}])
 
 
 def _key_schema(partition_key: str, sort_key: str) -> list[dict[str, str]]:
