@@ -11,7 +11,8 @@ from typing import Any
 
 from troposphere import GetAtt, Ref, Sub, apigateway as agw, cloudwatch as cw, encode_to_dict, ssm
 
-from infra.builders.alarms import API_ALARMS, alarm
+from infra.builders.alarms import alarm
+from infra.config.names import API_ALARMS
 from infra.builders.logs import log_group
 from infra.config.schema import Config
 from infra.naming import parameter_prefix, physical

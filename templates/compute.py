@@ -13,9 +13,9 @@ from infra.bundle.build import Code
 from infra.builders import ORIGIN_VERIFY_HEADER
 from infra.builders import functions as fb
 from infra.builders import releases
-from infra.builders.alarms import alarm, function_errors_name
+from infra.builders.alarms import alarm
 from infra.builders.logs import log_group
-from infra.config.names import CLOUDFRONT_LOG_BUCKET
+from infra.config.names import CLOUDFRONT_LOG_BUCKET, function_errors_name
 from infra.config.release import ALIAS, releases_gradually
 from infra.config.schema import Config, Function
 from infra.config.validate import static_reference

@@ -136,6 +136,15 @@ CASES = [
      "functions.api.environment.ITEMS_INDEX", "${tables.data.indexes.by-time.name}"),
     ("index-ids-of-another-table", SECURE, lambda t: t + '\n[tables.data-by-time-index]\npartition_key = "id:S"\n',
      "tables.data.indexes.by-time", "would be those of table 'data-by-time-index'"),
+    ("index-ids-of-another-index", SECURE, lambda t: t + '\n[tables.data-by]\npartition_key = "id:S"\n'
+                                                     '[tables.data-by.indexes.time]\npartition_key = "k:S"\n',
+     "tables.data-by.indexes.time", "would be those of tables.data.indexes.by-time"),
+    ("name-the-system-gives-its-own", SECURE, lambda t: t + '\n[buckets.access-logs]\n',
+     "buckets.access-logs", "a name the system gives its own S3 bucket (project.name). Fix: rename buckets.access-logs."),
+    ("function-alarm-of-an-api-alarm", SECURE, lambda t: sub(t, "[functions.rotation]", "[functions.api-5xx]\n"
+                                                           'runtime = "python3.14"\nsource = "handlers/api"\n'
+                                                           'handler = "app.handler"\n\n[functions.rotation]'),
+     "functions.api-5xx", "a name the system gives its own CloudWatch alarm (monitoring.alarms.api_5xx)"),
     ("bad-access-level", CATALOG, lambda t: sub(t, 'tables = { users = "read-write" }', 'tables = { users = "admin" }'),
      "functions.users.access.tables.users", "'admin' is not allowed"),
 ]

@@ -92,8 +92,13 @@ def _positive_env(name: str, default: int, maximum: int | None = None) -> int:
         value = 0
     if 0 < value <= (maximum or value):
         return value
-    apigw.log("WARNING", f"{name} is not an integer from 1 to {maximum or 'any'}; using {default}", value=raw)
+    if (name, raw) not in _WARNED:  # once per value and container, not on every request
+        _WARNED.add((name, raw))
+        apigw.log("WARNING", f"{name} is not an integer from 1 to {maximum or 'any'}; using {default}", value=raw)
     return default
+
+
+_WARNED: set[tuple[str, str]] = set()
 
 
 def _scan_budget() -> int:
@@ -195,7 +200,9 @@ def list_items(request: apigw.Request) -> dict:
         if len(newest) < limit:
             # Fewer than `limit` items carry a feed: the rest of the answer, if any, is among the
             # items stored before the index existed (all older than those that carry one).
-            older, truncated = _scan_newest(limit - len(newest), without_feed=True)
+            # `limit` of them, not only the places left: an older version may have written some
+            # after the feed items (during a gradual release), and the newest win.
+            older, truncated = _scan_newest(limit, without_feed=True)
             newest = heapq.nlargest(limit, newest + older, key=_timestamp)
     items = [_shown(item) for item in newest]
     return apigw.respond(200, {"items": items, "count": len(items), "truncated": truncated})

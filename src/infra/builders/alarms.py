@@ -5,23 +5,11 @@ from typing import Any
 
 from troposphere import cloudwatch as cw
 
+from infra.config.names import API_ALARMS, function_errors_name
 from infra.config.schema import Config
 from infra.naming import physical
 
 PERIOD = 300  # seconds per evaluation period
-# The API stage's alarms, by their [monitoring.alarms] threshold key: metric, statistic, logical
-# ID, name suffix, what it measures. One table for the api-stage stack that creates them and the
-# deployment groups that stop a release on them (which name them across stacks).
-API_ALARMS = {
-    "api_4xx": ("4XXError", "Sum", "Api4xxAlarm", "api-4xx-errors", "API 4xx responses"),
-    "api_5xx": ("5XXError", "Sum", "Api5xxAlarm", "api-5xx-errors", "API 5xx responses"),
-    "api_latency_ms": ("Latency", "Average", "ApiLatencyAlarm", "api-latency", "API average latency (ms)"),
-}
-
-
-def function_errors_name(function: str) -> str:
-    """Name suffix of a function's errors alarm (`<project>-<stage>-<function>-errors`)."""
-    return f"{function}-errors"
 
 
 def alarm_name(cfg: Config, kind: str, function: str = "") -> str:

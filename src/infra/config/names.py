@@ -92,7 +92,7 @@ def generated(cfg: Config) -> Iterator[Name]:
         yield Name(f"functions.{name}", _physical(cfg, name), FUNCTION)
         yield Name(f"functions.{name}", f"/aws/lambda/{_physical(cfg, name)}", LOG_GROUP)
         if cfg.monitoring and cfg.monitoring.alarms.function_errors:
-            yield Name(f"functions.{name}", _physical(cfg, f"{name}-errors"), ALARM)
+            yield Name(f"functions.{name}", _physical(cfg, function_errors_name(name)), ALARM)
     if cfg.monitoring and cfg.monitoring.alarms.table_throttles:
         for name, table in cfg.tables.items():
             yield Name(f"tables.{name}", _physical(cfg, f"{name}-throttles"), ALARM)
@@ -101,6 +101,10 @@ def generated(cfg: Config) -> Iterator[Name]:
     if cfg.api:
         api_name = cfg.api.name or _physical(cfg, "api")
         yield Name("api.name", f"/aws/apigateway/{api_name}-{cfg.project.stage}/access", LOG_GROUP)
+        if cfg.monitoring:
+            for key, (_, _, _, suffix, _) in API_ALARMS.items():
+                if getattr(cfg.monitoring.alarms, key):
+                    yield Name(f"monitoring.alarms.{key}", _physical(cfg, suffix), ALARM)
         if cfg.api.logging_level != "OFF":
             yield Name("project.stage", f"API-Gateway-Execution-Logs_{REST_API_ID}/{cfg.project.stage}", LOG_GROUP)
     if cfg.network:
@@ -140,6 +144,22 @@ def logical_id(*parts: str) -> str:
     return "".join(words)
 
 
+# The API stage's alarms, by their [monitoring.alarms] threshold key: metric, statistic, logical
+# ID, name suffix, what it measures. One table for the api-stage stack that creates them, the
+# deployment groups that stop a release on them (which name them across stacks), and the names
+# checked here.
+API_ALARMS = {
+    "api_4xx": ("4XXError", "Sum", "Api4xxAlarm", "api-4xx-errors", "API 4xx responses"),
+    "api_5xx": ("5XXError", "Sum", "Api5xxAlarm", "api-5xx-errors", "API 5xx responses"),
+    "api_latency_ms": ("Latency", "Average", "ApiLatencyAlarm", "api-latency", "API average latency (ms)"),
+}
+
+
+def function_errors_name(function: str) -> str:
+    """Name suffix of a function's errors alarm (`<project>-<stage>-<function>-errors`)."""
+    return f"{function}-errors"
+
+
 def index_alarm(table: str, index: str) -> str:
     """The throttle alarm of a table's index (before the `<project>-<stage>-` prefix)."""
     return f"{table}-{index}-index-throttles"
@@ -149,10 +169,15 @@ def problems(cfg: Config) -> Iterator[tuple[str, str, str]]:
     """(key, what is wrong, how to fix it) for each generated name AWS would reject, or that two
     parts of the config would both take (names are unique per kind in an account and region)."""
     taken: dict[tuple[str, str], str] = {}
-    for n in generated(cfg):
+    for n in sorted(generated(cfg), key=lambda n: not _fixed(n.key)):  # the system's own names first
         lim = n.limit
         other = taken.setdefault((lim.what, n.name), n.key)
-        if other != n.key:
+        if other == n.key:
+            pass
+        elif _fixed(other):
+            yield (n.key, f"would name a {lim.what} '{n.name}', a name the system gives its own {lim.what} "
+                          f"({other}).", f"rename {n.key}.")
+        else:
             yield (n.key, f"would name a {lim.what} '{n.name}', the name {other} gives one too.",
                    f"rename {n.key} or {other}.")
         if len(n.name) > lim.max_len:
@@ -161,6 +186,12 @@ def problems(cfg: Config) -> Iterator[tuple[str, str, str]]:
         elif not re.fullmatch(lim.pattern, n.name):
             yield (n.key, f"the {lim.what} name '{n.name}' is not valid there ({lim.source}).",
                    f"change {n.key} so the name matches {lim.pattern}.")
+
+
+def _fixed(key: str) -> bool:
+    """A name the system gives one of its own resources (the access-log bucket, the API's alarms):
+    renaming what the key names does not free it."""
+    return key.startswith(("project.", "monitoring.", "api.name"))
 
 
 def _shorten(cfg: Config, key: str) -> str:

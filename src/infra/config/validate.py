@@ -6,7 +6,6 @@ import importlib.machinery
 import ipaddress
 import json
 import re
-from collections.abc import Collection
 from functools import lru_cache
 from pathlib import Path
 
@@ -167,6 +166,9 @@ def _key_name(spec: str) -> str:
 
 
 def _tables(cfg: Config, ld: Loader) -> None:
+    # The logical-ID prefix of each table's resources and of each index's (scaling, alarm): one
+    # resource per ID in a stack, so two parts that would share one are refused here.
+    prefixes = {logical_id(name): f"table '{name}'" for name in cfg.tables}
     for name, t in cfg.tables.items():
         key = f"tables.{name}"
         if t.sort_key and _key_name(t.sort_key) == _key_name(t.partition_key):
@@ -175,7 +177,7 @@ def _tables(cfg: Config, ld: Loader) -> None:
         if t.billing == "on-demand" and t.autoscaling:
             ld.fail(f"{key}.autoscaling", "auto scaling applies to provisioned tables only.",
                     "remove [autoscaling] or set billing = \"provisioned\".")
-        _indexes(t, key, ld, name, cfg.tables)
+        _indexes(t, key, ld, name, prefixes)
 
 
 # A table has at most 20 global secondary indexes (DynamoDB's default quota):
@@ -183,7 +185,7 @@ def _tables(cfg: Config, ld: Loader) -> None:
 MAX_INDEXES = 20
 
 
-def _indexes(t: Table, key: str, ld: Loader, table_name: str, cfg_tables: Collection[str]) -> None:
+def _indexes(t: Table, key: str, ld: Loader, table_name: str, prefixes: dict[str, str]) -> None:
     """Each index's keys are attributes of one type across the table (CloudFormation defines each
     attribute once, in AttributeDefinitions), and capacity belongs to provisioned tables only."""
     if len(t.indexes) > MAX_INDEXES:
@@ -202,10 +204,11 @@ def _indexes(t: Table, key: str, ld: Loader, table_name: str, cfg_tables: Collec
             if known != spec:
                 ld.fail(f"{where}.{field}", f"says '{spec}', but '{known}' is declared elsewhere on this table.",
                         f"use '{known}': an attribute has one type across a table and its indexes.")
-        clash = next((other for other in cfg_tables if logical_id(other) == logical_id(table_name, name, "Index")), None)
-        if clash:
-            ld.fail(where, f"its resources' logical IDs ({logical_id(table_name, name, 'Index')}...) would be those of "
-                    f"table '{clash}'.", f"rename the index or the table '{clash}'.")
+        prefix = logical_id(table_name, name, "Index")
+        clash = prefixes.setdefault(prefix, where)
+        if clash != where:
+            ld.fail(where, f"its resources' logical IDs ({prefix}...) would be those of {clash}.",
+                    f"rename the index or {clash}.")
         if t.billing == "on-demand" and (index.read_capacity or index.write_capacity):
             ld.fail(f"{where}.read_capacity" if index.read_capacity else f"{where}.write_capacity",
                     "capacity applies to indexes of provisioned tables only.",
