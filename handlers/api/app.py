@@ -198,10 +198,10 @@ def list_items(request: apigw.Request) -> dict:
     else:
         newest, truncated = feed, False
         if len(newest) < limit:
-            # Fewer than `limit` items carry a feed: the rest of the answer, if any, is among the
-            # items stored before the index existed (all older than those that carry one).
-            # `limit` of them, not only the places left: an older version may have written some
-            # after the feed items (during a gradual release), and the newest win.
+            # Fewer than `limit` items carry a feed: the answer may hold items without one, stored
+            # by an earlier version of this handler. `limit` of them, not only the places left: an
+            # earlier version may have written some after the feed items (during a gradual
+            # release), and the newest win.
             older, truncated = _scan_newest(limit, without_feed=True)
             newest = heapq.nlargest(limit, newest + older, key=_timestamp)
     items = [_shown(item) for item in newest]

@@ -172,12 +172,10 @@ def problems(cfg: Config) -> Iterator[tuple[str, str, str]]:
     for n in sorted(generated(cfg), key=lambda n: not _fixed(n.key)):  # the system's own names first
         lim = n.limit
         other = taken.setdefault((lim.what, n.name), n.key)
-        if other == n.key:
-            pass
-        elif _fixed(other):
+        if other != n.key and _fixed(other):
             yield (n.key, f"would name a {lim.what} '{n.name}', a name the system gives its own {lim.what} "
                           f"({other}).", f"rename {n.key}.")
-        else:
+        elif other != n.key:
             yield (n.key, f"would name a {lim.what} '{n.name}', the name {other} gives one too.",
                    f"rename {n.key} or {other}.")
         if len(n.name) > lim.max_len:
