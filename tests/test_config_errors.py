@@ -134,6 +134,8 @@ CASES = [
      "tables.data.indexes.bt", "3 to 32 lowercase letters"),
     ("dangling-index-reference", SECURE, lambda t: sub(t, "indexes.by-time.name}", "indexes.by-tim.name}"),
      "functions.api.environment.ITEMS_INDEX", "${tables.data.indexes.by-time.name}"),
+    ("unclosed-env-reference", SECURE, lambda t: sub(t, '"${tables.data.name}"', '"${tables.data.name"'),
+     "functions.api.environment.TABLE_NAME", "opens a '${' reference it does not close"),
     ("index-ids-of-another-table", SECURE, lambda t: t + '\n[tables.data-by-time-index]\npartition_key = "id:S"\n',
      "tables.data.indexes.by-time", "would be those of table 'data-by-time-index'"),
     ("index-ids-of-another-index", SECURE, lambda t: t + '\n[tables.data-by]\npartition_key = "id:S"\n'

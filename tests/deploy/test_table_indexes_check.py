@@ -96,3 +96,25 @@ def test_an_index_whose_capacity_changes_blocks_nothing():
     aws = StubbedAws()
     live(aws, index("by-a", "a", status="UPDATING"))   # auto scaling changing its capacity
     assert table_indexes(preflight(aws, [index("by-a", "a"), index("by-b", "b")])).status == "ok"
+
+
+def test_diff_finds_tables_by_name_and_says_when_it_may_not_read_them():
+    from types import SimpleNamespace
+
+    from infra.deploy.checks import index_warnings
+
+    template = {"Resources": {"ItemsTable": {"Type": "AWS::DynamoDB::Table", "Properties": {
+        "TableName": TABLE, "GlobalSecondaryIndexes": [index("by-a", "a"), index("by-b", "b")]}}}}
+    build = SimpleNamespace(root_template="root.json", templates={"Data": "data.json"},
+                            template=lambda path: template if path == "data.json" else {"Resources": {}})
+    aws = StubbedAws()
+    live(aws)
+    assert index_warnings(build, aws) == [  # type: ignore[arg-type]
+        f"a deploy would stop at its preflight (table-indexes): {TABLE}: this deploy would add by-a and add by-b, "
+        "but a table gains or loses one index per update; change one index per deploy."]
+    denied = StubbedAws()
+    denied.stub("dynamodb").add_client_error("describe_table", "AccessDeniedException",
+                                             "User is not authorized to perform: dynamodb:DescribeTable")
+    assert index_warnings(build, denied) == [  # type: ignore[arg-type]
+        "could not check the tables' index changes (table-indexes): User is not authorized to perform: "
+        "dynamodb:DescribeTable."]

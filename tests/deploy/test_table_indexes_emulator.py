@@ -42,3 +42,7 @@ def test_indexes_are_added_one_deploy_at_a_time(catalog_deployed, cli):
     assert f"{table}: this deploy would add by-name and add by-team, but a table gains or loses one index per " \
         "update" in refused.output
     assert indexes(endpoint, table) == ["by-email"]  # nothing was deployed
+    previewed = cli("diff", "--config", config, "--out", tmp_path / "out", "--endpoint-url", endpoint, "--fail")
+    assert previewed.exit_code == 3, previewed.output  # the gate sees a change, and says a deploy would stop
+    assert ("Warning: a deploy would stop at its preflight (table-indexes): catalog-dev-users: this deploy would add "
+            "by-name and add by-team" in " ".join(previewed.output.split()))

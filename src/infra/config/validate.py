@@ -262,6 +262,9 @@ def _functions(cfg: Config, ld: Loader, today: datetime.date) -> None:
                 ld.fail(f"{key}.environment.{var}", "is reserved by the Lambda runtime.", "choose another name.")
             for ref in ENV_REF.findall(value):
                 _env_ref(cfg, ref, f"{key}.environment.{var}", ld)
+            if "${" in ENV_REF.sub("", value):  # it would reach the function as the literal text
+                ld.fail(f"{key}.environment.{var}", f"'{value}' opens a '${{' reference it does not close.",
+                        "end the reference with '}', e.g. ${tables.NAME.name}.")
 
 
 def _dependencies(fn: Function, key: str, ld: Loader) -> None:

@@ -416,15 +416,24 @@ def table_indexes(pf: Preflight) -> Result:
     Such a deploy would fail at the table and roll back every stack; this says so before. The live
     table is compared (DescribeTable, for every deployed table: one whose indexes are all removed
     counts too), so an index still being built or removed is seen too."""
+    tables = [(stack.physical[lid], res) for stack, lid, res in pf.resources("AWS::DynamoDB::Table")
+              if lid in stack.physical]   # one this deploy creates takes all its indexes at once
+    checked, problems = index_problems(tables, pf.aws)
+    if problems:
+        return Result("table-indexes", "FAIL", "; ".join(problems) + ".")
+    if not checked:
+        return Result("table-indexes", "skip", "no deployed table.")
+    return Result("table-indexes", "ok", f"{checked} deployed table(s) change at most one index each.")
+
+
+def index_problems(tables: list[tuple[str, dict[str, Any]]], aws: Aws) -> tuple[int, list[str]]:
+    """For each (table name, its generated resource): how many exist (DescribeTable), and what
+    DynamoDB would refuse of the change to their indexes."""
     ddb: Any = None
     problems: list[str] = []
     checked = 0
-    for stack, lid, res in pf.resources("AWS::DynamoDB::Table"):
-        wanted = {i["IndexName"]: i for i in (res.get("Properties") or {}).get("GlobalSecondaryIndexes") or []}
-        name = stack.physical.get(lid)
-        if not name:  # a table this deploy creates: CreateTable takes all its indexes at once
-            continue
-        ddb = ddb or pf.aws.client("dynamodb")
+    for name, res in tables:
+        ddb = ddb or aws.client("dynamodb")
         try:
             live = ddb.describe_table(TableName=name)["Table"]
         except aws_exceptions() as exc:
@@ -432,28 +441,45 @@ def table_indexes(pf: Preflight) -> Result:
                 raise
             continue
         checked += 1
-        have = {i["IndexName"]: i for i in live.get("GlobalSecondaryIndexes") or []}
-        added, removed = sorted(set(wanted) - set(have)), sorted(set(have) - set(wanted))
-        changed = sorted(n for n in set(wanted) & set(have) if _index_shape(wanted[n]) != _index_shape(have[n]))
-        # UPDATING (a capacity change, which auto scaling makes) blocks no index change.
-        building = sorted(f"{n} ({i['IndexStatus']})" for n, i in have.items()
-                          if i.get("IndexStatus") in ("CREATING", "DELETING"))
-        if changed:
-            problems.append(f"{name}: index {', '.join(changed)} would change its keys or projection, which DynamoDB "
-                            "cannot do to an index; add the new shape under another index name in one deploy, and "
-                            "remove the old index in the next")
-        if len(added) + len(removed) > 1:
-            moves = [*(f"add {n}" for n in added), *(f"remove {n}" for n in removed)]
-            problems.append(f"{name}: this deploy would {' and '.join(moves)}, but a table gains or loses one index "
-                            "per update; change one index per deploy")
-        elif building and (added or removed):
-            problems.append(f"{name}: index {', '.join(building)} is still being built or removed, and DynamoDB "
-                            "adds or removes no other index until that is done; deploy again once it is")
-    if problems:
-        return Result("table-indexes", "FAIL", "; ".join(problems) + ".")
-    if not checked:
-        return Result("table-indexes", "skip", "no deployed table.")
-    return Result("table-indexes", "ok", f"{checked} deployed table(s) change at most one index each.")
+        wanted = {i["IndexName"]: i for i in (res.get("Properties") or {}).get("GlobalSecondaryIndexes") or []}
+        problems += _index_refusals(name, wanted, {i["IndexName"]: i for i in live.get("GlobalSecondaryIndexes") or []})
+    return checked, problems
+
+
+def _index_refusals(name: str, wanted: dict[str, Any], have: dict[str, Any]) -> list[str]:
+    problems = []
+    added, removed = sorted(set(wanted) - set(have)), sorted(set(have) - set(wanted))
+    changed = sorted(n for n in set(wanted) & set(have) if _index_shape(wanted[n]) != _index_shape(have[n]))
+    # UPDATING (a capacity change, which auto scaling makes) blocks no index change.
+    building = sorted(f"{n} ({i['IndexStatus']})" for n, i in have.items()
+                      if i.get("IndexStatus") in ("CREATING", "DELETING"))
+    if changed:
+        problems.append(f"{name}: index {', '.join(changed)} would change its keys or projection, which DynamoDB "
+                        "cannot do to an index; add the new shape under another index name in one deploy, and "
+                        "remove the old index in the next")
+    if len(added) + len(removed) > 1:
+        moves = [*(f"add {n}" for n in added), *(f"remove {n}" for n in removed)]
+        problems.append(f"{name}: this deploy would {' and '.join(moves)}, but a table gains or loses one index "
+                        "per update; change one index per deploy")
+    elif building and (added or removed):
+        problems.append(f"{name}: index {', '.join(building)} is still being built or removed, and DynamoDB "
+                        "adds or removes no other index until that is done; deploy again once it is")
+    return problems
+
+
+def index_warnings(build: Build, aws: Aws) -> list[str]:
+    """table-indexes for `diff`, which lists no stack resources: each table is found by the name
+    its template gives it (a stage's tables have fixed names). A role that may not describe tables
+    gets a line saying the check could not run."""
+    templates = [build.template(build.root_template), *(build.template(p) for p in build.templates.values())]
+    tables = [(res["Properties"]["TableName"], res) for t in templates for res in (t.get("Resources") or {}).values()
+              if res.get("Type") == "AWS::DynamoDB::Table"
+              and isinstance((res.get("Properties") or {}).get("TableName"), str)]
+    try:
+        _, problems = index_problems(tables, aws)
+    except aws_exceptions() as exc:
+        return [f"could not check the tables' index changes (table-indexes): {error_message(exc).rstrip('.')}."]
+    return [f"a deploy would stop at its preflight (table-indexes): {p}." for p in problems]
 
 
 def _index_shape(index: dict[str, Any]) -> tuple[Any, ...]:

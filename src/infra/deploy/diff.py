@@ -24,6 +24,13 @@ def run_diff(opts: Options, ui: Ui) -> bool:
         preview(run)
     finally:
         run.discard()
+    if not stage.state.creating:
+        # What a deploy's preflight refuses about the plan itself (not the account), said here too:
+        # diff is the gate many teams review, and the plan is still a change for it (exit 3).
+        from infra.deploy.checks import index_warnings
+
+        for warning in index_warnings(build, aws):
+            ui.warn(warning)
     # What `sync` made live outside CloudFormation is shown as synced, not left unexplained.
     report(aws, build.stack_name, stage.state.root, ui, DIFF_HEADING)
     return changes(run)
