@@ -134,6 +134,8 @@ CASES = [
      "tables.data.indexes.bt", "3 to 32 lowercase letters"),
     ("dangling-index-reference", SECURE, lambda t: sub(t, "indexes.by-time.name}", "indexes.by-tim.name}"),
      "functions.api.environment.ITEMS_INDEX", "${tables.data.indexes.by-time.name}"),
+    ("capacity-on-demand", CATALOG, lambda t: sub(t, 'billing = "on-demand"', 'billing = "on-demand"\nwrite_capacity = 5'),
+     "tables.users.write_capacity", "capacity applies to provisioned tables only"),
     ("unclosed-env-reference", SECURE, lambda t: sub(t, '"${tables.data.name}"', '"${tables.data.name"'),
      "functions.api.environment.TABLE_NAME", "opens a '${' reference it does not close"),
     ("index-ids-of-another-table", SECURE, lambda t: t + '\n[tables.data-by-time-index]\npartition_key = "id:S"\n',

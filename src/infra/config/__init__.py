@@ -61,8 +61,19 @@ def parse_config(raw: dict, file: str, name: str, root: Path = REPO_ROOT, *,
     loader = Loader(file)
     cfg = loader.load(Config, raw)
     cfg = dataclasses.replace(cfg, file=file, name=name, root=str(root))
+    _written_capacity(raw, cfg, loader)
     validate(cfg, loader, today or config_today())
     return cfg
+
+
+def _written_capacity(raw: dict, cfg: Config, loader: Loader) -> None:
+    """Capacity written on an on-demand table would be ignored; the typed config cannot tell it
+    from the default, so the raw TOML is asked."""
+    for name, table in cfg.tables.items():
+        given = [k for k in ("read_capacity", "write_capacity") if k in (raw.get("tables") or {}).get(name, {})]
+        if table.billing == "on-demand" and given:
+            loader.fail(f"tables.{name}.{given[0]}", "capacity applies to provisioned tables only (an on-demand "
+                        "table is billed per request).", "remove it, or set billing = \"provisioned\".")
 
 
 def _shown(path: Path) -> str:
