@@ -231,3 +231,10 @@ def test_configs_parse_as_pythons_tomllib_parses_them(text):
             return f"error: {exc}"
 
     assert parsed(tomli) == parsed(tomllib)
+
+
+def test_text_with_a_dollar_brace_that_is_no_reference_is_the_value(workdir):
+    text = sub(CATALOG, 'ENVIRONMENT = "prod"', 'ENVIRONMENT = "prod"\nGREETING = "Welcome, ${"\nSECRET_HINT = "p4ss${w0rd"')
+    (workdir / "ok.toml").write_text(text)
+    result = CliRunner().invoke(main, ["templates", "--config", "ok.toml", "--out", "out"])
+    assert result.exit_code == 0, result.output

@@ -98,23 +98,31 @@ def test_an_index_whose_capacity_changes_blocks_nothing():
     assert table_indexes(preflight(aws, [index("by-a", "a"), index("by-b", "b")])).status == "ok"
 
 
-def test_diff_finds_tables_by_name_and_says_when_it_may_not_read_them():
-    from types import SimpleNamespace
+def test_diff_asks_the_same_check_and_says_when_it_may_not_read_the_tables(monkeypatch):
+    from infra.deploy import checks
 
-    from infra.deploy.checks import index_warnings
-
-    template = {"Resources": {"ItemsTable": {"Type": "AWS::DynamoDB::Table", "Properties": {
-        "TableName": TABLE, "GlobalSecondaryIndexes": [index("by-a", "a"), index("by-b", "b")]}}}}
-    build = SimpleNamespace(root_template="root.json", templates={"Data": "data.json"},
-                            template=lambda path: template if path == "data.json" else {"Resources": {}})
     aws = StubbedAws()
+    stacks = preflight(aws, [index("by-a", "a"), index("by-b", "b")]).stacks
+    monkeypatch.setattr(checks.Preflight, "stacks", property(lambda self: stacks))  # the stage's own tables
     live(aws)
-    assert index_warnings(build, aws) == [  # type: ignore[arg-type]
+    assert checks.index_warnings(None, aws) == [  # type: ignore[arg-type]
         f"a deploy would stop at its preflight (table-indexes): {TABLE}: this deploy would add by-a and add by-b, "
         "but a table gains or loses one index per update; change one index per deploy."]
-    denied = StubbedAws()
-    denied.stub("dynamodb").add_client_error("describe_table", "AccessDeniedException",
-                                             "User is not authorized to perform: dynamodb:DescribeTable")
-    assert index_warnings(build, denied) == [  # type: ignore[arg-type]
+    aws.stub("dynamodb").add_client_error("describe_table", "AccessDeniedException",
+                                          "User is not authorized to perform: dynamodb:DescribeTable")
+    assert checks.index_warnings(None, aws) == [  # type: ignore[arg-type]
         "could not check the tables' index changes (table-indexes): User is not authorized to perform: "
         "dynamodb:DescribeTable."]
+
+
+def test_a_table_without_a_physical_id_yet_is_not_read():
+    aws = StubbedAws()
+    pf = preflight(aws, [index("by-a", "a"), index("by-b", "b")])
+    pf.stacks = [checks_stack(pf.stacks[0], physical={"ItemsTable": ""})]  # listed, not created yet
+    result = table_indexes(pf)
+    aws.assert_done()
+    assert result.status == "skip"
+
+
+def checks_stack(stack: Stack, *, physical: dict) -> Stack:
+    return Stack(stack.label, stack.child, stack.template, stack.aws, frozenset(physical), physical)

@@ -24,6 +24,9 @@ RESERVED_ENV = {"_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGIO
                 "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
                 "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"}
 ENV_REF = re.compile(r"\$\{([^}]*)\}")
+# The start of a reference that never closes; other text with "${" (a password, a message
+# template) is the value itself.
+UNCLOSED_REF = re.compile(r"\$\{(?:tables|buckets|secret|key)\.")
 
 
 @lru_cache(maxsize=1)
@@ -262,7 +265,7 @@ def _functions(cfg: Config, ld: Loader, today: datetime.date) -> None:
                 ld.fail(f"{key}.environment.{var}", "is reserved by the Lambda runtime.", "choose another name.")
             for ref in ENV_REF.findall(value):
                 _env_ref(cfg, ref, f"{key}.environment.{var}", ld)
-            if "${" in ENV_REF.sub("", value):  # it would reach the function as the literal text
+            if UNCLOSED_REF.search(ENV_REF.sub("", value)):  # it would reach the function as literal text
                 ld.fail(f"{key}.environment.{var}", f"'{value}' opens a '${{' reference it does not close.",
                         "end the reference with '}', e.g. ${tables.NAME.name}.")
 

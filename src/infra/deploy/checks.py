@@ -417,7 +417,7 @@ def table_indexes(pf: Preflight) -> Result:
     table is compared (DescribeTable, for every deployed table: one whose indexes are all removed
     counts too), so an index still being built or removed is seen too."""
     tables = [(stack.physical[lid], res) for stack, lid, res in pf.resources("AWS::DynamoDB::Table")
-              if lid in stack.physical]   # one this deploy creates takes all its indexes at once
+              if stack.physical.get(lid)]   # one this deploy creates takes all its indexes at once
     checked, problems = index_problems(tables, pf.aws)
     if problems:
         return Result("table-indexes", "FAIL", "; ".join(problems) + ".")
@@ -468,18 +468,13 @@ def _index_refusals(name: str, wanted: dict[str, Any], have: dict[str, Any]) -> 
 
 
 def index_warnings(build: Build, aws: Aws) -> list[str]:
-    """table-indexes for `diff`, which lists no stack resources: each table is found by the name
-    its template gives it (a stage's tables have fixed names). A role that may not describe tables
-    gets a line saying the check could not run."""
-    templates = [build.template(build.root_template), *(build.template(p) for p in build.templates.values())]
-    tables = [(res["Properties"]["TableName"], res) for t in templates for res in (t.get("Resources") or {}).values()
-              if res.get("Type") == "AWS::DynamoDB::Table"
-              and isinstance((res.get("Properties") or {}).get("TableName"), str)]
+    """The table-indexes check for `diff`: the same tables (the stage's stacks' own) and the same
+    answer as a deploy's preflight; a role that may not read them gets a line saying so."""
     try:
-        _, problems = index_problems(tables, aws)
+        result = table_indexes(Preflight(build, aws, None))
     except aws_exceptions() as exc:
         return [f"could not check the tables' index changes (table-indexes): {error_message(exc).rstrip('.')}."]
-    return [f"a deploy would stop at its preflight (table-indexes): {p}." for p in problems]
+    return [f"a deploy would stop at its preflight (table-indexes): {result.message}"] if result.status == "FAIL" else []
 
 
 def _index_shape(index: dict[str, Any]) -> tuple[Any, ...]:
