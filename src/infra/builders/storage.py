@@ -10,7 +10,7 @@ from troposphere import GetAtt, Ref, Sub
 from troposphere import applicationautoscaling as aas
 from troposphere import dynamodb, s3
 
-from infra.config.schema import Autoscaling, Bucket, Index, Table
+from infra.config.schema import PROJECTIONS, Autoscaling, Bucket, Index, Table, key_attributes, key_roles
 from infra.grants import allow, document, suffixed
 from infra.naming import logical_id
 
@@ -18,20 +18,14 @@ _TYPES = {"S": "S", "N": "N", "B": "B"}
 
 
 def _key_schema(partition_key: str, sort_key: str) -> list:
-    return [dynamodb.KeySchema(AttributeName=spec.split(":")[0], KeyType=role)
-            for spec, role in ((partition_key, "HASH"), (sort_key, "RANGE")) if spec]
+    return [dynamodb.KeySchema(AttributeName=name, KeyType=role) for name, role in key_roles(partition_key, sort_key)]
 
 
 def _attributes(table: Table) -> list:
     """Each key attribute of the table and its indexes, once (CloudFormation refuses an attribute
-    defined twice, or one no key uses); config validation made each one's type agree."""
-    seen: dict[str, str] = {}
-    for spec in (table.partition_key, table.sort_key,
-                 *(k for i in table.indexes.values() for k in (i.partition_key, i.sort_key))):
-        if spec:
-            name, kind = spec.split(":")
-            seen.setdefault(name, kind)
-    return [dynamodb.AttributeDefinition(AttributeName=name, AttributeType=_TYPES[kind]) for name, kind in seen.items()]
+    defined twice, or one no key uses)."""
+    return [dynamodb.AttributeDefinition(AttributeName=name, AttributeType=_TYPES[kind])
+            for name, kind in key_attributes(table).items()]
 
 
 def _capacity(table: Table, index: Index) -> tuple[int, int]:
@@ -44,7 +38,7 @@ def _indexes(table: Table) -> list:
     for name, index in sorted(table.indexes.items()):
         props: dict[str, Any] = dict(
             IndexName=name, KeySchema=_key_schema(index.partition_key, index.sort_key),
-            Projection=dynamodb.Projection(ProjectionType="ALL" if index.projection == "all" else "KEYS_ONLY"))
+            Projection=dynamodb.Projection(ProjectionType=PROJECTIONS[index.projection]))
         if table.billing == "provisioned":
             reads, writes = _capacity(table, index)
             props["ProvisionedThroughput"] = dynamodb.ProvisionedThroughput(ReadCapacityUnits=reads,

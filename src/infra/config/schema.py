@@ -123,6 +123,27 @@ class Table:
                           "default: placed automatically (see the lock file)")
 
 
+# CloudFormation's and DynamoDB's names of an index's projection.
+PROJECTIONS = {"all": "ALL", "keys-only": "KEYS_ONLY"}
+
+
+def key_roles(partition_key: str, sort_key: str) -> list[tuple[str, str]]:
+    """(attribute, HASH or RANGE) of a table's or an index's keys."""
+    return [(key.split(":")[0], role) for key, role in ((partition_key, "HASH"), (sort_key, "RANGE")) if key]
+
+
+def key_attributes(table: Table) -> dict[str, str]:
+    """Each key attribute of a table and of its indexes, once, with its type (S, N or B): what
+    AttributeDefinitions holds (validation makes an attribute's type agree everywhere)."""
+    found: dict[str, str] = {}
+    for key in (table.partition_key, table.sort_key,
+                *(k for i in table.indexes.values() for k in (i.partition_key, i.sort_key))):
+        if key:
+            name, kind = key.split(":")
+            found.setdefault(name, kind)
+    return found
+
+
 @dataclass(frozen=True, kw_only=True)
 class Bucket:
     versioned: bool = spec(True, doc="keep every version of every object")

@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from infra.config.schema import Config
+from infra.config.schema import PROJECTIONS, Config, key_attributes, key_roles
 from infra.loop.env import bucket_name
 from infra.naming import physical
 
@@ -25,17 +25,14 @@ def provision(cfg: Config, client: Callable[[str], Any]) -> dict[str, list[str]]
     ddb = client("dynamodb")
     for name, table in cfg.tables.items():
         table_name = physical(cfg, name)
-        attributes = {k.split(":")[0]: k.split(":")[1]
-                      for k in (table.partition_key, table.sort_key,
-                                *(k for i in table.indexes.values() for k in (i.partition_key, i.sort_key))) if k}
         definition: dict[str, Any] = dict(
             TableName=table_name, BillingMode="PAY_PER_REQUEST",
             KeySchema=_key_schema(table.partition_key, table.sort_key),
-            AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in attributes.items()])
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in key_attributes(table).items()])
         if table.indexes:
             definition["GlobalSecondaryIndexes"] = [
                 {"IndexName": index_name, "KeySchema": _key_schema(index.partition_key, index.sort_key),
-                 "Projection": {"ProjectionType": "ALL" if index.projection == "all" else "KEYS_ONLY"}}
+                 "Projection": {"ProjectionType": PROJECTIONS[index.projection]}}
                 for index_name, index in sorted(table.indexes.items())]
         _ignore_exists(functools.partial(ddb.create_table, **definition))
         _add_indexes(ddb, definition)
@@ -77,8 +74,7 @@ def _add_indexes(ddb: Any, definition: dict[str, Any]) -> None:
 
 
 def _key_schema(partition_key: str, sort_key: str) -> list[dict[str, str]]:
-    return [{"AttributeName": k.split(":")[0], "KeyType": role}
-            for k, role in ((partition_key, "HASH"), (sort_key, "RANGE")) if k]
+    return [{"AttributeName": name, "KeyType": role} for name, role in key_roles(partition_key, sort_key)]
 
 
 _EXISTS = {"ResourceInUseException", "BucketAlreadyOwnedByYou", "BucketAlreadyExists",
