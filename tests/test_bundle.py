@@ -173,6 +173,50 @@ def test_options_for_the_other_language_are_refused_when_the_config_loads(projec
     assert bad.value.key == key and words in str(bad.value)
 
 
+def test_a_zip_still_the_file_that_was_hashed_is_not_hashed_again(project, fake, monkeypatch):
+    import hashlib
+    import os
+
+    from infra.bundle import cache as bcache
+
+    cache = Cache(project / "cache")
+    first = build_code(load(project, PY_FN), cache=cache)["f"]
+    zip_file = next(p for p in (project / "cache" / "zips").glob("*.zip") if p.read_bytes() == first.asset.data)
+    meta_file = zip_file.with_suffix(".json")
+    info = os.stat(zip_file)
+    assert json.loads(meta_file.read_text())["zip_identity"] == [info.st_ino, info.st_size, info.st_mtime_ns]
+
+    hashed: list[int] = []
+    real = hashlib.sha256
+
+    def counting(data: bytes = b"") -> object:
+        hashed.append(len(data))
+        return real(data)
+    monkeypatch.setattr(bcache.hashlib, "sha256", counting)
+    again = build_code(load(project, PY_FN), cache=Cache(project / "cache"))["f"]
+    assert again.asset == first.asset and len(fake) == 1
+    assert len(first.asset.data) not in hashed                  # trusted: the file its report hashed
+
+    # Rewritten in place with other bytes of the same size: the file changed, so it is hashed, and
+    # a zip whose bytes are not the reported ones is a miss, rebuilt, never shipped.
+    data = zip_file.read_bytes()
+    zip_file.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    os.utime(zip_file, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000))
+    rebuilt = build_code(load(project, PY_FN), cache=Cache(project / "cache"))["f"]
+    assert rebuilt.asset == first.asset and len(first.asset.data) in hashed
+
+    # A report written before identities were recorded: hashed once, then trusted.
+    meta = json.loads(meta_file.read_text())
+    del meta["zip_identity"]
+    meta_file.write_text(json.dumps(meta))
+    hashed.clear()
+    assert build_code(load(project, PY_FN), cache=Cache(project / "cache"))["f"].asset == first.asset
+    assert len(first.asset.data) in hashed and "zip_identity" in json.loads(meta_file.read_text())
+    hashed.clear()
+    assert build_code(load(project, PY_FN), cache=Cache(project / "cache"))["f"].asset == first.asset
+    assert len(first.asset.data) not in hashed
+
+
 PLAIN_FN = '[functions.p]\nruntime = "python3.14"\nsource = "plain"\nhandler = "app.handler"\n'
 PLAIN_JS = '[functions.q]\nruntime = "nodejs24.x"\nsource = "j"\nhandler = "index.handler"\n'
 

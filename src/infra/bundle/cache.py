@@ -90,8 +90,16 @@ class Cache:
         except (OSError, ValueError):
             return None
         # The report records the zip's hash: a truncated or swapped file is a miss, never shipped.
-        if not isinstance(meta, dict) or meta.get("sha256") != hashlib.sha256(data).hexdigest():
+        # It also records the file it hashed (inode, size, modification time): while the zip is
+        # still that file, its bytes are the hashed ones, so they are not hashed again (a function
+        # with tens of megabytes of dependencies cost tens of milliseconds of every generation).
+        # Any write to the zip, or another file in its place, changes that identity: hashed again.
+        if not isinstance(meta, dict) or not isinstance(meta.get("sha256"), str):
             return None
+        if meta.get("zip_identity") != list(identity(info)):
+            if meta["sha256"] != hashlib.sha256(data).hexdigest():
+                return None
+            meta = self._write_meta(k, meta, info)  # checked: the next read trusts this file
         self._checked[k] = SameBytes(str(data_file), identity(info))
         self._touch(meta_file)  # the report, not the zip: the zip's identity is what out/ links check
         if self._remembered is not None:
@@ -101,15 +109,22 @@ class Cache:
     def put_zip(self, k: str, data: bytes, meta: dict[str, Any]) -> None:
         folder = self.root / "zips"
         folder.mkdir(parents=True, exist_ok=True)
-        meta = {**meta, "sha256": hashlib.sha256(data).hexdigest()}
         # Written by rename with a new file's permissions (mkstemp's 0600 would follow a hard link into out/).
         replace_file(folder / f"{k}.zip", data)
-        replace_file(folder / f"{k}.json", json.dumps(meta, sort_keys=True).encode())
-        self._checked[k] = SameBytes(str(folder / f"{k}.zip"), identity(os.stat(folder / f"{k}.zip")))
+        info = os.stat(folder / f"{k}.zip")
+        meta = self._write_meta(k, {**meta, "sha256": hashlib.sha256(data).hexdigest()}, info)
+        self._checked[k] = SameBytes(str(folder / f"{k}.zip"), identity(info))
         if self._remembered is not None:
             self._remembered[k] = (data, meta)
         self._used.add(folder / f"{k}.json")
         self._wrote = True
+
+    def _write_meta(self, k: str, meta: dict[str, Any], info: os.stat_result) -> dict[str, Any]:
+        """The zip's report, with the identity of the zip file whose bytes hash to its sha256.
+        Two processes writing one key write the same bytes (the key covers every input)."""
+        meta = {**meta, "zip_identity": list(identity(info))}
+        replace_file(self.root / "zips" / f"{k}.json", json.dumps(meta, sort_keys=True).encode())
+        return meta
 
     def same_bytes(self, k: str) -> SameBytes | None:
         """The cached zip `k` as this process last read or wrote it, for hard-linking into out/."""
