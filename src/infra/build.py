@@ -19,7 +19,7 @@ from infra.errors import ConfigError, UsageError, UserError, first_few
 from infra.naming import physical, stack_name, tags
 from infra.placement import lock_path, read_lock, render_lock, replace_lock
 from infra.records import record
-from infra.render import SameBytes, compact_json, replace_dirs, template_dict, to_json_bytes, unwritable_reason
+from infra.render import SameBytes, replace_dirs, template_json, to_json_bytes, unwritable_reason
 from infra.resource_types import stateful_types
 
 STATEFUL_TYPES = stateful_types()
@@ -65,8 +65,8 @@ def generate(cfg: Config, lock: dict[str, str] | None = None, progress: Progress
     files: dict[str, bytes] = {}
     in_root = total = 0
     for name, stack in stacks:
-        data = template_dict(stack.template)
-        quotas.check(f"{cfg.name}/{name}", data, compact_json(data))
+        data, compact = template_json(stack.template)
+        quotas.check(f"{cfg.name}/{name}", data, compact)
         files[name] = to_json_bytes(data)
         total += len(data.get("Resources", {}))
         if name != edge_global.FILE:

@@ -198,51 +198,42 @@ def _troposphere_bases() -> tuple[Any, Any]:
     return AWSHelperFn, BaseAWSObject
 
 
-# Values JSON holds as they are: the leaves of every template, tested before recursing into them.
-_LEAVES = frozenset({str, int, bool, float, type(None)})
-
-
-def plain(obj: Any) -> Any:
-    """A troposphere object (or anything holding some) as plain JSON data, walked once.
-
-    troposphere's to_dict encodes every nested object's dict again from the top (each level of
-    nesting walks its subtree once more), which dominates generating a large system. This walks
-    each value once, with the same validation and the same result (tested against to_dict()).
-    """
-    kind = type(obj)
-    if kind in _LEAVES:
-        return obj
-    if kind is dict:
-        return {k: v if type(v) in _LEAVES else plain(v) for k, v in obj.items()}
-    if kind is list or kind is tuple:
-        return [v if type(v) in _LEAVES else plain(v) for v in obj]
+def _encoded(obj: Any) -> Any:
+    """What orjson writes for a value JSON lacks (its `default`): a troposphere object as the data
+    troposphere's to_dict would give, validated as to_dict validates it. orjson calls this again
+    for the objects inside what it returns, and walks the dicts and lists itself."""
     helper_fn, aws_object = _troposphere_bases()
     if isinstance(obj, aws_object):
         if obj.do_validation:
             obj._validate_props()
             obj.validate()
         if obj.properties:
-            return plain(obj.resource)
+            return obj.resource
         if hasattr(obj, "resource_type"):
-            return {k: plain(v) for k, v in obj.resource.items() if k != "Properties"}
+            return {k: v for k, v in obj.resource.items() if k != "Properties"}
         return {}
-    if isinstance(obj, helper_fn):  # Ref, Sub, Tags, ...: small, and some encode specially
-        if type(obj).to_dict is helper_fn.to_dict:  # the plain encoding of its data: walk the data here
-            return plain(obj.data)
-        return plain(obj.to_dict())
-    if isinstance(obj, dict):
-        return {k: plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [plain(v) for v in obj]
+    if isinstance(obj, helper_fn):  # Ref, Sub, Tags, ...: some encode specially
+        return obj.data if type(obj).to_dict is helper_fn.to_dict else obj.to_dict()
     if hasattr(obj, "to_dict"):
-        return plain(obj.to_dict())
-    if hasattr(obj, "JSONrepr"):
-        return plain(obj.JSONrepr())
-    return obj
+        return obj.to_dict()
+    if hasattr(obj, "JSONrepr"):  # awacs policies
+        return obj.JSONrepr()
+    raise TypeError(f"{type(obj).__name__} is not JSON data")
 
 
-def template_dict(template: Any) -> dict:
-    """`template.to_dict()`, in one pass (see `plain`)."""
+def _compact(obj: Any) -> bytes:
+    return orjson.dumps(obj, default=_encoded, option=orjson.OPT_SORT_KEYS)
+
+
+def plain(obj: Any) -> Any:
+    """A troposphere object (or anything holding some) as plain JSON data, with the validation
+    and the result of troposphere's to_dict (tested against it). orjson walks the data in C and
+    asks `_encoded` only for the objects: troposphere's to_dict encodes every nested object's
+    dict again from the top, which dominated generating a large system."""
+    return orjson.loads(_compact(obj))
+
+
+def _sections(template: Any) -> dict[str, Any]:
     t = template
     out: dict[str, Any] = {}
     for key, value in (("Description", t.description), ("Metadata", t.metadata), ("Conditions", t.conditions),
@@ -250,6 +241,17 @@ def template_dict(template: Any) -> dict:
                        ("AWSTemplateFormatVersion", t.version), ("Transform", t.transform), ("Rules", t.rules),
                        ("Globals", t.globals)):
         if value:
-            out[key] = plain(value)
-    out["Resources"] = plain(t.resources)
+            out[key] = value
+    out["Resources"] = t.resources
     return out
+
+
+def template_dict(template: Any) -> dict:
+    """`template.to_dict()`, in one pass (see `plain`)."""
+    return plain(_sections(template))
+
+
+def template_json(template: Any) -> tuple[dict, bytes]:
+    """`template_dict(template)` and the same document as `compact_json` writes it, from one pass."""
+    body = _compact(_sections(template))
+    return orjson.loads(body), body
