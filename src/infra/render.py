@@ -43,8 +43,8 @@ def to_json_bytes(data: Any) -> bytes:
 
 def compact_json(data: Any) -> bytes:
     """The same document without whitespace: what `package` uploads, and what CloudFormation's
-    template-size quota counts."""
-    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    template-size quota counts. Troposphere objects inside are encoded as `plain` encodes them."""
+    return orjson.dumps(data, default=_encoded, option=orjson.OPT_SORT_KEYS)
 
 
 def replace_dirs(trees: dict[Path, dict[str, bytes]], same: dict[Path, dict[str, SameBytes]] | None = None) -> None:
@@ -221,16 +221,12 @@ def _encoded(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON data")
 
 
-def _compact(obj: Any) -> bytes:
-    return orjson.dumps(obj, default=_encoded, option=orjson.OPT_SORT_KEYS)
-
-
 def plain(obj: Any) -> Any:
     """A troposphere object (or anything holding some) as plain JSON data, with the validation
     and the result of troposphere's to_dict (tested against it). orjson walks the data in C and
     asks `_encoded` only for the objects: troposphere's to_dict encodes every nested object's
     dict again from the top, which dominated generating a large system."""
-    return orjson.loads(_compact(obj))
+    return orjson.loads(compact_json(obj))
 
 
 def _sections(template: Any) -> dict[str, Any]:
@@ -246,12 +242,13 @@ def _sections(template: Any) -> dict[str, Any]:
     return out
 
 
-def template_dict(template: Any) -> dict:
-    """`template.to_dict()`, in one pass (see `plain`)."""
-    return plain(_sections(template))
-
-
 def template_json(template: Any) -> tuple[dict, bytes]:
-    """`template_dict(template)` and the same document as `compact_json` writes it, from one pass."""
-    body = _compact(_sections(template))
+    """`template.to_dict()` (see `plain`) and the same document as `compact_json` writes it, from
+    one pass."""
+    body = compact_json(_sections(template))
     return orjson.loads(body), body
+
+
+def template_dict(template: Any) -> dict:
+    """`template.to_dict()`, in one pass."""
+    return template_json(template)[0]
