@@ -21,7 +21,7 @@ from infra.bundle.cache import Cache
 from infra.bundle.limits import MAX_UNZIPPED
 from infra.bundle.recipe import RecipeError, detect
 from infra.config import parse_config
-from infra.errors import ConfigError
+from infra.errors import ConfigError, UserError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -341,7 +341,7 @@ def test_a_function_without_dependencies_is_zipped_once_then_read_back(project, 
     monkeypatch.setattr(bundle_build, "zip_entries", lambda *a, **k: pytest.fail("zipped an unchanged folder again"))
     again = build_code(load(project, PLAIN_FN), cache=cache)["p"]
     assert again.asset == first.asset and again.asset.key == first.asset.key and again.unzipped == first.unzipped
-    assert first.asset == Asset("plain", build_asset(project, "plain").data)  # what build_asset zips
+    assert first.asset == build_asset(project, "plain")  # what build_asset zips
     monkeypatch.undo()
     (project / "plain" / "app.py").write_text("def handler(e, c):\n    return 5\n")
     changed = build_code(load(project, PLAIN_FN), cache=cache)["p"]
@@ -360,13 +360,17 @@ def test_a_remembering_cache_reads_each_zip_once_and_a_plain_one_always_reads(pr
     (zip_file,) = (project / "cache" / "zips").glob("*.zip")
     remembering = Cache(project / "cache", remember=True)
     assert build_code(load(project, PLAIN_FN), cache=remembering)["p"].asset == first.asset
-    zip_file.write_bytes(b"PK")  # changed on disk: the batch keeps the bytes it checked
-    assert build_code(load(project, PLAIN_FN), cache=remembering)["p"].asset == first.asset
-    assert Cache(project / "cache").zip(zip_file.stem) is None  # a new batch reads, and refuses it
+    zip_file.write_bytes(b"PK")  # changed on disk: the batch keeps the hash it checked, not other bytes
+    kept = build_code(load(project, PLAIN_FN), cache=remembering)["p"].asset
+    assert kept == first.asset
+    with pytest.raises(UserError, match="changed while this run was using it"):
+        kept.data  # noqa: B018 (the bytes, read now, are checked again)
+    assert Cache(project / "cache").zip(zip_file.stem) is None  # a new batch checks, and refuses it
 
 
-def test_configs_generated_together_read_a_zip_they_share_once(tmp_path, monkeypatch):
-    """secure-api and secure-api-prod ship the same dependencies zip: one batch reads it once."""
+def test_configs_generated_together_link_the_zip_they_share_without_reading_it(tmp_path, monkeypatch):
+    """secure-api and secure-api-prod ship the same dependencies zip: the batch links the cache's
+    file into both outputs and reads no cached zip at all (their reports say they are unchanged)."""
     from infra.build import build_configs
 
     configs = [REPO / "config" / "secure-api.toml", REPO / "config" / "secure-api-prod.toml"]
@@ -381,12 +385,16 @@ def test_configs_generated_together_read_a_zip_they_share_once(tmp_path, monkeyp
         return open(path, *args, **kwargs)
 
     from infra.bundle import cache as cache_module
+    from infra import render
 
     monkeypatch.setattr(cache_module, "open", opening, raising=False)  # the module's name before the builtin
+    monkeypatch.setattr(render, "open", opening, raising=False)
     build_configs(configs, tmp_path / "out", write_lock=False)
-    shipped = {p.name for p in (tmp_path / "out").glob("*/assets/*.zip")}
-    assert reads and sorted(reads) == sorted(set(reads))            # each cached zip read once
-    assert len(shipped) < sum(1 for _ in (tmp_path / "out").glob("*/assets/*.zip"))   # and one is shared
+    shipped = list((tmp_path / "out").glob("*/assets/*.zip"))
+    cached = {p.stat().st_ino for p in (cache_dir / "zips").glob("*.zip")}
+    assert reads == []                                                       # no cached zip read
+    assert len({p.name for p in shipped}) < len(shipped)                     # one zip is shipped twice
+    assert all(p.stat().st_ino in cached for p in shipped)                   # each the cache's file, linked
 
 
 def _aged(cache: Cache, k: str, seconds_ago: float) -> None:
@@ -541,13 +549,13 @@ def test_a_zip_over_50_mb_is_fine_through_s3_and_a_layer_counts_toward_the_unzip
     """50 MB is the quota of a zip uploaded directly to Lambda; the templates name their zips in S3."""
     from infra.bundle.limits import check
 
-    big = Asset("f", b"\0" * (50 * 1024 * 1024 + 1))
+    big = Asset.of("f", b"\0" * (50 * 1024 * 1024 + 1))
     check("demo.toml", "functions.f", Code(big, unzipped=100 * 1024 * 1024, packages=(("blob", 90 * 1024 * 1024),)))
-    layer = Layer("L", "deps", Asset("f/requirements.txt", b"z"), "python3.14", "x86_64", "f/requirements.txt",
+    layer = Layer("L", "deps", Asset.of("f/requirements.txt", b"z"), "python3.14", "x86_64", "f/requirements.txt",
                   MAX_UNZIPPED - 10, (("torch", MAX_UNZIPPED - 10),))
     with pytest.raises(ConfigError, match=r"unzipped, its code and its layer take .*Largest packages: torch"):
-        check("demo.toml", "functions.f", Code(Asset("f", b"z"), layer=layer, unzipped=11))
-    check("demo.toml", "functions.f", Code(Asset("f", b"z"), layer=layer, unzipped=10))  # exactly at the limit
+        check("demo.toml", "functions.f", Code(Asset.of("f", b"z"), layer=layer, unzipped=11))
+    check("demo.toml", "functions.f", Code(Asset.of("f", b"z"), layer=layer, unzipped=10))  # exactly at the limit
 
 
 # -- templates -------------------------------------------------------------------------------
@@ -583,7 +591,7 @@ def test_the_source_map_option_turns_source_maps_on(project, monkeypatch):
     from infra.bundle.build import Code as C
 
     cfg = load(project, JS_FN + "source_map = true\n")
-    monkeypatch.setattr(bundle_build, "_node", lambda run, name, recipe, what: C(Asset("j", b"zip"), unzipped=3))
+    monkeypatch.setattr(bundle_build, "_node", lambda run, name, recipe, what: C(Asset.of("j", b"zip"), unzipped=3))
     env = generate(cfg)["compute.json"]["Resources"]["JFunction"]["Properties"]["Environment"]["Variables"]
     assert env["NODE_OPTIONS"] == "--enable-source-maps"
 
@@ -632,16 +640,28 @@ def test_uvs_version_is_read_from_its_metadata_as_importlib_metadata_reads_it(mo
     btools.uv_version.cache_clear()
 
 
-def test_a_cache_hit_keeps_the_hash_it_checked_which_is_the_zips(project, fake):
+def test_a_cache_hit_is_not_read_until_its_bytes_are_needed_and_then_checked(project, fake):
     import hashlib
+    import os
 
     cache = Cache(project / "cache")
     first = build_code(load(project, PY_FN), cache=cache)["f"]
-    again = build_code(load(project, PY_FN), cache=cache)["f"]          # a hit: its hash is the checked one
-    assert "sha256" in again.asset.__dict__ and len(fake) == 1
+    again = build_code(load(project, PY_FN), cache=Cache(project / "cache"))["f"]
+    assert len(fake) == 1 and again.asset == first.asset and again.asset.loaded is None  # a hit: not read
     assert again.asset.key == first.asset.key == f"assets/{hashlib.sha256(again.asset.data).hexdigest()}.zip"
-    assert Asset.hashed("f", b"zip", "abc").key == "assets/abc.zip"
-    assert Asset.hashed("f", b"zip", "abc") == Asset("f", b"zip")      # the hash is derived, not compared
+    assert Asset.of("f", b"zip") == Asset("f", hashlib.sha256(b"zip").hexdigest())  # same source, same hash
+    zip_file = Path(again.asset.same.path)
+    # Another process writing the same entry puts a new file with the same bytes in its place: fine.
+    replacement = zip_file.with_name("replacement")
+    replacement.write_bytes(zip_file.read_bytes())
+    os.replace(replacement, zip_file)
+    assert again.asset.data == first.asset.data
+    zip_file.write_bytes(b"PK")  # other bytes: never shipped
+    with pytest.raises(UserError, match="changed while this run was using it"):
+        again.asset.data  # noqa: B018
+    zip_file.unlink()
+    with pytest.raises(UserError, match="cannot read .* run the command again"):
+        again.asset.data  # noqa: B018
 
 
 def test_a_uv_lock_that_no_longer_matches_pyproject_is_refused_not_installed_without_the_new_dependency(tmp_path):

@@ -14,7 +14,7 @@ from infra import quotas
 from infra.assets import build_asset, package_files, source_entries
 from infra.build import build_configs
 from infra.config import load_config
-from infra.errors import QuotaError
+from infra.errors import QuotaError, UserError
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((REPO / "config").glob("*.toml"))
@@ -343,26 +343,49 @@ def test_cached_zips_are_hard_linked_into_out_with_a_new_files_permissions(tmp_p
     assert all(f"{hashlib.sha256(z.read_bytes()).hexdigest()}.zip" == z.name for z in zips)
 
 
-def test_a_cache_file_changed_after_it_was_read_is_written_not_linked(tmp_path, monkeypatch):
+def _change_before_linking(monkeypatch, change):
+    """Make `change(cache file)` happen to each cached zip just before it is linked into out/."""
     from infra import render
 
-    monkeypatch.setenv("SERVERLESS_INFRA_BUILD_CACHE", str(tmp_path / "cache"))
-    config = [REPO / "config" / "catalog-api.toml"]
-    build_configs(config, tmp_path / "first", write_lock=False)
     real_link, linked = render._link, []
 
     def link_after_a_change(source, path):
-        Path(source.path).write_bytes(Path(source.path).read_bytes() + b"!")   # same inode, new size
+        change(Path(source.path))
         linked.append(real_link(source, path))
         return linked[-1]
 
     monkeypatch.setattr(render, "_link", link_after_a_change)
+    return linked
+
+
+def _rewrite_same_bytes(path: Path) -> None:   # what another process writing the same entry does
+    path.with_name("replacement").write_bytes(path.read_bytes())
+    os.replace(path.with_name("replacement"), path)
+
+
+def test_a_cache_file_replaced_after_it_was_checked_is_written_not_linked(tmp_path, monkeypatch):
+    monkeypatch.setenv("SERVERLESS_INFRA_BUILD_CACHE", str(tmp_path / "cache"))
+    config = [REPO / "config" / "catalog-api.toml"]
+    build_configs(config, tmp_path / "first", write_lock=False)
+    linked = _change_before_linking(monkeypatch, _rewrite_same_bytes)
     (out,) = build_configs(config, tmp_path / "out", write_lock=False)
     assert linked and not any(linked)
-    for z in (out / "assets").glob("*.zip"):
-        import hashlib
+    assert tree(out) == tree(tmp_path / "first" / "catalog-api")
+    assert all(z.stat().st_nlink == 1 for z in (out / "assets").glob("*.zip"))
 
-        assert f"{hashlib.sha256(z.read_bytes()).hexdigest()}.zip" == z.name and z.stat().st_nlink == 1
+
+def test_a_cache_file_given_other_bytes_after_it_was_checked_stops_the_run_with_nothing_written(tmp_path, monkeypatch):
+    monkeypatch.setenv("SERVERLESS_INFRA_BUILD_CACHE", str(tmp_path / "cache"))
+    config = [REPO / "config" / "catalog-api.toml"]
+    expected = tree(build_configs(config, tmp_path / "first", write_lock=False)[0])  # (first/ links the cache's files)
+    _change_before_linking(monkeypatch, lambda p: p.write_bytes(p.read_bytes() + b"!"))  # same inode, new size
+    with pytest.raises(UserError, match="changed while this run was using it.*nothing was written"):
+        build_configs(config, tmp_path / "out", write_lock=False)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    monkeypatch.undo()
+    monkeypatch.setenv("SERVERLESS_INFRA_BUILD_CACHE", str(tmp_path / "cache"))
+    (out,) = build_configs(config, tmp_path / "out", write_lock=False)  # the bad entry is a miss: rebuilt
+    assert tree(out) == expected
 
 
 def test_an_output_on_another_file_system_gets_the_bytes_written(tmp_path, monkeypatch):

@@ -11,7 +11,6 @@ import io
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import field
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,24 +29,35 @@ EXCLUDED_SUFFIXES = (".pyc", ".pyo")
 
 @record
 class Asset:
-    """A zipped handler: where its source is, its bytes, and its S3 key."""
+    """A zipped handler: where its source is, the hash of its bytes (its S3 key), and the bytes,
+    in memory (`loaded`) or in a file known to hold them (`same`, the build cache's). Two assets
+    are equal when they have the same source and the same bytes (the same hash)."""
 
     source: str
-    data: bytes
-    # A file holding exactly these bytes (the build cache's): written into out/ as a hard link.
+    sha256: str
+    loaded: bytes | None = field(default=None, compare=False, repr=False)
+    # A file holding exactly these bytes (the build cache's): written into out/ as a hard link,
+    # so a cache hit never reads the zip (tens of megabytes with dependencies) unless linking fails.
     same: SameBytes | None = field(default=None, compare=False, repr=False)
 
-    @cached_property  # a function's zip can be megabytes, and its key is read many times
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
+    @classmethod
+    def of(cls, source: str, data: bytes, same: SameBytes | None = None) -> Asset:
+        """The asset of `data`, just built (hashed here)."""
+        return cls(source, hashlib.sha256(data).hexdigest(), data, same)
 
     @classmethod
-    def hashed(cls, source: str, data: bytes, sha256: str, same: SameBytes | None = None) -> Asset:
-        """An asset whose hash the caller has just checked (a build cache hit): not hashed again.
-        The hash goes where `cached_property` keeps its value, the instance's __dict__."""
-        asset = cls(source, data, same)
-        asset.__dict__["sha256"] = sha256
-        return asset
+    def cached(cls, source: str, same: SameBytes) -> Asset:
+        """The asset a build cache file holds, with the hash the cache checked: not read, not
+        hashed again."""
+        return cls(source, same.sha256, None, same)
+
+    @property
+    def data(self) -> bytes:
+        if self.loaded is not None:
+            return self.loaded
+        if self.same is None:
+            raise ValueError(f"the asset of {self.source} has neither bytes nor a file")
+        return self.same.read()
 
     @property
     def key(self) -> str:
@@ -120,4 +130,4 @@ def source_entries(src: Path) -> list[tuple[str, Path]]:
 
 def build_asset(root: Path, source: str) -> Asset:
     """Zip `root/source` reproducibly."""
-    return Asset(source=source, data=zip_entries(source_entries(root / source)))
+    return Asset.of(source, zip_entries(source_entries(root / source)))

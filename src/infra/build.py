@@ -28,7 +28,8 @@ STATEFUL_TYPES = stateful_types()
 @record
 class Output:
     """One config's generated files (relative path -> bytes), its placement lock, and how many
-    stacks and resources it holds (for the summary line)."""
+    stacks and resources it holds (for the summary line). A zip read from the build cache is in
+    `same` only: `render.replace_dirs` links that file, and reads it only where linking fails."""
 
     files: dict[str, bytes]
     lock: bytes
@@ -77,7 +78,8 @@ def generate(cfg: Config, lock: dict[str, str] | None = None, progress: Progress
                           "split the system into two configs (two root stacks).")
     same = {}
     for asset in assets:
-        files[asset.key] = asset.data
+        if asset.loaded is not None:  # built now; else a cache hit, linked (or read) when written
+            files[asset.key] = asset.loaded
         if asset.same is not None:
             same[asset.key] = asset.same
     if cfg.api:
@@ -168,7 +170,7 @@ def _generate_all(paths: list[Path], out_root: Path, *, locked: bool, write_lock
     if dupes:
         raise UsageError(f"two configs would both write {out_root / dupes[0]}/: config file names must be unique.")
     results = []
-    caches: dict[str, Cache] = {}  # one per repository, shared by its configs (a zip two stages ship is read once)
+    caches: dict[str, Cache] = {}  # one per repository, shared by its configs (a zip two stages ship is checked once)
     for path, cfg in zip(paths, configs):
         lock_file = lock_path(path)
         old = lock_file.read_bytes() if lock_file.is_file() else None

@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
+from infra.errors import UserError
 from infra.records import record
 
 STDOUT = Path("-")  # an output path of "-": standard output
@@ -19,11 +20,32 @@ T = TypeVar("T")
 @record
 class SameBytes:
     """A file known to hold exactly some output file's bytes (a build cache entry, whose hash was
-    checked when it was read): `replace_dirs` hard-links it instead of writing megabytes again,
-    if it is still that file. `identity` is its (inode, size, mtime in ns) when it was read."""
+    checked): `replace_dirs` hard-links it instead of writing megabytes again, if it is still that
+    file, and reads it only where linking fails. `identity` is its (inode, size, mtime in ns) when
+    checked; `sha256` the hash of its bytes then."""
 
     path: str
     identity: tuple[int, int, int]
+    sha256: str
+
+    def read(self) -> bytes:
+        """The bytes: the file's, while it is still the file that was checked; if another file
+        took its place, only if its bytes still hash to `sha256` (another process rewrote the same
+        entry). Anything else is an error, never other bytes."""
+        try:
+            with open(self.path, "rb") as fh:
+                info = os.fstat(fh.fileno())
+                data = fh.read()
+        except OSError as exc:
+            raise UserError(f"cannot read {self.path} ({exc.strerror or exc}), which this run checked a moment "
+                            "ago; run the command again.") from None
+        if identity(info) != self.identity:
+            import hashlib  # only for a file replaced since it was checked
+
+            if hashlib.sha256(data).hexdigest() != self.sha256:
+                raise UserError(f"{self.path} changed while this run was using it (its bytes no longer match "
+                                "the hash checked a moment ago); nothing was written. Run the command again.")
+        return data
 
 
 def identity(info: os.stat_result) -> tuple[int, int, int]:
@@ -48,7 +70,8 @@ def compact_json(data: Any) -> bytes:
 
 
 def replace_dirs(trees: dict[Path, dict[str, bytes]], same: dict[Path, dict[str, SameBytes]] | None = None) -> None:
-    """Make each target directory hold exactly its files (relative path -> bytes), all at once.
+    """Make each target directory hold exactly its files (relative path -> bytes, and the files
+    of `same`), all at once.
 
     Every new tree is first written beside its target; only when all are written are they
     swapped in by rename. A failure while writing (disk full, permissions) leaves every target
@@ -56,7 +79,8 @@ def replace_dirs(trees: dict[Path, dict[str, bytes]], same: dict[Path, dict[str,
     Directories get the permissions new folders get (the umask's).
     `same` names, per target, files that may be hard-linked from a file already holding their
     bytes (`SameBytes`) instead of written: where linking fails (another file system), or that
-    file changed since it was read, the bytes are written as usual.
+    file changed since it was checked, the bytes are written as usual (from `files`, or read from
+    that file, checked, when `files` does not hold them).
     """
     staged: list[tuple[Path, Path]] = []
     try:
@@ -65,11 +89,11 @@ def replace_dirs(trees: dict[Path, dict[str, bytes]], same: dict[Path, dict[str,
             staging = Path(_beside(target, lambda p: os.mkdir(p, 0o777))[0])  # the umask's mode, as new folders get
             staged.append((target, staging))
             linkable = (same or {}).get(target, {})
-            for rel, data in sorted(files.items()):
+            for rel in sorted(files.keys() | linkable.keys()):
                 path = staging / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
                 if rel not in linkable or not _link(linkable[rel], path):
-                    path.write_bytes(data)
+                    path.write_bytes(files[rel] if rel in files else linkable[rel].read())
     except BaseException:
         from shutil import rmtree  # only to undo or to clear away: a first generation never needs it
 

@@ -115,7 +115,7 @@ def _plain(run: _Run, source: str) -> tuple[Asset, int]:
             try:
                 asset = _store(run, zip_key, source, data, {"unzipped": size})
             except OSError:  # a cache that cannot be written only costs the next run this zip again
-                asset = Asset(source, data)
+                asset = Asset.of(source, data)
             run.plain[source] = (asset, size)
     return run.plain[source]
 
@@ -126,14 +126,13 @@ def _cached(run: _Run, zip_key: str, source: str) -> tuple[Asset, dict] | None:
     hit = run.cache.zip(zip_key)
     if hit is None:
         return None
-    data, meta = hit
-    return Asset.hashed(source, data, meta["sha256"], run.cache.same_bytes(zip_key)), meta
+    same, meta = hit
+    return Asset.cached(source, same), meta
 
 
 def _store(run: _Run, zip_key: str, source: str, data: bytes, meta: dict) -> Asset:
     """Cache a zip just built and return it as the asset of `source`, linkable into out/."""
-    run.cache.put_zip(zip_key, data, meta)
-    return Asset(source, data, run.cache.same_bytes(zip_key))
+    return Asset.of(source, data, run.cache.put_zip(zip_key, data, meta))
 
 
 def _rel(run: _Run, path: Path) -> str:
@@ -225,7 +224,7 @@ def _deps_zip(run: _Run, deps_key: str, deps: list[tuple[str, Path]]) -> bytes:
     part_key = key(deps=deps_key, mode="dependencies")
     hit = run.cache.zip(part_key)
     if hit is not None:
-        return hit[0]
+        return hit[0].read()
     data = zip_entries(deps, executable=lambda _: True)
     run.cache.put_zip(part_key, data, {})
     return data

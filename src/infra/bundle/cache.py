@@ -60,14 +60,13 @@ def digest_files(files: Iterable[tuple[str, Path]]) -> str:
 
 
 class Cache:
-    """The cache at `root`. With `remember`, each zip read or written is also kept in memory, so
-    that configs generated together read a shared zip (a layer, a function two stages ship) once:
+    """The cache at `root`. With `remember`, each zip checked or written is also remembered, so
+    that configs generated together check a shared zip (a layer, a function two stages ship) once:
     for one batch of builds, never for a long-lived process."""
 
     def __init__(self, root: Path, *, remember: bool = False):
         self.root = root
-        self._remembered: dict[str, tuple[bytes, dict[str, Any]]] | None = {} if remember else None
-        self._checked: dict[str, SameBytes] = {}  # zips whose bytes this process read or wrote
+        self._remembered: dict[str, tuple[SameBytes, dict[str, Any]]] | None = {} if remember else None
         self._used: set[Path] = set()  # entries (their markers) this process read or wrote: never pruned
         self._wrote = False
 
@@ -77,47 +76,55 @@ class Cache:
         return cls(Path(os.environ.get(CACHE_ENV) or repo_root / ".cache" / "build"), remember=remember)
 
     # -- finished zips ----------------------------------------------------------------------
-    def zip(self, k: str) -> tuple[bytes, dict[str, Any]] | None:
-        """The zip and its report (whose "sha256" is the zip's checked hash), or None on a miss."""
+    def zip(self, k: str) -> tuple[SameBytes, dict[str, Any]] | None:
+        """The cached zip (the file, its bytes read only when needed: `SameBytes.read`) and its
+        report (whose "sha256" is the zip's checked hash), or None on a miss."""
         if self._remembered is not None and k in self._remembered:
             return self._remembered[k]
         data_file, meta_file = self.root / "zips" / f"{k}.zip", self.root / "zips" / f"{k}.json"
         try:
             meta = json.loads(meta_file.read_text())
-            with open(data_file, "rb") as fh:
-                info = os.fstat(fh.fileno())  # the file read, for same_bytes
-                data = fh.read()
+            info = os.stat(data_file)
         except (OSError, ValueError):
             return None
         # The report records the zip's hash: a truncated or swapped file is a miss, never shipped.
         # It also records the file it hashed (inode, size, modification time): while the zip is
-        # still that file, its bytes are the hashed ones, so they are not hashed again (a function
-        # with tens of megabytes of dependencies cost tens of milliseconds of every generation).
-        # Any write to the zip, or another file in its place, changes that identity: hashed again.
+        # still that file, its bytes are the hashed ones, so they are neither hashed nor even read
+        # here (out/ links the file; a function with tens of megabytes of dependencies cost tens of
+        # milliseconds of every generation). Any write to the zip, or another file in its place,
+        # changes that identity: read and hashed again.
         if not isinstance(meta, dict) or not isinstance(meta.get("sha256"), str):
             return None
         if meta.get("zip_identity") != list(identity(info)):
+            try:
+                with open(data_file, "rb") as fh:
+                    info = os.fstat(fh.fileno())  # the file hashed
+                    data = fh.read()
+            except OSError:
+                return None
             if meta["sha256"] != hashlib.sha256(data).hexdigest():
                 return None
             meta = self._write_meta(k, meta, info)  # checked: the next read trusts this file
-        self._checked[k] = SameBytes(str(data_file), identity(info))
+        same = SameBytes(str(data_file), identity(info), meta["sha256"])
         self._touch(meta_file)  # the report, not the zip: the zip's identity is what out/ links check
         if self._remembered is not None:
-            self._remembered[k] = (data, meta)
-        return data, meta
+            self._remembered[k] = (same, meta)
+        return same, meta
 
-    def put_zip(self, k: str, data: bytes, meta: dict[str, Any]) -> None:
+    def put_zip(self, k: str, data: bytes, meta: dict[str, Any]) -> SameBytes:
+        """Cache `data` as zip `k`; return the file written, linkable into out/."""
         folder = self.root / "zips"
         folder.mkdir(parents=True, exist_ok=True)
         # Written by rename with a new file's permissions (mkstemp's 0600 would follow a hard link into out/).
         replace_file(folder / f"{k}.zip", data)
         info = os.stat(folder / f"{k}.zip")
         meta = self._write_meta(k, {**meta, "sha256": hashlib.sha256(data).hexdigest()}, info)
-        self._checked[k] = SameBytes(str(folder / f"{k}.zip"), identity(info))
+        same = SameBytes(str(folder / f"{k}.zip"), identity(info), meta["sha256"])
         if self._remembered is not None:
-            self._remembered[k] = (data, meta)
+            self._remembered[k] = (same, meta)
         self._used.add(folder / f"{k}.json")
         self._wrote = True
+        return same
 
     def _write_meta(self, k: str, meta: dict[str, Any], info: os.stat_result) -> dict[str, Any]:
         """The zip's report, with the identity of the zip file whose bytes hash to its sha256.
@@ -125,10 +132,6 @@ class Cache:
         meta = {**meta, "zip_identity": list(identity(info))}
         replace_file(self.root / "zips" / f"{k}.json", json.dumps(meta, sort_keys=True).encode())
         return meta
-
-    def same_bytes(self, k: str) -> SameBytes | None:
-        """The cached zip `k` as this process last read or wrote it, for hard-linking into out/."""
-        return self._checked.get(k)
 
     # -- installed trees --------------------------------------------------------------------
     def tree(self, kind: str, k: str, install: Callable[[Path, Path], None]) -> Path:
