@@ -311,6 +311,22 @@ def test_parameter_names_are_checked(prefix, why):
         load(text)
 
 
+@pytest.mark.parametrize("name, valid", [
+    ("/catalog/prod/api/url", True), ("catalog/x", False), ("/Catalog/A_b.c-d", True),
+    ("/aws/x", False), ("/AWS/x", False), ("/Ssm/x", False), ("aws/x", False), ("/awsome/x", False),
+    ("/x/aws", True), ("/a b", False), ("/" + "/".join("abcdefghijklmno"), True),
+    ("/" + "/".join("abcdefghijklmnop"), False),
+])
+def test_the_parameter_name_rule_is_parameter_stores(name, valid):
+    """At most 15 levels of letters, digits and _.-, not beginning with aws or ssm in any case
+    (the case-insensitive part of the pattern is the prefix alone)."""
+    import re
+
+    from infra.config.names import PARAMETER
+
+    assert bool(re.fullmatch(PARAMETER.pattern, name)) is valid
+
+
 def test_a_certificate_domain_longer_than_acm_allows_is_refused():
     text = sub(config_text("secure-api"), '[edge]\nprice_class = "PriceClass_100"\n',
                '[edge]\nprice_class = "PriceClass_100"\ndomain = "' + "d" * 60 + '.com"\nhosted_zone_id = "Z123"\n')

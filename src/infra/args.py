@@ -19,11 +19,13 @@ from infra.render import STDOUT, unwritable_reason
 # Where `lint` keeps the findings of templates it has linted, and `watch` reads and adds to them
 # (relative to the working directory: make runs in the repository).
 LINT_CACHE_DIR = Path(".cache/lint")
-DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*$")
+# Patterns as text, compiled (and cached by `re`) when a command first parses such an option:
+# every command imports this module, and most never do.
+DURATION = r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*$"
 
 
 MAX_DURATION_S = 366 * 24 * 3600.0   # a year: longer is a mistake (and past what CloudWatch Logs keeps)
-BARE_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
+BARE_NUMBER = r"^\d+(?:\.\d+)?$"
 
 
 class Duration(click.ParamType[float]):
@@ -39,10 +41,10 @@ class Duration(click.ParamType[float]):
                 self.fail(f"{value!r} seconds is not a duration of more than zero and at most a year.", param, ctx)
             return seconds
         text = str(value).strip().lower()
-        if BARE_NUMBER.match(text):
+        if re.match(BARE_NUMBER, text):
             seconds = float(text) * 60
         else:
-            match = DURATION.match(text)
+            match = re.match(DURATION, text)
             if not text or not match or not any(match.groups()):
                 self.fail(f"'{value}' is not a duration (examples: 90s, 15m, 1h, 1h30m; a bare number is minutes).", param, ctx)
             h, m, s = (float(g) if g else 0.0 for g in match.groups())
@@ -84,18 +86,17 @@ class EndpointUrl(click.ParamType[str]):
 # S3 bucket naming rules (docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html):
 # the characters and length the config checks for generated names (names.BUCKET), and no two
 # adjacent dots, not an IP address, none of the reserved prefixes and suffixes.
-BUCKET_NAME = re.compile(BUCKET.pattern)
-IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+IP_ADDRESS = r"^\d+\.\d+\.\d+\.\d+$"
 RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", "--x-s3", "--table-s3", ".mrap")
 
 
 def bucket_problem(name: str) -> str | None:
     """Why `name` cannot be an S3 bucket name (None when it can)."""
-    if not BUCKET_NAME.fullmatch(name):
+    if not re.fullmatch(BUCKET.pattern, name):
         return (f"'{name}' is not a valid S3 bucket name (3-63 characters: lowercase letters, digits, dots "
                 "and hyphens, starting and ending with a letter or digit)")
-    if ".." in name or IP_ADDRESS.match(name):
+    if ".." in name or re.match(IP_ADDRESS, name):
         return f"'{name}' is not a valid S3 bucket name (no adjacent dots, not an IP address)"
     if name.startswith(RESERVED_BUCKET_PREFIXES) or name.endswith(RESERVED_BUCKET_SUFFIXES):
         return f"'{name}' is not a valid S3 bucket name (it uses a prefix or suffix S3 reserves)"

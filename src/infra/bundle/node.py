@@ -128,19 +128,20 @@ def native_addons(packages: list[str], node_modules: Path) -> list[str]:
     return sorted(native)
 
 
-_UNRESOLVED = re.compile(r'Could not resolve "([^"]+)"')
+# Read only from a failed bundle's output: compiled (and cached by `re`) then, not at every import.
+_UNRESOLVED = r'Could not resolve "([^"]+)"'
 # esbuild's location of the import it could not resolve: "    node_modules/x/index.js:3:17:".
-_LOCATION = re.compile(r"^\s+(\S+?):\d+:\d+:\s*$", re.MULTILINE)
+_LOCATION = r"(?m)^\s+(\S+?):\d+:\d+:\s*$"
 
 
 def unresolved_import(output: str, recipe: Recipe, what: str) -> BuildError | None:
     """esbuild's "Could not resolve" said as what it is in the function's own declaration (exit 2):
     a missing file, a devDependency (never bundled), a package package.json does not name, or an
     entry point a dependency does not have. An import inside a dependency is left as esbuild said it."""
-    found = _UNRESOLVED.search(output)
+    found = re.search(_UNRESOLVED, output)
     if not found:
         return None
-    where = _LOCATION.search(output, found.end())
+    where = re.compile(_LOCATION).search(output, found.end())  # (re caches the compiled pattern)
     if where and "node_modules/" in where.group(1):
         return None   # a dependency's own import: not the function's code; esbuild's words stand
     spec = found.group(1)

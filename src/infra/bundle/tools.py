@@ -50,7 +50,9 @@ def uv_version() -> str:
 
     spec = importlib.machinery.PathFinder.find_spec("uv")  # finds the package without running it
     if spec is not None and spec.origin:
-        found = list(Path(spec.origin).parent.parent.glob("uv-*.dist-info/METADATA"))
+        site = Path(spec.origin).parent.parent  # (listed, not globbed: a glob compiles a pattern)
+        found = [site / name / "METADATA" for name in os.listdir(site)
+                 if name.startswith("uv-") and name.endswith(".dist-info") and (site / name / "METADATA").is_file()]
         if len(found) == 1:
             with open(found[0], encoding="utf-8") as fh:
                 for line in fh:
