@@ -316,6 +316,7 @@ def test_parameter_names_are_checked(prefix, why):
     ("/aws/x", False), ("/AWS/x", False), ("/Ssm/x", False), ("aws/x", False), ("/awsome/x", False),
     ("/x/aws", True), ("/a b", False), ("/" + "/".join("abcdefghijklmno"), True),
     ("/" + "/".join("abcdefghijklmnop"), False),
+    ("/\u212aeys/x", False),  # the Kelvin sign: a K only to a case-insensitive class; Parameter Store takes ASCII
 ])
 def test_the_parameter_name_rule_is_parameter_stores(name, valid):
     """At most 15 levels of letters, digits and _.-, not beginning with aws or ssm in any case

@@ -664,6 +664,25 @@ def test_a_cache_hit_is_not_read_until_its_bytes_are_needed_and_then_checked(pro
         again.asset.data  # noqa: B018
 
 
+def test_a_dependencies_zip_gone_after_it_was_checked_is_zipped_again(project, fake, monkeypatch):
+    """Another process may remove or rewrite a cache entry between its check and its read: the
+    installed dependencies are then zipped again, not an error."""
+    cache = Cache(project / "cache")
+    build_code(load(project, PY_FN), cache=cache)
+    (project / "f" / "app.py").write_text("def handler(e, c):\n    return 2\n")  # the function's zip misses
+    real_zip = Cache.zip
+
+    def vanishing(self, k):
+        hit = real_zip(self, k)
+        if hit is not None:
+            Path(hit[0].path).unlink()
+        return hit
+    monkeypatch.setattr(Cache, "zip", vanishing)
+    code = build_code(load(project, PY_FN), cache=Cache(project / "cache"))["f"]
+    assert {"six.py", "pkg/__init__.py", "app.py"} <= set(names(code.asset.data)) and len(fake) == 1
+    assert b"return 2" in zipfile.ZipFile(io.BytesIO(code.asset.data)).read("app.py")
+
+
 def test_a_uv_lock_that_no_longer_matches_pyproject_is_refused_not_installed_without_the_new_dependency(tmp_path):
     """`uv export --frozen` would export the old lock: the added dependency missing at run time."""
     import shutil

@@ -40,7 +40,8 @@ class Output:
 
 def generate(cfg: Config, lock: dict[str, str] | None = None, progress: Progress = lambda _: None,
              cache: Cache | None = None) -> Output:
-    """Every file of one config's output directory, in memory, and the updated lock.
+    """Every file of one config's output directory, and the updated lock: in memory, but for
+    the zips the build cache holds, which are named (`Output.same`) and linked when written.
 
     `progress` hears about each function whose dependencies are installed or bundled (cache misses);
     `cache`: the build cache (default: the config's repository's)."""

@@ -23,7 +23,7 @@ from infra.bundle.cache import Cache, digest_files, key
 from infra.bundle.code import Code, Layer
 from infra.bundle.recipe import Recipe, RecipeError, detect
 from infra.config.schema import Config
-from infra.errors import ConfigError
+from infra.errors import ConfigError, UserError
 from infra.naming import logical_id
 from infra.records import record
 
@@ -121,8 +121,8 @@ def _plain(run: _Run, source: str) -> tuple[Asset, int]:
 
 
 def _cached(run: _Run, zip_key: str, source: str) -> tuple[Asset, dict] | None:
-    """The cached zip `zip_key` as the asset of `source` (its hash checked on reading, its file
-    linkable into out/) and its report, or None on a miss."""
+    """The cached zip `zip_key` as the asset of `source` (the cache's file, with the hash the
+    cache checked: linked into out/, read only if that fails) and its report, or None on a miss."""
     hit = run.cache.zip(zip_key)
     if hit is None:
         return None
@@ -224,7 +224,10 @@ def _deps_zip(run: _Run, deps_key: str, deps: list[tuple[str, Path]]) -> bytes:
     part_key = key(deps=deps_key, mode="dependencies")
     hit = run.cache.zip(part_key)
     if hit is not None:
-        return hit[0].read()
+        try:
+            return hit[0].read()
+        except UserError:  # gone or changed since it was checked (another process): zipped again
+            pass
     data = zip_entries(deps, executable=lambda _: True)
     run.cache.put_zip(part_key, data, {})
     return data
