@@ -5,13 +5,15 @@ Thin on purpose: it parses arguments and calls the library in src/infra.
 """
 import gc
 import sys
-from pathlib import Path
 
 if __name__ == "__main__":
     # This process runs one command, and the cycle collector waits until it is known: imports make
-    # no garbage worth collecting, and a fast_exit command (templates) ends the process before any
-    # would matter. Every other command gets it back before it runs (infra.command.Group.main).
+    # no garbage worth collecting (pathlib's below included), and a fast_exit command (templates)
+    # ends the process before any would matter. Every other command gets it back before it runs
+    # (infra.command.Group.main).
     gc.disable()
+
+from pathlib import Path  # noqa: E402
 
 _REPO = Path(__file__).resolve().parent
 _VENV = _REPO / ".venv"
