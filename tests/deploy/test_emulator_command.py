@@ -26,7 +26,7 @@ def start_emulator(port: int) -> tuple[subprocess.Popen, list[str]]:
                             start_new_session=True)
     lines: list[str] = []
     deadline = time.monotonic() + 60
-    while not any("--disable-termination-protection" in line for line in lines):  # the banner's last line
+    while not any("generate.py sync " in line for line in lines):  # the banner's last line
         line = proc.stderr.readline()
         assert line or proc.poll() is None, "".join(lines)
         assert time.monotonic() < deadline, "the emulator did not start"
@@ -41,6 +41,8 @@ def test_deploy_outputs_and_destroy_against_the_emulator_command(cli, aws_env, t
     try:
         assert banner[0].startswith(f"emulator: {url} (moto 5.2.5")
         assert any("export AWS_ACCESS_KEY_ID=testing" in line for line in banner)
+        # sync refuses production stages: the banner's sync example is a development one
+        assert any(f"sync    --config config/secure-api.toml --endpoint-url {url}" in line for line in banner)
         config = tmp_path / "shop.toml"
         config.write_text("# stands in for a stage config\n")
         monkeypatch.setattr(manifest, "_generate", lambda c, out: write_stage(out))

@@ -145,6 +145,10 @@ def run_emulator(port: int, *, log: str | None = None, say: Callable[[str], None
         say(f"  python generate.py diff    --config config/catalog-api.toml --endpoint-url {url}")
         say(f"  python generate.py destroy --config config/catalog-api.toml --endpoint-url {url} "
             "--disable-termination-protection")
+        say("A development stage, which sync (and watch --sync) updates in place; production ones are refused:")
+        say(f"  python generate.py deploy  --config config/secure-api.toml --endpoint-url {url} "
+            "--require-approval never")
+        say(f"  python generate.py sync    --config config/secure-api.toml --endpoint-url {url}")
         while server.running():
             time.sleep(0.5)
         raise DeployError(f"The emulator stopped by itself (exit code {server.exit_code()})"
