@@ -9,7 +9,7 @@ from troposphere import GetAtt, Join, Ref, cloudwatch as cw
 
 from infra.builders import storage
 from infra.builders.alarms import PERIOD, alarm
-from infra.config.names import index_alarm
+from infra.config.names import index_alarm, table_alarm
 from infra.config.schema import Config
 from infra.naming import logical_id, physical
 from infra.stack import Stack
@@ -29,7 +29,7 @@ def table_bundle(cfg: Config, name: str) -> Stack:
     if cfg.monitoring and cfg.monitoring.alarms.table_throttles:
         limit = cfg.monitoring.alarms.table_throttles
         dims = [cw.MetricDimension(Name="TableName", Value=Ref(table))]
-        st.add(alarm(cfg, st, logical_id(name, "ThrottlesAlarm"), f"{name}-throttles",
+        st.add(alarm(cfg, st, logical_id(name, "ThrottlesAlarm"), table_alarm(name),
                      f"{name} table throttle events above {limit}", limit, Metrics=_throttles(dims)))
         # An index's throttles are its own metrics (dimensions TableName and
         # GlobalSecondaryIndexName): https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/metrics-dimensions.html

@@ -97,7 +97,7 @@ def generated(cfg: Config) -> Iterator[Name]:
             yield Name(f"functions.{name}", _physical(cfg, function_errors_name(name)), ALARM)
     if cfg.monitoring and cfg.monitoring.alarms.table_throttles:
         for name, table in cfg.tables.items():
-            yield Name(f"tables.{name}", _physical(cfg, f"{name}-throttles"), ALARM)
+            yield Name(f"tables.{name}", _physical(cfg, table_alarm(name)), ALARM)
             for index in table.indexes:
                 yield Name(f"tables.{name}.indexes.{index}", _physical(cfg, index_alarm(name, index)), ALARM)
     if cfg.api:
@@ -160,6 +160,11 @@ API_ALARMS = {
 def function_errors_name(function: str) -> str:
     """Name suffix of a function's errors alarm (`<project>-<stage>-<function>-errors`)."""
     return f"{function}-errors"
+
+
+def table_alarm(table: str) -> str:
+    """The throttle alarm of a table (before the `<project>-<stage>-` prefix)."""
+    return f"{table}-throttles"
 
 
 def index_alarm(table: str, index: str) -> str:
