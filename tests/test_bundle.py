@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import zipfile
 from pathlib import Path
 
@@ -627,17 +628,18 @@ def test_each_python_runtime_gets_wheels_for_its_own_glibc(runtime, platform):
     assert bpython.uv_platform("x86_64", runtime) == platform
 
 
-def test_uvs_version_is_read_from_its_metadata_as_importlib_metadata_reads_it(monkeypatch, tmp_path):
+def test_uvs_version_is_the_installed_one_and_a_missing_uv_says_how_to_install_it(monkeypatch):
     import importlib.metadata
-    import importlib.util
 
-    btools.uv_version.cache_clear()
     assert btools.uv_version() == importlib.metadata.version("uv")
-    # Where uv's METADATA is not beside the package (another layout), importlib.metadata answers.
-    btools.uv_version.cache_clear()
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    assert btools.uv_version() == importlib.metadata.version("uv")
-    btools.uv_version.cache_clear()
+    monkeypatch.setattr(btools, "installed_version", lambda dist, package: None)
+    btools.uv_binary.cache_clear()
+    monkeypatch.setitem(sys.modules, "uv", None)  # `from uv import find_uv_bin` fails as if not installed
+    try:
+        with pytest.raises(btools.BuildError, match="uv is not installed"):
+            btools.uv_version()
+    finally:
+        btools.uv_binary.cache_clear()
 
 
 def test_a_cache_hit_is_not_read_until_its_bytes_are_needed_and_then_checked(project, fake):

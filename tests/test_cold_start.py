@@ -14,7 +14,13 @@ from support.shipped import REPO
 from infra import lazy_imports
 from infra.render import replace_dirs, replace_file
 
-NEVER_LOADED = ("cfn_flip", "yaml", "cfn_tools", "boto3", "tempfile", "random", "importlib.util")  # and submodules
+NEVER_LOADED = ("cfn_flip", "yaml", "cfn_tools", "boto3", "tempfile", "random", "importlib.util",
+                "importlib.metadata")  # and submodules
+# A lint whose every template is in its cache replays findings: it runs no cfn-lint, forks no
+# worker and reads cfn-lint's version from its METADATA (importlib.metadata parses it with the
+# email package, once per template as it was called).
+NEVER_LOADED_BY_A_CACHED_LINT = ("cfnlint", "sympy", "multiprocessing", "concurrent.futures", "importlib.metadata",
+                                 "email")
 
 
 def test_a_warm_generation_loads_no_module_it_does_not_use(tmp_path):
@@ -34,6 +40,23 @@ def test_a_warm_generation_loads_no_module_it_does_not_use(tmp_path):
     import troposphere
 
     assert "Resources" in troposphere.Template().to_yaml()  # the deferred module loads on first use
+
+
+def test_a_lint_that_replays_every_template_loads_no_lint_machinery(tmp_path):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    for argv in (["templates", "--config", "config/catalog-api.toml", "--out", str(out)],
+                 ["lint", str(out), "--cache-dir", str(cache)]):  # the first lint fills the cache
+        subprocess.run([sys.executable, "generate.py", *argv], cwd=REPO, capture_output=True, check=True, timeout=300)
+    code = ("import json, sys; sys.path[:0] = ['src', '.']; from infra.cli import main\n"
+            f"try:\n    main(['lint', {str(out)!r}, '--cache-dir', {str(cache)!r}])\n"
+            "except SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+            f"never = {NEVER_LOADED_BY_A_CACHED_LINT!r}\n"
+            "print(json.dumps(sorted(m for m in sys.modules if any(m == n or m.startswith(n + '.') for n in never))))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "0 errors" in proc.stdout
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
 
 
 def test_generate_py_puts_src_first_and_each_path_once():

@@ -2,7 +2,6 @@
 item 27): a new cfn-lint version changes every key, and an entry of the wrong shape is a miss."""
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import shutil
 
@@ -10,6 +9,13 @@ import pytest
 
 import infra.lint as lint_module
 from infra.lint import LintCache, cache_key, lint
+
+
+def _upgrade_cfn_lint(monkeypatch):
+    """The version lint reads (once per process: the cfn-lint it runs is the one it loaded) is now another."""
+    real = lint_module.installed_version
+    monkeypatch.setattr(lint_module, "installed_version",
+                        lambda dist, package: "999.0.0" if dist == "cfn-lint" else real(dist, package))
 
 
 @pytest.fixture
@@ -31,17 +37,13 @@ def test_a_new_cfn_lint_version_changes_the_key(broken, monkeypatch):
     root = work / "root.json"
     body = root.read_bytes()
     before = cache_key(root, body, json.loads(body), "us-east-1")
-    real = importlib.metadata.version
-    monkeypatch.setattr(importlib.metadata, "version",
-                        lambda name: "999.0.0" if name == "cfn-lint" else real(name))
+    _upgrade_cfn_lint(monkeypatch)
     assert cache_key(root, body, json.loads(body), "us-east-1") != before
 
 
 def test_entries_of_another_cfn_lint_are_not_read(broken, monkeypatch):
     work, cache = broken
-    real = importlib.metadata.version
-    monkeypatch.setattr(importlib.metadata, "version",
-                        lambda name: "999.0.0" if name == "cfn-lint" else real(name))
+    _upgrade_cfn_lint(monkeypatch)
     calls = []
     run = lint_module._run_cfn_lint
     monkeypatch.setattr(lint_module, "_run_cfn_lint", lambda *a, **k: calls.append(a) or run(*a, **k))

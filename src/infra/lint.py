@@ -5,13 +5,11 @@ import contextlib
 import gc
 import hashlib
 import json
-import multiprocessing
 import os
 import re
 import signal
 import sys
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from infra import quotas
 from infra.errors import QuotaError, UsageError
 from infra.lru import check_due, least_recently_used, mark_used
 from infra.render import compact_json, replace_file
+from infra.versions import installed_version
 
 LINT_CACHE_MAX_ENTRIES = 5000    # a few MB of small JSON files: hundreds of runs of every shipped template
 LINT_CACHE_PRUNE_EVERY_S = 3600
@@ -166,10 +165,8 @@ def cache_key(file: Path, body: bytes, template: dict, region: str) -> str:
     them; GetAtt reads their outputs), the region, and cfn-lint's version and our settings. Any
     change gives another key, so a stale entry is never read; a change inside a child that
     leaves its interface as it was does not re-lint the parent."""
-    from importlib.metadata import version
-
     digest = hashlib.sha256()
-    for part in (f"cfn-lint {version('cfn-lint')}", f"include I; ignore {','.join(IGNORED)}", region,
+    for part in (f"cfn-lint {installed_version('cfn-lint', 'cfnlint')}", f"include I; ignore {','.join(IGNORED)}", region,
                  file.name):
         digest.update(part.encode() + b"\0")
     digest.update(body)
@@ -333,7 +330,12 @@ def _lint_files(region: str, files: list[str], kept: MemoryLintCache | None = No
 def _run_cfn_lint(by_region: dict[str, list[Path]], jobs: int | None) -> dict[str, list[tuple]]:
     """Findings per file. Batches are balanced by template size over every core; the workers are
     forked after cfn-lint is imported, so none of them imports it again."""
-    import cfnlint.runner  # noqa: F401  (loaded before forking: the workers share it)
+    # Loaded here, not at the top (a run whose templates are all cached needs none of them: about
+    # 15 ms for multiprocessing and concurrent.futures alone), and before forking: the workers share them.
+    import concurrent.futures.process  # noqa: F401
+    import multiprocessing  # noqa: F401
+
+    import cfnlint.runner  # noqa: F401
 
     with _collector_beside_cfn_lint():
         return _lint_batches(by_region, jobs)
@@ -374,6 +376,9 @@ def _lint_batches(by_region: dict[str, list[Path]], jobs: int | None) -> dict[st
         for region, names in batches:
             results.update(_lint_files(region, names))
         return results
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     ctx = multiprocessing.get_context("fork")
     pool = ProcessPoolExecutor(max_workers=min(jobs, len(batches)), mp_context=ctx, initializer=_quiet_worker)
     try:

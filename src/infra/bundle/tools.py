@@ -19,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from infra.errors import UserError
+from infra.versions import installed_version
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ESBUILD_SPEC = Path(__file__).with_name("esbuild")
@@ -40,33 +41,13 @@ def uv_binary() -> str:
     return os.fsdecode(find_uv_bin())
 
 
-@lru_cache(maxsize=1)
 def uv_version() -> str:
-    """uv's version, part of every Python build's cache key: the `Version:` line of the METADATA
-    in uv's .dist-info folder beside the `uv` package, the file importlib.metadata reads too.
-    Read directly because importing importlib.metadata (it imports the email package) was about
-    12 ms of every cold `templates`; importlib.metadata answers when that file is not found."""
-    import importlib.machinery  # loaded with the interpreter (importlib.util would import more)
-
-    spec = importlib.machinery.PathFinder.find_spec("uv")  # finds the package without running it
-    if spec is not None and spec.origin:
-        site = Path(spec.origin).parent.parent  # (listed, not globbed: a glob compiles a pattern)
-        found = [site / name / "METADATA" for name in os.listdir(site)
-                 if name.startswith("uv-") and name.endswith(".dist-info") and (site / name / "METADATA").is_file()]
-        if len(found) == 1:
-            with open(found[0], encoding="utf-8") as fh:
-                for line in fh:
-                    if not line.strip():  # the headers end at the first blank line
-                        break
-                    if line.startswith("Version:"):
-                        return line.split(":", 1)[1].strip()
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("uv")
-    except PackageNotFoundError:
+    """uv's version, part of every Python build's cache key."""
+    found = installed_version("uv", "uv")
+    if found is None:
         uv_binary()  # raises the install hint
         return "unknown"
+    return found
 
 
 @lru_cache(maxsize=1)
