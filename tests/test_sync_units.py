@@ -8,6 +8,7 @@ import io
 import functools
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -523,6 +524,137 @@ def test_watch_sees_a_removed_handler_directory_come_back(tmp_path):
         assert "0 finding(s)" in said[wait_for("catalog-api.toml: generated in", failed)]
 
 
+def test_watch_builds_a_new_function_once_the_handler_its_error_asks_for_is_created(tmp_path):
+    """The README's flow: a function added to the config before its handler exists fails to build
+    ("handler directory ... does not exist"); creating that directory (and then the file its next
+    error asks for) builds the config again, with no other save (watch used to keep only the
+    directories of the config's last good build)."""
+    from infra.sync.watch import _paths, affected, declared_sources, watched
+
+    config = tmp_path / "catalog-api.toml"
+    shutil.copy(REPO / "config" / "catalog-api.toml", config)
+    shutil.copy(REPO / "config" / "catalog-api.lock.json", tmp_path / "catalog-api.lock.json")
+    orders = tmp_path / "handlers" / "orders"
+    block = (f'\n[functions.orders]\ndescription = "Orders"\nruntime = "python3.14"\nsource = "{orders}"\n'
+             'handler = "app.handler"\narchitecture = "arm64"\n'
+             '\n[[api.routes]]\nmethod = "GET"\npath = "/orders"\nfunction = "orders"\n')
+    (before,) = watched([config])
+    config.write_text(config.read_text() + block)
+    (item,) = watched([config], [before])                   # does not load: orders/ is missing
+    assert item.sources == before.sources | {orders} and declared_sources(config, REPO) >= {orders}
+    assert tmp_path in _paths([item])                        # the nearest folder that exists
+    assert affected({orders}, [item]) == ([item], [orders])
+    assert declared_sources(tmp_path / "nowhere.toml", REPO) == set()
+
+    config.write_text(config.read_text().removesuffix(block))
+    with watching([config], tmp_path / "out") as said:
+        def next_line(text: str, timeout: float = 120.0) -> str:
+            """The first line holding `text` said after every line so far."""
+            start, deadline = len(said), time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                for line in said[start:]:
+                    if text in line:
+                        return line
+                time.sleep(0.05)
+            raise AssertionError(f"{text!r} not said within {timeout} s: {said}")
+
+        said_line(said, "watching")
+        config.write_text(config.read_text() + block)
+        assert "does not exist" in next_line("build failed: ")
+        orders.mkdir(parents=True)                           # the directory (and its parent), not yet its app.py
+        assert "needs app.py" in next_line("build failed: ")
+        shutil.copy(REPO / "handlers" / "products" / "app.py", orders / "app.py")
+        assert "0 finding(s)" in next_line("catalog-api.toml: generated in")
+    assert "orders" in (tmp_path / "out" / "catalog-api" / "manifest.json").read_text()
+
+
+def _own_handlers(tmp_path: Path) -> Path:
+    """catalog-api with its handler directories (and the shared one their links lead to) copied
+    under `tmp_path`, all saved a while ago."""
+    import re
+
+    for name in ("products", "users", "shared"):
+        shutil.copytree(REPO / "handlers" / name, tmp_path / "handlers" / name, symlinks=True,
+                        ignore=shutil.ignore_patterns("node_modules", "__pycache__", "tests"))
+    config = tmp_path / "catalog-api.toml"
+    config.write_text(re.sub(r'source = "handlers/(\w+)"', lambda m: f'source = "{tmp_path / "handlers" / m.group(1)}"',
+                             (REPO / "config" / "catalog-api.toml").read_text()))
+    shutil.copy(REPO / "config" / "catalog-api.lock.json", tmp_path / "catalog-api.lock.json")
+    _saved_a_while_ago(tmp_path)
+    return config
+
+
+def _after(said: list[str], start: int, text: str, timeout: float = 120.0) -> str:
+    """The first line holding `text` that a running watch said after its first `start` lines."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in said[start:]:
+            if text in line:
+                return line
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} not said within {timeout} s: {said}")
+
+
+def test_a_new_link_in_a_handler_directory_is_a_change(tmp_path):
+    """`ln -s ../shared/secret_rotation.py handlers/products/rotation.py` adds a file to the zip;
+    the event's path leads to handlers/shared, which no config builds from: watch takes the path as
+    named too (it used to see only where the link leads, and rebuilt nothing)."""
+    config = _own_handlers(tmp_path)
+    with watching([config], tmp_path / "out") as said:
+        said_line(said, "watching")
+        start = len(said)
+        (tmp_path / "handlers" / "products" / "rotation.py").symlink_to("../shared/secret_rotation.py")
+        assert "rotation.py" in _after(said, start, "changed: ", timeout=30)
+        _after(said, start, "catalog-api.toml: generated in")
+
+
+def test_a_save_while_a_build_changes_the_watched_folders_is_not_lost(tmp_path, monkeypatch):
+    """A config save that adds a function with a handler directory of its own changes the folders
+    watched, so the notifier is replaced after that build; a handler saved while the build (and its
+    sync, or a fallback deploy of minutes) ran is found by its time (it used to be lost with the
+    old notifier's events)."""
+    import infra.sync.watch as watch_module
+
+    config = _own_handlers(tmp_path)
+    shutil.copytree(tmp_path / "handlers" / "products", tmp_path / "handlers" / "extra", symlinks=True)
+    products = tmp_path / "handlers" / "products" / "app.py"
+    real = watch_module.Session.rebuild
+    builds: list[int] = []
+
+    def rebuild(self, configs):
+        ok = real(self, configs)
+        builds.append(1)
+        if len(builds) == 2:     # the build has read the files: the user saves while it syncs
+            products.write_text(products.read_text() + "\nSAVED_DURING_SYNC = 1\n")
+        return ok
+
+    monkeypatch.setattr(watch_module.Session, "rebuild", rebuild)
+    with watching([config], tmp_path / "out") as said:
+        said_line(said, "watching")
+        start = len(said)
+        config.write_text(config.read_text() + f'''
+[functions.extra]
+runtime = "python3.14"
+source = "{tmp_path / "handlers" / "extra"}"
+handler = "app.handler"
+''')
+        assert _after(said, start, "changed: ") == "changed: catalog-api.toml"
+        start = said.index("changed: catalog-api.toml", start) + 1
+        assert "app.py" in _after(said, start, "changed: ", timeout=30)
+    assert len(builds) == 3
+
+
+def _saved_a_while_ago(folder: Path) -> None:
+    """Every file and folder under `folder` as if saved a minute ago: watch counts what was saved
+    from the start of its last build on (by the file's time) as changed, and a test that writes its
+    files just before starting it must not have them counted again."""
+    import os
+
+    past = time.time_ns() - 60_000_000_000
+    for path in [folder, *folder.rglob("*")]:
+        os.utime(path, ns=(past, past), follow_symlinks=False)
+
+
 def test_a_handler_directory_back_while_no_watcher_ran_is_still_seen(tmp_path, monkeypatch):
     """The directory comes back between the failed build and the moment the new watcher runs
     (no event for it): the new watcher's first look finds it, and the config is built again."""
@@ -534,6 +666,7 @@ def test_a_handler_directory_back_while_no_watcher_ran_is_still_seen(tmp_path, m
     text = (REPO / "config" / "catalog-api.toml").read_text()
     config.write_text(text.replace('source = "handlers/products"', f'source = "{handler}"', 1))
     away = tmp_path / "away"
+    _saved_a_while_ago(tmp_path)
     watchers: list[list[Path]] = []
 
     def scripted(paths, **_kwargs):

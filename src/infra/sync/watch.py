@@ -10,6 +10,7 @@ and watching goes on; Ctrl-C ends the process with exit code 130.
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -67,9 +68,11 @@ def linked(sources: Iterable[Path], root: Path) -> set[Path]:
 
 def watched(configs: list[Path], previous: Iterable[Watched] = ()) -> list[Watched]:
     """Each config with its handler directories (read from the config itself). A config that does
-    not load keeps the directories it had in `previous`: a handler directory that is removed and
-    comes back (a branch switch) is seen coming back, and the config is built again."""
-    from infra.config import load_config
+    not load keeps the directories it had in `previous` (a handler directory that is removed and
+    comes back, a branch switch, is seen coming back) and adds those its TOML names: a handler
+    directory or file its error asks for (a function just added) is seen when it is created. Either
+    way the config is built again."""
+    from infra.config import REPO_ROOT, load_config
 
     known = {item.config: item for item in previous}
     found = []
@@ -79,12 +82,29 @@ def watched(configs: list[Path], previous: Iterable[Watched] = ()) -> list[Watch
             cfg = load_config(path)
         except UserError:
             old = known.get(path)
-            found.append(Watched(path, set(old.sources), set(old.links)) if old else Watched(path))
+            sources = (set(old.sources) if old else set()) | declared_sources(path, REPO_ROOT)
+            found.append(Watched(path, sources, set(old.links) if old else set()))
             continue
         root = Path(cfg.root)
         sources = {(root / fn.source).resolve() for fn in cfg.functions.values()}
         found.append(Watched(path, sources, linked(sources, root.resolve())))
     return found
+
+
+def declared_sources(config: Path, root: Path) -> set[Path]:
+    """The handler directories a config's TOML names (each function's `source`, relative to
+    `root` as the config's are), read without validating it; none when it is not valid TOML."""
+    import tomli
+
+    try:
+        raw = tomli.loads(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomli.TOMLDecodeError):
+        return set()
+    functions = raw.get("functions")
+    if not isinstance(functions, dict):
+        return set()
+    return {(root / fn["source"]).resolve() for fn in functions.values()
+            if isinstance(fn, dict) and isinstance(fn.get("source"), str) and fn["source"].strip()}
 
 
 def relevant(path: Path, roots: Iterable[Path] = ()) -> bool:
@@ -123,9 +143,14 @@ def file_changes(paths: list[Path], *, ignore: list[Path], stop: Any = None,
         path = Path(name)
         return relevant(path, paths) and not any(path.is_relative_to(i) for i in ignore)
 
+    import os
+
     for batch in watch(*paths, debounce=debounce, step=STEP_MS, stop_event=stop, raise_interrupt=True,
                        watch_filter=wanted, yield_on_timeout=True, rust_timeout=READY_MS):
-        yield {Path(name).resolve() for _change, name in batch}
+        # Both the path as named and where it leads: a new link in a handler directory
+        # (products/rotation.py -> shared/...) is a change of that directory, and a save through
+        # a link a change of its target.
+        yield {p for _change, name in batch for p in (Path(os.path.abspath(name)), Path(name).resolve())}
 
 
 class Session:
@@ -242,6 +267,7 @@ def run_watch(configs: list[Path], out: Path, say: Callable[[str], None],
 
     configs = [c.resolve() for c in configs]
     session = Session(out, say, sync, lint_cache)
+    since = file_clock_ns()
     items, seen = _rebuild(session, configs, configs, watched(configs))
     while True:
         paths = _paths(items, folder)
@@ -252,10 +278,15 @@ def run_watch(configs: list[Path], out: Path, say: Callable[[str], None],
             if starting:
                 ready = True
                 say(f"watching {len(paths)} path(s) for changes{' (and syncing)' if sync else ''}; Ctrl-C stops")
-                # What happened while no watcher ran (a build, a restart on other folders) made no
-                # event: a handler directory that came or went since the last build counts as
-                # changed, and the config folder is looked at.
-                changes = changes | {src for src, existed in seen.items() if src.exists() != existed}
+                # No notifier ran from the start of the last build until now (the first build, or a
+                # build that changed the watched folders, whose notifier was dropped with the events
+                # it held): what was saved meanwhile is found by its time.
+                changes = changes | modified_since(paths, since, ignore)
+            # A handler directory that came or went since the last build counts as changed: what
+            # happened while no watcher ran (a build, a restart on other folders) made no event, and
+            # a directory created with its parent (`mkdir -p`) can be in place before the watch on
+            # the new parent is (the notifier's race), so its own event may never come.
+            changes = changes | {src for src, existed in seen.items() if src.exists() != existed}
             added: list[Path] = []
             if folder is not None and (changes or starting):
                 now = [c.resolve() for c in config_files(folder)]
@@ -276,11 +307,58 @@ def run_watch(configs: list[Path], out: Path, say: Callable[[str], None],
                 say("new config: " + ", ".join(p.name for p in added))
             if files and set(files) != set(added):
                 say("changed: " + ", ".join(p.name for p in files if p not in added))
+            since = file_clock_ns()
             items, seen = _rebuild(session, todo, configs, items)
             if _paths(items, folder) != paths:
                 break   # a config names other handler directories now: watch the new set
         else:
             return
+
+
+def file_clock_ns() -> int:
+    """A time that every file written from now on gets as its mtime or later (and that a file
+    written before this call reaches only if written within a millisecond or so of it). Linux
+    stamps files from its coarse clock (or, for some file systems, finer but never behind it):
+    wait for its next tick and take that. Other systems stamp them from the precise clock."""
+    clock = getattr(time, "CLOCK_REALTIME_COARSE", 5 if sys.platform.startswith("linux") else None)  # 5: Linux's id
+    if clock is None:
+        return time.time_ns() - 1_000_000
+    try:
+        start = time.clock_gettime_ns(clock)
+    except OSError:   # a kernel without it: its coarsest tick (10 ms) back
+        return time.time_ns() - 10_000_000
+    while (now := time.clock_gettime_ns(clock)) == start:   # at most one tick: a few milliseconds
+        time.sleep(0.0005)
+    # Less a millisecond: the cores' clocks can differ by a fraction of one (measured here: 0.3 ms,
+    # in a VM), and a file saved just before this call counted again costs only a rebuild.
+    return now - 1_000_000
+
+
+def modified_since(paths: list[Path], since_ns: int, ignore: list[Path]) -> set[Path]:
+    """The files and folders under `paths` written, created or renamed (their mtime or ctime) at or
+    after `since_ns`, among those a change of which `file_changes` reports; a folder stands for a
+    file removed from it. Both as named and resolved, as `file_changes` gives them."""
+    import os
+
+    found: set[Path] = set()
+    for root in paths:
+        for folder, dirs, files in os.walk(root):
+            here = Path(folder)
+            if any(here.is_relative_to(i) for i in ignore):
+                dirs[:] = []
+                continue
+            dirs[:] = [d for d in dirs if d not in EXCLUDED_DIRS and not d.startswith(".")]
+            for name in (*files, *dirs):
+                path = here / name
+                if any(path.is_relative_to(i) for i in ignore):
+                    continue
+                try:
+                    info = path.lstat()
+                except OSError:   # gone since it was listed
+                    continue
+                if max(info.st_mtime_ns, info.st_ctime_ns) >= since_ns and relevant(path, paths):
+                    found |= {path, path.resolve()}
+    return found
 
 
 def _rebuild(session: Session, todo: list[Path], configs: list[Path],
