@@ -253,6 +253,36 @@ def test_a_failed_code_update_puts_the_configuration_back_and_says_what_state_th
     stub.assert_no_pending_responses()
 
 
+@pytest.mark.parametrize("configured", [True, False])
+def test_a_code_update_that_never_finishes_says_whether_the_configuration_was_changed(configured):
+    """The code update stays InProgress past the wait, after the configuration update took effect:
+    nothing can be put back while it runs, and the error says that the new configuration stays
+    (and carries it, for the ledger); without a configuration change it says none was made."""
+    from infra.sync.apply import FunctionUpdate, PartlyApplied, Waiter, update_function
+
+    lam, stub = lambda_stub()
+    name = {"FunctionName": "shop-dev-items"}
+    env = {"Environment": {"Variables": {"MODE": "b"}}}
+    stub.add_response("get_function_configuration", config_answer(), name)
+    if configured:
+        stub.add_response("update_function_configuration", config_answer(**env), {**name, **env})
+    stub.add_response("update_function_code", config_answer(LastUpdateStatus="InProgress", **env),
+                      {**name, "ZipFile": b"zip"})
+    for _ in range(3):
+        stub.add_response("get_function_configuration", config_answer(LastUpdateStatus="InProgress", **env), name)
+    clock = iter(range(0, 10_000, 100))
+    update = FunctionUpdate("shop-dev/Compute > Fn", "shop-dev-items", code=b"zip", config=env if configured else {})
+    with stub, pytest.raises(PartlyApplied) as failed:
+        update_function(lam, update, Waiter(sleep=lambda _s: None, clock=lambda: float(next(clock)), limit=250))
+    text = str(failed.value)
+    assert text.startswith("shop-dev/Compute > Fn (shop-dev-items): the code update did not finish within 250 s")
+    if configured:
+        assert "Its new configuration (Environment) was applied before and stays" in text
+        assert failed.value.configured["Environment"] == env["Environment"]
+    else:
+        assert "Its configuration was not changed." in text and failed.value.configured is None
+
+
 def test_an_update_still_in_progress_is_waited_for_then_given_up_with_the_function_named():
     from infra.errors import DeployError
     from infra.sync.apply import Waiter

@@ -374,12 +374,37 @@ def test_termination_protection_is_refused(catalog, cli, emulator, tmp_path):
     assert "its root stack has termination protection" in error_line(result)
     assert code_sha(lam, "catalog-dev-products") == before
 
-    # A function deleted outside CloudFormation: named, exit 1, nothing else changed.
+    # A function deleted outside CloudFormation: named, exit 1, nothing else changed, also when
+    # another function to sync comes first (it used to be updated before the gone one was found).
     cfn.update_termination_protection(StackName=STACK, EnableTerminationProtection=False)
-    lam.delete_function(FunctionName="catalog-dev-products")
+    lam.delete_function(FunctionName="catalog-dev-users")
+    users = tmp_path / "handlers" / "users" / "index.mjs"
+    users.write_text(users.read_text() + "\nexport const edited = 1;\n")
     gone = cli("sync", *args)
     assert gone.exit_code == 1
-    assert "the function catalog-dev-products does not exist although CloudFormation lists it" in error_line(gone)
+    assert "the function catalog-dev-users does not exist although CloudFormation lists it" in error_line(gone)
+    assert code_sha(lam, "catalog-dev-products") == before, gone.output
+
+
+def test_watch_sync_follows_a_region_change_of_the_config(catalog, cli, emulator, tmp_path):
+    """watch --sync keeps its AWS sessions between saves: after the config's region is edited, a
+    save is synced in the new region (where the stage is not deployed: said so), never in the old
+    one, which the config no longer names."""
+    from infra.errors import DeployError
+    from infra.sync.commands import Fallback, Syncer
+
+    args = ["--config", catalog, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url]
+    lam = boto(emulator.endpoint_url, "lambda")
+    assert cli("deploy", *args, *CI).exit_code == 0
+    syncer = Syncer(Fallback(tmp_path / "out", None, None, emulator.endpoint_url, None, False, "broadening", (),
+                             False, None, tmp_path / ".cache" / "sync"))
+    assert syncer(catalog) == "nothing"
+    edit(catalog, 'region = "us-east-1"', 'region = "us-west-2"')
+    before = code_sha(lam, "catalog-dev-products")
+    edit(tmp_path / "handlers" / "products" / "app.py", "import re", "import re  # edited")
+    with pytest.raises(DeployError, match="is not deployed in us-west-2"):
+        syncer(catalog)
+    assert code_sha(lam, "catalog-dev-products") == before
 
 
 def test_a_stage_not_deployed_and_an_endpoint_that_does_not_answer(catalog, cli, emulator, tmp_path):

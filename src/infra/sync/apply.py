@@ -82,6 +82,16 @@ def previous_config(live: dict[str, Any], keys: list[str]) -> dict[str, Any] | N
     return out
 
 
+def check_function(lam: Any, update: FunctionUpdate) -> None:
+    """Raise FunctionGone when the function does not exist (deleted outside CloudFormation)."""
+    try:
+        lam.get_function_configuration(FunctionName=update.name)
+    except aws_exceptions() as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            raise FunctionGone(update.label, update.name) from None
+        raise
+
+
 def update_function(lam: Any, update: FunctionUpdate, waiter: Waiter) -> dict[str, Any]:
     """Apply `update`; the function's configuration afterwards. A failure raises a DeployError that
     names the function and the state it is left in (its previous configuration and code)."""
@@ -111,13 +121,28 @@ def update_function(lam: Any, update: FunctionUpdate, waiter: Waiter) -> dict[st
                                   else {"ZipFile": update.code})
         failure = ""
         try:
-            answer = waiter.function(lam, name, label, lam.update_function_code(FunctionName=name, **kwargs))
-            if answer.get("LastUpdateStatus") == "Failed":
-                failure = _state(answer)
-            elif answer.get("CodeSha256") != code_sha256(update.code):
-                failure = f"Lambda reports CodeSha256 {answer.get('CodeSha256')}, not that of the new zip"
+            started = lam.update_function_code(FunctionName=name, **kwargs)
         except aws_exceptions() as exc:
             failure = f"{error_code(exc)}: {error_message(exc)}"
+        else:
+            try:
+                answer = waiter.function(lam, name, label, started)
+            except DeployError:   # still InProgress: nothing can be put back while it runs
+                raise PartlyApplied(
+                    f"{label} ({name}): the code update did not finish within {int(waiter.limit)} s (Lambda "
+                    "still reports it InProgress). " + (
+                        "Its configuration was not changed." if not update.config else
+                        f"Its new configuration ({', '.join(sorted(update.config))}) was applied before and stays: it "
+                        "cannot be put back while the update runs.") +
+                    " Check the function in the console, then run sync again (or deploy).",
+                    answer if update.config else None) from None
+            except aws_exceptions() as exc:
+                failure = f"{error_code(exc)}: {error_message(exc)}"
+            else:
+                if answer.get("LastUpdateStatus") == "Failed":
+                    failure = _state(answer)
+                elif answer.get("CodeSha256") != code_sha256(update.code):
+                    failure = f"Lambda reports CodeSha256 {answer.get('CodeSha256')}, not that of the new zip"
         if failure:
             raise DeployError(f"{label} ({name}): the code update failed ({failure}). "
                               + _put_back(lam, name, label, restore, waiter))
@@ -146,6 +171,16 @@ def _current(lam: Any, name: str) -> str:
         return _state(lam.get_function_configuration(FunctionName=name))
     except aws_exceptions():
         return "state unknown"
+
+
+class PartlyApplied(DeployError):
+    """The configuration update took effect and the code update did not finish: `configured` is the
+    function's configuration after the former (None when the configuration was not changed), for
+    the record of what sync changed."""
+
+    def __init__(self, message: str, configured: dict[str, Any] | None):
+        super().__init__(message)
+        self.configured = configured
 
 
 class FunctionGone(DeployError):

@@ -81,7 +81,7 @@ class Syncer:
 
         self.fallback = fallback
         self.ui = Ui(assume_yes=fallback.yes)
-        self.aws: dict[Path, Aws] = {}
+        self.aws: dict[tuple[Path, str], Aws] = {}   # (config, the region its build names)
 
     def __call__(self, config: Path, *, generated: bool = False, skip_production: bool = False) -> str | None:
         """Sync `config`; `generated`: watch has just generated it into --out (not generated again);
@@ -97,14 +97,17 @@ class Syncer:
                 return None
             raise production_refusal(opts.config, build.stack_name, f"[project] production = true in {opts.config}",
                                      opts.target)
-        if config not in self.aws:
+        # One session per config and region: a config whose region is edited while watch runs is
+        # synced in its new region (where it may not be deployed: said so), never in the old one.
+        key = (config, build.region)
+        if key not in self.aws:
             from infra.deploy.stage import warn_other_region
 
             aws = Aws(opts.target, default_region=build.region)
             warn_other_region(self.ui, build, aws, opts.config)
             aws.check_credentials()
-            self.aws[config] = aws
-        return run_sync(opts, self.ui, cache_dir=self.fallback.cache_dir, aws=self.aws[config], build=build)
+            self.aws[key] = aws
+        return run_sync(opts, self.ui, cache_dir=self.fallback.cache_dir, aws=self.aws[key], build=build)
 
 
 # fast_exit: a sync leaves nothing behind (its files are written and closed, boto3 starts no thread,

@@ -31,7 +31,9 @@ from infra.errors import DeployError, UsageError
 from infra.sync.apply import (
     INLINE_ZIP_LIMIT,
     FunctionUpdate,
+    PartlyApplied,
     Waiter,
+    check_function,
     code_sha256,
     update_api,
     update_function,
@@ -426,6 +428,21 @@ def run_sync(opts: SyncOptions, ui: Ui, *, cache_dir: Path = DEFAULT_CACHE, aws:
     return SYNCED
 
 
+def _record(stage: DeployedStage, entries: dict[str, dict[str, Any]], change: FunctionChange,
+            update: FunctionUpdate, final: dict[str, Any]) -> None:
+    """Write what `update` (now applied) leaves live through sync into `entries`."""
+    key = f"{change.stack}/{change.logical_id}"
+    base = stage.child_key(change.stack)
+    earlier = entries.get(key, {}) if entries.get(key, {}).get("base") == base else {}
+    entry = ledger_entry(change, update, final, {**earlier, "base": base})
+    if entry is None:
+        entries.pop(key, None)
+    elif change.restore:
+        entries[key] = entry
+    else:
+        ledger.record(entries, key, entry | {"what": change.what})
+
+
 def _synced_live(stage: DeployedStage, entries: dict[str, dict[str, Any]]) -> bool:
     """Whether the ledger still holds something over the templates deployed now."""
     return any(e.get("base") == stage.child_key(str(e.get("stack", ""))) for e in entries.values())
@@ -453,6 +470,16 @@ def apply(stage: DeployedStage, build: Build, prepared: Prepared, ui: Ui, book: 
     waiter = Waiter()
     ui.step(f"Sync {build.stack_name} ({aws.region}): " + ", ".join(
         [f"{len(prepared.functions)} function(s)"] + (["the API definition"] if prepared.api else [])))
+    if len(prepared.functions) > 1:
+        # Every function first: one deleted outside CloudFormation stops the sync before any other
+        # is changed (with a single function, its own update checks that first).
+        for change, update in prepared.functions:
+            try:
+                with aws_errors(f"syncing {update.label} ({update.name})"):
+                    check_function(aws.client("lambda"), update)
+            except DeployError:
+                stage.forget(change.stack, change.logical_id)
+                raise
     try:
         for change, update in prepared.functions:
             t0 = time.perf_counter()
@@ -461,19 +488,18 @@ def apply(stage: DeployedStage, build: Build, prepared: Prepared, ui: Ui, book: 
                     if update.code_s3 and update.code is not None:   # over the inline limit: through S3
                         aws.client("s3").put_object(Bucket=update.code_s3[0], Key=update.code_s3[1], Body=update.code)
                     final = update_function(aws.client("lambda"), update, waiter)
+            except PartlyApplied as exc:
+                if exc.configured is not None:   # its new configuration is live: recorded as synced
+                    configured = FunctionChange(change.stack, change.logical_id, False, change.config,
+                                                tuple(p for p in change.restore if p != "Code"))
+                    _record(stage, entries, configured, FunctionUpdate(update.label, update.name, config=update.config),
+                            exc.configured)
+                    changed = True
+                raise
             except DeployError:
                 stage.forget(change.stack, change.logical_id)
                 raise
-            key = f"{change.stack}/{change.logical_id}"
-            base = stage.child_key(change.stack)
-            earlier = entries.get(key, {}) if entries.get(key, {}).get("base") == base else {}
-            entry = ledger_entry(change, update, final, {**earlier, "base": base})
-            if entry is None:
-                entries.pop(key, None)
-            elif change.restore:
-                entries[key] = entry
-            else:
-                ledger.record(entries, key, entry | {"what": change.what})
+            _record(stage, entries, change, update, final)
             changed = True
             back = {CONFIG_WORDS.get(p, "code") for p in change.restore}
             done = ", ".join(w + (" (back to the deployed value)" if w in back else "") for w in change.what)
