@@ -271,6 +271,57 @@ def test_an_undone_edit_is_put_back_before_a_deploy_that_would_not_touch_it(cata
     assert clean.exit_code == 0 and "Already live through sync" not in clean.stdout, clean.output
 
 
+def test_a_deploy_past_an_undone_sync_keeps_it_in_view_and_the_next_sync_puts_it_back(catalog, cli, emulator,
+                                                                                       tmp_path):
+    """Code synced, the edit undone, then a deploy of a change elsewhere in the same nested stack:
+    CloudFormation leaves the function alone (its definition is the same), so it still runs the
+    synced code. The deploy says so, diff shows it as synced, and sync puts it back (the deploy used
+    to forget it, and nothing would ever have put it back)."""
+    args = ["--config", catalog, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url]
+    lam = boto(emulator.endpoint_url, "lambda")
+    assert cli("deploy", *args, *CI).exit_code == 0
+    deployed = code_sha(lam, "catalog-dev-users")
+    users = tmp_path / "handlers" / "users" / "index.mjs"
+    original = users.read_text()
+    users.write_text(original + "\nexport const synced = 1;\n")
+    assert cli("sync", *args).exit_code == 0 and code_sha(lam, "catalog-dev-users") != deployed
+    users.write_text(original)                                            # undone
+    edit(tmp_path / "handlers" / "products" / "app.py", "import re", "import re  # edited")   # also in Compute
+    past = cli("deploy", *args, *CI)
+    assert past.exit_code == 0, past.output
+    assert "Still live through an earlier sync, which this deploy did not change" in past.output
+    assert "catalog-dev/Compute > UsersFunction" in past.output
+    diff = cli("diff", *args)
+    assert "Already live through sync" in diff.stdout and "UsersFunction (catalog-dev-users): code" in diff.stdout
+    back = cli("sync", *args)
+    assert back.exit_code == 0, back.output
+    assert "UsersFunction (catalog-dev-users): code (back to the deployed value)" in back.stdout
+    assert code_sha(lam, "catalog-dev-users") == deployed
+    clean = cli("diff", *args, "--fail")
+    assert clean.exit_code == 0 and "Already live through sync" not in clean.stdout, clean.output
+
+
+def test_an_api_edit_synced_undone_and_deployed_past_is_put_back(catalog, cli, emulator, tmp_path):
+    """The API's counterpart: an API edit synced, undone, then a deploy of a change to the stage's
+    stack only (an alarm threshold). CloudFormation touches neither the RestApi nor the Stage; the
+    deploy used to forget the Stage's entry, so sync could never put the stage back."""
+    args = ["--config", catalog, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url]
+    apigw = boto(emulator.endpoint_url, "apigateway")
+    assert cli("deploy", *args, *CI).exit_code == 0
+    rest_id = next(a["id"] for a in apigw.get_rest_apis()["items"] if a["name"] == "prod-MyAPI")
+    deployed = apigw.get_stage(restApiId=rest_id, stageName="dev")["deploymentId"]
+    edit(catalog, "max_age = 3600", "max_age = 700")
+    assert cli("sync", *args).exit_code == 0
+    edit(catalog, "max_age = 700", "max_age = 3600")          # undone ...
+    edit(catalog, "api_4xx = 10", "api_4xx = 11")             # ... and a change to the stage's stack, deployed
+    past = cli("deploy", *args, *CI)
+    assert past.exit_code == 0 and "Still live through an earlier sync" in past.output, past.output
+    back = cli("sync", *args)
+    assert back.exit_code == 0, back.output
+    assert f"back to the deployed ones ({deployed})" in back.stdout
+    assert apigw.get_stage(restApiId=rest_id, stageName="dev")["deploymentId"] == deployed
+
+
 def test_what_changed_outside_since_a_sync_is_sent_again(catalog, cli, emulator, tmp_path):
     """The ledger says what sync applied; the live function decides whether it still has it."""
     import io

@@ -226,7 +226,12 @@ def execute_root(run: Run, step: DeployRoot) -> None:
     with aws_errors(f"deploying {build.stack_name} in {aws.region}"):
         run.root_info = apply(run, reviewed.runner, reviewed.plan, protected=True)
     try:   # the deploy succeeded: a ledger left as it was is worth a note, not a failure
-        prune(aws, build.stack_name, run.root_info)
+        left = prune(aws, build.stack_name, run.root_info)
+        if left:
+            run.ui.note(f"Still live through an earlier sync, which this deploy did not change (their definitions are "
+                        f"the same in the new templates): {', '.join(str(e.get('label')) for e in left)}. `python "
+                        "generate.py sync` puts back what the config no longer asks for; diff and drift show them as "
+                        "synced meanwhile.")
     except aws_exceptions() as exc:
         run.ui.note(f"Could not forget what sync had changed in {build.stack_name} ({ledger_key(build.stack_name)} in "
                     f"the artifact bucket): {error_message(exc).rstrip('.')}. diff and drift may show it as synced.")

@@ -148,17 +148,68 @@ def child_keys(aws: Aws, root: StackInfo) -> dict[str, str | None]:
     return keys
 
 
-def prune(aws: Aws, stack_name: str, root: StackInfo) -> None:
+def prune(aws: Aws, stack_name: str, root: StackInfo) -> list[dict[str, Any]]:
     """After a deploy: forget the entries it made CloudFormation record (their stack got another
-    template). Kept, they would count again if a later deploy brought back the template they were
-    synced over (an edit deployed, then undone), and show as synced what CloudFormation had long
-    replaced. Costs one S3 read when nothing was ever synced."""
+    template), and carry over, onto the new template, those of resources it left alone; return
+    those. Forgotten entries would count again if a later deploy brought back the template they
+    were synced over (an edit deployed, then undone), and show as synced what CloudFormation had
+    long replaced. A resource whose definition is the same in both templates (an edit synced, then
+    undone, while another resource of its stack changed) is not touched by CloudFormation: it still
+    runs what sync put there, which only sync puts back. Costs one S3 read when nothing was ever
+    synced."""
     book = Ledger(aws, root, stack_name)
     entries = book.read()
-    if entries:
-        kept = current(entries, child_keys(aws, root))
-        if kept != entries:
-            book.write(kept)
+    if not entries:
+        return []
+    keys = child_keys(aws, root)
+    kept = current(entries, keys)
+    carried: list[dict[str, Any]] = []
+    templates: dict[str, dict[str, Any] | None] = {}
+    for name, entry in sorted(entries.items()):
+        new = keys.get(str(entry.get("stack", "")))
+        if name in kept or new is None or not isinstance(entry.get("base"), str):
+            continue
+        before, after = (_resource(book, templates, key, str(entry.get("logical_id", ""))) for key in (entry["base"], new))
+        left = untouched(entry, before, after)
+        if left is not None:
+            kept[name] = left | {"base": new}
+            carried.append(kept[name])
+    if kept != entries:
+        book.write(kept)
+    return carried
+
+
+def untouched(entry: dict[str, Any], before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What of a ledger entry a deploy from the template holding `before` to the one holding
+    `after` (the resource's definitions) leaves live: all of it when the definition did not
+    change (CloudFormation does not touch the resource); of a function whose definition changed
+    but not its Code, the synced code alone (CloudFormation sets its configuration from the
+    template, its code only when Code changed); else nothing (None)."""
+    if before is None or after is None:
+        return None
+    if before == after:
+        return entry
+    if entry.get("type") == FUNCTION and entry.get("code_sha256") \
+            and (before.get("Properties") or {}).get("Code") == (after.get("Properties") or {}).get("Code"):
+        return {**entry, "config": {}, "what": ["code"]}
+    return None
+
+
+def _resource(book: Ledger, cache: dict[str, dict[str, Any] | None], key: str, logical_id: str) -> dict[str, Any] | None:
+    """The definition of `logical_id` in the nested template stored at `key` in the artifact bucket
+    (None when it is not there: a template removed since, or no such resource)."""
+    if key not in cache:
+        try:
+            cache[key] = None if book.s3 is None else json.loads(
+                book.s3.get_object(Bucket=book.bucket, Key=key)["Body"].read())
+        except aws_exceptions():
+            cache[key] = None
+        except ValueError:   # not JSON
+            cache[key] = None
+    template = cache[key]
+    resources = (template or {}).get("Resources") if isinstance(template, dict) else None
+    found = resources.get(logical_id) if isinstance(resources, dict) else None
+    return found if isinstance(found, dict) else None
 
 
 def live_value(live: dict[str, Any], prop: str) -> Any:

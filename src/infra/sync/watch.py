@@ -277,11 +277,11 @@ def run_watch(configs: list[Path], out: Path, say: Callable[[str], None],
             starting = not ready
             if starting:
                 ready = True
-                say(f"watching {len(paths)} path(s) for changes{' (and syncing)' if sync else ''}; Ctrl-C stops")
                 # No notifier ran from the start of the last build until now (the first build, or a
                 # build that changed the watched folders, whose notifier was dropped with the events
                 # it held): what was saved meanwhile is found by its time.
                 changes = changes | modified_since(paths, since, ignore)
+                say(f"watching {len(paths)} path(s) for changes{' (and syncing)' if sync else ''}; Ctrl-C stops")
             # A handler directory that came or went since the last build counts as changed: what
             # happened while no watcher ran (a build, a restart on other folders) made no event, and
             # a directory created with its parent (`mkdir -p`) can be in place before the watch on
