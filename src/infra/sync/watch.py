@@ -118,7 +118,26 @@ def relevant(path: Path, roots: Iterable[Path] = ()) -> bool:
     name = path.name
     if name.startswith(".") and name not in (".", ".."):   # an editor's hidden temp or lock file
         return False
-    return not name.endswith(("~", ".swp", ".swx", ".tmp", ".pyc"))
+    if name.endswith(("~", ".swp", ".swx", ".tmp", ".pyc")):
+        return False
+    # Gone already: vim's probe of whether it may write the folder ("4913"), `sed -i`'s temporary
+    # copy (sed + six characters, renamed over the file, which makes its own event).
+    return not ((name == "4913" or (name.startswith("sed") and len(name) == 9)) and not path.exists())
+
+
+def _shown(path: Path, items: list[Watched]) -> str:
+    """A changed file as the user knows it: a config by its name, a file of a handler directory from
+    that directory (`products/app.py`, not `app.py`, which every Python handler has), a file a link
+    leads to from its folder (`shared/apigw.py`)."""
+    for item in items:
+        if path == item.config:
+            return path.name
+        for root in sorted(item.roots, key=lambda r: -len(r.parts)):
+            if path == root:
+                return f"{root.parent.name}/{root.name}"
+            if path.is_relative_to(root):
+                return f"{root.name}/{path.relative_to(root).as_posix()}"
+    return path.name
 
 
 def touches(path: Path, item: Watched) -> bool:
@@ -180,7 +199,8 @@ class Session:
                 (target,) = build_configs([config], self.out)
             except UserError as exc:
                 _interrupt_ends_watch(exc)
-                self.say(f"build failed: {exc}")
+                text = str(exc)   # a config's error names its file; a build tool's may not
+                self.say(f"build failed: {text}" if config.name in text else f"build failed: {config.name}: {text}")
             else:
                 built.append((config, target))
         if not built:
@@ -306,7 +326,7 @@ def run_watch(configs: list[Path], out: Path, say: Callable[[str], None],
             if added:
                 say("new config: " + ", ".join(p.name for p in added))
             if files and set(files) != set(added):
-                say("changed: " + ", ".join(p.name for p in files if p not in added))
+                say("changed: " + ", ".join(dict.fromkeys(_shown(p, items) for p in files if p not in added)))
             since = file_clock_ns()
             items, seen = _rebuild(session, todo, configs, items)
             if _paths(items, folder) != paths:
