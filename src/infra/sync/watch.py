@@ -336,22 +336,19 @@ def run_watch(configs: list[Path], out: Path, say: Callable[[str], None],
 
 
 def file_clock_ns() -> int:
-    """A time that every file written from now on gets as its mtime or later (and that a file
-    written before this call reaches only if written within a millisecond or so of it). Linux
-    stamps files from its coarse clock (or, for some file systems, finer but never behind it):
-    wait for its next tick and take that. Other systems stamp them from the precise clock."""
+    """A time that every file written from now on gets as its mtime or later. Linux stamps files
+    from its coarse clock (or, on some file systems, a finer one that is never behind it), which is
+    up to one tick behind the precise clock; the cores' clocks can differ by a fraction of a
+    millisecond besides (0.3 ms measured here, in a VM). So: the coarse clock, less one tick and a
+    millisecond. A file saved in the few milliseconds before this call is counted again (a rebuild
+    that changes nothing); the save that started a build is older (watch waits for 25 ms of quiet)."""
     clock = getattr(time, "CLOCK_REALTIME_COARSE", 5 if sys.platform.startswith("linux") else None)  # 5: Linux's id
-    if clock is None:
-        return time.time_ns() - 1_000_000
     try:
-        start = time.clock_gettime_ns(clock)
-    except OSError:   # a kernel without it: its coarsest tick (10 ms) back
-        return time.time_ns() - 10_000_000
-    while (now := time.clock_gettime_ns(clock)) == start:   # at most one tick: a few milliseconds
-        time.sleep(0.0005)
-    # Less a millisecond: the cores' clocks can differ by a fraction of one (measured here: 0.3 ms,
-    # in a VM), and a file saved just before this call counted again costs only a rebuild.
-    return now - 1_000_000
+        if clock is not None:
+            return time.clock_gettime_ns(clock) - int(time.clock_getres(clock) * 1e9) - 1_000_000
+    except OSError:   # a kernel without it
+        pass
+    return time.time_ns() - 10_000_000   # the coarsest tick Linux has (100 Hz) and more
 
 
 def modified_since(paths: list[Path], since_ns: int, ignore: list[Path]) -> set[Path]:
