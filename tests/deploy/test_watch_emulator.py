@@ -62,7 +62,7 @@ def test_watch_relints_and_syncs_each_save_then_stops_on_ctrl_c(catalog_deployed
         before = lam.get_function_configuration(FunctionName="catalog-dev-products")["CodeSha256"]
 
         edit(tmp / "handlers" / "products" / "app.py", "import re", "import re  # saved in an editor")
-        lines.wait_for("changed: app.py")
+        lines.wait_for("changed: products/app.py")
         relint = lines.wait_for("re-linted")     # only a code hash changed in compute.json: nothing to lint
         assert "re-linted 0 changed template(s)" in relint and "0 finding(s)" in relint
         lines.wait_for("synced catalog-dev/Compute > ProductsFunction (catalog-dev-products): code in")
