@@ -581,15 +581,9 @@ def test_watch_builds_a_new_function_once_the_handler_its_error_asks_for_is_crea
 
     config.write_text(config.read_text().removesuffix(block))
     with watching([config], tmp_path / "out") as said:
-        def next_line(text: str, timeout: float = 120.0) -> str:
+        def next_line(text: str) -> str:
             """The first line holding `text` said after every line so far."""
-            start, deadline = len(said), time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                for line in said[start:]:
-                    if text in line:
-                        return line
-                time.sleep(0.05)
-            raise AssertionError(f"{text!r} not said within {timeout} s: {said}")
+            return _after(said, len(said), text)
 
         said_line(said, "watching")
         config.write_text(config.read_text() + block)
