@@ -256,8 +256,9 @@ def test_a_failed_code_update_puts_the_configuration_back_and_says_what_state_th
 @pytest.mark.parametrize("configured", [True, False])
 def test_a_code_update_that_never_finishes_says_whether_the_configuration_was_changed(configured):
     """The code update stays InProgress past the wait, after the configuration update took effect:
-    nothing can be put back while it runs, and the error says that the new configuration stays
-    (and carries it, for the ledger); without a configuration change it says none was made."""
+    nothing can be put back while it runs, and the error says that the new configuration stays;
+    without a configuration change it says none was made. Either way it carries what the function
+    will run (the new zip's hash), which sync records as synced."""
     from infra.sync.apply import FunctionUpdate, PartlyApplied, Waiter, update_function
 
     lam, stub = lambda_stub()
@@ -276,11 +277,14 @@ def test_a_code_update_that_never_finishes_says_whether_the_configuration_was_ch
         update_function(lam, update, Waiter(sleep=lambda _s: None, clock=lambda: float(next(clock)), limit=250))
     text = str(failed.value)
     assert text.startswith("shop-dev/Compute > Fn (shop-dev-items): the code update did not finish within 250 s")
+    from infra.sync.apply import code_sha256
+
+    assert failed.value.expected["CodeSha256"] == code_sha256(b"zip")   # what the function will run
     if configured:
         assert "Its new configuration (Environment) was applied before and stays" in text
-        assert failed.value.configured["Environment"] == env["Environment"]
+        assert failed.value.expected["Environment"] == env["Environment"]
     else:
-        assert "Its configuration was not changed." in text and failed.value.configured is None
+        assert "Its configuration was not changed." in text
 
 
 def test_an_update_still_in_progress_is_waited_for_then_given_up_with_the_function_named():
@@ -856,3 +860,40 @@ def test_a_deploy_carries_over_what_it_left_alone_and_nothing_it_changed():
     stage = {"Type": "AWS::ApiGateway::Stage", "Properties": {"DeploymentId": {"Ref": "DeploymentA"}}}
     moved = {"Type": "AWS::ApiGateway::Stage", "Properties": {"DeploymentId": {"Ref": "DeploymentB"}}}
     assert untouched({"type": "AWS::ApiGateway::Stage"}, stage, moved) is None
+
+
+def test_a_function_whose_code_setting_properties_changed_keeps_nothing_synced():
+    """Architectures changes only through UpdateFunctionCode: CloudFormation sends the template's
+    code again even when the zip (a handler without dependencies) is the same."""
+    fn = {"Type": "AWS::Lambda::Function", "Properties": {"Code": {"S3Key": "a.zip"}, "Architectures": ["arm64"]}}
+    entry = {"type": "AWS::Lambda::Function", "code_sha256": "new", "config": {}, "what": ["code"]}
+    x86 = {"Type": fn["Type"], "Properties": {**fn["Properties"], "Architectures": ["x86_64"]}}
+    assert untouched(entry, fn, x86) is None
+
+
+def test_a_file_removed_from_a_watched_folder_while_no_watcher_ran_is_found(tmp_path):
+    """Removing a file changes only its folder's time: the folder itself is looked at too."""
+    import os
+
+    from infra.sync.watch import file_clock_ns, modified_since
+
+    handler = tmp_path / "handler"
+    (handler / "sub").mkdir(parents=True)
+    (handler / "gone.py").write_text("x = 1\n")
+    (handler / "sub" / "kept.py").write_text("y = 2\n")
+    past = time.time_ns() - 60_000_000_000
+    for path in (handler, handler / "sub", handler / "gone.py", handler / "sub" / "kept.py"):
+        os.utime(path, ns=(past, past))
+    time.sleep(0.02)
+    since = file_clock_ns()
+    assert modified_since([handler], since, []) == set()
+    (handler / "gone.py").unlink()
+    assert handler in modified_since([handler], since, [])
+
+
+def test_a_source_that_is_no_path_is_left_out_of_what_a_broken_config_is_watched_on(tmp_path):
+    from infra.sync.watch import declared_sources
+
+    config = tmp_path / "broken.toml"
+    config.write_text('[functions.a]\nsource = "ok"\n[functions.b]\nsource = "bad\\u0000name"\n')
+    assert declared_sources(config, tmp_path) == {(tmp_path / "ok").resolve()}

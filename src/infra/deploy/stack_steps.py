@@ -8,7 +8,7 @@ from __future__ import annotations
 from infra.deploy import bootstrap
 from infra.deploy.importing import mark_imports
 from infra.deploy.moves import mark_moved_access, mark_moves
-from infra.deploy.sync_ledger import ledger_key, prune
+from infra.deploy.sync_ledger import keys_before, ledger_key, prune
 from infra.deploy.outputs import read_outputs, show_outputs, write_outputs
 from infra.deploy.package import package, upload_template
 from infra.deploy.policy import protect, relax
@@ -223,10 +223,14 @@ def execute_root(run: Run, step: DeployRoot) -> None:
         run.reviewed[build.stack_name] = reviewed
         run.show(reviewed)
         check_replacements(reviewed.plan, build.stateful_types, allow_removal=run.opts.allow_removal)
+    try:   # what sync made live before this deploy (None: nothing; a ledger that cannot be read: nothing carried)
+        synced_before = keys_before(aws, build.stack_name, reviewed.plan.info)
+    except aws_exceptions():
+        synced_before = None
     with aws_errors(f"deploying {build.stack_name} in {aws.region}"):
         run.root_info = apply(run, reviewed.runner, reviewed.plan, protected=True)
     try:   # the deploy succeeded: a ledger left as it was is worth a note, not a failure
-        left = prune(aws, build.stack_name, run.root_info)
+        left = prune(aws, build.stack_name, run.root_info, synced_before)
         if left:
             run.ui.note(f"Still live through an earlier sync, which this deploy did not change (their definitions are "
                         f"the same in the new templates): {', '.join(str(e.get('label')) for e in left)}. `python "

@@ -148,10 +148,20 @@ def child_keys(aws: Aws, root: StackInfo) -> dict[str, str | None]:
     return keys
 
 
-def prune(aws: Aws, stack_name: str, root: StackInfo) -> list[dict[str, Any]]:
+def keys_before(aws: Aws, stack_name: str, root: StackInfo | None) -> dict[str, str | None] | None:
+    """Before a deploy: each nested stack's template key, when the ledger holds anything (else
+    None, after one S3 read): `prune` carries over only what was current then."""
+    if root is None or not Ledger(aws, root, stack_name).read():
+        return None
+    return child_keys(aws, root)
+
+
+def prune(aws: Aws, stack_name: str, root: StackInfo,
+          before: dict[str, str | None] | None = None) -> list[dict[str, Any]]:
     """After a deploy: forget the entries it made CloudFormation record (their stack got another
     template), and carry over, onto the new template, those of resources it left alone; return
-    those. Forgotten entries would count again if a later deploy brought back the template they
+    those. `before` (`keys_before`): the templates before the deploy; only entries current then
+    are carried over. Forgotten entries would count again if a later deploy brought back the template they
     were synced over (an edit deployed, then undone), and show as synced what CloudFormation had
     long replaced. A resource whose definition is the same in both templates (an edit synced, then
     undone, while another resource of its stack changed) is not touched by CloudFormation: it still
@@ -166,12 +176,17 @@ def prune(aws: Aws, stack_name: str, root: StackInfo) -> list[dict[str, Any]]:
     carried: list[dict[str, Any]] = []
     templates: dict[str, dict[str, Any] | None] = {}
     for name, entry in sorted(entries.items()):
-        new = keys.get(str(entry.get("stack", "")))
+        stack = str(entry.get("stack", ""))
+        new = keys.get(stack)
         if name in kept or new is None or not isinstance(entry.get("base"), str):
+            continue
+        if before is None or before.get(stack) != entry["base"]:   # not live through sync before this deploy
             continue
         before, after = (_resource(book, templates, key, str(entry.get("logical_id", ""))) for key in (entry["base"], new))
         left = untouched(entry, before, after)
-        if left is not None:
+        # And still live: a definition that reads a nested-stack parameter the deploy changed (a
+        # layer's new ARN) looks the same, yet CloudFormation updated the resource.
+        if left is not None and still_live(aws, left):
             kept[name] = left | {"base": new}
             carried.append(kept[name])
     if kept != entries:
@@ -189,10 +204,16 @@ def untouched(entry: dict[str, Any], before: dict[str, Any] | None, after: dict[
         return None
     if before == after:
         return entry
-    if entry.get("type") == FUNCTION and entry.get("code_sha256") \
-            and (before.get("Properties") or {}).get("Code") == (after.get("Properties") or {}).get("Code"):
+    old, new = before.get("Properties") or {}, after.get("Properties") or {}
+    if entry.get("type") == FUNCTION and entry.get("code_sha256") and before.get("Type") == after.get("Type") \
+            and all(old.get(p) == new.get(p) for p in CODE_PROPERTIES):
         return {**entry, "config": {}, "what": ["code"]}
     return None
+
+
+# What makes CloudFormation send a function's code again (UpdateFunctionCode takes Architectures
+# too) or replace the function.
+CODE_PROPERTIES = ("Code", "Architectures", "PackageType", "FunctionName")
 
 
 def _resource(book: Ledger, cache: dict[str, dict[str, Any] | None], key: str, logical_id: str) -> dict[str, Any] | None:

@@ -135,7 +135,7 @@ def update_function(lam: Any, update: FunctionUpdate, waiter: Waiter) -> dict[st
                         f"Its new configuration ({', '.join(sorted(update.config))}) was applied before and stays: it "
                         "cannot be put back while the update runs.") +
                     " Check the function in the console, then run sync again (or deploy).",
-                    answer if update.config else None) from None
+                    {**answer, "CodeSha256": code_sha256(update.code)}) from None
             except aws_exceptions() as exc:
                 failure = f"{error_code(exc)}: {error_message(exc)}"
             else:
@@ -174,13 +174,14 @@ def _current(lam: Any, name: str) -> str:
 
 
 class PartlyApplied(DeployError):
-    """The configuration update took effect and the code update did not finish: `configured` is the
-    function's configuration after the former (None when the configuration was not changed), for
-    the record of what sync changed."""
+    """The code update did not finish within the wait (after the configuration update, if any,
+    took effect). Lambda almost always finishes it later, so what sync sent is recorded as synced:
+    `expected` is the function's configuration as it will be, the new zip's CodeSha256 included
+    (a sync or diff then checks the live function against it, and sends again what is missing)."""
 
-    def __init__(self, message: str, configured: dict[str, Any] | None):
+    def __init__(self, message: str, expected: dict[str, Any]):
         super().__init__(message)
-        self.configured = configured
+        self.expected = expected
 
 
 class FunctionGone(DeployError):

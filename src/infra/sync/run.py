@@ -488,13 +488,9 @@ def apply(stage: DeployedStage, build: Build, prepared: Prepared, ui: Ui, book: 
                     if update.code_s3 and update.code is not None:   # over the inline limit: through S3
                         aws.client("s3").put_object(Bucket=update.code_s3[0], Key=update.code_s3[1], Body=update.code)
                     final = update_function(aws.client("lambda"), update, waiter)
-            except PartlyApplied as exc:
-                if exc.configured is not None:   # its new configuration is live: recorded as synced
-                    configured = FunctionChange(change.stack, change.logical_id, False, change.config,
-                                                tuple(p for p in change.restore if p != "Code"))
-                    _record(stage, entries, configured, FunctionUpdate(update.label, update.name, config=update.config),
-                            exc.configured)
-                    changed = True
+            except PartlyApplied as exc:   # recorded as synced: its configuration is, its code soon will be
+                _record(stage, entries, change, update, exc.expected)
+                changed = True
                 raise
             except DeployError:
                 stage.forget(change.stack, change.logical_id)

@@ -103,8 +103,14 @@ def declared_sources(config: Path, root: Path) -> set[Path]:
     functions = raw.get("functions")
     if not isinstance(functions, dict):
         return set()
-    return {(root / fn["source"]).resolve() for fn in functions.values()
-            if isinstance(fn, dict) and isinstance(fn.get("source"), str) and fn["source"].strip()}
+    found = set()
+    for fn in functions.values():
+        if isinstance(fn, dict) and isinstance(fn.get("source"), str) and fn["source"].strip():
+            try:
+                found.add((root / fn["source"]).resolve())
+            except (OSError, ValueError):   # not a path at all (a NUL in it): the config's own error says so
+                continue
+    return found
 
 
 def relevant(path: Path, roots: Iterable[Path] = ()) -> bool:
@@ -294,6 +300,8 @@ def run_watch(configs: list[Path], out: Path, say: Callable[[str], None],
         ignore = [out.resolve(), Path(".cache").resolve(), *([lint_cache.resolve()] if lint_cache else [])]
         ready = False
         for changes in file_changes(paths, ignore=ignore, stop=stop, debounce=debounce):
+            # What is saved from now on is found again if this watcher is replaced after the build.
+            batch_started = file_clock_ns()
             starting = not ready
             if starting:
                 ready = True
@@ -321,13 +329,14 @@ def run_watch(configs: list[Path], out: Path, say: Callable[[str], None],
             todo = sorted({*added, *(i.config for i in hit)})
             if not todo:
                 if _paths(items, folder) != paths:
+                    since = batch_started   # nothing built: what came before this batch was seen
                     break
                 continue
             if added:
                 say("new config: " + ", ".join(p.name for p in added))
             if files and set(files) != set(added):
                 say("changed: " + ", ".join(dict.fromkeys(_shown(p, items) for p in files if p not in added)))
-            since = file_clock_ns()
+            since = batch_started
             items, seen = _rebuild(session, todo, configs, items)
             if _paths(items, folder) != paths:
                 break   # a config names other handler directories now: watch the new set
@@ -359,6 +368,12 @@ def modified_since(paths: list[Path], since_ns: int, ignore: list[Path]) -> set[
 
     found: set[Path] = set()
     for root in paths:
+        try:   # the folder itself: a file removed from it changes only the folder's time
+            info = root.lstat()
+            if max(info.st_mtime_ns, info.st_ctime_ns) >= since_ns and not any(root.is_relative_to(i) for i in ignore):
+                found |= {root, root.resolve()}
+        except OSError:
+            pass
         for folder, dirs, files in os.walk(root):
             here = Path(folder)
             if any(here.is_relative_to(i) for i in ignore):
