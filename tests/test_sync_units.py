@@ -897,3 +897,15 @@ def test_a_source_that_is_no_path_is_left_out_of_what_a_broken_config_is_watched
     config = tmp_path / "broken.toml"
     config.write_text('[functions.a]\nsource = "ok"\n[functions.b]\nsource = "bad\\u0000name"\n')
     assert declared_sources(config, tmp_path) == {(tmp_path / "ok").resolve()}
+
+
+def test_a_source_still_being_typed_does_not_widen_the_watch_to_the_project(tmp_path):
+    """A broken config's sources are watched, but not one whose nearest existing folder holds the
+    whole project (or more): that would watch every file of it."""
+    from infra.sync.watch import watched
+
+    config = tmp_path / "typing.toml"
+    config.write_text('[project]\nname = 1\n[functions.a]\nsource = "h"\n[functions.b]\nsource = "/ho"\n'
+                      '[functions.c]\nsource = "handlers/not-yet"\n')
+    (item,) = watched([config])
+    assert item.sources == {(REPO / "handlers" / "not-yet").resolve()}

@@ -82,7 +82,10 @@ def watched(configs: list[Path], previous: Iterable[Watched] = ()) -> list[Watch
             cfg = load_config(path)
         except UserError:
             old = known.get(path)
-            sources = (set(old.sources) if old else set()) | declared_sources(path, REPO_ROOT)
+            # A source being typed ("h", "/ho") would have its nearest existing folder watched, the
+            # whole project or more: such a one is left out until it names a folder inside it.
+            declared = {src for src in declared_sources(path, REPO_ROOT) if not REPO_ROOT.is_relative_to(_existing(src))}
+            sources = (set(old.sources) if old else set()) | declared
             found.append(Watched(path, sources, set(old.links) if old else set()))
             continue
         root = Path(cfg.root)
