@@ -308,14 +308,19 @@ def stop_once() -> Iterator[Caught]:
     previous: dict[signal.Signals, Any] = {}
 
     def stop(signum: int, frame: Any) -> None:
-        for sig in previous:
-            signal.signal(sig, signal.SIG_IGN)
+        # Python runs a handler between two steps of the main thread, which can be inside this
+        # handler's own signal.signal calls when a second signal follows at once (make passes
+        # SIGTERM on to the group it was sent to): that one is ignored here, not raised there.
+        if caught.signum is not None:
+            return
         caught.signum = signum
+        for sig in list(previous):
+            signal.signal(sig, signal.SIG_IGN)
         raise Stopped(signum)
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        previous[sig] = signal.signal(sig, stop)
-    try:
+    try:   # installed inside: a signal between the two installations is a stop like any other
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, stop)
         yield caught
     finally:
         for sig, handler in previous.items():
