@@ -16,7 +16,7 @@ from support.shipped import REPO
 from support.signals import SIGINT_IGNORED
 
 from infra.deploy.drift import StackDrift, show
-from infra.deploy.sync_ledger import Synced, current, explains, record, untouched
+from infra.deploy.sync_ledger import Synced, carry_over, current, explains, record, untouched
 from infra.deploy.ui import Ui
 from infra.sync.compare import compare_root, compare_stack, may_sync_function, merge
 from infra.sync.resolve import (
@@ -909,3 +909,25 @@ def test_a_source_still_being_typed_does_not_widen_the_watch_to_the_project(tmp_
                       '[functions.c]\nsource = "handlers/not-yet"\n')
     (item,) = watched([config])
     assert item.sources == {(REPO / "handlers" / "not-yet").resolve()}
+
+
+def test_a_deploy_carries_over_every_untouched_entry_of_a_stack_current_before_it():
+    """Two entries of one nested stack whose resources the deploy left alone are both carried over
+    (a variable of the loop once took the name of the keys from before the deploy, so only the
+    first was); one synced over an older template than the stack had before is not; one changed
+    since is not."""
+    fn = {"Type": "AWS::Lambda::Function", "Properties": {"Code": {"S3Key": "a.zip"}}}
+    defs = {("t/old.json", "A"): fn, ("t/new.json", "A"): fn, ("t/old.json", "B"): fn, ("t/new.json", "B"): fn,
+            ("t/older.json", "C"): fn, ("t/new.json", "C"): fn, ("t/old.json", "D"): fn, ("t/new.json", "D"): fn}
+
+    def entry(lid: str, base: str = "t/old.json") -> dict:
+        return {"stack": "Compute", "logical_id": lid, "type": "AWS::Lambda::Function", "base": base,
+                "code_sha256": "x", "config": {}, "what": ["code"]}
+
+    entries = {"Compute/A": entry("A"), "Compute/B": entry("B"), "Compute/C": entry("C", "t/older.json"),
+               "Compute/D": entry("D")}
+    kept, carried = carry_over(entries, {"Compute": "t/new.json"}, {"Compute": "t/old.json"},
+                               lambda key, lid: defs.get((key, lid)), lambda e: e["logical_id"] != "D")
+    assert sorted(kept) == ["Compute/A", "Compute/B"] and [e["logical_id"] for e in carried] == ["A", "B"]
+    assert all(e["base"] == "t/new.json" for e in kept.values())
+    assert carry_over(entries, {"Compute": "t/new.json"}, None, lambda key, lid: fn, lambda e: True) == ({}, [])

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -171,10 +172,25 @@ def prune(aws: Aws, stack_name: str, root: StackInfo,
     entries = book.read()
     if not entries:
         return []
-    keys = child_keys(aws, root)
+    templates: dict[str, dict[str, Any] | None] = {}
+    kept, carried = carry_over(entries, child_keys(aws, root), before,
+                               lambda key, lid: _resource(book, templates, key, lid),
+                               lambda entry: still_live(aws, entry))
+    if kept != entries:
+        book.write(kept)
+    return carried
+
+
+def carry_over(entries: dict[str, dict[str, Any]], keys: dict[str, str | None],
+               before: dict[str, str | None] | None,
+               definition: Callable[[str, str], dict[str, Any] | None],
+               live: Callable[[dict[str, Any]], bool]) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """The ledger after a deploy (`prune`'s decision, without I/O): the entries still current
+    (`keys`: each nested stack's template now), and those current before it (`before`) whose
+    resource it left alone (`untouched`, from `definition(template key, logical id)`) and that are
+    still `live`, moved onto the new template; and the list of the latter."""
     kept = current(entries, keys)
     carried: list[dict[str, Any]] = []
-    templates: dict[str, dict[str, Any] | None] = {}
     for name, entry in sorted(entries.items()):
         stack = str(entry.get("stack", ""))
         new = keys.get(stack)
@@ -182,16 +198,14 @@ def prune(aws: Aws, stack_name: str, root: StackInfo,
             continue
         if before is None or before.get(stack) != entry["base"]:   # not live through sync before this deploy
             continue
-        before, after = (_resource(book, templates, key, str(entry.get("logical_id", ""))) for key in (entry["base"], new))
-        left = untouched(entry, before, after)
+        lid = str(entry.get("logical_id", ""))
+        left = untouched(entry, definition(entry["base"], lid), definition(new, lid))
         # And still live: a definition that reads a nested-stack parameter the deploy changed (a
         # layer's new ARN) looks the same, yet CloudFormation updated the resource.
-        if left is not None and still_live(aws, left):
+        if left is not None and live(left):
             kept[name] = left | {"base": new}
             carried.append(kept[name])
-    if kept != entries:
-        book.write(kept)
-    return carried
+    return kept, carried
 
 
 def untouched(entry: dict[str, Any], before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any] | None:
