@@ -42,8 +42,9 @@ class Asset:
 
     @classmethod
     def of(cls, source: str, data: bytes, same: SameBytes | None = None) -> Asset:
-        """The asset of `data`, just built (hashed here)."""
-        return cls(source, hashlib.sha256(data).hexdigest(), data, same)
+        """The asset of `data`, just built: hashed here, unless `same` (the build cache's file of
+        these bytes, just written) already carries their hash."""
+        return cls(source, same.sha256 if same is not None else hashlib.sha256(data).hexdigest(), data, same)
 
     @classmethod
     def cached(cls, source: str, same: SameBytes) -> Asset:
