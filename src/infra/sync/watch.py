@@ -10,6 +10,7 @@ and watching goes on; Ctrl-C ends the process with exit code 130.
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -45,8 +46,6 @@ def linked(sources: Iterable[Path], root: Path) -> set[Path]:
     (`root`) or beside them (handlers/shared next to handlers/products): a link to a file somewhere
     else would have its whole folder watched. A broken link or a loop is left out (the build leaves
     it out too)."""
-    import os
-
     sources = list(sources)
     found: set[Path] = set()
     for src in sources:
@@ -170,8 +169,6 @@ def file_changes(paths: list[Path], *, ignore: list[Path], stop: Any = None,
     def wanted(_change: Any, name: str) -> bool:
         path = Path(name)
         return relevant(path, paths) and not any(path.is_relative_to(i) for i in ignore)
-
-    import os
 
     for batch in watch(*paths, debounce=debounce, step=STEP_MS, stop_event=stop, raise_interrupt=True,
                        watch_filter=wanted, yield_on_timeout=True, rust_timeout=READY_MS):
@@ -364,34 +361,28 @@ def file_clock_ns() -> int:
 
 
 def modified_since(paths: list[Path], since_ns: int, ignore: list[Path]) -> set[Path]:
-    """The files and folders under `paths` written, created or renamed (their mtime or ctime) at or
-    after `since_ns`, among those a change of which `file_changes` reports; a folder stands for a
-    file removed from it. Both as named and resolved, as `file_changes` gives them."""
-    import os
+    """The files and folders under `paths` (and those folders themselves) written, created or
+    renamed (their mtime or ctime) at or after `since_ns`, among those a change of which
+    `file_changes` reports; a folder stands for a file removed from it. Both as named and
+    resolved, as `file_changes` gives them."""
+    def ignored(path: Path) -> bool:
+        return any(path.is_relative_to(i) for i in ignore)
 
-    found: set[Path] = set()
+    def newer(path: Path) -> bool:
+        try:
+            info = path.lstat()
+        except OSError:   # gone since it was listed
+            return False
+        return max(info.st_mtime_ns, info.st_ctime_ns) >= since_ns
+
+    found = {p for root in paths if not ignored(root) and newer(root) for p in (root, root.resolve())}
     for root in paths:
-        try:   # the folder itself: a file removed from it changes only the folder's time
-            info = root.lstat()
-            if max(info.st_mtime_ns, info.st_ctime_ns) >= since_ns and not any(root.is_relative_to(i) for i in ignore):
-                found |= {root, root.resolve()}
-        except OSError:
-            pass
         for folder, dirs, files in os.walk(root):
             here = Path(folder)
-            if any(here.is_relative_to(i) for i in ignore):
-                dirs[:] = []
-                continue
-            dirs[:] = [d for d in dirs if d not in EXCLUDED_DIRS and not d.startswith(".")]
+            dirs[:] = [d for d in dirs if d not in EXCLUDED_DIRS and not d.startswith(".") and not ignored(here / d)]
             for name in (*files, *dirs):
                 path = here / name
-                if any(path.is_relative_to(i) for i in ignore):
-                    continue
-                try:
-                    info = path.lstat()
-                except OSError:   # gone since it was listed
-                    continue
-                if max(info.st_mtime_ns, info.st_ctime_ns) >= since_ns and relevant(path, paths):
+                if not ignored(path) and newer(path) and relevant(path, paths):
                     found |= {path, path.resolve()}
     return found
 
