@@ -5,7 +5,6 @@ once its function and invoke permission exist.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -15,6 +14,7 @@ from infra.builders.alarms import alarm
 from infra.config.names import API_ALARMS
 from infra.builders.logs import log_group
 from infra.config.schema import Config
+from infra.digest import sha256
 from infra.naming import parameter_prefix, physical
 from infra.openapi import api_name, creates_user_pool, definition
 from infra.stack import Stack
@@ -48,7 +48,7 @@ def definition_digest(cfg: Config) -> str:
         pool = user_pool(cfg)
         parts["userPool"] = {pool.title: encode_to_dict(pool.to_dict())}
     text = json.dumps(parts if len(parts) > 1 else parts["definition"], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:10].upper()
+    return sha256(text.encode()).hexdigest()[:10].upper()
 
 
 def build(cfg: Config) -> Stack:

@@ -14,13 +14,14 @@ from support.shipped import REPO
 from infra import lazy_imports
 from infra.render import replace_dirs, replace_file
 
+# hashlib loads OpenSSL's libcrypto: a generation hashes only small inputs (infra.digest).
 NEVER_LOADED = ("cfn_flip", "yaml", "cfn_tools", "boto3", "tempfile", "random", "importlib.util",
-                "importlib.metadata")  # and submodules
+                "importlib.metadata", "hashlib", "_hashlib")  # and submodules
 # A lint whose every template is in its cache replays findings: it runs no cfn-lint, forks no
 # worker and reads cfn-lint's version from its METADATA (importlib.metadata parses it with the
 # email package, once per template as it was called).
 NEVER_LOADED_BY_A_CACHED_LINT = ("cfnlint", "sympy", "multiprocessing", "concurrent.futures", "importlib.metadata",
-                                 "email")
+                                 "email", "hashlib")
 
 
 def test_a_warm_generation_loads_no_module_it_does_not_use(tmp_path):

@@ -6,7 +6,6 @@ first, then its own files), timestamps and permissions fixed, and nothing from t
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 from collections.abc import Callable, Iterable
@@ -14,6 +13,7 @@ from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from infra.digest import sha256
 from infra.records import record
 from infra.render import SameBytes
 
@@ -44,7 +44,7 @@ class Asset:
     def of(cls, source: str, data: bytes, same: SameBytes | None = None) -> Asset:
         """The asset of `data`, just built: hashed here, unless `same` (the build cache's file of
         these bytes, just written) already carries their hash."""
-        return cls(source, same.sha256 if same is not None else hashlib.sha256(data).hexdigest(), data, same)
+        return cls(source, same.sha256 if same is not None else sha256(data).hexdigest(), data, same)
 
     @classmethod
     def cached(cls, source: str, same: SameBytes) -> Asset:

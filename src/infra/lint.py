@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import json
 import os
 import re
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra import quotas
+from infra.digest import sha256
 from infra.errors import QuotaError, UsageError
 from infra.lru import check_due, least_recently_used, mark_used
 from infra.render import compact_json, replace_file
@@ -165,7 +165,7 @@ def cache_key(file: Path, body: bytes, template: dict, region: str) -> str:
     them; GetAtt reads their outputs), the region, and cfn-lint's version and our settings. Any
     change gives another key, so a stale entry is never read; a change inside a child that
     leaves its interface as it was does not re-lint the parent."""
-    digest = hashlib.sha256()
+    digest = sha256(more=len(body))
     for part in (f"cfn-lint {installed_version('cfn-lint', 'cfnlint')}", f"include I; ignore {','.join(IGNORED)}", region,
                  file.name):
         digest.update(part.encode() + b"\0")

@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
+from infra.digest import sha256
 from infra.errors import UserError
 from infra.records import record
 
@@ -40,9 +41,7 @@ class SameBytes:
             raise UserError(f"cannot read {self.path} ({exc.strerror or exc}), which this run checked a moment "
                             "ago; run the command again.") from None
         if identity(info) != self.identity:
-            import hashlib  # only for a file replaced since it was checked
-
-            if hashlib.sha256(data).hexdigest() != self.sha256:
+            if sha256(data).hexdigest() != self.sha256:
                 raise UserError(f"{self.path} changed while this run was using it (its bytes no longer match "
                                 "the hash checked a moment ago); nothing was written. Run the command again.")
         return data

@@ -13,7 +13,6 @@ The CodeDeploy application is one per system, in the security stack.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -24,6 +23,7 @@ from infra import grants
 from infra.builders.alarms import alarm_name
 from infra.config import release, traffic
 from infra.config.schema import Config
+from infra.digest import sha256
 from infra.naming import logical_id, physical
 from infra.render import plain
 from infra.stack import Stack
@@ -60,7 +60,7 @@ def version_digest(func: awslambda.Function, extra: Any = None) -> str:
     a whole, plus `extra` (what parameters stand for, e.g. the network a VPC function joins)."""
     props = {k: v for k, v in plain(func.properties).items() if k not in FUNCTION_LEVEL}
     text = json.dumps({"function": props, "extra": extra}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:10].upper()
+    return sha256(text.encode()).hexdigest()[:10].upper()
 
 
 def alarm_names(cfg: Config, name: str) -> list[str]:

@@ -18,7 +18,6 @@ without this the folder only grows.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -26,6 +25,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from infra.digest import sha256
 from infra.errors import UsageError
 from infra.lru import check_due, least_recently_used, mark_used
 from infra.render import SameBytes, identity, replace_file
@@ -45,13 +45,14 @@ FORMAT = 2
 def key(**parts: Any) -> str:
     """Hash of every input of a build (JSON, sorted keys)."""
     text = json.dumps({"format": FORMAT, **parts}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return sha256(text.encode()).hexdigest()
 
 
 def digest_files(files: Iterable[tuple[str, Path]]) -> str:
     """Hash of (name, bytes) of each file, length-prefixed so that boundaries count."""
-    h = hashlib.sha256()
-    for name, path in sorted(files):
+    files = sorted(files)
+    h = sha256(more=sum(os.stat(path).st_size for _, path in files))
+    for name, path in files:
         data = path.read_bytes()
         for part in (name.encode(), data):
             h.update(len(part).to_bytes(8, "big"))
@@ -102,7 +103,7 @@ class Cache:
                     data = fh.read()
             except OSError:
                 return None
-            if meta["sha256"] != hashlib.sha256(data).hexdigest():
+            if meta["sha256"] != sha256(data).hexdigest():
                 return None
             meta = self._write_meta(k, meta, info)  # checked: the next read trusts this file
         same = SameBytes(str(data_file), identity(info), meta["sha256"])
@@ -118,7 +119,7 @@ class Cache:
         # Written by rename with a new file's permissions (mkstemp's 0600 would follow a hard link into out/).
         replace_file(folder / f"{k}.zip", data)
         info = os.stat(folder / f"{k}.zip")
-        meta = self._write_meta(k, {**meta, "sha256": hashlib.sha256(data).hexdigest()}, info)
+        meta = self._write_meta(k, {**meta, "sha256": sha256(data).hexdigest()}, info)
         same = SameBytes(str(folder / f"{k}.zip"), identity(info), meta["sha256"])
         if self._remembered is not None:
             self._remembered[k] = (same, meta)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 from infra.bundle.recipe import Recipe
@@ -68,8 +67,10 @@ def npm_ci(folder: Path, what: str, *, dev: bool) -> None:
 
 def install_for_lambda(recipe: Recipe, tree: Path, what: str) -> None:
     """The locked runtime dependencies in `tree`/node_modules (a build-cache tree)."""
+    from shutil import copyfile  # here: shutil (with bz2 and lzma) is for builds, and a cache hit builds nothing
+
     for path in recipe.inputs:
-        shutil.copyfile(path, tree / path.name)
+        copyfile(path, tree / path.name)
     npm_ci(tree, what, dev=False)
 
 
@@ -77,13 +78,15 @@ def bundle(recipe: Recipe, files: list[tuple[str, Path]], handler: str, runtime:
            staging: Path, what: str, node_modules: Path) -> tuple[list[tuple[str, Path]], list[tuple[str, int]]]:
     """Build in `staging` (empty) against the installed `node_modules`: the zip entries (name,
     file) and bytes per package in the bundle."""
+    from shutil import copyfile  # see install_for_lambda
+
     for rel, path in files:
         if rel == "node_modules" or rel.startswith("node_modules/"):
             continue  # never the user's own install (source_entries leaves it out already)
         (staging / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, staging / rel)
+        copyfile(path, staging / rel)
     for path in recipe.inputs:
-        shutil.copyfile(path, staging / path.name)
+        copyfile(path, staging / path.name)
     (staging / "node_modules").symlink_to(node_modules.resolve(), target_is_directory=True)
     module = entry(staging, handler)
     fmt = output_format(staging, module)

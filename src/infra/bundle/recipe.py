@@ -8,12 +8,12 @@ is. Reads files only (the config validation calls it), imports nothing of the co
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import tomli
 from pathlib import Path
 
+from infra.digest import sha256
 from infra.records import record
 
 # requirements.txt options that pull in other files: the build cache keys on this file's bytes
@@ -86,7 +86,7 @@ class Recipe:
 
     def digests(self) -> dict[str, str]:
         """sha256 of each input file, by file name (part of every cache key)."""
-        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in self.inputs}
+        return {p.name: sha256(p.read_bytes()).hexdigest() for p in self.inputs}
 
     @property
     def pins_aws_sdk(self) -> bool:

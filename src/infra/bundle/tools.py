@@ -11,13 +11,12 @@ A tool that is missing, or fails, becomes one BuildError sentence, never a trace
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
 from functools import lru_cache
 from pathlib import Path
 
+from infra.digest import sha256
 from infra.errors import UserError
 from infra.versions import installed_version
 
@@ -52,7 +51,9 @@ def uv_version() -> str:
 
 @lru_cache(maxsize=1)
 def npm_binary() -> str:
-    npm = shutil.which("npm")
+    from shutil import which  # shutil, with bz2 and lzma, only for node functions: see node.py
+
+    npm = which("npm")
     if npm is None:
         raise BuildError("Node.js functions with dependencies need npm: install Node.js 20 or later (with npm) "
                          "and put it on PATH.")
@@ -90,10 +91,11 @@ def esbuild_binary() -> str:
     """esbuild, installed from the committed lockfile on first use (`npm ci` into a folder named
     after the lockfile's hash, so a new pin never reuses an old install)."""
     lock = (ESBUILD_SPEC / "package-lock.json").read_bytes()
-    home = tools_dir() / f"esbuild-{hashlib.sha256(lock).hexdigest()[:16]}"
+    home = tools_dir() / f"esbuild-{sha256(lock).hexdigest()[:16]}"
     binary = home / "node_modules" / "esbuild" / "bin" / "esbuild"
     if (home / ".complete").is_file() and binary.is_file():
         return str(binary)
+    import shutil
     import tempfile  # here, not at the top: a warm build only reads versions
 
     home.parent.mkdir(parents=True, exist_ok=True)

@@ -9,13 +9,13 @@
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from infra import digest
 from infra.deploy.manifest import Build
 from infra.deploy.session import Aws, error_code
 from infra.errors import DeployError
@@ -45,7 +45,7 @@ def s3_url(bucket: str, region: str, key: str, suffix: str = "amazonaws.com") ->
 
 
 def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+    return digest.sha256(data).hexdigest()
 
 
 def template_bytes(template: dict[str, Any]) -> bytes:

@@ -10,7 +10,6 @@ error names the function and the state Lambda reports for it.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.deploy.session import aws_exceptions, error_code, error_message
+from infra.digest import sha256
 from infra.errors import DeployError
 
 WAIT_LIMIT_S = 300.0
@@ -39,7 +39,7 @@ class FunctionUpdate:
 
 def code_sha256(zip_bytes: bytes) -> str:
     """Lambda's CodeSha256 of a zip: base64 of its SHA-256."""
-    return base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode()
+    return base64.b64encode(sha256(zip_bytes).digest()).decode()
 
 
 class Waiter:

@@ -11,7 +11,6 @@ What one sync costs on AWS, whatever the size of the stage:
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from infra.deploy.manifest import Build
 from infra.deploy.session import Aws, error_code
 from infra.deploy.stack_state import StackInfo
 from infra.deploy.sync_ledger import body
+from infra.digest import sha256
 from infra.errors import DeployError
 from infra.render import compact_json, replace_file
 
@@ -28,7 +28,7 @@ DEFAULT_CACHE = Path(".cache/sync")
 
 def template_key(template: dict[str, Any]) -> str:
     """The S3 key `package` uploads a child template under (templates/<sha256 of compact JSON>.json)."""
-    return f"templates/{hashlib.sha256(compact_json(template)).hexdigest()}.json"
+    return f"templates/{sha256(compact_json(template)).hexdigest()}.json"
 
 
 class DeployedStage:
@@ -83,7 +83,7 @@ class DeployedStage:
         keys are remembered by the SHA-256 of the file's bytes, so an unchanged file costs a hash
         (large templates take far longer to parse and serialise again)."""
         data = path.read_bytes()
-        digest = hashlib.sha256(data).hexdigest()
+        digest = sha256(data).hexdigest()
         keys = self._data.setdefault("generated_keys", {})
         if digest in keys:
             return str(keys[digest]), None

@@ -9,7 +9,6 @@ and watching goes on; Ctrl-C ends the process with exit code 130.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.assets import EXCLUDED_DIRS
+from infra.digest import sha256
 from infra.errors import UserError
 
 DEBOUNCE_MS = 200   # the longest stretch of writes grouped into one change (watchfiles' debounce)
@@ -248,11 +248,11 @@ class Session:
         changed: list[Path] = []
         interface_changed: set[Path] = set()
         for file, _region in files:
-            digest = hashlib.sha256(file.read_bytes()).hexdigest()
+            digest = sha256(file.read_bytes()).hexdigest()
             if self.digests.get(file) != digest:
                 changed.append(file)
                 self.digests[file] = digest
-                shape = hashlib.sha256(_interface(file)).hexdigest()
+                shape = sha256(_interface(file)).hexdigest()
                 if self.interfaces.get(file, shape) != shape:
                     interface_changed.add(file.parent)
                 self.interfaces[file] = shape
