@@ -7,6 +7,7 @@ import copy
 import io
 import functools
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -931,3 +932,25 @@ def test_a_deploy_carries_over_every_untouched_entry_of_a_stack_current_before_i
     assert sorted(kept) == ["Compute/A", "Compute/B"] and [e["logical_id"] for e in carried] == ["A", "B"]
     assert all(e["base"] == "t/new.json" for e in kept.values())
     assert carry_over(entries, {"Compute": "t/new.json"}, None, lambda key, lid: fn, lambda e: True) == ({}, [])
+
+
+def test_a_stamped_ui_starts_each_line_said_with_the_time_and_leaves_blank_lines_blank():
+    from rich.console import Console
+
+    out, err = io.StringIO(), io.StringIO()
+    ui = Ui(Console(file=out, width=200, color_system=None), Console(file=err, width=200, color_system=None),
+            stamped=True)
+    ui.step("sync catalog-dev")
+    ui.say("synced [products] code")   # brackets in the text stay text, never markup
+    ui.say()
+    ui.success("done")
+    ui.warn("other region")
+    stamp = r"\[\d\d:\d\d:\d\d\] "
+    lines = out.getvalue().splitlines()
+    assert [re.sub(stamp, "[T] ", line) for line in lines] == [
+        "[T] ==> sync catalog-dev", "[T] synced [products] code", "", "[T] done"], lines
+    assert re.fullmatch(stamp + r"Warning: other region\n", err.getvalue()), err.getvalue()
+
+    plain = io.StringIO()
+    Ui(Console(file=plain, width=200, color_system=None), Console(file=io.StringIO())).say("synced [products] code")
+    assert plain.getvalue() == "synced [products] code\n"   # without stamped: as before

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -65,7 +66,8 @@ def test_watch_relints_and_syncs_each_save_then_stops_on_ctrl_c(catalog_deployed
         lines.wait_for("changed: products/app.py")
         relint = lines.wait_for("re-linted")     # only a code hash changed in compute.json: nothing to lint
         assert "re-linted 0 changed template(s)" in relint and "0 finding(s)" in relint
-        lines.wait_for("synced catalog-dev/Compute > ProductsFunction (catalog-dev-products): code in")
+        synced = lines.wait_for("synced catalog-dev/Compute > ProductsFunction (catalog-dev-products): code in")
+        assert re.match(r"\[\d\d:\d\d:\d\d\] synced ", synced), synced   # stamped, as watch's own lines
         assert lam.get_function_configuration(FunctionName="catalog-dev-products")["CodeSha256"] != before
 
         edit(config, 'ENVIRONMENT = "dev"', 'ENVIRONMENT = "dev"\nWATCHED = "yes"')

@@ -30,11 +30,24 @@ def _console(stderr: bool = False) -> Console:
 class Ui:
     """Where the deploy commands talk to the user."""
 
-    def __init__(self, out: Any = None, err: Any = None, *, assume_yes: bool = False, progress_to_stderr: bool = False):
+    def __init__(self, out: Any = None, err: Any = None, *, assume_yes: bool = False, progress_to_stderr: bool = False,
+                 stamped: bool = False):
         # progress_to_stderr: standard output carries data (`deploy --outputs-file -`), so all else goes to stderr.
+        # stamped: each line said starts with the time, as watch's own lines do (a sync under watch).
         self.out = out if out is not None else _console(stderr=progress_to_stderr)
         self.err = err if err is not None else _console(stderr=True)
         self.assume_yes = assume_yes
+        self.stamped = stamped
+
+    def _line(self, text: str) -> str:
+        """`text` escaped for rich's markup, after the time when the Ui is stamped."""
+        from rich.markup import escape
+
+        if self.stamped:
+            import datetime
+
+            text = f"[{datetime.datetime.now():%H:%M:%S}] {text}"
+        return escape(text)
 
     @property
     def live(self) -> bool:
@@ -42,10 +55,8 @@ class Ui:
         return bool(self.out.is_terminal)
 
     def say(self, text: str = "", style: str | None = None) -> None:
-        from rich.markup import escape
-
         # soft_wrap: long URLs and console links stay on one line, copyable.
-        self.out.print(escape(text), style=style, soft_wrap=True)
+        self.out.print(self._line(text) if text else "", style=style, soft_wrap=True)
 
     def raw(self, text: str) -> None:
         """`text` and a newline exactly as given: no markup, no wrapping, tabs kept (for scripts)."""
@@ -54,9 +65,7 @@ class Ui:
 
     def step(self, text: str) -> None:
         """A heading for the next phase of a command."""
-        from rich.markup import escape
-
-        self.out.print(f"[bold]==> {escape(text)}[/bold]")
+        self.out.print(f"[bold]{self._line('==> ' + text)}[/bold]")
 
     def note(self, text: str) -> None:
         self.say(text, style="dim")
@@ -67,7 +76,8 @@ class Ui:
     def warn(self, text: str) -> None:
         from rich.markup import escape
 
-        self.err.print(f"[bold yellow]Warning:[/bold yellow] {escape(text)}", soft_wrap=True)
+        stamp = self._line("") if self.stamped else ""
+        self.err.print(f"{stamp}[bold yellow]Warning:[/bold yellow] {escape(text)}", soft_wrap=True)
 
     def show(self, renderable: Any) -> None:
         """A table or other renderable. Anywhere but a terminal, lines end at their last character:

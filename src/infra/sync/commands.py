@@ -76,11 +76,12 @@ def fallback_options(fn: F) -> F:
 class Syncer:
     """One AWS session and UI for every sync of a process (watch syncs on every save)."""
 
-    def __init__(self, fallback: Fallback):
+    def __init__(self, fallback: Fallback, *, stamped: bool = False):
+        """`stamped`: under watch, whose own lines start with the time, so do sync's."""
         from infra.deploy.ui import Ui
 
         self.fallback = fallback
-        self.ui = Ui(assume_yes=fallback.yes)
+        self.ui = Ui(assume_yes=fallback.yes, stamped=stamped)
         self.aws: dict[tuple[Path, str], Aws] = {}   # (config, the region its build names)
 
     def __call__(self, config: Path, *, generated: bool = False, skip_production: bool = False) -> str | None:
@@ -129,7 +130,7 @@ def sync_cmd(config: Path, out: Path, region: str | None, profile: str | None, e
     stages are refused (exit 2).
     """
     syncer = Syncer(Fallback(out, region, profile, endpoint_url, bucket, yes, require_approval, skip_checks, force,
-                             timeout, cache_dir))
+                             timeout, cache_dir), stamped=watch_)
     if watch_:
         # A loop that runs for hours needs the cycle collector, which generate.py pauses for one-shot commands.
         gc.enable()
@@ -177,7 +178,7 @@ def watch_cmd(configs: tuple[Path, ...], out: Path, sync_: bool, region: str | N
                              f"a production stage, which sync never changes. Run watch without --sync, or add a "
                              "development config.")
         syncer = Syncer(Fallback(out, region, profile, endpoint_url, bucket, yes, require_approval, skip_checks,
-                                 force, timeout, cache_dir))
+                                 force, timeout, cache_dir), stamped=True)
     _watch(paths, out, syncer, folder=None if configs else CONFIG_DIR,
            lint_cache=None if no_lint_cache else lint_cache_dir)
 
