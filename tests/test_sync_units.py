@@ -858,9 +858,16 @@ def test_a_deploy_carries_over_what_it_left_alone_and_nothing_it_changed():
     assert untouched(entry, fn, new_code) is None                          # CloudFormation put its own code
     assert untouched({**entry, "code_sha256": None}, fn, other) is None    # only settings, which it set
     assert untouched(entry, fn, None) is None and untouched(entry, None, fn) is None
-    stage = {"Type": "AWS::ApiGateway::Stage", "Properties": {"DeploymentId": {"Ref": "DeploymentA"}}}
-    moved = {"Type": "AWS::ApiGateway::Stage", "Properties": {"DeploymentId": {"Ref": "DeploymentB"}}}
-    assert untouched({"type": "AWS::ApiGateway::Stage"}, stage, moved) is None
+    stage = {"Type": "AWS::ApiGateway::Stage", "Properties": {"DeploymentId": {"Ref": "DeploymentA"},
+                                                              "RestApiId": "api", "StageName": "dev"}}
+    synced = {"type": "AWS::ApiGateway::Stage", "deployment": "sync1", "cfn_deployment": "cfn1", "what": ["deployment"]}
+    moved = {"Type": stage["Type"], "Properties": {**stage["Properties"], "DeploymentId": {"Ref": "DeploymentB"}}}
+    assert untouched(synced, stage, moved) is None                         # CloudFormation points it at its own
+    throttled = {"Type": stage["Type"], "Properties": {**stage["Properties"], "MethodSettings": [{"ThrottlingRateLimit": 5}]}}
+    assert untouched(synced, stage, throttled) == synced                   # other settings: the deployment stays
+    renamed = {"Type": stage["Type"], "Properties": {**stage["Properties"], "StageName": "test"}}
+    assert untouched(synced, stage, renamed) is None                       # a new stage (replacement)
+    assert untouched({**synced, "deployment": None}, stage, throttled) is None
 
 
 def test_a_function_whose_code_setting_properties_changed_keeps_nothing_synced():
@@ -932,6 +939,27 @@ def test_a_deploy_carries_over_every_untouched_entry_of_a_stack_current_before_i
     assert sorted(kept) == ["Compute/A", "Compute/B"] and [e["logical_id"] for e in carried] == ["A", "B"]
     assert all(e["base"] == "t/new.json" for e in kept.values())
     assert carry_over(entries, {"Compute": "t/new.json"}, None, lambda key, lid: fn, lambda e: True) == ({}, [])
+
+
+def test_a_synced_stage_whose_other_settings_a_deploy_changed_is_carried_while_it_still_serves_the_sync():
+    """A deploy that changes only the stage's settings (its throttling) has no other deployment to
+    point it at: the entry is carried over while the live stage still serves the synced deployment,
+    and dropped when CloudFormation did point it back (the live check decides)."""
+    old = {"Type": "AWS::ApiGateway::Stage", "Properties": {"DeploymentId": {"Ref": "Dep1"}, "RestApiId": "r",
+                                                            "StageName": "dev"}}
+    new = {"Type": old["Type"], "Properties": {**old["Properties"], "MethodSettings": [{"ThrottlingRateLimit": 5}]}}
+    defs = {("t/old.json", "Stage"): old, ("t/new.json", "Stage"): new}
+    entries = {"ApiStage/Stage": {"stack": "ApiStage", "logical_id": "Stage", "type": "AWS::ApiGateway::Stage",
+                                  "base": "t/old.json", "deployment": "sync1", "cfn_deployment": "cfn1",
+                                  "stage": "dev", "what": ["deployment"]}}
+    for serves_sync in (True, False):
+        kept, carried = carry_over(entries, {"ApiStage": "t/new.json"}, {"ApiStage": "t/old.json"},
+                                   lambda key, lid: defs.get((key, lid)), lambda e, live=serves_sync: live)
+        if serves_sync:
+            assert kept == {"ApiStage/Stage": {**entries["ApiStage/Stage"], "base": "t/new.json"}}
+            assert carried == [kept["ApiStage/Stage"]]
+        else:
+            assert kept == {} and carried == []
 
 
 def test_a_stamped_ui_starts_each_line_said_with_the_time_and_leaves_blank_lines_blank():

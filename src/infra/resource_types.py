@@ -16,6 +16,11 @@ import functools
 from infra.records import record
 
 NESTED_STACK = "AWS::CloudFormation::Stack"
+# The types sync changes in place (and the Deployment a synced stage points away from).
+FUNCTION = "AWS::Lambda::Function"
+REST_API = "AWS::ApiGateway::RestApi"
+DEPLOYMENT = "AWS::ApiGateway::Deployment"
+STAGE = "AWS::ApiGateway::Stage"
 
 # Deletion policies (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html):
 # with these the resource itself outlives its stack, so a later deploy can import it again;

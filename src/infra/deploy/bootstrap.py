@@ -20,13 +20,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from infra.resource_types import STAGE
+
 STACK_NAME = "serverless-infra-artifacts"
 BUCKET_ID = "ArtifactBucket"
 ROLE_ID = "ApiGatewayCloudWatchRole"
 ACCOUNT_ID = "ApiGatewayAccount"
 ROLE_OUTPUT = "ApiGatewayCloudWatchRoleArn"
 NONCURRENT_DAYS = 30
-STAGE_TYPE = "AWS::ApiGateway::Stage"
 
 
 def logs_api_gateway(templates: Iterable[dict[str, Any]]) -> bool:
@@ -34,7 +35,7 @@ def logs_api_gateway(templates: Iterable[dict[str, Any]]) -> bool:
     API Gateway's CloudWatch Logs role set for the account and region."""
     for template in templates:
         for res in (template.get("Resources") or {}).values():
-            if res.get("Type") != STAGE_TYPE:
+            if res.get("Type") != STAGE:
                 continue
             props = res.get("Properties") or {}
             if props.get("AccessLogSetting"):

@@ -23,8 +23,8 @@ from typing import Any
 from infra.deploy.session import Aws, aws_exceptions, error_code
 from infra.deploy.stack_state import NESTED_STACK_TYPE, StackInfo
 from infra.deploy.ui import Ui
+from infra.resource_types import FUNCTION, STAGE
 
-FUNCTION = "AWS::Lambda::Function"
 
 ASSET_BUCKET = "AssetBucket"
 
@@ -213,21 +213,31 @@ def untouched(entry: dict[str, Any], before: dict[str, Any] | None, after: dict[
     `after` (the resource's definitions) leaves live: all of it when the definition did not
     change (CloudFormation does not touch the resource); of a function whose definition changed
     but not its Code, the synced code alone (CloudFormation sets its configuration from the
-    template, its code only when Code changed); else nothing (None)."""
+    template, its code only when Code changed); of a stage whose other settings changed (its
+    throttling, its logging) but not its DeploymentId, the synced deployment (CloudFormation's
+    UpdateStage has no new deployment to point it at); else nothing (None). `prune` then keeps
+    only what is still live, so a CloudFormation that did reset the stage drops the entry."""
     if before is None or after is None:
         return None
     if before == after:
         return entry
     old, new = before.get("Properties") or {}, after.get("Properties") or {}
-    if entry.get("type") == FUNCTION and entry.get("code_sha256") and before.get("Type") == after.get("Type") \
+    same = before.get("Type") == after.get("Type")
+    if entry.get("type") == FUNCTION and entry.get("code_sha256") and same \
             and all(old.get(p) == new.get(p) for p in CODE_PROPERTIES):
         return {**entry, "config": {}, "what": ["code"]}
+    if entry.get("type") == STAGE and entry.get("deployment") and same \
+            and all(old.get(p) == new.get(p) for p in DEPLOYMENT_PROPERTIES):
+        return entry
     return None
 
 
 # What makes CloudFormation send a function's code again (UpdateFunctionCode takes Architectures
 # too) or replace the function.
 CODE_PROPERTIES = ("Code", "Architectures", "PackageType", "FunctionName")
+# What points a stage at another deployment (DeploymentId) or replaces it (RestApiId, StageName: "Update
+# requires: Replacement" in https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-apigateway-stage.html).
+DEPLOYMENT_PROPERTIES = ("DeploymentId", "RestApiId", "StageName")
 
 
 def _resource(book: Ledger, cache: dict[str, dict[str, Any] | None], key: str, logical_id: str) -> dict[str, Any] | None:

@@ -17,11 +17,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-FUNCTION = "AWS::Lambda::Function"
-REST_API = "AWS::ApiGateway::RestApi"
-DEPLOYMENT = "AWS::ApiGateway::Deployment"
-STAGE = "AWS::ApiGateway::Stage"
-NESTED = "AWS::CloudFormation::Stack"
+from infra.resource_types import DEPLOYMENT, FUNCTION, NESTED_STACK, REST_API, STAGE
+
 FUNCTION_CONFIG = ("Environment", "MemorySize", "Timeout")
 SYNCABLE_FUNCTION = ("Code", *FUNCTION_CONFIG)
 # Resources that shift a function's traffic through an alias: code synced to $LATEST would reach
@@ -187,7 +184,7 @@ def compare_root(label: str, deployed: dict[str, Any], generated: dict[str, Any]
         out = dict(template)
         res = {}
         for lid, r in (template.get("Resources") or {}).items():
-            if isinstance(r, dict) and r.get("Type") == NESTED:
+            if isinstance(r, dict) and r.get("Type") == NESTED_STACK:
                 r = {**r, "Properties": {k: v for k, v in (r.get("Properties") or {}).items() if k != "TemplateURL"}}
             res[lid] = r
         out["Resources"] = res
