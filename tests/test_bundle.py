@@ -792,3 +792,24 @@ def test_bundled_packages_with_native_addons_are_found(tmp_path):
     write(modules / "unbundled-addon", {"package.json": "{}", "x.node": "\0"})
     write(modules / "plain", {"package.json": "{}", "lib/handlers.node/index.js": ""})   # a folder named *.node
     assert native_addons(["(function code)", "bcrypt", "@napi/thing", "zod", "plain"], modules) == ["@napi/thing", "bcrypt"]
+
+
+def test_on_path_finds_what_shutil_which_finds(tmp_path, monkeypatch):
+    import os
+    import shutil
+
+    from infra.bundle.tools import on_path
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder in (first, second):
+        folder.mkdir()
+    (first / "tool").mkdir()                                # a folder of that name is not it
+    (first / "plain").write_text("not executable")          # nor a file that does not run
+    (second / "plain").write_text("#!/bin/sh\n")
+    (second / "plain").chmod(0o755)
+    (second / "tool").write_text("#!/bin/sh\n")
+    (second / "tool").chmod(0o755)
+    monkeypatch.setenv("PATH", os.pathsep.join([str(first), str(second), os.environ.get("PATH", "")]))
+    for name in ("tool", "plain", "npm", "sh", "no-such-tool-here"):
+        assert on_path(name) == shutil.which(name), name
+    assert on_path("tool") == str(second / "tool")

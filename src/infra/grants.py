@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from awacs import (awslambda, cloudfront, cloudwatch, codedeploy, dynamodb, ec2, kms, logs, s3, secretsmanager, sqs,
-                   ssm, wafv2, xray)
 from awacs.aws import Action, Allow, Condition, ArnEquals, Deny, PolicyDocument, Principal, Statement
 from troposphere import Sub
+
+from infra.actions import (awslambda, cloudfront, cloudwatch, codedeploy, dynamodb, ec2, kms, logs, s3, secretsmanager,
+                           sqs, ssm, wafv2, xray)
 
 VERSION = "2012-10-17"
 

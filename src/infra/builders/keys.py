@@ -1,11 +1,11 @@
 """The system's customer-managed KMS key and its policy."""
 from __future__ import annotations
 
-from awacs import kms
 from awacs.aws import Allow, Condition, ArnLike, Principal, Statement, StringEquals
 from troposphere import Sub
 from troposphere import kms as tkms
 
+from infra.actions import kms
 from infra.grants import document
 
 # Enumerated rather than kms:*: the account keeps full control (PutKeyPolicy included, so the

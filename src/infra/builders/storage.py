@@ -4,12 +4,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from awacs import s3 as as3
 from awacs.aws import Bool, Condition, Deny, Principal, Statement, StringEquals
 from troposphere import GetAtt, Ref, Sub
 from troposphere import applicationautoscaling as aas
 from troposphere import dynamodb, s3
 
+from infra.actions import s3 as as3
 from infra.config.schema import PROJECTIONS, Autoscaling, Bucket, Index, Table, key_attributes, key_roles
 from infra.grants import allow, document, suffixed
 from infra.naming import logical_id
