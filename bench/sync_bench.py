@@ -25,6 +25,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET_SYNC_S = 1.5            # save to synced, at most
+# The line watch --sync prints once a save's code is synced (each line of watch starts with the time).
+WATCH_SYNCED = r"^\[\d\d:\d\d:\d\d\] synced .*: code in"
 TARGET_SYNC_SPEEDUP = 3.0      # a full deploy of the same change / sync, at least
 TARGET_WATCH_S = 0.3           # watch, warm: regenerate + re-lint after one new route, at most
 CI = ["--yes", "--require-approval", "never", "--skip-check", "all"]
@@ -149,7 +151,7 @@ def measure_watch_sync(loop: Loop, config: Path, files: dict[str, Path], tmp: Pa
                 start = time.perf_counter()
                 with path.open("a") as fh:
                     fh.write(_edit(path))
-                done = wait_for(r"^synced .*: code in")
+                done = wait_for(WATCH_SYNCED)
                 if run > 0:
                     loop.watch_s.setdefault(lang, []).append(done - start)
     finally:

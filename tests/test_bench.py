@@ -182,3 +182,18 @@ def test_build_rows_put_a_cold_build_cache_in_each_run_and_a_warm_one_in_one_pla
     _, _, env = cold(tmp_path / "run3" / "out")
     assert env[bench.BUILD_CACHE_ENV] == str(tmp_path / "run3" / "build-cache")
     assert env["UV_CACHE_DIR"] == str(tmp_path / "run3" / "uv") and env["npm_config_cache"] == str(tmp_path / "run3" / "npm")
+
+
+def test_the_fast_loop_bench_recognises_the_line_watch_prints_once_a_save_is_synced():
+    import io
+    import re
+
+    from rich.console import Console
+
+    from bench.sync_bench import WATCH_SYNCED
+    from infra.deploy.ui import Ui
+
+    out = io.StringIO()
+    ui = Ui(Console(file=out, width=200, color_system=None), Console(file=io.StringIO()), stamped=True)  # as watch makes it
+    ui.say("synced catalog-dev/Compute > ProductsFunction (catalog-dev-products): code in 0.21 s")
+    assert re.search(WATCH_SYNCED, out.getvalue())
