@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from awacs import sns as asns
 from awacs.aws import Bool, Condition, Deny, Principal, Statement, StringEquals
 from troposphere import Ref, Sub, config as awsconfig, sns, xray
 
+from infra.actions import sns as asns
 from infra.grants import allow, document
 from infra.config.schema import Config, Function
 from infra.naming import logical_id, physical

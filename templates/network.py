@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import ipaddress
 
-from awacs import logs as alogs
 from troposphere import GetAtt, GetAZs, Join, Ref, Select, Sub, ec2, iam
 
 from infra import grants
+from infra.actions import logs as alogs
 from infra.builders.logs import log_group
 from infra.config.schema import Config
 from infra.naming import physical

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 
-from awacs import codebuild as acb, codeconnections as acc, kms as akms, s3 as as3
 from troposphere import GetAtt, Ref, codebuild, codeconnections, codepipeline as cp, iam
 
 from infra import grants
+from infra.actions import codebuild as acb, codeconnections as acc, kms as akms, s3 as as3
 from infra.builders import storage
 from infra.builders.logs import log_group
 from infra.config.schema import Bucket, Config

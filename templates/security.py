@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 from troposphere import GetAtt, Ref
-from awacs import sqs as asqs
 from awacs.aws import Bool, Condition, Deny, Principal, Statement
 from troposphere import cognito, kms, secretsmanager, sqs
 
+from infra.actions import sqs as asqs
 from infra.builders import releases, storage, userpool
 from infra.builders.keys import customer_key
 from infra.grants import document
