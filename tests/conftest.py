@@ -15,7 +15,38 @@ from support.shipped import SHIPPED
 _SESSION_DIRS: list[str] = []
 
 
+def _check_every_action() -> None:
+    """Every IAM action the code makes while the tests run is one awacs's service module names:
+    infra.actions makes them without importing those modules, tests/test_actions.py reads the
+    names in the code, and this catches one made from a computed name."""
+    import importlib
+
+    from awacs.aws import Action
+
+    from infra.actions import Service
+
+    get, make = Service.__getattr__, Service.Action
+
+    def known(service: Service, name: str) -> None:
+        module = importlib.import_module(f"awacs.{service.module}")
+        if name != "*" and not isinstance(getattr(module, name, None), Action):
+            raise AssertionError(f"{service.prefix}:{name} is not an action awacs knows (awacs.{service.module})")
+
+    def checked_get(self: Service, name: str) -> Action:
+        action = get(self, name)      # names starting with "_" raise AttributeError here
+        known(self, name)
+        return action
+
+    def checked_make(self: Service, name: str) -> Action:
+        known(self, name)
+        return make(self, name)
+
+    Service.__getattr__ = checked_get  # type: ignore[method-assign]
+    Service.Action = checked_make  # type: ignore[method-assign]
+
+
 def pytest_configure(config):
+    _check_every_action()
     # No test depends on the day it runs (support/dates.py); subprocesses inherit the variable.
     os.environ["SERVERLESS_INFRA_TODAY"] = PINNED_TODAY.isoformat()
     # Builds of functions with dependencies: one build cache and one download cache (uv's, npm's)

@@ -982,3 +982,18 @@ def test_a_stamped_ui_starts_each_line_said_with_the_time_and_leaves_blank_lines
     plain = io.StringIO()
     Ui(Console(file=plain, width=200, color_system=None), Console(file=io.StringIO())).say("synced [products] code")
     assert plain.getvalue() == "synced [products] code\n"   # without stamped: as before
+
+
+def test_sync_under_watch_stamps_its_lines_and_a_single_sync_does_not(monkeypatch):
+    from click.testing import CliRunner
+
+    import infra.sync.commands as commands
+    from infra.cli import main
+
+    seen: dict[str, bool] = {}
+    monkeypatch.setattr(commands, "_watch", lambda configs, out, syncer: seen.__setitem__("sync --watch", syncer.ui.stamped))
+    monkeypatch.setattr(commands.Syncer, "__call__", lambda self, config, **kw: seen.__setitem__("sync", self.ui.stamped))
+    for args in (["--watch"], []):
+        result = CliRunner().invoke(main, ["sync", "--config", str(REPO / "config" / "secure-api.toml"), *args])
+        assert result.exit_code == 0, result.output
+    assert seen == {"sync --watch": True, "sync": False}
