@@ -322,6 +322,41 @@ def test_an_api_edit_synced_undone_and_deployed_past_is_put_back(catalog, cli, e
     assert apigw.get_stage(restApiId=rest_id, stageName="dev")["deploymentId"] == deployed
 
 
+def test_an_api_edit_synced_undone_and_deployed_past_with_new_stage_settings_is_put_back(catalog, cli, emulator,
+                                                                                       tmp_path):
+    """As above, but the deploy changes the Stage itself (its throttling, not its deployment). The
+    emulator, like a CloudFormation that re-applies the stage's DeploymentId, points the stage back
+    at CloudFormation's deployment, so the stage's entry is gone; the API's working document still
+    holds the undone edit (the next deployment CloudFormation makes would serve it), and sync puts it
+    back without moving the stage."""
+    args = ["--config", catalog, "--out", tmp_path / "out", "--endpoint-url", emulator.endpoint_url]
+    apigw = boto(emulator.endpoint_url, "apigateway")
+    assert cli("deploy", *args, *CI).exit_code == 0
+    rest_id = next(a["id"] for a in apigw.get_rest_apis()["items"] if a["name"] == "prod-MyAPI")
+    deployed = apigw.get_stage(restApiId=rest_id, stageName="dev")["deploymentId"]
+
+    def working_document() -> str:
+        return json.dumps(apigw.get_resources(restApiId=rest_id, embed=["methods"]), default=str)
+
+    assert "'3600'" in working_document()
+    edit(catalog, "max_age = 3600", "max_age = 700")
+    assert cli("sync", *args).exit_code == 0 and "'700'" in working_document()
+    edit(catalog, "max_age = 700", "max_age = 3600")                 # undone ...
+    edit(catalog, "throttle_rate = 1000", "throttle_rate = 900")     # ... and the stage's throttling, deployed
+    past = cli("deploy", *args, *CI)
+    assert past.exit_code == 0, past.output
+    assert apigw.get_stage(restApiId=rest_id, stageName="dev")["deploymentId"] == deployed
+    diff = cli("diff", *args)
+    assert "its stage no longer serves the synced deployment" in diff.stdout, diff.stdout
+    back = cli("sync", *args)
+    assert back.exit_code == 0, back.output
+    assert f"OpenAPI document back to the deployed one (stage dev left on {deployed}" in back.stdout, back.stdout
+    assert "'3600'" in working_document() and "'700'" not in working_document()
+    assert apigw.get_stage(restApiId=rest_id, stageName="dev")["deploymentId"] == deployed
+    clean = cli("diff", *args, "--fail")
+    assert clean.exit_code == 0 and "Already live through sync" not in clean.stdout, clean.output
+
+
 def test_what_changed_outside_since_a_sync_is_sent_again(catalog, cli, emulator, tmp_path):
     """The ledger says what sync applied; the live function decides whether it still has it."""
     import io

@@ -23,7 +23,7 @@ from typing import Any
 from infra.deploy.session import Aws, aws_exceptions, error_code
 from infra.deploy.stack_state import NESTED_STACK_TYPE, StackInfo
 from infra.deploy.ui import Ui
-from infra.resource_types import FUNCTION, STAGE
+from infra.resource_types import FUNCTION, REST_API, STAGE
 
 
 ASSET_BUCKET = "AssetBucket"
@@ -54,10 +54,13 @@ class Synced:
     physical_id: str
     what: tuple[str, ...]      # code, environment, memory, timeout, API definition
     at: str
-    still_live: bool = True    # False: changed again outside CloudFormation since the sync
+    still_live: bool = True    # False: changed again since the sync (an API: its stage serves another deployment)
 
     def line(self) -> str:
-        state = "" if self.still_live else "; changed again since (not by sync)"
+        state = ""
+        if not self.still_live:   # an API is live through its stage, which a deploy may point elsewhere
+            state = ("; its stage no longer serves the synced deployment" if self.resource_type in (REST_API, STAGE)
+                     else "; changed again since (not by sync)")
         return f"{self.label} ({self.physical_id}): {', '.join(self.what)} (synced {self.at}{state})"
 
 

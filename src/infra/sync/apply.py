@@ -192,10 +192,12 @@ class FunctionGone(DeployError):
 
 
 def update_api(apigw: Any, label: str, rest_api_id: str, document: dict[str, Any], parameters: dict[str, str],
-               stage: str, digest: str, to_deployment: str | None = None) -> tuple[str, str]:
+               stage: str, digest: str, to_deployment: str | None = None, keep_stage: bool = False) -> tuple[str, str]:
     """Put the OpenAPI document (overwrite), deploy it, point `stage` at it; the new deployment's id
     and the one the stage served before. `to_deployment`: the document is the deployed one, put
     back, and the stage goes back to that deployment (CloudFormation's), which already serves it.
+    `keep_stage`: the document is the deployed one and the stage already serves CloudFormation's
+    deployment of it (a deploy pointed it back): the stage stays as it is.
 
     Earlier sync deployments that no stage uses any more are deleted (a deploy leaves the one the
     last sync made behind: CloudFormation does not know it).
@@ -208,10 +210,11 @@ def update_api(apigw: Any, label: str, rest_api_id: str, document: dict[str, Any
                           f"{error_message(exc)}); the API is unchanged.") from None
     try:
         previous = str(apigw.get_stage(restApiId=rest_api_id, stageName=stage).get("deploymentId", ""))
-        deployment = to_deployment or apigw.create_deployment(restApiId=rest_api_id,
-                                                              description=f"{SYNC_DESCRIPTION} {digest}")["id"]
-        apigw.update_stage(restApiId=rest_api_id, stageName=stage,
-                           patchOperations=[{"op": "replace", "path": "/deploymentId", "value": deployment}])
+        deployment = previous if keep_stage else to_deployment or apigw.create_deployment(
+            restApiId=rest_api_id, description=f"{SYNC_DESCRIPTION} {digest}")["id"]
+        if deployment != previous:
+            apigw.update_stage(restApiId=rest_api_id, stageName=stage,
+                               patchOperations=[{"op": "replace", "path": "/deploymentId", "value": deployment}])
     except aws_exceptions() as exc:
         raise DeployError(f"{label} ({rest_api_id}): the new definition is in place but deploying it to the stage "
                           f"{stage} failed ({error_code(exc)}: {error_message(exc)}); the stage still serves the "

@@ -101,6 +101,7 @@ class ApiUpdate:
     stage_logical_id: str = ""
     restoring: bool = False   # put back: the deployed document (an edit synced, then undone) ...
     restore_to: str = ""      # ... and the stage on CloudFormation's deployment ("": deployed anew)
+    keep_stage: bool = False  # ... the stage already on it (a deploy pointed it back): left as it is
 
 
 @dataclass
@@ -260,23 +261,44 @@ def _api_restore(stage: DeployedStage, build: Build, entries: dict[str, dict[str
                  pseudo: dict[str, str]) -> ApiUpdate | None:
     """The API an earlier sync changed over the template still deployed, while the generated API is
     the deployed one again (an edit synced, then undone): put back as deployed. Without this it
-    would keep the undone definition, and no deploy would change it (CloudFormation sees no change)."""
+    would keep the undone definition, and no deploy would change it (CloudFormation sees no change).
+
+    Also when the stage's own entry is gone (a deploy of other stage settings pointed the stage back
+    at CloudFormation's deployment): the API's working document still holds the undone edit, which
+    the next deployment CloudFormation makes of it would serve."""
     api = next((e for _, e in sorted(entries.items()) if e.get("type") == REST_API
                 and e.get("base") == stage.child_key(str(e.get("stack", "")))), None)
     if api is None:
         return None
     staged = next((e for _, e in sorted(entries.items()) if e.get("type") == STAGE
                    and e.get("base") == stage.child_key(str(e.get("stack", "")))), None)
-    if staged is None:
+    where = (str(staged["stack"]), str(staged["logical_id"])) if staged else _deployed_stage(stage, build)
+    if where is None:
         return None
-    change = ApiChange(str(api["stack"]), str(api["logical_id"]), str(staged["stack"]), str(staged["logical_id"]))
+    change = ApiChange(str(api["stack"]), str(api["logical_id"]), *where)
     try:
         update = _prepare_api(stage, build, change, stage.child_template, pseudo)
     except Unresolvable:
         return None   # cannot be rebuilt here: the next deploy records the API (its Deployment is new)
     update.restoring = True
-    update.restore_to = _cfn_deployment(stage, change.stage_stack, update.rest_api_id, staged)
+    if staged is None:   # no sync deployment to move the stage off: a deploy put it on CloudFormation's
+        update.keep_stage = True
+    else:
+        update.restore_to = _cfn_deployment(stage, change.stage_stack, update.rest_api_id, staged)
     return update
+
+
+def _deployed_stage(stage: DeployedStage, build: Build) -> tuple[str, str] | None:
+    """The nested stack and logical ID of the API's Stage: found in the generated templates (no
+    AWS call), and the same in the deployed one."""
+    for child in sorted(build.templates):
+        resources = build.template(build.templates[child]).get("Resources") or {}
+        found = next((lid for lid, r in sorted(resources.items()) if isinstance(r, dict) and r.get("Type") == STAGE),
+                     None)
+        if found:
+            deployed = stage.child_template(child).get("Resources") or {}
+            return (child, found) if (deployed.get(found) or {}).get("Type") == STAGE else None
+    return None
 
 
 def _cfn_deployment(stage: DeployedStage, stage_stack: str, rest_api_id: str, staged: dict[str, Any]) -> str:
@@ -507,16 +529,18 @@ def apply(stage: DeployedStage, build: Build, prepared: Prepared, ui: Ui, book: 
                 # A restore puts the stage back on CloudFormation's deployment when it is known.
                 deployment, previous = update_api(aws.client("apigateway"), api.label, api.rest_api_id,
                                                   api.document, api.parameters, api.stage, api.digest,
-                                                  to_deployment=api.restore_to or None)
+                                                  to_deployment=api.restore_to or None, keep_stage=api.keep_stage)
             changed = True
             if api.restoring:
                 entries.pop(f"{api.stack}/{api.logical_id}", None)
                 entries.pop(f"{api.stage_stack}/{api.stage_logical_id}", None)
-                how = (f"back to the deployed ones ({deployment})" if api.restore_to else
-                       f"back to the deployed document, in a new deployment ({deployment}: CloudFormation's own "
-                       "could not be found)")
-                ui.say(f"synced {api.label} ({api.rest_api_id}): OpenAPI document and stage {api.stage} {how} in "
-                       f"{time.perf_counter() - t0:.2f} s")
+                how = (f"OpenAPI document back to the deployed one (stage {api.stage} left on {deployment}, which a "
+                       "deploy put it back on)" if api.keep_stage else
+                       f"OpenAPI document and stage {api.stage} back to the deployed ones ({deployment})"
+                       if api.restore_to else
+                       f"OpenAPI document and stage {api.stage} back to the deployed document, in a new deployment "
+                       f"({deployment}: CloudFormation's own could not be found)")
+                ui.say(f"synced {api.label} ({api.rest_api_id}): {how} in {time.perf_counter() - t0:.2f} s")
             else:
                 ledger.record(entries, f"{api.stack}/{api.logical_id}", {
                     "label": api.label, "stack": api.stack, "logical_id": api.logical_id, "type": REST_API,
