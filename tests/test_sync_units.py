@@ -997,3 +997,40 @@ def test_sync_under_watch_stamps_its_lines_and_a_single_sync_does_not(monkeypatc
         result = CliRunner().invoke(main, ["sync", "--config", str(REPO / "config" / "secure-api.toml"), *args])
         assert result.exit_code == 0, result.output
     assert seen == {"sync --watch": True, "sync": False}
+
+
+def test_an_undone_api_edit_is_put_back_from_either_of_its_two_entries(tmp_path):
+    """Sync records an API edit twice: the RestApi's document and the Stage's deployment. A deploy
+    may leave only one of them (it pointed the stage back at CloudFormation's deployment; or it
+    changed the RestApi's other settings while the stage still serves the sync's deployment): the
+    undone edit is put back from the one left, the other resource found in the templates."""
+    from infra.sync.compare import Comparison
+    from infra.sync.run import prepare
+
+    api = {"Resources": {"RestApi": {"Type": "AWS::ApiGateway::RestApi", "Properties": {
+        "Body": {"openapi": "3.0.1", "paths": {}}}}}}
+    staged = {"Resources": {"Stage": {"Type": "AWS::ApiGateway::Stage", "Properties": {"StageName": "dev"}},
+                            "DeploymentABC": {"Type": "AWS::ApiGateway::Deployment", "Properties": {}}}}
+    for name, template in (("api", api), ("stage", staged)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(template))
+    build = type("Build", (), {"stack_name": "shop-dev", "directory": tmp_path,
+                               "templates": {"Api": tmp_path / "api.json", "ApiStage": tmp_path / "stage.json"},
+                               "template": staticmethod(lambda path: json.loads(path.read_text()))})()
+
+    class Stage(_FakeStage):
+        def child_template(self, child):
+            return {"Api": api, "ApiStage": staged}[child]
+
+    rest = {"type": "AWS::ApiGateway::RestApi", "stack": "Api", "logical_id": "RestApi",
+            "base": "templates/Api.json", "deployment": "sync1", "stage": "dev", "digest": "XYZ"}
+    stage_entry = {"type": "AWS::ApiGateway::Stage", "stack": "ApiStage", "logical_id": "Stage",
+                   "base": "templates/ApiStage.json", "deployment": "sync1", "stage": "dev", "cfn_deployment": "cfn1"}
+    only_document = prepare(Stage(), build, Comparison(), {"Api/RestApi": rest}).api
+    assert only_document is not None and only_document.restoring and only_document.keep_stage
+    assert (only_document.stack, only_document.logical_id, only_document.stage_stack,
+            only_document.stage_logical_id, only_document.stage) == ("Api", "RestApi", "ApiStage", "Stage", "dev")
+    only_stage = prepare(Stage(), build, Comparison(), {"ApiStage/Stage": stage_entry}).api
+    assert only_stage is not None and only_stage.restoring and not only_stage.keep_stage
+    assert only_stage.restore_to == "fn-deploymentabc"          # CloudFormation's deployment, from the stage stack
+    assert (only_stage.stack, only_stage.logical_id) == ("Api", "RestApi")
+    assert prepare(Stage(), build, Comparison(), {}).api is None

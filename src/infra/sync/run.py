@@ -263,19 +263,23 @@ def _api_restore(stage: DeployedStage, build: Build, entries: dict[str, dict[str
     the deployed one again (an edit synced, then undone): put back as deployed. Without this it
     would keep the undone definition, and no deploy would change it (CloudFormation sees no change).
 
-    Also when the stage's own entry is gone (a deploy of other stage settings pointed the stage back
-    at CloudFormation's deployment): the API's working document still holds the undone edit, which
-    the next deployment CloudFormation makes of it would serve."""
-    api = next((e for _, e in sorted(entries.items()) if e.get("type") == REST_API
-                and e.get("base") == stage.child_key(str(e.get("stack", "")))), None)
-    if api is None:
+    Also when one of its two entries is gone. The stage's: a deploy of other stage settings pointed
+    the stage back at CloudFormation's deployment, and the API's working document still holds the
+    undone edit, which the next deployment CloudFormation makes of it would serve. The API's: a
+    deploy changed the RestApi's other settings (not its document), and the stage still serves the
+    sync's deployment."""
+    def current(kind: str) -> dict[str, Any] | None:
+        return next((e for _, e in sorted(entries.items()) if e.get("type") == kind
+                     and e.get("base") == stage.child_key(str(e.get("stack", "")))), None)
+
+    api, staged = current(REST_API), current(STAGE)
+    if api is None and staged is None:
         return None
-    staged = next((e for _, e in sorted(entries.items()) if e.get("type") == STAGE
-                   and e.get("base") == stage.child_key(str(e.get("stack", "")))), None)
-    where = (str(staged["stack"]), str(staged["logical_id"])) if staged else _deployed_stage(stage, build)
-    if where is None:
+    defined = (str(api["stack"]), str(api["logical_id"])) if api else _deployed(stage, build, REST_API)
+    where = (str(staged["stack"]), str(staged["logical_id"])) if staged else _deployed(stage, build, STAGE)
+    if defined is None or where is None:
         return None
-    change = ApiChange(str(api["stack"]), str(api["logical_id"]), *where)
+    change = ApiChange(*defined, *where)
     try:
         update = _prepare_api(stage, build, change, stage.child_template, pseudo)
     except Unresolvable:
@@ -288,16 +292,16 @@ def _api_restore(stage: DeployedStage, build: Build, entries: dict[str, dict[str
     return update
 
 
-def _deployed_stage(stage: DeployedStage, build: Build) -> tuple[str, str] | None:
-    """The nested stack and logical ID of the API's Stage: found in the generated templates (no
-    AWS call), and the same in the deployed one."""
+def _deployed(stage: DeployedStage, build: Build, kind: str) -> tuple[str, str] | None:
+    """The nested stack and logical ID of the API's resource of type `kind` (its RestApi, its
+    Stage): found in the generated templates (no AWS call), and the same in the deployed one."""
     for child in sorted(build.templates):
         resources = build.template(build.templates[child]).get("Resources") or {}
-        found = next((lid for lid, r in sorted(resources.items()) if isinstance(r, dict) and r.get("Type") == STAGE),
+        found = next((lid for lid, r in sorted(resources.items()) if isinstance(r, dict) and r.get("Type") == kind),
                      None)
         if found:
             deployed = stage.child_template(child).get("Resources") or {}
-            return (child, found) if (deployed.get(found) or {}).get("Type") == STAGE else None
+            return (child, found) if (deployed.get(found) or {}).get("Type") == kind else None
     return None
 
 
