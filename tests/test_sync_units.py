@@ -1034,3 +1034,59 @@ def test_an_undone_api_edit_is_put_back_from_either_of_its_two_entries(tmp_path)
     assert only_stage.restore_to == "fn-deploymentabc"          # CloudFormation's deployment, from the stage stack
     assert (only_stage.stack, only_stage.logical_id) == ("Api", "RestApi")
     assert prepare(Stage(), build, Comparison(), {}).api is None
+
+
+class _FakeApiGateway:
+    """API Gateway's calls update_api makes, on deployments with creation times."""
+
+    def __init__(self, stage_on: str, created: dict[str, int]):
+        self.stage_on, self.created, self.calls = stage_on, dict(created), []
+
+    def put_rest_api(self, **kw):
+        self.calls.append("put_rest_api")
+
+    def get_stage(self, **kw):
+        return {"deploymentId": self.stage_on}
+
+    def get_deployment(self, restApiId, deploymentId):
+        from botocore.exceptions import ClientError
+
+        if deploymentId not in self.created:
+            raise ClientError({"Error": {"Code": "NotFoundException", "Message": "gone"}}, "GetDeployment")
+        return {"id": deploymentId, "createdDate": self.created[deploymentId]}
+
+    def create_deployment(self, **kw):
+        self.calls.append("create_deployment")
+        self.created["new"] = max(self.created.values(), default=0) + 1
+        return {"id": "new"}
+
+    def update_stage(self, patchOperations, **kw):
+        self.calls.append("update_stage")
+        self.stage_on = patchOperations[0]["value"]
+
+    def get_stages(self, **kw):
+        return {"item": [{"deploymentId": self.stage_on}]}
+
+    def get_deployments(self, **kw):
+        return {"items": []}
+
+
+@pytest.mark.parametrize("created, kept", [
+    ({"cfn": 100, "sync1": 200}, True),    # CloudFormation's is the one from before the sync: it serves the deployed document
+    ({"cfn": 200, "sync1": 200}, True),    # the same second: a deploy made after a sync takes longer
+    ({"cfn": 300, "sync1": 200}, False),   # made after the sync (a deploy that changed only the user pool): it
+                                           # snapshotted the synced document, so the document put back is deployed anew
+    ({"cfn": 300}, False),                 # the sync's deployment is gone: nothing says which is older
+])
+def test_a_document_put_back_keeps_the_stage_only_on_a_deployment_older_than_the_sync(created, kept):
+    from infra.sync.apply import update_api
+
+    apigw = _FakeApiGateway("cfn", created)
+    deployment, previous = update_api(apigw, "shop-dev/Api > RestApi", "api1", {"openapi": "3.0.1"}, {}, "dev", "D1",
+                                      keep_stage="sync1")
+    assert previous == "cfn"
+    if kept:
+        assert deployment == "cfn" and apigw.calls == ["put_rest_api"]
+    else:
+        assert deployment == "new" and apigw.calls == ["put_rest_api", "create_deployment", "update_stage"]
+        assert apigw.stage_on == "new"

@@ -192,12 +192,15 @@ class FunctionGone(DeployError):
 
 
 def update_api(apigw: Any, label: str, rest_api_id: str, document: dict[str, Any], parameters: dict[str, str],
-               stage: str, digest: str, to_deployment: str | None = None, keep_stage: bool = False) -> tuple[str, str]:
+               stage: str, digest: str, to_deployment: str | None = None, keep_stage: str = "") -> tuple[str, str]:
     """Put the OpenAPI document (overwrite), deploy it, point `stage` at it; the new deployment's id
     and the one the stage served before. `to_deployment`: the document is the deployed one, put
     back, and the stage goes back to that deployment (CloudFormation's), which already serves it.
-    `keep_stage`: the document is the deployed one and the stage already serves CloudFormation's
-    deployment of it (a deploy pointed it back): the stage stays as it is.
+    `keep_stage` (the deployment an earlier sync made): the document is the deployed one and a
+    deploy pointed the stage back at CloudFormation's deployment, which the stage keeps when it is
+    older than that sync's. A newer one was made from the API while it held the synced document
+    (a deploy that changed only the user pool makes one): it serves that, so the document put
+    back is deployed anew.
 
     Earlier sync deployments that no stage uses any more are deleted (a deploy leaves the one the
     last sync made behind: CloudFormation does not know it).
@@ -210,8 +213,11 @@ def update_api(apigw: Any, label: str, rest_api_id: str, document: dict[str, Any
                           f"{error_message(exc)}); the API is unchanged.") from None
     try:
         previous = str(apigw.get_stage(restApiId=rest_api_id, stageName=stage).get("deploymentId", ""))
-        deployment = previous if keep_stage else to_deployment or apigw.create_deployment(
-            restApiId=rest_api_id, description=f"{SYNC_DESCRIPTION} {digest}")["id"]
+        if keep_stage and _made_before(apigw, rest_api_id, previous, keep_stage):
+            deployment = previous
+        else:
+            deployment = to_deployment or apigw.create_deployment(
+                restApiId=rest_api_id, description=f"{SYNC_DESCRIPTION} {digest}")["id"]
         if deployment != previous:
             apigw.update_stage(restApiId=rest_api_id, stageName=stage,
                                patchOperations=[{"op": "replace", "path": "/deploymentId", "value": deployment}])
@@ -221,6 +227,18 @@ def update_api(apigw: Any, label: str, rest_api_id: str, document: dict[str, Any
                           "previous deployment. Run sync again, or deploy.") from None
     _prune(apigw, rest_api_id, keep=deployment)
     return str(deployment), previous
+
+
+def _made_before(apigw: Any, rest_api_id: str, deployment: str, synced: str) -> bool:
+    """`deployment` was created before the `synced` one, by API Gateway's own times (to the second:
+    the same second counts as before, since a deploy made after a sync takes longer than that);
+    False when either cannot be read (the sync's may have been deleted since): nothing says which."""
+    try:
+        made, then = (apigw.get_deployment(restApiId=rest_api_id, deploymentId=d).get("createdDate")
+                      for d in (deployment, synced))
+    except aws_exceptions():
+        return False
+    return made is not None and then is not None and bool(made <= then)
 
 
 def _prune(apigw: Any, rest_api_id: str, keep: str) -> None:

@@ -101,7 +101,8 @@ class ApiUpdate:
     stage_logical_id: str = ""
     restoring: bool = False   # put back: the deployed document (an edit synced, then undone) ...
     restore_to: str = ""      # ... and the stage on CloudFormation's deployment ("": deployed anew)
-    keep_stage: bool = False  # ... the stage already on it (a deploy pointed it back): left as it is
+    keep_stage: str = ""      # ... the stage already on it (a deploy pointed it back): left as it is if
+                              # it is older than this sync deployment
 
 
 @dataclass
@@ -286,7 +287,7 @@ def _api_restore(stage: DeployedStage, build: Build, entries: dict[str, dict[str
         return None   # cannot be rebuilt here: the next deploy records the API (its Deployment is new)
     update.restoring = True
     if staged is None:   # no sync deployment to move the stage off: a deploy put it on CloudFormation's
-        update.keep_stage = True
+        update.keep_stage = str(api.get("deployment") or "-") if api else "-"
     else:
         update.restore_to = _cfn_deployment(stage, change.stage_stack, update.rest_api_id, staged)
     return update
@@ -539,7 +540,10 @@ def apply(stage: DeployedStage, build: Build, prepared: Prepared, ui: Ui, book: 
                 entries.pop(f"{api.stack}/{api.logical_id}", None)
                 entries.pop(f"{api.stage_stack}/{api.stage_logical_id}", None)
                 how = (f"OpenAPI document back to the deployed one (stage {api.stage} left on {deployment}, which a "
-                       "deploy put it back on)" if api.keep_stage else
+                       "deploy put it back on)" if api.keep_stage and deployment == previous else
+                       f"OpenAPI document back to the deployed one, and stage {api.stage} on a new deployment of it "
+                       f"({deployment}): CloudFormation's ({previous}) was made from the synced document"
+                       if api.keep_stage else
                        f"OpenAPI document and stage {api.stage} back to the deployed ones ({deployment})"
                        if api.restore_to else
                        f"OpenAPI document and stage {api.stage} back to the deployed document, in a new deployment "
