@@ -1034,6 +1034,10 @@ def test_an_undone_api_edit_is_put_back_from_either_of_its_two_entries(tmp_path)
     assert only_stage.restore_to == "fn-deploymentabc"          # CloudFormation's deployment, from the stage stack
     assert (only_stage.stack, only_stage.logical_id) == ("Api", "RestApi")
     assert prepare(Stage(), build, Comparison(), {}).api is None
+    # A stage entry that replaces CloudFormation's deployment (made from a synced document) is no
+    # undone edit: going back to that deployment would serve the edit again.
+    replacing = {**stage_entry, "cfn_deployment": "cfn2", "replaces_cfn": True}
+    assert prepare(Stage(), build, Comparison(), {"ApiStage/Stage": replacing}).api is None
 
 
 class _FakeApiGateway:
@@ -1090,3 +1094,53 @@ def test_a_document_put_back_keeps_the_stage_only_on_a_deployment_older_than_the
     else:
         assert deployment == "new" and apigw.calls == ["put_rest_api", "create_deployment", "update_stage"]
         assert apigw.stage_on == "new"
+
+
+@pytest.mark.parametrize("stage_on, created, to, entry", [
+    # the stage still on the sync's own deployment (its entry lost): back to CloudFormation's
+    ("sync1", {"cfn": 100, "sync1": 200}, "cfn", None),
+    # on CloudFormation's deployment from before the sync: left there, nothing recorded
+    ("cfn", {"cfn": 100, "sync1": 200}, "cfn", None),
+    # on one CloudFormation made after the sync, from the synced document: a new deployment of the
+    # document put back, recorded as synced (drift explains it) and never restored to CloudFormation's
+    ("cfn2", {"cfn2": 300, "sync1": 200}, "new", {"deployment": "new", "cfn_deployment": "cfn2", "replaces_cfn": True}),
+])
+def test_putting_an_api_document_back_leaves_the_stage_serving_it_and_the_ledger_saying_so(stage_on, created, to,
+                                                                                            entry):
+    from rich.console import Console
+
+    from infra.sync.run import ApiUpdate, Prepared, apply
+
+    apigw = _FakeApiGateway(stage_on, created)
+
+    class Aws:
+        region = "us-east-1"
+
+        def client(self, name):
+            return apigw
+
+    class Stage(_FakeStage):
+        aws = Aws()
+
+    class Book:
+        bucket, key, written = "bucket", "sync/shop-dev.json", None
+
+        def write(self, entries):
+            Book.written = dict(entries)
+
+    update = ApiUpdate("shop-dev/Api > RestApi", "Api", "RestApi", "api1", {"openapi": "3.0.1"}, {}, "dev", "D1",
+                       "ApiStage", "Stage", restoring=True, restore_to="cfn", keep_stage="sync1")
+    entries = {"Api/RestApi": {"type": "AWS::ApiGateway::RestApi", "stack": "Api", "logical_id": "RestApi",
+                               "base": "templates/Api.json", "deployment": "sync1", "stage": "dev"}}
+    out = io.StringIO()
+    ui = Ui(Console(file=out, width=300, color_system=None), Console(file=io.StringIO()))
+    build = type("Build", (), {"stack_name": "shop-dev"})()
+    apply(Stage(), build, Prepared(api=update), ui, Book(), entries)
+    assert apigw.stage_on == to
+    stage_entry = (Book.written or {}).get("ApiStage/Stage")
+    assert "Api/RestApi" not in Book.written
+    if entry is None:
+        assert stage_entry is None
+    else:
+        assert {k: stage_entry[k] for k in entry} == entry and stage_entry["base"] == "templates/ApiStage.json"
+        assert "made from the synced document; shown as synced" in out.getvalue()

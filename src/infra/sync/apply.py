@@ -196,11 +196,12 @@ def update_api(apigw: Any, label: str, rest_api_id: str, document: dict[str, Any
     """Put the OpenAPI document (overwrite), deploy it, point `stage` at it; the new deployment's id
     and the one the stage served before. `to_deployment`: the document is the deployed one, put
     back, and the stage goes back to that deployment (CloudFormation's), which already serves it.
-    `keep_stage` (the deployment an earlier sync made): the document is the deployed one and a
-    deploy pointed the stage back at CloudFormation's deployment, which the stage keeps when it is
-    older than that sync's. A newer one was made from the API while it held the synced document
-    (a deploy that changed only the user pool makes one): it serves that, so the document put
-    back is deployed anew.
+    `keep_stage` (the deployment an earlier sync made): the document is the deployed one, and the
+    stage's own entry is gone. A stage still on that sync's deployment goes to `to_deployment`
+    (or a new one); one on a deployment older than the sync's (a deploy pointed it back at
+    CloudFormation's) stays; one on a newer deployment, made from the API while it held the synced
+    document (a deploy that changed only the user pool makes one), gets a new deployment of the
+    document put back.
 
     Earlier sync deployments that no stage uses any more are deleted (a deploy leaves the one the
     last sync made behind: CloudFormation does not know it).
@@ -213,8 +214,11 @@ def update_api(apigw: Any, label: str, rest_api_id: str, document: dict[str, Any
                           f"{error_message(exc)}); the API is unchanged.") from None
     try:
         previous = str(apigw.get_stage(restApiId=rest_api_id, stageName=stage).get("deploymentId", ""))
-        if keep_stage and _made_before(apigw, rest_api_id, previous, keep_stage):
+        if keep_stage and previous != keep_stage and _made_before(apigw, rest_api_id, previous, keep_stage):
             deployment = previous
+        elif keep_stage and previous != keep_stage:   # CloudFormation's, made from the synced document
+            deployment = apigw.create_deployment(restApiId=rest_api_id,
+                                                 description=f"{SYNC_DESCRIPTION} {digest}")["id"]
         else:
             deployment = to_deployment or apigw.create_deployment(
                 restApiId=rest_api_id, description=f"{SYNC_DESCRIPTION} {digest}")["id"]

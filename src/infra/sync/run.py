@@ -273,7 +273,11 @@ def _api_restore(stage: DeployedStage, build: Build, entries: dict[str, dict[str
         return next((e for _, e in sorted(entries.items()) if e.get("type") == kind
                      and e.get("base") == stage.child_key(str(e.get("stack", "")))), None)
 
-    api, staged = current(REST_API), current(STAGE)
+    api = current(REST_API)
+    # A stage entry that replaces CloudFormation's deployment made from a synced document is no
+    # undone edit: going back to that deployment would serve the edit again.
+    staged = next((e for _, e in sorted(entries.items()) if e.get("type") == STAGE and not e.get("replaces_cfn")
+                   and e.get("base") == stage.child_key(str(e.get("stack", "")))), None)
     if api is None and staged is None:
         return None
     defined = (str(api["stack"]), str(api["logical_id"])) if api else _deployed(stage, build, REST_API)
@@ -286,10 +290,9 @@ def _api_restore(stage: DeployedStage, build: Build, entries: dict[str, dict[str
     except Unresolvable:
         return None   # cannot be rebuilt here: the next deploy records the API (its Deployment is new)
     update.restoring = True
-    if staged is None:   # no sync deployment to move the stage off: a deploy put it on CloudFormation's
+    if staged is None:   # the stage's entry is gone: a deploy most likely put it on CloudFormation's deployment
         update.keep_stage = str(api.get("deployment") or "-") if api else "-"
-    else:
-        update.restore_to = _cfn_deployment(stage, change.stage_stack, update.rest_api_id, staged)
+    update.restore_to = _cfn_deployment(stage, change.stage_stack, update.rest_api_id, staged or {})
     return update
 
 
@@ -539,11 +542,19 @@ def apply(stage: DeployedStage, build: Build, prepared: Prepared, ui: Ui, book: 
             if api.restoring:
                 entries.pop(f"{api.stack}/{api.logical_id}", None)
                 entries.pop(f"{api.stage_stack}/{api.stage_logical_id}", None)
+                replaced = bool(api.keep_stage) and previous not in (api.keep_stage, deployment)
+                if replaced:   # recorded: drift then shows the stage's new deployment as synced, not as drift
+                    ledger.record(entries, f"{api.stage_stack}/{api.stage_logical_id}", {
+                        "label": f"{build.stack_name}/{api.stage_stack} > {api.stage_logical_id}",
+                        "stack": api.stage_stack, "logical_id": api.stage_logical_id, "type": STAGE,
+                        "physical_id": api.stage, "rest_api_id": api.rest_api_id, "what": ["deployment"],
+                        "at": ledger.now(), "base": stage.child_key(api.stage_stack), "deployment": deployment,
+                        "stage": api.stage, "cfn_deployment": previous, "replaces_cfn": True})
                 how = (f"OpenAPI document back to the deployed one (stage {api.stage} left on {deployment}, which a "
                        "deploy put it back on)" if api.keep_stage and deployment == previous else
                        f"OpenAPI document back to the deployed one, and stage {api.stage} on a new deployment of it "
-                       f"({deployment}): CloudFormation's ({previous}) was made from the synced document"
-                       if api.keep_stage else
+                       f"({deployment}): CloudFormation's ({previous}) was made from the synced document; shown as "
+                       "synced until a deploy gives the stage a new deployment" if replaced else
                        f"OpenAPI document and stage {api.stage} back to the deployed ones ({deployment})"
                        if api.restore_to else
                        f"OpenAPI document and stage {api.stage} back to the deployed document, in a new deployment "
