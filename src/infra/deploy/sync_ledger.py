@@ -25,7 +25,6 @@ from infra.deploy.stack_state import NESTED_STACK_TYPE, StackInfo
 from infra.deploy.ui import Ui
 from infra.resource_types import FUNCTION, REST_API, STAGE
 
-
 ASSET_BUCKET = "AssetBucket"
 
 

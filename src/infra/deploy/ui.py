@@ -39,15 +39,19 @@ class Ui:
         self.assume_yes = assume_yes
         self.stamped = stamped
 
+    def _stamp(self) -> str:
+        """The time, as the start of a line, when the Ui is stamped."""
+        if not self.stamped:
+            return ""
+        import datetime
+
+        return f"[{datetime.datetime.now():%H:%M:%S}] "
+
     def _line(self, text: str) -> str:
         """`text` escaped for rich's markup, after the time when the Ui is stamped."""
         from rich.markup import escape
 
-        if self.stamped:
-            import datetime
-
-            text = f"[{datetime.datetime.now():%H:%M:%S}] {text}"
-        return escape(text)
+        return escape(self._stamp() + text)
 
     @property
     def live(self) -> bool:
@@ -76,8 +80,7 @@ class Ui:
     def warn(self, text: str) -> None:
         from rich.markup import escape
 
-        stamp = self._line("") if self.stamped else ""
-        self.err.print(f"{stamp}[bold yellow]Warning:[/bold yellow] {escape(text)}", soft_wrap=True)
+        self.err.print(f"{escape(self._stamp())}[bold yellow]Warning:[/bold yellow] {escape(text)}", soft_wrap=True)
 
     def show(self, renderable: Any) -> None:
         """A table or other renderable. Anywhere but a terminal, lines end at their last character:

@@ -214,14 +214,13 @@ def update_api(apigw: Any, label: str, rest_api_id: str, document: dict[str, Any
                           f"{error_message(exc)}); the API is unchanged.") from None
     try:
         previous = str(apigw.get_stage(restApiId=rest_api_id, stageName=stage).get("deploymentId", ""))
-        if keep_stage and previous != keep_stage and _made_before(apigw, rest_api_id, previous, keep_stage):
-            deployment = previous
-        elif keep_stage and previous != keep_stage:   # CloudFormation's, made from the synced document
-            deployment = apigw.create_deployment(restApiId=rest_api_id,
-                                                 description=f"{SYNC_DESCRIPTION} {digest}")["id"]
+        on_cloudformations = bool(keep_stage) and previous != keep_stage
+        if on_cloudformations:   # kept if made before the sync, else it serves the synced document
+            deployment = previous if _made_before(apigw, rest_api_id, previous, keep_stage) else ""
         else:
-            deployment = to_deployment or apigw.create_deployment(
-                restApiId=rest_api_id, description=f"{SYNC_DESCRIPTION} {digest}")["id"]
+            deployment = to_deployment or ""
+        deployment = deployment or apigw.create_deployment(restApiId=rest_api_id,
+                                                           description=f"{SYNC_DESCRIPTION} {digest}")["id"]
         if deployment != previous:
             apigw.update_stage(restApiId=rest_api_id, stageName=stage,
                                patchOperations=[{"op": "replace", "path": "/deploymentId", "value": deployment}])

@@ -270,14 +270,12 @@ def _api_restore(stage: DeployedStage, build: Build, entries: dict[str, dict[str
     deploy changed the RestApi's other settings (not its document), and the stage still serves the
     sync's deployment."""
     def current(kind: str) -> dict[str, Any] | None:
-        return next((e for _, e in sorted(entries.items()) if e.get("type") == kind
+        # A stage entry that replaces CloudFormation's deployment made from a synced document is no
+        # undone edit: going back to that deployment would serve the edit again.
+        return next((e for _, e in sorted(entries.items()) if e.get("type") == kind and not e.get("replaces_cfn")
                      and e.get("base") == stage.child_key(str(e.get("stack", "")))), None)
 
-    api = current(REST_API)
-    # A stage entry that replaces CloudFormation's deployment made from a synced document is no
-    # undone edit: going back to that deployment would serve the edit again.
-    staged = next((e for _, e in sorted(entries.items()) if e.get("type") == STAGE and not e.get("replaces_cfn")
-                   and e.get("base") == stage.child_key(str(e.get("stack", "")))), None)
+    api, staged = current(REST_API), current(STAGE)
     if api is None and staged is None:
         return None
     defined = (str(api["stack"]), str(api["logical_id"])) if api else _deployed(stage, build, REST_API)
@@ -473,6 +471,16 @@ def _record(stage: DeployedStage, entries: dict[str, dict[str, Any]], change: Fu
         ledger.record(entries, key, entry | {"what": change.what})
 
 
+def _stage_entry(stage: DeployedStage, build: Build, api: ApiUpdate, deployment: str,
+                 cfn_deployment: str | None) -> dict[str, Any]:
+    """The ledger entry of a stage that serves `deployment`, a sync's, instead of CloudFormation's."""
+    return {"label": f"{build.stack_name}/{api.stage_stack} > {api.stage_logical_id}", "stack": api.stage_stack,
+            "logical_id": api.stage_logical_id, "type": STAGE, "physical_id": api.stage,
+            "rest_api_id": api.rest_api_id, "what": ["deployment"], "at": ledger.now(),
+            "base": stage.child_key(api.stage_stack), "deployment": deployment, "stage": api.stage,
+            "cfn_deployment": cfn_deployment}
+
+
 def _synced_live(stage: DeployedStage, entries: dict[str, dict[str, Any]]) -> bool:
     """Whether the ledger still holds something over the templates deployed now."""
     return any(e.get("base") == stage.child_key(str(e.get("stack", ""))) for e in entries.values())
@@ -544,12 +552,8 @@ def apply(stage: DeployedStage, build: Build, prepared: Prepared, ui: Ui, book: 
                 entries.pop(f"{api.stage_stack}/{api.stage_logical_id}", None)
                 replaced = bool(api.keep_stage) and previous not in (api.keep_stage, deployment)
                 if replaced:   # recorded: drift then shows the stage's new deployment as synced, not as drift
-                    ledger.record(entries, f"{api.stage_stack}/{api.stage_logical_id}", {
-                        "label": f"{build.stack_name}/{api.stage_stack} > {api.stage_logical_id}",
-                        "stack": api.stage_stack, "logical_id": api.stage_logical_id, "type": STAGE,
-                        "physical_id": api.stage, "rest_api_id": api.rest_api_id, "what": ["deployment"],
-                        "at": ledger.now(), "base": stage.child_key(api.stage_stack), "deployment": deployment,
-                        "stage": api.stage, "cfn_deployment": previous, "replaces_cfn": True})
+                    ledger.record(entries, f"{api.stage_stack}/{api.stage_logical_id}",
+                                  _stage_entry(stage, build, api, deployment, previous) | {"replaces_cfn": True})
                 how = (f"OpenAPI document back to the deployed one (stage {api.stage} left on {deployment}, which a "
                        "deploy put it back on)" if api.keep_stage and deployment == previous else
                        f"OpenAPI document back to the deployed one, and stage {api.stage} on a new deployment of it "
@@ -569,15 +573,10 @@ def apply(stage: DeployedStage, build: Build, prepared: Prepared, ui: Ui, book: 
                 if api.stage_stack:   # the stage serves a deployment CloudFormation did not make
                     stage_key = f"{api.stage_stack}/{api.stage_logical_id}"
                     earlier = entries.get(stage_key) or {}
-                    base = stage.child_key(api.stage_stack)
                     # CloudFormation's deployment: what the stage served before the first sync over this template.
-                    cfn_deployment = earlier.get("cfn_deployment") if earlier.get("base") == base else previous
-                    ledger.record(entries, stage_key, {
-                        "label": f"{build.stack_name}/{api.stage_stack} > {api.stage_logical_id}",
-                        "stack": api.stage_stack, "logical_id": api.stage_logical_id, "type": STAGE,
-                        "physical_id": api.stage, "rest_api_id": api.rest_api_id, "what": ["deployment"],
-                        "at": ledger.now(), "base": base, "deployment": deployment, "stage": api.stage,
-                        "cfn_deployment": cfn_deployment})
+                    cfn_deployment = (earlier.get("cfn_deployment") if earlier.get("base") == stage.child_key(api.stage_stack)
+                                      else previous)
+                    ledger.record(entries, stage_key, _stage_entry(stage, build, api, deployment, cfn_deployment))
                 ui.say(f"synced {api.label} ({api.rest_api_id}): OpenAPI document, deployed to stage {api.stage} "
                        f"({deployment}) in {time.perf_counter() - t0:.2f} s")
     finally:
